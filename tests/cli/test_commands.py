@@ -1,0 +1,74 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from vmat.cli.main import COMMAND_MODULES, build_parser, main
+from vmat.io import probe
+
+
+def _subcommand_names():
+    parser = build_parser()
+    actions = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
+    return sorted(actions[0].choices)
+
+
+def test_every_command_has_help():
+    assert len(_subcommand_names()) == len(COMMAND_MODULES)
+    for name in _subcommand_names():
+        with pytest.raises(SystemExit) as exit_info:
+            main([name, "--help"])
+        assert exit_info.value.code == 0
+
+
+def test_the_program_runs_as_a_module():
+    result = subprocess.run([sys.executable, "-m", "vmat", "--help"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and "convert" in result.stdout
+
+
+def test_no_command_prints_help_and_fails(capsys):
+    assert main([]) == 2
+    assert "usage: vmat" in capsys.readouterr().out
+
+
+def test_testclip_then_info_json(tmp_path, capsys):
+    clip = tmp_path / "t.mp4"
+    assert main(["-q", "testclip", str(clip), "--size", "64x48", "--frames", "7", "--vfr"]) == 0
+    assert main(["info", "--json", str(clip)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["num_frames"] == 7 and data["width"] == 64 and data["variable_frame_rate"] is True
+    assert data["audio"][0]["codec"] == "aac"
+
+
+def test_convert_prints_a_summary_of_what_it_wrote(tmp_path, capsys):
+    clip = tmp_path / "t.mp4"
+    main(["-q", "testclip", str(clip), "--size", "64x48", "--frames", "5"])
+    assert main(["convert", str(clip), str(tmp_path / "o.mov"), "--format", "prores4444"]) == 0
+    out = capsys.readouterr().out
+    assert "wrote" in out and "prores4444" in out and "5 frames" in out and "1 audio stream(s) copied" in out
+    assert probe(tmp_path / "o.mov").has_alpha
+
+
+def test_bad_option_values_are_usage_errors(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["testclip", str(tmp_path / "t.mp4"), "--size", "big"])
+    assert exit_info.value.code == 2
+    assert "size must look like 1280x720" in capsys.readouterr().err
+    assert main(["testclip", str(tmp_path / "t.mp4"), "--size", "33x17"]) == 2
+    assert "even width and height" in capsys.readouterr().err
+
+
+def test_demo_writes_a_playable_video_with_audio(tmp_path, capsys):
+    assert main(["demo", str(tmp_path / "demo")]) == 0
+    info = probe(tmp_path / "demo" / "output.mp4")
+    assert info.num_frames == 90 and info.audio and info.codec == "h264"
+
+
+def test_bench_io_reports_both_loops_and_their_ratio(tmp_path, capsys):
+    report = tmp_path / "bench.json"
+    assert main(["bench", "io", "--size", "64x48", "--frames", "8", "--repeats", "1", "--json", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "plain PyAV" in out and "ratio" in out
+    data = json.loads(report.read_text())
+    assert data["plain_fps"] > 0 and data["vmat_fps"] > 0 and data["ratio"] == pytest.approx(data["vmat_fps"] / data["plain_fps"])

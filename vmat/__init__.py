@@ -1,0 +1,3 @@
+"""vmat: multi-person video matting and layer editing."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+import sys
+
+from vmat.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Benchmarks that ship with vmat (``vmat bench ...``): each reports what it measured, on what, and how."""

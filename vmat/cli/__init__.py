@@ -1,0 +1,1 @@
+"""The ``vmat`` command line: a thin layer over the Python API, one module per subcommand."""

@@ -1,0 +1,49 @@
+"""``vmat bench``: the benchmarks that ship with vmat."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from vmat.bench.io import run_io_benchmark
+from vmat.cli.parsing import parse_size
+from vmat.io import write_test_pattern_clip
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("bench", help="measure vmat's speed", description="Measure vmat's speed.")
+    benchmarks = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
+    io = benchmarks.add_parser(
+        "io",
+        help="vmat's reader+writer against a plain PyAV decode+encode loop",
+        description=(
+            "Time a plain PyAV decode -> RGB -> encode loop and vmat's reader + writer doing the same passthrough "
+            "of the same clip, alternating runs, and print frames/s for both and their ratio."
+        ),
+    )
+    io.add_argument("clip", nargs="?", help="clip to use (default: a generated test-pattern clip of --size)")
+    io.add_argument("--size", type=parse_size, default=(1280, 720), help="size of the generated clip (default 1280x720)")
+    io.add_argument("--frames", type=int, default=240, help="length of the generated clip (default 240)")
+    io.add_argument("--repeats", type=int, default=3, help="runs of each loop; the median is reported (default 3)")
+    io.add_argument("--crf", type=int, default=18)
+    io.add_argument("--preset", default="veryfast")
+    io.add_argument("--json", help="also write the result as JSON to this file")
+    io.set_defaults(handler=run_io)
+    return parser
+
+
+def run_io(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="vmat-bench-") as folder:
+        clip = args.clip
+        if clip is None:
+            width, height = args.size
+            clip = write_test_pattern_clip(Path(folder) / "pattern.mp4", width=width, height=height, num_frames=args.frames)
+        result = run_io_benchmark(clip, repeats=args.repeats, crf=args.crf, preset=args.preset)
+        if args.clip is None:
+            result.clip = "generated test pattern"
+    print(result.describe())
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    return 0

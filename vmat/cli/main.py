@@ -1,0 +1,63 @@
+"""Entry point of the ``vmat`` program.
+
+Each subcommand lives in its own module under :mod:`vmat.cli` and exposes
+``register(subparsers) -> argparse.ArgumentParser``; the returned parser's ``handler`` default is called
+with the parsed arguments and returns the process exit code. Errors a user can cause are
+:class:`~vmat.errors.VmatError` and are printed as one line, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from vmat import __version__
+from vmat.errors import VmatError
+from vmat.progress import set_progress
+
+# Module names under vmat.cli, in the order `vmat --help` lists them.
+COMMAND_MODULES = (
+    "demo_cmd",
+    "info_cmd",
+    "convert_cmd",
+    "testclip_cmd",
+    "bench_cmd",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vmat",
+        description="Multi-person video matting and layer editing.",
+    )
+    parser.add_argument("--version", action="version", version=f"vmat {__version__}")
+    bars = parser.add_mutually_exclusive_group()
+    bars.add_argument("-q", "--quiet", action="store_true", help="no progress bars and no summary")
+    bars.add_argument("--progress", action="store_true", help="show progress bars even when not on a terminal")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"vmat.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    set_progress(False if args.quiet else (True if args.progress else None))
+    try:
+        return int(args.handler(args) or 0)
+    except VmatError as error:
+        print(f"vmat {args.command}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(f"vmat {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

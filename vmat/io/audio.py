@@ -1,0 +1,110 @@
+"""Carrying a source clip's audio into an output, untouched.
+
+Audio packets are copied as they are (remuxed, not re-encoded) with their own timestamps, so the output's
+audio is bit-identical to the source's and stays in sync with video written at the source's pts. Packets
+are muxed as the video advances, so the output is interleaved and nothing is buffered.
+
+Only when the output container cannot hold the source codec (AAC into WebM, say) is the audio re-encoded,
+to the container's usual codec; the writer's summary says so.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import av
+
+from vmat.io.metadata import open_container
+
+# The audio codec each container gets when the source codec cannot be copied into it.
+_FALLBACK_CODEC = {"webm": ("libopus", 48000), "mp4": ("aac", None), "mov": ("aac", None), "matroska": ("aac", None)}
+
+
+@dataclass
+class _Route:
+    """Where one source audio stream goes: straight copy, or decode and encode with ``encoder``."""
+
+    source: av.audio.stream.AudioStream
+    output: av.audio.stream.AudioStream
+    transcode: bool
+
+
+class AudioCopier:
+    """Copies every audio stream of ``source_path`` into ``output`` while video is being written.
+
+    Create it before the first packet is muxed (streams must exist before the header is written), call
+    :meth:`copy_until` as video time advances and :meth:`finish` once the video is done.
+    """
+
+    def __init__(self, source_path: str | os.PathLike[str], output: av.container.OutputContainer) -> None:
+        self._source = open_container(source_path)
+        self._output = output
+        self._routes: dict[int, _Route] = {}
+        for stream in self._source.streams.audio:
+            self._routes[stream.index] = self._route(stream)
+        self._packets: Iterator[av.Packet] | None = (
+            self._source.demux(*[route.source for route in self._routes.values()]) if self._routes else None
+        )
+        self._pending: av.Packet | None = None
+        self.packets_copied = 0
+
+    @property
+    def num_streams(self) -> int:
+        return len(self._routes)
+
+    @property
+    def transcoded(self) -> list[str]:
+        """``"aac -> libopus"`` for each stream that had to be re-encoded."""
+        return [f"{r.source.codec_context.name} -> {r.output.codec_context.name}" for r in self._routes.values() if r.transcode]
+
+    def _route(self, stream: av.audio.stream.AudioStream) -> _Route:
+        try:
+            return _Route(stream, self._output.add_stream_from_template(stream), transcode=False)
+        except ValueError:  # PyAV refuses a codec the container cannot hold
+            codec, rate = _FALLBACK_CODEC.get(self._output.format.name, ("aac", None))
+            output = self._output.add_stream(codec, rate=rate or stream.rate, layout=stream.layout.name)
+            return _Route(stream, output, transcode=True)
+
+    def copy_until(self, seconds: float) -> None:
+        """Mux the source's audio packets that start before ``seconds``."""
+        if self._packets is None:
+            return
+        while True:
+            if self._pending is None:
+                self._pending = next(self._packets, None)
+                if self._pending is None:
+                    self._packets = None
+                    return
+            packet = self._pending
+            if packet.pts is not None and packet.time_base is not None and float(packet.pts * packet.time_base) >= seconds:
+                return
+            self._pending = None
+            self._mux(packet)
+
+    def finish(self) -> None:
+        """Mux all remaining audio, flush re-encoders and close the source."""
+        try:
+            self.copy_until(float("inf"))
+            for route in self._routes.values():
+                if route.transcode:
+                    self._output.mux(route.output.encode(None))
+        finally:
+            self._source.close()
+
+    def close(self) -> None:
+        self._source.close()
+
+    def _mux(self, packet: av.Packet) -> None:
+        if packet.size == 0:  # demuxer end-of-stream marker
+            return
+        route = self._routes[packet.stream.index]
+        if route.transcode:
+            for frame in route.source.decode(packet):
+                frame.pts = None  # the encoder numbers its own samples
+                self._output.mux(route.output.encode(frame))
+        else:
+            packet.stream = route.output
+            self._output.mux(packet)
+        self.packets_copied += 1

@@ -1,0 +1,118 @@
+"""A folder of PNG/JPG images read as a video, and RGBA PNG sequences written as one."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vmat.errors import NoVideoError, UnsupportedMediaError
+from vmat.io.frame import Frame
+from vmat.io.metadata import VideoInfo
+from vmat.io.reader import OnError, ReaderBase
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def natural_key(path: Path) -> list[object]:
+    """Sort key that puts ``frame_2.png`` before ``frame_10.png``."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+def list_images(folder: Path) -> list[Path]:
+    """The PNG/JPG files directly in ``folder``, in natural order (hidden files skipped)."""
+    return sorted(
+        (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")),
+        key=natural_key,
+    )
+
+
+def read_image(path: Path, *, alpha: bool) -> np.ndarray | None:
+    """An image file as uint8 RGB ``(H, W, 3)`` or RGBA ``(H, W, 4)``; ``None`` when it cannot be decoded.
+
+    Grey images become RGB, 16-bit images are scaled to 8 bits, and a missing alpha channel reads as 255.
+    """
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        return None
+    if image.dtype == np.uint16:
+        image = (image.astype(np.uint32) * 255 + 32767) // 65535
+        image = image.astype(np.uint8)
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        rgba = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
+        return rgba if alpha else np.ascontiguousarray(rgba[..., :3])
+    rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if alpha:
+        return np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    return rgb
+
+
+class ImageSequenceReader(ReaderBase):
+    """Frames from a folder of images, in natural name order, at ``fps`` frames per second.
+
+    Every image must have the size of the first. An image that cannot be decoded ends the stream like a
+    damaged video (see :class:`~vmat.io.reader.PyAVReader`).
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], *, fps: float = 30.0, alpha: bool = False, on_error: OnError = "raise") -> None:
+        super().__init__(on_error)
+        self.folder = Path(folder)
+        self.alpha = alpha
+        self._paths = list_images(self.folder)
+        if not self._paths:
+            raise NoVideoError(f"input folder {str(self.folder)!r} has no PNG or JPG images")
+        first = read_image(self._paths[0], alpha=True)
+        if first is None:
+            raise UnsupportedMediaError(f"input image {str(self._paths[0])!r} cannot be decoded")
+        rate = Fraction(fps).limit_denominator(1001)
+        self.info = VideoInfo(
+            path=str(self.folder),
+            container="image2",
+            codec=self._paths[0].suffix.lower().lstrip("."),
+            pixel_format="rgba" if (first[..., 3] < 255).any() else "rgb24",
+            width=first.shape[1],
+            height=first.shape[0],
+            rotation=0,
+            has_alpha=bool((first[..., 3] < 255).any()),
+            frame_rate=rate,
+            variable_frame_rate=False,
+            time_base=1 / rate,
+            start_time=0.0,
+            duration=float(len(self._paths) / rate),
+            num_frames=len(self._paths),
+            colour=None,
+        )
+
+    def __iter__(self) -> Iterator[Frame]:
+        last_time = None
+        for index, path in enumerate(self._paths):
+            image = read_image(path, alpha=self.alpha)
+            if image is None or image.shape[:2] != (self.info.height, self.info.width):
+                reason = (
+                    f"{path.name} cannot be decoded"
+                    if image is None
+                    else f"{path.name} is {image.shape[1]}x{image.shape[0]}, not {self.info.width}x{self.info.height}"
+                )
+                raised = self._broken(index, last_time, reason)
+                if self.on_error == "raise":
+                    raise raised
+                return
+            frame = Frame(index=index, image=image, pts=index, time_base=self.info.time_base, duration=1)
+            last_time = frame.time
+            yield frame
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    """Write an RGB, RGBA or grey uint8 image as PNG (fast compression: these are working files)."""
+    if image.ndim == 3:
+        code = cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR
+        image = cv2.cvtColor(image, code)
+    if not cv2.imwrite(str(path), image, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+        raise OSError(f"could not write {path}")
