@@ -72,3 +72,22 @@ def test_bench_io_reports_both_loops_and_their_ratio(tmp_path, capsys):
     assert "plain PyAV" in out and "ratio" in out
     data = json.loads(report.read_text())
     assert data["plain_fps"] > 0 and data["vmat_fps"] > 0 and data["ratio"] == pytest.approx(data["vmat_fps"] / data["plain_fps"])
+
+
+def test_a_terminated_run_leaves_no_output_behind(tmp_path):
+    import signal
+    import time
+
+    from vmat.io import write_test_pattern_clip
+
+    source = write_test_pattern_clip(tmp_path / "in.mp4", width=640, height=480, num_frames=150, audio=False)
+    output = tmp_path / "out.mp4"
+    process = subprocess.Popen([sys.executable, "-m", "vmat", "convert", "--preset", "slow", str(source), str(output)], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not [p for p in tmp_path.iterdir() if ".partial-" in p.name]:  # wait until it is writing
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "interrupted" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]

@@ -132,3 +132,13 @@ def test_output_folder_problems_are_found_before_any_work(tmp_path):
         VideoWriter(tmp_path / "out.mp4", format="vp9-alpha")
     with pytest.raises(ConfigError, match="cannot tell the output format"):
         VideoWriter(tmp_path / "out.avi")
+
+
+def test_real_720p_clip_passes_through_with_frames_pts_audio_and_duration(tmp_path, shared_dir):
+    source = shared_dir / "data" / "clips" / "woman_dog_static_720p.mp4"
+    summary = transcode(source, tmp_path / "out.mp4", preset="ultrafast")
+    output = tmp_path / "out.mp4"
+    assert summary.frames == 289 and (summary.width, summary.height) == (1280, 720)
+    assert packet_times(output, "video") == packet_times(source, "video")
+    assert audio_packets(output) == audio_packets(source)
+    assert stream_durations(output) == stream_durations(source)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -49,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     set_progress(False if args.quiet else (True if args.progress else None))
+    # A terminated run must unwind like an interrupted one, so that temporary outputs are removed.
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.handler(args) or 0)
     except VmatError as error:
@@ -57,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"vmat {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
