@@ -1,0 +1,10 @@
+"""Stage 4: decomposing each frame into layers (background + one alpha/colour plane per person).
+
+Today: the weight-free decomposer (:class:`MaskMattingDecomposer`). The MP-Mat network joins it here.
+"""
+
+from vmat.decomposition.foreground import estimate_foreground
+from vmat.decomposition.guided_filter import guided_filter
+from vmat.decomposition.mask_matting import MaskMattingConfig, MaskMattingDecomposer, soft_matte
+
+__all__ = ["MaskMattingConfig", "MaskMattingDecomposer", "estimate_foreground", "guided_filter", "soft_matte"]

@@ -1,0 +1,76 @@
+"""The colour guided filter (He, Sun and Tang, 2010), in its fast subsampled form (He and Sun, 2015).
+
+Used to turn a hard instance mask into a soft matte that follows the image's edges: the output is locally
+an affine function of the guide's colour, so it takes the guide's fine structure (hair, blur) wherever the
+mask is uncertain. Plain functions on float32 arrays; box filters are OpenCV's.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def box_mean(image: np.ndarray, radius: int) -> np.ndarray:
+    """Mean over a ``(2r+1) x (2r+1)`` window, edges reflected; ``(H, W)`` or ``(H, W, C)`` float32."""
+    size = 2 * radius + 1
+    return cv2.boxFilter(image, ddepth=-1, ksize=(size, size), normalize=True, borderType=cv2.BORDER_REFLECT)
+
+
+def _coefficients(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel affine coefficients ``a (H, W, 3)`` and ``b (H, W)`` with ``source ~ a . guide + b``."""
+    mean_i = box_mean(guide, radius)
+    mean_p = box_mean(source, radius)
+    cov_ip = box_mean(guide * source[..., None], radius) - mean_i * mean_p[..., None]
+    # The 3x3 covariance of the guide per pixel, regularised by eps on the diagonal.
+    products = {}
+    for i in range(3):
+        for j in range(i, 3):
+            products[i, j] = box_mean(guide[..., i] * guide[..., j], radius) - mean_i[..., i] * mean_i[..., j]
+    s00, s01, s02 = products[0, 0] + eps, products[0, 1], products[0, 2]
+    s11, s12, s22 = products[1, 1] + eps, products[1, 2], products[2, 2] + eps
+    # Inverse of the symmetric 3x3 matrix by its adjugate, vectorised over pixels.
+    inv00 = s11 * s22 - s12 * s12
+    inv01 = s02 * s12 - s01 * s22
+    inv02 = s01 * s12 - s02 * s11
+    inv11 = s00 * s22 - s02 * s02
+    inv12 = s01 * s02 - s00 * s12
+    inv22 = s00 * s11 - s01 * s01
+    determinant = s00 * inv00 + s01 * inv01 + s02 * inv02
+    c0, c1, c2 = cov_ip[..., 0], cov_ip[..., 1], cov_ip[..., 2]
+    a = np.stack(
+        [
+            inv00 * c0 + inv01 * c1 + inv02 * c2,
+            inv01 * c0 + inv11 * c1 + inv12 * c2,
+            inv02 * c0 + inv12 * c1 + inv22 * c2,
+        ],
+        axis=-1,
+    ) / determinant[..., None]
+    b = mean_p - np.einsum("hwc,hwc->hw", a, mean_i)
+    return a.astype(np.float32), b.astype(np.float32)
+
+
+def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float, subsample: int = 1) -> np.ndarray:
+    """Filter ``source (H, W)`` guided by ``guide (H, W, 3)``, both float32 in [0, 1]; returns ``(H, W)`` float32.
+
+    ``radius`` is the window radius in full-resolution pixels and ``eps`` the regularisation (larger: smoother,
+    less edge-following). ``subsample > 1`` computes the coefficients at 1/subsample resolution and applies
+    them at full resolution, which is nearly as good and ``subsample**2`` times cheaper.
+    """
+    guide = np.ascontiguousarray(guide, dtype=np.float32)
+    source = np.ascontiguousarray(source, dtype=np.float32)
+    height, width = source.shape
+    if subsample > 1:
+        small = (max(1, width // subsample), max(1, height // subsample))
+        guide_small = cv2.resize(guide, small, interpolation=cv2.INTER_AREA)
+        source_small = cv2.resize(source, small, interpolation=cv2.INTER_AREA)
+        radius_small = max(1, round(radius / subsample))
+    else:
+        guide_small, source_small, radius_small = guide, source, radius
+    a, b = _coefficients(guide_small, source_small, radius_small, eps)
+    mean_a = box_mean(a, radius_small)
+    mean_b = box_mean(b, radius_small)
+    if subsample > 1:
+        mean_a = cv2.resize(mean_a, (width, height), interpolation=cv2.INTER_LINEAR)
+        mean_b = cv2.resize(mean_b, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.einsum("hwc,hwc->hw", mean_a, guide) + mean_b
