@@ -59,10 +59,22 @@ def test_bad_option_values_are_usage_errors(tmp_path, capsys):
     assert "even width and height" in capsys.readouterr().err
 
 
-def test_demo_writes_a_playable_video_with_audio(tmp_path, capsys):
-    assert main(["demo", str(tmp_path / "demo")]) == 0
-    info = probe(tmp_path / "demo" / "output.mp4")
-    assert info.num_frames == 90 and info.audio and info.codec == "h264"
+def test_demo_writes_an_edited_video_with_audio_layers_and_preview(tmp_path):
+    from vmat.demo import run_demo
+    from vmat.synthetic.scene import SceneConfig
+
+    lines = run_demo(tmp_path / "demo", SceneConfig(level="easy", width=96, height=64, num_frames=5, fps=10.0, seed=1))
+    assert len(lines) == 2
+    source, edited = probe(tmp_path / "demo" / "demo.mp4"), probe(tmp_path / "demo" / "demo.vmat.mp4")
+    assert edited.num_frames == source.num_frames == 5 and edited.audio and edited.codec == "h264"
+    assert (tmp_path / "demo" / "demo.vlayers" / "header.json").exists()
+    assert (tmp_path / "demo" / "demo.ids.png").exists()
+
+
+@pytest.mark.slow
+def test_the_quick_start_demo_command(tmp_path):
+    assert main(["-q", "demo", str(tmp_path / "demo")]) == 0
+    assert probe(tmp_path / "demo" / "demo.vmat.mp4").num_frames == 48
 
 
 def test_bench_io_reports_both_loops_and_their_ratio(tmp_path, capsys):

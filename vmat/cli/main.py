@@ -20,10 +20,13 @@ from vmat.progress import set_progress
 
 # Module names under vmat.cli, in the order `vmat --help` lists them.
 COMMAND_MODULES = (
+    "run_cmd",
     "demo_cmd",
     "info_cmd",
     "convert_cmd",
     "testclip_cmd",
+    "synth_cmd",
+    "eval_cmd",
     "bench_cmd",
 )
 

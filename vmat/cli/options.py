@@ -27,9 +27,13 @@ def add_encoding_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-audio", action="store_true", help="do not copy the source's audio")
 
 
+def add_backend_option(group: argparse._ActionsContainer) -> None:
+    group.add_argument("--backend", choices=("pyav", "decord"), default="pyav", help="decoder for media files (default: pyav)")
+
+
 def add_decoding_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("decoding")
-    group.add_argument("--backend", choices=("pyav", "decord"), default="pyav", help="decoder for media files (default: pyav)")
+    add_backend_option(group)
     group.add_argument("--fps", type=float, help="frame rate of an image-folder input (default 30)")
     group.add_argument(
         "--salvage",

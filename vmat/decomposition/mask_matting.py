@@ -7,9 +7,8 @@ background plane is the frame itself with the estimated background colour in the
 frame pixel shows (the background behind a person) is left for background completion
 (:mod:`vmat.editing.completion`).
 
-Where a person stands behind a nearer one, their matte is extended under the nearer person's edge, so
-the seam between the two composites from the two people's colours and not from the background.
-It is both the fallback when no weights are available and the baseline the MP-Mat network must beat.
+Where two people meet, the boundary is an occlusion edge and stays hard (only edges against the
+background are softened), so neither person's colour is painted into the other. It is both the fallback when no weights are available and the baseline the MP-Mat network must beat.
 """
 
 from __future__ import annotations
@@ -40,17 +39,24 @@ def _disc(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
-def soft_matte(image: np.ndarray, mask: np.ndarray, config: MaskMattingConfig = MaskMattingConfig()) -> np.ndarray:
+def soft_matte(
+    image: np.ndarray, mask: np.ndarray, config: MaskMattingConfig = MaskMattingConfig(), others: np.ndarray | None = None
+) -> np.ndarray:
     """One instance's soft matte ``(H, W)`` float32 in [0, 1] from its hard ``mask (H, W)`` bool.
 
     ``image`` is ``(H, W, 3)`` float32 in [0, 1]. Pixels farther than the band from the mask boundary keep the
-    mask's value; inside the band the guided filter decides.
+    mask's value; inside the band the guided filter decides, but only where the person meets the
+    background: ``others`` (bool, the other people's pixels) keep their hard value, because a boundary
+    between two people is an occlusion edge, and softening it would paint one person into the other.
     """
     longest = max(mask.shape)
     band = max(config.min_pixels, round(config.band * longest))
     radius = max(config.min_pixels, round(config.radius * longest))
     hard = mask.astype(np.uint8)
     uncertain = cv2.dilate(hard, _disc(band)) > cv2.erode(hard, _disc(band))
+    if others is not None and others.any():
+        background = (~mask & ~others).astype(np.uint8)
+        uncertain &= ~others & (cv2.dilate(background, _disc(band)) > 0)
     filtered = guided_filter(image, hard.astype(np.float32), radius, config.eps, config.subsample)
     return np.where(uncertain, np.clip(filtered, 0.0, 1.0), hard.astype(np.float32)).astype(np.float32)
 
@@ -107,17 +113,13 @@ class MaskMattingDecomposer:
         margin = 2 * max(self.config.min_pixels, round(max(self.config.band, self.config.radius) * max(height, width)))
         for plane, instance in present:
             mask = id_mask == instance
-            nearer = np.zeros_like(mask)
-            for other_plane, other in present:
-                if depths[other_plane] < depths[plane]:
-                    nearer |= id_mask == other
             rows, cols = _crop_box(mask, margin)
-            own = soft_matte(rgb[rows, cols], mask[rows, cols], self.config)
-            own = self._extend_under(own, mask[rows, cols], nearer[rows, cols], margin // 2)
+            others = (id_mask != 0) & ~mask
+            own = soft_matte(rgb[rows, cols], mask[rows, cols], self.config, others[rows, cols])
             foreground, behind = estimate_foreground(rgb[rows, cols], own)
             alpha[plane, rows, cols] = own
             colour[plane, rows, cols] = foreground
-            edge = (own > 0) & (own < 1) & ~nearer[rows, cols]
+            edge = (own > 0) & (own < 1)
             background[rows, cols][edge] = behind[edge]
         colour[0] = background
         return LayerStack(
@@ -126,11 +128,3 @@ class MaskMattingDecomposer:
             depth=torch.from_numpy(depths),
             ids=(0, *ids),
         )
-
-    @staticmethod
-    def _extend_under(own: np.ndarray, mask: np.ndarray, nearer: np.ndarray, reach: int) -> np.ndarray:
-        """Make a person opaque just under a nearer person's edge, where their own edge is really hidden."""
-        if not nearer.any():
-            return own
-        hidden_edge = (cv2.dilate(mask.astype(np.uint8), _disc(max(1, reach))) > 0) & nearer
-        return np.where(hidden_edge, 1.0, own).astype(np.float32)

@@ -87,6 +87,16 @@ def write_test_pattern_clip(
     return Path(path)
 
 
+def write_tone(path: str | os.PathLike[str], *, seconds: float, sample_rate: int = 48000) -> Path:
+    """Write an audio-only AAC file (``.m4a``) holding a stereo tone, e.g. to give a generated clip sound
+    through ``VideoWriter(audio_from=...)``."""
+    with atomic_output(path) as temporary:
+        with av.open(str(temporary), mode="w", format="mp4") as container:
+            stream = container.add_stream("aac", rate=sample_rate, layout="stereo")
+            _write_tone(container, stream, seconds=seconds, sample_rate=sample_rate, pitch=330)
+    return Path(path)
+
+
 def _write_tone(container, stream, *, seconds: float, sample_rate: int, pitch: float) -> None:
     """A stereo tone lasting ``seconds``: ``pitch`` Hz on the left, 1.5 times that on the right."""
     total = int(round(seconds * sample_rate))

@@ -1,0 +1,227 @@
+"""Which clips a batch job processes, where each one's outputs go, and its own options.
+
+A job's input is a folder (searched recursively for media files), a glob pattern, or a manifest (CSV or
+JSON Lines) with one clip per row: ``clip`` (the path, relative to the input folder) and any per-clip
+options, named like the fields of :class:`vmat.pipeline.run.RunConfig` or of its edit
+(:class:`vmat.pipeline.edits.EditSpec`: ``background``, ``remove``, ``reorder``), plus an optional
+``output`` (the clip's output folder, relative to the job's output folder).
+
+Each clip's outputs go to a folder that mirrors its place in the input tree (``in/a/b/walk.mp4`` ->
+``out/a/b/walk/``). Output names can never leave the output folder: absolute names and ``..`` are refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import glob
+import itertools
+import json
+import os
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from vmat.errors import ConfigError, InputNotFoundError
+from vmat.pipeline.edits import EditSpec
+from vmat.pipeline.run import RunConfig
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".gif"})
+MANIFEST_SUFFIXES = frozenset({".csv", ".jsonl"})
+# A clip's instance masks, when no option names them: a folder next to the clip (walk.mp4 -> walk.masks/).
+MASKS_SUFFIX = ".masks"
+
+
+@dataclass(frozen=True)
+class ClipJob:
+    """One clip of a batch: its ``key`` (its output folder relative to the job's output, POSIX style),
+    where the clip is, and the options that differ from the job's."""
+
+    key: str
+    source: Path
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def config(self, base: RunConfig) -> RunConfig:
+        """The job's run configuration with this clip's options applied."""
+        options = dict(self.options)
+        edit = {name: options.pop(name) for name in list(options) if name in _EDIT_FIELDS}
+        if edit:
+            options["edit"] = dataclasses.replace(base.edit, **edit)
+        if "masks_folder" not in options and base.masks_folder is None:
+            masks = self.source.with_suffix(MASKS_SUFFIX)
+            if masks.is_dir():
+                options["masks_folder"] = str(masks)
+        return dataclasses.replace(base, **options)
+
+
+def find_clips(source: str | os.PathLike[str], manifest: str | os.PathLike[str] | None = None) -> list[ClipJob]:
+    """The clips of a job, sorted by key.
+
+    ``source`` is a folder, a glob pattern or a manifest file; with ``manifest`` given, ``source`` is the
+    folder its clip paths are relative to. Raises :class:`ConfigError` for a manifest that names an output
+    outside the output folder, an unknown option or two clips with the same output folder.
+    """
+    text = os.fspath(source)
+    path = Path(text)
+    if manifest is not None:
+        if not path.is_dir():
+            raise InputNotFoundError(f"input folder {text!r} does not exist")
+        jobs = _read_manifest(Path(manifest), path)
+    elif path.is_file() and path.suffix.lower() in MANIFEST_SUFFIXES:
+        jobs = _read_manifest(path, path.parent)
+    elif path.is_dir():
+        jobs = [_job(clip, path) for clip in sorted(path.rglob("*")) if _is_video(clip)]
+    elif glob.has_magic(text):
+        root = _glob_root(text)
+        jobs = [_job(Path(clip), root) for clip in sorted(glob.glob(text, recursive=True)) if _is_video(Path(clip))]
+    elif path.is_file():
+        jobs = [_job(path, path.parent)]
+    else:
+        raise InputNotFoundError(f"input {text!r} is not a folder, a glob pattern matching clips, or a manifest")
+    _check_unique(jobs)
+    return jobs
+
+
+def safe_key(name: str) -> str:
+    """``name`` as a relative POSIX path inside the output folder; refuses absolute names and ``..``."""
+    posix = PurePosixPath(name.replace("\\", "/"))
+    if posix.is_absolute() or Path(name).is_absolute() or ".." in posix.parts or not posix.parts or posix == PurePosixPath("."):
+        raise ConfigError(f"output name {name!r} must be a relative path inside the output folder, without '..'")
+    return posix.as_posix()
+
+
+def _is_video(path: Path) -> bool:
+    # Hidden files include vmat's own unfinished outputs (".name.partial-...").
+    return path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES and not path.name.startswith(".")
+
+
+def _job(clip: Path, root: Path, options: dict[str, Any] | None = None, output: str | None = None) -> ClipJob:
+    if output is None:
+        try:
+            relative = clip.resolve().relative_to(root.resolve())
+        except ValueError:
+            relative = Path(clip.name)
+        output = relative.with_suffix("").as_posix()
+    return ClipJob(safe_key(output), clip, options or {})
+
+
+def _glob_root(pattern: str) -> Path:
+    """The folder above a pattern's first wildcard: outputs mirror the tree below it."""
+    fixed = list(itertools.takewhile(lambda part: not glob.has_magic(part), Path(pattern).parts))
+    return Path(*fixed) if fixed else Path(".")
+
+
+def _check_unique(jobs: list[ClipJob]) -> None:
+    seen: dict[str, Path] = {}
+    for job in jobs:
+        if job.key in seen:
+            raise ConfigError(f"clips {str(seen[job.key])!r} and {str(job.source)!r} would share the output folder {job.key!r}")
+        seen[job.key] = job.source
+
+
+# --- manifests -------------------------------------------------------------------------------------------
+
+_RUN_FIELDS = {field.name: field for field in dataclasses.fields(RunConfig) if field.name != "edit"}
+_EDIT_FIELDS = {field.name: field for field in dataclasses.fields(EditSpec)}
+
+
+def _read_manifest(manifest: Path, root: Path) -> list[ClipJob]:
+    if not manifest.is_file():
+        raise InputNotFoundError(f"manifest {str(manifest)!r} does not exist")
+    suffix = manifest.suffix.lower()
+    if suffix not in MANIFEST_SUFFIXES:
+        raise ConfigError(f"manifest {str(manifest)!r} must be a .csv or .jsonl file")
+    rows = _csv_rows(manifest) if suffix == ".csv" else _jsonl_rows(manifest)
+    jobs = []
+    for line, row in rows:
+        where = f"{manifest.name} row {line}"
+        row = {name: value for name, value in row.items() if value not in ("", None)}
+        if "clip" not in row:
+            raise ConfigError(f"{where} has no 'clip' column naming the clip")
+        clip = Path(str(row.pop("clip")))
+        output = row.pop("output", None)
+        options = {name: _convert(name, value, where) for name, value in row.items()}
+        jobs.append(_job(clip if clip.is_absolute() else root / clip, root, options, None if output is None else str(output)))
+    return sorted(jobs, key=lambda job: job.key)
+
+
+def _csv_rows(manifest: Path):
+    with manifest.open(newline="", encoding="utf-8") as handle:
+        for line, row in enumerate(csv.DictReader(handle), start=2):
+            yield line, row
+
+
+def _jsonl_rows(manifest: Path):
+    with manifest.open(encoding="utf-8") as handle:
+        for line, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError:
+                raise ConfigError(f"{manifest.name} line {line} is not valid JSON") from None
+            if not isinstance(row, dict):
+                raise ConfigError(f"{manifest.name} line {line} must be a JSON object")
+            yield line, row
+
+
+def _convert(name: str, value: Any, where: str) -> Any:
+    """A manifest value as the type of the option it sets (CSV gives strings; JSON gives its own types)."""
+    field = _RUN_FIELDS.get(name) or _EDIT_FIELDS.get(name)
+    if field is None:
+        known = ", ".join(sorted({*_RUN_FIELDS, *_EDIT_FIELDS, "clip", "output"}))
+        raise ConfigError(f"{where}: unknown option {name!r} (known: {known})")
+    hints = typing.get_type_hints(RunConfig if name in _RUN_FIELDS else EditSpec)
+    try:
+        return _coerce(value, hints[name])
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: option {name!r} cannot be {value!r}") from None
+
+
+def _coerce(value: Any, hint: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        choices = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        for choice in choices:
+            try:
+                return _coerce(value, choice)
+            except (TypeError, ValueError):
+                continue
+        raise ValueError(value)
+    if origin is typing.Literal:
+        if value not in typing.get_args(hint):
+            raise ValueError(value)
+        return value
+    if origin is tuple:
+        items = value if isinstance(value, list) else [part for part in str(value).replace(";", ",").split(",") if part.strip()]
+        args = typing.get_args(hint)
+        item_type = args[0] if args else str
+        converted = tuple(_coerce(item, item_type) for item in items)
+        if args and args[-1] is not Ellipsis and len(converted) != len(args):
+            raise ValueError(value)
+        return converted
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(value)
+    if hint in (int, float):
+        if isinstance(value, bool):
+            raise TypeError(value)
+        number = hint(value)
+        if hint is int and isinstance(value, float) and value != number:
+            raise ValueError(value)
+        return number
+    if hint is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise TypeError(value)
+        return str(value)
+    if isinstance(hint, type) and isinstance(value, hint):
+        return value
+    raise TypeError(value)

@@ -1,0 +1,101 @@
+import json
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+
+from tests.layers.stacks import two_people
+from vmat.layers import LayersFileError, LayersReader, LayersWriter, LayerStack
+from vmat.layers.store import decode_stack, encode_stack
+
+
+def quantised_stack(seed: int, height: int = 5, width: int = 7) -> LayerStack:
+    """Random layers whose values are already on the file's 8-bit colour / 16-bit alpha grid."""
+    generator = torch.Generator().manual_seed(seed)
+    colour = torch.randint(0, 256, (3, 3, height, width), generator=generator).float() / 255
+    alpha = torch.randint(0, 65536, (3, height, width), generator=generator).float() / 65535
+    alpha[0] = 1
+    alpha[2, :, :3] = 0  # a plane that covers only part of the frame is stored cropped
+    colour[2, :, :, :3] = 0
+    colour[1] *= (alpha[1] > 0).float()
+    depth = torch.tensor([float("inf"), 2.5, 1.25])
+    return LayerStack(colour, alpha, depth, (0, 3, 8))
+
+
+def test_encode_decode_is_lossless_on_the_grid():
+    stack = quantised_stack(0)
+    arrays = encode_stack(stack)
+    assert arrays["alpha_2"].dtype == np.uint16 and arrays["colour_2"].dtype == np.uint8
+    assert arrays["boxes"][2].tolist() == [3, 0, 7, 5]  # cropped to the tight box
+    back = decode_stack(arrays, stack.width, stack.height)
+    assert torch.equal(back.alpha, stack.alpha)
+    assert torch.equal(back.colour, stack.colour)
+    assert torch.equal(back.depth, stack.depth) and back.ids == stack.ids
+
+
+def test_quantisation_error_is_half_a_step():
+    stack = two_people()
+    colour = stack.colour.clone()
+    colour[1] = 0.3  # 76.5 / 255: halfway between two 8-bit values
+    alpha = stack.alpha.clone()
+    alpha[1, 1, 0] = 1 / 3
+    back = decode_stack(encode_stack(stack.replace(colour=colour, alpha=alpha)), 3, 2)
+    assert (back.alpha - alpha).abs().max() <= 0.5 / 65535 + 1e-7
+    inside = alpha[1] > 0
+    assert (back.colour[1][:, inside] - 0.3).abs().max() <= 0.5 / 255 + 1e-7
+
+
+def test_file_round_trip_streams_frames(tmp_path):
+    path = tmp_path / "clip.vlayers"
+    stacks = [quantised_stack(seed) for seed in range(3)]
+    with LayersWriter(path, frame_rate=Fraction(30000, 1001), metadata={"source": "test"}) as writer:
+        for index, stack in enumerate(stacks):
+            writer.write(stack, time=index / 30)
+        assert not path.exists()  # appears only when complete
+    reader = LayersReader(path)
+    assert len(reader) == 3
+    assert reader.info.frame_rate == Fraction(30000, 1001)
+    assert reader.info.instance_ids == [3, 8]
+    assert reader.info.times == [0.0, 1 / 30, 2 / 30]
+    assert reader.info.metadata == {"source": "test"}
+    for _ in range(2):  # re-iterable
+        for expected, got in zip(stacks, reader, strict=True):
+            assert torch.equal(got.alpha, expected.alpha) and torch.equal(got.colour, expected.colour)
+    assert torch.equal(reader.read(1).alpha, stacks[1].alpha)
+
+
+def test_failed_writing_leaves_nothing(tmp_path):
+    path = tmp_path / "clip.vlayers"
+    with pytest.raises(RuntimeError):
+        with LayersWriter(path) as writer:
+            writer.write(quantised_stack(0))
+            raise RuntimeError("model crashed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_frames_of_another_size_are_refused(tmp_path):
+    with LayersWriter(tmp_path / "clip.vlayers") as writer:
+        writer.write(quantised_stack(0))
+        with pytest.raises(LayersFileError, match="not 7x5"):
+            writer.write(quantised_stack(0, height=4))
+
+
+def test_reader_errors(tmp_path):
+    with pytest.raises(LayersFileError, match="does not exist"):
+        LayersReader(tmp_path / "missing.vlayers")
+    (tmp_path / "partial.vlayers").mkdir()
+    with pytest.raises(LayersFileError, match="incomplete"):
+        LayersReader(tmp_path / "partial.vlayers")
+    path = tmp_path / "clip.vlayers"
+    with LayersWriter(path) as writer:
+        writer.write(quantised_stack(0))
+    header = json.loads((path / "header.json").read_text())
+    header["version"] = 2
+    (path / "header.json").write_text(json.dumps(header))
+    with pytest.raises(LayersFileError, match="version 2; this vmat reads version 1"):
+        LayersReader(path)
+    header["version"] = 1
+    (path / "header.json").write_text(json.dumps(header))
+    with pytest.raises(LayersFileError, match="outside"):
+        LayersReader(path).read(1)

@@ -1,0 +1,21 @@
+from vmat.synthetic import SUITES, derive_seed, ensure_suite, suite_specs
+
+
+def test_suite_seeds_are_fixed_named_and_in_the_eval_namespace():
+    specs = suite_specs("standard")
+    assert len(specs) == 12
+    assert {s.config.level for s in specs} == {"easy", "medium", "hard"}
+    assert {s.config.camera for s in specs} == {"static", "pan"}
+    assert all(s.config.namespace == "eval" for s in specs)
+    assert len({s.config.seed for s in specs}) == 12
+    assert derive_seed("easy-static-0") == derive_seed("easy-static-0") != derive_seed("easy-static-1")
+    # clips are shared between suites: the level suites are slices of the standard one
+    assert {s.name for s in SUITES["easy"]} <= {s.name for s in specs}
+
+
+def test_ensure_suite_generates_once(tmp_path):
+    clips = ensure_suite("smoke", tmp_path)
+    assert [c.level for c in clips] == ["easy", "medium", "hard"]
+    stamp = (clips[0].folder / "manifest.json").stat().st_mtime_ns
+    again = ensure_suite("smoke", tmp_path)
+    assert (again[0].folder / "manifest.json").stat().st_mtime_ns == stamp

@@ -1,0 +1,76 @@
+"""Temporal-coherence errors of a predicted alpha sequence: dtSSD and MESSDdt (Erofeev et al., BMVC 2015).
+
+MaGGIe (``shared/seeds/002``, tables 13-15) reports both on V-HIM60 but does not restate them; we use
+the definitions of the video-matting benchmark they come from, per pixel and per frame pair, averaged
+over the frame pairs of a clip:
+
+- ``dtSSD_t = sqrt(mean_p ((a_t - a_{t-1}) - (g_t - g_{t-1}))^2)``, reported x 100.
+- ``MESSDdt_t = mean_p |E_t(p) - E_{t-1}(p + v_t(p))|`` with ``E = (a - g)^2`` and ``v_t`` the motion of
+  the ground truth from frame ``t`` back to ``t - 1``, reported x 1000. It ignores errors that move with
+  the object and counts errors that flicker. ``v_t`` is estimated on the ground-truth alphas with
+  Farneback optical flow unless the caller passes the exact motion.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+DTSSD_SCALE = 1e2
+MESSDDT_SCALE = 1e3
+
+
+def dtssd(pred: np.ndarray, pred_prev: np.ndarray, gt: np.ndarray, gt_prev: np.ndarray) -> float:
+    """dtSSD of one frame pair, x 100. All inputs ``(H, W)`` alphas in [0, 1]."""
+    change_error = (np.asarray(pred, np.float64) - pred_prev) - (np.asarray(gt, np.float64) - gt_prev)
+    return float(np.sqrt(np.mean(change_error**2)) * DTSSD_SCALE)
+
+
+FLOW_MARGIN = 16
+
+
+def ground_truth_motion(gt: np.ndarray, gt_prev: np.ndarray) -> np.ndarray:
+    """Backward flow ``(H, W, 2)`` (x, y) such that ``gt(p) ~ gt_prev(p + v(p))``, from the alphas alone.
+
+    The flow is estimated in the box around either matte (plus a margin) and is zero elsewhere, where
+    the ground truth is empty in both frames and nothing moves.
+    """
+    gt = np.asarray(gt)
+    flow = np.zeros((*gt.shape, 2), np.float32)
+    rows, cols = np.nonzero((gt > 0) | (np.asarray(gt_prev) > 0))
+    if rows.size == 0:
+        return flow
+    y0, y1 = max(rows.min() - FLOW_MARGIN, 0), min(rows.max() + FLOW_MARGIN + 1, gt.shape[0])
+    x0, x1 = max(cols.min() - FLOW_MARGIN, 0), min(cols.max() + FLOW_MARGIN + 1, gt.shape[1])
+    current = np.clip(gt[y0:y1, x0:x1] * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    previous = np.clip(np.asarray(gt_prev)[y0:y1, x0:x1] * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    flow[y0:y1, x0:x1] = cv2.calcOpticalFlowFarneback(current, previous, None, 0.5, 5, 10, 2, 7, 1.5, cv2.OPTFLOW_FARNEBACK_GAUSSIAN)
+    return flow
+
+
+def warp_backward(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Sample ``image`` at ``p + flow(p)`` (bilinear, border repeated), ``(H, W)`` float32."""
+    height, width = image.shape
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    return cv2.remap(
+        np.asarray(image, np.float32),
+        grid_x + flow[..., 0].astype(np.float32),
+        grid_y + flow[..., 1].astype(np.float32),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+
+
+def messddt(
+    pred: np.ndarray,
+    pred_prev: np.ndarray,
+    gt: np.ndarray,
+    gt_prev: np.ndarray,
+    flow: np.ndarray | None = None,
+) -> float:
+    """MESSDdt of one frame pair, x 1000. ``flow`` ``(H, W, 2)`` is the backward motion (estimated when ``None``)."""
+    if flow is None:
+        flow = ground_truth_motion(gt, gt_prev)
+    error = (np.asarray(pred, np.float64) - gt) ** 2
+    error_prev = (np.asarray(pred_prev, np.float64) - gt_prev) ** 2
+    return float(np.mean(np.abs(error - warp_backward(error_prev, flow))) * MESSDDT_SCALE)

@@ -1,0 +1,103 @@
+"""The edits a pipeline run applies to a clip's layers, described by plain options."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+
+from vmat.editing import (
+    blur_background_clip,
+    fit_background,
+    remove_clip,
+    reorder_clip,
+    replace_background_clip,
+    solid_background,
+    video_backgrounds,
+)
+from vmat.errors import ConfigError
+from vmat.io.reader import open_video
+from vmat.layers import LayerStack
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+@dataclass(frozen=True)
+class EditSpec:
+    """What to do to the layers, applied in this order: reorder, remove, replace the background.
+
+    ``background`` is a colour (``"#00b140"`` or ``"0,177,64"``), ``"blur:SIGMA"`` (the clip's own
+    background blurred), an image file, or a video file (looped when shorter than the clip).
+    """
+
+    remove: tuple[int, ...] = ()
+    reorder: tuple[int, int] | None = None
+    background: str | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.remove and self.reorder is None and self.background is None
+
+
+def parse_colour(text: str) -> tuple[int, int, int] | None:
+    """``"#rrggbb"`` or ``"r,g,b"`` -> an RGB triple; anything else -> ``None``."""
+    if re.fullmatch(r"#[0-9a-fA-F]{6}", text):
+        return tuple(int(text[i : i + 2], 16) for i in (1, 3, 5))
+    if re.fullmatch(r"\d{1,3},\d{1,3},\d{1,3}", text):
+        rgb = tuple(int(part) for part in text.split(","))
+        if all(0 <= c <= 255 for c in rgb):
+            return rgb
+    return None
+
+
+def check_background(spec: str) -> None:
+    """Fail early, before any work, on a background the run could not use."""
+    if parse_colour(spec) is not None:
+        return
+    if spec.startswith("blur:"):
+        try:
+            if float(spec[5:]) > 0:
+                return
+        except ValueError:
+            pass
+        raise ConfigError(f"background {spec!r}: blur needs a positive number of pixels, e.g. blur:8")
+    if not Path(spec).exists():
+        raise ConfigError(f"background {spec!r} is not a colour (#rrggbb or r,g,b), blur:SIGMA, or an existing file")
+
+
+def apply_edits(stacks: Iterable[LayerStack], spec: EditSpec, width: int, height: int) -> Iterator[LayerStack]:
+    """The clip's layers with ``spec``'s edits applied, streamed frame by frame."""
+    stream: Iterable[LayerStack] = stacks
+    if spec.reorder is not None:
+        stream = reorder_clip(stream, *spec.reorder)
+    if spec.remove:
+        stream = remove_clip(stream, spec.remove)
+    if spec.background is not None:
+        stream = _replace_background(stream, spec.background, width, height)
+    return iter(stream)
+
+
+def _replace_background(stacks: Iterable[LayerStack], spec: str, width: int, height: int) -> Iterator[LayerStack]:
+    check_background(spec)
+    colour = parse_colour(spec)
+    if colour is not None:
+        return replace_background_clip(stacks, solid_background(colour, width, height))
+    if spec.startswith("blur:"):
+        return blur_background_clip(stacks, float(spec[5:]))
+    path = Path(spec)
+    if path.suffix.lower() in _IMAGE_SUFFIXES:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ConfigError(f"background image {spec!r} cannot be read")
+        return replace_background_clip(stacks, fit_background(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), width, height))
+
+    def frames() -> Iterator:
+        with open_video(path) as reader:
+            for frame in reader:
+                yield frame.image
+
+    return replace_background_clip(stacks, video_backgrounds(frames, width, height))
+

@@ -1,0 +1,197 @@
+"""``vmat run``: the whole pipeline on one clip, in this process.
+
+Two streamed passes over the clip:
+
+1. decode -> instance masks -> depth -> decomposition, written as the clip's layers file (the layers are
+   an output in their own right: edits can be redone from them without the models);
+2. layers -> background completion (it needs the whole clip, hence the second pass) -> edits -> encode,
+   with each frame's source timing and the source audio.
+
+Memory holds a few frames per stage, whatever the clip's length.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vmat.editing import CompletionConfig, complete_background
+from vmat.errors import ConfigError, OutputError
+from vmat.io import VideoWriter, open_video
+from vmat.io.reader import Backend
+from vmat.layers import LayersReader, LayersWriter, label_preview, tensor_to_image
+from vmat.pipeline.edits import EditSpec, apply_edits, check_background
+from vmat.pipeline.clock import StageClock
+from vmat.pipeline.record import FrameRecord
+from vmat.pipeline.stage import InProcessRunner, Stage, StageFactory, StageRunner
+from vmat.pipeline.stages import DecomposeStage, DepthStage, MaskFolderStage
+from vmat.progress import progress
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Every choice of a pipeline run, with the measured-best defaults.
+
+    ``masks_folder`` is a folder of per-frame id-mask PNGs (``00000.png``, ... as ``vmat masks`` writes
+    them) that gives every frame its people.
+    """
+
+    masks_folder: str | None = None
+    depth: str = "ground-plane"
+    depth_checkpoint: str | None = None
+    complete_background: bool = True
+    edit: EditSpec = field(default_factory=EditSpec)
+    write_video: bool = True
+    write_layers: bool = True
+    write_preview: bool = True
+    crf: int | None = None
+    preset: str = "veryfast"
+    batch_size: int = 4
+    backend: Backend = "pyav"
+
+
+@dataclass
+class RunSummary:
+    """What a run wrote and how long each stage took (seconds, summed over the clip)."""
+
+    frames: int = 0
+    outputs: list[str] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+
+    def describe(self) -> str:
+        rate = self.frames / self.wall_seconds if self.wall_seconds else 0.0
+        stages = ", ".join(f"{name} {1000 * seconds / max(self.frames, 1):.1f}" for name, seconds in self.stage_seconds.items())
+        return "\n".join(
+            [*self.outputs, f"{self.frames} frames in {self.wall_seconds:.1f} s ({rate:.1f} frames/s); ms per frame: {stages}"]
+        )
+
+
+def stage_factories(config: RunConfig) -> list[StageFactory]:
+    """The first pass's stages for ``config``, as factories (so a Ray actor can build its own)."""
+    if config.masks_folder is None:
+        raise ConfigError("a run needs instance masks: give a folder of per-frame id masks")
+    return [
+        partial(MaskFolderStage, config.masks_folder),
+        partial(DepthStage.build, config.depth, config.depth_checkpoint),
+        DecomposeStage,
+    ]
+
+
+def run_clip(
+    source: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str],
+    config: RunConfig = RunConfig(),
+    *,
+    runner: StageRunner | None = None,
+) -> RunSummary:
+    """Run the pipeline on ``source`` and write its outputs into ``output_dir`` (named after the clip).
+
+    ``runner`` executes the first pass's stages: in this process by default, or on Ray actors
+    (``pipelines``); both give the same outputs.
+    """
+    started = time.perf_counter()
+    source = Path(source)
+    folder = Path(output_dir)
+    factories = stage_factories(config)
+    if config.edit.background is not None:
+        check_background(config.edit.background)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create output folder {str(folder)!r}: {error.strerror}") from None
+    summary = RunSummary()
+    clock = StageClock()
+    runner = runner or InProcessRunner(wrap=lambda stage: _TimedStage(stage, clock))
+    with tempfile.TemporaryDirectory(prefix=".vmat-run-", dir=folder) as scratch:
+        layers_path = folder / f"{source.stem}.vlayers" if config.write_layers else Path(scratch) / "layers.vlayers"
+        summary.frames = _first_pass(source, layers_path, factories, runner, config, clock)
+        if config.write_layers:
+            summary.outputs.append(f"wrote {layers_path} (layers of {summary.frames} frames)")
+        reader = LayersReader(layers_path)
+        if config.write_preview:
+            preview = folder / f"{source.stem}.ids.png"
+            _write_image(preview, label_preview(reader.read(0)))
+            summary.outputs.append(f"wrote {preview} (first frame, each person labelled with their id)")
+        if config.write_video:
+            video = folder / f"{source.stem}.vmat.mp4"
+            summary.outputs.append(_second_pass(source, reader, video, config, clock))
+    summary.wall_seconds = time.perf_counter() - started
+    summary.stage_seconds = clock.seconds
+    return summary
+
+
+def _first_pass(
+    source: Path, layers_path: Path, factories: list[StageFactory], runner: StageRunner, config: RunConfig, clock: StageClock
+) -> int:
+    frames = 0
+    with open_video(source, backend=config.backend) as reader, LayersWriter(layers_path, frame_rate=reader.info.frame_rate) as layers:
+        records = (FrameRecord(frame) for frame in clock.iterate("decode", reader))
+        processed = runner.run(records, factories, reader.info, config.batch_size)
+        for record in progress(processed, total=reader.info.num_frames, desc="layers"):
+            with clock.measure("layers file"):
+                layers.write(record.layers, record.frame.time)
+            frames += 1
+    return frames
+
+
+def _second_pass(source: Path, layers: LayersReader, output: Path, config: RunConfig, clock: StageClock) -> str:
+    info = layers.info
+    stacks: Iterator = clock.iterate("layers file", layers)
+    if config.complete_background:
+        stacks = clock.iterate("completion", (frame.stack for frame in complete_background(_ClockedLayers(layers, clock))))
+    edited = clock.iterate("edit", apply_edits(stacks, config.edit, info.width, info.height))
+    with open_video(source, backend=config.backend) as reader, VideoWriter(
+        output, fps=reader.info.frame_rate, crf=config.crf, preset=config.preset, audio_from=source if reader.info.audio else None,
+        colour=reader.info.colour,
+    ) as writer:
+        frames = clock.iterate("decode", reader)
+        for frame, stack in progress(zip(frames, edited, strict=True), total=info.num_frames, desc="edit + encode"):
+            with clock.measure("render + encode"):
+                writer.write_frame(frame, image=np.ascontiguousarray(tensor_to_image(stack.render())))
+    return writer.summary.describe()
+
+
+class _ClockedLayers:
+    """A re-iterable view of a layers file whose reads are charged to the "layers file" stage."""
+
+    def __init__(self, layers: LayersReader, clock: StageClock) -> None:
+        self.layers, self.clock = layers, clock
+
+    def __iter__(self) -> Iterator:
+        return self.clock.iterate("layers file", self.layers)
+
+
+class _TimedStage(Stage):
+    """A stage whose work is charged to its name on the run's clock."""
+
+    def __init__(self, inner: Stage, clock: StageClock) -> None:
+        self.inner, self.clock = inner, clock
+        self.name, self.ordered = inner.name, inner.ordered
+
+    def start_clip(self, info) -> None:
+        self.inner.start_clip(info)
+
+    def process(self, batch: list[FrameRecord]) -> list[FrameRecord]:
+        with self.clock.measure(self.name):
+            return self.inner.process(batch)
+
+    def finish_clip(self) -> list[FrameRecord]:
+        with self.clock.measure(self.name):
+            return self.inner.finish_clip()
+
+
+def _write_image(path: Path, rgb: np.ndarray) -> None:
+    from vmat.io.atomic import atomic_output
+
+    with atomic_output(path) as temporary:
+        if not cv2.imwrite(str(temporary), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+            raise OutputError(f"cannot write {str(path)!r}")

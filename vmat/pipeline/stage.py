@@ -1,0 +1,87 @@
+"""The one interface every pipeline step implements, and the in-process way to chain them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from typing import ClassVar, Protocol
+
+from vmat.io.metadata import VideoInfo
+from vmat.pipeline.record import FrameRecord
+
+
+class Stage:
+    """A pipeline step over a clip's frames, called the same way by every runner.
+
+    For each clip a runner calls :meth:`start_clip`, then :meth:`process` with consecutive batches of records
+    in frame order, then :meth:`finish_clip`. ``process`` returns the records it has finished, which may be
+    fewer than it was given (a stage that looks ahead holds some back) and are always in frame order;
+    ``finish_clip`` returns the rest. A stage whose ``ordered`` is true keeps state from frame to frame (mask
+    propagation, temporal smoothing, background completion), so one instance must see a whole clip in
+    order; stages with ``ordered = False`` treat each frame on its own and may be pooled across workers.
+    """
+
+    name: ClassVar[str] = "stage"
+    ordered: ClassVar[bool] = False
+
+    def start_clip(self, info: VideoInfo) -> None:
+        """Reset per-clip state; ``info`` describes the clip about to come."""
+
+    def process(self, batch: list[FrameRecord]) -> list[FrameRecord]:
+        raise NotImplementedError
+
+    def finish_clip(self) -> list[FrameRecord]:
+        """Return the records still held back at the end of the clip."""
+        return []
+
+
+def batched(records: Iterable[FrameRecord], size: int) -> Iterator[list[FrameRecord]]:
+    iterator = iter(records)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def run_stages(records: Iterable[FrameRecord], stages: list[Stage], info: VideoInfo, batch_size: int = 4) -> Iterator[FrameRecord]:
+    """Pass a clip's records through ``stages`` in this process, lazily: frames flow through one batch at a time."""
+    stream: Iterable[FrameRecord] = records
+    for stage in stages:
+        stream = _through(stage, stream, info, batch_size)
+    return iter(stream)
+
+
+def _through(stage: Stage, records: Iterable[FrameRecord], info: VideoInfo, batch_size: int) -> Iterator[FrameRecord]:
+    stage.start_clip(info)
+    for batch in batched(records, batch_size):
+        yield from stage.process(batch)
+    yield from stage.finish_clip()
+
+
+StageFactory = Callable[[], "Stage"]
+"""Builds a stage where it will run (a Ray actor builds its own, so models load on its device)."""
+
+
+class StageRunner(Protocol):
+    """Runs a clip's records through stages built from factories; in-process and Ray runners both give
+    the records back in frame order, with the same contents."""
+
+    def run(
+        self, records: Iterable[FrameRecord], factories: list[StageFactory], info: VideoInfo, batch_size: int
+    ) -> Iterator[FrameRecord]: ...
+
+
+class InProcessRunner:
+    """Every stage in this process, one batch at a time (the default for one clip: no start-up cost).
+
+    ``wrap`` is applied to each stage once built (the run's clock uses it to time stages).
+    """
+
+    def __init__(self, wrap: Callable[[Stage], Stage] | None = None) -> None:
+        self.wrap = wrap
+
+    def run(
+        self, records: Iterable[FrameRecord], factories: list[StageFactory], info: VideoInfo, batch_size: int
+    ) -> Iterator[FrameRecord]:
+        stages = [factory() for factory in factories]
+        if self.wrap is not None:
+            stages = [self.wrap(stage) for stage in stages]
+        return run_stages(records, stages, info, batch_size)

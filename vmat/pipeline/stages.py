@@ -1,0 +1,87 @@
+"""The pipeline's stages: thin adapters from :class:`Stage` to the library's per-stage code.
+
+Each adapter only moves data between :class:`FrameRecord` fields and the stage's own API, so the maths
+stays in its package (:mod:`vmat.depth`, :mod:`vmat.propagation`, :mod:`vmat.decomposition`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vmat.decomposition import MaskMattingDecomposer
+from vmat.depth.base import DepthEstimator, images_to_tensor
+from vmat.depth.build import build_depth_estimator
+from vmat.errors import ConfigError, InputNotFoundError
+from vmat.pipeline.record import FrameRecord
+from vmat.propagation.idmask import mask_path, read_id_mask
+from vmat.pipeline.stage import Stage
+
+
+class MaskFolderStage(Stage):
+    """Instance ids per frame read from a folder of id-mask PNGs (one per frame, as ``vmat masks`` writes)."""
+
+    name = "masks"
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise InputNotFoundError(f"mask folder {str(self.folder)!r} does not exist")
+
+    def process(self, batch: list[FrameRecord]) -> list[FrameRecord]:
+        for record in batch:
+            masks = read_id_mask(mask_path(self.folder, record.index))
+            if masks.shape != record.frame.image.shape[:2]:
+                raise ConfigError(
+                    f"id mask {mask_path(self.folder, record.index)} is {masks.shape[1]}x{masks.shape[0]}, "
+                    f"the frame is {record.frame.width}x{record.frame.height}"
+                )
+            record.masks = masks.astype(np.uint16)
+        return batch
+
+
+class DepthStage(Stage):
+    """Relative depth per frame (batched), from any :class:`~vmat.depth.base.DepthEstimator`."""
+
+    name = "depth"
+
+    def __init__(self, estimator: DepthEstimator) -> None:
+        self.estimator = estimator
+
+    @classmethod
+    def build(cls, name: str, checkpoint: str | None = None) -> DepthStage:
+        """The depth stage named ``name`` (see :func:`vmat.depth.build.build_depth_estimator`)."""
+        return cls(build_depth_estimator(name, checkpoint=checkpoint))
+
+    def process(self, batch: list[FrameRecord]) -> list[FrameRecord]:
+        frames = images_to_tensor([record.frame.image for record in batch]).to(self.estimator.device)
+        masks = None
+        if all(record.masks is not None for record in batch):
+            masks = torch.from_numpy(np.stack([record.masks.astype(np.int64) for record in batch])).to(self.estimator.device)
+        with torch.inference_mode():
+            depth = self.estimator(frames, masks)
+        for record, plane in zip(batch, depth[:, 0].float().cpu().numpy(), strict=True):
+            record.depth = plane
+        return batch
+
+
+class DecomposeStage(Stage):
+    """Layers per frame from the frame, its instance masks and (optionally) its depth.
+
+    A frame's stack holds a plane for each person in its mask; a person out of view has no plane there
+    (edits and the layers file handle ids that come and go). Frames are independent, so it can be pooled.
+    """
+
+    name = "decompose"
+
+    def __init__(self, decomposer: MaskMattingDecomposer | None = None) -> None:
+        self.decomposer = decomposer or MaskMattingDecomposer()
+
+    def process(self, batch: list[FrameRecord]) -> list[FrameRecord]:
+        for record in batch:
+            if record.masks is None:
+                raise ConfigError("the decompose stage needs instance masks: run a mask stage before it")
+            record.layers = self.decomposer.decompose(record.frame.image, record.masks, record.depth)
+        return batch

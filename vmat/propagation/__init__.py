@@ -1,0 +1,54 @@
+"""Instance masks over time: prompts on any frame, a fallback people finder, propagation, id-mask export.
+
+Id masks are ``(H, W)`` integer arrays, 0 = background, k = instance k for the whole clip, stored as one
+PNG per frame (see :mod:`.idmask`). Prompts (:mod:`.prompts`) become masks by GrabCut without weights;
+:class:`FlowPropagator` carries them through the clip; :func:`mask_clip` does a whole clip.
+"""
+
+from vmat.propagation.auto import PeopleFinderConfig, find_people, find_people_ids
+from vmat.propagation.clip import MaskingConfig, MaskingSummary, mask_clip, propagate, video_frames, write_preview
+from vmat.propagation.idmask import colourize, davis_palette, mask_path, read_id_mask, write_id_mask
+from vmat.propagation.prompts import (
+    Box,
+    Click,
+    FramePrompt,
+    InstancePrompt,
+    PromptError,
+    Scribble,
+    SegmentConfig,
+    apply_prompt,
+    load_prompts,
+    segment_instance,
+)
+from vmat.propagation.propagator import FlowPropagator, FlowPropagatorConfig, MaskPropagator, PropagationState
+
+__all__ = [
+    "Box",
+    "Click",
+    "FlowPropagator",
+    "FlowPropagatorConfig",
+    "FramePrompt",
+    "InstancePrompt",
+    "MaskPropagator",
+    "MaskingConfig",
+    "MaskingSummary",
+    "PeopleFinderConfig",
+    "PromptError",
+    "PropagationState",
+    "Scribble",
+    "SegmentConfig",
+    "apply_prompt",
+    "colourize",
+    "davis_palette",
+    "find_people",
+    "find_people_ids",
+    "load_prompts",
+    "mask_clip",
+    "mask_path",
+    "propagate",
+    "read_id_mask",
+    "segment_instance",
+    "video_frames",
+    "write_id_mask",
+    "write_preview",
+]

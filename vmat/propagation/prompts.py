@@ -1,0 +1,283 @@
+"""User prompts on a frame (DFIMat's inputs) and their weight-free segmentation into instance masks.
+
+A prompt names instances on one frame with any mix of: an id-mask image, a box, positive/negative clicks
+and positive/negative scribbles (DFIMat sec. 3: box to localise, clicks and scribbles to refine).
+Without weights each instance is segmented by GrabCut (colour GMMs + graph cut) seeded by its prompt:
+a box starts GrabCut's "probably foreground" rectangle, clicks and scribbles are definite foreground or
+background seeds. Prompts are applied in rounds: a later round on the same frame starts from the previous
+round's masks and only changes the instances it names.
+
+Prompt file (JSON)::
+
+    {"prompts": [
+      {"frame": 0, "id_mask": "first_frame_ids.png"},
+      {"frame": 0, "instances": [
+        {"id": 1, "box": [120, 40, 330, 470]},
+        {"id": 2, "clicks": [[600, 200, true], [640, 120, false]],
+         "scribbles": [{"points": [[590, 260], [600, 330]], "positive": true, "width": 7}]}
+      ]}
+    ]}
+
+Coordinates are pixels ``x, y`` on the full-size frame; a box is ``[x0, y0, x1, y1]`` (x1, y1 excluded).
+A relative ``id_mask`` path is read from the prompt file's folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vmat.errors import ConfigError, InputNotFoundError, VmatError
+from vmat.propagation.idmask import read_id_mask
+
+
+class PromptError(VmatError):
+    """A prompt or prompt file is malformed or does not fit the clip."""
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box ``[x0, x1) x [y0, y1)`` in pixels."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+
+@dataclass(frozen=True)
+class Click:
+    """One click at pixel ``(x, y)``: on the instance (``positive``) or off it."""
+
+    x: int
+    y: int
+    positive: bool = True
+
+
+@dataclass(frozen=True)
+class Scribble:
+    """A polyline of ``(x, y)`` points drawn ``width`` pixels wide, on the instance or off it."""
+
+    points: tuple[tuple[int, int], ...]
+    positive: bool = True
+    width: int = 5
+
+
+@dataclass(frozen=True)
+class InstancePrompt:
+    """Everything the user said about instance ``id`` on one frame."""
+
+    id: int
+    box: Box | None = None
+    clicks: tuple[Click, ...] = ()
+    scribbles: tuple[Scribble, ...] = ()
+
+
+@dataclass(frozen=True)
+class FramePrompt:
+    """One round of prompts on frame ``frame``: an optional id mask, then per-instance prompts on top."""
+
+    frame: int
+    id_mask: np.ndarray | None = None
+    instances: tuple[InstancePrompt, ...] = ()
+
+
+@dataclass
+class SegmentConfig:
+    """GrabCut settings for turning prompts into masks."""
+
+    iterations: int = 4
+    click_radius: int = 4
+    # Without a box or an earlier mask, clicks/scribbles get a "probably foreground" window this fraction
+    # of the image diagonal around their positive seeds, because GrabCut needs a region, not just seeds.
+    seed_window: float = 0.12
+    # GrabCut runs on a crop of the region of interest grown by this many pixels, for speed.
+    crop_margin: int = 24
+
+
+def _seed_map(shape: tuple[int, int], prompt: InstancePrompt, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    positive = np.zeros(shape, np.uint8)
+    negative = np.zeros(shape, np.uint8)
+    for click in prompt.clicks:
+        cv2.circle(positive if click.positive else negative, (int(click.x), int(click.y)), radius, 1, -1)
+    for scribble in prompt.scribbles:
+        points = np.array(scribble.points, np.int32).reshape(-1, 1, 2)
+        target = positive if scribble.positive else negative
+        cv2.polylines(target, [points], False, 1, max(1, int(scribble.width)))
+        if len(scribble.points) == 1:
+            cv2.circle(target, tuple(int(v) for v in scribble.points[0]), max(1, scribble.width // 2), 1, -1)
+    return positive.astype(bool), negative.astype(bool)
+
+
+def segment_instance(
+    image: np.ndarray,
+    prompt: InstancePrompt,
+    previous: np.ndarray | None = None,
+    blocked: np.ndarray | None = None,
+    config: SegmentConfig | None = None,
+) -> np.ndarray:
+    """Segment one instance of an ``(H, W, 3)`` RGB uint8 image from its prompt with GrabCut.
+
+    ``previous`` is the instance's ``(H, W)`` bool mask from an earlier round (refined, not discarded);
+    ``blocked`` marks pixels known to belong elsewhere (definite background here). Returns ``(H, W)`` bool.
+    """
+    config = config or SegmentConfig()
+    height, width = image.shape[:2]
+    positive, negative = _seed_map((height, width), prompt, config.click_radius)
+    labels = np.full((height, width), cv2.GC_BGD, np.uint8)
+    if prompt.box is not None:
+        box = _clip_box(prompt.box, width, height)
+        labels[box.y0 : box.y1, box.x0 : box.x1] = cv2.GC_PR_FGD
+    if previous is not None and previous.any():
+        # The earlier mask is a belief, not a fact: its pixels and a band around it stay open.
+        band = cv2.dilate(previous.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+        labels[band & (labels == cv2.GC_BGD)] = cv2.GC_PR_BGD
+        labels[previous] = cv2.GC_PR_FGD
+    if prompt.box is None and (previous is None or not previous.any()):
+        if not positive.any():
+            raise PromptError(f"instance {prompt.id} has no box, no earlier mask and no positive click or scribble.")
+        half = int(config.seed_window * np.hypot(height, width))
+        ys, xs = np.nonzero(positive)
+        window = _clip_box(Box(xs.min() - half, ys.min() - half, xs.max() + half + 1, ys.max() + half + 1), width, height)
+        labels[window.y0 : window.y1, window.x0 : window.x1] = cv2.GC_PR_BGD
+        inner = cv2.dilate(positive.astype(np.uint8), np.ones((2 * half // 3 + 1,) * 2, np.uint8)).astype(bool)
+        labels[inner & (labels == cv2.GC_PR_BGD)] = cv2.GC_PR_FGD
+    if blocked is not None:
+        labels[blocked] = cv2.GC_BGD
+    labels[negative] = cv2.GC_BGD
+    labels[positive] = cv2.GC_FGD
+    return _grabcut(image, labels, config)
+
+
+def _grabcut(image: np.ndarray, labels: np.ndarray, config: SegmentConfig) -> np.ndarray:
+    open_pixels = labels != cv2.GC_BGD
+    result = np.zeros(labels.shape, bool)
+    if not open_pixels.any():
+        return result
+    ys, xs = np.nonzero(open_pixels)
+    m = config.crop_margin
+    y0, y1 = max(0, ys.min() - m), min(labels.shape[0], ys.max() + m + 1)
+    x0, x1 = max(0, xs.min() - m), min(labels.shape[1], xs.max() + m + 1)
+    crop_labels = np.ascontiguousarray(labels[y0:y1, x0:x1])
+    has_fg = np.isin(crop_labels, (cv2.GC_FGD, cv2.GC_PR_FGD)).any()
+    has_bg = np.isin(crop_labels, (cv2.GC_BGD, cv2.GC_PR_BGD)).any()
+    if has_fg and has_bg:
+        crop = np.ascontiguousarray(image[y0:y1, x0:x1, ::-1])
+        bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        cv2.grabCut(crop, crop_labels, None, bgd, fgd, config.iterations, cv2.GC_INIT_WITH_MASK)
+    result[y0:y1, x0:x1] = np.isin(crop_labels, (cv2.GC_FGD, cv2.GC_PR_FGD))
+    return result
+
+
+def _clip_box(box: Box, width: int, height: int) -> Box:
+    x0, x1 = sorted((int(box.x0), int(box.x1)))
+    y0, y1 = sorted((int(box.y0), int(box.y1)))
+    clipped = Box(max(0, x0), max(0, y0), min(width, x1), min(height, y1))
+    if clipped.x1 - clipped.x0 < 2 or clipped.y1 - clipped.y0 < 2:
+        raise PromptError(f"the box {[box.x0, box.y0, box.x1, box.y1]} lies outside the {width}x{height} frame.")
+    return clipped
+
+
+def apply_prompt(
+    image: np.ndarray,
+    prompt: FramePrompt,
+    previous: np.ndarray | None = None,
+    config: SegmentConfig | None = None,
+) -> np.ndarray:
+    """Turn one round of prompts into an ``(H, W)`` uint16 id mask for an ``(H, W, 3)`` RGB image.
+
+    Starts from ``previous`` (the last round's id mask, or zeros); a given ``id_mask`` replaces the ids it
+    contains; each instance prompt then re-segments its instance, in order, so a later instance wins pixels
+    an earlier one of the same round also claimed. Other instances keep their pixels.
+    """
+    height, width = image.shape[:2]
+    ids = np.zeros((height, width), np.uint16) if previous is None else previous.astype(np.uint16)
+    if ids.shape != (height, width):
+        raise PromptError(f"the earlier id mask is {ids.shape[1]}x{ids.shape[0]}, the frame is {width}x{height}.")
+    if prompt.id_mask is not None:
+        given = prompt.id_mask
+        if given.shape != (height, width):
+            raise PromptError(f"the prompt id mask is {given.shape[1]}x{given.shape[0]}, the frame is {width}x{height}.")
+        for k in np.unique(given[given > 0]).tolist():
+            ids[ids == k] = 0
+        ids[given > 0] = given[given > 0]
+    named = {instance.id for instance in prompt.instances}
+    for instance in prompt.instances:
+        if instance.id <= 0:
+            raise PromptError(f"instance ids start at 1, got {instance.id}.")
+        mine = ids == instance.id
+        # Pixels of instances this round does not touch stay theirs; instances named in this round compete.
+        blocked = (ids > 0) & ~mine & ~np.isin(ids, list(named))
+        mask = segment_instance(image, instance, previous=mine, blocked=blocked, config=config)
+        ids[mine] = 0
+        ids[mask] = instance.id
+    return ids
+
+
+def _parse_instance(entry: dict) -> InstancePrompt:
+    try:
+        box = entry.get("box")
+        return InstancePrompt(
+            id=int(entry["id"]),
+            box=Box(*(int(v) for v in box)) if box is not None else None,
+            clicks=tuple(Click(int(c[0]), int(c[1]), bool(c[2]) if len(c) > 2 else True) for c in entry.get("clicks", ())),
+            scribbles=tuple(
+                Scribble(
+                    points=tuple((int(p[0]), int(p[1])) for p in s["points"]),
+                    positive=bool(s.get("positive", True)),
+                    width=int(s.get("width", 5)),
+                )
+                for s in entry.get("scribbles", ())
+            ),
+        )
+    except (KeyError, TypeError, ValueError, IndexError) as error:
+        raise PromptError(f"a prompt instance entry is malformed ({error!r}): {json.dumps(entry)[:120]}.") from None
+
+
+def load_prompts(path: str | os.PathLike[str]) -> list[FramePrompt]:
+    """Read a prompt file (see the module docstring) into rounds, in file order."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputNotFoundError(f"the prompt file {str(path)!r} does not exist.")
+    try:
+        document = json.loads(path.read_text())
+        entries = document["prompts"]
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise PromptError(f"the prompt file {str(path)!r} is not a vmat prompt file ({error}).") from None
+    rounds = []
+    for entry in entries:
+        if not isinstance(entry, dict) or "frame" not in entry:
+            raise PromptError(f"every prompt in {str(path)!r} needs a 'frame' number.")
+        id_mask = None
+        if entry.get("id_mask") is not None:
+            mask_file = Path(entry["id_mask"])
+            id_mask = read_id_mask(mask_file if mask_file.is_absolute() else path.parent / mask_file)
+        instances = tuple(_parse_instance(item) for item in entry.get("instances", ()))
+        if id_mask is None and not instances:
+            raise PromptError(f"the prompt for frame {entry['frame']} names no id mask and no instance.")
+        rounds.append(FramePrompt(frame=int(entry["frame"]), id_mask=id_mask, instances=instances))
+    return rounds
+
+
+def boxes_prompt(frame: int, boxes: Sequence[Box], first_id: int = 1) -> FramePrompt:
+    """A prompt that names one instance per box, numbered from ``first_id``."""
+    if first_id < 1:
+        raise ConfigError(f"instance ids start at 1, got {first_id}.")
+    return FramePrompt(frame=frame, instances=tuple(InstancePrompt(first_id + i, box=b) for i, b in enumerate(boxes)))
+
+
+def prompts_by_frame(rounds: Sequence[FramePrompt]) -> dict[int, list[FramePrompt]]:
+    """Group rounds by frame, keeping their order."""
+    grouped: dict[int, list[FramePrompt]] = {}
+    for round_ in rounds:
+        if round_.frame < 0:
+            raise PromptError(f"frame numbers start at 0, got {round_.frame}.")
+        grouped.setdefault(round_.frame, []).append(round_)
+    return grouped
+
