@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 from vmat.bench.io import run_io_benchmark
 from vmat.cli.parsing import parse_size
+from vmat.depth.build import DEPTH_ESTIMATORS
 from vmat.io import write_test_pattern_clip
 
 
@@ -31,7 +33,50 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     io.add_argument("--preset", default="veryfast")
     io.add_argument("--json", help="also write the result as JSON to this file")
     io.set_defaults(handler=run_io)
+    depth = benchmarks.add_parser(
+        "depth",
+        help="frames/s of a depth stage (and of the depth stabiliser) on synthetic frames",
+        description=(
+            "Time a depth stage on random frames with masks (DAv2-small with its untrained weights: the run time "
+            "does not depend on their values, so no checkpoint is needed), and the stabiliser on its output."
+        ),
+    )
+    depth.add_argument("--estimator", choices=DEPTH_ESTIMATORS, default="ground-plane")
+    depth.add_argument("--size", type=parse_size, default=(1280, 720), help="frame size (default 1280x720)")
+    depth.add_argument("--frames", type=int, default=8)
+    depth.add_argument("--batch-size", type=int, default=4)
+    depth.add_argument("--input-size", type=int, default=518, help="DAv2 short side (default 518)")
+    depth.add_argument("--repeats", type=int, default=3)
+    depth.add_argument("--device")
+    depth.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    depth.add_argument("--json", help="also write the result as JSON to this file")
+    depth.set_defaults(handler=run_depth)
     return parser
+
+
+def run_depth(args: argparse.Namespace) -> int:
+    import torch
+
+    from vmat.depth.bench import bench_depth
+
+    if args.threads is not None:
+        # On a shared machine fewer threads than cores can be much faster: idle OpenMP workers spin.
+        torch.set_num_threads(args.threads)
+    width, height = args.size
+    result = bench_depth(
+        args.estimator,
+        width=width,
+        height=height,
+        frames=args.frames,
+        batch_size=args.batch_size,
+        input_size=args.input_size,
+        repeats=args.repeats,
+        device=args.device,
+    )
+    print(result.describe())
+    if args.json:
+        Path(args.json).write_text(json.dumps(asdict(result), indent=2) + "\n")
+    return 0
 
 
 def run_io(args: argparse.Namespace) -> int:

@@ -19,22 +19,25 @@ import cv2
 import numpy as np
 
 
+def _shifted(value: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The up, down, left and right neighbours of every pixel (edges replicate)."""
+    up = np.concatenate([value[:1], value[:-1]], axis=0)
+    down = np.concatenate([value[1:], value[-1:]], axis=0)
+    left = np.concatenate([value[:, :1], value[:, :-1]], axis=1)
+    right = np.concatenate([value[:, 1:], value[:, -1:]], axis=1)
+    return up, down, left, right
+
+
 def _neighbour_sums(value: np.ndarray, weights: tuple[np.ndarray, ...]) -> np.ndarray:
-    """sum_n w_n * value_n over the 4-neighbourhood (edges replicate), ``value (H, W, 3)``."""
-    padded = np.pad(value, ((1, 1), (1, 1), (0, 0)), mode="edge")
-    up, down = padded[:-2, 1:-1], padded[2:, 1:-1]
-    left, right = padded[1:-1, :-2], padded[1:-1, 2:]
-    w_up, w_down, w_left, w_right = weights
-    return w_up[..., None] * up + w_down[..., None] * down + w_left[..., None] * left + w_right[..., None] * right
+    """sum_n w_n * value_n over the 4-neighbourhood, ``value (H, W, 3)``, ``weights`` four ``(H, W, 1)``."""
+    total = np.zeros_like(value)
+    for weight, neighbour in zip(weights, _shifted(value)):
+        total += weight * neighbour
+    return total
 
 
 def _neighbour_weights(alpha: np.ndarray, eps_r: float, omega: float) -> tuple[np.ndarray, ...]:
-    padded = np.pad(alpha, 1, mode="edge")
-    centre = padded[1:-1, 1:-1]
-    return tuple(
-        eps_r + omega * np.abs(centre - neighbour)
-        for neighbour in (padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:])
-    )
+    return tuple((eps_r + omega * np.abs(alpha - neighbour))[..., None] for neighbour in _shifted(alpha))
 
 
 def estimate_foreground(
@@ -64,7 +67,7 @@ def estimate_foreground(
         foreground = cv2.resize(foreground, size, interpolation=cv2.INTER_NEAREST).reshape(size[1], size[0], 3)
         background = cv2.resize(background, size, interpolation=cv2.INTER_NEAREST).reshape(size[1], size[0], 3)
         weights = _neighbour_weights(level_alpha, eps_r, omega)
-        total = sum(weights)[..., None]
+        total = sum(weights)
         a = level_alpha[..., None]
         # The 2x2 normal equations [[a^2 + S, a(1-a)], [a(1-a), (1-a)^2 + S]] [F, B] = rhs, solved in closed form.
         m00, m01, m11 = a * a + total, a * (1 - a), (1 - a) * (1 - a) + total

@@ -1,4 +1,4 @@
-"""Frames per second of the depth stages on synthetic frames: ``python -m vmat.depth.bench``.
+"""Frames per second of the depth stages on synthetic frames: ``vmat bench depth``.
 
 Depth-Anything-V2 is timed with its constructor's weights (the run time does not depend on the values),
 so no checkpoint is needed. Only the stage itself is timed: frames are made before the clock starts.
@@ -6,11 +6,9 @@ so no checkpoint is needed. Only the stage itself is timed: frames are made befo
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
@@ -94,36 +92,3 @@ def bench_depth(
     return DepthBenchResult(
         estimator, width, height, batch_size, frames, repeats, str(dev), torch.get_num_threads(), estimator_fps, stabilizer_fps
     )
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m vmat.depth.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--estimator", choices=("ground-plane", "dav2-small"), default="ground-plane")
-    parser.add_argument("--width", type=int, default=1280)
-    parser.add_argument("--height", type=int, default=720)
-    parser.add_argument("--frames", type=int, default=8)
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--input-size", type=int, default=518)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--device")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    args = parser.parse_args(argv)
-    if args.threads is not None:
-        # On a shared machine fewer threads than cores can be much faster: idle OpenMP workers spin.
-        torch.set_num_threads(args.threads)
-    result = bench_depth(
-        args.estimator,
-        width=args.width,
-        height=args.height,
-        frames=args.frames,
-        batch_size=args.batch_size,
-        input_size=args.input_size,
-        repeats=args.repeats,
-        device=args.device,
-    )
-    print(json.dumps(asdict(result)) if args.json else result.describe())
-
-
-if __name__ == "__main__":
-    main()

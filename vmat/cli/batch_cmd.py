@@ -1,0 +1,77 @@
+"""``vmat batch``: the pipeline over a folder, glob or manifest of clips, on Ray or in process."""
+
+from __future__ import annotations
+
+import argparse
+
+from pipelines.batch import BatchConfig, run_batch
+from pipelines.cluster import ClusterConfig
+from pipelines.job import REPORT_FILE, STATE_FILE
+from pipelines.runner import RayRunnerConfig
+from vmat.pipeline.edits import EditSpec
+from vmat.pipeline.run import RunConfig
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "batch",
+        help="process an archive of clips (resumable; on an embedded local Ray or a Ray cluster)",
+        description=(
+            "Run the pipeline on every clip of a folder (searched recursively), a glob pattern or a manifest "
+            "(CSV/JSONL: a 'clip' column plus per-clip options such as background, remove, masks_folder, output). "
+            "Each clip's outputs go to a folder mirroring the input tree. A clip's id masks are taken from "
+            f"<clip>.masks/ next to it unless an option names them. The job is recorded in OUTPUT_DIR/{STATE_FILE}: "
+            "running the same command again skips finished clips and redoes the rest. "
+            f"The final report is OUTPUT_DIR/{REPORT_FILE}. Exits 1 when a clip failed."
+        ),
+    )
+    parser.add_argument("input", help="a folder of clips, a glob pattern (quote it), or a .csv/.jsonl manifest")
+    parser.add_argument("output", help="output folder (created; its tree mirrors the input's)")
+    parser.add_argument("--manifest", help="per-clip options (.csv/.jsonl) with clip paths relative to INPUT, a folder")
+    parser.add_argument("--retries", type=int, default=2, help="extra attempts after a transient failure (default 2)")
+    parser.add_argument("--clips-in-flight", type=int, help="clips processed at once (default: --workers with Ray, else 1)")
+
+    ray = parser.add_argument_group("runner")
+    ray.add_argument("--runner", choices=("ray", "inprocess"), default="ray", help="where the stages run (default: ray)")
+    ray.add_argument("--workers", type=int, default=1, help="Ray actors per stage (default 1)")
+    ray.add_argument("--num-gpus", type=float, default=0.0, help="GPU share per actor, e.g. 0.25 (default 0: CPU only)")
+    ray.add_argument("--num-cpus", type=float, default=0.25, help="CPU share reserved per actor (default 0.25)")
+    ray.add_argument("--max-in-flight", type=int, help="batches of a clip inside the actors at once (default 2*workers+1)")
+    ray.add_argument("--address", help="join this Ray cluster (host:port or 'auto') instead of starting a local one")
+
+    run = parser.add_argument_group("pipeline (defaults for every clip; a manifest overrides them per clip)")
+    run.add_argument("--masks", dest="masks_folder", help="one id-mask folder for every clip (default: <clip>.masks/)")
+    run.add_argument("--depth", default=RunConfig.depth, help=f"depth stage (default {RunConfig.depth})")
+    run.add_argument("--depth-checkpoint", help="weights of a learned depth stage")
+    run.add_argument("--background", help="replace the background: #rrggbb, r,g,b, blur:SIGMA, an image or a video")
+    run.add_argument("--batch-size", type=int, default=RunConfig.batch_size, help=f"frames per batch (default {RunConfig.batch_size})")
+    run.add_argument("--crf", type=int, help="output video quality, lower is better")
+    run.add_argument("--preset", default=RunConfig.preset, help=f"x264 speed preset (default {RunConfig.preset})")
+    parser.set_defaults(handler=run_command)
+    return parser
+
+
+def run_command(args: argparse.Namespace) -> int:
+    config = BatchConfig(
+        runner=args.runner,
+        retries=args.retries,
+        clips_in_flight=args.clips_in_flight,
+        run=RunConfig(
+            masks_folder=args.masks_folder,
+            depth=args.depth,
+            depth_checkpoint=args.depth_checkpoint,
+            edit=EditSpec(background=args.background),
+            batch_size=args.batch_size,
+            crf=args.crf,
+            preset=args.preset,
+        ),
+        ray=RayRunnerConfig(
+            workers=args.workers, num_cpus=args.num_cpus, num_gpus=args.num_gpus, max_in_flight=args.max_in_flight
+        ),
+        cluster=ClusterConfig(address=args.address, log_to_driver=not args.quiet),
+        verbose=not args.quiet,
+    )
+    report = run_batch(args.input, args.output, config, manifest=args.manifest)
+    if not args.quiet:
+        print(report.describe())
+    return 1 if report.failed else 0
