@@ -43,22 +43,27 @@ def mean_jf(scores: dict[int, tuple[float, float]]) -> tuple[float, float]:
     return statistics.fmean(j for j, _ in values), statistics.fmean(f for _, f in values)
 
 
-def synthetic(suite: str) -> dict[str, tuple[float, float]]:
-    per_level: dict[str, list[tuple[float, float]]] = {}
+def synthetic(suite: str) -> dict[str, dict[str, tuple[float, float]]]:
+    """``{level: {"propagated": (J, F), "frame 0 copied": (J, F)}}``; the copy is the do-nothing baseline."""
+    per_level: dict[str, dict[str, list[tuple[float, float]]]] = {}
     for spec in suite_specs(suite):
         frames = SyntheticScene(spec.config).frames()
         first = next(frames)
         tracked = [k for k in np.unique(first.id_map).tolist() if k > 0]
         propagator = FlowPropagator(CONFIG)
         state = propagator.start(first.image, first.id_map)
-        clip_scores = []
+        propagated, copied = [], []
         for frame in frames:
             ids, state = propagator.step(frame.image, state)
-            clip_scores.append(mean_jf(j_and_f(ids, frame.id_map, tracked)))
-        per_level.setdefault(spec.config.level, []).append(
-            (statistics.fmean(j for j, _ in clip_scores), statistics.fmean(f for _, f in clip_scores))
-        )
-    return {level: (statistics.fmean(j for j, _ in v), statistics.fmean(f for _, f in v)) for level, v in per_level.items()}
+            propagated.append(mean_jf(j_and_f(ids, frame.id_map, tracked)))
+            copied.append(mean_jf(j_and_f(first.id_map, frame.id_map, tracked)))
+        level = per_level.setdefault(spec.config.level, {"propagated": [], "frame 0 copied": []})
+        for name, scores in (("propagated", propagated), ("frame 0 copied", copied)):
+            level[name].append((statistics.fmean(j for j, _ in scores), statistics.fmean(f for _, f in scores)))
+    return {
+        level: {name: (statistics.fmean(j for j, _ in v), statistics.fmean(f for _, f in v)) for name, v in runs.items()}
+        for level, runs in per_level.items()
+    }
 
 
 def fit(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -132,11 +137,12 @@ def main() -> None:
 
     if args.synthetic != "none":
         print(f"synthetic suite '{args.synthetic}' (from frame-0 ground truth, all later frames):")
-        for level, (j, f) in synthetic(args.synthetic).items():
-            print(f"  {level:6s}  J {100 * j:5.1f}  F {100 * f:5.1f}  J&F {50 * (j + f):5.1f}")
+        for level, runs in synthetic(args.synthetic).items():
+            for name, (j, f) in runs.items():
+                print(f"  {level:6s} {name:15s} J {100 * j:5.1f}  F {100 * f:5.1f}  J&F {50 * (j + f):5.1f}")
     judo = args.shared / "data" / "judo"
     if judo.is_dir():
-        print("judo round trip (annotated frame -> frame 15 -> annotated frame):")
+        print("judo round trip (annotated frame -> frame 15 -> annotated frame; a mask that never moves would score 100):")
         scores = judo_cycle(judo, args.out)
         for k, (j, f) in scores.items():
             print(f"  object {k}  J {100 * j:5.1f}  F {100 * f:5.1f}  J&F {50 * (j + f):5.1f}")

@@ -1,1 +1,26 @@
-"""Ray pipelines: actor pools over the same stage code the in-process runner uses."""
+"""Ray pipelines: actor pools over the same stage code the in-process runner uses, and batch jobs.
+
+- :class:`RayRunner` (:mod:`pipelines.runner`): a :class:`~vmat.pipeline.stage.StageRunner` on Ray actors.
+- :func:`ray_cluster` (:mod:`pipelines.cluster`): an embedded local cluster, or a connection to one.
+- :func:`run_batch` (:mod:`pipelines.batch`): ``vmat batch``, resumable and fault tolerant.
+
+Ray is imported only when a Ray runner or cluster is used, so in-process batch jobs do not pay for it.
+"""
+
+from pipelines.batch import BatchConfig, BatchReport, run_batch
+from pipelines.clips import ClipJob, find_clips
+from pipelines.cluster import ClusterConfig, ray_cluster
+from pipelines.runner import RayRunner, RayRunnerConfig, WorkerLostError
+
+__all__ = [
+    "BatchConfig",
+    "BatchReport",
+    "ClipJob",
+    "ClusterConfig",
+    "RayRunner",
+    "RayRunnerConfig",
+    "WorkerLostError",
+    "find_clips",
+    "ray_cluster",
+    "run_batch",
+]

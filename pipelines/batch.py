@@ -98,7 +98,7 @@ class BatchReport:
         }
 
     def describe(self) -> str:
-        lines = [f"{clip['key']}: {clip['state']}" + (f" ({clip['error']})" if clip.get("error") else "") for clip in self.clips]
+        lines = [f"{clip['key']}: failed ({clip['error']})" for clip in self.clips if clip["state"] == "failed"]
         lines.append(
             f"{self.done} done, {self.failed} failed, {self.skipped} skipped; {self.frames} frames in "
             f"{self.seconds:.1f} s ({self.frames_per_second:.2f} frames/s)"

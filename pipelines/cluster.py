@@ -33,7 +33,7 @@ class ClusterConfig:
 
 
 def local_environment() -> dict[str, str]:
-    """The environment variables every local Ray start needs (a subprocess driver joining needs them too)."""
+    """The environment of an embedded cluster's start; a driver joining such a cluster needs it too."""
     return dict(_LOCAL_ENVIRONMENT)
 
 
@@ -50,7 +50,7 @@ def ray_cluster(config: ClusterConfig = ClusterConfig()) -> Iterator[str]:
     if ray.is_initialized():
         yield ray.get_runtime_context().gcs_address
         return
-    os.environ.update(_LOCAL_ENVIRONMENT)
+    saved = {name: os.environ.get(name) for name in (*_LOCAL_ENVIRONMENT, "RAY_TMPDIR")}
     scratch = None
     try:
         if config.address is not None:
@@ -60,7 +60,7 @@ def ray_cluster(config: ClusterConfig = ClusterConfig()) -> Iterator[str]:
                 raise ConfigError(f"cannot join the Ray cluster at {config.address!r}: {error}") from None
         else:
             scratch = tempfile.mkdtemp(prefix="vmat-ray-")
-            os.environ["RAY_TMPDIR"] = scratch
+            os.environ.update(_LOCAL_ENVIRONMENT, RAY_TMPDIR=scratch)
             ray.init(
                 num_cpus=config.num_cpus,
                 num_gpus=config.num_gpus,
@@ -75,3 +75,8 @@ def ray_cluster(config: ClusterConfig = ClusterConfig()) -> Iterator[str]:
             ray.shutdown()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

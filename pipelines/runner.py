@@ -230,7 +230,7 @@ class RayRunner:
             pool = self._pools.get((position, spec.name))
             if pool is None or pool.ordered != spec.ordered:
                 gpus = self.config.stage_num_gpus.get(spec.name, self.config.num_gpus)
-                _check_resources(spec.name, self.config.num_cpus, gpus)
+                _check_resources(spec.name, self._reserved(), (self.config.num_cpus, gpus), self.config.workers)
                 actor_class = ray.remote(StageWorker).options(
                     num_cpus=self.config.num_cpus,
                     num_gpus=gpus,
@@ -242,6 +242,15 @@ class RayRunner:
                 actors = [actor_class.remote() for _ in range(self.config.workers)]
                 pool = self._pools[(position, spec.name)] = _Pool(actors, spec.ordered)
             return pool
+
+
+    def _reserved(self) -> tuple[float, float]:
+        """CPUs and GPUs the actors created so far reserve."""
+        cpus = gpus = 0.0
+        for (_, name), pool in self._pools.items():
+            cpus += self.config.num_cpus * len(pool.actors)
+            gpus += self.config.stage_num_gpus.get(name, self.config.num_gpus) * len(pool.actors)
+        return cpus, gpus
 
 
 def _fetch(reference) -> list[FrameRecord]:
@@ -301,12 +310,15 @@ def _describe_remotely(factory: StageFactory) -> tuple[str, bool]:
     return ray.get(describe.remote(factory))
 
 
-def _check_resources(name: str, cpus: float, gpus: float) -> None:
-    """Fail with a sentence, instead of waiting for ever, when no node could host one actor."""
+def _check_resources(name: str, reserved: tuple[float, float], per_actor: tuple[float, float], actors: int) -> None:
+    """Fail with a sentence, instead of waiting for ever, when the cluster cannot host a stage's actors."""
     import ray
 
     total = ray.cluster_resources()
-    if gpus > total.get("GPU", 0.0):
-        raise ConfigError(f"stage {name!r} asks for {gpus:g} GPU per actor but the Ray cluster has {total.get('GPU', 0.0):g}")
-    if cpus > total.get("CPU", 0.0):
-        raise ConfigError(f"stage {name!r} asks for {cpus:g} CPU per actor but the Ray cluster has {total.get('CPU', 0.0):g}")
+    for kind, used, each in (("CPU", reserved[0], per_actor[0]), ("GPU", reserved[1], per_actor[1])):
+        have = total.get(kind, 0.0)
+        if used + each * actors > have + 1e-9:
+            raise ConfigError(
+                f"stage {name!r} needs {actors} actors with {each:g} {kind} each, but the Ray cluster has {have:g} {kind} "
+                f"and the other stages reserve {used:g}: use fewer workers or a smaller {kind} share per actor"
+            )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import pytest
 
 
@@ -16,6 +20,14 @@ def ray_address():
 
     # Workers cannot import the tests package; send the toy stages' code along instead.
     cloudpickle.register_pickle_by_value(toy_stages)
+    home_ray = Path.home() / ".ray"
+    had_home_ray = home_ray.exists()
     with ray_cluster(ClusterConfig(num_cpus=2, log_to_driver=False)) as address:
+        scratch = Path(os.environ["RAY_TMPDIR"])
+        assert scratch.is_dir() and scratch.parent == Path(tempfile.gettempdir())
         yield address
+    # The embedded cluster leaves nothing behind: no session folder, no token under ~/.ray.
     assert not ray.is_initialized()
+    assert not scratch.exists()
+    assert "RAY_TMPDIR" not in os.environ or Path(os.environ["RAY_TMPDIR"]) != scratch
+    assert home_ray.exists() == had_home_ray

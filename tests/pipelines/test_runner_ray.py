@@ -116,3 +116,13 @@ def test_more_gpu_than_the_cluster_has_is_refused(ray_address):
     runner = RayRunner(RayRunnerConfig(num_gpus=64))
     with pytest.raises(ConfigError, match="GPU"):
         runner.run(toy_records(1), [Double], toy_info(1), 1)
+
+
+def test_more_actors_than_the_cluster_can_host_is_refused(ray_address):
+    # 2 CPUs: two stages of 3 actors at 0.5 CPU each would need 3 and wait for ever.
+    runner = RayRunner(RayRunnerConfig(workers=3, num_cpus=0.5))
+    try:
+        with pytest.raises(ConfigError, match="reserve 1.5"):
+            runner.run(toy_records(1), [Double, Double], toy_info(1), 1)
+    finally:
+        runner.close()

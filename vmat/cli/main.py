@@ -21,6 +21,7 @@ from vmat.progress import set_progress
 # Module names under vmat.cli, in the order `vmat --help` lists them.
 COMMAND_MODULES = (
     "run_cmd",
+    "masks_cmd",
     "demo_cmd",
     "info_cmd",
     "convert_cmd",

@@ -15,17 +15,24 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "run",
         help="run the pipeline on a clip: layers per person, edits, video out",
         description=(
-            "Decode a clip, find each person's mask on every frame, estimate depth, decompose every frame into "
+            "Decode a clip, find each person's mask on every frame (propagated from a prompt), estimate depth, decompose every frame into "
             "layers (background + one alpha/colour plane per person), complete the background from other "
             "frames, apply the edits and encode the result with the source audio. Writes CLIP.vmat.mp4, "
-            "CLIP.vlayers (the layers, reusable by later edits) and CLIP.ids.png (the first frame with each "
+            "CLIP.masks (per-frame id masks), CLIP.vlayers (the layers, reusable by later edits) and CLIP.ids.png (the first frame with each "
             "person's id) into the output folder."
         ),
     )
     parser.add_argument("clip", help="input video file")
     parser.add_argument("-o", "--output", default="vmat_out", help="output folder (default: vmat_out)")
-    masks = parser.add_argument_group("people")
-    masks.add_argument("--masks", metavar="FOLDER", required=True, help="folder of per-frame id-mask PNGs (00000.png, ...)")
+    masks = parser.add_argument_group("people (default: the FALLBACK finder of moving people, weak: prompt when you can)")
+    given = masks.add_mutually_exclusive_group()
+    given.add_argument(
+        "--prompt",
+        metavar="FILE",
+        help="a JSON prompt file (boxes, clicks, scribbles; see vmat masks --help) or an id-mask PNG of --prompt-frame",
+    )
+    given.add_argument("--masks", metavar="FOLDER", help="per-frame id-mask PNGs made earlier (00000.png, ...): no propagation")
+    masks.add_argument("--prompt-frame", type=int, default=0, help="the frame an id-mask --prompt belongs to (default 0)")
     edit = parser.add_argument_group("edits")
     edit.add_argument("--remove", type=int, nargs="+", default=[], metavar="ID", help="remove these people")
     edit.add_argument("--reorder", type=int, nargs=2, metavar=("P", "Q"), help="swap who is in front: person P and person Q")
@@ -52,6 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     return RunConfig(
         masks_folder=args.masks,
+        prompt=args.prompt,
+        prompt_frame=args.prompt_frame,
         depth=args.depth,
         depth_checkpoint=args.depth_checkpoint,
         complete_background=not args.no_completion,

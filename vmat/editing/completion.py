@@ -8,14 +8,14 @@ frames, so each frame's background plane is completed in this order:
 2. pixels hidden here are copied from the nearest frames (within ``window`` frames either side) where
    they were seen: directly for a static camera, through the chained frame-to-frame homography for a
    moving one (features tracked on the visible background only, RANSAC fit);
-3. for a static camera, what the window did not reveal comes from a clean plate: the mean colour of
-   each pixel over every frame of the clip where it was seen;
+3. what the window did not reveal comes from a clean plate: the mean colour of each background point
+   over every frame of the clip that saw it (for a moving camera, a mosaic in frame 0's coordinates
+   through the chained homographies, at most 3 frame sizes on each axis);
 4. what no frame ever saw is inpainted spatially (``cv2.inpaint``, Telea).
 
-It runs in two streaming passes over a re-iterable source (a :class:`~vmat.layers.LayersReader` or a
-list): the first estimates camera motion and accumulates the plate, the second fills frames with a
-sliding window. Memory is ``2 * window + 1`` 8-bit background images plus one plate, whatever the clip
-length.
+It runs in three streaming passes over a re-iterable source (a :class:`~vmat.layers.LayersReader` or a
+list): camera motion, then the plate, then the frames with a sliding window. Memory is ``2 * window + 1``
+8-bit background images plus the plate, whatever the clip length.
 """
 
 from __future__ import annotations
@@ -31,12 +31,14 @@ import cv2
 import numpy as np
 import torch
 
+from vmat.layers.compositing import image_to_tensor, tensor_to_image
 from vmat.layers.errors import LayerError
 from vmat.layers.stack import LayerStack
 from vmat.layers.store import LayersReader, LayersWriter
 
 
 _TRACK_WINDOW = 15  # Lucas-Kanade window, pixels
+_MAX_CANVAS = 3  # the clean plate of a moving camera spans at most this many frame widths and heights
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class CompletionConfig:
 
     camera: Literal["auto", "static", "moving"] = "auto"
     """``auto`` calls the camera static when the estimated motion moves no frame corner by more than
-    ``static_tolerance`` pixels over the whole clip."""
+    ``static_tolerance`` pixels over the whole clip; a static camera needs no resampling."""
     window: int = 10
     """Frames searched on each side of the frame being completed."""
     seen_above: float = 0.98
@@ -83,17 +85,17 @@ class _View:
 
 
 def _view(stack: LayerStack, config: CompletionConfig) -> _View:
-    colour = (stack.colour[0].clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
-    seen = (stack.weights()[0] >= config.seen_above).numpy()
+    colour = tensor_to_image(stack.colour[0])
+    seen = (stack.weights()[0] >= config.seen_above).cpu().numpy()
     if config.margin > 0:
         size = 2 * config.margin + 1
         seen = cv2.erode(seen.astype(np.uint8), np.ones((size, size), np.uint8)).astype(bool)
     return _View(colour, seen)
 
 
-def _estimate_motion(previous: _View, current: _View, config: CompletionConfig) -> np.ndarray:
-    """3x3 homography from ``previous`` pixel coordinates to ``current``, from the seen background only."""
-    identity = np.eye(3)
+def _estimate_motion(previous: _View, current: _View, config: CompletionConfig) -> np.ndarray | None:
+    """3x3 homography from ``previous`` pixel coordinates to ``current``, from the seen background only;
+    ``None`` when too little background can be tracked."""
     before = cv2.cvtColor(previous.colour, cv2.COLOR_RGB2GRAY)
     after = cv2.cvtColor(current.colour, cv2.COLOR_RGB2GRAY)
     height, width = before.shape
@@ -104,7 +106,7 @@ def _estimate_motion(previous: _View, current: _View, config: CompletionConfig) 
         before, config.max_features, 0.01, max(3, min(height, width) // 60), mask=trusted, blockSize=5
     )
     if points is None or len(points) < 8:
-        return identity
+        return None
     window = (_TRACK_WINDOW, _TRACK_WINDOW)
     moved, status, _ = cv2.calcOpticalFlowPyrLK(before, after, points, None, winSize=window, maxLevel=3)
     back, status_back, _ = cv2.calcOpticalFlowPyrLK(after, before, moved, None, winSize=window, maxLevel=3)
@@ -115,9 +117,9 @@ def _estimate_motion(previous: _View, current: _View, config: CompletionConfig) 
     ok &= (x >= half_window) & (y >= half_window) & (x < width - half_window) & (y < height - half_window)
     ok[ok] &= current.seen[y[ok].round().astype(int), x[ok].round().astype(int)]
     if ok.sum() < 8:
-        return identity
+        return None
     homography, _ = cv2.findHomography(points[ok], moved[ok], cv2.RANSAC, 1.0)
-    return identity if homography is None else homography
+    return homography
 
 
 def _corner_shift(homography: np.ndarray, width: int, height: int) -> float:
@@ -125,91 +127,127 @@ def _corner_shift(homography: np.ndarray, width: int, height: int) -> float:
     return float(np.abs(cv2.perspectiveTransform(corners, homography) - corners).max())
 
 
-def _relative_motion(motions: list[np.ndarray], source: int, target: int) -> np.ndarray:
-    """Homography from frame ``source`` coordinates to frame ``target``; ``motions[k]`` maps k-1 to k."""
-    chain = np.eye(3)
-    for k in range(min(source, target) + 1, max(source, target) + 1):
-        chain = motions[k] @ chain
-    return chain if source < target else np.linalg.inv(chain)
-
-
 @dataclass
-class _Survey:
-    num_frames: int
-    motions: list[np.ndarray]
+class _Camera:
+    """Camera motion over the clip, as a map from each frame into one shared canvas.
+
+    The canvas is frame 0's pixel grid, shifted so that every frame fits (capped at ``_MAX_CANVAS`` frame
+    sizes on each axis); for a static camera it is every frame's own grid.
+    """
+
     static: bool
-    plate: np.ndarray | None  # (H, W, 3) uint8, valid where plate_seen
-    plate_seen: np.ndarray | None
+    to_canvas: list[np.ndarray]  # per frame: 3x3 homography, frame pixels -> canvas pixels
+    canvas_size: tuple[int, int]  # width, height
+
+    def motion(self, source: int, target: int) -> np.ndarray:
+        """Homography from frame ``source`` pixels to frame ``target`` pixels."""
+        return np.linalg.inv(self.to_canvas[target]) @ self.to_canvas[source]
 
 
-def _survey(stacks: Iterable[LayerStack], config: CompletionConfig) -> _Survey:
-    """First pass: camera motion between consecutive frames and the clean plate."""
-    motions: list[np.ndarray] = []
-    total = count = None
+def _track_camera(stacks: Iterable[LayerStack], config: CompletionConfig) -> _Camera:
+    """First pass: chain frame-to-frame homographies and decide whether the camera is static."""
+    from_first: list[np.ndarray] = []  # frame 0 pixels -> frame t pixels
     previous = None
-    drift = np.eye(3)
-    largest_shift = 0.0
+    motion = np.eye(3)
+    size = (0, 0)
     for stack in stacks:
         view = _view(stack, config)
+        size = (view.seen.shape[1], view.seen.shape[0])
         if previous is None:
-            motions.append(np.eye(3))
-            total = np.zeros(view.colour.shape, np.float64)
-            count = np.zeros(view.seen.shape, np.float64)
+            from_first.append(np.eye(3))
         else:
-            motion = np.eye(3) if config.camera == "static" else _estimate_motion(previous, view, config)
-            motions.append(motion)
-            drift = motion @ drift
-            largest_shift = max(largest_shift, _corner_shift(drift, view.seen.shape[1], view.seen.shape[0]))
-        total[view.seen] += view.colour[view.seen]
-        count[view.seen] += 1
+            estimated = None if config.camera == "static" else _estimate_motion(previous, view, config)
+            # Where too little background shows to track, the camera is assumed to keep its last motion.
+            motion = motion if estimated is None else estimated
+            from_first.append(motion @ from_first[-1])
         previous = view
     if previous is None:
         raise LayerError("There are no frames to complete the background of.")
-    static = config.camera == "static" or (config.camera == "auto" and largest_shift <= config.static_tolerance)
-    plate = plate_seen = None
-    if static:
-        plate_seen = count > 0
-        plate = np.zeros(total.shape, np.uint8)
-        plate[plate_seen] = np.round(total[plate_seen] / count[plate_seen, None]).astype(np.uint8)
-    return _Survey(len(motions), motions, static, plate, plate_seen)
+    width, height = size
+    largest_shift = max(_corner_shift(h, width, height) for h in from_first)
+    if config.camera == "static" or (config.camera == "auto" and largest_shift <= config.static_tolerance):
+        return _Camera(True, [np.eye(3)] * len(from_first), size)
+    to_first = [np.linalg.inv(h) for h in from_first]
+    corners = np.array([[[0, 0]], [[width - 1, 0]], [[0, height - 1]], [[width - 1, height - 1]]], np.float64)
+    placed = np.concatenate([cv2.perspectiveTransform(corners, h) for h in to_first])[:, 0]
+    low = np.maximum(placed.min(0), [-(_MAX_CANVAS - 1) / 2 * width, -(_MAX_CANVAS - 1) / 2 * height])
+    high = np.minimum(placed.max(0), [(_MAX_CANVAS + 1) / 2 * width, (_MAX_CANVAS + 1) / 2 * height])
+    shift = np.array([[1, 0, -np.floor(low[0])], [0, 1, -np.floor(low[1])], [0, 0, 1]], np.float64)
+    canvas = (int(np.ceil(high[0]) - np.floor(low[0])) + 1, int(np.ceil(high[1]) - np.floor(low[1])) + 1)
+    return _Camera(False, [shift @ h for h in to_first], canvas)
+
+
+def _warp(
+    image: np.ndarray, seen: np.ndarray, homography: np.ndarray, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Warp a background image and its seen mask; a warped pixel counts as seen only when every source
+    pixel it interpolates was seen."""
+    colour = cv2.warpPerspective(image, homography, size, flags=cv2.INTER_LINEAR)
+    warped_seen = cv2.warpPerspective(seen.astype(np.uint8) * 255, homography, size) == 255
+    return colour, warped_seen
+
+
+def _build_plate(
+    stacks: Iterable[LayerStack], camera: _Camera, config: CompletionConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Second pass: the clean plate, each canvas pixel's mean colour over the frames that saw it."""
+    width, height = camera.canvas_size
+    total = np.zeros((height, width, 3), np.float32)
+    count = np.zeros((height, width), np.float32)
+    for index, stack in enumerate(stacks):
+        view = _view(stack, config)
+        if camera.static:
+            colour, seen = view.colour, view.seen
+        else:
+            colour, seen = _warp(view.colour, view.seen, camera.to_canvas[index], camera.canvas_size)
+        total[seen] += colour[seen]
+        count[seen] += 1
+    seen = count > 0
+    plate = np.zeros((height, width, 3), np.uint8)
+    plate[seen] = np.round(total[seen] / count[seen, None]).astype(np.uint8)
+    return plate, seen
 
 
 def _fill(
-    index: int, stack: LayerStack, window: dict[int, _View], survey: _Survey, config: CompletionConfig
+    index: int,
+    stack: LayerStack,
+    window: dict[int, _View],
+    camera: _Camera,
+    plate: tuple[np.ndarray, np.ndarray],
+    config: CompletionConfig,
 ) -> CompletedFrame:
     view = window[index]
     height, width = view.seen.shape
     missing = ~view.seen
     filled = view.colour.copy()
     source = np.zeros((height, width), np.uint8)
+
+    def take_from(colour: np.ndarray, seen: np.ndarray, code: Filled) -> None:
+        take = missing & seen
+        filled[take] = colour[take]
+        source[take] = code
+        missing[take] = False
+
     for other in sorted((k for k in window if k != index), key=lambda k: (abs(k - index), k)):
         if not missing.any():
             break
         donor = window[other]
-        if survey.static:
-            colour, seen = donor.colour, donor.seen
+        if camera.static:
+            take_from(donor.colour, donor.seen, Filled.NEIGHBOUR)
         else:
-            motion = _relative_motion(survey.motions, other, index)
-            colour = cv2.warpPerspective(donor.colour, motion, (width, height), flags=cv2.INTER_LINEAR)
-            # A warped pixel is trusted only when every donor pixel it interpolates was seen.
-            seen = cv2.warpPerspective(donor.seen.astype(np.uint8) * 255, motion, (width, height)) == 255
-        take = missing & seen
-        filled[take] = colour[take]
-        source[take] = Filled.NEIGHBOUR
-        missing &= ~take
-    if survey.plate is not None and missing.any():
-        take = missing & survey.plate_seen
-        filled[take] = survey.plate[take]
-        source[take] = Filled.PLATE
-        missing &= ~take
+            take_from(*_warp(donor.colour, donor.seen, camera.motion(other, index), (width, height)), Filled.NEIGHBOUR)
+    if missing.any():
+        if camera.static:
+            take_from(*plate, Filled.PLATE)
+        else:
+            take_from(*_warp(*plate, np.linalg.inv(camera.to_canvas[index]), (width, height)), Filled.PLATE)
     if missing.any():
         inpainted = cv2.inpaint(filled, missing.astype(np.uint8), config.inpaint_radius, cv2.INPAINT_TELEA)
-        filled[missing] = inpainted[missing]
-        source[missing] = Filled.INPAINTED
+        take_from(inpainted, missing.copy(), Filled.INPAINTED)
     replaced = torch.from_numpy(source != Filled.SEEN)
     colour = stack.colour.clone()
-    new_background = torch.from_numpy(filled).permute(2, 0, 1).float() / 255.0
-    colour[0] = torch.where(replaced, new_background, stack.colour[0])
+    new_background = image_to_tensor(filled).to(colour.device)
+    colour[0] = torch.where(replaced.to(colour.device), new_background, stack.colour[0])
     return CompletedFrame(stack.replace(colour=colour), source)
 
 
@@ -219,7 +257,7 @@ def complete_background(
     """Complete every frame's background plane where people hid it (two streaming passes).
 
     Args:
-        stacks: the clip's layers; iterated twice (and twice at once in the second pass), so it must be
+        stacks: the clip's layers; iterated three times (twice at once in the last pass), so it must be
             re-iterable, e.g. a :class:`~vmat.layers.LayersReader` or a list, not a generator.
         config: completion settings.
 
@@ -227,21 +265,22 @@ def complete_background(
         One :class:`CompletedFrame` per frame, in order.
     """
     if iter(stacks) is stacks:
-        raise LayerError("Background completion reads the layers twice: pass a LayersReader or a list.")
+        raise LayerError("Background completion reads the layers more than once: pass a LayersReader or a list.")
     if config.window < 0:
         raise LayerError(f"The completion window must be 0 or more frames, got {config.window}.")
-    survey = _survey(stacks, config)
+    camera = _track_camera(stacks, config)
+    plate = _build_plate(stacks, camera, config)
     ahead = enumerate(iter(stacks))
     window: dict[int, _View] = {}
     order: deque[int] = deque()
     for index, stack in enumerate(stacks):
-        while not order or order[-1] < min(index + config.window, survey.num_frames - 1):
+        while not order or order[-1] < min(index + config.window, len(camera.to_canvas) - 1):
             k, upcoming = next(ahead)
             window[k] = _view(upcoming, config)
             order.append(k)
         while order[0] < index - config.window:
             del window[order.popleft()]
-        yield _fill(index, stack, window, survey, config)
+        yield _fill(index, stack, window, camera, plate, config)
 
 
 def complete_layers_file(

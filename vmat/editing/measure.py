@@ -193,7 +193,10 @@ def main() -> None:
     fidelity_parser.add_argument("--clip", action="append", help="only this clip of the suite (repeatable)")
     speed_parser = commands.add_parser("speed", help="time per edit at 720p")
     speed_parser.add_argument("--frames", type=int, default=24)
+    speed_parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.command == "speed" and args.threads:
+        torch.set_num_threads(args.threads)
     print(fidelity(args.suite, args.clip) if args.command == "fidelity" else speed(args.frames))
 
 

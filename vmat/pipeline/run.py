@@ -16,7 +16,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -34,17 +34,22 @@ from vmat.pipeline.record import FrameRecord
 from vmat.pipeline.stage import InProcessRunner, Stage, StageFactory, StageRunner
 from vmat.pipeline.stages import DecomposeStage, DepthStage, MaskFolderStage
 from vmat.progress import progress
+from vmat.propagation.clip import mask_clip, video_frames
+from vmat.propagation.prompts import prompt_rounds
 
 
 @dataclass(frozen=True)
 class RunConfig:
     """Every choice of a pipeline run, with the measured-best defaults.
 
-    ``masks_folder`` is a folder of per-frame id-mask PNGs (``00000.png``, ... as ``vmat masks`` writes
-    them) that gives every frame its people.
+    People come from ``masks_folder`` (per-frame id-mask PNGs ``00000.png``, ... as ``vmat masks`` writes
+    them) when given; otherwise from ``prompt`` (a JSON prompt file, or an id-mask PNG of frame
+    ``prompt_frame``) propagated through the clip; with neither, from the fallback people finder.
     """
 
     masks_folder: str | None = None
+    prompt: str | None = None
+    prompt_frame: int = 0
     depth: str = "ground-plane"
     depth_checkpoint: str | None = None
     complete_background: bool = True
@@ -76,9 +81,12 @@ class RunSummary:
 
 
 def stage_factories(config: RunConfig) -> list[StageFactory]:
-    """The first pass's stages for ``config``, as factories (so a Ray actor can build its own)."""
+    """The first pass's stages for ``config``, as factories (so a Ray actor can build its own).
+
+    The masks must exist by then (:func:`make_masks` writes them from prompts).
+    """
     if config.masks_folder is None:
-        raise ConfigError("a run needs instance masks: give a folder of per-frame id masks")
+        raise ConfigError("the layer stages need a folder of per-frame id masks: run make_masks first")
     return [
         partial(MaskFolderStage, config.masks_folder),
         partial(DepthStage.build, config.depth, config.depth_checkpoint),
@@ -101,15 +109,23 @@ def run_clip(
     started = time.perf_counter()
     source = Path(source)
     folder = Path(output_dir)
-    factories = stage_factories(config)
     if config.edit.background is not None:
         check_background(config.edit.background)
+    rounds = prompt_rounds(config.prompt, config.prompt_frame) if config.masks_folder is None else None
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise OutputError(f"cannot create output folder {str(folder)!r}: {error.strerror}") from None
     summary = RunSummary()
     clock = StageClock()
+    if config.masks_folder is None:
+        masks = folder / f"{source.stem}.masks"
+        with clock.measure("masks"):
+            masking = mask_clip(video_frames(source), masks, rounds)
+        how = "FALLBACK people finder" if masking.automatic else f"prompts from frame {masking.start_frame}"
+        summary.outputs.append(f"wrote {masks} (id masks of {masking.frames} frames, {how}; ids {masking.ids})")
+        config = replace(config, masks_folder=str(masks))
+    factories = stage_factories(config)
     runner = runner or InProcessRunner(wrap=lambda stage: _TimedStage(stage, clock))
     with tempfile.TemporaryDirectory(prefix=".vmat-run-", dir=folder) as scratch:
         layers_path = folder / f"{source.stem}.vlayers" if config.write_layers else Path(scratch) / "layers.vlayers"

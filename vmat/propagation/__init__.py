@@ -18,6 +18,7 @@ from vmat.propagation.prompts import (
     SegmentConfig,
     apply_prompt,
     load_prompts,
+    prompt_rounds,
     segment_instance,
 )
 from vmat.propagation.propagator import FlowPropagator, FlowPropagatorConfig, MaskPropagator, PropagationState
@@ -45,6 +46,7 @@ __all__ = [
     "load_prompts",
     "mask_clip",
     "mask_path",
+    "prompt_rounds",
     "propagate",
     "read_id_mask",
     "segment_instance",

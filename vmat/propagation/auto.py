@@ -57,6 +57,9 @@ def detect_people_hog(image: np.ndarray, config: PeopleFinderConfig | None = Non
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
     scale = min(scale, 1.0)
     hog = cv2.HOGDescriptor()
+    window_width, window_height = hog.winSize
+    if small.shape[0] < window_height or small.shape[1] < window_width:
+        return []  # no window fits (and OpenCV 4 crashes on images smaller than its window)
     hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
     rects, weights = hog.detectMultiScale(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), winStride=(8, 8), padding=(8, 8), scale=1.05)
     found = []

@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from vmat.errors import ConfigError, NoVideoError
+from vmat.io.atomic import atomic_output
 from vmat.progress import progress
 from vmat.propagation.auto import PeopleFinderConfig, find_people_ids
 from vmat.propagation.idmask import colourize, mask_path, read_id_mask, write_id_mask
 from vmat.propagation.prompts import FramePrompt, SegmentConfig, apply_prompt, prompts_by_frame
-from vmat.propagation.propagator import FlowPropagator, MaskPropagator, PropagationState
+from vmat.propagation.propagator import FlowPropagator, MaskPropagator
 
 
 @dataclass
@@ -78,7 +79,7 @@ def propagate(
     the result (lost instances stay remembered). Yields ``(index, ids)`` for every frame of ``frames``.
     """
     prompts = prompts or {}
-    state: PropagationState = propagator.start(*start)
+    state = propagator.start(*start)
     for index, image in frames:
         ids, state = propagator.step(image, state)
         if index in prompts:
@@ -126,31 +127,30 @@ def mask_clip(
     rounds = [first_frame_prompt(source, config)] if automatic else list(prompts)
     by_frame = prompts_by_frame(rounds)
     start_index = min(by_frame)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-
-    frames = enumerate(source())
-    start_image = next((image for index, image in frames if index == start_index), None)
-    if start_image is None:
-        raise ConfigError(f"the first prompt is on frame {start_index}, but the clip is shorter than that.")
-    start_ids = None
-    for round_ in by_frame.pop(start_index):
-        start_ids = apply_prompt(start_image, round_, start_ids, config.segment)
-    write_id_mask(mask_path(out_dir, start_index), start_ids)
-    seen = set(np.unique(start_ids).tolist())
-    count = 1
-    began = time.perf_counter()
-    for index, ids in progress(propagate(frames, propagator, (start_image, start_ids), by_frame, config.segment), desc="masks forward"):
-        write_id_mask(mask_path(out_dir, index), ids)
-        seen.update(np.unique(ids).tolist())
-        count += 1
-    if start_index > 0:
-        backward = _reversed_frames(source, start_index, config.backward_chunk)
-        for index, ids in progress(propagate(backward, propagator, (start_image, start_ids)), total=start_index, desc="masks backward"):
+    # The folder appears under its name only once every frame's mask is in it.
+    with atomic_output(out_dir, is_dir=True) as out_dir:
+        frames = enumerate(source())
+        start_image = next((image for index, image in frames if index == start_index), None)
+        if start_image is None:
+            raise ConfigError(f"the first prompt is on frame {start_index}, but the clip is shorter than that.")
+        start_ids = None
+        for round_ in by_frame.pop(start_index):
+            start_ids = apply_prompt(start_image, round_, start_ids, config.segment)
+        write_id_mask(mask_path(out_dir, start_index), start_ids)
+        seen = set(np.unique(start_ids).tolist())
+        count = 1
+        began = time.perf_counter()
+        for index, ids in progress(propagate(frames, propagator, (start_image, start_ids), by_frame, config.segment), desc="masks forward"):
             write_id_mask(mask_path(out_dir, index), ids)
             seen.update(np.unique(ids).tolist())
             count += 1
-    elapsed = time.perf_counter() - began
+        if start_index > 0:
+            backward = _reversed_frames(source, start_index, config.backward_chunk)
+            for index, ids in progress(propagate(backward, propagator, (start_image, start_ids)), total=start_index, desc="masks backward"):
+                write_id_mask(mask_path(out_dir, index), ids)
+                seen.update(np.unique(ids).tolist())
+                count += 1
+        elapsed = time.perf_counter() - began
     return MaskingSummary(count, start_index, sorted(seen - {0}), automatic, elapsed)
 
 

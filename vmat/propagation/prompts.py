@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -281,3 +281,15 @@ def prompts_by_frame(rounds: Sequence[FramePrompt]) -> dict[int, list[FramePromp
         grouped.setdefault(round_.frame, []).append(round_)
     return grouped
 
+
+
+def prompt_rounds(path: str | os.PathLike[str] | None, frame: int = 0) -> list[FramePrompt] | None:
+    """The prompt rounds a user gave: a JSON prompt file, or an id-mask PNG naming the people on ``frame``.
+
+    ``None`` when there is no prompt (the caller falls back to finding people automatically).
+    """
+    if path is None:
+        return None
+    if Path(path).suffix.lower() == ".json":
+        return load_prompts(path)
+    return [FramePrompt(frame, id_mask=read_id_mask(path))]

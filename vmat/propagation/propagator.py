@@ -11,19 +11,22 @@ the weight-free implementation:
    histogram, so colour decides what motion cannot;
 4. the per-instance scores are snapped to image edges with a guided filter, and the arg-max is the mask;
 5. specks are dropped; an instance whose area falls to (almost) nothing is *lost*, its histogram kept;
-6. every few frames, while someone is lost (or when picking up new people), the fallback HOG people
-   detector proposes boxes; GrabCut masks them; the proposals are matched to lost instances by histogram
-   distance with the Hungarian method, so a person who re-appears gets back their id. Unmatched proposals
-   become new ids when ``pick_up_new`` is on.
+6. every few frames while someone is lost, regions whose colours fit a lost instance far better than the
+   background (histogram back-projection) and are about its remembered size become proposals; they are
+   matched to the lost instances by histogram distance with the Hungarian method, so a person who
+   re-appears gets back their id. With ``pick_up_new`` (needs OpenCV's HOG people detector, absent from
+   OpenCV 5) people the detector finds where no instance is, cut out by GrabCut, are proposals too, and
+   the unmatched ones become new ids.
 
-State is the previous frame (small grey), the id mask and one histogram per instance: it does not grow
-with the clip.
+Work happens on a crop around the instances, on frames scaled to ``work_short_side``; only the final
+arg-max is at full size. State is the previous frame (small grey), the id mask at working size and one
+histogram per instance: it does not grow with the clip.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import cv2
 import numpy as np
@@ -60,15 +63,23 @@ class PropagationState:
     frames_since_detection: int = 0
 
 
-class MaskPropagator(Protocol):
-    """Carries an id mask through a clip one frame at a time (forwards or backwards alike)."""
+StateT = TypeVar("StateT")
 
-    def start(self, image: np.ndarray, ids: np.ndarray, state: PropagationState | None = None) -> PropagationState:
-        """Begin (or re-begin after new prompts) at an ``(H, W, 3)`` RGB frame with its ``(H, W)`` id mask."""
+
+class MaskPropagator(Protocol[StateT]):
+    """Carries an id mask through a clip one frame at a time (forwards or backwards alike).
+
+    The state is whatever the implementation needs (``PropagationState`` here; a neural model's memory
+    later); it is passed in and returned explicitly and must not grow with the clip.
+    """
+
+    def start(self, image: np.ndarray, ids: np.ndarray, state: StateT | None = None) -> StateT:
+        """Begin (or re-begin after new prompts, keeping what ``state`` remembers) at an ``(H, W, 3)`` RGB
+        uint8 frame with its ``(H, W)`` id mask."""
         ...
 
-    def step(self, image: np.ndarray, state: PropagationState) -> tuple[np.ndarray, PropagationState]:
-        """The ``(H, W)`` uint16 id mask of the next ``(H, W, 3)`` RGB frame, and the new state."""
+    def step(self, image: np.ndarray, state: StateT) -> tuple[np.ndarray, StateT]:
+        """The ``(H, W)`` uint16 id mask of the next ``(H, W, 3)`` RGB uint8 frame, and the new state."""
         ...
 
 
@@ -176,7 +187,8 @@ class FlowPropagator:
             ids[full_ys, full_xs] = self._drop_fragments(np.asarray(labels, np.uint16)[self._resize_scores(scores, full_shape).argmax(axis=2)], instances)
             crop_codes = (codes, roi)
         before = self._to_work(ids, cv2.INTER_NEAREST)
-        state = self._update(work, small, crop_codes, before, instances, state)
+        # _update edits the mask it is given, and `before` must stay as it was for the comparison below.
+        state = self._update(work, small, crop_codes, before.copy(), instances, state)
         changed = state.ids != before
         if changed.any():
             # Pixels the bookkeeping changed (lost instances dropped, re-appearing ones added) at work size.

@@ -1,8 +1,4 @@
-"""``vmat masks``: per-frame instance id masks for a clip, from prompts or the fallback people finder.
-
-Follows the ``vmat.cli`` convention (``register(subparsers)`` with a ``handler`` default), so the command
-line can list it as it is or from a thin ``vmat/cli/masks_cmd.py``.
-"""
+"""``vmat masks``: per-frame instance id masks for a clip, from prompts or the fallback people finder."""
 
 from __future__ import annotations
 
@@ -12,8 +8,7 @@ from pathlib import Path
 from vmat.errors import InputNotFoundError
 from vmat.io import open_video
 from vmat.propagation.clip import mask_clip, video_frames, write_preview
-from vmat.propagation.idmask import read_id_mask
-from vmat.propagation.prompts import FramePrompt, load_prompts
+from vmat.propagation.prompts import prompt_rounds
 from vmat.propagation.propagator import FlowPropagator, FlowPropagatorConfig
 
 
@@ -49,12 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if not Path(args.input).exists():
         raise InputNotFoundError(f"the input {str(args.input)!r} does not exist.")
     source = video_frames(args.input)
-    if args.prompt is not None:
-        rounds = load_prompts(args.prompt)
-    elif args.id_mask is not None:
-        rounds = [FramePrompt(args.frame, id_mask=read_id_mask(args.id_mask))]
-    else:
-        rounds = None
+    rounds = prompt_rounds(args.prompt or args.id_mask, args.frame)
     propagator = FlowPropagator(FlowPropagatorConfig(work_short_side=args.work_size))
     summary = mask_clip(source, args.out, rounds, propagator)
     if args.preview is not None:

@@ -3,12 +3,11 @@ from __future__ import annotations
 import argparse
 
 import cv2
-import numpy as np
 import pytest
 
 from tests.propagation.scenes import disc_shape, moving_scene
 from vmat.errors import InputNotFoundError
-from vmat.propagation.command import register
+from vmat.cli.masks_cmd import register
 from vmat.propagation.idmask import mask_path, read_id_mask, write_id_mask
 
 

@@ -1,0 +1,130 @@
+"""The batch job on Ray: the same outputs as in process, and surviving dead actors and a killed driver."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from pipelines.batch import BatchConfig, run_batch
+from pipelines.cluster import local_environment
+from pipelines.job import STATE_FILE
+from pipelines.runner import RayRunner, RayRunnerConfig
+from vmat.pipeline.run import RunConfig
+
+from tests.pipelines.archive import make_archive, scene_clip
+from tests.pipelines.outputs import assert_same_clip_outputs, output_files
+
+pytestmark = pytest.mark.ray
+GOOD = ["day1/deep/run", "day1/walk", "talk"]
+EXACT = RunConfig(crf=0)  # lossless video: x264's output differs from run to run (threading), its lossless output does not
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    root = tmp_path_factory.mktemp("archive")
+    make_archive(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def in_process(archive, tmp_path_factory):
+    output = tmp_path_factory.mktemp("inprocess") / "out"
+    run_batch(archive, output, BatchConfig(runner="inprocess", run=EXACT))
+    return output
+
+
+def _states(output):
+    return {key: clip["state"] for key, clip in json.loads((output / STATE_FILE).read_text())["clips"].items()}
+
+
+def test_ray_batch_equals_in_process(ray_address, archive, in_process, tmp_path):
+    config = BatchConfig(runner="ray", ray=RayRunnerConfig(workers=2), retries=0, run=EXACT)
+    report = run_batch(archive, tmp_path / "out", config)
+    assert (report.done, report.failed, report.runner) == (3, 1, "ray")
+    assert "not a readable media file" in next(c for c in report.clips if c["key"] == "day2/broken")["error"]
+    for key in GOOD:
+        assert_same_clip_outputs(tmp_path / "out" / key, in_process / key)
+
+
+def test_actor_killed_mid_job_and_the_job_completes(ray_address, archive, in_process, tmp_path):
+    import ray
+
+    output = tmp_path / "out"
+    runner = RayRunner(RayRunnerConfig(workers=2, max_in_flight=2))
+    killed = []
+
+    def kill_a_worker_once_running():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed:
+            actors = runner.actors()
+            if "depth" in actors and (output / STATE_FILE).exists() and "running" in _states(output).values():
+                ray.kill(actors["depth"][0], no_restart=False)
+                killed.append(True)
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_a_worker_once_running)
+    killer.start()
+    try:
+        report = run_batch(archive, output, BatchConfig(runner="ray", clips_in_flight=2, retries=2, run=EXACT), runner=runner)
+    finally:
+        killer.join()
+        runner.close()
+    assert killed
+    assert (report.done, report.failed) == (3, 1)
+    for key in GOOD:
+        assert_same_clip_outputs(output / key, in_process / key)
+
+
+_DRIVER = """
+import sys
+from pipelines.batch import BatchConfig, run_batch
+from pipelines.cluster import ClusterConfig
+from pipelines.runner import RayRunnerConfig
+run_batch(sys.argv[1], sys.argv[2], BatchConfig(
+    runner="ray", clips_in_flight=1, ray=RayRunnerConfig(workers=1), cluster=ClusterConfig(address=sys.argv[3], log_to_driver=False)))
+"""
+
+
+@pytest.mark.slow
+def test_driver_killed_then_resumed(ray_address, tmp_path):
+    clips = tmp_path / "in"
+    for seed in range(5):
+        scene_clip(clips / f"clip{seed}.mp4", seed=10 + seed)
+    output = tmp_path / "out"
+    environment = {**os.environ, **local_environment()}
+    driver = subprocess.Popen([sys.executable, "-c", _DRIVER, str(clips), str(output), ray_address], env=environment)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and driver.poll() is None:
+            try:
+                states = list(_states(output).values())
+            except (FileNotFoundError, json.JSONDecodeError):
+                states = []
+            if states.count("done") >= 2 and "running" in states:
+                break
+            time.sleep(0.01)
+        driver.send_signal(signal.SIGKILL)
+    finally:
+        driver.wait()
+    before = list(_states(output).values())  # whole after a kill: the job file is only ever replaced atomically
+    assert before.count("done") >= 2 and "running" in before
+    assert list(output.rglob(".*.partial-*"))  # the killed clip's unfinished folder
+
+    report = run_batch(clips, output, BatchConfig(runner="ray", retries=0))
+    assert report.skipped == before.count("done")
+    assert report.done + report.skipped == 5 and report.failed == 0
+    assert set(_states(output).values()) == {"done"}
+    files = output_files(output)
+    assert not [name for name in files if ".partial-" in name]
+    for seed in range(5):
+        clip = f"clip{seed}"
+        assert [name for name in files if name.startswith(f"{clip}/") and "/frames/" not in name] == [
+            f"{clip}/{clip}.ids.png", f"{clip}/{clip}.vlayers/header.json", f"{clip}/{clip}.vmat.mp4",
+        ]
