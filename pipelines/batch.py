@@ -120,8 +120,9 @@ def run_batch(
     ``runner`` is used as is (Ray already running); otherwise ``config.runner`` picks one.
     """
     started = time.perf_counter()
-    jobs = find_clips(source, manifest)
     output = Path(output_dir)
+    # An output folder inside the input folder must not have its own outputs taken for clips on a re-run.
+    jobs = [job for job in find_clips(source, manifest) if not job.source.resolve().is_relative_to(output.resolve())]
     try:
         output.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -30,7 +30,8 @@ from vmat.pipeline.run import RunConfig
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".gif"})
 MANIFEST_SUFFIXES = frozenset({".csv", ".jsonl"})
-# A clip's instance masks, when no option names them: a folder next to the clip (walk.mp4 -> walk.masks/).
+# A clip's instance masks, when no option names them and the folder exists: next to the clip
+# (walk.mp4 -> walk.masks/). Without one the run finds its people itself.
 MASKS_SUFFIX = ".masks"
 
 

@@ -167,7 +167,7 @@ class RayRunner:
 
     def __init__(self, config: RayRunnerConfig = RayRunnerConfig()) -> None:
         self.config = config
-        self._pools: dict[tuple[int, str], _Pool] = {}
+        self._pools: dict[tuple[int, str, bool], _Pool] = {}
         self._lock = threading.Lock()
 
     def run(
@@ -179,7 +179,7 @@ class RayRunner:
 
     def actors(self) -> dict[str, list]:
         """The actors of every stage by stage name (for monitoring, and for tests that kill one)."""
-        return {name: list(pool.actors) for (_, name), pool in self._pools.items()}
+        return {name: list(pool.actors) for (_, name, _), pool in self._pools.items()}
 
     def close(self) -> None:
         """Stop every actor; the next run creates new ones."""
@@ -197,8 +197,10 @@ class RayRunner:
         clip = uuid.uuid4().hex
         lanes = {position: pool.lease() for position, pool in enumerate(pools) if pool.ordered}
         try:
-            for position, lane in lanes.items():
-                lane.start_clip.remote(clip, specs[position].key, specs[position].factory, info)
+            # Waited for, so that a stage that cannot start (a bad option) reports its own error.
+            starts = [lane.start_clip.remote(clip, specs[at].key, specs[at].factory, info) for at, lane in lanes.items()]
+            for start in starts:
+                _fetch(start)
             pending: deque = deque()
             for batch in batched(records, batch_size):
                 pending.append(self._submit(batch, 0, clip, specs, pools, lanes, info))
@@ -227,8 +229,8 @@ class RayRunner:
         import ray
 
         with self._lock:
-            pool = self._pools.get((position, spec.name))
-            if pool is None or pool.ordered != spec.ordered:
+            pool = self._pools.get((position, spec.name, spec.ordered))
+            if pool is None:
                 gpus = self.config.stage_num_gpus.get(spec.name, self.config.num_gpus)
                 _check_resources(spec.name, self._reserved(), (self.config.num_cpus, gpus), self.config.workers)
                 actor_class = ray.remote(StageWorker).options(
@@ -240,14 +242,14 @@ class RayRunner:
                     max_task_retries=self.config.task_retries,
                 )
                 actors = [actor_class.remote() for _ in range(self.config.workers)]
-                pool = self._pools[(position, spec.name)] = _Pool(actors, spec.ordered)
+                pool = self._pools[(position, spec.name, spec.ordered)] = _Pool(actors, spec.ordered)
             return pool
 
 
     def _reserved(self) -> tuple[float, float]:
         """CPUs and GPUs the actors created so far reserve."""
         cpus = gpus = 0.0
-        for (_, name), pool in self._pools.items():
+        for (_, name, _), pool in self._pools.items():
             cpus += self.config.num_cpus * len(pool.actors)
             gpus += self.config.stage_num_gpus.get(name, self.config.num_gpus) * len(pool.actors)
         return cpus, gpus

@@ -67,6 +67,15 @@ def test_rerun_skips_done_redoes_failed_and_missing(first_run, archive, tmp_path
     assert_same_clip_outputs(output / "talk", first_run[0] / "talk")
 
 
+def test_outputs_inside_the_input_folder_are_not_clips(archive, tmp_path):
+    source = tmp_path / "in"
+    shutil.copytree(archive / "day1", source)
+    for _ in range(2):
+        report = run_batch(source, source / "out", IN_PROCESS)
+    assert (report.done, report.skipped, report.failed) == (0, 2, 0)
+    assert (source / "out" / "walk" / "walk.vmat.mp4").is_file()
+
+
 def test_changed_options_redo_the_clip(first_run, archive, tmp_path):
     output = tmp_path / "out"
     shutil.copytree(first_run[0], output)

@@ -10,7 +10,16 @@ from vmat.errors import ConfigError, InputNotFoundError
 from vmat.pipeline import InProcessRunner
 from vmat.pipeline.stages import DepthStage, MaskFolderStage
 
-from tests.pipelines.toy_stages import DieOnce, DieOnceOrdered, Double, RunningSum, toy_info, toy_records
+from tests.pipelines.toy_stages import (
+    DieOnce,
+    DieOnceOrdered,
+    Double,
+    RefusesToStart,
+    RunningSum,
+    make_running_sum,
+    toy_info,
+    toy_records,
+)
 
 pytestmark = pytest.mark.ray
 
@@ -112,6 +121,15 @@ def test_user_error_in_a_worker_keeps_its_type(ray_address, tmp_path):
         runner.close()
 
 
+def test_ordered_stage_that_cannot_start_reports_its_own_error(ray_address):
+    runner = RayRunner()
+    try:
+        with pytest.raises(ConfigError, match="prompt 7 names no person"):
+            list(runner.run(toy_records(2), [Double, RefusesToStart], toy_info(2), 2))
+    finally:
+        runner.close()
+
+
 def test_more_gpu_than_the_cluster_has_is_refused(ray_address):
     runner = RayRunner(RayRunnerConfig(num_gpus=64))
     with pytest.raises(ConfigError, match="GPU"):
@@ -126,3 +144,15 @@ def test_more_actors_than_the_cluster_can_host_is_refused(ray_address):
             runner.run(toy_records(1), [Double, Double], toy_info(1), 1)
     finally:
         runner.close()
+
+
+def test_plain_function_factory_is_described_by_building_it_remotely(ray_address):
+    runner = RayRunner(RayRunnerConfig(workers=2))
+    try:
+        got = list(runner.run(toy_records(6), [Double, make_running_sum], toy_info(6), 2))
+        assert [len(actors) for actors in runner.actors().values()] == [2, 2]
+        assert list(runner.actors()) == ["double", "running-sum"]
+    finally:
+        runner.close()
+    for record, total in zip(got, _expected_sums(6), strict=True):
+        np.testing.assert_array_equal(record.output, total)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vmat.errors import ConfigError
 from vmat.io.frame import Frame
 from vmat.io.metadata import VideoInfo
 from vmat.pipeline import FrameRecord, Stage
@@ -82,3 +83,18 @@ class DieOnce(Stage):
 class DieOnceOrdered(DieOnce):
     name = "die-once-ordered"
     ordered = True
+
+
+def make_running_sum() -> Stage:
+    """A factory that is neither a Stage class nor a classmethod: the runner must build it to learn its kind."""
+    return RunningSum()
+
+
+class RefusesToStart(Stage):
+    """Ordered, and its factory fails as a bad user option would."""
+
+    name = "refuses"
+    ordered = True
+
+    def __init__(self) -> None:
+        raise ConfigError("prompt 7 names no person")

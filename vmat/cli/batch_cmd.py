@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "Run the pipeline on every clip of a folder (searched recursively), a glob pattern or a manifest "
             "(CSV/JSONL: a 'clip' column plus per-clip options such as background, remove, masks_folder, output). "
             "Each clip's outputs go to a folder mirroring the input tree. A clip's id masks are taken from "
-            f"<clip>.masks/ next to it unless an option names them. The job is recorded in OUTPUT_DIR/{STATE_FILE}: "
+            "a masks_folder column or <clip>.masks/ next to it; without any, the run finds its people "
+            f"itself (a prompt column, or automatically). The job is recorded in OUTPUT_DIR/{STATE_FILE}: "
             "running the same command again skips finished clips and redoes the rest. "
             f"The final report is OUTPUT_DIR/{REPORT_FILE}. Exits 1 when a clip failed."
         ),
@@ -40,7 +41,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     ray.add_argument("--address", help="join this Ray cluster (host:port or 'auto') instead of starting a local one")
 
     run = parser.add_argument_group("pipeline (defaults for every clip; a manifest overrides them per clip)")
-    run.add_argument("--masks", dest="masks_folder", help="one id-mask folder for every clip (default: <clip>.masks/)")
     run.add_argument("--depth", default=RunConfig.depth, help=f"depth stage (default {RunConfig.depth})")
     run.add_argument("--depth-checkpoint", help="weights of a learned depth stage")
     run.add_argument("--background", help="replace the background: #rrggbb, r,g,b, blur:SIGMA, an image or a video")
@@ -57,7 +57,6 @@ def run_command(args: argparse.Namespace) -> int:
         retries=args.retries,
         clips_in_flight=args.clips_in_flight,
         run=RunConfig(
-            masks_folder=args.masks_folder,
             depth=args.depth,
             depth_checkpoint=args.depth_checkpoint,
             edit=EditSpec(background=args.background),

@@ -51,7 +51,39 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     depth.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     depth.add_argument("--json", help="also write the result as JSON to this file")
     depth.set_defaults(handler=run_depth)
+    edits = benchmarks.add_parser(
+        "edits",
+        help="edit fidelity on the synthetic suite's exact ground truth, or time per edit at 720p",
+        description="Score removal and reordering against exact edited frames (fidelity), or time each edit at 1280x720 (speed).",
+    )
+    kind = edits.add_subparsers(dest="measure", metavar="MEASURE", required=True)
+    fidelity = kind.add_parser("fidelity", help="L1, L2, PSNR of each edit per level, with ground-truth, oracle and vmat layers")
+    fidelity.add_argument("--suite", default="standard", help="synthetic suite (default standard)")
+    fidelity.add_argument("--clip", action="append", help="only this clip of the suite (repeatable)")
+    fidelity.set_defaults(handler=run_edits_fidelity)
+    speed = kind.add_parser("speed", help="ms per edit at 1280x720, and whole-clip removal frames/s")
+    speed.add_argument("--frames", type=int, default=24)
+    speed.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    speed.set_defaults(handler=run_edits_speed)
     return parser
+
+
+def run_edits_fidelity(args: argparse.Namespace) -> int:
+    from vmat.bench.edits import fidelity
+
+    print(fidelity(args.suite, args.clip))
+    return 0
+
+
+def run_edits_speed(args: argparse.Namespace) -> int:
+    import torch
+
+    from vmat.bench.edits import speed
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    print(speed(args.frames))
+    return 0
 
 
 def run_depth(args: argparse.Namespace) -> int:

@@ -1,8 +1,8 @@
 """Entry point of the ``vmat`` program.
 
-Each subcommand lives in its own module under :mod:`vmat.cli` and exposes
-``register(subparsers) -> argparse.ArgumentParser``; the returned parser's ``handler`` default is called
-with the parsed arguments and returns the process exit code. Errors a user can cause are
+Each subcommand (or family of closely related ones, like the edits) lives in its own module under
+:mod:`vmat.cli` and exposes ``register(subparsers)``; each parser's ``handler`` default is called with the
+parsed arguments and returns the process exit code. Errors a user can cause are
 :class:`~vmat.errors.VmatError` and are printed as one line, never as a traceback.
 """
 
@@ -21,6 +21,7 @@ from vmat.progress import set_progress
 # Module names under vmat.cli, in the order `vmat --help` lists them.
 COMMAND_MODULES = (
     "run_cmd",
+    "edit_cmd",
     "masks_cmd",
     "demo_cmd",
     "info_cmd",

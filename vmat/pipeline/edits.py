@@ -10,7 +10,9 @@ from pathlib import Path
 import cv2
 
 from vmat.editing import (
+    Placement,
     blur_background_clip,
+    drag_clip,
     fit_background,
     remove_clip,
     reorder_clip,
@@ -26,8 +28,18 @@ _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 
 @dataclass(frozen=True)
+class DragSpec:
+    """Move person ``instance_id`` by ``placement`` in every frame; in front of everyone (MP-Mat eq. 14)
+    unless ``keep_depth``."""
+
+    instance_id: int
+    placement: Placement
+    keep_depth: bool = False
+
+
+@dataclass(frozen=True)
 class EditSpec:
-    """What to do to the layers, applied in this order: reorder, remove, replace the background.
+    """What to do to the layers, applied in this order: reorder, remove, drag, replace the background.
 
     ``background`` is a colour (``"#00b140"`` or ``"0,177,64"``), ``"blur:SIGMA"`` (the clip's own
     background blurred), an image file, or a video file (looped when shorter than the clip).
@@ -35,11 +47,14 @@ class EditSpec:
 
     remove: tuple[int, ...] = ()
     reorder: tuple[int, int] | None = None
+    drag: DragSpec | None = None
     background: str | None = None
 
     @property
-    def is_empty(self) -> bool:
-        return not self.remove and self.reorder is None and self.background is None
+    def instance_ids(self) -> set[int]:
+        """Every person id the edits name."""
+        ids = set(self.remove) | set(self.reorder or ())
+        return ids | ({self.drag.instance_id} if self.drag is not None else set())
 
 
 def parse_colour(text: str) -> tuple[int, int, int] | None:
@@ -75,6 +90,9 @@ def apply_edits(stacks: Iterable[LayerStack], spec: EditSpec, width: int, height
         stream = reorder_clip(stream, *spec.reorder)
     if spec.remove:
         stream = remove_clip(stream, spec.remove)
+    if spec.drag is not None:
+        placement = spec.drag.placement
+        stream = drag_clip(stream, spec.drag.instance_id, lambda _: placement, keep_depth=spec.drag.keep_depth)
     if spec.background is not None:
         stream = _replace_background(stream, spec.background, width, height)
     return iter(stream)

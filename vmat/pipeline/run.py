@@ -2,10 +2,11 @@
 
 Two streamed passes over the clip:
 
-1. decode -> instance masks -> depth -> decomposition, written as the clip's layers file (the layers are
-   an output in their own right: edits can be redone from them without the models);
-2. layers -> background completion (it needs the whole clip, hence the second pass) -> edits -> encode,
-   with each frame's source timing and the source audio.
+1. :func:`make_layers`: instance masks (propagated from prompts, a pass of their own) -> decode -> depth
+   -> decomposition, written as the clip's layers file (the layers are an output in their own right: edits
+   can be redone from them without the models);
+2. :func:`edit_clip`: layers -> background completion (it needs the whole clip, hence the second pass) ->
+   edits -> encode, with each frame's source timing and the source audio.
 
 Memory holds a few frames per stage, whatever the clip's length.
 """
@@ -25,7 +26,7 @@ import numpy as np
 
 from vmat.editing import CompletionConfig, complete_background
 from vmat.errors import ConfigError, OutputError
-from vmat.io import VideoWriter, open_video
+from vmat.io import VideoWriter, WriteSummary, open_video
 from vmat.io.reader import Backend
 from vmat.layers import LayersReader, LayersWriter, label_preview, tensor_to_image
 from vmat.pipeline.edits import EditSpec, apply_edits, check_background
@@ -83,15 +84,94 @@ class RunSummary:
 def stage_factories(config: RunConfig) -> list[StageFactory]:
     """The first pass's stages for ``config``, as factories (so a Ray actor can build its own).
 
-    The masks must exist by then (:func:`make_masks` writes them from prompts).
+    The masks must exist by then (:func:`make_layers` makes them from prompts first).
     """
     if config.masks_folder is None:
-        raise ConfigError("the layer stages need a folder of per-frame id masks: run make_masks first")
+        raise ConfigError("the layer stages need a folder of per-frame id masks")
     return [
         partial(MaskFolderStage, config.masks_folder),
         partial(DepthStage.build, config.depth, config.depth_checkpoint),
         DecomposeStage,
     ]
+
+
+def make_layers(
+    source: str | os.PathLike[str],
+    layers_path: str | os.PathLike[str],
+    config: RunConfig = RunConfig(),
+    *,
+    runner: StageRunner | None = None,
+    clock: StageClock | None = None,
+) -> list[str]:
+    """First pass: the clip's instance masks (unless ``config.masks_folder`` has them) and its layers file.
+
+    Masks made from prompts are written beside the layers (``NAME.masks`` for ``NAME.vlayers``). ``runner``
+    executes the stages: in this process by default, or on Ray actors (``pipelines``); both give the same
+    layers. Returns a line per output written.
+    """
+    source, layers_path = Path(source), Path(layers_path)
+    clock = clock or StageClock()
+    written = []
+    if config.masks_folder is None:
+        rounds = prompt_rounds(config.prompt, config.prompt_frame)
+        masks = layers_path.with_suffix(".masks")
+        with clock.measure("masks"):
+            masking = mask_clip(video_frames(source), masks, rounds)
+        how = "FALLBACK people finder" if masking.automatic else f"prompts from frame {masking.start_frame}"
+        written.append(f"wrote {masks} (id masks of {masking.frames} frames, {how}; ids {masking.ids})")
+        config = replace(config, masks_folder=str(masks))
+    factories = stage_factories(config)
+    runner = runner or InProcessRunner(wrap=lambda stage: _TimedStage(stage, clock))
+    frames = 0
+    with open_video(source, backend=config.backend) as reader, LayersWriter(layers_path, frame_rate=reader.info.frame_rate) as layers:
+        records = (FrameRecord(frame) for frame in clock.iterate("decode", reader))
+        processed = runner.run(records, factories, reader.info, config.batch_size)
+        for record in progress(processed, total=reader.info.num_frames, desc="layers"):
+            with clock.measure("layers file"):
+                layers.write(record.layers, record.frame.time)
+            frames += 1
+    written.append(f"wrote {layers_path} (layers of {frames} frames)")
+    return written
+
+
+def edit_clip(
+    source: str | os.PathLike[str],
+    layers_path: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    edit: EditSpec,
+    *,
+    complete: bool = True,
+    crf: int | None = None,
+    preset: str = "veryfast",
+    backend: Backend = "pyav",
+    clock: StageClock | None = None,
+) -> WriteSummary:
+    """Second pass: the clip's layers -> background completion -> ``edit`` -> ``output`` video, with each frame's
+    source timing and the source audio. Redo it with other edits as often as wanted: the models do not run."""
+    source = Path(source)
+    clock = clock or StageClock()
+    if edit.background is not None:
+        check_background(edit.background)
+    layers = LayersReader(layers_path)
+    info = layers.info
+    missing = sorted(set(edit.instance_ids) - set(info.instance_ids))
+    if missing:
+        raise ConfigError(f"person id(s) {missing} are not in {str(layers_path)!r}, whose people are {info.instance_ids}")
+    stacks: Iterator = clock.iterate("layers file", layers)
+    if complete:
+        stacks = clock.iterate("completion", (frame.stack for frame in complete_background(_ClockedLayers(layers, clock))))
+    edited = clock.iterate("edit", apply_edits(stacks, edit, info.width, info.height))
+    with open_video(source, backend=backend) as reader, VideoWriter(
+        output, fps=reader.info.frame_rate, crf=crf, preset=preset, audio_from=source if reader.info.audio else None,
+        colour=reader.info.colour,
+    ) as writer:
+        if reader.info.num_frames != info.num_frames:
+            raise ConfigError(f"{str(layers_path)!r} holds {info.num_frames} frames but {str(source)!r} has {reader.info.num_frames}: not its layers")
+        frames = clock.iterate("decode", reader)
+        for frame, stack in progress(zip(frames, edited, strict=True), total=info.num_frames, desc="edit + encode"):
+            with clock.measure("render + encode"):
+                writer.write_frame(frame, image=np.ascontiguousarray(tensor_to_image(stack.render())))
+    return writer.summary
 
 
 def run_clip(
@@ -101,79 +181,38 @@ def run_clip(
     *,
     runner: StageRunner | None = None,
 ) -> RunSummary:
-    """Run the pipeline on ``source`` and write its outputs into ``output_dir`` (named after the clip).
-
-    ``runner`` executes the first pass's stages: in this process by default, or on Ray actors
-    (``pipelines``); both give the same outputs.
-    """
+    """Run the pipeline on ``source`` and write its outputs into ``output_dir``, named after the clip:
+    ``CLIP.masks`` (when made from prompts), ``CLIP.vlayers``, ``CLIP.ids.png`` and ``CLIP.vmat.mp4``."""
     started = time.perf_counter()
     source = Path(source)
     folder = Path(output_dir)
     if config.edit.background is not None:
         check_background(config.edit.background)
-    rounds = prompt_rounds(config.prompt, config.prompt_frame) if config.masks_folder is None else None
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise OutputError(f"cannot create output folder {str(folder)!r}: {error.strerror}") from None
     summary = RunSummary()
     clock = StageClock()
-    if config.masks_folder is None:
-        masks = folder / f"{source.stem}.masks"
-        with clock.measure("masks"):
-            masking = mask_clip(video_frames(source), masks, rounds)
-        how = "FALLBACK people finder" if masking.automatic else f"prompts from frame {masking.start_frame}"
-        summary.outputs.append(f"wrote {masks} (id masks of {masking.frames} frames, {how}; ids {masking.ids})")
-        config = replace(config, masks_folder=str(masks))
-    factories = stage_factories(config)
-    runner = runner or InProcessRunner(wrap=lambda stage: _TimedStage(stage, clock))
     with tempfile.TemporaryDirectory(prefix=".vmat-run-", dir=folder) as scratch:
-        layers_path = folder / f"{source.stem}.vlayers" if config.write_layers else Path(scratch) / "layers.vlayers"
-        summary.frames = _first_pass(source, layers_path, factories, runner, config, clock)
-        if config.write_layers:
-            summary.outputs.append(f"wrote {layers_path} (layers of {summary.frames} frames)")
-        reader = LayersReader(layers_path)
+        layers_path = folder / f"{source.stem}.vlayers" if config.write_layers else Path(scratch) / f"{source.stem}.vlayers"
+        written = make_layers(source, layers_path, config, runner=runner, clock=clock)
+        summary.outputs.extend(written if config.write_layers else [])
+        summary.frames = LayersReader(layers_path).info.num_frames
         if config.write_preview:
             preview = folder / f"{source.stem}.ids.png"
-            _write_image(preview, label_preview(reader.read(0)))
+            _write_image(preview, label_preview(LayersReader(layers_path).read(0)))
             summary.outputs.append(f"wrote {preview} (first frame, each person labelled with their id)")
         if config.write_video:
             video = folder / f"{source.stem}.vmat.mp4"
-            summary.outputs.append(_second_pass(source, reader, video, config, clock))
+            result = edit_clip(
+                source, layers_path, video, config.edit, complete=config.complete_background, crf=config.crf,
+                preset=config.preset, backend=config.backend, clock=clock,
+            )
+            summary.outputs.append(result.describe())
     summary.wall_seconds = time.perf_counter() - started
     summary.stage_seconds = clock.seconds
     return summary
-
-
-def _first_pass(
-    source: Path, layers_path: Path, factories: list[StageFactory], runner: StageRunner, config: RunConfig, clock: StageClock
-) -> int:
-    frames = 0
-    with open_video(source, backend=config.backend) as reader, LayersWriter(layers_path, frame_rate=reader.info.frame_rate) as layers:
-        records = (FrameRecord(frame) for frame in clock.iterate("decode", reader))
-        processed = runner.run(records, factories, reader.info, config.batch_size)
-        for record in progress(processed, total=reader.info.num_frames, desc="layers"):
-            with clock.measure("layers file"):
-                layers.write(record.layers, record.frame.time)
-            frames += 1
-    return frames
-
-
-def _second_pass(source: Path, layers: LayersReader, output: Path, config: RunConfig, clock: StageClock) -> str:
-    info = layers.info
-    stacks: Iterator = clock.iterate("layers file", layers)
-    if config.complete_background:
-        stacks = clock.iterate("completion", (frame.stack for frame in complete_background(_ClockedLayers(layers, clock))))
-    edited = clock.iterate("edit", apply_edits(stacks, config.edit, info.width, info.height))
-    with open_video(source, backend=config.backend) as reader, VideoWriter(
-        output, fps=reader.info.frame_rate, crf=config.crf, preset=config.preset, audio_from=source if reader.info.audio else None,
-        colour=reader.info.colour,
-    ) as writer:
-        frames = clock.iterate("decode", reader)
-        for frame, stack in progress(zip(frames, edited, strict=True), total=info.num_frames, desc="edit + encode"):
-            with clock.measure("render + encode"):
-                writer.write_frame(frame, image=np.ascontiguousarray(tensor_to_image(stack.render())))
-    return writer.summary.describe()
 
 
 class _ClockedLayers:

@@ -1,15 +1,18 @@
-"""Measure the edits: fidelity on the synthetic suite's exact edit ground truth, and speed at 720p.
+"""``vmat bench edits``: edit fidelity on the synthetic suite's exact edit ground truth, and speed at 720p.
 
-    python -m vmat.editing.measure fidelity --suite standard
-    python -m vmat.editing.measure speed --frames 24
+    vmat bench edits fidelity --suite standard
+    vmat bench edits speed --frames 24
 
-Fidelity is measured twice per suite clip:
+Fidelity is measured with three kinds of layers per suite clip:
 
-* ``ground-truth layers``: each person's own alpha and colour and the true background, as the generator
-  composited them. Removal and reordering must reproduce the exact edited frames.
-* ``visible layers``: what a matting stage can know from the frame alone: each person's *visible* matte,
-  their colour, and a background plane that is just the frame's pixels (nothing is known behind people).
-  Removal is scored without and with :func:`~vmat.editing.completion.complete_background`.
+* ``GT layers``: each person's own alpha and colour and the true background, as the generator composited
+  them. Removal and reordering must reproduce the exact edited frames.
+* ``visible layers``: an oracle for what a matting stage can know from the frame alone: each person's true
+  *visible* matte, their colour, and a background plane that is just the frame's pixels (nothing is known
+  behind people).
+* ``vmat layers``: what vmat's weight-free decomposer makes from the frame and its instance id map.
+
+Removal is scored without and with :func:`~vmat.editing.completion.complete_background`.
 
 Scores are MP-Mat's (tables 5-6): mean L1 and L2 in percent and PSNR in dB over the whole frame, and PSNR
 inside the removed person's visible area, where the edit actually changes pixels.
@@ -17,7 +20,6 @@ inside the removed person's visible area, where the edit actually changes pixels
 
 from __future__ import annotations
 
-import argparse
 import math
 import tempfile
 import time
@@ -28,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vmat.decomposition import MaskMattingDecomposer
 from vmat.editing.background import replace_background, solid_background
 from vmat.editing.completion import complete_background
 from vmat.editing.dragging import Placement, drag
@@ -113,7 +116,9 @@ def fidelity(suite: str, clips: list[str] | None = None) -> str:
         level = f"{spec.config.level}/{spec.config.camera}"
         visible = [visible_layers(frame) for frame in frames]
         completed = [done.stack for done in complete_background(visible)]
-        for frame, plain, filled in zip(frames, visible, completed):
+        decomposer = MaskMattingDecomposer()
+        ours = [done.stack for done in complete_background([decomposer.decompose(f.image, f.id_map) for f in frames])]
+        for frame, plain, filled, predicted in zip(frames, visible, completed, ours):
             truth_layers = ground_truth_layers(frame)
             for k, instance_id in enumerate(frame.instance_ids):
                 region = frame.alpha[k] > 0
@@ -123,11 +128,15 @@ def fidelity(suite: str, clips: list[str] | None = None) -> str:
                 scores.add("remove, GT layers", level, _render(remove(truth_layers, instance_id)), truth, region)
                 scores.add("remove, visible layers", level, _render(remove(plain, instance_id)), truth, region)
                 scores.add("remove, visible + completion", level, _render(remove(filled, instance_id)), truth, region)
+                if instance_id in predicted.ids:
+                    scores.add("remove, vmat layers + completion", level, _render(remove(predicted, instance_id)), truth, region)
             for p, q in frame.overlapping_pairs():
                 truth = frame.swapped(p, q)
                 region = np.any(truth != frame.image, axis=-1)
                 scores.add("reorder, GT layers", level, _render(reorder(truth_layers, p, q)), truth, region)
                 scores.add("reorder, visible layers", level, _render(reorder(plain, p, q)), truth, region)
+                if p in predicted.ids and q in predicted.ids:
+                    scores.add("reorder, vmat layers", level, _render(reorder(predicted, p, q)), truth, region)
     return scores.table()
 
 
@@ -183,22 +192,3 @@ def speed(num_frames: int, repeats: int = 10) -> str:
         f"over {count} frames; layers file {size:.2f} MB per frame",
     ]
     return "\n".join(lines)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m vmat.editing.measure", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    fidelity_parser = commands.add_parser("fidelity", help="edit fidelity on a synthetic suite")
-    fidelity_parser.add_argument("--suite", default="standard")
-    fidelity_parser.add_argument("--clip", action="append", help="only this clip of the suite (repeatable)")
-    speed_parser = commands.add_parser("speed", help="time per edit at 720p")
-    speed_parser.add_argument("--frames", type=int, default=24)
-    speed_parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    args = parser.parse_args()
-    if args.command == "speed" and args.threads:
-        torch.set_num_threads(args.threads)
-    print(fidelity(args.suite, args.clip) if args.command == "fidelity" else speed(args.frames))
-
-
-if __name__ == "__main__":
-    main()

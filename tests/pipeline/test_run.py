@@ -1,0 +1,104 @@
+"""The whole pipeline on tiny generated clips: outputs, timing, audio, edits from saved layers, errors."""
+
+import cv2
+import numpy as np
+import pytest
+
+from vmat.cli.main import main
+from vmat.errors import ConfigError
+from vmat.io import VideoWriter, open_video, probe
+from vmat.io.test_pattern import write_tone
+from vmat.io.transcode import transcode
+from vmat.pipeline.edits import EditSpec
+from vmat.pipeline.run import RunConfig, edit_clip, run_clip
+from vmat.propagation import mask_path, write_id_mask
+from vmat.synthetic.scene import SceneConfig, SyntheticScene
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """A 6-frame, 3-person scene with audio, its exact per-frame id masks and its frames' truth."""
+    folder = tmp_path_factory.mktemp("clip")
+    scene = SyntheticScene(SceneConfig(level="easy", width=128, height=80, num_frames=6, fps=12.0, seed=5, num_people=3))
+    masks = folder / "masks"
+    masks.mkdir()
+    truth = []
+    tone = write_tone(folder / "tone.m4a", seconds=0.5)
+    with VideoWriter(folder / "clip.mp4", fps=12, audio_from=tone, lossless=True) as writer:
+        for frame in scene.frames():
+            writer.write(frame.image)
+            write_id_mask(mask_path(masks, frame.index), frame.id_map)
+            truth.append(frame)
+    return folder / "clip.mp4", masks, truth, scene.instance_ids
+
+
+def test_run_writes_layers_preview_and_an_edited_video_with_the_clip_timing_and_audio(tmp_path, clip):
+    source, masks, _, ids = clip
+    summary = run_clip(source, tmp_path / "out", RunConfig(masks_folder=str(masks), edit=EditSpec(background="#00ff00")))
+    out = tmp_path / "out"
+    assert summary.frames == 6
+    assert (out / "clip.vlayers" / "header.json").exists() and (out / "clip.ids.png").exists()
+    edited, original = probe(out / "clip.vmat.mp4"), probe(source)
+    assert edited.num_frames == 6 and edited.duration == pytest.approx(original.duration)
+    assert [a.codec for a in edited.audio] == ["aac"]
+    assert set(summary.stage_seconds) >= {"decode", "masks", "depth", "decompose", "completion", "edit", "render + encode"}
+    # Outside every person's mask the new background shows: green, exactly up to H.264's loss.
+    with open_video(out / "clip.vmat.mp4") as reader:
+        first = next(iter(reader)).image.astype(int)
+    far = cv2.dilate((clip[2][0].id_map > 0).astype(np.uint8), np.ones((9, 9), np.uint8)) == 0
+    assert np.abs(first[far] - (0, 255, 0)).mean() < 8
+
+
+def test_removal_from_saved_layers_takes_the_person_out(tmp_path, clip):
+    source, masks, truth, ids = clip
+    run_clip(source, tmp_path, RunConfig(masks_folder=str(masks), write_video=False))
+    target = ids[0]
+    edit_clip(source, tmp_path / "clip.vlayers", tmp_path / "removed.mp4", EditSpec(remove=(target,)), crf=0)
+    # The untouched clip through the same lossless encode: 4:2:0 chroma rounding is not the edit's doing.
+    transcode(source, tmp_path / "same.mp4", crf=0)
+    with open_video(tmp_path / "removed.mp4") as reader, open_video(tmp_path / "same.mp4") as original:
+        pairs = [(a.image.astype(float), b.image.astype(float)) for a, b in zip(reader, original)]
+    # Where the removed person stood, the frame changed a lot; elsewhere it is the original frame.
+    person = truth[0].id_map == target
+    edited, before = pairs[0]
+    assert np.abs(edited - before)[person].mean() > 20
+    near_people = cv2.dilate((truth[0].id_map > 0).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert np.abs(edited - before)[~near_people].mean() < 1
+
+
+def test_edits_check_ids_and_that_layers_belong_to_the_clip(tmp_path, clip):
+    source, masks, _, ids = clip
+    run_clip(source, tmp_path, RunConfig(masks_folder=str(masks), write_video=False, write_preview=False))
+    with pytest.raises(ConfigError, match=r"person id\(s\) \[99\] are not in"):
+        edit_clip(source, tmp_path / "clip.vlayers", tmp_path / "x.mp4", EditSpec(remove=(99,)))
+    other = tmp_path / "other.mp4"
+    with VideoWriter(other, fps=12) as writer:
+        for _ in range(3):
+            writer.write(np.zeros((80, 128, 3), np.uint8))
+    with pytest.raises(ConfigError, match="not its layers"):
+        edit_clip(other, tmp_path / "clip.vlayers", tmp_path / "x.mp4", EditSpec(background="blur:2"))
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_edit_commands_make_layers_once_and_reuse_them(tmp_path, clip, capsys):
+    source, masks, _, ids = clip
+    assert main(["drag", str(source), "--masks", str(masks), "--id", str(ids[1]), "--by", "10,0", "-o", str(tmp_path / "drag.mp4")]) == 0
+    assert (tmp_path / "drag.vlayers" / "header.json").exists()
+    assert main(["reorder", str(source), "--layers", str(tmp_path / "drag.vlayers"), "--swap", str(ids[0]), str(ids[1]), "-o", str(tmp_path / "re.mp4")]) == 0
+    assert main(["replace-bg", str(source), "--layers", str(tmp_path / "drag.vlayers"), "--background", "10,20,30", "-o", str(tmp_path / "bg.mp4")]) == 0
+    for name in ("drag.mp4", "re.mp4", "bg.mp4"):
+        assert probe(tmp_path / name).num_frames == 6
+    assert main(["remove", str(source), "--layers", str(tmp_path / "drag.vlayers"), "--id", "42", "-o", str(tmp_path / "rm.mp4")]) == 2
+    assert "are not in" in capsys.readouterr().err
+
+
+def test_run_from_a_first_frame_prompt_propagates_masks(tmp_path, clip):
+    source, masks, truth, ids = clip
+    summary = run_clip(source, tmp_path, RunConfig(prompt=str(mask_path(masks, 0)), write_video=False))
+    assert any("clip.masks" in line and "prompts from frame 0" in line for line in summary.outputs)
+    from vmat.metrics.segmentation import j_and_f
+    from vmat.propagation import read_id_mask
+
+    last = read_id_mask(mask_path(tmp_path / "clip.masks", 5))
+    scores = j_and_f(last, truth[5].id_map)
+    assert np.mean([j for j, _ in scores.values()]) > 0.6

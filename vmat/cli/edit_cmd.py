@@ -1,0 +1,96 @@
+"""``vmat remove``, ``vmat reorder``, ``vmat drag``, ``vmat replace-bg``: one edit of a clip through its layers.
+
+Each takes the clip and either its saved layers (``--layers``, from ``vmat run`` or an earlier edit: the
+models do not run again) or the options to make them (``--prompt`` / ``--masks``; the layers are then
+saved beside the output for the next edit).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from vmat.cli.options import add_backend_option
+from vmat.editing import Placement
+from vmat.errors import ConfigError
+from vmat.pipeline.edits import DragSpec, EditSpec
+from vmat.pipeline.run import RunConfig, edit_clip, make_layers
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    remove = _edit_parser(subparsers, "remove", "remove people (what was behind them is recovered from other frames)")
+    remove.add_argument("--id", type=int, nargs="+", required=True, dest="ids", metavar="ID", help="the people to remove")
+    remove.set_defaults(make_edit=lambda args: EditSpec(remove=tuple(args.ids)))
+
+    reorder = _edit_parser(subparsers, "reorder", "swap who is in front: two people exchange their places in depth")
+    reorder.add_argument("--swap", type=int, nargs=2, required=True, metavar=("P", "Q"), help="the two people")
+    reorder.set_defaults(make_edit=lambda args: EditSpec(reorder=tuple(args.swap)))
+
+    drag = _edit_parser(subparsers, "drag", "move a person: shift, scale and rotate them in every frame")
+    drag.add_argument("--id", type=int, required=True, help="the person to move")
+    drag.add_argument("--by", type=_offset, default=(0.0, 0.0), metavar="DX,DY", help="shift in pixels (default 0,0)")
+    drag.add_argument("--scale", type=float, default=1.0, help="scale about the person's centre (default 1)")
+    drag.add_argument("--angle", type=float, default=0.0, help="rotation in degrees, counter-clockwise (default 0)")
+    drag.add_argument("--keep-depth", action="store_true", help="stay at their depth instead of coming to the front")
+    drag.set_defaults(make_edit=_drag_edit)
+
+    background = _edit_parser(subparsers, "replace-bg", "replace the background behind everyone")
+    background.add_argument(
+        "--background", required=True, metavar="SPEC", help="#rrggbb or r,g,b colour, blur:SIGMA, an image file or a video file (looped)"
+    )
+    background.set_defaults(make_edit=lambda args: EditSpec(background=args.background))
+
+
+def _edit_parser(subparsers: argparse._SubParsersAction, name: str, summary: str) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        name,
+        help=summary,
+        description=f"{summary[0].upper()}{summary[1:]}. Writes the edited video with the clip's audio. "
+        "Person ids are shown in CLIP.ids.png (vmat run) or by vmat masks --preview.",
+    )
+    parser.add_argument("clip", help="input video file")
+    parser.add_argument("-o", "--output", required=True, help="the edited video (.mp4/.mov/.mkv)")
+    layers = parser.add_argument_group("layers (one of; default: make them with the fallback people finder)")
+    given = layers.add_mutually_exclusive_group()
+    given.add_argument("--layers", metavar="PATH", help="the clip's saved layers (CLIP.vlayers): nothing is recomputed")
+    given.add_argument("--prompt", metavar="FILE", help="make the layers from a JSON prompt file or a first-frame id-mask PNG")
+    given.add_argument("--masks", metavar="FOLDER", help="make the layers from per-frame id-mask PNGs")
+    parser.add_argument("--no-completion", action="store_true", help="do not recover the background hidden behind people")
+    parser.add_argument("--crf", type=int, help="H.264 quality (default 18)")
+    parser.add_argument("--preset", default="veryfast", help="x264 preset (default veryfast)")
+    add_backend_option(parser)
+    parser.set_defaults(handler=run)
+    return parser
+
+
+def _offset(text: str) -> tuple[float, float]:
+    try:
+        dx, dy = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"an offset looks like 40,-10, not {text!r}") from None
+    return dx, dy
+
+
+def _drag_edit(args: argparse.Namespace) -> EditSpec:
+    if args.scale <= 0:
+        raise ConfigError(f"--scale must be positive, not {args.scale}")
+    dx, dy = args.by
+    return EditSpec(drag=DragSpec(args.id, Placement(dx=dx, dy=dy, scale=args.scale, angle=args.angle), args.keep_depth))
+
+
+def run(args: argparse.Namespace) -> int:
+    make_edit: Callable[[argparse.Namespace], EditSpec] = args.make_edit
+    edit = make_edit(args)
+    layers = args.layers
+    lines = []
+    if layers is None:
+        layers = str(Path(args.output).with_suffix(".vlayers"))
+        config = RunConfig(masks_folder=args.masks, prompt=args.prompt, backend=args.backend)
+        lines += make_layers(args.clip, layers, config)
+    summary = edit_clip(
+        args.clip, layers, args.output, edit, complete=not args.no_completion, crf=args.crf, preset=args.preset, backend=args.backend
+    )
+    if not args.quiet:
+        print("\n".join([*lines, summary.describe()]))
+    return 0
