@@ -1,10 +1,8 @@
 import cv2
 import numpy as np
-import pytest
 import torch
 
-from vmat.decomposition import MaskMattingDecomposer, estimate_foreground, guided_filter, soft_matte
-from vmat.decomposition.guided_filter import box_mean
+from vmat.decomposition import MaskMattingDecomposer, estimate_foreground, soft_matte
 
 
 def _scene(height=90, width=120, centre=(60, 45), radius=25, ramp=5.0, colour=(0.9, 0.3, 0.2), seed=0):
@@ -19,20 +17,6 @@ def _scene(height=90, width=120, centre=(60, 45), radius=25, ramp=5.0, colour=(0
     foreground[..., 1] += 0.1 * np.sin(x / 4.0)
     image = alpha[..., None] * foreground + (1 - alpha[..., None]) * background
     return image.astype(np.float32), alpha, foreground, background
-
-
-def test_box_mean_matches_a_direct_window_mean():
-    image = np.arange(35, dtype=np.float32).reshape(5, 7)
-    # interior pixel (2, 3) with radius 1: the mean of the 3x3 block around it
-    assert box_mean(image, 1)[2, 3] == pytest.approx(image[1:4, 2:5].mean())
-
-
-def test_guided_filter_keeps_a_signal_that_is_affine_in_the_guide():
-    """q = a . I + b reproduces any p that is exactly affine in the guide (its defining property)."""
-    rng = np.random.default_rng(1)
-    guide = rng.random((20, 24, 3)).astype(np.float32)
-    source = (0.3 * guide[..., 0] - 0.2 * guide[..., 1] + 0.5 * guide[..., 2] + 0.1).astype(np.float32)
-    assert np.abs(guided_filter(guide, source, radius=2, eps=1e-8) - source).max() < 1e-3
 
 
 def test_soft_matte_is_much_closer_to_the_truth_than_the_hard_mask():

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from vmat.depth import GroundPlaneDepth, GroundPlaneConfig, DepthStabilizer
-from vmat.depth.video import depth_preview, depth_to_uint16, read_id_masks, stream_depth, voc_palette, write_clip_depth
-from vmat.errors import ConfigError, NotMediaError
+from vmat.depth.video import depth_preview, depth_to_uint16, stream_depth, write_clip_depth
+from vmat.errors import ConfigError
 
 
 def _masks(num: int, height: int, width: int) -> list[np.ndarray]:
@@ -58,25 +58,6 @@ def test_uint16_and_preview():
     assert preview.shape == (1, 4, 3) and preview.dtype == np.uint8
     # Turbo: near is red-dominated, far blue-dominated.
     assert preview[0, 0, 0] > preview[0, 0, 2] and preview[0, 2, 2] > preview[0, 2, 0]
-
-
-def test_voc_palette_first_colours():
-    assert voc_palette()[:4].tolist() == [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0]]
-    assert voc_palette()[255].tolist() == [224, 224, 192]
-
-
-def test_read_id_masks_grey_and_palette(tmp_path):
-    ids = np.array([[0, 1, 2], [3, 0, 255]], np.uint8)
-    cv2.imwrite(str(tmp_path / "0.png"), ids)
-    cv2.imwrite(str(tmp_path / "1.png"), voc_palette()[ids][..., ::-1])  # cv2 writes BGR
-    grey, colour = read_id_masks(tmp_path)
-    assert np.array_equal(grey, ids) and np.array_equal(colour, ids)
-
-
-def test_read_id_masks_rejects_colours_off_the_palette(tmp_path):
-    cv2.imwrite(str(tmp_path / "000000.png"), np.full((4, 4, 3), 7, np.uint8))
-    with pytest.raises(NotMediaError, match="outside the VOC/DAVIS id palette"):
-        list(read_id_masks(tmp_path))
 
 
 def test_write_clip_depth_from_an_image_folder(tmp_path):

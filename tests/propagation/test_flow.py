@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from vmat.propagation.appearance import bhattacharyya_distance, colour_codes, colour_histogram
-from vmat.propagation.flow import guided_filter, occlusion_mask, sampling_maps, warp
+from vmat.propagation.flow import occlusion_mask, sampling_maps, warp
 
 
 def test_sampling_maps_add_the_flow():
@@ -44,27 +43,6 @@ def test_occlusion_mask_consistent_and_inconsistent():
     # Pixels of t that map onto column 3 of t-1 are columns 5; none else.
     assert occluded[:, 5].all()
     assert occluded.sum() == 4
-
-
-def test_guided_filter_keeps_constants_and_linear_functions_of_the_guide():
-    rng = np.random.default_rng(1)
-    guide = rng.uniform(0, 1, (12, 15)).astype(np.float32)
-    constant = np.full((12, 15), 0.3, np.float32)
-    np.testing.assert_allclose(guided_filter(guide, constant, 2, 1e-3), constant, atol=1e-5)
-    linear = (0.5 * guide + 0.2).astype(np.float32)
-    np.testing.assert_allclose(guided_filter(guide, linear, 2, 1e-8), linear, atol=1e-3)
-
-
-def test_guided_filter_snaps_a_blurred_step_to_the_guide_edge():
-    guide = np.zeros((10, 40), np.float32)
-    guide[:, 20:] = 1
-    blurred = cv2.GaussianBlur(guide, (0, 0), 3)
-    snapped = guided_filter(guide, np.dstack([blurred, 1 - blurred]), 4, 1e-4)
-    assert snapped.shape == (10, 40, 2)
-    hard = snapped[..., 0] > snapped[..., 1]
-    np.testing.assert_array_equal(hard, guide > 0.5)
-    # Sharper than the input next to the edge.
-    assert abs(snapped[5, 18, 0]) < abs(blurred[5, 18])
 
 
 def test_colour_codes_and_histograms():

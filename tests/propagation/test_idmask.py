@@ -3,11 +3,12 @@ from __future__ import annotations
 import struct
 import zlib
 
+import cv2
 import numpy as np
 import pytest
 
 from vmat.errors import InputNotFoundError, NotMediaError
-from vmat.propagation.idmask import colourize, davis_palette, mask_path, read_id_mask, write_id_mask
+from vmat.propagation.idmask import colourize, davis_palette, mask_path, read_id_mask, read_id_mask_folder, write_id_mask
 
 
 def _palette_png(path, indices: np.ndarray, palette: np.ndarray) -> None:
@@ -94,3 +95,14 @@ def test_judo_palette_mask(judo):
     assert np.unique(ids).tolist() == [0, 1]
     assert int((ids == 1).sum()) == 53811
     assert np.unique(read_id_mask(judo / "masks" / "00013.png")).tolist() == [0, 4]
+
+
+def test_rgb_masks_in_davis_colours_and_folders_of_masks(tmp_path):
+    ids = np.array([[0, 1, 2], [3, 0, 255]], np.uint8)
+    cv2.imwrite(str(tmp_path / "frame_2.png"), ids)
+    cv2.imwrite(str(tmp_path / "frame_10.png"), davis_palette()[ids][..., ::-1])  # an RGB PNG (cv2 writes BGR)
+    first, second = read_id_mask_folder(tmp_path)  # natural order: frame_2 before frame_10
+    assert np.array_equal(first, ids) and np.array_equal(second, ids)
+    cv2.imwrite(str(tmp_path / "frame_11.png"), np.full((2, 3, 3), 7, np.uint8))
+    with pytest.raises(NotMediaError, match="outside its palette"):
+        list(read_id_mask_folder(tmp_path))

@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 from vmat.synthetic.compose import removal_order, render_order, swapped_order, visible_contributions
 

@@ -4,7 +4,6 @@ Today: the weight-free decomposer (:class:`MaskMattingDecomposer`). The MP-Mat n
 """
 
 from vmat.decomposition.foreground import estimate_foreground
-from vmat.decomposition.guided_filter import guided_filter
 from vmat.decomposition.mask_matting import MaskMattingConfig, MaskMattingDecomposer, soft_matte
 
-__all__ = ["MaskMattingConfig", "MaskMattingDecomposer", "estimate_foreground", "guided_filter", "soft_matte"]
+__all__ = ["MaskMattingConfig", "MaskMattingDecomposer", "estimate_foreground", "soft_matte"]

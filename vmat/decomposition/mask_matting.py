@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from vmat.decomposition.foreground import estimate_foreground
-from vmat.decomposition.guided_filter import guided_filter
+from vmat.filters import guided_filter
 from vmat.layers import LayerStack
 
 

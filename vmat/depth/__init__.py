@@ -16,7 +16,7 @@ from vmat.depth.depth_anything_v2 import (
 )
 from vmat.depth.ground_plane import GroundPlaneConfig, GroundPlaneDepth
 from vmat.depth.stabilize import DepthStabilizer, StabilizerConfig, fit_scale_shift
-from vmat.depth.video import DepthRunSummary, read_id_masks, stream_depth, write_clip_depth
+from vmat.depth.video import DepthRunSummary, stream_depth, write_clip_depth
 
 __all__ = [
     "DEPTH_ESTIMATORS",
@@ -36,7 +36,6 @@ __all__ = [
     "images_to_tensor",
     "load_depth_anything_v2",
     "load_state_dict_file",
-    "read_id_masks",
     "stream_depth",
     "write_clip_depth",
 ]

@@ -20,8 +20,9 @@ import torch
 
 from vmat.depth.base import DepthEstimator, images_to_tensor
 from vmat.depth.stabilize import DepthStabilizer
-from vmat.errors import ConfigError, InputNotFoundError, NotMediaError, OutputError
+from vmat.errors import ConfigError, OutputError
 from vmat.progress import progress
+from vmat.propagation.idmask import read_id_mask_folder
 
 _UINT16_MAX = 65535
 
@@ -73,44 +74,6 @@ def depth_preview(depth: np.ndarray) -> np.ndarray:
     """``(H, W)`` depth in [0, 1] -> ``(H, W, 3)`` uint8 RGB colour map, warm = near, cold = far."""
     nearness = np.round((1.0 - np.clip(depth, 0.0, 1.0)) * 255).astype(np.uint8)
     return cv2.cvtColor(cv2.applyColorMap(nearness, cv2.COLORMAP_TURBO), cv2.COLOR_BGR2RGB)
-
-
-def voc_palette() -> np.ndarray:
-    """The PASCAL VOC / DAVIS colour palette: ``(256, 3)`` uint8 RGB, row ``k`` the colour of id ``k``."""
-    ids = np.arange(256)
-    palette = np.zeros((256, 3), np.int64)
-    for bit in range(8):
-        for channel in range(3):
-            palette[:, channel] |= ((ids >> (3 * bit + channel)) & 1) << (7 - bit)
-    return palette.astype(np.uint8)
-
-
-def _palette_ids(rgb: np.ndarray, path: Path) -> np.ndarray:
-    """Colour id mask ``(H, W, 3)`` RGB in the VOC palette -> ``(H, W)`` ids."""
-    palette = voc_palette().astype(np.int64)
-    keys = (palette[:, 0] << 16) | (palette[:, 1] << 8) | palette[:, 2]
-    order = np.argsort(keys)
-    pixels = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
-    slot = np.searchsorted(keys[order], pixels).clip(0, 255)
-    if not np.array_equal(keys[order][slot], pixels):
-        raise NotMediaError(f"{path} has colours outside the VOC/DAVIS id palette.")
-    return order[slot]
-
-
-def read_id_masks(folder: str | Path) -> Iterator[np.ndarray]:
-    """Yield the id masks ``(H, W)`` of a folder of PNGs in name order (0 = background).
-
-    A grey PNG (8 or 16 bit) holds the ids as pixel values; a colour PNG uses the VOC/DAVIS palette
-    (id 1 dark red, 2 dark green, ...), as DAVIS-style annotations do.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputNotFoundError(f"Mask folder {folder} does not exist.")
-    for path in sorted(folder.glob("*.png")):
-        mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if mask is None or mask.ndim not in (2, 3) or (mask.ndim == 3 and mask.shape[2] != 3):
-            raise NotMediaError(f"{path} is not a grey or palette-coloured id-mask PNG.")
-        yield mask if mask.ndim == 2 else _palette_ids(mask[..., ::-1], path)
 
 
 @dataclass
@@ -170,7 +133,7 @@ def write_clip_depth(
                 pending.append(frame)
                 yield frame.image
 
-        masks = read_id_masks(masks_dir) if masks_dir is not None else None
+        masks = read_id_mask_folder(masks_dir) if masks_dir is not None else None
         for depth in stream_depth(images(), estimator, masks=masks, batch_size=batch_size, stabilizer=stabilizer):
             frame = pending.popleft()
             if not cv2.imwrite(str(folder / f"{frame.index:06d}.png"), depth_to_uint16(depth)):

@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vmat.editing import CompletionConfig, complete_background
+from vmat.editing import complete_background
 from vmat.errors import ConfigError, OutputError
 from vmat.io import VideoWriter, WriteSummary, open_video
 from vmat.io.reader import Backend

@@ -7,7 +7,7 @@ PNG per frame (see :mod:`.idmask`). Prompts (:mod:`.prompts`) become masks by Gr
 
 from vmat.propagation.auto import PeopleFinderConfig, find_people, find_people_ids
 from vmat.propagation.clip import MaskingConfig, MaskingSummary, mask_clip, propagate, video_frames, write_preview
-from vmat.propagation.idmask import colourize, davis_palette, mask_path, read_id_mask, write_id_mask
+from vmat.propagation.idmask import colourize, davis_palette, mask_path, read_id_mask, read_id_mask_folder, write_id_mask
 from vmat.propagation.prompts import (
     Box,
     Click,
@@ -49,6 +49,7 @@ __all__ = [
     "prompt_rounds",
     "propagate",
     "read_id_mask",
+    "read_id_mask_folder",
     "segment_instance",
     "video_frames",
     "write_id_mask",

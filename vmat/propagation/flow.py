@@ -34,25 +34,3 @@ def occlusion_mask(backward: np.ndarray, forward: np.ndarray, tolerance: float =
     mismatch = np.square(backward + forward_there).sum(axis=2)
     motion = np.square(backward).sum(axis=2) + np.square(forward_there).sum(axis=2)
     return mismatch > relative * motion + tolerance**2
-
-
-def box_mean(image: np.ndarray, radius: int) -> np.ndarray:
-    """Mean over a ``(2 radius + 1)^2`` window (edges reflected), any float32 ``(H, W)`` or ``(H, W, C)``."""
-    return cv2.boxFilter(image, -1, (2 * radius + 1, 2 * radius + 1), borderType=cv2.BORDER_REFLECT)
-
-
-def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """He et al.'s grey-guide guided filter (TPAMI 2013): edge-aware smoothing of ``source`` along ``guide``.
-
-    ``guide`` is ``(H, W)`` float32 in [0, 1]; ``source`` is ``(H, W)`` or ``(H, W, C)`` float32. The output
-    is locally ``a * guide + b`` per window, so label boundaries move onto the guide's edges.
-    """
-    mean_i = box_mean(guide, radius)
-    var_i = box_mean(guide * guide, radius) - mean_i * mean_i
-    if source.ndim == 3:
-        guide, mean_i, var_i = guide[..., None], mean_i[..., None], var_i[..., None]
-    mean_p = box_mean(source, radius)
-    cov_ip = box_mean(guide * source, radius) - mean_i * mean_p
-    a = cov_ip / (var_i + eps)
-    b = mean_p - a * mean_i
-    return box_mean(a, radius) * guide + box_mean(b, radius)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -32,6 +33,17 @@ def davis_palette(count: int = 256) -> np.ndarray:
             value >>= 3
         palette[index] = (r, g, b)
     return palette
+
+
+def read_id_mask_folder(folder: str | os.PathLike[str]) -> Iterator[np.ndarray]:
+    """The id masks of a folder of PNGs, one per frame, in natural name order."""
+    from vmat.io.image_sequence import natural_key
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputNotFoundError(f"the mask folder {str(folder)!r} does not exist.")
+    for path in sorted(folder.glob("*.png"), key=natural_key):
+        yield read_id_mask(path)
 
 
 def mask_path(folder: str | os.PathLike[str], frame_index: int) -> Path:
@@ -58,7 +70,7 @@ def read_id_mask(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an id-mask PNG as an ``(H, W)`` array (uint8 or uint16).
 
     Grey 8/16-bit PNGs give their values; palette PNGs (DAVIS style) give their palette indices, which is
-    what their colours stand for.
+    what their colours stand for; RGB PNGs drawn in the DAVIS palette's colours give those colours' ids.
     """
     path = Path(path)
     if not path.is_file():
@@ -72,9 +84,11 @@ def read_id_mask(path: str | os.PathLike[str]) -> np.ndarray:
     if image is None:
         raise NotMediaError(f"the id mask {str(path)!r} cannot be decoded.")
     if palette is None:
-        if image.ndim != 2:
-            raise NotMediaError(f"the id mask {str(path)!r} is a colour PNG, not a grey or palette id mask.")
-        return image
+        if image.ndim == 2:
+            return image
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise NotMediaError(f"the id mask {str(path)!r} is neither grey, palette nor RGB.")
+        palette = davis_palette()
     # OpenCV expands palette PNGs to BGR, so map every colour back to the first palette index that has it.
     rgb = image[..., 2::-1] if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
     codes = _colour_codes(rgb)
@@ -85,7 +99,7 @@ def read_id_mask(path: str | os.PathLike[str]) -> np.ndarray:
     present, inverse = np.unique(codes, return_inverse=True)
     lookup = np.array([first_index.get(code, -1) for code in present.tolist()], np.int64)
     if (lookup < 0).any():
-        raise NotMediaError(f"the id mask {str(path)!r} has colours outside its palette.")
+        raise NotMediaError(f"the id mask {str(path)!r} has colours outside its palette (the DAVIS palette for RGB masks).")
     return lookup[inverse].reshape(codes.shape).astype(np.uint8)
 
 

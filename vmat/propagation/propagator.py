@@ -35,7 +35,8 @@ from scipy.optimize import linear_sum_assignment
 from vmat.errors import ConfigError
 from vmat.propagation.appearance import bhattacharyya_distance, colour_codes, colour_histogram
 from vmat.propagation.auto import PeopleFinderConfig, detect_people_hog, hog_available
-from vmat.propagation.flow import guided_filter, occlusion_mask, warp
+from vmat.filters import grey_guided_filter
+from vmat.propagation.flow import occlusion_mask, warp
 from vmat.propagation.prompts import InstancePrompt, SegmentConfig, segment_instance
 
 
@@ -291,7 +292,7 @@ class FlowPropagator:
             scores = prior.copy()
             scores[unsure] = band_scores
         guide = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-        snapped = guided_filter(guide, scores, cfg.snap_radius, cfg.snap_eps)
+        snapped = grey_guided_filter(guide, scores, cfg.snap_radius, cfg.snap_eps)
         return snapped.reshape(prior.shape)
 
     def _drop_fragments(self, ids: np.ndarray, instances: list[int]) -> np.ndarray:

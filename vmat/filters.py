@@ -1,8 +1,9 @@
-"""The colour guided filter (He, Sun and Tang, 2010), in its fast subsampled form (He and Sun, 2015).
+"""Edge-aware filters shared by the stages: box means and the guided filter (He, Sun and Tang, 2010).
 
-Used to turn a hard instance mask into a soft matte that follows the image's edges: the output is locally
-an affine function of the guide's colour, so it takes the guide's fine structure (hair, blur) wherever the
-mask is uncertain. Plain functions on float32 arrays; box filters are OpenCV's.
+The guided filter's output is locally an affine function of the guide, so it takes the guide's edges and
+fine structure: mask propagation snaps warped labels onto image edges with the grey-guide form, and the
+weight-free decomposer turns hard masks into soft mattes with the colour-guide form (in its fast subsampled
+variant, He and Sun 2015). Plain functions on float32 arrays; box filters are OpenCV's.
 """
 
 from __future__ import annotations
@@ -74,3 +75,20 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
         mean_a = cv2.resize(mean_a, (width, height), interpolation=cv2.INTER_LINEAR)
         mean_b = cv2.resize(mean_b, (width, height), interpolation=cv2.INTER_LINEAR)
     return np.einsum("hwc,hwc->hw", mean_a, guide) + mean_b
+
+
+def grey_guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """He et al.'s grey-guide guided filter (TPAMI 2013): edge-aware smoothing of ``source`` along ``guide``.
+
+    ``guide`` is ``(H, W)`` float32 in [0, 1]; ``source`` is ``(H, W)`` or ``(H, W, C)`` float32. The output
+    is locally ``a * guide + b`` per window, so label boundaries move onto the guide's edges.
+    """
+    mean_i = box_mean(guide, radius)
+    var_i = box_mean(guide * guide, radius) - mean_i * mean_i
+    if source.ndim == 3:
+        guide, mean_i, var_i = guide[..., None], mean_i[..., None], var_i[..., None]
+    mean_p = box_mean(source, radius)
+    cov_ip = box_mean(guide * source, radius) - mean_i * mean_p
+    a = cov_ip / (var_i + eps)
+    b = mean_p - a * mean_i
+    return box_mean(a, radius) * guide + box_mean(b, radius)
