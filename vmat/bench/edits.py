@@ -117,8 +117,9 @@ def fidelity(suite: str, clips: list[str] | None = None) -> str:
         visible = [visible_layers(frame) for frame in frames]
         completed = [done.stack for done in complete_background(visible)]
         decomposer = MaskMattingDecomposer()
-        ours = [done.stack for done in complete_background([decomposer.decompose(f.image, f.id_map) for f in frames])]
-        for frame, plain, filled, predicted in zip(frames, visible, completed, ours):
+        ours = [decomposer.decompose(f.image, f.id_map) for f in frames]
+        ours_completed = [done.stack for done in complete_background(ours)]
+        for frame, plain, filled, bare, predicted in zip(frames, visible, completed, ours, ours_completed):
             truth_layers = ground_truth_layers(frame)
             for k, instance_id in enumerate(frame.instance_ids):
                 region = frame.alpha[k] > 0
@@ -129,6 +130,7 @@ def fidelity(suite: str, clips: list[str] | None = None) -> str:
                 scores.add("remove, visible layers", level, _render(remove(plain, instance_id)), truth, region)
                 scores.add("remove, visible + completion", level, _render(remove(filled, instance_id)), truth, region)
                 if instance_id in predicted.ids:
+                    scores.add("remove, vmat layers", level, _render(remove(bare, instance_id)), truth, region)
                     scores.add("remove, vmat layers + completion", level, _render(remove(predicted, instance_id)), truth, region)
             for p, q in frame.overlapping_pairs():
                 truth = frame.swapped(p, q)

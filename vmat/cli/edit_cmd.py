@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     drag = _edit_parser(subparsers, "drag", "move a person: shift, scale and rotate them in every frame")
     drag.add_argument("--id", type=int, required=True, help="the person to move")
-    drag.add_argument("--by", type=_offset, default=(0.0, 0.0), metavar="DX,DY", help="shift in pixels (default 0,0)")
+    drag.add_argument("--by", type=_offset, default=(0.0, 0.0), metavar="DX,DY", help="shift in pixels (default 0,0); write --by=-40,10 when it starts with a minus")
     drag.add_argument("--scale", type=float, default=1.0, help="scale about the person's centre (default 1)")
     drag.add_argument("--angle", type=float, default=0.0, help="rotation in degrees, counter-clockwise (default 0)")
     drag.add_argument("--keep-depth", action="store_true", help="stay at their depth instead of coming to the front")

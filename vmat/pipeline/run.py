@@ -1,9 +1,9 @@
 """``vmat run``: the whole pipeline on one clip, in this process.
 
-Two streamed passes over the clip:
+Streamed passes over the clip (masks from prompts take one more before these):
 
-1. :func:`make_layers`: instance masks (propagated from prompts, a pass of their own) -> decode -> depth
-   -> decomposition, written as the clip's layers file (the layers are an output in their own right: edits
+1. :func:`make_layers`: instance masks (propagated from prompts, in a pass of their own) -> decode ->
+   depth -> decomposition, written as the clip's layers file (the layers are an output in their own right: edits
    can be redone from them without the models);
 2. :func:`edit_clip`: layers -> background completion (it needs the whole clip, hence the second pass) ->
    edits -> encode, with each frame's source timing and the source audio.
@@ -27,6 +27,7 @@ import numpy as np
 from vmat.editing import complete_background
 from vmat.errors import ConfigError, OutputError
 from vmat.io import VideoWriter, WriteSummary, open_video
+from vmat.io.atomic import atomic_output
 from vmat.io.reader import Backend
 from vmat.layers import LayersReader, LayersWriter, label_preview, tensor_to_image
 from vmat.pipeline.edits import EditSpec, apply_edits, check_background
@@ -245,8 +246,6 @@ class _TimedStage(Stage):
 
 
 def _write_image(path: Path, rgb: np.ndarray) -> None:
-    from vmat.io.atomic import atomic_output
-
     with atomic_output(path) as temporary:
         if not cv2.imwrite(str(temporary), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
             raise OutputError(f"cannot write {str(path)!r}")
