@@ -102,3 +102,17 @@ def test_run_from_a_first_frame_prompt_propagates_masks(tmp_path, clip):
     last = read_id_mask(mask_path(tmp_path / "clip.masks", 5))
     scores = j_and_f(last, truth[5].id_map)
     assert np.mean([j for j, _ in scores.values()]) > 0.6
+
+
+def test_temporal_stage_keeps_every_frame_in_order_and_steadies_still_mattes(tmp_path, clip):
+    source, masks, _, ids = clip
+    run_clip(source, tmp_path / "plain", RunConfig(masks_folder=str(masks), write_video=False, write_preview=False))
+    run_clip(source, tmp_path / "steady", RunConfig(masks_folder=str(masks), temporal=True, write_video=False, write_preview=False))
+    from vmat.layers import LayersReader
+
+    plain, steady = LayersReader(tmp_path / "plain" / "clip.vlayers"), LayersReader(tmp_path / "steady" / "clip.vlayers")
+    assert plain.info.num_frames == steady.info.num_frames == 6
+    assert plain.info.times == steady.info.times
+    assert all(a.ids == b.ids for a, b in zip(plain, steady))
+    # frame 0 has no past: fusion must give it back unchanged (a misaligned hold-back would not)
+    assert bool((plain.read(0).alpha == steady.read(0).alpha).all())

@@ -44,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     stages = parser.add_argument_group("stages")
     stages.add_argument("--depth", choices=DEPTH_ESTIMATORS, default="ground-plane", help="depth stage (default: ground-plane, weight-free)")
     stages.add_argument("--depth-checkpoint", metavar="PATH", help="weights for --depth dav2-small (depth_anything_v2_vits.pth)")
+    stages.add_argument(
+        "--temporal", action="store_true", help="steadier mattes: forward-backward fusion where the frame does not change"
+    )
     stages.add_argument("--no-completion", action="store_true", help="do not recover the background hidden behind people")
     stages.add_argument("--batch-size", type=int, default=4, help="frames per batch in the model stages (default 4)")
     out = parser.add_argument_group("outputs")
@@ -63,6 +66,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         prompt_frame=args.prompt_frame,
         depth=args.depth,
         depth_checkpoint=args.depth_checkpoint,
+        temporal=args.temporal,
         complete_background=not args.no_completion,
         edit=EditSpec(remove=tuple(args.remove), reorder=tuple(args.reorder) if args.reorder else None, background=args.background),
         write_layers=not args.no_layers,

@@ -3,29 +3,62 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from fractions import Fraction
 
 import numpy as np
 
 from vmat.decomposition import MaskMattingConfig, MaskMattingDecomposer
 from vmat.evaluation.harness import id_map_from_alphas
 from vmat.evaluation.methods import Method, MethodInput, MethodOutput, register_method
+from vmat.io.frame import Frame
+from vmat.pipeline import FrameRecord, run_stages
+from vmat.pipeline.stages import DecomposeStage, TemporalStage
+from vmat.temporal import FusionConfig
 
 
 @register_method(
     "mask-matting",
     "the weight-free decomposer: guided-filter mattes around the guidance masks, multi-level foreground "
-    "estimation, depth from the feet (options band, radius, eps as fractions of the frame size / GF eps)",
+    "estimation, depth from the feet (options band, radius, eps as fractions of the frame size / GF eps; "
+    "temporal=true adds forward-backward fusion with lookahead, tolerance)",
 )
-def make_mask_matting(band: float = MaskMattingConfig.band, radius: float = MaskMattingConfig.radius, eps: float = MaskMattingConfig.eps) -> Method:
+def make_mask_matting(
+    band: float = MaskMattingConfig.band,
+    radius: float = MaskMattingConfig.radius,
+    eps: float = MaskMattingConfig.eps,
+    temporal: bool = False,
+    lookahead: int = FusionConfig.lookahead,
+    tolerance: float = FusionConfig.tolerance,
+) -> Method:
+    """With ``temporal`` the mattes go through the pipeline's temporal stage (forward-backward fusion)."""
     decomposer = MaskMattingDecomposer(MaskMattingConfig(band=band, radius=radius, eps=eps))
 
     def run(inputs: Iterable[MethodInput]) -> Iterator[MethodOutput]:
-        for item in inputs:
-            ids = list(range(1, len(item.instance_ids) + 1))
-            id_map = id_map_from_alphas(item.guidance.astype(np.float32), ids)
-            stack = decomposer.decompose(item.image, id_map, instance_ids=ids)
-            weights = stack.weights()[1:].numpy()
+        records = (_record(item) for item in inputs)
+        stages = [_DecomposeFromGuidance(decomposer)]
+        if temporal:
+            stages.append(TemporalStage(FusionConfig(lookahead=lookahead, tolerance=tolerance)))
+        for record in run_stages(records, stages, info=None, batch_size=1):
+            stack = record.layers
             depth = stack.depth[1:].numpy().astype(np.float64)
-            yield MethodOutput(alpha=weights, instance_depth=np.where(np.isfinite(depth), depth, np.nan))
+            yield MethodOutput(alpha=stack.weights()[1:].numpy(), instance_depth=np.where(np.isfinite(depth), depth, np.nan))
 
     return run
+
+
+def _record(item: MethodInput) -> FrameRecord:
+    ids = list(range(1, len(item.instance_ids) + 1))
+    record = FrameRecord(Frame(item.index, item.image, item.index, Fraction(1, 1)))
+    record.masks = id_map_from_alphas(item.guidance.astype(np.float32), ids)
+    return record
+
+
+class _DecomposeFromGuidance(DecomposeStage):
+    """The decompose stage with a plane for every guidance mask, present in the frame or not, so that
+    instance ``k`` of the output is always guidance mask ``k``."""
+
+    def process(self, batch: list[FrameRecord]) -> list[FrameRecord]:
+        for record in batch:
+            ids = list(range(1, int(record.masks.max(initial=0)) + 1))
+            record.layers = self.decomposer.decompose(record.frame.image, record.masks, instance_ids=ids)
+        return batch

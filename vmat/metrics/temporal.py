@@ -74,3 +74,11 @@ def messddt(
     error = (np.asarray(pred, np.float64) - gt) ** 2
     error_prev = (np.asarray(pred_prev, np.float64) - gt_prev) ** 2
     return float(np.mean(np.abs(error - warp_backward(error_prev, flow))) * MESSDDT_SCALE)
+
+
+def still_flicker(alpha: np.ndarray, alpha_prev: np.ndarray, still: np.ndarray) -> float:
+    """Mean ``|alpha_t - alpha_{t-1}|`` (x1e3) over the ``still`` pixels, where the frame itself did not change:
+    there a steady matte should not change either, so this measures flicker on real clips without ground truth."""
+    if not still.any():
+        return 0.0
+    return float(np.abs(alpha.astype(np.float64) - alpha_prev)[..., still].mean() * 1e3)

@@ -34,7 +34,7 @@ from vmat.pipeline.edits import EditSpec, apply_edits, check_background
 from vmat.pipeline.clock import StageClock
 from vmat.pipeline.record import FrameRecord
 from vmat.pipeline.stage import InProcessRunner, Stage, StageFactory, StageRunner
-from vmat.pipeline.stages import DecomposeStage, DepthStage, MaskFolderStage
+from vmat.pipeline.stages import DecomposeStage, DepthStage, MaskFolderStage, TemporalStage
 from vmat.progress import progress
 from vmat.propagation.clip import mask_clip, video_frames
 from vmat.propagation.prompts import prompt_rounds
@@ -54,6 +54,7 @@ class RunConfig:
     prompt_frame: int = 0
     depth: str = "ground-plane"
     depth_checkpoint: str | None = None
+    temporal: bool = False
     complete_background: bool = True
     edit: EditSpec = field(default_factory=EditSpec)
     write_video: bool = True
@@ -89,11 +90,14 @@ def stage_factories(config: RunConfig) -> list[StageFactory]:
     """
     if config.masks_folder is None:
         raise ConfigError("the layer stages need a folder of per-frame id masks")
-    return [
+    factories: list[StageFactory] = [
         partial(MaskFolderStage, config.masks_folder),
         partial(DepthStage.build, config.depth, config.depth_checkpoint),
         DecomposeStage,
     ]
+    if config.temporal:
+        factories.append(TemporalStage)
+    return factories
 
 
 def make_layers(

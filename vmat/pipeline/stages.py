@@ -6,6 +6,7 @@ stays in its package (:mod:`vmat.depth`, :mod:`vmat.propagation`, :mod:`vmat.dec
 
 from __future__ import annotations
 
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,10 @@ from vmat.decomposition import MaskMattingDecomposer
 from vmat.depth.base import DepthEstimator, images_to_tensor
 from vmat.depth.build import build_depth_estimator
 from vmat.errors import ConfigError, InputNotFoundError
+from vmat.io.metadata import VideoInfo
 from vmat.pipeline.record import FrameRecord
 from vmat.propagation.idmask import mask_path, read_id_mask
+from vmat.temporal.fusion import ForwardBackwardFusion, FusionConfig, frame_change_map
 from vmat.pipeline.stage import Stage
 
 
@@ -85,3 +88,50 @@ class DecomposeStage(Stage):
                 raise ConfigError("the decompose stage needs instance masks: run a mask stage before it")
             record.layers = self.decomposer.decompose(record.frame.image, record.masks, record.depth)
         return batch
+
+
+class TemporalStage(Stage):
+    """Steadier mattes over time: forward-backward fusion of each person's own alpha (MaGGIe eq. 12-14), with
+    change maps from frame differences. Holds ``lookahead`` frames back, so it needs the clip in order."""
+
+    name = "temporal"
+    ordered = True
+
+    def __init__(self, config: FusionConfig = FusionConfig()) -> None:
+        self.config = config
+        self.start_clip(None)
+
+    def start_clip(self, info: VideoInfo | None) -> None:
+        self._fusion = ForwardBackwardFusion(self.config)
+        self._held: deque[FrameRecord] = deque()
+        self._previous: np.ndarray | None = None
+
+    def process(self, batch: list[FrameRecord]) -> list[FrameRecord]:
+        ready = []
+        for record in batch:
+            image = record.frame.image
+            if self._previous is None:
+                change = np.ones(image.shape[:2], bool)
+            else:
+                change = frame_change_map(self._previous, image, self.config.change_threshold, self.config.change_grow)
+            self._previous = image
+            stack = record.layers
+            alphas = {instance: stack.alpha[plane].numpy() for plane, instance in enumerate(stack.ids) if plane > 0}
+            self._held.append(record)
+            fused = self._fusion.push(alphas, change)
+            if fused is not None:
+                ready.append(_with_alphas(self._held.popleft(), fused))
+        return ready
+
+    def finish_clip(self) -> list[FrameRecord]:
+        return [_with_alphas(self._held.popleft(), fused) for fused in self._fusion.flush()]
+
+
+def _with_alphas(record: FrameRecord, alphas: dict[int, np.ndarray]) -> FrameRecord:
+    stack = record.layers
+    alpha = stack.alpha.clone()
+    for plane, instance in enumerate(stack.ids):
+        if plane > 0:
+            alpha[plane] = torch.from_numpy(alphas[instance])
+    record.layers = stack.replace(alpha=alpha)
+    return record

@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+from vmat.temporal.fusion import ForwardBackwardFusion, FusionConfig, frame_change_map, fuse
+
+# One pixel, one person: the matte drifts a little while nothing changes, then jumps where the frame changes.
+ALPHAS = [0.5, 0.52, 0.49, 0.9, 0.91]
+CHANGES = [False, False, False, True, False]  # delta(t): frame t differs from frame t-1 (delta(0) unused)
+
+
+def _run(config, alphas=ALPHAS, changes=CHANGES):
+    fusion = ForwardBackwardFusion(config)
+    out = []
+    for a, c in zip(alphas, changes):
+        fused = fusion.push({1: np.array([[a]], np.float32)}, np.array([[c]]))
+        if fused is not None:
+            out.append(fused)
+    out += fusion.flush()
+    return [float(f[1][0, 0]) for f in out]
+
+
+def test_still_stretches_hold_the_matte_when_forward_and_backward_agree():
+    # forward: 0.5 0.5 0.5 0.9 0.9; backward: 0.49 0.49 0.49 0.91 0.91 (hand-computed, eq. 12-13)
+    assert _run(FusionConfig(lookahead=10, tolerance=0.02)) == pytest.approx([0.5, 0.5, 0.5, 0.9, 0.9])
+
+
+def test_the_papers_exact_rule_keeps_the_frames_own_matte_when_the_passes_differ():
+    assert _run(FusionConfig(lookahead=10, tolerance=0.0)) == pytest.approx(ALPHAS)
+
+
+def test_lookahead_bounds_the_backward_pass():
+    # lookahead 1: the backward pass of frame t starts at frame t+1: A_b(t) = A(t+1) unless frame t+1 changed.
+    # backward: 0.52, 0.49, 0.49 (delta(3) set: A(2)), 0.91, 0.91; forward: 0.5, 0.5, 0.5, 0.9, 0.9
+    expected = [0.5, 0.5, 0.5, 0.9, 0.9]
+    assert _run(FusionConfig(lookahead=1, tolerance=0.02)) == pytest.approx(expected)
+    # below |A_f(1) - A_b(1)| = |0.5 - 0.49| frame 1 keeps its own matte
+    assert _run(FusionConfig(lookahead=1, tolerance=0.005))[1] == pytest.approx(0.52)
+
+
+def test_output_is_lookahead_frames_behind_and_complete():
+    fusion = ForwardBackwardFusion(FusionConfig(lookahead=3))
+    ready = [fusion.push({1: np.zeros((2, 2), np.float32)}, np.zeros((2, 2), bool)) is not None for _ in range(6)]
+    assert ready == [False, False, False, True, True, True]
+    assert len(fusion.flush()) == 3
+
+
+def test_a_person_absent_from_a_frame_has_no_matte_there_and_counts_as_zero():
+    fusion = ForwardBackwardFusion(FusionConfig(lookahead=5, tolerance=0.0))
+    frames = [{1: np.ones((1, 1), np.float32), 2: np.full((1, 1), 0.5, np.float32)}, {1: np.ones((1, 1), np.float32)}]
+    for frame in frames:
+        assert fusion.push(frame, np.zeros((1, 1), bool)) is None
+    first, second = fusion.flush()
+    assert set(first) == {1, 2} and set(second) == {1}
+    # person 2: forward 0.5 (then 0.5 held in the unchanged pixel), backward from frame 1: A=0 -> differ -> own 0.5
+    assert float(first[2][0, 0]) == 0.5
+
+
+def test_fuse_is_eq_14():
+    alpha, forward, backward = np.array([0.1, 0.2, 0.3]), np.array([0.5, 0.2, 0.7]), np.array([0.5, 0.25, 0.9])
+    assert fuse(alpha, forward, backward).tolist() == [0.5, 0.2, 0.3]
+
+
+def test_frame_change_map_thresholds_and_grows():
+    previous = np.zeros((7, 7, 3), np.uint8)
+    current = previous.copy()
+    current[3, 3, 1] = 40  # one pixel changes a lot
+    current[0, 0, 0] = 5  # one pixel changes a little
+    change = frame_change_map(previous, current, threshold=12, grow=1)
+    assert change[3, 3] and change[2, 3] and change[3, 4] and not change[1, 3]
+    assert not change[0, 0]
+    assert frame_change_map(previous, current, threshold=12, grow=0).sum() == 1

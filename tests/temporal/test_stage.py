@@ -1,0 +1,29 @@
+from fractions import Fraction
+
+import numpy as np
+import torch
+
+from vmat.io.frame import Frame
+from vmat.layers import LayerStack
+from vmat.pipeline import FrameRecord, run_stages
+from vmat.pipeline.stages import TemporalStage
+from vmat.temporal import FusionConfig
+
+
+def _record(index, image_value, alpha_value):
+    image = np.full((4, 5, 3), image_value, np.uint8)
+    alpha = torch.stack([torch.ones(4, 5), torch.full((4, 5), alpha_value)])
+    stack = LayerStack(torch.zeros(2, 3, 4, 5), alpha, torch.tensor([float("inf"), 1.0]), (0, 7))
+    record = FrameRecord(Frame(index, image, index, Fraction(1, 25)))
+    record.layers = stack
+    return record
+
+
+def test_a_still_frame_holds_the_matte_and_a_changed_frame_keeps_its_own():
+    # frames 0-2 identical pictures, matte jitters by 0.01; frame 3 changes picture and matte
+    records = [_record(0, 50, 0.60), _record(1, 50, 0.61), _record(2, 50, 0.60), _record(3, 200, 0.20)]
+    out = list(run_stages(iter(records), [TemporalStage(FusionConfig(lookahead=4, tolerance=0.02))], info=None, batch_size=2))
+    assert [r.index for r in out] == [0, 1, 2, 3]
+    values = [float(r.layers.alpha[1, 0, 0]) for r in out]
+    assert np.allclose(values, [0.60, 0.60, 0.60, 0.20])  # frame 1 would be 0.61 without fusion
+    assert all(float(r.layers.alpha[0].min()) == 1.0 for r in out)  # the background plane is untouched
