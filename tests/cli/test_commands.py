@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from vmat.cli.main import COMMAND_MODULES, build_parser, main
@@ -103,3 +104,18 @@ def test_a_terminated_run_leaves_no_output_behind(tmp_path):
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130 and "interrupted" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_depth_command_writes_16_bit_depth_and_a_preview(tmp_path, capsys):
+    import cv2
+
+    clip = tmp_path / "t.mp4"
+    main(["-q", "testclip", str(clip), "--size", "64x48", "--frames", "4"])
+    assert main(["depth", str(clip), str(tmp_path / "depth"), "--preview", str(tmp_path / "depth.mp4")]) == 0
+    assert "depth (ground-plane) for 4 frames of 64x48" in capsys.readouterr().out
+    first = cv2.imread(str(tmp_path / "depth" / "000000.png"), cv2.IMREAD_UNCHANGED)
+    assert first.dtype == np.uint16 and first.shape == (48, 64)
+    assert first[-1].mean() < first[30].mean()  # the bottom rows (ground nearest the camera) are nearest
+    assert probe(tmp_path / "depth.mp4").num_frames == 4
+    assert main(["depth", str(clip), str(tmp_path / "d2"), "--model", "dav2-small"]) == 2
+    assert "needs the path of depth_anything_v2_vits.pth" in capsys.readouterr().err

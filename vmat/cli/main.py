@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "run_cmd",
     "edit_cmd",
     "masks_cmd",
+    "depth_cmd",
     "batch_cmd",
     "demo_cmd",
     "info_cmd",

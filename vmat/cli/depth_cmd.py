@@ -1,0 +1,52 @@
+"""``vmat depth``: relative depth for every frame of a clip, as 16-bit PNGs (and a colour preview)."""
+
+from __future__ import annotations
+
+import argparse
+
+from vmat.cli.options import add_backend_option
+from vmat.depth import DepthStabilizer, build_depth_estimator, write_clip_depth
+from vmat.depth.build import DEPTH_ESTIMATORS
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "depth",
+        help="relative depth per frame (smaller = nearer) as 16-bit PNGs",
+        description=(
+            "Estimate relative depth for every frame (a map in [0, 1], smaller = nearer, stored as round(depth * "
+            "65535) in 16-bit PNGs NNNNNN.png), stabilised over time unless --no-stabilize."
+        ),
+    )
+    parser.add_argument("input", help="a media file or a folder of PNG/JPG images")
+    parser.add_argument("output", help="folder for the depth PNGs")
+    parser.add_argument("--model", choices=DEPTH_ESTIMATORS, default="ground-plane", help="depth stage (default ground-plane, weight-free)")
+    parser.add_argument("--checkpoint", metavar="PATH", help="weights for --model dav2-small (depth_anything_v2_vits.pth or .safetensors)")
+    parser.add_argument("--masks", metavar="FOLDER", help="per-frame id masks: the ground plane places people with them, the stabiliser ignores them")
+    parser.add_argument("--horizon", type=float, default=0.4, help="ground plane: horizon row as a fraction of the height (default 0.4)")
+    parser.add_argument("--input-size", type=int, default=518, help="dav2-small: short side fed to the network (default 518)")
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--no-stabilize", action="store_true", help="keep each frame's own scale and shift")
+    parser.add_argument("--preview", metavar="VIDEO", help="also write a colour preview video (warm = near)")
+    parser.add_argument("--device", help="torch device (default: CUDA when present for dav2-small, else CPU)")
+    add_backend_option(parser)
+    parser.set_defaults(handler=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    options = {"horizon": args.horizon} if args.model == "ground-plane" else {"input_size": args.input_size}
+    estimator = build_depth_estimator(args.model, checkpoint=args.checkpoint, device=args.device, **options)
+    summary = write_clip_depth(
+        args.input,
+        args.output,
+        estimator,
+        masks_dir=args.masks,
+        stabilizer=None if args.no_stabilize else DepthStabilizer(),
+        batch_size=args.batch_size,
+        preview=args.preview,
+        backend=args.backend,
+    )
+    if not args.quiet:
+        print(summary.describe())
+    return 0
