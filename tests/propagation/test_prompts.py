@@ -136,7 +136,8 @@ def test_load_prompts_reads_every_kind(tmp_path):
 
 @pytest.mark.parametrize(
     "document",
-    ["not json", {"no": "prompts"}, {"prompts": [{"instances": []}]}, {"prompts": [{"frame": 0}]}, {"prompts": [{"frame": 0, "instances": [{"box": [1, 2, 3, 4]}]}]}],
+    ["not json", {"no": "prompts"}, {"prompts": [{"instances": []}]}, {"prompts": [{"frame": 0}]}, {"prompts": [{"frame": 0, "instances": [{"box": [1, 2, 3, 4]}]}]},
+     {"prompts": [{"frame": 0, "instances": [{"id": 1, "box": [1, 2]}]}]}],
 )
 def test_malformed_prompt_files_are_prompt_errors(tmp_path, document):
     (tmp_path / "p.json").write_text(document if isinstance(document, str) else json.dumps(document))

@@ -117,8 +117,9 @@ def make_layers(
     source, layers_path = Path(source), Path(layers_path)
     clock = clock or StageClock()
     written = []
+    rounds = prompt_rounds(config.prompt, config.prompt_frame) if config.masks_folder is None else None
+    _make_folder(layers_path.parent)
     if config.masks_folder is None:
-        rounds = prompt_rounds(config.prompt, config.prompt_frame)
         masks = layers_path.with_suffix(".masks")
         with clock.measure("masks"):
             masking = mask_clip(video_frames(source), masks, rounds)
@@ -193,15 +194,12 @@ def run_clip(
     folder = Path(output_dir)
     if config.edit.background is not None:
         check_background(config.edit.background)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot create output folder {str(folder)!r}: {error.strerror}") from None
     summary = RunSummary()
     clock = StageClock()
-    with tempfile.TemporaryDirectory(prefix=".vmat-run-", dir=folder) as scratch:
+    with tempfile.TemporaryDirectory(prefix="vmat-run-") as scratch:
         layers_path = folder / f"{source.stem}.vlayers" if config.write_layers else Path(scratch) / f"{source.stem}.vlayers"
         written = make_layers(source, layers_path, config, runner=runner, clock=clock)
+        _make_folder(folder)
         summary.outputs.extend(written if config.write_layers else [])
         summary.frames = LayersReader(layers_path).info.num_frames
         if config.write_preview:
@@ -247,6 +245,13 @@ class _TimedStage(Stage):
     def finish_clip(self) -> list[FrameRecord]:
         with self.clock.measure(self.name):
             return self.inner.finish_clip()
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create output folder {str(folder)!r}: {error.strerror}") from None
 
 
 def _write_image(path: Path, rgb: np.ndarray) -> None:

@@ -221,8 +221,10 @@ def apply_prompt(
 
 
 def _parse_instance(entry: dict) -> InstancePrompt:
+    box = entry.get("box")
+    if box is not None and (not isinstance(box, list) or len(box) != 4):
+        raise PromptError(f"a prompt box is four numbers [x0, y0, x1, y1], not {json.dumps(box)}.")
     try:
-        box = entry.get("box")
         return InstancePrompt(
             id=int(entry["id"]),
             box=Box(*(int(v) for v in box)) if box is not None else None,
