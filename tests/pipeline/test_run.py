@@ -116,3 +116,19 @@ def test_temporal_stage_keeps_every_frame_in_order_and_steadies_still_mattes(tmp
     assert all(a.ids == b.ids for a, b in zip(plain, steady))
     # frame 0 has no past: fusion must give it back unchanged (a misaligned hold-back would not)
     assert bool((plain.read(0).alpha == steady.read(0).alpha).all())
+
+
+def test_people_are_exported_as_matte_and_rgba_videos_with_the_clip_timing(tmp_path, clip):
+    source, masks, _, ids = clip
+    run_clip(source, tmp_path, RunConfig(masks_folder=str(masks), write_video=False, write_people=True))
+    from vmat.layers import LayersReader
+
+    first = LayersReader(tmp_path / "clip.vlayers").read(0)
+    for instance in ids:
+        matte, rgba = tmp_path / f"clip.person{instance}.matte.mp4", tmp_path / f"clip.person{instance}.webm"
+        assert probe(matte).num_frames == probe(rgba).num_frames == 6
+        assert probe(rgba).has_alpha
+        with open_video(matte) as reader:
+            grey = next(iter(reader)).image[:80, :128, 0].astype(float)
+        weight = first.weights()[first.ids.index(instance)].numpy() * 255
+        assert np.abs(grey - weight).mean() < 2  # the visible alpha, through a crf-10 matte video

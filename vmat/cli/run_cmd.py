@@ -52,6 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     out = parser.add_argument_group("outputs")
     out.add_argument("--no-layers", action="store_true", help="do not keep the layers file")
     out.add_argument("--no-preview", action="store_true", help="do not write the labelled first frame")
+    out.add_argument(
+        "--people", action="store_true", help="also write each person as CLIP.personID.matte.mp4 (grey alpha) and CLIP.personID.webm (RGBA)"
+    )
     out.add_argument("--crf", type=int, help="H.264 quality of the video (default 18)")
     out.add_argument("--preset", default="veryfast", help="x264 preset (default veryfast)")
     add_backend_option(stages)
@@ -71,6 +74,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         edit=EditSpec(remove=tuple(args.remove), reorder=tuple(args.reorder) if args.reorder else None, background=args.background),
         write_layers=not args.no_layers,
         write_preview=not args.no_preview,
+        write_people=args.people,
         crf=args.crf,
         preset=args.preset,
         batch_size=args.batch_size,

@@ -17,6 +17,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -60,6 +61,7 @@ class RunConfig:
     write_video: bool = True
     write_layers: bool = True
     write_preview: bool = True
+    write_people: bool = False
     crf: int | None = None
     preset: str = "veryfast"
     batch_size: int = 4
@@ -180,6 +182,47 @@ def edit_clip(
     return writer.summary
 
 
+def export_people(
+    source: str | os.PathLike[str],
+    layers_path: str | os.PathLike[str],
+    folder: str | os.PathLike[str],
+    *,
+    backend: Backend = "pyav",
+    clock: StageClock | None = None,
+) -> list[str]:
+    """Write each person's layer as videos: ``CLIP.person<ID>.matte.mp4`` (their visible alpha, grey) and
+    ``CLIP.person<ID>.webm`` (their straight colour with that alpha, VP9 with alpha), with the clip's timing.
+
+    A person out of view in a frame is fully transparent there. Returns a line per file written.
+    """
+    source, folder = Path(source), Path(folder)
+    clock = clock or StageClock()
+    layers = LayersReader(layers_path)
+    with ExitStack() as files, open_video(source, backend=backend) as reader:
+        writers = {}
+        for instance in layers.info.instance_ids:
+            name = f"{source.stem}.person{instance}"
+            writers[instance] = (
+                files.enter_context(VideoWriter(folder / f"{name}.matte.mp4", format="matte", fps=reader.info.frame_rate)),
+                files.enter_context(VideoWriter(folder / f"{name}.webm", format="vp9-alpha", fps=reader.info.frame_rate)),
+            )
+        frames = clock.iterate("decode", reader)
+        for frame, stack in progress(zip(frames, clock.iterate("layers file", layers), strict=True), total=layers.info.num_frames, desc="people"):
+            with clock.measure("people"):
+                weights = stack.weights()
+                for instance, (matte, rgba) in writers.items():
+                    if instance in stack.ids:
+                        plane = stack.ids.index(instance)
+                        alpha = np.round(weights[plane].numpy() * 255).astype(np.uint8)
+                        colour = tensor_to_image(stack.colour[plane])
+                    else:
+                        alpha = np.zeros((stack.height, stack.width), np.uint8)
+                        colour = np.zeros((stack.height, stack.width, 3), np.uint8)
+                    matte.write_frame(frame, image=alpha)
+                    rgba.write_frame(frame, image=np.dstack([colour, alpha]))
+    return [writer.summary.describe() for pair in writers.values() for writer in pair]
+
+
 def run_clip(
     source: str | os.PathLike[str],
     output_dir: str | os.PathLike[str],
@@ -188,7 +231,8 @@ def run_clip(
     runner: StageRunner | None = None,
 ) -> RunSummary:
     """Run the pipeline on ``source`` and write its outputs into ``output_dir``, named after the clip:
-    ``CLIP.masks`` (when made from prompts), ``CLIP.vlayers``, ``CLIP.ids.png`` and ``CLIP.vmat.mp4``."""
+    ``CLIP.masks`` (when made from prompts), ``CLIP.vlayers``, ``CLIP.ids.png``, ``CLIP.vmat.mp4`` and, with
+    ``write_people``, each person's matte and RGBA videos (:func:`export_people`)."""
     started = time.perf_counter()
     source = Path(source)
     folder = Path(output_dir)
@@ -206,6 +250,8 @@ def run_clip(
             preview = folder / f"{source.stem}.ids.png"
             _write_image(preview, label_preview(LayersReader(layers_path).read(0)))
             summary.outputs.append(f"wrote {preview} (first frame, each person labelled with their id)")
+        if config.write_people:
+            summary.outputs += export_people(source, layers_path, folder, backend=config.backend, clock=clock)
         if config.write_video:
             video = folder / f"{source.stem}.vmat.mp4"
             result = edit_clip(
