@@ -1,4 +1,5 @@
-"""One local Ray cluster for the whole Ray test suite (starting one costs seconds)."""
+"""Fixtures of the pipelines tests: one local Ray cluster for the whole Ray suite (starting one costs
+seconds), and a small archive of generated clips per test module."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+
+from tests.pipelines.archive import make_archive
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +34,10 @@ def ray_address():
     assert not scratch.exists()
     assert "RAY_TMPDIR" not in os.environ or Path(os.environ["RAY_TMPDIR"]) != scratch
     assert home_ray.exists() == had_home_ray
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    root = tmp_path_factory.mktemp("archive")
+    make_archive(root)
+    return root

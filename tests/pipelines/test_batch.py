@@ -11,19 +11,11 @@ from vmat.errors import ConfigError
 from vmat.pipeline import InProcessRunner
 from vmat.pipeline.run import RunConfig
 
-from tests.pipelines.archive import make_archive
+from tests.pipelines.archive import GOOD
 from tests.pipelines.outputs import assert_same_clip_outputs, output_files
 
 # Lossless video: x264's output differs from run to run (threading), its lossless output does not.
 IN_PROCESS = BatchConfig(runner="inprocess", retries=1, run=RunConfig(crf=0))
-GOOD = ["day1/deep/run", "day1/walk", "talk"]
-
-
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory):
-    root = tmp_path_factory.mktemp("archive")
-    make_archive(root)
-    return root
 
 
 @pytest.fixture(scope="module")

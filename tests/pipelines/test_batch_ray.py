@@ -18,19 +18,11 @@ from pipelines.job import STATE_FILE
 from pipelines.runner import RayRunner, RayRunnerConfig
 from vmat.pipeline.run import RunConfig
 
-from tests.pipelines.archive import make_archive, scene_clip
+from tests.pipelines.archive import GOOD, scene_clip
 from tests.pipelines.outputs import assert_same_clip_outputs, output_files
 
 pytestmark = pytest.mark.ray
-GOOD = ["day1/deep/run", "day1/walk", "talk"]
 EXACT = RunConfig(crf=0)  # lossless video: x264's output differs from run to run (threading), its lossless output does not
-
-
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory):
-    root = tmp_path_factory.mktemp("archive")
-    make_archive(root)
-    return root
 
 
 @pytest.fixture(scope="module")
