@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vmat.errors import NoVideoError, UnsupportedMediaError
+from vmat.errors import NoVideoError, OutputError, UnsupportedMediaError
 from vmat.io.frame import Frame
 from vmat.io.metadata import VideoInfo
 from vmat.io.reader import OnError, ReaderBase
@@ -115,4 +115,4 @@ def write_png(path: Path, image: np.ndarray) -> None:
         code = cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR
         image = cv2.cvtColor(image, code)
     if not cv2.imwrite(str(path), image, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
-        raise OSError(f"could not write {path}")
+        raise OutputError(f"cannot write {str(path)!r}")

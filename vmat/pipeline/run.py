@@ -22,13 +22,13 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vmat.editing import complete_background
 from vmat.errors import ConfigError, OutputError
 from vmat.io import VideoWriter, WriteSummary, open_video
 from vmat.io.atomic import atomic_output
+from vmat.io.image_sequence import write_png
 from vmat.io.reader import Backend
 from vmat.layers import LayersReader, LayersWriter, label_preview, tensor_to_image
 from vmat.pipeline.edits import EditSpec, apply_edits, check_background
@@ -158,13 +158,12 @@ def edit_clip(
     source timing and the source audio. Redo it with other edits as often as wanted: the models do not run."""
     source = Path(source)
     clock = clock or StageClock()
-    if edit.background is not None:
-        check_background(edit.background)
     layers = LayersReader(layers_path)
     info = layers.info
     missing = sorted(set(edit.instance_ids) - set(info.instance_ids))
     if missing:
         raise ConfigError(f"person id(s) {missing} are not in {str(layers_path)!r}, whose people are {info.instance_ids}")
+    # apply_edits checks the background option now, before any output is opened.
     stacks: Iterator = clock.iterate("layers file", layers)
     if complete:
         stacks = clock.iterate("completion", (frame.stack for frame in complete_background(_ClockedLayers(layers, clock))))
@@ -245,10 +244,11 @@ def run_clip(
         written = make_layers(source, layers_path, config, runner=runner, clock=clock)
         _make_folder(folder)
         summary.outputs.extend(written if config.write_layers else [])
-        summary.frames = LayersReader(layers_path).info.num_frames
+        layers = LayersReader(layers_path)
+        summary.frames = layers.info.num_frames
         if config.write_preview:
             preview = folder / f"{source.stem}.ids.png"
-            _write_image(preview, label_preview(LayersReader(layers_path).read(0)))
+            _write_image(preview, label_preview(layers.read(0)))
             summary.outputs.append(f"wrote {preview} (first frame, each person labelled with their id)")
         if config.write_people:
             summary.outputs += export_people(source, layers_path, folder, backend=config.backend, clock=clock)
@@ -302,5 +302,4 @@ def _make_folder(folder: Path) -> None:
 
 def _write_image(path: Path, rgb: np.ndarray) -> None:
     with atomic_output(path) as temporary:
-        if not cv2.imwrite(str(temporary), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-            raise OutputError(f"cannot write {str(path)!r}")
+        write_png(temporary, rgb)
