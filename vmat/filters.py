@@ -51,6 +51,14 @@ def _coefficients(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
     return a.astype(np.float32), b.astype(np.float32)
 
 
+def guided_coefficients(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The guided filter's smoothed affine coefficients ``a (H, W, 3)``, ``b (H, W)``: the output is
+    ``a . guide + b``, and applying coefficients fitted at a small size to a larger guide upsamples along the
+    larger guide's edges (He and Sun 2015). ``guide (H, W, 3)``, ``source (H, W)`` float32."""
+    a, b = _coefficients(np.ascontiguousarray(guide, np.float32), np.ascontiguousarray(source, np.float32), radius, eps)
+    return box_mean(a, radius), box_mean(b, radius)
+
+
 def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float, subsample: int = 1) -> np.ndarray:
     """Filter ``source (H, W)`` guided by ``guide (H, W, 3)``, both float32 in [0, 1]; returns ``(H, W)`` float32.
 
@@ -65,15 +73,11 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
         small = (max(1, width // subsample), max(1, height // subsample))
         guide_small = cv2.resize(guide, small, interpolation=cv2.INTER_AREA)
         source_small = cv2.resize(source, small, interpolation=cv2.INTER_AREA)
-        radius_small = max(1, round(radius / subsample))
-    else:
-        guide_small, source_small, radius_small = guide, source, radius
-    a, b = _coefficients(guide_small, source_small, radius_small, eps)
-    mean_a = box_mean(a, radius_small)
-    mean_b = box_mean(b, radius_small)
-    if subsample > 1:
+        mean_a, mean_b = guided_coefficients(guide_small, source_small, max(1, round(radius / subsample)), eps)
         mean_a = cv2.resize(mean_a, (width, height), interpolation=cv2.INTER_LINEAR)
         mean_b = cv2.resize(mean_b, (width, height), interpolation=cv2.INTER_LINEAR)
+    else:
+        mean_a, mean_b = guided_coefficients(guide, source, radius, eps)
     return np.einsum("hwc,hwc->hw", mean_a, guide) + mean_b
 
 

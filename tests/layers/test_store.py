@@ -7,7 +7,7 @@ import torch
 
 from tests.layers.stacks import two_people
 from vmat.layers import LayersFileError, LayersReader, LayersWriter, LayerStack
-from vmat.layers.store import decode_stack, encode_stack
+from vmat.layers.store import decode_stack, encode_stack, pack_frame, unpack_frame
 
 
 def quantised_stack(seed: int, height: int = 5, width: int = 7) -> LayerStack:
@@ -32,6 +32,20 @@ def test_encode_decode_is_lossless_on_the_grid():
     assert torch.equal(back.alpha, stack.alpha)
     assert torch.equal(back.colour, stack.colour)
     assert torch.equal(back.depth, stack.depth) and back.ids == stack.ids
+
+
+def test_packed_frame_is_exact_and_smaller_than_raw_on_smooth_images():
+    height, width = 37, 53
+    ramp = np.add.outer(np.arange(height), 3 * np.arange(width)).astype(np.uint8)
+    arrays = {"ids": np.array([0], np.int64), "boxes": np.zeros((1, 4), np.int32), "colour_0": np.dstack([ramp, ramp + 7, ramp * 2])}
+    data = pack_frame(arrays)
+    back = unpack_frame(data)
+    assert sorted(back) == sorted(arrays)
+    for name, array in arrays.items():
+        assert back[name].dtype == array.dtype
+        np.testing.assert_array_equal(back[name], array)
+    # Row differences of a ramp are constant, so the packed frame is a small fraction of the raw pixels.
+    assert len(data) < arrays["colour_0"].nbytes / 10
 
 
 def test_quantisation_error_is_half_a_step():
@@ -91,11 +105,14 @@ def test_reader_errors(tmp_path):
     with LayersWriter(path) as writer:
         writer.write(quantised_stack(0))
     header = json.loads((path / "header.json").read_text())
-    header["version"] = 2
+    header["version"] = 3
     (path / "header.json").write_text(json.dumps(header))
-    with pytest.raises(LayersFileError, match="version 2; this vmat reads version 1"):
+    with pytest.raises(LayersFileError, match="version 3; this vmat reads version 2"):
         LayersReader(path)
-    header["version"] = 1
+    header["version"] = 2
     (path / "header.json").write_text(json.dumps(header))
     with pytest.raises(LayersFileError, match="outside"):
         LayersReader(path).read(1)
+    (path / "frames" / "00000000.vlf").write_bytes(b"not a frame")
+    with pytest.raises(LayersFileError, match="Frame 0 of layers file .* cannot be read"):
+        LayersReader(path).read(0)

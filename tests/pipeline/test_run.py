@@ -9,6 +9,7 @@ from vmat.errors import ConfigError
 from vmat.io import VideoWriter, open_video, probe
 from vmat.io.test_pattern import write_tone
 from vmat.io.transcode import transcode
+from vmat.layers import LayersReader
 from vmat.pipeline.edits import EditSpec
 from vmat.pipeline.run import RunConfig, edit_clip, run_clip
 from vmat.propagation import mask_path, write_id_mask
@@ -132,3 +133,21 @@ def test_people_are_exported_as_matte_and_rgba_videos_with_the_clip_timing(tmp_p
             grey = next(iter(reader)).image[:80, :128, 0].astype(float)
         weight = first.weights()[first.ids.index(instance)].numpy() * 255
         assert np.abs(grey - weight).mean() < 2  # the visible alpha, through a crf-10 matte video
+
+
+def test_a_processing_size_keeps_the_output_at_the_source_size(tmp_path, clip):
+    source, masks, truth, ids = clip
+    config = RunConfig(masks_folder=str(masks), process_size=64, edit=EditSpec(remove=(ids[0],)), crf=0)
+    run_clip(source, tmp_path, config)
+    layers = LayersReader(tmp_path / "clip.vlayers").info
+    assert (layers.width, layers.height) == (64, 40)
+    transcode(source, tmp_path / "same.mp4", crf=0)
+    with open_video(tmp_path / "clip.vmat.mp4") as reader, open_video(tmp_path / "same.mp4") as original:
+        edited, before = next(iter(reader)).image.astype(float), next(iter(original)).image.astype(float)
+    assert edited.shape == before.shape == (80, 128, 3)
+    person = truth[0].id_map == ids[0]
+    assert np.abs(edited - before)[person].mean() > 20
+    # Away from people the output is the source frame itself, not an enlarged small frame.
+    near_people = cv2.dilate((truth[0].id_map > 0).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert np.abs(edited - before)[~near_people].mean() < 1
+

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from vmat.cli.options import add_backend_option
 from vmat.depth.build import DEPTH_ESTIMATORS
-from vmat.pipeline.edits import EditSpec
+from vmat.pipeline.config_file import config_to_toml, read_run_config, run_config_from_mapping
 from vmat.pipeline.run import RunConfig, run_clip
 
 
@@ -32,9 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="a JSON prompt file (boxes, clicks, scribbles; see vmat masks --help) or an id-mask PNG of --prompt-frame",
     )
     given.add_argument("--masks", metavar="FOLDER", help="per-frame id-mask PNGs made earlier (00000.png, ...): no propagation")
-    masks.add_argument("--prompt-frame", type=int, default=0, help="the frame an id-mask --prompt belongs to (default 0)")
+    masks.add_argument("--prompt-frame", type=int, help="the frame an id-mask --prompt belongs to (default 0)")
     edit = parser.add_argument_group("edits")
-    edit.add_argument("--remove", type=int, nargs="+", default=[], metavar="ID", help="remove these people")
+    edit.add_argument("--remove", type=int, nargs="+", metavar="ID", help="remove these people")
     edit.add_argument("--reorder", type=int, nargs=2, metavar=("P", "Q"), help="swap who is in front: person P and person Q")
     edit.add_argument(
         "--background",
@@ -42,13 +43,20 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="new background: #rrggbb or r,g,b colour, blur:SIGMA, an image file or a video file (looped)",
     )
     stages = parser.add_argument_group("stages")
-    stages.add_argument("--depth", choices=DEPTH_ESTIMATORS, default="ground-plane", help="depth stage (default: ground-plane, weight-free)")
+    stages.add_argument("--depth", choices=DEPTH_ESTIMATORS, help="depth stage (default: ground-plane, weight-free)")
     stages.add_argument("--depth-checkpoint", metavar="PATH", help="weights for --depth dav2-small (depth_anything_v2_vits.pth)")
     stages.add_argument(
         "--temporal", action="store_true", help="steadier mattes: forward-backward fusion where the frame does not change"
     )
+    stages.add_argument(
+        "--process-size",
+        type=int,
+        metavar="PIXELS",
+        help="run depth, decomposition and completion with the frame's longer side at most PIXELS (faster; the output "
+        "keeps the source size and its detail wherever the source is shown); default: the source size",
+    )
     stages.add_argument("--no-completion", action="store_true", help="do not recover the background hidden behind people")
-    stages.add_argument("--batch-size", type=int, default=4, help="frames per batch in the model stages (default 4)")
+    stages.add_argument("--batch-size", type=int, help="frames per batch in the model stages (default 4)")
     out = parser.add_argument_group("outputs")
     out.add_argument("--no-layers", action="store_true", help="do not keep the layers file")
     out.add_argument("--no-preview", action="store_true", help="do not write the labelled first frame")
@@ -56,34 +64,51 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--people", action="store_true", help="also write each person as CLIP.personID.matte.mp4 (grey alpha) and CLIP.personID.webm (RGBA)"
     )
     out.add_argument("--crf", type=int, help="H.264 quality of the video (default 18)")
-    out.add_argument("--preset", default="veryfast", help="x264 preset (default veryfast)")
+    out.add_argument("--preset", help="x264 preset (default veryfast)")
     add_backend_option(stages)
-    parser.set_defaults(handler=run)
+    parser.add_argument("--config", metavar="FILE", help="a TOML run configuration (see --print-config); flags override it")
+    parser.add_argument("--print-config", action="store_true", help="print the configuration this command would use, as TOML, and stop")
+    # No flag has a default of its own: an absent flag leaves the config file's value (or RunConfig's default).
+    parser.set_defaults(handler=run, backend=None, temporal=None, people=None)
     return parser
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    return RunConfig(
-        masks_folder=args.masks,
-        prompt=args.prompt,
-        prompt_frame=args.prompt_frame,
-        depth=args.depth,
-        depth_checkpoint=args.depth_checkpoint,
-        temporal=args.temporal,
-        complete_background=not args.no_completion,
-        edit=EditSpec(remove=tuple(args.remove), reorder=tuple(args.reorder) if args.reorder else None, background=args.background),
-        write_layers=not args.no_layers,
-        write_preview=not args.no_preview,
-        write_people=args.people,
-        crf=args.crf,
-        preset=args.preset,
-        batch_size=args.batch_size,
-        backend=args.backend,
-    )
+    """The run's configuration: the ``--config`` file's (or the defaults), with every flag given on the
+    command line in place of the file's value."""
+    config = run_config_from_mapping(read_run_config(args.config), args.config) if args.config else RunConfig()
+    flags = {
+        "masks_folder": args.masks,
+        "prompt": args.prompt,
+        "prompt_frame": args.prompt_frame,
+        "depth": args.depth,
+        "depth_checkpoint": args.depth_checkpoint,
+        "temporal": args.temporal,
+        "process_size": args.process_size,
+        "complete_background": False if args.no_completion else None,
+        "write_layers": False if args.no_layers else None,
+        "write_preview": False if args.no_preview else None,
+        "write_people": args.people,
+        "crf": args.crf,
+        "preset": args.preset,
+        "batch_size": args.batch_size,
+        "backend": args.backend,
+    }
+    edits = {
+        "remove": tuple(args.remove) if args.remove else None,
+        "reorder": tuple(args.reorder) if args.reorder else None,
+        "background": args.background,
+    }
+    edit = replace(config.edit, **{name: value for name, value in edits.items() if value is not None})
+    return replace(config, edit=edit, **{name: value for name, value in flags.items() if value is not None})
 
 
 def run(args: argparse.Namespace) -> int:
-    summary = run_clip(args.clip, args.output, config_from_args(args))
+    config = config_from_args(args)
+    if args.print_config:
+        print(config_to_toml(config), end="")
+        return 0
+    summary = run_clip(args.clip, args.output, config)
     if not args.quiet:
         print(summary.describe())
     return 0

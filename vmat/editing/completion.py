@@ -13,9 +13,10 @@ frames, so each frame's background plane is completed in this order:
    through the chained homographies, at most 3 frame sizes on each axis);
 4. what no frame ever saw is inpainted spatially (``cv2.inpaint``, Telea).
 
-It runs in three streaming passes over a re-iterable source (a :class:`~vmat.layers.LayersReader` or a
-list): camera motion, then the plate, then the frames with a sliding window. Memory is ``2 * window + 1``
-8-bit background images plus the plate, whatever the clip length.
+It runs in streaming passes over a re-iterable source (a :class:`~vmat.layers.LayersReader` or a list):
+camera motion (and the plate, when the camera turns out static), then the plate of a moving camera, then
+the frames with a sliding window. Each frame's work is confined to the box around what people hide.
+Memory is ``2 * window + 1`` 8-bit background images plus the plate, whatever the clip length.
 """
 
 from __future__ import annotations
@@ -84,9 +85,18 @@ class _View:
     seen: np.ndarray  # (H, W) bool
 
 
+def _background_weight(stack: LayerStack) -> torch.Tensor:
+    """``(H, W)``: the light that reaches the background, multiplied front to back as
+    :func:`~vmat.layers.compositing.effective_weights` does, so it is the same number bit for bit."""
+    transmittance = torch.ones_like(stack.alpha[0])
+    for plane in stack.order()[:-1]:
+        transmittance = transmittance * (1.0 - stack.alpha[plane])
+    return transmittance
+
+
 def _view(stack: LayerStack, config: CompletionConfig) -> _View:
     colour = tensor_to_image(stack.colour[0])
-    seen = (stack.weights()[0] >= config.seen_above).cpu().numpy()
+    seen = (_background_weight(stack) >= config.seen_above).cpu().numpy()
     if config.margin > 0:
         size = 2 * config.margin + 1
         seen = cv2.erode(seen.astype(np.uint8), np.ones((size, size), np.uint8)).astype(bool)
@@ -144,15 +154,40 @@ class _Camera:
         return np.linalg.inv(self.to_canvas[target]) @ self.to_canvas[source]
 
 
-def _track_camera(stacks: Iterable[LayerStack], config: CompletionConfig) -> _Camera:
-    """First pass: chain frame-to-frame homographies and decide whether the camera is static."""
+class _PlateSum:
+    """Running sums for the clean plate: each canvas pixel's colour total and how many frames saw it."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.total = np.zeros((height, width, 3), np.float32)
+        self.count = np.zeros((height, width), np.float32)
+
+    def add(self, colour: np.ndarray, seen: np.ndarray) -> None:
+        mask = seen.astype(np.uint8)
+        cv2.accumulate(colour, self.total, mask)
+        cv2.accumulate(mask, self.count, mask)
+
+    def plate(self) -> tuple[np.ndarray, np.ndarray]:
+        seen = self.count > 0
+        plate = np.zeros(self.total.shape, np.uint8)
+        plate[seen] = np.round(self.total[seen] / self.count[seen, None]).astype(np.uint8)
+        return plate, seen
+
+
+def _track_camera(stacks: Iterable[LayerStack], config: CompletionConfig) -> tuple[_Camera, _PlateSum]:
+    """First pass: chain frame-to-frame homographies and decide whether the camera is static.
+
+    It also sums the clean plate as if the camera were static, which saves a pass when it is.
+    """
     from_first: list[np.ndarray] = []  # frame 0 pixels -> frame t pixels
     previous = None
     motion = np.eye(3)
     size = (0, 0)
+    static_plate = None
     for stack in stacks:
         view = _view(stack, config)
         size = (view.seen.shape[1], view.seen.shape[0])
+        static_plate = static_plate or _PlateSum(*size)
+        static_plate.add(view.colour, view.seen)
         if previous is None:
             from_first.append(np.eye(3))
         else:
@@ -166,7 +201,7 @@ def _track_camera(stacks: Iterable[LayerStack], config: CompletionConfig) -> _Ca
     width, height = size
     largest_shift = max(_corner_shift(h, width, height) for h in from_first)
     if config.camera == "static" or (config.camera == "auto" and largest_shift <= config.static_tolerance):
-        return _Camera(True, [np.eye(3)] * len(from_first), size)
+        return _Camera(True, [np.eye(3)] * len(from_first), size), static_plate
     to_first = [np.linalg.inv(h) for h in from_first]
     corners = np.array([[[0, 0]], [[width - 1, 0]], [[0, height - 1]], [[width - 1, height - 1]]], np.float64)
     placed = np.concatenate([cv2.perspectiveTransform(corners, h) for h in to_first])[:, 0]
@@ -174,7 +209,7 @@ def _track_camera(stacks: Iterable[LayerStack], config: CompletionConfig) -> _Ca
     high = np.minimum(placed.max(0), [(_MAX_CANVAS + 1) / 2 * width, (_MAX_CANVAS + 1) / 2 * height])
     shift = np.array([[1, 0, -np.floor(low[0])], [0, 1, -np.floor(low[1])], [0, 0, 1]], np.float64)
     canvas = (int(np.ceil(high[0]) - np.floor(low[0])) + 1, int(np.ceil(high[1]) - np.floor(low[1])) + 1)
-    return _Camera(False, [shift @ h for h in to_first], canvas)
+    return _Camera(False, [shift @ h for h in to_first], canvas), static_plate
 
 
 def _warp(
@@ -187,25 +222,30 @@ def _warp(
     return colour, warped_seen
 
 
-def _build_plate(
-    stacks: Iterable[LayerStack], camera: _Camera, config: CompletionConfig
-) -> tuple[np.ndarray, np.ndarray]:
-    """Second pass: the clean plate, each canvas pixel's mean colour over the frames that saw it."""
-    width, height = camera.canvas_size
-    total = np.zeros((height, width, 3), np.float32)
-    count = np.zeros((height, width), np.float32)
+def _build_moving_plate(stacks: Iterable[LayerStack], camera: _Camera, config: CompletionConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Second pass (moving camera only): the clean plate, each canvas pixel's mean colour over the frames
+    that saw it."""
+    sums = _PlateSum(*camera.canvas_size)
     for index, stack in enumerate(stacks):
         view = _view(stack, config)
-        if camera.static:
-            colour, seen = view.colour, view.seen
-        else:
-            colour, seen = _warp(view.colour, view.seen, camera.to_canvas[index], camera.canvas_size)
-        total[seen] += colour[seen]
-        count[seen] += 1
-    seen = count > 0
-    plate = np.zeros((height, width, 3), np.uint8)
-    plate[seen] = np.round(total[seen] / count[seen, None]).astype(np.uint8)
-    return plate, seen
+        sums.add(*_warp(view.colour, view.seen, camera.to_canvas[index], camera.canvas_size))
+    return sums.plate()
+
+
+def _bounding_box(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """Rows and columns of ``mask``'s true pixels, grown by ``margin`` and clipped to the frame."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    height, width = mask.shape
+    return (
+        slice(max(0, rows[0] - margin), min(height, rows[-1] + margin + 1)),
+        slice(max(0, cols[0] - margin), min(width, cols[-1] + margin + 1)),
+    )
+
+
+def _shifted(homography: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
+    """``homography`` followed by moving the origin to the crop's corner."""
+    return np.array([[1, 0, -cols.start], [0, 1, -rows.start], [0, 0, 1]], np.float64) @ homography
 
 
 def _fill(
@@ -218,14 +258,21 @@ def _fill(
 ) -> CompletedFrame:
     view = window[index]
     height, width = view.seen.shape
-    missing = ~view.seen
-    filled = view.colour.copy()
     source = np.zeros((height, width), np.uint8)
+    if view.seen.all():
+        return CompletedFrame(stack, source)
+    # Only the hidden region changes: work in its box (grown by the inpainting radius, so that inpainting
+    # sees the same neighbourhood as on the whole frame).
+    rows, cols = _bounding_box(~view.seen, config.inpaint_radius + 1)
+    size = (cols.stop - cols.start, rows.stop - rows.start)
+    missing = ~view.seen[rows, cols]
+    filled = view.colour[rows, cols].copy()
+    crop_source = source[rows, cols]
 
     def take_from(colour: np.ndarray, seen: np.ndarray, code: Filled) -> None:
         take = missing & seen
         filled[take] = colour[take]
-        source[take] = code
+        crop_source[take] = code
         missing[take] = False
 
     for other in sorted((k for k in window if k != index), key=lambda k: (abs(k - index), k)):
@@ -233,31 +280,32 @@ def _fill(
             break
         donor = window[other]
         if camera.static:
-            take_from(donor.colour, donor.seen, Filled.NEIGHBOUR)
+            take_from(donor.colour[rows, cols], donor.seen[rows, cols], Filled.NEIGHBOUR)
         else:
-            take_from(*_warp(donor.colour, donor.seen, camera.motion(other, index), (width, height)), Filled.NEIGHBOUR)
+            take_from(*_warp(donor.colour, donor.seen, _shifted(camera.motion(other, index), rows, cols), size), Filled.NEIGHBOUR)
     if missing.any():
         if camera.static:
-            take_from(*plate, Filled.PLATE)
+            take_from(plate[0][rows, cols], plate[1][rows, cols], Filled.PLATE)
         else:
-            take_from(*_warp(*plate, np.linalg.inv(camera.to_canvas[index]), (width, height)), Filled.PLATE)
+            to_frame = _shifted(np.linalg.inv(camera.to_canvas[index]), rows, cols)
+            take_from(*_warp(*plate, to_frame, size), Filled.PLATE)
     if missing.any():
         inpainted = cv2.inpaint(filled, missing.astype(np.uint8), config.inpaint_radius, cv2.INPAINT_TELEA)
         take_from(inpainted, missing.copy(), Filled.INPAINTED)
-    replaced = torch.from_numpy(source != Filled.SEEN)
     colour = stack.colour.clone()
-    new_background = image_to_tensor(filled).to(colour.device)
-    colour[0] = torch.where(replaced.to(colour.device), new_background, stack.colour[0])
+    replaced = torch.from_numpy(crop_source != Filled.SEEN).to(colour.device)
+    background = colour[0, :, rows, cols]
+    colour[0, :, rows, cols] = torch.where(replaced, image_to_tensor(filled).to(colour.device), background)
     return CompletedFrame(stack.replace(colour=colour), source)
 
 
 def complete_background(
     stacks: Iterable[LayerStack], config: CompletionConfig = CompletionConfig()
 ) -> Iterator[CompletedFrame]:
-    """Complete every frame's background plane where people hid it (two streaming passes).
+    """Complete every frame's background plane where people hid it (streaming passes).
 
     Args:
-        stacks: the clip's layers; iterated three times (twice at once in the last pass), so it must be
+        stacks: the clip's layers; iterated up to three times (twice at once in the last pass), so it must be
             re-iterable, e.g. a :class:`~vmat.layers.LayersReader` or a list, not a generator.
         config: completion settings.
 
@@ -268,8 +316,8 @@ def complete_background(
         raise LayerError("Background completion reads the layers more than once: pass a LayersReader or a list.")
     if config.window < 0:
         raise LayerError(f"The completion window must be 0 or more frames, got {config.window}.")
-    camera = _track_camera(stacks, config)
-    plate = _build_plate(stacks, camera, config)
+    camera, static_plate = _track_camera(stacks, config)
+    plate = static_plate.plate() if camera.static else _build_moving_plate(stacks, camera, config)
     ahead = enumerate(iter(stacks))
     window: dict[int, _View] = {}
     order: deque[int] = deque()

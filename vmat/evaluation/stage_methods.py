@@ -8,11 +8,13 @@ from fractions import Fraction
 import numpy as np
 
 from vmat.decomposition import MaskMattingConfig, MaskMattingDecomposer
+from vmat.decomposition.resolution import upsample_layers
 from vmat.evaluation.harness import id_map_from_alphas
 from vmat.evaluation.methods import Method, MethodInput, MethodOutput, register_method
 from vmat.io.frame import Frame
 from vmat.pipeline import FrameRecord, run_stages
-from vmat.pipeline.stages import DecomposeStage, TemporalStage
+from vmat.pipeline.stage import Stage
+from vmat.pipeline.stages import DecomposeStage, ShrinkStage, TemporalStage
 from vmat.temporal import FusionConfig
 
 
@@ -20,7 +22,8 @@ from vmat.temporal import FusionConfig
     "mask-matting",
     "the weight-free decomposer: guided-filter mattes around the guidance masks, multi-level foreground "
     "estimation, depth from the feet (options band, radius, eps as fractions of the frame size / GF eps; "
-    "temporal=true adds forward-backward fusion with lookahead, tolerance)",
+    "temporal=true adds forward-backward fusion with lookahead, tolerance; process_size=PIXELS decomposes with the "
+    "longer side at most PIXELS and brings the layers back up with the full-size frame)",
 )
 def make_mask_matting(
     band: float = MaskMattingConfig.band,
@@ -29,17 +32,25 @@ def make_mask_matting(
     temporal: bool = False,
     lookahead: int = FusionConfig.lookahead,
     tolerance: float = FusionConfig.tolerance,
+    process_size: int | None = None,
 ) -> Method:
     """With ``temporal`` the mattes go through the pipeline's temporal stage (forward-backward fusion)."""
     decomposer = MaskMattingDecomposer(MaskMattingConfig(band=band, radius=radius, eps=eps))
 
     def run(inputs: Iterable[MethodInput]) -> Iterator[MethodOutput]:
-        records = (_record(item) for item in inputs)
-        stages = [_DecomposeFromGuidance(decomposer)]
+        full_images: dict[int, np.ndarray] = {}  # the frames the stages hold, at full size
+
+        def records() -> Iterator[FrameRecord]:
+            for item in inputs:
+                full_images[item.index] = item.image
+                yield _record(item)
+
+        stages: list[Stage] = [ShrinkStage(process_size)] if process_size is not None else []
+        stages.append(_DecomposeFromGuidance(decomposer))
         if temporal:
             stages.append(TemporalStage(FusionConfig(lookahead=lookahead, tolerance=tolerance)))
-        for record in run_stages(records, stages, info=None, batch_size=1):
-            stack = record.layers
+        for record in run_stages(records(), stages, info=None, batch_size=1):
+            stack = upsample_layers(record.layers, full_images.pop(record.index))
             depth = stack.depth[1:].numpy().astype(np.float64)
             yield MethodOutput(alpha=stack.weights()[1:].numpy(), instance_depth=np.where(np.isfinite(depth), depth, np.nan))
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
@@ -24,18 +25,20 @@ from pathlib import Path
 
 import numpy as np
 
+from vmat.decomposition.resolution import upsample_layers
 from vmat.editing import complete_background
 from vmat.errors import ConfigError, OutputError
 from vmat.io import VideoWriter, WriteSummary, open_video
 from vmat.io.atomic import atomic_output
 from vmat.io.image_sequence import write_png
 from vmat.io.reader import Backend
-from vmat.layers import LayersReader, LayersWriter, label_preview, tensor_to_image
+from vmat.io.frame import Frame
+from vmat.layers import LayerStack, LayersReader, LayersWriter, label_preview, tensor_to_image
 from vmat.pipeline.edits import EditSpec, apply_edits, check_background
 from vmat.pipeline.clock import StageClock
 from vmat.pipeline.record import FrameRecord
 from vmat.pipeline.stage import InProcessRunner, Stage, StageFactory, StageRunner
-from vmat.pipeline.stages import DecomposeStage, DepthStage, MaskFolderStage, TemporalStage
+from vmat.pipeline.stages import DecomposeStage, DepthStage, MaskFolderStage, ShrinkStage, TemporalStage
 from vmat.progress import progress
 from vmat.propagation.clip import mask_clip, video_frames
 from vmat.propagation.prompts import prompt_rounds
@@ -44,6 +47,10 @@ from vmat.propagation.prompts import prompt_rounds
 @dataclass(frozen=True)
 class RunConfig:
     """Every choice of a pipeline run, with the measured-best defaults.
+
+    ``process_size`` runs depth, decomposition and completion with the frame's longer side at most that many
+    pixels (the layers file is at that size), and brings the layers back to the source size, with the
+    source frame's detail, before edits (:mod:`vmat.decomposition.resolution`).
 
     People come from ``masks_folder`` (per-frame id-mask PNGs ``00000.png``, ... as ``vmat masks`` writes
     them) when given; otherwise from ``prompt`` (a JSON prompt file, or an id-mask PNG of frame
@@ -56,6 +63,7 @@ class RunConfig:
     depth: str = "ground-plane"
     depth_checkpoint: str | None = None
     temporal: bool = False
+    process_size: int | None = None
     complete_background: bool = True
     edit: EditSpec = field(default_factory=EditSpec)
     write_video: bool = True
@@ -94,6 +102,7 @@ def stage_factories(config: RunConfig) -> list[StageFactory]:
         raise ConfigError("the layer stages need a folder of per-frame id masks")
     factories: list[StageFactory] = [
         partial(MaskFolderStage, config.masks_folder),
+        *([partial(ShrinkStage, config.process_size)] if config.process_size is not None else []),
         partial(DepthStage.build, config.depth, config.depth_checkpoint),
         DecomposeStage,
     ]
@@ -163,21 +172,21 @@ def edit_clip(
     missing = sorted(set(edit.instance_ids) - set(info.instance_ids))
     if missing:
         raise ConfigError(f"person id(s) {missing} are not in {str(layers_path)!r}, whose people are {info.instance_ids}")
-    # apply_edits checks the background option now, before any output is opened.
     stacks: Iterator = clock.iterate("layers file", layers)
     if complete:
         stacks = clock.iterate("completion", (frame.stack for frame in complete_background(_ClockedLayers(layers, clock))))
-    edited = clock.iterate("edit", apply_edits(stacks, edit, info.width, info.height))
     with open_video(source, backend=backend) as reader, VideoWriter(
         output, fps=reader.info.frame_rate, crf=crf, preset=preset, audio_from=source if reader.info.audio else None,
         colour=reader.info.colour,
     ) as writer:
         if reader.info.num_frames != info.num_frames:
             raise ConfigError(f"{str(layers_path)!r} holds {info.num_frames} frames but {str(source)!r} has {reader.info.num_frames}: not its layers")
-        frames = clock.iterate("decode", reader)
-        for frame, stack in progress(zip(frames, edited, strict=True), total=info.num_frames, desc="edit + encode"):
+        frames = _FramesAlongside(clock.iterate("decode", reader))
+        full_size = clock.iterate("upsample", frames.upsampled(stacks))
+        edited = clock.iterate("edit", apply_edits(full_size, edit, reader.info.width, reader.info.height))
+        for stack in progress(edited, total=info.num_frames, desc="edit + encode"):
             with clock.measure("render + encode"):
-                writer.write_frame(frame, image=np.ascontiguousarray(tensor_to_image(stack.render())))
+                writer.write_frame(frames.pop(), image=np.ascontiguousarray(tensor_to_image(stack.render())))
     return writer.summary
 
 
@@ -207,6 +216,8 @@ def export_people(
             )
         frames = clock.iterate("decode", reader)
         for frame, stack in progress(zip(frames, clock.iterate("layers file", layers), strict=True), total=layers.info.num_frames, desc="people"):
+            with clock.measure("upsample"):
+                stack = upsample_layers(stack, frame.image)
             with clock.measure("people"):
                 weights = stack.weights()
                 for instance, (matte, rgba) in writers.items():
@@ -262,6 +273,25 @@ def run_clip(
     summary.wall_seconds = time.perf_counter() - started
     summary.stage_seconds = clock.seconds
     return summary
+
+
+class _FramesAlongside:
+    """Source frames decoded in step with a stream of layer stacks: :meth:`upsampled` brings each stack to its
+    frame's size (a no-op at full size) and keeps the frame until the writer pops it, so the
+    frames need not be decoded twice and at most one waits."""
+
+    def __init__(self, frames: Iterator[Frame]) -> None:
+        self.frames = frames
+        self.waiting: deque[Frame] = deque()
+
+    def upsampled(self, stacks: Iterator[LayerStack]) -> Iterator[LayerStack]:
+        for stack in stacks:
+            frame = next(self.frames)
+            self.waiting.append(frame)
+            yield upsample_layers(stack, frame.image)
+
+    def pop(self) -> Frame:
+        return self.waiting.popleft()
 
 
 class _ClockedLayers:

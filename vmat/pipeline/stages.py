@@ -6,6 +6,7 @@ stays in its package (:mod:`vmat.depth`, :mod:`vmat.propagation`, :mod:`vmat.dec
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import numpy as np
 import torch
 
 from vmat.decomposition import MaskMattingDecomposer
+from vmat.decomposition.resolution import processing_size, shrink_ids, shrink_image
 from vmat.depth.base import DepthEstimator, images_to_tensor
 from vmat.depth.build import build_depth_estimator
 from vmat.errors import ConfigError, InputNotFoundError
@@ -42,6 +44,26 @@ class MaskFolderStage(Stage):
                     f"the frame is {record.frame.width}x{record.frame.height}"
                 )
             record.masks = masks.astype(np.uint16)
+        return batch
+
+
+class ShrinkStage(Stage):
+    """Frames and masks at the processing size (longer side at most ``max_side``), so the model stages after
+    it cost less; :func:`vmat.decomposition.resolution.upsample_layers` brings the layers back up."""
+
+    name = "shrink"
+
+    def __init__(self, max_side: int) -> None:
+        if max_side < 16:
+            raise ConfigError(f"a processing size of {max_side} pixels is too small: use 16 or more")
+        self.max_side = max_side
+
+    def process(self, batch: list[FrameRecord]) -> list[FrameRecord]:
+        for record in batch:
+            size = processing_size(record.frame.width, record.frame.height, self.max_side)
+            record.frame = dataclasses.replace(record.frame, image=shrink_image(record.frame.image, size))
+            if record.masks is not None:
+                record.masks = shrink_ids(record.masks, size)
         return batch
 
 

@@ -1,0 +1,132 @@
+"""Working below the source resolution: shrink a frame for the model stages, bring its layers back up.
+
+Masks, depth and decomposition cost roughly in proportion to the pixel count, so they can run at a
+processing size (``--process-size``: the longer side in pixels) and the layers are brought back to the
+source size before edits. Coming back up does not just enlarge the layers, which would blur the whole
+output:
+
+- each person's own alpha follows the full-size frame's edges in the band where it is soft (guided
+  upsampling: the guided filter's coefficients are fitted at the small size and applied to the full-size
+  frame), and stays exactly 0 or 1 elsewhere;
+- wherever a plane is what the camera saw (its visible weight at least ``opaque_above``), its colour is the
+  full-size frame's pixel, so unedited content keeps all its detail; only soft edges and background filled in
+  behind people come from the enlarged small layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from vmat.filters import guided_coefficients
+from vmat.layers import LayerStack
+from vmat.layers.compositing import effective_weights
+
+
+@dataclass(frozen=True)
+class UpsampleConfig:
+    radius: int = 2  # guided-filter window radius, in processing-size pixels
+    eps: float = 1e-3  # guided-filter regularisation
+    opaque_above: float = 0.99  # visible weight from which a plane's colour is the full-size frame's
+
+
+def processing_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    """``(width, height)`` scaled so the longer side is at most ``max_side`` (unchanged when ``None`` or smaller)."""
+    if max_side is None or max(width, height) <= max_side:
+        return width, height
+    scale = max_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def shrink_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image (H, W, C)`` uint8 resized to ``size`` (width, height) by area averaging."""
+    if (image.shape[1], image.shape[0]) == size:
+        return image
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def shrink_ids(ids: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """An id map ``(H, W)`` resized to ``size`` (width, height) by nearest neighbour: ids are labels, not values."""
+    if (ids.shape[1], ids.shape[0]) == size:
+        return ids
+    return cv2.resize(ids, size, interpolation=cv2.INTER_NEAREST)
+
+
+def _enlarge(
+    small: np.ndarray, small_size: tuple[int, int], full_size: tuple[int, int], rows: slice, cols: slice, origin: tuple[int, int] = (0, 0)
+) -> np.ndarray:
+    """The full-size ``rows, cols`` region of a small image resized bilinearly to ``full_size`` (width, height),
+    with the same pixel-centre mapping as ``cv2.resize`` but without enlarging the rest of the frame.
+
+    ``small`` may be a crop of the small image whose top-left pixel is ``origin`` (row, column); ``small_size``
+    is the whole small image's (width, height)."""
+    height, width = small.shape[:2]
+    xs = (np.arange(cols.start, cols.stop, dtype=np.float32) + 0.5) * (small_size[0] / full_size[0]) - 0.5 - origin[1]
+    ys = (np.arange(rows.start, rows.stop, dtype=np.float32) + 0.5) * (small_size[1] / full_size[1]) - 0.5 - origin[0]
+    xs, ys = xs.clip(0, width - 1), ys.clip(0, height - 1)
+    map_x, map_y = np.meshgrid(xs, ys)
+    return cv2.remap(np.ascontiguousarray(small), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _region(mask: np.ndarray, full_size: tuple[int, int], margin: int) -> tuple[slice, slice] | None:
+    """The full-size box covering ``mask``'s (small) true pixels, grown by ``margin`` full-size pixels."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return None
+    scale_x, scale_y = full_size[0] / mask.shape[1], full_size[1] / mask.shape[0]
+    return (
+        slice(max(0, int(rows[0] * scale_y) - margin), min(full_size[1], int(np.ceil((rows[-1] + 1) * scale_y)) + margin)),
+        slice(max(0, int(cols[0] * scale_x) - margin), min(full_size[0], int(np.ceil((cols[-1] + 1) * scale_x)) + margin)),
+    )
+
+
+def upsample_layers(stack: LayerStack, image: np.ndarray, config: UpsampleConfig = UpsampleConfig()) -> LayerStack:
+    """``stack`` (made at a processing size) at the size of ``image`` ``(H, W, 3)`` uint8, the full-size frame.
+
+    Only the boxes around people are resampled; elsewhere the background is the frame itself.
+    """
+    height, width = image.shape[:2]
+    if (stack.height, stack.width) == (height, width):
+        return stack
+    full_size = (width, height)
+    full = image.astype(np.float32) / 255.0
+    small = cv2.resize(full, (stack.width, stack.height), interpolation=cv2.INTER_AREA)
+    small_alpha = stack.alpha.cpu().numpy()
+    small_colour = stack.colour.cpu().permute(0, 2, 3, 1).numpy()
+    planes = len(stack.ids)
+    alpha = np.zeros((planes, height, width), np.float32)
+    alpha[0] = 1.0
+    colour = np.zeros((planes, height, width, 3), np.float32)
+    colour[0] = full
+    small_size = (stack.width, stack.height)
+    margin = 2 + round(config.radius * width / stack.width)
+    # The guided filter's coefficients reach 2 * radius small pixels (two box filters) beyond what they serve.
+    small_margin = 2 + round(margin * stack.width / width) + 2 * config.radius
+    union = np.zeros((stack.height, stack.width), bool)
+    for plane in range(1, planes):
+        region = _region(small_alpha[plane] > 0, full_size, margin)
+        if region is None:
+            continue
+        union |= small_alpha[plane] > 0
+        enlarged = _enlarge(small_alpha[plane], small_size, full_size, *region)
+        soft = (enlarged > 0) & (enlarged < 1)
+        if soft.any():
+            rows, cols = _region(small_alpha[plane] > 0, small_size, small_margin)
+            a, b = guided_coefficients(small[rows, cols], small_alpha[plane][rows, cols], config.radius, config.eps)
+            origin = (rows.start, cols.start)
+            guided = np.einsum("hwc,hwc->hw", _enlarge(a, small_size, full_size, *region, origin), full[region])
+            guided += _enlarge(b, small_size, full_size, *region, origin)
+            enlarged = np.where(soft, np.clip(guided, 0.0, 1.0), enlarged)
+        alpha[plane][region] = enlarged
+        colour[plane][region] = _enlarge(small_colour[plane], small_size, full_size, *region)
+    region = _region(union, full_size, margin)
+    if region is not None:
+        # Inside the people's box, the frame's own pixel wherever a plane is what the camera saw.
+        colour[0][region] = _enlarge(small_colour[0], small_size, full_size, *region)
+        seen = effective_weights(torch.from_numpy(alpha[(slice(None), *region)]), stack.order()).numpy() >= config.opaque_above
+        for plane in range(planes):
+            colour[plane][region][seen[plane]] = full[region][seen[plane]]
+    return LayerStack(torch.from_numpy(colour).permute(0, 3, 1, 2), torch.from_numpy(alpha), stack.depth.clone(), stack.ids)
