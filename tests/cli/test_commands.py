@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vmat.cli.main import COMMAND_MODULES, build_parser, main
-from vmat.io import probe
+from vmat.io import probe, write_test_pattern_clip
 
 
 def _subcommand_names():
@@ -91,8 +91,6 @@ def test_a_terminated_run_leaves_no_output_behind(tmp_path):
     import signal
     import time
 
-    from vmat.io import write_test_pattern_clip
-
     source = write_test_pattern_clip(tmp_path / "in.mp4", width=640, height=480, num_frames=150, audio=False)
     output = tmp_path / "out.mp4"
     process = subprocess.Popen([sys.executable, "-m", "vmat", "convert", "--preset", "slow", str(source), str(output)], stderr=subprocess.PIPE, text=True)
@@ -119,3 +117,15 @@ def test_depth_command_writes_16_bit_depth_and_a_preview(tmp_path, capsys):
     assert probe(tmp_path / "depth.mp4").num_frames == 4
     assert main(["depth", str(clip), str(tmp_path / "d2"), "--model", "dav2-small"]) == 2
     assert "needs the path of depth_anything_v2_vits.pth" in capsys.readouterr().err
+
+
+def test_bench_pipeline_loops_the_clip_and_reports_each_configuration(tmp_path, capsys):
+    clip = write_test_pattern_clip(tmp_path / "clip.mp4", width=96, height=64, num_frames=5)
+    report = tmp_path / "bench.json"
+    assert main(["bench", "pipeline", str(clip), "--frames", "12", "--process-size", "48", "--json", str(report)]) == 0
+    table = capsys.readouterr().out
+    assert "| raw decode+encode loop |" in table and "| process size 48 | 12 |" in table
+    runs = json.loads(report.read_text())["runs"]
+    assert [run["name"] for run in runs] == ["source size", "process size 48"]
+    assert all(run["frames"] == 12 and run["peak_rss_mb"] > 50 for run in runs)
+    assert "shrink" in runs[1]["stage_ms"] and "shrink" not in runs[0]["stage_ms"]

@@ -65,7 +65,47 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     speed.add_argument("--frames", type=int, default=24)
     speed.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     speed.set_defaults(handler=run_edits_speed)
+    pipeline = benchmarks.add_parser(
+        "pipeline",
+        help="frames/s, per-stage ms and peak memory of vmat run, next to the raw decode+encode loop",
+        description=(
+            "Run the raw PyAV decode+encode loop, then vmat run (each configuration in a fresh process, for its peak "
+            "memory) on the same clip, and print one table."
+        ),
+    )
+    pipeline.add_argument("clip", help="clip to run on")
+    pipeline.add_argument("--frames", type=int, help="loop the clip to this many frames first (to show memory flat in length)")
+    pipeline.add_argument(
+        "--process-size", type=int, action="append", default=[], metavar="PIXELS", help="also run at this processing size (repeatable)"
+    )
+    pipeline.add_argument("--config", metavar="FILE", help="a TOML run configuration for every run (see vmat run --print-config)")
+    pipeline.add_argument("--no-full-size", action="store_true", help="skip the run at the source size")
+    pipeline.add_argument("--json", help="also write the results as JSON here")
+    pipeline.set_defaults(handler=run_pipeline)
     return parser
+
+
+def run_pipeline(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from vmat.bench.pipeline import describe, loop_clip, raw_loop_fps, run_in_child
+    from vmat.pipeline.config_file import read_run_config, run_config_from_mapping
+    from vmat.pipeline.run import RunConfig
+
+    base = run_config_from_mapping(read_run_config(args.config), args.config) if args.config else RunConfig()
+    sizes = ([] if args.no_full_size else [None]) + args.process_size
+    with tempfile.TemporaryDirectory(prefix="vmat-bench-") as folder:
+        clip = loop_clip(args.clip, Path(folder) / "looped.mp4", args.frames) if args.frames else Path(args.clip)
+        raw = raw_loop_fps(clip)
+        runs = [
+            run_in_child("source size" if size is None else f"process size {size}", clip, Path(folder) / f"run{size}", replace(base, process_size=size))
+            for size in sizes
+        ]
+    print(describe(args.clip, raw, runs))
+    if args.json:
+        results = {"clip": args.clip, "raw_fps": raw, "runs": [asdict(run) | {"fps": run.fps} for run in runs]}
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
 
 
 def run_edits_fidelity(args: argparse.Namespace) -> int:

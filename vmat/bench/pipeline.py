@@ -1,0 +1,85 @@
+"""``vmat bench pipeline``: the whole pipeline's speed and peak memory, next to the raw decode+encode loop.
+
+Each configuration runs ``vmat run`` in a child process of its own, so the peak resident memory reported
+(``ru_maxrss`` of that child) is the pipeline's alone; the raw loop (:func:`vmat.bench.io.plain_pyav_passthrough`)
+runs in this process first, as the floor no pipeline can beat. ``--frames`` loops the clip (re-encoded,
+lossless-ish) to a given length, which is how memory is shown flat in clip length.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vmat.bench.io import plain_pyav_passthrough
+from vmat.io import VideoWriter, open_video, probe
+from vmat.pipeline.run import RunConfig, RunSummary, run_clip
+
+
+@dataclass
+class PipelineRun:
+    name: str
+    frames: int
+    seconds: float
+    peak_rss_mb: float
+    stage_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds
+
+
+def loop_clip(source: str | os.PathLike[str], output: Path, frames: int) -> Path:
+    """``source`` repeated until it is ``frames`` long (video only, near-lossless H.264)."""
+    with VideoWriter(output, fps=probe(source).frame_rate, crf=12) as writer:
+        written = 0
+        while written < frames:
+            with open_video(source) as reader:
+                for frame in reader:
+                    writer.write(frame.image)
+                    written += 1
+                    if written == frames:
+                        break
+    return output
+
+
+def _child(clip: str, output: str, config: RunConfig, queue: multiprocessing.Queue) -> None:
+    summary: RunSummary = run_clip(clip, output, config)
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+    queue.put((summary.frames, summary.wall_seconds, peak_kb / 1024, dict(summary.stage_seconds)))
+
+
+def run_in_child(name: str, clip: str | os.PathLike[str], output: str | os.PathLike[str], config: RunConfig) -> PipelineRun:
+    """Run the pipeline once in a fresh process and report its time and peak memory."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_child, args=(str(clip), str(output), config, queue))
+    process.start()
+    frames, seconds, peak_mb, stage_seconds = queue.get()
+    process.join()
+    stage_ms = {stage: 1000 * value / max(frames, 1) for stage, value in stage_seconds.items()}
+    return PipelineRun(name, frames, seconds, peak_mb, stage_ms)
+
+
+def raw_loop_fps(clip: str | os.PathLike[str]) -> float:
+    with tempfile.TemporaryDirectory(prefix="vmat-bench-") as folder:
+        start = time.perf_counter()
+        frames = plain_pyav_passthrough(Path(clip), Path(folder) / "raw.mp4", crf=18, preset="veryfast")
+        return frames / (time.perf_counter() - start)
+
+
+def describe(clip: str, raw_fps: float, runs: list[PipelineRun]) -> str:
+    stages = list(dict.fromkeys(stage for run in runs for stage in run.stage_ms))
+    header = ["configuration", "frames", "frames/s", "x raw loop", "peak RSS MB", *[f"{s} ms" for s in stages]]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines.append(f"| raw decode+encode loop | | {raw_fps:.1f} | 1.000 | | " + " | ".join("" for _ in stages) + " |")
+    for run in runs:
+        cells = [run.name, str(run.frames), f"{run.fps:.2f}", f"{run.fps / raw_fps:.3f}", f"{run.peak_rss_mb:.0f}"]
+        cells += [f"{run.stage_ms[s]:.1f}" if s in run.stage_ms else "-" for s in stages]
+        lines.append("| " + " | ".join(cells) + " |")
+    return f"clip {clip}\n" + "\n".join(lines)
