@@ -6,6 +6,7 @@ import argparse
 from dataclasses import replace
 
 from vmat.cli.options import add_backend_option
+from vmat.decomposition.build import DECOMPOSERS
 from vmat.depth.build import DEPTH_ESTIMATORS
 from vmat.pipeline.config_file import config_to_toml, read_run_config, run_config_from_mapping
 from vmat.pipeline.run import RunConfig, run_clip
@@ -46,6 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     stages.add_argument("--depth", choices=DEPTH_ESTIMATORS, help="depth stage (default: ground-plane, weight-free)")
     stages.add_argument("--depth-checkpoint", metavar="PATH", help="weights for --depth dav2-small (depth_anything_v2_vits.pth)")
     stages.add_argument(
+        "--decomposer",
+        choices=DECOMPOSERS,
+        help="decomposition into layers: mask-matting (weight-free, default) or mpmat (the network, shipped weights)",
+    )
+    stages.add_argument("--decomposer-checkpoint", metavar="PATH", help="MP-Mat weights (.safetensors) for --decomposer mpmat")
+    stages.add_argument(
         "--temporal", action="store_true", help="steadier mattes: forward-backward fusion where the frame does not change"
     )
     stages.add_argument(
@@ -83,6 +90,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "prompt_frame": args.prompt_frame,
         "depth": args.depth,
         "depth_checkpoint": args.depth_checkpoint,
+        "decomposer": args.decomposer,
+        "decomposer_checkpoint": args.decomposer_checkpoint,
         "temporal": args.temporal,
         "process_size": args.process_size,
         "complete_background": False if args.no_completion else None,

@@ -7,3 +7,6 @@ from vmat.decomposition.foreground import estimate_foreground
 from vmat.decomposition.mask_matting import MaskMattingConfig, MaskMattingDecomposer, soft_matte
 
 __all__ = ["MaskMattingConfig", "MaskMattingDecomposer", "estimate_foreground", "soft_matte"]
+from vmat.decomposition.mpmat import MPMat, MPMatOutput, NetworkDecomposer, build_mpmat, mpmat_loss, save_checkpoint
+
+__all__ += ["MPMat", "MPMatOutput", "NetworkDecomposer", "build_mpmat", "mpmat_loss", "save_checkpoint"]

@@ -7,7 +7,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from vmat.decomposition import MaskMattingConfig, MaskMattingDecomposer
+from vmat.decomposition import MaskMattingConfig, MaskMattingDecomposer, NetworkDecomposer
+from vmat.decomposition.build import build_decomposer
 from vmat.decomposition.resolution import upsample_layers
 from vmat.evaluation.harness import id_map_from_alphas
 from vmat.evaluation.methods import Method, MethodInput, MethodOutput, register_method
@@ -36,6 +37,36 @@ def make_mask_matting(
 ) -> Method:
     """With ``temporal`` the mattes go through the pipeline's temporal stage (forward-backward fusion)."""
     decomposer = MaskMattingDecomposer(MaskMattingConfig(band=band, radius=radius, eps=eps))
+    return decomposer_method(decomposer, temporal=temporal, lookahead=lookahead, tolerance=tolerance, process_size=process_size)
+
+
+@register_method(
+    "mpmat",
+    "the MP-Mat network (shipped small weights unless checkpoint=PATH), run with the longer side at most max_side; "
+    "temporal, lookahead, tolerance and process_size as for mask-matting",
+)
+def make_mpmat(
+    checkpoint: str | None = None,
+    max_side: int = 512,
+    temporal: bool = False,
+    lookahead: int = FusionConfig.lookahead,
+    tolerance: float = FusionConfig.tolerance,
+    process_size: int | None = None,
+) -> Method:
+    decomposer = build_decomposer("mpmat", checkpoint=checkpoint, max_side=max_side)
+    return decomposer_method(decomposer, temporal=temporal, lookahead=lookahead, tolerance=tolerance, process_size=process_size)
+
+
+def decomposer_method(
+    decomposer: MaskMattingDecomposer | NetworkDecomposer,
+    *,
+    temporal: bool = False,
+    lookahead: int = FusionConfig.lookahead,
+    tolerance: float = FusionConfig.tolerance,
+    process_size: int | None = None,
+) -> Method:
+    """An eval method running the pipeline's stages with ``decomposer``: optional shrinking to ``process_size``,
+    decomposition from the guidance masks, optional temporal fusion, layers brought back to the frame's size."""
 
     def run(inputs: Iterable[MethodInput]) -> Iterator[MethodOutput]:
         full_images: dict[int, np.ndarray] = {}  # the frames the stages hold, at full size

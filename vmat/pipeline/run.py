@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vmat.decomposition.build import check_decomposer
 from vmat.decomposition.resolution import upsample_layers
 from vmat.editing import complete_background
 from vmat.errors import ConfigError, OutputError
@@ -62,6 +63,8 @@ class RunConfig:
     prompt_frame: int = 0
     depth: str = "ground-plane"
     depth_checkpoint: str | None = None
+    decomposer: str = "mask-matting"
+    decomposer_checkpoint: str | None = None
     temporal: bool = False
     process_size: int | None = None
     complete_background: bool = True
@@ -104,7 +107,7 @@ def stage_factories(config: RunConfig) -> list[StageFactory]:
         partial(MaskFolderStage, config.masks_folder),
         *([partial(ShrinkStage, config.process_size)] if config.process_size is not None else []),
         partial(DepthStage.build, config.depth, config.depth_checkpoint),
-        DecomposeStage,
+        partial(DecomposeStage.build, config.decomposer, config.decomposer_checkpoint),
     ]
     if config.temporal:
         factories.append(TemporalStage)
@@ -248,6 +251,7 @@ def run_clip(
     folder = Path(output_dir)
     if config.edit.background is not None:
         check_background(config.edit.background)
+    check_decomposer(config.decomposer, config.decomposer_checkpoint)
     summary = RunSummary()
     clock = StageClock()
     with tempfile.TemporaryDirectory(prefix="vmat-run-") as scratch:

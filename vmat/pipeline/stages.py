@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vmat.decomposition import MaskMattingDecomposer
+from vmat.decomposition import MaskMattingDecomposer, NetworkDecomposer
+from vmat.decomposition.build import build_decomposer
 from vmat.decomposition.resolution import processing_size, shrink_ids, shrink_image
 from vmat.depth.base import DepthEstimator, images_to_tensor
 from vmat.depth.build import build_depth_estimator
@@ -101,8 +102,13 @@ class DecomposeStage(Stage):
 
     name = "decompose"
 
-    def __init__(self, decomposer: MaskMattingDecomposer | None = None) -> None:
+    def __init__(self, decomposer: MaskMattingDecomposer | NetworkDecomposer | None = None) -> None:
         self.decomposer = decomposer or MaskMattingDecomposer()
+
+    @classmethod
+    def build(cls, name: str, checkpoint: str | None = None) -> DecomposeStage:
+        """The decompose stage named ``name`` (see :func:`vmat.decomposition.build.build_decomposer`)."""
+        return cls(build_decomposer(name, checkpoint=checkpoint))
 
     def process(self, batch: list[FrameRecord]) -> list[FrameRecord]:
         for record in batch:

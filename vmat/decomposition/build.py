@@ -1,0 +1,51 @@
+"""Decomposers by name, as the command line, the pipeline and ``vmat eval`` ask for them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from vmat.decomposition.mask_matting import MaskMattingDecomposer
+from vmat.decomposition.mpmat import NetworkDecomposer, build_mpmat
+from vmat.errors import ConfigError
+
+DECOMPOSERS = ("mask-matting", "mpmat")
+SHIPPED_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+
+
+def shipped_mpmat_checkpoint(config: str = "small") -> Path | None:
+    """The MP-Mat weights that ship inside the package for ``config``, if there are any."""
+    path = SHIPPED_WEIGHTS / f"mpmat_{config}.safetensors"
+    return path if path.is_file() else None
+
+
+def check_decomposer(name: str, checkpoint: str | Path | None = None) -> None:
+    """Fail early, before any work, on a decomposer :func:`build_decomposer` could not build."""
+    if name not in DECOMPOSERS:
+        raise ConfigError(f"Unknown decomposer {name!r}; choose one of {', '.join(DECOMPOSERS)}.")
+    if name == "mask-matting" and checkpoint is not None:
+        raise ConfigError("The mask-matting decomposer uses no weights, so a checkpoint cannot be given to it.")
+    if name == "mpmat" and checkpoint is None and shipped_mpmat_checkpoint() is None:
+        raise ConfigError("This vmat has no shipped MP-Mat weights: train some with `vmat train decomposition` and pass the checkpoint.")
+    if checkpoint is not None and not Path(checkpoint).is_file():
+        raise ConfigError(f"The decomposer checkpoint {str(checkpoint)!r} does not exist.")
+
+
+def build_decomposer(
+    name: str = "mask-matting",
+    *,
+    checkpoint: str | Path | None = None,
+    device: str | torch.device | None = None,
+    max_side: int = 512,
+) -> MaskMattingDecomposer | NetworkDecomposer:
+    """Build a decomposer by name.
+
+    - ``"mask-matting"`` (weight-free): guided-filter mattes around the instance masks.
+    - ``"mpmat"``: the MP-Mat network, from ``checkpoint`` or else the package's shipped small weights, run
+      with the frame's longer side at most ``max_side``.
+    """
+    check_decomposer(name, checkpoint)
+    if name == "mask-matting":
+        return MaskMattingDecomposer()
+    return NetworkDecomposer(build_mpmat("small", checkpoint or shipped_mpmat_checkpoint()), max_side=max_side, device=device)
