@@ -107,32 +107,40 @@ def unpack_frame(data: bytes) -> dict[str, np.ndarray]:
         return {name: _undo_row_differences(stored[name]) if _is_image(name) else stored[name] for name in stored.files}
 
 
-def _tight_box(alpha: np.ndarray) -> tuple[int, int, int, int]:
-    """x0, y0, x1, y1 of the non-zero pixels (an empty box at 0 when there are none)."""
-    rows = np.flatnonzero(alpha.any(axis=1))
-    cols = np.flatnonzero(alpha.any(axis=0))
+def _tight_box(nonzero: np.ndarray) -> tuple[int, int, int, int]:
+    """x0, y0, x1, y1 of the true pixels (an empty box at 0 when there are none)."""
+    rows = np.flatnonzero(nonzero.any(axis=1))
+    cols = np.flatnonzero(nonzero.any(axis=0))
     if rows.size == 0:
         return 0, 0, 0, 0
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
+def _quantise(values: torch.Tensor, scale: float, dtype: torch.dtype) -> torch.Tensor:
+    return (values.clamp(0, 1) * scale).round().to(dtype)
+
+
 def encode_stack(stack: LayerStack) -> dict[str, np.ndarray]:
-    """The arrays of one frame (see the module docstring); :func:`pack_frame` turns them into bytes."""
-    colour = (stack.colour.detach().cpu().clamp(0, 1) * _COLOUR_SCALE).round().to(torch.uint8)
-    colour = colour.permute(0, 2, 3, 1).numpy()
-    alpha = (stack.alpha.detach().cpu().clamp(0, 1) * _ALPHA_SCALE).round().to(torch.int32).numpy().astype(np.uint16)
+    """The arrays of one frame (see the module docstring); :func:`pack_frame` turns them into bytes.
+
+    Each person plane is cropped to the box of its stored (non-zero after rounding) alpha before anything
+    else, so the cost follows the people's size, not the frame's.
+    """
+    colour = stack.colour.detach().cpu()
+    alpha = stack.alpha.detach().cpu()
     arrays: dict[str, np.ndarray] = {
         "ids": np.asarray(stack.ids, dtype=np.int64),
         "depth": stack.depth.detach().cpu().float().numpy(),
+        "colour_0": _quantise(colour[0], _COLOUR_SCALE, torch.uint8).permute(1, 2, 0).numpy(),
     }
     boxes = np.zeros((len(stack.ids), 4), dtype=np.int32)
     boxes[0] = (0, 0, stack.width, stack.height)
-    arrays["colour_0"] = colour[0]
     for plane in range(1, len(stack.ids)):
-        x0, y0, x1, y1 = _tight_box(alpha[plane])
+        # round(a * 65535) > 0 exactly when a * 65535 > 0.5 (0.5 itself rounds to even, 0).
+        x0, y0, x1, y1 = _tight_box((alpha[plane] * _ALPHA_SCALE > 0.5).numpy())
         boxes[plane] = (x0, y0, x1, y1)
-        arrays[f"alpha_{plane}"] = alpha[plane, y0:y1, x0:x1]
-        arrays[f"colour_{plane}"] = colour[plane, y0:y1, x0:x1]
+        arrays[f"alpha_{plane}"] = _quantise(alpha[plane, y0:y1, x0:x1], _ALPHA_SCALE, torch.int32).numpy().astype(np.uint16)
+        arrays[f"colour_{plane}"] = _quantise(colour[plane, :, y0:y1, x0:x1], _COLOUR_SCALE, torch.uint8).permute(1, 2, 0).numpy()
     arrays["boxes"] = boxes
     return arrays
 
@@ -141,20 +149,15 @@ def decode_stack(arrays: Mapping[str, np.ndarray], width: int, height: int) -> L
     """Inverse of :func:`encode_stack`."""
     ids = [int(i) for i in arrays["ids"]]
     boxes = arrays["boxes"]
-    colour = np.zeros((len(ids), height, width, 3), dtype=np.uint8)
-    alpha = np.zeros((len(ids), height, width), dtype=np.uint16)
-    colour[0] = arrays["colour_0"]
-    alpha[0] = int(_ALPHA_SCALE)
+    colour = torch.zeros((len(ids), 3, height, width))
+    alpha = torch.zeros((len(ids), height, width))
+    colour[0] = torch.from_numpy(arrays["colour_0"]).permute(2, 0, 1) / _COLOUR_SCALE
+    alpha[0] = 1.0
     for plane in range(1, len(ids)):
         x0, y0, x1, y1 = (int(v) for v in boxes[plane])
-        alpha[plane, y0:y1, x0:x1] = arrays[f"alpha_{plane}"]
-        colour[plane, y0:y1, x0:x1] = arrays[f"colour_{plane}"]
-    return LayerStack(
-        torch.from_numpy(colour).permute(0, 3, 1, 2).float() / _COLOUR_SCALE,
-        torch.from_numpy(alpha.astype(np.float32)) / _ALPHA_SCALE,
-        torch.from_numpy(np.asarray(arrays["depth"], dtype=np.float32)),
-        tuple(ids),
-    )
+        alpha[plane, y0:y1, x0:x1] = torch.from_numpy(arrays[f"alpha_{plane}"].astype(np.float32)) / _ALPHA_SCALE
+        colour[plane, :, y0:y1, x0:x1] = torch.from_numpy(arrays[f"colour_{plane}"]).permute(2, 0, 1) / _COLOUR_SCALE
+    return LayerStack(colour, alpha, torch.from_numpy(np.asarray(arrays["depth"], dtype=np.float32)), tuple(ids))
 
 
 class LayersWriter:
