@@ -13,7 +13,7 @@ from vmat.pipeline.run import RunConfig
 
 def test_a_config_written_as_toml_reads_back_the_same():
     config = RunConfig(
-        prompt="box.json", depth="dav2-small", temporal=True, process_size=640, crf=20, batch_size=2,
+        prompt="box.json", depth="dav2-small", temporal="refiner", temporal_checkpoint="t.safetensors", process_size=640, crf=20, batch_size=2,
         edit=EditSpec(remove=(2, 3), reorder=(1, 4), background="#00b140"),
     )
     assert run_config_from_mapping(tomllib.loads(config_to_toml(config))) == config
@@ -26,7 +26,7 @@ def test_a_config_written_as_toml_reads_back_the_same():
         ({"bogus": 1}, "unknown key 'bogus'"),
         ({"batch_size": "4"}, 'batch_size must be int, not "4"'),
         ({"batch_size": True}, "batch_size must be int, not true"),
-        ({"temporal": 1}, "temporal must be bool, not 1"),
+        ({"temporal": True}, "temporal must be one of off, fusion, refiner, not true"),
         ({"backend": "ffmpeg"}, 'backend must be one of pyav, decord, not "ffmpeg"'),
         ({"edit": {"remove": ["a"]}}, "edit.remove must be a list of person ids"),
         ({"edit": {"reorder": [1]}}, "edit.reorder must name two people"),

@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "synth_cmd",
     "eval_cmd",
     "bench_cmd",
+    "train_cmd",
 )
 
 

@@ -10,6 +10,7 @@ from vmat.decomposition.build import DECOMPOSERS
 from vmat.depth.build import DEPTH_ESTIMATORS
 from vmat.pipeline.config_file import config_to_toml, read_run_config, run_config_from_mapping
 from vmat.pipeline.run import RunConfig, run_clip
+from vmat.pipeline.stages import TEMPORAL_MODES
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -53,8 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     stages.add_argument("--decomposer-checkpoint", metavar="PATH", help="MP-Mat weights (.safetensors) for --decomposer mpmat")
     stages.add_argument(
-        "--temporal", action="store_true", help="steadier mattes: forward-backward fusion where the frame does not change"
+        "--temporal",
+        choices=TEMPORAL_MODES,
+        help="temporal consistency: off (default), fusion (weight-free forward-backward fusion where the camera-aligned "
+        "frame is still) or refiner (the learned Conv-GRU refiner, then fusion)",
     )
+    stages.add_argument("--temporal-checkpoint", metavar="PATH", help="temporal refiner weights (.safetensors) for --temporal refiner")
     stages.add_argument(
         "--process-size",
         type=int,
@@ -76,7 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", help="a TOML run configuration (see --print-config); flags override it")
     parser.add_argument("--print-config", action="store_true", help="print the configuration this command would use, as TOML, and stop")
     # No flag has a default of its own: an absent flag leaves the config file's value (or RunConfig's default).
-    parser.set_defaults(handler=run, backend=None, temporal=None, people=None)
+    parser.set_defaults(handler=run, backend=None, people=None)
     return parser
 
 
@@ -93,6 +98,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "decomposer": args.decomposer,
         "decomposer_checkpoint": args.decomposer_checkpoint,
         "temporal": args.temporal,
+        "temporal_checkpoint": args.temporal_checkpoint,
         "process_size": args.process_size,
         "complete_background": False if args.no_completion else None,
         "write_layers": False if args.no_layers else None,

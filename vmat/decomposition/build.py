@@ -9,15 +9,15 @@ import torch
 from vmat.decomposition.mask_matting import MaskMattingDecomposer
 from vmat.decomposition.mpmat import NetworkDecomposer, build_mpmat
 from vmat.errors import ConfigError
+from vmat.weights import shipped
 
 DECOMPOSERS = ("mask-matting", "mpmat")
-SHIPPED_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+SHIPPED_MPMAT = "mpmat_small.safetensors"
 
 
-def shipped_mpmat_checkpoint(config: str = "small") -> Path | None:
-    """The MP-Mat weights that ship inside the package for ``config``, if there are any."""
-    path = SHIPPED_WEIGHTS / f"mpmat_{config}.safetensors"
-    return path if path.is_file() else None
+def shipped_mpmat_checkpoint() -> Path | None:
+    """The small MP-Mat weights that ship inside the package, if this install has them."""
+    return shipped(SHIPPED_MPMAT)
 
 
 def check_decomposer(name: str, checkpoint: str | Path | None = None) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 
+import cv2
 import numpy as np
 
 from vmat.decomposition import MaskMattingConfig, MaskMattingDecomposer, NetworkDecomposer
@@ -16,57 +18,70 @@ from vmat.io.frame import Frame
 from vmat.pipeline import FrameRecord, run_stages
 from vmat.pipeline.stage import Stage
 from vmat.pipeline.stages import DecomposeStage, ShrinkStage, TemporalStage
-from vmat.temporal import FusionConfig
+from vmat.errors import ConfigError
+from vmat.temporal import FusionConfig, StreamConfig
+
+
+_TEMPORAL_HELP = (
+    "temporal=off|fusion|refiner (fusion: weight-free forward-backward fusion; refiner: the learned Conv-GRU refiner "
+    "then fusion, temporal_checkpoint=PATH or the shipped weights), fusion=none|forward|backward|both, "
+    "change=frames|flow|predicted, lookahead (fusion), gru_lookahead, tolerance; jitter=R erodes or dilates each "
+    "guidance mask by a seeded random 0-R px per frame, as propagated masks wander; process_size=PIXELS decomposes "
+    "with the longer side at most PIXELS and brings the layers back up with the full-size frame"
+)
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """The options every pipeline-stage method takes besides its decomposer's."""
+
+    temporal: str = "off"
+    temporal_checkpoint: str | None = None
+    fusion: str = "both"
+    change: str | None = None  # default: "predicted" with the refiner, "flow" for fusion alone
+    lookahead: int = FusionConfig.lookahead
+    gru_lookahead: int = StreamConfig.gru_lookahead
+    tolerance: float = FusionConfig.tolerance
+    jitter: int = 0
+    process_size: int | None = None
+
+    def temporal_stage(self) -> TemporalStage | None:
+        if self.temporal == "off":
+            return None
+        change = self.change or ("predicted" if self.temporal == "refiner" else "flow")
+        config = StreamConfig(self.gru_lookahead, self.fusion, self.lookahead, self.tolerance, change)
+        return TemporalStage.build(self.temporal, self.temporal_checkpoint, config)
 
 
 @register_method(
     "mask-matting",
     "the weight-free decomposer: guided-filter mattes around the guidance masks, multi-level foreground "
-    "estimation, depth from the feet (options band, radius, eps as fractions of the frame size / GF eps; "
-    "temporal=true adds forward-backward fusion with lookahead, tolerance; process_size=PIXELS decomposes with the "
-    "longer side at most PIXELS and brings the layers back up with the full-size frame)",
+    "estimation, depth from the feet (options band, radius, eps as fractions of the frame size / GF eps); " + _TEMPORAL_HELP,
 )
 def make_mask_matting(
-    band: float = MaskMattingConfig.band,
-    radius: float = MaskMattingConfig.radius,
-    eps: float = MaskMattingConfig.eps,
-    temporal: bool = False,
-    lookahead: int = FusionConfig.lookahead,
-    tolerance: float = FusionConfig.tolerance,
-    process_size: int | None = None,
+    band: float = MaskMattingConfig.band, radius: float = MaskMattingConfig.radius, eps: float = MaskMattingConfig.eps, **options
 ) -> Method:
-    """With ``temporal`` the mattes go through the pipeline's temporal stage (forward-backward fusion)."""
     decomposer = MaskMattingDecomposer(MaskMattingConfig(band=band, radius=radius, eps=eps))
-    return decomposer_method(decomposer, temporal=temporal, lookahead=lookahead, tolerance=tolerance, process_size=process_size)
+    return decomposer_method(decomposer, PipelineOptions(**options))
 
 
 @register_method(
     "mpmat",
     "the MP-Mat network (shipped small weights unless checkpoint=PATH), run with the longer side at most max_side; "
-    "temporal, lookahead, tolerance and process_size as for mask-matting",
+    + _TEMPORAL_HELP,
 )
-def make_mpmat(
-    checkpoint: str | None = None,
-    max_side: int = 512,
-    temporal: bool = False,
-    lookahead: int = FusionConfig.lookahead,
-    tolerance: float = FusionConfig.tolerance,
-    process_size: int | None = None,
-) -> Method:
+def make_mpmat(checkpoint: str | None = None, max_side: int = 512, **options) -> Method:
     decomposer = build_decomposer("mpmat", checkpoint=checkpoint, max_side=max_side)
-    return decomposer_method(decomposer, temporal=temporal, lookahead=lookahead, tolerance=tolerance, process_size=process_size)
+    return decomposer_method(decomposer, PipelineOptions(**options))
 
 
-def decomposer_method(
-    decomposer: MaskMattingDecomposer | NetworkDecomposer,
-    *,
-    temporal: bool = False,
-    lookahead: int = FusionConfig.lookahead,
-    tolerance: float = FusionConfig.tolerance,
-    process_size: int | None = None,
-) -> Method:
-    """An eval method running the pipeline's stages with ``decomposer``: optional shrinking to ``process_size``,
-    decomposition from the guidance masks, optional temporal fusion, layers brought back to the frame's size."""
+def decomposer_method(decomposer: MaskMattingDecomposer | NetworkDecomposer, options: PipelineOptions = PipelineOptions()) -> Method:
+    """An eval method running the pipeline's stages with ``decomposer``: optional shrinking to the processing
+    size, decomposition from the (optionally jittered) guidance masks, optional temporal stage, layers brought
+    back to the frame's size."""
+    if options.jitter < 0:
+        raise ConfigError(f"the guidance jitter must be 0 or more pixels, not {options.jitter}")
+    temporal = options.temporal_stage()  # built once: a bad option fails before any clip
 
     def run(inputs: Iterable[MethodInput]) -> Iterator[MethodOutput]:
         full_images: dict[int, np.ndarray] = {}  # the frames the stages hold, at full size
@@ -74,12 +89,12 @@ def decomposer_method(
         def records() -> Iterator[FrameRecord]:
             for item in inputs:
                 full_images[item.index] = item.image
-                yield _record(item)
+                yield _record(item, options.jitter)
 
-        stages: list[Stage] = [ShrinkStage(process_size)] if process_size is not None else []
+        stages: list[Stage] = [ShrinkStage(options.process_size)] if options.process_size is not None else []
         stages.append(_DecomposeFromGuidance(decomposer))
-        if temporal:
-            stages.append(TemporalStage(FusionConfig(lookahead=lookahead, tolerance=tolerance)))
+        if temporal is not None:
+            stages.append(temporal)
         for record in run_stages(records(), stages, info=None, batch_size=1):
             stack = upsample_layers(record.layers, full_images.pop(record.index))
             depth = stack.depth[1:].numpy().astype(np.float64)
@@ -88,10 +103,24 @@ def decomposer_method(
     return run
 
 
-def _record(item: MethodInput) -> FrameRecord:
+def jitter_guidance(guidance: np.ndarray, index: int, radius: int) -> np.ndarray:
+    """``guidance`` ``(N, H, W)`` bool with mask ``k`` eroded (negative) or dilated by a radius drawn from
+    ``[-radius, radius]`` with seed ``(index, k)``."""
+    out = guidance.copy()
+    for k, mask in enumerate(guidance):
+        step = int(np.random.default_rng((index, k)).integers(-radius, radius + 1))
+        if step:
+            disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(step) + 1, 2 * abs(step) + 1))
+            morph = cv2.dilate if step > 0 else cv2.erode
+            out[k] = morph(mask.astype(np.uint8), disc) > 0
+    return out
+
+
+def _record(item: MethodInput, jitter: int) -> FrameRecord:
     ids = list(range(1, len(item.instance_ids) + 1))
+    guidance = jitter_guidance(item.guidance, item.index, jitter) if jitter else item.guidance
     record = FrameRecord(Frame(item.index, item.image, item.index, Fraction(1, 1)))
-    record.masks = id_map_from_alphas(item.guidance.astype(np.float32), ids)
+    record.masks = id_map_from_alphas(guidance.astype(np.float32), ids)
     return record
 
 

@@ -3,7 +3,7 @@ in an ``[edit]`` table. Keys left out keep their defaults; on the command line, 
 
     depth = "ground-plane"
     process_size = 640
-    temporal = true
+    temporal = "fusion"
 
     [edit]
     remove = [2]

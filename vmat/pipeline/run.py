@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import Literal
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +66,8 @@ class RunConfig:
     depth_checkpoint: str | None = None
     decomposer: str = "mask-matting"
     decomposer_checkpoint: str | None = None
-    temporal: bool = False
+    temporal: Literal["off", "fusion", "refiner"] = "off"
+    temporal_checkpoint: str | None = None
     process_size: int | None = None
     complete_background: bool = True
     edit: EditSpec = field(default_factory=EditSpec)
@@ -109,8 +111,8 @@ def stage_factories(config: RunConfig) -> list[StageFactory]:
         partial(DepthStage.build, config.depth, config.depth_checkpoint),
         partial(DecomposeStage.build, config.decomposer, config.decomposer_checkpoint),
     ]
-    if config.temporal:
-        factories.append(TemporalStage)
+    if config.temporal != "off":
+        factories.append(partial(TemporalStage.build, config.temporal, config.temporal_checkpoint))
     return factories
 
 

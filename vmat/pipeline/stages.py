@@ -22,7 +22,8 @@ from vmat.errors import ConfigError, InputNotFoundError
 from vmat.io.metadata import VideoInfo
 from vmat.pipeline.record import FrameRecord
 from vmat.propagation.idmask import mask_path, read_id_mask
-from vmat.temporal.fusion import ForwardBackwardFusion, FusionConfig, frame_change_map
+from vmat.temporal import FusionConfig, StreamConfig, TemporalRefiner, TemporalRefinerStream, build_temporal_refiner
+from vmat.temporal.build import shipped_temporal_checkpoint
 from vmat.pipeline.stage import Stage
 
 
@@ -118,48 +119,64 @@ class DecomposeStage(Stage):
         return batch
 
 
+TEMPORAL_MODES = ("off", "fusion", "refiner")
+
+
 class TemporalStage(Stage):
-    """Steadier mattes over time: forward-backward fusion of each person's own alpha (MaGGIe eq. 12-14), with
-    change maps from frame differences. Holds ``lookahead`` frames back, so it needs the clip in order."""
+    """Steadier mattes over time (MaGGIe 7.8-7.9): each person's own alpha through the learned temporal
+    refiner (sparsity prediction, bidirectional Conv-GRU) when ``model`` is given, then forward-backward
+    fusion (eq. 12-14); see :class:`~vmat.temporal.TemporalRefinerStream`. Without a model it is the
+    weight-free path: fusion with change maps from frames aligned for camera motion. Holds a few frames
+    back, so it needs the clip in order."""
 
     name = "temporal"
     ordered = True
 
-    def __init__(self, config: FusionConfig = FusionConfig()) -> None:
-        self.config = config
+    def __init__(self, model: TemporalRefiner | None = None, config: StreamConfig | None = None) -> None:
+        self.model = model
+        weight_free = StreamConfig(change="flow", fusion_lookahead=FusionConfig.lookahead)
+        self.config = config or (StreamConfig(change="predicted") if model is not None else weight_free)
         self.start_clip(None)
 
+    @classmethod
+    def build(cls, mode: str, checkpoint: str | None = None, config: StreamConfig | None = None) -> TemporalStage:
+        """``mode`` ``"fusion"`` (weight-free) or ``"refiner"`` (``checkpoint``, else the shipped weights)."""
+        if mode == "fusion":
+            if checkpoint is not None:
+                raise ConfigError("temporal fusion uses no weights: a temporal checkpoint needs the refiner mode")
+            return cls(None, config)
+        if mode != "refiner":
+            raise ConfigError(f"unknown temporal mode {mode!r}: choose one of {', '.join(TEMPORAL_MODES)}")
+        checkpoint = checkpoint or shipped_temporal_checkpoint()
+        if checkpoint is None:
+            raise ConfigError("this vmat has no shipped temporal refiner weights: train some with `vmat train temporal`")
+        return cls(build_temporal_refiner(checkpoint=checkpoint), config)
+
     def start_clip(self, info: VideoInfo | None) -> None:
-        self._fusion = ForwardBackwardFusion(self.config)
+        self._stream = TemporalRefinerStream(self.model, self.config)
         self._held: deque[FrameRecord] = deque()
-        self._previous: np.ndarray | None = None
 
     def process(self, batch: list[FrameRecord]) -> list[FrameRecord]:
         ready = []
         for record in batch:
-            image = record.frame.image
-            if self._previous is None:
-                change = np.ones(image.shape[:2], bool)
-            else:
-                change = frame_change_map(self._previous, image, self.config.change_threshold, self.config.change_grow)
-            self._previous = image
             stack = record.layers
-            alphas = {instance: stack.alpha[plane].numpy() for plane, instance in enumerate(stack.ids) if plane > 0}
+            # Only people in view enter the stream: a person who leaves and comes back starts afresh.
+            alphas = {instance: stack.alpha[plane].numpy() for plane, instance in enumerate(stack.ids) if plane > 0 and stack.alpha[plane].any()}
             self._held.append(record)
-            fused = self._fusion.push(alphas, change)
-            if fused is not None:
-                ready.append(_with_alphas(self._held.popleft(), fused))
+            steadier = self._stream.push(record.frame.image, alphas)
+            if steadier is not None:
+                ready.append(_with_alphas(self._held.popleft(), steadier))
         return ready
 
     def finish_clip(self) -> list[FrameRecord]:
-        return [_with_alphas(self._held.popleft(), fused) for fused in self._fusion.flush()]
+        return [_with_alphas(self._held.popleft(), steadier) for steadier in self._stream.flush()]
 
 
 def _with_alphas(record: FrameRecord, alphas: dict[int, np.ndarray]) -> FrameRecord:
     stack = record.layers
     alpha = stack.alpha.clone()
     for plane, instance in enumerate(stack.ids):
-        if plane > 0:
+        if instance in alphas:
             alpha[plane] = torch.from_numpy(alphas[instance])
     record.layers = stack.replace(alpha=alpha)
     return record

@@ -1,15 +1,17 @@
-"""Stage 5: temporal consistency of the mattes.
+"""Stage 5: temporal consistency of the mattes (MaGGIe supplementary 7.8-7.9).
 
-Today: forward-backward matte fusion (MaGGIe eq. 12-14) with change maps from frame differences, the
-weight-free path (:mod:`vmat.temporal.fusion`). The temporal sparsity predictor and the bidirectional
-Conv-GRU are not built yet.
+- the weight-free path: forward-backward matte fusion (eq. 12-14, :mod:`vmat.temporal.fusion`) with change
+  maps from frame differences, or from frames aligned for camera motion (:mod:`vmat.temporal.flow_change`);
+- the learned refiner (:mod:`vmat.temporal.refiner`): temporal sparsity prediction, a bidirectional
+  Conv-GRU and a residual decoder, trained through the differentiable fusion (:mod:`vmat.temporal.soft_fusion`);
+- :class:`TemporalRefinerStream`: both, streamed with a bounded look-ahead (what the pipeline's temporal
+  stage runs).
 """
 
 from vmat.temporal.fusion import ForwardBackwardFusion, FusionConfig, frame_change_map, fuse
 
 __all__ = ["ForwardBackwardFusion", "FusionConfig", "frame_change_map", "fuse"]
 
-# The learned temporal refiner (sparsity predictor, bidirectional Conv-GRU, soft fusion) and its stream.
 from vmat.temporal.build import TEMPORAL_REFINERS, build_temporal_refiner
 from vmat.temporal.checkpoint import load_temporal_checkpoint, save_temporal_checkpoint
 from vmat.temporal.flow_change import camera_homography, flow_change_map
