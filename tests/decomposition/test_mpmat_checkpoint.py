@@ -60,7 +60,7 @@ def test_truncated_checkpoint_is_a_user_error(tmp_path):
 def test_foreign_or_mismatched_safetensors_are_user_errors(tmp_path):
     foreign = tmp_path / "foreign.safetensors"
     save_file({"w": torch.zeros(2)}, str(foreign))
-    with pytest.raises(CheckpointError, match="not an MP-Mat checkpoint"):
+    with pytest.raises(CheckpointError, match="not a vmat MP-Mat checkpoint"):
         build_mpmat(checkpoint=foreign)
 
     config = json.dumps(get_config("small").to_dict())

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import Tensor
+
+from vmat.checkpoint import read_with_config, save_with_config
 
 from vmat.decomposition.mpmat.config import MPMatConfig
 from vmat.decomposition.mpmat.model import MPMat
 from vmat.depth.checkpoint import CheckpointError, match_state_dict
 from vmat.errors import ConfigError
-from vmat.io.atomic import atomic_output
 
 FORMAT = "vmat-mpmat"
 VERSION = "1"
@@ -24,11 +22,7 @@ def save_checkpoint(model: MPMat, path: str | Path) -> Path:
 
     Metadata: ``{"format": "vmat-mpmat", "version": "1", "config": <config as JSON>}``.
     """
-    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
-    metadata = {"format": FORMAT, "version": VERSION, "config": json.dumps(model.config.to_dict())}
-    with atomic_output(path) as temporary:
-        save_file(state, str(temporary), metadata=metadata)
-    return Path(path)
+    return save_with_config(model, model.config.to_dict(), path, format=FORMAT, version=VERSION)
 
 
 def read_checkpoint(path: str | Path) -> tuple[MPMatConfig, dict[str, Tensor]]:
@@ -37,26 +31,11 @@ def read_checkpoint(path: str | Path) -> tuple[MPMatConfig, dict[str, Tensor]]:
     Raises :class:`vmat.depth.CheckpointError` when the file is missing, is not safetensors, or is not an
     MP-Mat checkpoint of a version this vmat reads.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"MP-Mat checkpoint {path} does not exist.")
+    stored, state = read_with_config(path, format=FORMAT, version=VERSION, what="MP-Mat")
     try:
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            metadata = handle.metadata() or {}
-            state = {name: handle.get_tensor(name) for name in handle.keys()}
-    # Arbitrary bytes make the reader fail in arbitrary ways, so any failure means "not safetensors".
-    except Exception as exc:
-        raise CheckpointError(f"{path} is not a readable safetensors file ({type(exc).__name__}).") from exc
-    if metadata.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not an MP-Mat checkpoint (its metadata has no format {FORMAT!r}).")
-    if metadata.get("version") != VERSION:
-        found = metadata.get("version")
-        raise CheckpointError(f"{path} is MP-Mat checkpoint version {found!r}; this vmat reads {VERSION!r}.")
-    try:
-        config = MPMatConfig.from_dict(json.loads(metadata["config"]))
+        return MPMatConfig.from_dict(stored), state
     except (KeyError, TypeError, ValueError, ConfigError) as exc:
         raise CheckpointError(f"{path} holds no valid MP-Mat config in its metadata.") from exc
-    return config, state
 
 
 def load_checkpoint(path: str | Path) -> MPMat:
