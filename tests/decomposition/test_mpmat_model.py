@@ -41,7 +41,7 @@ def test_small_config_is_cpu_sized_and_holds_eight_guided_slots():
 def test_unknown_config_name_is_a_user_error():
     with pytest.raises(VmatError, match="Unknown MP-Mat config"):
         build_mpmat("huge")
-    assert set(CONFIGS) == {"paper", "small"}
+    assert {"paper", "small"} <= set(CONFIGS)
 
 
 def test_initial_plane_depths_are_bin_centres_over_the_frames_depth_range():

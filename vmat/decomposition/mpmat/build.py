@@ -11,7 +11,7 @@ from vmat.decomposition.mpmat.model import MPMat
 
 
 def build_mpmat(name: str = "small", checkpoint: str | Path | None = None) -> MPMat:
-    """The MP-Mat network of config ``name`` ("small" or "paper"), in eval mode.
+    """The MP-Mat network of config ``name`` (a key of ``CONFIGS``: "small", "paper" or an ablation), in eval mode.
 
     With ``checkpoint`` the weights are loaded strictly from that safetensors file. The config stored in the
     checkpoint wins: when it differs from ``name``'s, the model is built from the checkpoint's (with a

@@ -14,6 +14,7 @@ class MPMatConfig:
 
     ``queries`` counts the instance queries (the background query comes on top, so the output has
     ``1 + queries`` planes); the first ``guided_slots`` of them are tied to guidance masks, the rest are free.
+    Old checkpoints store no ablation switches; :meth:`from_dict` then gives them their defaults (all on).
     """
 
     name: str = "small"
@@ -31,6 +32,12 @@ class MPMatConfig:
     guided_slots: int = 8  # M: people a frame can hold by guidance
     embedding: int = 24  # per-pixel embedding width (opacity and colour embeddings are dotted with it)
     uncertain_fraction: float = 0.10  # T: share of most uncertain pixels that guide refinement
+    # Ablation switches (tables 2-4); all True is the full MP-Mat, each False removes one component.
+    use_depth: bool = True  # False: the network sees zeros for depth (RGB only, "w/o depth")
+    use_planes: bool = True  # False: no Plane Generation Network, SG-MP is the scene features alone
+    background_instance: bool = True  # False: no background colour estimation, plane 0's colour is the image
+    colour_estimation: bool = True  # False: no colour planes at all, every plane's colour is the image
+    refinement: bool = True  # False: no uncertainty-guided refinement (T = 0)
 
     def __post_init__(self) -> None:
         if self.queries < self.guided_slots:
@@ -38,12 +45,20 @@ class MPMatConfig:
         if not 0.0 < self.uncertain_fraction <= 1.0:
             raise ConfigError("The uncertain fraction T of an MP-Mat config must lie in (0, 1].")
 
+    @property
+    def sg_mp_planes(self) -> int:
+        """Plane masks in SG-MP: ``planes``, or 0 when the Plane Generation Network is ablated."""
+        return self.planes if self.use_planes else 0
+
     def to_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, object]) -> MPMatConfig:
-        """Rebuild from :meth:`to_dict` output (JSON turns tuples into lists; they are turned back)."""
+        """Rebuild from :meth:`to_dict` output (JSON turns tuples into lists; they are turned back).
+
+        Fields missing from ``values`` (a checkpoint written before they existed) take their defaults.
+        """
         known = {field.name: field for field in dataclasses.fields(cls)}
         unknown = sorted(set(values) - set(known))
         if unknown:
@@ -75,7 +90,20 @@ PAPER = MPMatConfig(
 # Trains and runs on a 2-core CPU.
 SMALL = MPMatConfig()
 
-CONFIGS: dict[str, MPMatConfig] = {"paper": PAPER, "small": SMALL}
+# The small network with one component removed, for the ablations of tables 2-4.
+_ABLATIONS = {
+    "small-nodepth": "use_depth",
+    "small-noplanes": "use_planes",
+    "small-nobackground": "background_instance",
+    "small-nocolour": "colour_estimation",
+    "small-norefine": "refinement",
+}
+
+CONFIGS: dict[str, MPMatConfig] = {
+    "paper": PAPER,
+    "small": SMALL,
+    **{name: dataclasses.replace(SMALL, name=name, **{switch: False}) for name, switch in _ABLATIONS.items()},
+}
 
 
 def get_config(name: str) -> MPMatConfig:

@@ -66,7 +66,8 @@ class Refinement(nn.Module):
 @dataclass
 class InstanceEmbeddings:
     matte: Tensor  # (B, 1+K, E_m) dotted with PixelFeatures.matte
-    colour: Tensor  # (B, 1+K, 3, E_c) dotted with PixelFeatures.colour, one embedding per RGB channel
+    colour: Tensor | None  # (B, 1+K, 3, E_c) dotted with PixelFeatures.colour, one embedding per RGB channel;
+    # None when the config has no colour estimation
     object_logits: Tensor  # (B, 1+K)
     uncertainty_logits: Tensor  # (B, 1+K, h, w)
 
@@ -79,6 +80,9 @@ class InstanceDecoder(nn.Module):
     Video identity: guided query ``m`` gets an id embedding from the SG-MP features averaged under guidance
     mask ``m``, added to its learned slot query, so the same person lands on plane ``m`` in every frame
     given the same guidance slot. A slot with an empty mask gets no id embedding.
+
+    Ablations: without colour estimation the colour head, its refinement and predictor are not built; without
+    refinement (T = 0) the heads' embeddings go to the predictors as they are.
     """
 
     def __init__(self, config: MPMatConfig) -> None:
@@ -86,7 +90,7 @@ class InstanceDecoder(nn.Module):
         width, count = config.hidden, 1 + config.queries
         self.slots = config.guided_slots
         self.uncertain_fraction = config.uncertain_fraction
-        self.memory = nn.Conv2d(config.feature_channels + config.planes, width, 1)
+        self.memory = nn.Conv2d(config.feature_channels + config.sg_mp_planes, width, 1)
         self.query_features = nn.Parameter(torch.randn(count, width) * 0.02)
         self.query_positions = nn.Parameter(torch.randn(count, width) * 0.02)
         self.identity = mlp(width, width, width)
@@ -95,14 +99,16 @@ class InstanceDecoder(nn.Module):
         )
         self.norm = nn.LayerNorm(width)
         self.opacity_head = mlp(width, width, width)
-        self.colour_head = mlp(width, width, width)
+        colour, refine = config.colour_estimation, config.refinement
+        # Creation order is that of the full network, so its state dict and seeded initialisation stay the same.
+        self.colour_head = mlp(width, width, width) if colour else None
         self.uncertainty_head = mlp(width, width, config.embedding)
         self.object_head = nn.Linear(width, 1)
-        self.refine_opacity = Refinement(width, config.embedding, config.heads)
-        self.refine_colour = Refinement(width, config.embedding, config.heads)
+        self.refine_opacity = Refinement(width, config.embedding, config.heads) if refine else None
+        self.refine_colour = Refinement(width, config.embedding, config.heads) if refine and colour else None
         self.matte_predictor = mlp(width, width, config.embedding + config.guided_slots + 1)
         self.colour_width = config.embedding + 4
-        self.colour_predictor = mlp(width, width, 3 * self.colour_width)
+        self.colour_predictor = mlp(width, width, 3 * self.colour_width) if colour else None
 
     def forward(self, sg_mp: Tensor, coarse: Tensor, guidance: Tensor) -> InstanceEmbeddings:
         batch, _, height, width = sg_mp.shape
@@ -120,12 +126,18 @@ class InstanceDecoder(nn.Module):
         queries = self.norm(queries)
 
         uncertainty = torch.einsum("bqe,behw->bqhw", self.uncertainty_head(queries), coarse)
-        region = masked_average(coarse, top_fraction_mask(uncertainty.detach(), self.uncertain_fraction))
-        opacity = self.refine_opacity(self.opacity_head(queries), region)
-        colour = self.refine_colour(self.colour_head(queries), region)
+        opacity = self.opacity_head(queries)
+        colour = None if self.colour_head is None else self.colour_head(queries)
+        if self.refine_opacity is not None:
+            region = masked_average(coarse, top_fraction_mask(uncertainty.detach(), self.uncertain_fraction))
+            opacity = self.refine_opacity(opacity, region)
+            if colour is not None:
+                colour = self.refine_colour(colour, region)
+        if colour is not None:
+            colour = self.colour_predictor(colour).view(batch, -1, 3, self.colour_width)
         return InstanceEmbeddings(
             matte=self.matte_predictor(opacity),
-            colour=self.colour_predictor(colour).view(batch, -1, 3, self.colour_width),
+            colour=colour,
             object_logits=self.object_head(queries)[..., 0],
             uncertainty_logits=uncertainty,
         )

@@ -9,6 +9,11 @@ alpha constraint (eq. 11) needs no term: the weights are a softmax over planes, 
 ``L_fg`` (colour of each person where its alpha > 0), ``L_bg`` (background colour everywhere) and ``L_unc``
 (the uncertainty map regressing the matte's own error) have weight 1.
 
+Ablations: when the network copies the input image as a plane's colour instead of predicting it
+(``MPMatOutput.person_colour_predicted`` / ``background_colour_predicted`` False) the colour terms on those
+planes are constant, so they are left out of the loss and of its named parts; with no colour predicted at
+all ``L_comp`` is constant (the weights sum to one) and is left out too.
+
 Plane targets: plane 0 is the background (weight ``1 - sum_m alpha_m``); guided person ``m`` is plane ``m``;
 a person with no guidance is matched to a free plane by Hungarian matching on alpha L1 + classification.
 """
@@ -155,19 +160,22 @@ def mpmat_loss(output: MPMatOutput, batch: dict[str, Tensor]) -> tuple[Tensor, d
         "classification": nn.functional.binary_cross_entropy_with_logits(output.object_logits, targets.is_object),
         "alpha": alpha_loss(output.weights, targets.alpha),
         "laplacian": laplacian_pyramid_loss(output.weights, targets.alpha),
-        "composition": composition_loss(output.weights, output.colour, batch["image"]),
-        "foreground": masked_l1(output.colour[:, 1:], targets.colour[:, 1:], targets.colour_known[:, 1:]),
-        "background": (output.colour[:, 0] - batch["background"]).abs().mean(),
-        "uncertainty": (output.uncertainty - (output.weights - targets.alpha).abs().detach()).abs().mean(),
     }
-    matting = parts["alpha"] + parts["laplacian"] + parts["composition"]
-    total = (
-        DETECT_WEIGHT * parts["classification"]
-        + MATTING_WEIGHT * matting
-        + parts["foreground"]
-        + parts["background"]
-        + parts["uncertainty"]
-    )
+    if output.person_colour_predicted or output.background_colour_predicted:
+        parts["composition"] = composition_loss(output.weights, output.colour, batch["image"])
+    if output.person_colour_predicted:
+        parts["foreground"] = masked_l1(output.colour[:, 1:], targets.colour[:, 1:], targets.colour_known[:, 1:])
+    if output.background_colour_predicted:
+        parts["background"] = (output.colour[:, 0] - batch["background"]).abs().mean()
+    parts["uncertainty"] = (output.uncertainty - (output.weights - targets.alpha).abs().detach()).abs().mean()
+
+    matting = parts["alpha"] + parts["laplacian"]
+    if "composition" in parts:
+        matting = matting + parts["composition"]
+    total = DETECT_WEIGHT * parts["classification"] + MATTING_WEIGHT * matting
+    for name in ("foreground", "background", "uncertainty"):
+        if name in parts:
+            total = total + parts[name]
     logged = {name: float(value.detach()) for name, value in parts.items()}
     logged["total"] = float(total.detach())
     return total, logged

@@ -9,8 +9,8 @@ from torch import Tensor, nn
 
 from vmat.decomposition.mpmat.config import MPMatConfig
 from vmat.decomposition.mpmat.encoder import SceneEncoder
-from vmat.decomposition.mpmat.instance_decoder import InstanceDecoder
-from vmat.decomposition.mpmat.pixel_decoder import PixelDecoder
+from vmat.decomposition.mpmat.instance_decoder import InstanceDecoder, InstanceEmbeddings
+from vmat.decomposition.mpmat.pixel_decoder import PixelDecoder, PixelFeatures
 from vmat.decomposition.mpmat.plane_generation import PlaneGenerationNetwork
 from vmat.errors import ConfigError
 
@@ -27,8 +27,10 @@ class MPMatOutput:
     object_logits: Tensor  # (B, Q) object / no-object logit per plane
     uncertainty: Tensor  # (B, Q, H, W) predicted uncertainty in [0, 1] per plane
     features: Tensor  # (B, C, ceil(H/4), ceil(W/4)) per-frame scene features
-    plane_masks: Tensor  # (B, N, ceil(H/4), ceil(W/4)) SG-MP plane-distinctive masks
+    plane_masks: Tensor  # (B, N, ceil(H/4), ceil(W/4)) SG-MP plane-distinctive masks (N = 0 without planes)
     slots: int  # M: planes 1..M are the guided slots
+    background_colour_predicted: bool = True  # False: plane 0's colour is the input image (ablation)
+    person_colour_predicted: bool = True  # False: planes 1..K's colour is the input image (ablation)
 
 
 def _pad(x: Tensor, bottom: int, right: int, mode: str) -> Tensor:
@@ -41,13 +43,17 @@ class MPMat(nn.Module):
     ``image`` in [0, 1]; ``depth`` in [0, 1], smaller = nearer; ``guidance`` {0, 1} masks, slot ``m`` for
     person ``m`` (all zero: no guidance), ``M' <= config.guided_slots`` (missing slots count as empty). Any
     ``H, W``: the input is padded to a multiple of 16 inside and the output cropped back.
+
+    The config's ablation switches remove components: without depth the network sees zeros for it; without
+    planes SG-MP is the scene features alone and ``plane_masks`` has 0 channels; without colour estimation
+    (or without the background instance) the affected planes' colour is the input image itself.
     """
 
     def __init__(self, config: MPMatConfig) -> None:
         super().__init__()
         self.config = config
         self.encoder = SceneEncoder(config)
-        self.plane_generation = PlaneGenerationNetwork(config)
+        self.plane_generation = PlaneGenerationNetwork(config) if config.use_planes else None
         self.pixel_decoder = PixelDecoder(config)
         self.instance_decoder = InstanceDecoder(config)
 
@@ -64,6 +70,8 @@ class MPMat(nn.Module):
                 f"This MP-Mat model holds at most {slots} guided people per frame, got {guidance.shape[1]}."
             )
         guidance = nn.functional.pad(guidance.to(image.dtype), (0, 0, 0, 0, 0, slots - guidance.shape[1]))
+        if not self.config.use_depth:
+            depth = torch.zeros_like(depth)
         bottom, right = -height % STRIDE, -width % STRIDE
         # Replicated borders keep the padding from looking like an edge or a near surface.
         image, depth = _pad(image, bottom, right, "replicate"), _pad(depth, bottom, right, "replicate")
@@ -71,15 +79,18 @@ class MPMat(nn.Module):
 
         half, features = self.encoder(image, depth)
         small = features.shape[2:]
-        planes = self.plane_generation(
-            nn.functional.adaptive_avg_pool2d(image, small), nn.functional.adaptive_avg_pool2d(depth, small)
-        )
-        sg_mp = torch.cat([features, planes.masks], 1)
+        if self.plane_generation is None:
+            plane_masks = features.new_zeros(batch, 0, *small)
+        else:
+            plane_masks = self.plane_generation(
+                nn.functional.adaptive_avg_pool2d(image, small), nn.functional.adaptive_avg_pool2d(depth, small)
+            ).masks
+        sg_mp = torch.cat([features, plane_masks], 1)
         pixels = self.pixel_decoder(half, sg_mp, image, depth, guidance)
         instances = self.instance_decoder(sg_mp, pixels.coarse, nn.functional.adaptive_avg_pool2d(guidance, small))
 
         weights = torch.einsum("bqe,behw->bqhw", instances.matte, pixels.matte).softmax(1)
-        colour = torch.einsum("bqke,behw->bqkhw", instances.colour, pixels.colour).sigmoid()
+        colour = self._colour(instances, pixels, image)
         uncertainty = nn.functional.interpolate(
             instances.uncertainty_logits, size=image.shape[2:], mode="bilinear", align_corners=False
         ).sigmoid()
@@ -90,6 +101,18 @@ class MPMat(nn.Module):
             object_logits=instances.object_logits,
             uncertainty=uncertainty[..., :height, :width],
             features=features[..., :small_height, :small_width],
-            plane_masks=planes.masks[..., :small_height, :small_width],
+            plane_masks=plane_masks[..., :small_height, :small_width],
             slots=slots,
+            background_colour_predicted=self.config.colour_estimation and self.config.background_instance,
+            person_colour_predicted=self.config.colour_estimation,
         )
+
+    def _colour(self, instances: InstanceEmbeddings, pixels: PixelFeatures, image: Tensor) -> Tensor:
+        """``(B, Q, 3, H, W)``: predicted straight colour, or the image itself on planes whose colour is ablated."""
+        planes = 1 + self.config.queries
+        if instances.colour is None or pixels.colour is None:
+            return image[:, None].expand(-1, planes, -1, -1, -1)
+        colour = torch.einsum("bqke,behw->bqkhw", instances.colour, pixels.colour).sigmoid()
+        if not self.config.background_instance:
+            colour = torch.cat([image[:, None], colour[:, 1:]], 1)
+        return colour
