@@ -22,7 +22,10 @@ from tests.pipelines.archive import GOOD, scene_clip
 from tests.pipelines.outputs import assert_same_clip_outputs, output_files
 
 pytestmark = pytest.mark.ray
-EXACT = RunConfig(crf=0)  # lossless video: x264's output differs from run to run (threading), its lossless output does not
+# Lossless video: x264's output differs from run to run (threading), its lossless output does not. Weight-free
+# temporal fusion: the learned refiner's convolutions add up in an order that depends on torch's thread count,
+# which differs between a Ray actor and this process (its mattes then differ by one 16-bit step here and there).
+EXACT = RunConfig(crf=0, temporal="fusion")
 
 
 @pytest.fixture(scope="module")
