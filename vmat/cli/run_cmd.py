@@ -56,8 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     stages.add_argument(
         "--temporal",
         choices=TEMPORAL_MODES,
-        help="temporal consistency: refiner (default: the learned Conv-GRU refiner with the shipped weights, then fusion), "
-        "fusion (weight-free forward-backward fusion where the camera-aligned frame is still) or off",
+        help="temporal consistency: fusion (default: weight-free forward-backward fusion where the camera-aligned frame is "
+        "still), refiner (the learned Conv-GRU refiner with the shipped weights, then fusion) or off",
     )
     stages.add_argument("--temporal-checkpoint", metavar="PATH", help="temporal refiner weights (.safetensors) for --temporal refiner")
     stages.add_argument(

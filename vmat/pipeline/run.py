@@ -66,7 +66,7 @@ class RunConfig:
     depth_checkpoint: str | None = None
     decomposer: str = "mask-matting"
     decomposer_checkpoint: str | None = None
-    temporal: Literal["off", "fusion", "refiner"] = "refiner"
+    temporal: Literal["off", "fusion", "refiner"] = "fusion"
     temporal_checkpoint: str | None = None
     process_size: int | None = None
     complete_background: bool = True
