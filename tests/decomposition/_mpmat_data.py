@@ -45,3 +45,16 @@ def tiny_batch(height: int = 32, width: int = 48, slots: int = 3, seed: int = 0)
         "present": present,
         "guided": guided,
     }
+
+
+def assert_output_contract(output, config, batch: int, height: int, width: int) -> None:
+    """``output`` has the shapes the shared contract gives a ``config`` network on a ``(batch, 3, height, width)``
+    input, and its weights sum to one per pixel (softmax over planes: to float precision)."""
+    planes, features = 1 + config.queries, ((height + 3) // 4, (width + 3) // 4)
+    assert output.weights.shape == (batch, planes, height, width)
+    assert output.colour.shape == (batch, planes, 3, height, width)
+    assert output.object_logits.shape == (batch, planes)
+    assert output.uncertainty.shape == (batch, planes, height, width)
+    assert output.features.shape == (batch, config.feature_channels, *features)
+    assert output.plane_masks.shape == (batch, config.sg_mp_planes, *features)
+    assert torch.allclose(output.weights.sum(1), torch.ones(batch, height, width), atol=1e-5)

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 import torch
 
-from tests.decomposition._mpmat_data import tiny_batch
+from tests.decomposition._mpmat_data import assert_output_contract, tiny_batch
 from vmat.decomposition.mpmat import CONFIGS, MPMat, MPMatConfig, MPMatOutput, get_config, mpmat_loss
 from vmat.decomposition.mpmat.checkpoint import load_checkpoint, save_checkpoint
 
@@ -64,14 +64,7 @@ def test_ablated_network_follows_the_output_contract_and_trains(name):
     config = model.config
     image, depth, guidance = _inputs()
     output = model(image, depth, guidance)
-    planes = 1 + config.queries
-    assert output.weights.shape == (2, planes, 37, 53)
-    assert output.colour.shape == (2, planes, 3, 37, 53)
-    assert output.object_logits.shape == (2, planes)
-    assert output.uncertainty.shape == (2, planes, 37, 53)
-    assert output.features.shape == (2, config.feature_channels, 10, 14)
-    assert output.plane_masks.shape == (2, config.sg_mp_planes, 10, 14)
-    assert torch.allclose(output.weights.sum(1), torch.ones(2, 37, 53), atol=1e-5)
+    assert_output_contract(output, config, 2, 37, 53)
 
     batch = tiny_batch(37, 53)
     loss, parts = mpmat_loss(model(batch["image"], batch["depth"], batch["guidance"]), batch)

@@ -3,7 +3,7 @@ import time
 import pytest
 import torch
 
-from tests.decomposition._mpmat_data import tiny_batch
+from tests.decomposition._mpmat_data import assert_output_contract, tiny_batch
 from vmat.decomposition.mpmat import CONFIGS, MPMat, build_mpmat, get_config, mpmat_loss
 from vmat.decomposition.mpmat.instance_decoder import top_fraction_mask
 from vmat.decomposition.mpmat.layers import masked_average
@@ -73,16 +73,8 @@ def test_forward_on_an_odd_size_follows_the_output_contract():
     image, depth = torch.rand(2, 3, 37, 53), torch.rand(2, 1, 37, 53)
     guidance = (torch.rand(2, 3, 37, 53) > 0.5).float()  # fewer slots than the model holds
     output = model(image, depth, guidance)
-    planes = 1 + config.queries
-    assert output.weights.shape == (2, planes, 37, 53)
-    assert output.colour.shape == (2, planes, 3, 37, 53)
-    assert output.object_logits.shape == (2, planes)
-    assert output.uncertainty.shape == (2, planes, 37, 53)
-    assert output.features.shape == (2, config.feature_channels, 10, 14)
-    assert output.plane_masks.shape == (2, config.planes, 10, 14)
+    assert_output_contract(output, config, 2, 37, 53)
     assert output.slots == config.guided_slots
-    # softmax over planes: the integration property holds to float precision
-    assert torch.allclose(output.weights.sum(1), torch.ones(2, 37, 53), atol=1e-5)
     assert float(output.weights.detach().min()) >= 0.0
     assert 0.0 <= float(output.colour.detach().min()) and float(output.colour.detach().max()) <= 1.0
     assert torch.allclose(output.plane_masks.sum(1), torch.ones(2, 10, 14), atol=1e-5)
