@@ -1,6 +1,5 @@
 """The weights that ship inside the package load on a fresh install and do what they were trained for."""
 
-import numpy as np
 import pytest
 import torch
 

@@ -5,15 +5,8 @@ import numpy as np
 import pytest
 
 from vmat.decomposition import MaskMattingDecomposer
-from vmat.decomposition.resolution import processing_size, shrink_ids, shrink_image, upsample_layers
-
-
-def test_processing_size_caps_the_longer_side_and_keeps_the_aspect():
-    assert processing_size(1280, 720, 640) == (640, 360)
-    assert processing_size(720, 1280, 640) == (360, 640)
-    assert processing_size(131, 97, 64) == (64, 47)  # 97 * 64 / 131 = 47.39
-    assert processing_size(320, 180, 640) == (320, 180)  # never enlarged
-    assert processing_size(1280, 720, None) == (1280, 720)
+from vmat.decomposition.resolution import shrink_ids, shrink_image, upsample_layers
+from vmat.geometry import processing_size
 
 
 def test_shrinking_ids_never_invents_an_id():

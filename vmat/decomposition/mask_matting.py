@@ -21,6 +21,7 @@ import torch
 
 from vmat.decomposition.foreground import estimate_foreground
 from vmat.filters import guided_filter
+from vmat.geometry import bounding_box
 from vmat.layers import LayerStack
 
 
@@ -59,14 +60,6 @@ def soft_matte(
         uncertain &= ~others & (cv2.dilate(background, _disc(band)) > 0)
     filtered = guided_filter(image, hard.astype(np.float32), radius, config.eps, config.subsample)
     return np.where(uncertain, np.clip(filtered, 0.0, 1.0), hard.astype(np.float32)).astype(np.float32)
-
-
-def _crop_box(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    top, bottom = max(0, rows[0] - margin), min(mask.shape[0], rows[-1] + margin + 1)
-    left, right = max(0, cols[0] - margin), min(mask.shape[1], cols[-1] + margin + 1)
-    return slice(top, bottom), slice(left, right)
 
 
 def feet_depth(mask: np.ndarray) -> float:
@@ -113,7 +106,7 @@ class MaskMattingDecomposer:
         margin = 2 * max(self.config.min_pixels, round(max(self.config.band, self.config.radius) * max(height, width)))
         for plane, instance in present:
             mask = id_mask == instance
-            rows, cols = _crop_box(mask, margin)
+            rows, cols = bounding_box(mask, margin)
             others = (id_mask != 0) & ~mask
             own = soft_matte(rgb[rows, cols], mask[rows, cols], self.config, others[rows, cols])
             foreground, behind = estimate_foreground(rgb[rows, cols], own)

@@ -33,14 +33,6 @@ class UpsampleConfig:
     opaque_above: float = 0.99  # visible weight from which a plane's colour is the full-size frame's
 
 
-def processing_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
-    """``(width, height)`` scaled so the longer side is at most ``max_side`` (unchanged when ``None`` or smaller)."""
-    if max_side is None or max(width, height) <= max_side:
-        return width, height
-    scale = max_side / max(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
-
-
 def shrink_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``image (H, W, C)`` uint8 resized to ``size`` (width, height) by area averaging."""
     if (image.shape[1], image.shape[0]) == size:

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vmat.geometry import processing_size
+
 # Below this weighted variance a frame is flat: the scale is unidentifiable and kept at 1.
 _FLAT_VARIANCE = 1e-10
 
@@ -73,8 +75,8 @@ class DepthStabilizer:
 
     def grid_size(self, height: int, width: int) -> tuple[int, int]:
         """Size of the fitting grid for ``height x width`` frames (never larger than the frame)."""
-        scale = min(1.0, self.config.fit_size / max(height, width))
-        return max(1, round(height * scale)), max(1, round(width * scale))
+        width, height = processing_size(width, height, self.config.fit_size)
+        return height, width
 
     def __call__(self, depth: Tensor, state: Tensor | None, masks: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Align ``(B, 1, H, W)`` depth frames in order; ``masks`` ``(B, H, W)`` ids (> 0 = moving instance).

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 import torch
 
+from vmat.geometry import bounding_box
 from vmat.layers.compositing import image_to_tensor, tensor_to_image
 from vmat.layers.errors import LayerError
 from vmat.layers.stack import LayerStack
@@ -232,17 +233,6 @@ def _build_moving_plate(stacks: Iterable[LayerStack], camera: _Camera, config: C
     return sums.plate()
 
 
-def _bounding_box(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
-    """Rows and columns of ``mask``'s true pixels, grown by ``margin`` and clipped to the frame."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    height, width = mask.shape
-    return (
-        slice(max(0, rows[0] - margin), min(height, rows[-1] + margin + 1)),
-        slice(max(0, cols[0] - margin), min(width, cols[-1] + margin + 1)),
-    )
-
-
 def _shifted(homography: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
     """``homography`` followed by moving the origin to the crop's corner."""
     return np.array([[1, 0, -cols.start], [0, 1, -rows.start], [0, 0, 1]], np.float64) @ homography
@@ -263,7 +253,7 @@ def _fill(
         return CompletedFrame(stack, source)
     # Only the hidden region changes: work in its box (grown by the inpainting radius, so that inpainting
     # sees the same neighbourhood as on the whole frame).
-    rows, cols = _bounding_box(~view.seen, config.inpaint_radius + 1)
+    rows, cols = bounding_box(~view.seen, config.inpaint_radius + 1)
     size = (cols.stop - cols.start, rows.stop - rows.start)
     missing = ~view.seen[rows, cols]
     filled = view.colour[rows, cols].copy()

@@ -15,7 +15,8 @@ import torch
 
 from vmat.decomposition import MaskMattingDecomposer, NetworkDecomposer
 from vmat.decomposition.build import build_decomposer
-from vmat.decomposition.resolution import processing_size, shrink_ids, shrink_image
+from vmat.decomposition.resolution import shrink_ids, shrink_image
+from vmat.geometry import processing_size
 from vmat.depth.base import DepthEstimator, images_to_tensor
 from vmat.depth.build import build_depth_estimator
 from vmat.errors import ConfigError, InputNotFoundError

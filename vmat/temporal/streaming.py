@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from vmat.errors import ConfigError
+from vmat.geometry import processing_size
 from vmat.temporal.flow_change import flow_change_map
 from vmat.temporal.fusion import ForwardBackwardFusion, FusionConfig, backward_fusion, frame_change_map
 from vmat.temporal.refiner import CHANGE_PROBABILITY, TemporalRefiner
@@ -182,8 +183,9 @@ class TemporalRefinerStream:
         return out
 
     def _processing_size(self, height: int, width: int) -> tuple[int, int]:
-        scale = min(1.0, self.model.config.process_size / max(height, width))
-        return max(1, round(height * scale)), max(1, round(width * scale))
+        """``(h, w)``: the frame fitted within the refiner's processing size."""
+        width, height = processing_size(width, height, self.model.config.process_size)
+        return height, width
 
     def _to_processing(self, array: np.ndarray, size: tuple[int, int]) -> Tensor:
         """``(H, W)`` or ``(H, W, C)`` -> ``(1, C, h, w)`` float on the model's device (area-averaged when smaller)."""
