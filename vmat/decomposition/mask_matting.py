@@ -71,6 +71,23 @@ def feet_depth(mask: np.ndarray) -> float:
     return 1.0 - float(rows[-1] + 1) / mask.shape[0]
 
 
+def stack_planes(id_mask: np.ndarray, depth: np.ndarray | None, instance_ids: list[int] | None) -> tuple[list[int], list[int], np.ndarray]:
+    """What every decomposer's stack is made of, from a frame's ``id_mask (H, W)``.
+
+    Returns the person ids of the stack's planes 1.. (``instance_ids``, or the mask's ids when ``None``), those
+    present in this frame, and the ``(1 + len(ids),)`` float32 plane depths: the median of ``depth`` (larger =
+    farther) under each present person (:func:`feet_depth` without a depth map), ``+inf`` for the background
+    and for people out of view.
+    """
+    ids = list(instance_ids) if instance_ids is not None else sorted(int(i) for i in np.unique(id_mask) if i != 0)
+    present = [instance for instance in ids if (id_mask == instance).any()]
+    depths = np.full(1 + len(ids), np.inf, np.float32)
+    for instance in present:
+        mask = id_mask == instance
+        depths[1 + ids.index(instance)] = float(np.median(depth[mask])) if depth is not None else feet_depth(mask)
+    return ids, present, depths
+
+
 class MaskMattingDecomposer:
     """Decompose frames into layers from instance id masks, without weights.
 
@@ -92,19 +109,15 @@ class MaskMattingDecomposer:
     ) -> LayerStack:
         rgb = image.astype(np.float32) / 255.0
         height, width = id_mask.shape
-        ids = instance_ids if instance_ids is not None else sorted(int(i) for i in np.unique(id_mask) if i != 0)
+        ids, present, depths = stack_planes(id_mask, depth, instance_ids)
         planes = len(ids) + 1
         colour = np.zeros((planes, height, width, 3), np.float32)
         alpha = np.zeros((planes, height, width), np.float32)
-        depths = np.full(planes, np.inf, np.float32)
         background = rgb.copy()
         alpha[0] = 1.0
-        present = [(plane, ids[plane - 1]) for plane in range(1, planes) if (id_mask == ids[plane - 1]).any()]
-        for plane, instance in present:
-            mask = id_mask == instance
-            depths[plane] = float(np.median(depth[mask])) if depth is not None else feet_depth(mask)
         margin = 2 * max(self.config.min_pixels, round(max(self.config.band, self.config.radius) * max(height, width)))
-        for plane, instance in present:
+        for instance in present:
+            plane = 1 + ids.index(instance)
             mask = id_mask == instance
             rows, cols = bounding_box(mask, margin)
             others = (id_mask != 0) & ~mask

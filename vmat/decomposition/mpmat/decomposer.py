@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vmat.decomposition.mask_matting import feet_depth
+from vmat.decomposition.mask_matting import feet_depth, stack_planes
 from vmat.decomposition.resolution import shrink_ids, shrink_image, upsample_layers
 from vmat.geometry import processing_size
 from vmat.decomposition.mpmat.model import MPMat
@@ -97,14 +97,8 @@ class NetworkDecomposer:
         instance_ids: list[int] | None = None,
     ) -> LayerStack:
         height, width = id_mask.shape
-        ids = list(instance_ids) if instance_ids is not None else sorted(int(i) for i in np.unique(id_mask) if i != 0)
-        present = [instance for instance in ids if (id_mask == instance).any()]
+        ids, present, plane_depths = stack_planes(id_mask, depth, instance_ids)
         slots = self._slots(ids, present)
-        plane_depths = torch.full((1 + len(ids),), float("inf"))
-        for instance in present:
-            mask = id_mask == instance
-            median = float(np.median(depth[mask])) if depth is not None else feet_depth(mask)
-            plane_depths[1 + ids.index(instance)] = median
 
         size = processing_size(width, height, self.max_side)
         small_image = shrink_image(image, size)
@@ -129,4 +123,4 @@ class NetworkDecomposer:
         rows = [0, *(1 + ids.index(instance) for instance in present)]
         all_weights[rows] = weights.float().cpu()
         all_colour[rows] = colour.float().cpu()
-        return upsample_layers(LayerStack.from_weights(all_weights, all_colour, plane_depths, (0, *ids)), image)
+        return upsample_layers(LayerStack.from_weights(all_weights, all_colour, torch.from_numpy(plane_depths), (0, *ids)), image)
