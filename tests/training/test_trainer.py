@@ -34,7 +34,7 @@ def _save(model, path):
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
 
 
-TINY_TASK = Task("tiny", lambda name, init: TinyMatter(), _loss, _save, sequences=False, adamw_lr=1e-2)
+TINY_TASK = Task("tiny", lambda name: TinyMatter(), lambda path: load_file(str(path)), _loss, _save, sequences=False, adamw_lr=1e-2)
 
 
 def _config(tmp_path: Path, cache: Path, **changes) -> TrainConfig:
@@ -94,7 +94,7 @@ def test_interrupt_leaves_a_checkpoint_to_resume(tmp_path, tiny_cache_dir):
             raise KeyboardInterrupt
         return _loss(model, batch)
 
-    task = Task("tiny", TINY_TASK.build, interrupting, _save, sequences=False, adamw_lr=1e-2)
+    task = Task("tiny", TINY_TASK.build, TINY_TASK.read_weights, interrupting, _save, sequences=False, adamw_lr=1e-2)
     with pytest.raises(KeyboardInterrupt):
         train(task, _config(tmp_path, tiny_cache_dir))
     assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["step"] == 2
@@ -119,23 +119,14 @@ def test_a_diverging_loss_stops_the_run(tmp_path, tiny_cache_dir):
         loss, parts = _loss(model, batch)
         return loss * float("nan"), parts
 
-    task = Task("tiny", TINY_TASK.build, nan_loss, _save, sequences=False, adamw_lr=1e-2)
+    task = Task("tiny", TINY_TASK.build, TINY_TASK.read_weights, nan_loss, _save, sequences=False, adamw_lr=1e-2)
     with pytest.raises(TrainingDivergedError, match="step 1"):
         train(task, _config(tmp_path, tiny_cache_dir))
 
 
-def test_init_weights_reach_the_builder(tmp_path, tiny_cache_dir):
+def test_init_weights_start_the_run(tmp_path, tiny_cache_dir):
     first = train(TINY_TASK, _config(tmp_path / "a", tiny_cache_dir, steps=2))
-    seen = []
-
-    def build(name, init):
-        seen.append((name, init))
-        model = TinyMatter()
-        model.load_state_dict(load_file(str(init)))
-        return model
-
-    task = Task("tiny", build, _loss, _save, sequences=False, adamw_lr=1e-2)
-    train(task, _config(tmp_path / "b", tiny_cache_dir, steps=1, init=first, schedule="constant", lr=1e-12))
-    assert seen == [("small", first)]
+    train(TINY_TASK, _config(tmp_path / "b", tiny_cache_dir, steps=1, init=first, schedule="constant", lr=1e-12))
     state = torch.load(tmp_path / "b" / "run" / "checkpoint.pt", weights_only=True)["model"]
     torch.testing.assert_close(state["conv.weight"], load_file(str(first))["conv.weight"], rtol=0, atol=1e-9)
+    assert json.loads((tmp_path / "b" / "run" / "train.json").read_text())["init_fresh"] == []

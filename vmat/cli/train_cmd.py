@@ -44,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint-every", type=int, default=DEFAULTS.checkpoint_every, help=f"steps per checkpoint (default {DEFAULTS.checkpoint_every})")
     parser.add_argument("--stop-after", type=int, help="end this run after this step; continue later with --resume")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    parser.add_argument("--init", type=Path, help="start from these weights (a final .safetensors of the same task)")
+    parser.add_argument("--init", type=Path, help="start from these weights (a .safetensors of the same task): every tensor whose name and shape "
+                        "fit --model is copied, the rest start fresh and are listed (how an ablation starts from the full network)")
     parser.set_defaults(handler=run)
     return parser
 
@@ -77,5 +78,7 @@ def run(args: argparse.Namespace) -> int:
         losses = ", ".join(f"{name} {value:.4g}" for name, value in summary["final_losses"].items())
         state = "weights" if summary["finished"] else "checkpoint (resume with --resume)"
         print(f"{args.task}: {summary['steps_done']} of {config.steps} steps in {summary['wall_seconds']:.1f} s; {losses}")
+        if summary["init_fresh"]:
+            print(f"started from {config.init}; not in it (started fresh): {', '.join(summary['init_fresh'])}")
         print(f"{state}: {result}")
     return 0

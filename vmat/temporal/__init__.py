@@ -13,7 +13,7 @@ from vmat.temporal.fusion import ForwardBackwardFusion, FusionConfig, frame_chan
 __all__ = ["ForwardBackwardFusion", "FusionConfig", "frame_change_map", "fuse"]
 
 from vmat.temporal.build import TEMPORAL_REFINERS, build_temporal_refiner
-from vmat.temporal.checkpoint import load_temporal_checkpoint, save_temporal_checkpoint
+from vmat.temporal.checkpoint import load_temporal_checkpoint, read_temporal_checkpoint, save_temporal_checkpoint
 from vmat.temporal.flow_change import camera_homography, flow_change_map
 from vmat.temporal.losses import TemporalLossConfig, temporal_loss
 from vmat.temporal.refiner import RefinerOutput, TemporalRefiner, TemporalRefinerConfig
@@ -35,6 +35,7 @@ __all__ += [
     "change_target",
     "flow_change_map",
     "load_temporal_checkpoint",
+    "read_temporal_checkpoint",
     "save_temporal_checkpoint",
     "soft_fusion",
     "temporal_loss",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from torch import Tensor
+
 from vmat.checkpoint import read_with_config, save_with_config
 from vmat.depth.checkpoint import CheckpointError, match_state_dict
 from vmat.temporal.refiner import TemporalRefiner, TemporalRefinerConfig
@@ -22,13 +24,18 @@ def save_temporal_checkpoint(model: TemporalRefiner, path: str | Path) -> Path:
     return save_with_config(model, model.config.to_dict(), path, format=FORMAT, version=VERSION)
 
 
-def load_temporal_checkpoint(path: str | Path) -> TemporalRefiner:
-    """The refiner saved at ``path``, in eval mode on the CPU."""
+def read_temporal_checkpoint(path: str | Path) -> tuple[TemporalRefinerConfig, dict[str, Tensor]]:
+    """The config and state dict stored at ``path``, read onto the CPU without running code."""
     stored, state = read_with_config(path, format=FORMAT, version=VERSION, what="temporal refiner")
     try:
-        config = TemporalRefinerConfig(**stored)
+        return TemporalRefinerConfig(**stored), state
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"{path} holds no valid temporal refiner config ({type(error).__name__}).") from error
+
+
+def load_temporal_checkpoint(path: str | Path) -> TemporalRefiner:
+    """The refiner saved at ``path``, in eval mode on the CPU."""
+    config, state = read_temporal_checkpoint(path)
     model = TemporalRefiner(config)
     model.load_state_dict(match_state_dict(state, model.state_dict(), str(path)))
     return model.eval()

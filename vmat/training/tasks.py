@@ -6,7 +6,7 @@ only when their task runs, so the trainer itself depends on neither.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,20 +19,28 @@ Loss = Callable[[nn.Module, dict[str, Tensor]], tuple[Tensor, dict[str, float]]]
 
 @dataclass(frozen=True)
 class Task:
-    """A trainable model. ``build(model_name, init_checkpoint_or_None)`` returns the model in training mode."""
+    """A trainable model. ``build(model_name)`` returns a fresh model in training mode; ``read_weights(path)``
+    the state dict of one of the task's checkpoints (for ``--init``)."""
 
     name: str
-    build: Callable[[str, Path | None], nn.Module]
+    build: Callable[[str], nn.Module]
+    read_weights: Callable[[Path], Mapping[str, Tensor]]
     loss: Loss
     save: Callable[[nn.Module, Path], object]
     sequences: bool  # batches carry a time axis (and the weight-free decomposer's coarse mattes)
     adamw_lr: float  # the default AdamW rate
 
 
-def _build_mpmat(name: str, init: Path | None) -> nn.Module:
+def _build_mpmat(name: str) -> nn.Module:
     from vmat.decomposition.mpmat import build_mpmat
 
-    return build_mpmat(name, checkpoint=None if init is None else str(init)).train()
+    return build_mpmat(name).train()
+
+
+def _read_mpmat(path: Path) -> Mapping[str, Tensor]:
+    from vmat.decomposition.mpmat import read_checkpoint
+
+    return read_checkpoint(path)[1]
 
 
 def _mpmat_loss(model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
@@ -47,10 +55,16 @@ def _save_mpmat(model: nn.Module, path: Path) -> object:
     return save_checkpoint(model, path)
 
 
-def _build_temporal(name: str, init: Path | None) -> nn.Module:
+def _build_temporal(name: str) -> nn.Module:
     from vmat.temporal import build_temporal_refiner
 
-    return build_temporal_refiner(name, checkpoint=init).train()
+    return build_temporal_refiner(name).train()
+
+
+def _read_temporal(path: Path) -> Mapping[str, Tensor]:
+    from vmat.temporal import read_temporal_checkpoint
+
+    return read_temporal_checkpoint(path)[1]
 
 
 def _temporal_loss(model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
@@ -67,8 +81,8 @@ def _save_temporal(model: nn.Module, path: Path) -> object:
 
 TASKS: dict[str, Task] = {
     # MaGGIe's rates: 1.5e-4 for image training (8.2), 5e-5 for video training (9.2).
-    "decomposition": Task("decomposition", _build_mpmat, _mpmat_loss, _save_mpmat, sequences=False, adamw_lr=1.5e-4),
-    "temporal": Task("temporal", _build_temporal, _temporal_loss, _save_temporal, sequences=True, adamw_lr=5e-5),
+    "decomposition": Task("decomposition", _build_mpmat, _read_mpmat, _mpmat_loss, _save_mpmat, sequences=False, adamw_lr=1.5e-4),
+    "temporal": Task("temporal", _build_temporal, _read_temporal, _temporal_loss, _save_temporal, sequences=True, adamw_lr=5e-5),
 }
 
 

@@ -33,6 +33,7 @@ from vmat.training.cache import TrainingCache, build_cache
 from vmat.training.config import RESUMABLE, TrainConfig, learning_rate
 from vmat.training.data import BatchSampler, SamplerConfig
 from vmat.training.tasks import Task, get_task
+from vmat.training.warm_start import warm_start
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "train.jsonl"
@@ -132,7 +133,9 @@ def _train(task: Task, config: TrainConfig, resume: bool) -> Path:
 
     # The model comes first: a wrong model name fails before minutes of cache rendering.
     torch.manual_seed(config.seed)
-    model = task.build(config.model, config.init).to(config.device)
+    model = task.build(config.model)
+    fresh = None if config.init is None else warm_start(model, task.read_weights(config.init), str(config.init))
+    model = model.to(config.device)
     optimizer = make_optimizer(model.parameters(), config)
     start, seconds_before = 0, 0.0
     if resume:
@@ -188,12 +191,13 @@ def _train(task: Task, config: TrainConfig, resume: bool) -> Path:
     weights = out / f"{task.name}-{config.model}.safetensors" if stop == config.steps else None
     if weights is not None:
         task.save(model.cpu(), weights)
-    _write_summary(out / SUMMARY, task, config, cache, start if resume else None, stop, last, seconds_before, started, weights)
+    _write_summary(out / SUMMARY, task, config, cache, start if resume else None, stop, last, seconds_before, started, weights, fresh)
     return weights if weights is not None else out / CHECKPOINT
 
 
 def _write_summary(path: Path, task: Task, config: TrainConfig, cache: TrainingCache, resumed_from: int | None,
-                   steps_done: int, losses: dict, seconds_before: float, started: float, weights: Path | None) -> None:
+                   steps_done: int, losses: dict, seconds_before: float, started: float, weights: Path | None,
+                   fresh: list[str] | None) -> None:
     wall = time.perf_counter() - started
     summary = {
         "command": shlex.join(sys.argv),
@@ -206,6 +210,8 @@ def _write_summary(path: Path, task: Task, config: TrainConfig, cache: TrainingC
             "batch_seed": config.seed,
         },
         "resumed_from_step": resumed_from,
+        # With --init: the model's tensors that did not fit the init weights and started fresh.
+        "init_fresh": fresh,
         "steps_done": steps_done,
         "finished": steps_done == config.steps,
         "final_losses": losses,
