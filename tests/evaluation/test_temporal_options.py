@@ -6,7 +6,8 @@ import torch
 
 from vmat.errors import ConfigError
 from vmat.evaluation import evaluate, method_factory
-from vmat.evaluation.stage_methods import jitter_guidance
+from vmat.evaluation.stage_methods import PipelineOptions, jitter_guidance
+from vmat.pipeline.stages import HOLD_WHERE_STILL, TemporalStage
 from vmat.synthetic import ensure_suite
 from vmat.temporal import save_temporal_checkpoint
 from vmat.temporal.refiner import TemporalRefiner, TemporalRefinerConfig
@@ -80,3 +81,9 @@ def test_the_network_can_be_the_base(smoke_clips, tmp_path):
     save_checkpoint(build_mpmat("small"), weights)
     results = evaluate({"network": method_factory(f"mpmat:checkpoint={weights},temporal=fusion,change=frames")}, smoke_clips[:1])
     assert results["network"]["all"]["frames"] == 6
+
+
+def test_temporal_options_default_to_the_pipelines_temporal_stage():
+    assert PipelineOptions(temporal="fusion").temporal_stage().config == TemporalStage().config == HOLD_WHERE_STILL
+    with pytest.raises(ConfigError, match="fall-off"):
+        method_factory("mask-matting:temporal=fusion,soften=-1")

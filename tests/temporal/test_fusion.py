@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vmat.temporal.fusion import ForwardBackwardFusion, FusionConfig, frame_change_map, fuse
+from vmat.temporal.fusion import ForwardBackwardFusion, FusionConfig, forward_fusion, frame_change_map, fuse, soften_change
 
 # One pixel, one person: the matte drifts a little while nothing changes, then jumps where the frame changes.
 ALPHAS = [0.5, 0.52, 0.49, 0.9, 0.91]
@@ -69,3 +69,21 @@ def test_frame_change_map_thresholds_and_grows():
     assert change[3, 3] and change[2, 3] and change[3, 4] and not change[1, 3]
     assert not change[0, 0]
     assert frame_change_map(previous, current, threshold=12, grow=0).sum() == 1
+
+
+def test_soft_change_weights_blend_the_held_matte_with_the_new_one():
+    alpha, held = np.array([[0.8, 0.8, 0.8]], np.float32), np.array([[0.2, 0.2, 0.2]], np.float32)
+    weight = np.array([[1.0, 0.25, 0.0]], np.float32)
+    assert forward_fusion(alpha, weight, held)[0].tolist() == pytest.approx([0.8, 0.35, 0.2])
+    # a bool map is eq. 12 itself
+    assert forward_fusion(alpha, weight > 0.5, held)[0].tolist() == pytest.approx([0.8, 0.2, 0.2])
+
+
+def test_softened_change_is_one_where_changed_and_falls_off_outside():
+    change = np.zeros((1, 21), bool)
+    change[0, 10] = True
+    change = np.repeat(change, 21, 0)  # a vertical line of change
+    weight = soften_change(change, 2.0)
+    row = weight[10]
+    assert row[10] == 1.0 and 0 < row[12] < row[11] < 1 and row[0] < 1e-3
+    assert np.array_equal(soften_change(change, 0), change.astype(np.float32))

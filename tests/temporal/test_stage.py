@@ -39,3 +39,15 @@ def test_people_out_of_view_pass_through_and_the_default_is_weight_free_flow_fus
     records[1].layers = records[1].layers.replace(alpha=torch.stack([torch.ones(4, 5), torch.zeros(4, 5)]))
     out = list(run_stages(iter(records), [stage], info=None, batch_size=1))
     assert [float(r.layers.alpha[1].max()) for r in out] == [0.5, 0.0, 0.5]
+
+
+def test_the_default_holds_a_wandering_matte_while_the_picture_holds():
+    # A matte that wanders by far more than eq. 14's tolerance (as propagated masks do) over a still picture:
+    # the default forward fusion holds the first value; the eq. 12-14 check would let every frame keep its own.
+    alphas = [0.60, 0.80, 0.45, 0.75]
+    records = [_record(i, 50, a) for i, a in enumerate(alphas)] + [_record(4, 200, 0.20)]
+    out = list(run_stages(iter(records), [TemporalStage()], info=None, batch_size=1))
+    assert [round(float(r.layers.alpha[1, 2, 2]), 6) for r in out] == [0.60, 0.60, 0.60, 0.60, 0.20]
+    records = [_record(i, 50, a) for i, a in enumerate(alphas)]
+    both = TemporalStage(None, StreamConfig(fusion="both", change="flow", fusion_lookahead=4))
+    assert [round(float(r.layers.alpha[1, 2, 2]), 6) for r in run_stages(iter(records), [both], info=None, batch_size=1)] == alphas

@@ -56,8 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     stages.add_argument(
         "--temporal",
         choices=TEMPORAL_MODES,
-        help="temporal consistency: fusion (default: weight-free forward-backward fusion where the camera-aligned frame is "
-        "still), refiner (the learned Conv-GRU refiner with the shipped weights, then fusion) or off",
+        help="temporal consistency: fusion (default, weight-free: each matte holds where the camera-aligned frame is "
+        "still; MaGGIe's forward fusion), refiner (the learned Conv-GRU refiner with the shipped weights, then the "
+        "same fusion; slower) or off",
     )
     stages.add_argument("--temporal-checkpoint", metavar="PATH", help="temporal refiner weights (.safetensors) for --temporal refiner")
     stages.add_argument(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+import dataclasses
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -17,15 +18,15 @@ from vmat.evaluation.methods import Method, MethodInput, MethodOutput, register_
 from vmat.io.frame import Frame
 from vmat.pipeline import FrameRecord, run_stages
 from vmat.pipeline.stage import Stage
-from vmat.pipeline.stages import DecomposeStage, ShrinkStage, TemporalStage
+from vmat.pipeline.stages import HOLD_WHERE_STILL, DecomposeStage, ShrinkStage, TemporalStage
 from vmat.errors import ConfigError
-from vmat.temporal import FusionConfig, StreamConfig
 
 
 _TEMPORAL_HELP = (
-    "temporal=off|fusion|refiner (fusion: weight-free forward-backward fusion; refiner: the learned Conv-GRU refiner "
-    "then fusion, temporal_checkpoint=PATH or the shipped weights), fusion=none|forward|backward|both, "
-    "change=frames|flow|predicted, lookahead (fusion), gru_lookahead, tolerance; jitter=R erodes or dilates each "
+    "temporal=off|fusion|refiner (fusion: weight-free matte fusion; refiner: the learned Conv-GRU refiner then fusion, "
+    "temporal_checkpoint=PATH or the shipped weights), fusion=none|forward|backward|both, "
+    "change=frames|flow|predicted, soften=SIGMA (px fall-off of frames/flow change maps), lookahead (fusion), gru_lookahead, "
+    "tolerance; jitter=R erodes or dilates each "
     "guidance mask by a seeded random 0-R px per frame, as propagated masks wander; process_size=PIXELS decomposes "
     "with the longer side at most PIXELS and brings the layers back up with the full-size frame"
 )
@@ -37,19 +38,23 @@ class PipelineOptions:
 
     temporal: str = "off"
     temporal_checkpoint: str | None = None
-    fusion: str = "both"
-    change: str | None = None  # default: "predicted" with the refiner, "flow" for fusion alone
-    lookahead: int = FusionConfig.lookahead
-    gru_lookahead: int = StreamConfig.gru_lookahead
-    tolerance: float = FusionConfig.tolerance
+    # The temporal stage's settings default to the pipeline's (HOLD_WHERE_STILL).
+    fusion: str = HOLD_WHERE_STILL.fusion
+    change: str = HOLD_WHERE_STILL.change
+    lookahead: int = HOLD_WHERE_STILL.fusion_lookahead
+    gru_lookahead: int = HOLD_WHERE_STILL.gru_lookahead
+    tolerance: float = HOLD_WHERE_STILL.tolerance
+    soften: float = HOLD_WHERE_STILL.change_soften
     jitter: int = 0
     process_size: int | None = None
 
     def temporal_stage(self) -> TemporalStage | None:
         if self.temporal == "off":
             return None
-        change = self.change or ("predicted" if self.temporal == "refiner" else "flow")
-        config = StreamConfig(self.gru_lookahead, self.fusion, self.lookahead, self.tolerance, change)
+        config = dataclasses.replace(
+            HOLD_WHERE_STILL, gru_lookahead=self.gru_lookahead, fusion=self.fusion, fusion_lookahead=self.lookahead,
+            tolerance=self.tolerance, change=self.change, change_soften=self.soften,
+        )
         return TemporalStage.build(self.temporal, self.temporal_checkpoint, config)
 
 

@@ -29,14 +29,22 @@ import cv2
 import numpy as np
 
 
+def _hold(alpha: np.ndarray, change: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """``alpha`` where ``change`` is set, else ``held``; a float ``change`` in [0, 1] blends the two (the soft
+    form that training uses, :mod:`vmat.temporal.soft_fusion`)."""
+    if change.dtype == bool:
+        return np.where(change, alpha, held)
+    return (change * alpha + (1 - change) * held).astype(np.float32)
+
+
 def forward_fusion(alpha: np.ndarray, change: np.ndarray, previous: np.ndarray) -> np.ndarray:
     """Eq. 12: ``alpha`` ``(..., H, W)`` where ``change`` ``(H, W)`` is set, else the previous forward value."""
-    return np.where(change, alpha, previous)
+    return _hold(alpha, change, previous)
 
 
 def backward_fusion(alpha: np.ndarray, change_next: np.ndarray, following: np.ndarray) -> np.ndarray:
     """Eq. 13: ``alpha`` ``(..., H, W)`` where the next frame's change map is set, else the following backward value."""
-    return np.where(change_next, alpha, following)
+    return _hold(alpha, change_next, following)
 
 
 def fuse(alpha: np.ndarray, forward: np.ndarray, backward: np.ndarray, tolerance: float = 0.0) -> np.ndarray:
@@ -55,6 +63,16 @@ def frame_change_map(previous: np.ndarray, current: np.ndarray, threshold: float
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
         difference = cv2.dilate(difference.astype(np.uint8), kernel) > 0
     return difference
+
+
+def soften_change(change: np.ndarray, sigma: float) -> np.ndarray:
+    """``(H, W)`` float32 change weights: 1 wherever the bool ``change`` is set, falling off outside it like a
+    Gaussian of ``sigma`` pixels. A pixel held while its neighbour is refreshed leaves a seam of stale values
+    (speckle along slowly moving edges); near a change the soft weight blends the held matte with the new one."""
+    weight = change.astype(np.float32)
+    if sigma <= 0:
+        return weight
+    return np.maximum(weight, cv2.GaussianBlur(weight, (0, 0), sigma))
 
 
 @dataclass(frozen=True)

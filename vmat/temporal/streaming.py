@@ -29,7 +29,7 @@ from torch import Tensor
 from vmat.errors import ConfigError
 from vmat.geometry import processing_size
 from vmat.temporal.flow_change import flow_change_map
-from vmat.temporal.fusion import ForwardBackwardFusion, FusionConfig, backward_fusion, frame_change_map
+from vmat.temporal.fusion import ForwardBackwardFusion, FusionConfig, backward_fusion, frame_change_map, soften_change
 from vmat.temporal.refiner import CHANGE_PROBABILITY, TemporalRefiner
 from vmat.temporal.soft_fusion import FUSION_MODES
 
@@ -48,6 +48,7 @@ class StreamConfig:
     change_probability: float = CHANGE_PROBABILITY  # a predicted change above this probability counts
     change_threshold: float = FusionConfig.change_threshold
     change_grow: int = FusionConfig.change_grow
+    change_soften: float = 0.0  # frames/flow change maps: Gaussian fall-off in pixels (0: binary, the paper's)
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSION_MODES:
@@ -56,6 +57,8 @@ class StreamConfig:
             raise ConfigError(f"the change map source must be one of {', '.join(CHANGE_SOURCES)}, not {self.change!r}.")
         if self.gru_lookahead < 0 or self.fusion_lookahead < 0:
             raise ConfigError("look-aheads must be 0 or more frames.")
+        if self.change_soften < 0:
+            raise ConfigError(f"the change map's soft fall-off must be 0 or more pixels, not {self.change_soften}.")
 
 
 class BackwardFusion:
@@ -115,7 +118,7 @@ class _Frame:
     shape: tuple[int, int]  # (H, W) full size
     image: Tensor | None  # (1, 3, h, w) at processing size; None without a refiner
     alphas: dict[int, np.ndarray]  # full-size coarse mattes
-    change: np.ndarray | None  # (H, W) bool from the frames, when they are the change source
+    change: np.ndarray | None  # (H, W) bool (float weights when softened) from the frames, when they are the change source
     people: dict[int, _Person] = field(default_factory=dict)
 
 
@@ -155,6 +158,8 @@ class TemporalRefinerStream:
             if self._previous_image is not None:
                 difference = flow_change_map if self.config.change == "flow" else frame_change_map
                 change = difference(self._previous_image, image, self.config.change_threshold, self.config.change_grow)
+                if self.config.change_soften > 0:
+                    change = soften_change(change, self.config.change_soften)
             self._previous_image = image
         frame = _Frame(image.shape[:2], None, {i: np.asarray(a, np.float32) for i, a in alphas.items()}, change)
         if self.model is not None:
