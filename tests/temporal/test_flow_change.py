@@ -1,7 +1,7 @@
 import cv2
 import numpy as np
 
-from vmat.temporal.flow_change import camera_homography, flow_change_map
+from vmat.temporal.flow_change import ChangeTracker, camera_homography, flow_change_map
 from vmat.temporal.fusion import frame_change_map
 
 SHIFT = 4
@@ -79,3 +79,23 @@ def test_a_sub_pixel_camera_shake_over_fine_texture_is_not_change():
     previous, current = _fine_texture_shots(1)
     assert frame_change_map(previous, current, 12, 4).mean() > 0.9
     assert flow_change_map(previous, current, 12, 4).mean() < 0.1
+
+
+def test_the_tracker_sees_slow_change_that_consecutive_frames_hide():
+    # A patch brightening by 8 grey levels a frame: under the threshold between neighbours, 16 after two.
+    frames = [np.full((20, 30, 3), 100, np.uint8) for _ in range(5)]
+    for t, frame in enumerate(frames):
+        frame[5:10, 5:10] = 100 + 8 * t
+    tracker = ChangeTracker(align=False, threshold=12, grow=0)
+    changed = [bool(tracker.update(frame)[7, 7]) for frame in frames]
+    assert changed == [True, False, True, False, True]  # each time 16 levels have gathered since the last change
+    assert not any(frame_change_map(a, b, 12, 0)[7, 7] for a, b in zip(frames, frames[1:]))
+    assert not tracker.update(frames[-1])[0, 0]  # the unchanged rest of the frame stays still
+
+
+def test_an_aligned_tracker_on_a_pan_marks_only_the_revealed_strip():
+    previous, current = _panned()
+    tracker = ChangeTracker(align=True, threshold=12, grow=4)
+    assert tracker.update(previous).all()
+    change = tracker.update(current)
+    assert np.array_equal(change, flow_change_map(previous, current, 12, 4))

@@ -72,19 +72,53 @@ def camera_homography(previous: np.ndarray, current: np.ndarray) -> np.ndarray |
     return np.linalg.inv(warp)
 
 
+def aligned_change(
+    reference: np.ndarray, current: np.ndarray, homography: np.ndarray | None, threshold: float = 12.0, grow: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where ``current`` differs from ``reference`` (both ``(H, W, 3)`` uint8) once ``reference`` is warped onto it
+    by ``homography`` (``None``: not warped): the ``(H, W)`` bool change map (as :func:`frame_change_map`, pixels
+    the warped reference does not cover count as changed) and the warped reference."""
+    if homography is None:
+        return frame_change_map(reference, current, threshold, grow), reference
+    height, width = current.shape[:2]
+    warped = cv2.warpPerspective(reference, homography, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    covered = cv2.warpPerspective(np.ones((height, width), np.uint8), homography, (width, height), flags=cv2.INTER_NEAREST) > 0
+    # The warped frame's edge is resampled from the border; a 1-px erosion keeps it out of the map.
+    covered = cv2.erode(covered.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    smoothed = (cv2.GaussianBlur(frame, (0, 0), RESAMPLING_SIGMA) for frame in (warped, current))
+    return frame_change_map(*smoothed, threshold, grow) | ~covered, warped
+
+
 def flow_change_map(previous: np.ndarray, current: np.ndarray, threshold: float = 12.0, grow: int = 4) -> np.ndarray:
     """``(H, W)`` bool change map of two ``(H, W, 3)`` uint8 frames with the camera's motion removed.
 
     Same ``threshold`` and ``grow`` as :func:`frame_change_map`; pixels the warped previous frame does not
     cover (newly revealed) count as changed.
     """
-    homography = camera_homography(previous, current)
-    if homography is None:
-        return frame_change_map(previous, current, threshold, grow)
-    height, width = current.shape[:2]
-    warped = cv2.warpPerspective(previous, homography, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    covered = cv2.warpPerspective(np.ones((height, width), np.uint8), homography, (width, height), flags=cv2.INTER_NEAREST) > 0
-    # The warped frame's edge is resampled from the border; a 1-px erosion keeps it out of the map.
-    covered = cv2.erode(covered.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    warped, current = (cv2.GaussianBlur(frame, (0, 0), RESAMPLING_SIGMA) for frame in (warped, current))
-    return frame_change_map(warped, current, threshold, grow) | ~covered
+    return aligned_change(previous, current, camera_homography(previous, current), threshold, grow)[0]
+
+
+class ChangeTracker:
+    """``update(image (H, W, 3) uint8)`` -> ``(H, W)`` bool: where the picture changed since each pixel last
+    changed, i.e. since the matte a fusion holds there was taken (every pixel on the first frame).
+
+    The previous frame alone misses slow change: a motion-blurred edge that fades out over several frames,
+    each step under the threshold, would leave the held matte of the person who had been there. So each pixel
+    is compared with the picture it had at its last change (the reference), which follows the camera when
+    ``align`` (homographies between consecutive frames, as :func:`flow_change_map`).
+    """
+
+    def __init__(self, align: bool = True, threshold: float = 12.0, grow: int = 4) -> None:
+        self.align, self.threshold, self.grow = align, threshold, grow
+        self._previous: np.ndarray | None = None
+        self._reference: np.ndarray | None = None
+
+    def update(self, image: np.ndarray) -> np.ndarray:
+        if self._previous is None:
+            self._previous, self._reference = image, image
+            return np.ones(image.shape[:2], bool)
+        homography = camera_homography(self._previous, image) if self.align else None
+        change, reference = aligned_change(self._reference, image, homography, self.threshold, self.grow)
+        self._reference = np.where(change[..., None], image, reference)
+        self._previous = image
+        return change

@@ -8,8 +8,9 @@ steadier mattes a bounded number of frames later:
    ``t`` runs over frames ``t .. t + gru_lookahead`` from a zero state (every frame sees the same window, so
    there are no seams); its correction is upsampled and added to the full-resolution coarse matte;
 2. forward-backward fusion (eq. 12-14, :mod:`vmat.temporal.fusion`) with a change map that is the
-   refiner's thresholded sparsity prediction (``change="predicted"``) or, weight-free, the difference of
-   the frames (``"frames"``) or of the frames aligned for camera motion (``"flow"``).
+   refiner's thresholded sparsity prediction (``change="predicted"``) or, weight-free, where each pixel
+   differs from its picture at its last change (:class:`~vmat.temporal.flow_change.ChangeTracker`), with
+   the frames as they are (``"frames"``) or aligned for camera motion (``"flow"``), optionally softened.
 
 A person is the frames in which their id is present without a gap: an id that appears starts from a
 zero state, and one that leaves and returns starts again. Memory holds at most
@@ -28,8 +29,8 @@ from torch import Tensor
 
 from vmat.errors import ConfigError
 from vmat.geometry import processing_size
-from vmat.temporal.flow_change import flow_change_map
-from vmat.temporal.fusion import ForwardBackwardFusion, FusionConfig, backward_fusion, frame_change_map, soften_change
+from vmat.temporal.flow_change import ChangeTracker
+from vmat.temporal.fusion import ForwardBackwardFusion, FusionConfig, backward_fusion, soften_change
 from vmat.temporal.refiner import CHANGE_PROBABILITY, TemporalRefiner
 from vmat.temporal.soft_fusion import FUSION_MODES
 
@@ -139,7 +140,9 @@ class TemporalRefinerStream:
         self._gru_lookahead = config.gru_lookahead if model is not None else 0
         self._window: deque[_Frame] = deque()
         self._last: dict[int, _Person] = {}  # each person present in the last frame pushed
-        self._previous_image: np.ndarray | None = None
+        self._changes = None
+        if config.change != "predicted":
+            self._changes = ChangeTracker(config.change == "flow", config.change_threshold, config.change_grow)
         self._fusion = make_fusion(config.fusion, config.fusion_lookahead, config.tolerance)
         self._pushed = 0
         self._returned = 0
@@ -153,14 +156,10 @@ class TemporalRefinerStream:
     def push(self, image: np.ndarray, alphas: dict[int, np.ndarray]) -> dict[int, np.ndarray] | None:
         self._pushed += 1
         change = None
-        if self.config.change != "predicted":
-            change = np.ones(image.shape[:2], bool)
-            if self._previous_image is not None:
-                difference = flow_change_map if self.config.change == "flow" else frame_change_map
-                change = difference(self._previous_image, image, self.config.change_threshold, self.config.change_grow)
-                if self.config.change_soften > 0:
-                    change = soften_change(change, self.config.change_soften)
-            self._previous_image = image
+        if self._changes is not None:
+            change = self._changes.update(image)
+            if self.config.change_soften > 0:
+                change = soften_change(change, self.config.change_soften)
         frame = _Frame(image.shape[:2], None, {i: np.asarray(a, np.float32) for i, a in alphas.items()}, change)
         if self.model is not None:
             self._encode(frame, image)
