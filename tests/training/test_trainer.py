@@ -130,3 +130,12 @@ def test_init_weights_start_the_run(tmp_path, tiny_cache_dir):
     state = torch.load(tmp_path / "b" / "run" / "checkpoint.pt", weights_only=True)["model"]
     torch.testing.assert_close(state["conv.weight"], load_file(str(first))["conv.weight"], rtol=0, atol=1e-9)
     assert json.loads((tmp_path / "b" / "run" / "train.json").read_text())["init_fresh"] == []
+
+
+def test_init_weights_that_do_not_all_fit_are_named_at_the_start(tmp_path, tiny_cache_dir, capsys):
+    first = train(TINY_TASK, _config(tmp_path / "a", tiny_cache_dir, steps=1))
+    partial = tmp_path / "partial.safetensors"
+    save_file({"conv.weight": load_file(str(first))["conv.weight"]}, str(partial))
+    train(TINY_TASK, _config(tmp_path / "b", tiny_cache_dir, steps=1, init=partial))
+    assert "1 of 2 tensors do not fit 'small' and start fresh: conv.bias" in capsys.readouterr().err
+    assert json.loads((tmp_path / "b" / "run" / "train.json").read_text())["init_fresh"] == ["conv.bias"]

@@ -78,7 +78,5 @@ def run(args: argparse.Namespace) -> int:
         losses = ", ".join(f"{name} {value:.4g}" for name, value in summary["final_losses"].items())
         state = "weights" if summary["finished"] else "checkpoint (resume with --resume)"
         print(f"{args.task}: {summary['steps_done']} of {config.steps} steps in {summary['wall_seconds']:.1f} s; {losses}")
-        if summary["init_fresh"]:
-            print(f"started from {config.init}; not in it (started fresh): {', '.join(summary['init_fresh'])}")
         print(f"{state}: {result}")
     return 0

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import cv2
@@ -51,7 +50,7 @@ class PipelineOptions:
     def temporal_stage(self) -> TemporalStage | None:
         if self.temporal == "off":
             return None
-        config = dataclasses.replace(
+        config = replace(
             HOLD_WHERE_STILL, gru_lookahead=self.gru_lookahead, fusion=self.fusion, fusion_lookahead=self.lookahead,
             tolerance=self.tolerance, change=self.change, change_soften=self.soften,
         )

@@ -133,7 +133,8 @@ class TemporalStage(Stage):
     """Steadier mattes over time (MaGGIe 7.8-7.9): each person's own alpha through the learned temporal
     refiner (sparsity prediction, bidirectional Conv-GRU) when ``model`` is given, then matte fusion (by
     default :data:`HOLD_WHERE_STILL`); see :class:`~vmat.temporal.TemporalRefinerStream`. Without a model it
-    is the weight-free path, fusion alone. Holds frames back (the look-aheads), so it needs the clip in order."""
+    is the weight-free path, fusion alone. It holds back as many frames as its look-aheads need (none for the
+    default fusion, the Conv-GRU's with the refiner) and needs the clip in order."""
 
     name = "temporal"
     ordered = True

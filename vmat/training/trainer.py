@@ -135,6 +135,11 @@ def _train(task: Task, config: TrainConfig, resume: bool) -> Path:
     torch.manual_seed(config.seed)
     model = task.build(config.model)
     fresh = None if config.init is None else warm_start(model, task.read_weights(config.init), str(config.init))
+    if fresh:
+        # Said now, not only in the summary: a wrong --init would otherwise train a whole run mostly from scratch.
+        total = len(model.state_dict())
+        print(f"--init {config.init}: {len(fresh)} of {total} tensors do not fit {config.model!r} and start fresh: "
+              f"{', '.join(fresh)}", file=sys.stderr)
     model = model.to(config.device)
     optimizer = make_optimizer(model.parameters(), config)
     start, seconds_before = 0, 0.0
