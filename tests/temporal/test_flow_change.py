@@ -60,23 +60,28 @@ def test_large_frames_are_aligned_at_a_reduced_size_and_scaled_back():
 
 
 
-def _fine_texture_shots(shift_fine_px: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two 178x120 shots of grass-like texture (detail down to a pixel, some patches for features) by a
-    camera that moved ``shift_fine_px`` / 4 px, with sensor noise."""
-    rng = np.random.default_rng(1)
-    big = sum(cv2.resize(rng.normal(0, 1, (480 // s, 720 // s)), (720, 480), interpolation=cv2.INTER_CUBIC) for s in (1, 4, 16, 48))
+def _grass(rng: np.random.Generator, width: int = 740) -> np.ndarray:
+    """A 480 x ``width`` grass-like texture (detail down to a pixel) with some patches for features."""
+    big = sum(cv2.resize(rng.normal(0, 1, (480 // s, width // s)), (width, 480), interpolation=cv2.INTER_CUBIC) for s in (1, 4, 16, 48))
     big = np.repeat(np.clip(128 + 25 * big, 0, 255).astype(np.uint8)[..., None], 3, 2)
     for _ in range(12):
         x, y = (int(v) for v in rng.integers(0, (650, 420)))
         cv2.rectangle(big, (x, y), (x + 40, y + 30), tuple(int(v) for v in rng.integers(0, 255, 3)), -1)
-    previous, current = (cv2.resize(big[:, dx : dx + 712], (178, 120), interpolation=cv2.INTER_AREA) for dx in (0, shift_fine_px))
-    return previous, np.clip(current + rng.normal(0, 1.5, current.shape), 0, 255).astype(np.uint8)
+    return big
+
+
+def _shot(rng: np.random.Generator, big: np.ndarray, dx: int, dy: int = 0) -> np.ndarray:
+    """A 178x119 shot of ``big`` by a camera moved (``dx``, ``dy``) / 4 px, with sensor noise."""
+    frame = cv2.resize(big[dy : dy + 476, dx : dx + 712], (178, 119), interpolation=cv2.INTER_AREA)
+    return np.clip(frame + rng.normal(0, 1.5, frame.shape), 0, 255).astype(np.uint8)
 
 
 def test_a_sub_pixel_camera_shake_over_fine_texture_is_not_change():
     # A quarter-pixel shake changes nearly every pixel of fine texture; aligned and resampled, the sharp and
     # the bilinearly blurred frame still differed on 85% of it until both were smoothed alike.
-    previous, current = _fine_texture_shots(1)
+    rng = np.random.default_rng(1)
+    big = _grass(rng)
+    previous, current = _shot(rng, big, 0), _shot(rng, big, 1)
     assert frame_change_map(previous, current, 12, 4).mean() > 0.9
     assert flow_change_map(previous, current, 12, 4).mean() < 0.1
 
@@ -97,17 +102,9 @@ def test_a_tracker_carried_along_a_shaking_camera_does_not_drift_into_change():
     # 30 frames of fine texture from a tripod that shakes by up to half a pixel: the reference is warped
     # along every frame, and its resampling blur and alignment error must not read as change.
     rng = np.random.default_rng(2)
-    big = sum(cv2.resize(rng.normal(0, 1, (480 // s, 740 // s)), (740, 480), interpolation=cv2.INTER_CUBIC) for s in (1, 4, 16, 48))
-    big = np.repeat(np.clip(128 + 25 * big, 0, 255).astype(np.uint8)[..., None], 3, 2)
-    for _ in range(12):
-        x, y = (int(v) for v in rng.integers(0, (650, 420)))
-        cv2.rectangle(big, (x, y), (x + 40, y + 30), tuple(int(v) for v in rng.integers(0, 255, 3)), -1)
+    big = _grass(rng)
     tracker = ChangeTracker(align=True, threshold=12, grow=4)
-    changed = []
-    for _ in range(30):
-        dx, dy = (int(v) for v in rng.integers(0, 3, 2))
-        frame = cv2.resize(big[dy : dy + 476, dx : dx + 712], (178, 119), interpolation=cv2.INTER_AREA)
-        changed.append(tracker.update(np.clip(frame + rng.normal(0, 1.5, frame.shape), 0, 255).astype(np.uint8)).mean())
+    changed = [tracker.update(_shot(rng, big, *(int(v) for v in rng.integers(0, 3, 2)))).mean() for _ in range(30)]
     assert max(changed[1:]) < 0.05
 
 
