@@ -76,17 +76,27 @@ def camera_homography(previous: np.ndarray, current: np.ndarray) -> np.ndarray |
     return np.linalg.inv(warp)
 
 
-def warp_onto(image: np.ndarray, homography: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """``image`` warped by ``homography`` onto a ``(width, height)`` frame, and the ``(height, width)`` bool map
-    of the pixels it covers (less a 1-px edge, which is resampled from the border)."""
-    width, height = size
-    warped = cv2.warpPerspective(image, homography, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    covered = cv2.warpPerspective(np.ones((height, width), np.uint8), homography, size, flags=cv2.INTER_NEAREST)
-    return warped, cv2.erode(covered, np.ones((3, 3), np.uint8)) > 0
+def _warp(image: np.ndarray, homography: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` warped by ``homography`` onto a ``(width, height)`` frame."""
+    return cv2.warpPerspective(image, homography, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _smoothed_change(reference: np.ndarray, current: np.ndarray, sigma: float, threshold: float, grow: int) -> np.ndarray:
     return frame_change_map(*(cv2.GaussianBlur(frame, (0, 0), sigma) for frame in (reference, current)), threshold, grow)
+
+
+def _consecutive_change(
+    previous: np.ndarray, current: np.ndarray, homography: np.ndarray | None, threshold: float, grow: int
+) -> np.ndarray:
+    """:func:`flow_change_map` with the camera's ``homography`` (previous -> current) given; ``None``: the plain
+    :func:`frame_change_map`."""
+    if homography is None:
+        return frame_change_map(previous, current, threshold, grow)
+    size = (current.shape[1], current.shape[0])
+    # The warped frame's edge is resampled from the border; a 1-px erosion keeps it out of the map.
+    covered = cv2.warpPerspective(np.ones(current.shape[:2], np.uint8), homography, size, flags=cv2.INTER_NEAREST)
+    covered = cv2.erode(covered, np.ones((3, 3), np.uint8)) > 0
+    return _smoothed_change(_warp(previous, homography, size), current, RESAMPLING_SIGMA, threshold, grow) | ~covered
 
 
 def flow_change_map(previous: np.ndarray, current: np.ndarray, threshold: float = 12.0, grow: int = 4) -> np.ndarray:
@@ -96,11 +106,7 @@ def flow_change_map(previous: np.ndarray, current: np.ndarray, threshold: float 
     :data:`RESAMPLING_SIGMA`; pixels the warped previous frame does not cover (newly revealed) count as
     changed. When no alignment is found it is the plain :func:`frame_change_map`.
     """
-    homography = camera_homography(previous, current)
-    if homography is None:
-        return frame_change_map(previous, current, threshold, grow)
-    warped, covered = warp_onto(previous, homography, (current.shape[1], current.shape[0]))
-    return _smoothed_change(warped, current, RESAMPLING_SIGMA, threshold, grow) | ~covered
+    return _consecutive_change(previous, current, camera_homography(previous, current), threshold, grow)
 
 
 class ChangeTracker:
@@ -124,15 +130,9 @@ class ChangeTracker:
         if self._previous is None or self._previous.shape != image.shape:
             self._previous, self._reference = image, image
             return np.ones(image.shape[:2], bool)
-        size = (image.shape[1], image.shape[0])
         homography = camera_homography(self._previous, image) if self.align else None
-        if homography is None:
-            change = frame_change_map(self._previous, image, self.threshold, self.grow)
-            reference = self._reference
-        else:
-            previous, covered = warp_onto(self._previous, homography, size)
-            change = _smoothed_change(previous, image, RESAMPLING_SIGMA, self.threshold, self.grow) | ~covered
-            reference = warp_onto(self._reference, homography, size)[0]
+        change = _consecutive_change(self._previous, image, homography, self.threshold, self.grow)
+        reference = self._reference if homography is None else _warp(self._reference, homography, image.shape[1::-1])
         change |= _smoothed_change(reference, image, SLOW_CHANGE_SIGMA, self.threshold, self.grow)
         self._reference = np.where(change[..., None], image, reference)
         self._previous = image
