@@ -15,6 +15,7 @@ import argparse
 import cv2
 import numpy as np
 
+from vmat.decomposition.resolution import shrink_image
 from vmat.io import open_video
 from vmat.layers import LayersReader
 from vmat.metrics.temporal import still_flicker
@@ -29,7 +30,7 @@ def flicker(clip: str, layers: str) -> tuple[float, np.ndarray]:
         for frame, stack in zip(reader, LayersReader(layers), strict=True):
             alpha = {i: stack.alpha[p].numpy() for p, i in enumerate(stack.ids) if p > 0}
             height, width = stack.alpha.shape[-2:]
-            image = frame.image if frame.image.shape[:2] == (height, width) else cv2.resize(frame.image, (width, height), interpolation=cv2.INTER_AREA)
+            image = shrink_image(frame.image, (width, height))  # as ShrinkStage made the layers' frames
             if total is None:
                 total, count = np.zeros((height, width)), np.zeros((height, width))
             if previous_image is not None:
