@@ -6,6 +6,7 @@ global homography, so only what moves against the scene (people) and the strip t
 count as change. The homography comes from ORB feature matches (RANSAC), refined to sub-pixel accuracy by
 ECC image alignment (a feature fit alone is off by pixels on fine texture, enough to mark it all as
 changed). When neither finds an alignment (a blank or wholly new frame) the plain difference is used.
+:class:`ChangeTracker` adds slow change: each pixel against its picture at its last change.
 """
 
 from __future__ import annotations
