@@ -30,7 +30,10 @@ _FOLDED = ("DEQUANTIZE", "DENSIFY")
 
 @dataclass(frozen=True)
 class TFLiteOp:
-    """One operator: its kind (``"CONV_2D"``, or a custom op's code), tensor indices and options."""
+    """One operator: its kind (``"CONV_2D"``, or a custom op's code), tensor indices and options.
+
+    A custom op's options are its raw bytes under ``"CustomOptions"``.
+    """
 
     kind: str
     inputs: tuple[int, ...]
@@ -99,7 +102,11 @@ def read_tflite(path: str | Path) -> TFLiteGraph:
             # DENSIFY's constant was densified on reading; both ops then only change the dtype.
             constants[outputs[0]] = constants[inputs[0]].astype(np.float32)
             continue
-        ops.append(TFLiteOp(kind, inputs, outputs, _options(op, option_names, tflite)))
+        options = _options(op, option_names, tflite)
+        if op.CustomOptionsLength():
+            # A custom op's options are bytes only its kernel knows how to read (often a C struct).
+            options["CustomOptions"] = op.CustomOptionsAsNumpy().tobytes()
+        ops.append(TFLiteOp(kind, inputs, outputs, options))
     return TFLiteGraph(
         names=names,
         shapes=shapes,
