@@ -65,13 +65,14 @@ class TFLiteFormatError(VmatError):
     """The file is not a TFLite model this reader understands."""
 
 
-def read_tflite(path: str | Path) -> TFLiteGraph:
-    """Parse ``path`` and fold its constant ``DEQUANTIZE``/``DENSIFY`` operators."""
+def read_tflite(path: str | Path | bytes) -> TFLiteGraph:
+    """Parse ``path`` (or a model file's bytes) and fold its constant ``DEQUANTIZE``/``DENSIFY`` operators."""
     import tflite
 
-    data = Path(path).read_bytes()
+    data = path if isinstance(path, bytes) else Path(path).read_bytes()
     if len(data) < 8 or data[4:8] != b"TFL3":
-        raise TFLiteFormatError(f"{str(path)!r} is not a TFLite model")
+        what = "the given bytes are" if isinstance(path, bytes) else f"{str(path)!r} is"
+        raise TFLiteFormatError(f"{what} not a TFLite model")
     model = tflite.Model.GetRootAsModel(data, 0)
     graph = model.Subgraphs(0)
     op_names = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
