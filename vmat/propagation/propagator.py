@@ -38,6 +38,7 @@ from vmat.propagation.auto import PeopleFinderConfig, detect_people_hog, hog_ava
 from vmat.filters import grey_guided_filter
 from vmat.propagation.flow import occlusion_mask, warp
 from vmat.propagation.prompts import InstancePrompt, SegmentConfig, segment_instance
+from vmat.propagation.registry import register_propagator
 
 
 @dataclass
@@ -402,3 +403,6 @@ class FlowPropagator:
             if mask.sum() >= cfg.lost_fraction * ids.size:
                 proposals.append(mask)
         return proposals
+
+
+register_propagator("flow", FlowPropagator)
