@@ -1,19 +1,17 @@
-"""Benchmark of the weight-free mask propagation (vmat.propagation.FlowPropagator).
+"""Round trip of the weight-free mask propagation on judo, and its automatic fallback on the real clips.
 
-    python benchmarks/propagation_judo.py [--shared ../shared] [--out /tmp/prop_bench] [--synthetic standard]
+    python benchmarks/propagation_judo.py [--shared ../shared] [--out /tmp/prop_bench]
 
-Reports:
+Propagation from frame 0's ground truth, scored as DAVIS does, with its speed and the baselines, is
+``vmat bench masks`` (real sequences with a mask on every frame, or ``--synthetic SUITE``). This script
+keeps what needs data that command cannot score:
 
-1. Synthetic suite (exact ground truth): J&F per level, propagating from the frame-0 ground-truth id mask
-   and scoring every later frame, every instance of frame 0 (mean over instances, then frames, then clips).
-   Instances fully hidden on a frame are scored as DAVIS does (J = F = 1 when both are empty).
-2. Judo (real, ../shared/data/judo): its masks label each object on one frame only (fighters on frame 0,
+1. Judo (real, ../shared/data/judo): its masks label each object on one frame only (fighters on frame 0,
    a new spectator on each of frames 5, 8, 13), so no object has ground truth on a second frame and
    "J&F after propagating from frame 0" cannot be measured on it. What is measured instead is the
    round trip: each object is propagated from its annotated frame to the last frame and back, and the
    result is scored against its own annotation (cycle J&F; it punishes drift in both directions).
-3. Speed: propagation frames/s at 854x480 on judo frames held in memory (decode and PNG writing excluded).
-4. Overlays of the automatic fallback on the first frames of ../shared/data/clips/*.mp4, written as PNGs.
+2. Overlays of the automatic fallback on the first frames of ../shared/data/clips/*.mp4, written as PNGs.
 
 J&F comes from vmat.metrics.segmentation (DAVIS definitions).
 """
@@ -22,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from itertools import islice
 from pathlib import Path
 
@@ -31,8 +28,6 @@ import numpy as np
 
 from vmat.metrics.segmentation import j_and_f
 from vmat.propagation import FlowPropagator, FlowPropagatorConfig, colourize, mask_clip, read_id_mask, video_frames
-from vmat.synthetic.scene import SyntheticScene
-from vmat.synthetic.suites import suite_specs
 
 
 CONFIG = FlowPropagatorConfig()
@@ -41,29 +36,6 @@ CONFIG = FlowPropagatorConfig()
 def mean_jf(scores: dict[int, tuple[float, float]]) -> tuple[float, float]:
     values = list(scores.values())
     return statistics.fmean(j for j, _ in values), statistics.fmean(f for _, f in values)
-
-
-def synthetic(suite: str) -> dict[str, dict[str, tuple[float, float]]]:
-    """``{level: {"propagated": (J, F), "frame 0 copied": (J, F)}}``; the copy is the do-nothing baseline."""
-    per_level: dict[str, dict[str, list[tuple[float, float]]]] = {}
-    for spec in suite_specs(suite):
-        frames = SyntheticScene(spec.config).frames()
-        first = next(frames)
-        tracked = [k for k in np.unique(first.id_map).tolist() if k > 0]
-        propagator = FlowPropagator(CONFIG)
-        state = propagator.start(first.image, first.id_map)
-        propagated, copied = [], []
-        for frame in frames:
-            ids, state = propagator.step(frame.image, state)
-            propagated.append(mean_jf(j_and_f(ids, frame.id_map, tracked)))
-            copied.append(mean_jf(j_and_f(first.id_map, frame.id_map, tracked)))
-        level = per_level.setdefault(spec.config.level, {"propagated": [], "frame 0 copied": []})
-        for name, scores in (("propagated", propagated), ("frame 0 copied", copied)):
-            level[name].append((statistics.fmean(j for j, _ in scores), statistics.fmean(f for _, f in scores)))
-    return {
-        level: {name: (statistics.fmean(j for j, _ in v), statistics.fmean(f for _, f in v)) for name, v in runs.items()}
-        for level, runs in per_level.items()
-    }
 
 
 def fit(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -93,20 +65,6 @@ def judo_cycle(judo: Path, out: Path) -> dict[int, tuple[float, float]]:
     return results
 
 
-def judo_speed(judo: Path, repeats: int = 3) -> float:
-    frames = [cv2.imread(str(p))[..., ::-1].copy() for p in sorted((judo / "frames").glob("*.jpg"))]
-    gt = read_id_mask(judo / "masks" / "00000.png")
-    rates = []
-    for _ in range(repeats):
-        propagator = FlowPropagator(CONFIG)
-        state = propagator.start(frames[0], gt)
-        began = time.perf_counter()
-        for image in frames[1:]:
-            _, state = propagator.step(image, state)
-        rates.append((len(frames) - 1) / (time.perf_counter() - began))
-    return statistics.median(rates)
-
-
 def clips(shared: Path, out: Path, frames: int) -> None:
     for clip in sorted((shared / "data" / "clips").glob("*.mp4")):
         source = video_frames(clip)
@@ -127,7 +85,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1] / ".." / "shared")
     parser.add_argument("--out", type=Path, default=Path("/tmp/prop_bench"))
-    parser.add_argument("--synthetic", default="standard", help="synthetic suite name, or 'none'")
     parser.add_argument("--clip-frames", type=int, default=30)
     parser.add_argument("--work-short-side", type=int, default=CONFIG.work_short_side)
     args = parser.parse_args()
@@ -135,11 +92,6 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     cv2.setNumThreads(2)
 
-    if args.synthetic != "none":
-        print(f"synthetic suite '{args.synthetic}' (from frame-0 ground truth, all later frames):")
-        for level, runs in synthetic(args.synthetic).items():
-            for name, (j, f) in runs.items():
-                print(f"  {level:6s} {name:15s} J {100 * j:5.1f}  F {100 * f:5.1f}  J&F {50 * (j + f):5.1f}")
     judo = args.shared / "data" / "judo"
     if judo.is_dir():
         print("judo round trip (annotated frame -> frame 15 -> annotated frame; a mask that never moves would score 100):")
@@ -148,7 +100,6 @@ def main() -> None:
             print(f"  object {k}  J {100 * j:5.1f}  F {100 * f:5.1f}  J&F {50 * (j + f):5.1f}")
         j, f = mean_jf(scores)
         print(f"  mean      J {100 * j:5.1f}  F {100 * f:5.1f}  J&F {50 * (j + f):5.1f}")
-        print(f"propagation speed at 854x480 (judo, 1 object): {judo_speed(judo):.1f} frames/s")
     if (args.shared / "data" / "clips").is_dir() and args.clip_frames > 0:
         print(f"automatic fallback on the first {args.clip_frames} frames of the real clips (overlays in {args.out}):")
         clips(args.shared, args.out, args.clip_frames)

@@ -82,7 +82,52 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     pipeline.add_argument("--no-full-size", action="store_true", help="skip the run at the source size")
     pipeline.add_argument("--json", help="also write the results as JSON here")
     pipeline.set_defaults(handler=run_pipeline)
+    masks = benchmarks.add_parser(
+        "masks",
+        help="mask propagators side by side from frame 0's ground truth: DAVIS J, F, J&F and ms/frame",
+        description=(
+            "Propagate frame 0's ground-truth id mask through every sequence with each method (every registered "
+            "propagator by default) and print DAVIS J, F and J&F (frames 1..N-2, per object, x100) and ms per frame. "
+            "With --auto, start from the people vmat finds without a prompt and score J after matching ids to the "
+            "ground truth once per clip."
+        ),
+    )
+    source = masks.add_mutually_exclusive_group()
+    source.add_argument("--data", type=Path, help="folder of NAME/NAME.mp4 + NAME/masks/*.png (default: ../shared/data/davis beside the repository)")
+    source.add_argument("--synthetic", metavar="SUITE", help="use a synthetic suite's clips instead (exact ground truth)")
+    masks.add_argument("--method", action="append", metavar="NAME", help="a registered propagator (repeatable; default: all of them)")
+    masks.add_argument("--sequence", action="append", metavar="NAME", help="only this sequence of --data (repeatable)")
+    masks.add_argument("--frames", type=int, help="only the first N frames of each sequence (at least 3)")
+    masks.add_argument("--auto", action="store_true", help="start from the automatic people finder instead of the ground truth")
+    masks.add_argument("--json", type=Path, help="also write every score as JSON to this file")
+    masks.set_defaults(handler=run_masks)
     return parser
+
+
+def run_masks(args: argparse.Namespace) -> int:
+    from vmat.bench.masks import DEFAULT_DATA, folder_sequences, markdown, run_benchmark, synthetic_sequences, to_json
+    from vmat.errors import ConfigError
+    from vmat.io import atomic_output, check_output_path
+
+    if args.frames is not None and args.frames < 3:
+        raise ConfigError(f"--frames must be at least 3 (DAVIS scores frames 1..N-2), not {args.frames}.")
+    if args.json is not None:
+        check_output_path(args.json)
+    if args.synthetic is not None:
+        if args.sequence:
+            raise ConfigError("--sequence picks sequences of --data, not of a synthetic suite.")
+        sequences, data = synthetic_sequences(args.synthetic), f"synthetic suite {args.synthetic}"
+    else:
+        folder = args.data if args.data is not None else DEFAULT_DATA
+        if args.data is None and not folder.is_dir():
+            raise ConfigError("no ../shared/data/davis beside the repository: give the data folder with --data.")
+        sequences, data = folder_sequences(folder, args.sequence), str(folder.resolve())
+    results = run_benchmark(sequences, args.method, args.frames, args.auto)
+    print(markdown(results, args.auto))
+    if args.json is not None:
+        with atomic_output(args.json) as temporary:
+            temporary.write_text(json.dumps(to_json(results, data, args.frames, args.auto), indent=2) + "\n")
+    return 0
 
 
 def run_pipeline(args: argparse.Namespace) -> int:
