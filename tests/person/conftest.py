@@ -8,14 +8,13 @@ Tests that need them skip when the wheel cannot be had (no index reachable).
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
-WHEEL = "mediapipe-0.10.21-cp311-cp311-manylinux_2_28_x86_64.whl"
+from vmat.person.convert import ConvertError, fetch_wheel
+
 CACHE = Path(os.environ.get("VMAT_TEST_CACHE", Path.home() / ".cache" / "vmat-tests"))
 
 
@@ -23,16 +22,11 @@ def _wheel() -> Path | None:
     given = os.environ.get("VMAT_MEDIAPIPE_WHEEL")
     if given:
         return Path(given)
-    wheel = CACHE / WHEEL
-    if not wheel.exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version",
-                   "3.11", "--platform", "manylinux_2_28_x86_64", "-d", str(CACHE), "mediapipe==0.10.21"]
-        try:
-            subprocess.run(command, check=True, capture_output=True, timeout=600)
-        except (subprocess.SubprocessError, OSError):
-            return None
-    return wheel if wheel.exists() else None
+    CACHE.mkdir(parents=True, exist_ok=True)
+    try:
+        return fetch_wheel(CACHE)
+    except ConvertError:
+        return None
 
 
 @pytest.fixture(scope="session")

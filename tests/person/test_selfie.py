@@ -4,7 +4,8 @@ Tolerances: the weights are the originals' float16 values exactly, so the only d
 arithmetic in another order (LiteRT's XNNPACK kernels against PyTorch's). This network's logits reach
 |1000| (a float32 step there is 6e-5), and the measured gap between float32 and float64 runs of the same
 torch model is 6e-4 on the logits; through the sigmoid (slope <= 0.25) that bounds probability differences
-near 1.5e-4. Measured against LiteRT: at most 5.5e-5 (over the four frames below and both variants), so 1e-4 is asserted.
+near 1.5e-4. Measured against LiteRT: at most 5.5e-5 (over the four frames below and both variants), so
+1e-4 is asserted.
 """
 
 from __future__ import annotations
@@ -119,7 +120,8 @@ def test_it_finds_a_real_person(shared_dir):
     folder = shared_dir / "data" / "davis" / "hike"
     cv2 = pytest.importorskip("cv2")
     truth = cv2.imread(str(folder / "masks" / "00000.png"), cv2.IMREAD_GRAYSCALE) > 0
-    mask = segment_frames(load_selfie_segmenter(), to_tensor(read_frames(folder / "hike.mp4", (0,))[0]))[0].numpy() > 0.5
+    frame = to_tensor(read_frames(folder / "hike.mp4", (0,))[0])
+    mask = segment_frames(load_selfie_segmenter(), frame)[0].numpy() > 0.5
     assert (mask & truth).sum() / (mask | truth).sum() > 0.8
 
 

@@ -25,6 +25,7 @@ import argparse
 import hashlib
 import importlib
 import importlib.util
+import io
 import json
 import subprocess
 import sys
@@ -49,12 +50,22 @@ WHEEL_NAME = "mediapipe-0.10.21-cp311-cp311-manylinux_2_28_x86_64.whl"
 METADATA_KEY = "vmat_person"
 
 # Each model: its file inside the wheel and the function (``module:name``) that maps its graph to a state dict.
+_MODULES = "mediapipe/modules"
 SOURCES = {
-    "pose_detection": ("mediapipe/modules/pose_detection/pose_detection.tflite", "vmat.person.detector:pose_detector_state_from_tflite"),
-    "pose_landmark_full": ("mediapipe/modules/pose_landmark/pose_landmark_full.tflite", "vmat.person.landmarks:pose_landmarker_state_from_tflite"),
-    "selfie_segmentation": ("mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite", "vmat.person.selfie:selfie_segmenter_state_from_tflite"),
+    "pose_detection": (
+        f"{_MODULES}/pose_detection/pose_detection.tflite",
+        "vmat.person.detector:pose_detector_state_from_tflite",
+    ),
+    "pose_landmark_full": (
+        f"{_MODULES}/pose_landmark/pose_landmark_full.tflite",
+        "vmat.person.landmarks:pose_landmarker_state_from_tflite",
+    ),
+    "selfie_segmentation": (
+        f"{_MODULES}/selfie_segmentation/selfie_segmentation.tflite",
+        "vmat.person.selfie:selfie_segmenter_state_from_tflite",
+    ),
     "selfie_segmentation_landscape": (
-        "mediapipe/modules/selfie_segmentation/selfie_segmentation_landscape.tflite",
+        f"{_MODULES}/selfie_segmentation/selfie_segmentation_landscape.tflite",
         "vmat.person.selfie:selfie_segmenter_state_from_tflite",
     ),
 }
@@ -80,8 +91,9 @@ https://github.com/google-ai-edge/mediapipe.
 Changes: the weights were converted, not retrained or fine-tuned. vmat's converter (python -m
 vmat.person.convert, converter version {converter}) read each .tflite file, expanded the weights TFLite stores
 sparse, rearranged every weight tensor into PyTorch's layout (transposes and reshapes) and stored it in
-float16 where the original is float16 (float32 otherwise), so every value is unchanged. person_weights.json records each file's source and
-sha256. The networks that use them are vmat's own PyTorch code (vmat/person/).
+float16 where the original is float16 (float32 otherwise), so every value is unchanged.
+person_weights.json records each file's source and sha256. The networks that use them are vmat's own
+PyTorch code (vmat/person/).
 """
 
 
@@ -97,12 +109,15 @@ def fetch_wheel(folder: Path) -> Path:
     """The mediapipe wheel in ``folder``, downloaded there with ``pip download`` if it is not yet."""
     wheel = Path(folder) / WHEEL_NAME
     if not wheel.exists():
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version", "3.11",
-                   "--platform", "manylinux_2_28_x86_64", "-d", str(folder), f"{PACKAGE}=={PACKAGE_VERSION}"]
+        command = [
+            sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version", "3.11",
+            "--platform", "manylinux_2_28_x86_64", "-d", str(folder), f"{PACKAGE}=={PACKAGE_VERSION}",
+        ]  # fmt: skip
         try:
             subprocess.run(command, check=True, capture_output=True, timeout=900)
         except (subprocess.SubprocessError, OSError) as error:
-            raise ConvertError(f"could not download {PACKAGE}=={PACKAGE_VERSION} with pip ({type(error).__name__}); pass --wheel PATH") from None
+            message = f"could not download {PACKAGE}=={PACKAGE_VERSION} with pip ({type(error).__name__})"
+            raise ConvertError(f"{message}; pass --wheel PATH") from None
     if not wheel.exists():
         raise ConvertError(f"pip did not leave {WHEEL_NAME} in {folder}; pass --wheel PATH")
     return wheel
@@ -122,7 +137,8 @@ def _storage(tensor: torch.Tensor) -> torch.Tensor:
 
 def _wheel_metadata(wheel: zipfile.ZipFile) -> tuple[str, dict[str, str]]:
     """The wheel's ``*.dist-info`` folder and the ``Name``/``Version`` fields of its METADATA."""
-    folders = sorted({name.split("/")[0] for name in wheel.namelist() if name.split("/")[0].endswith(".dist-info")})
+    tops = {name.partition("/")[0] for name in wheel.namelist()}
+    folders = sorted(top for top in tops if top.endswith(".dist-info"))
     if len(folders) != 1:
         raise ConvertError("the wheel has no single .dist-info folder")
     fields = {}
@@ -148,24 +164,47 @@ def convert_wheel(wheel: Path, out: Path = WEIGHTS_DIR, models: Sequence[str] = 
     except OSError as error:
         raise ConvertError(f"cannot read the wheel {str(wheel)!r}: {error.strerror}") from None
     try:
-        archive = zipfile.ZipFile(wheel)
+        # The bytes that were hashed are the bytes read.
+        archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
         raise ConvertError(f"{str(wheel)!r} is not a wheel (not a zip file)") from None
     with archive:
         dist_info, fields = _wheel_metadata(archive)
-        if fields.get("Name", "").lower() != PACKAGE or fields.get("Version") != PACKAGE_VERSION:
-            raise ConvertError(f"{wheel.name} is {fields.get('Name')} {fields.get('Version')}, not {PACKAGE} {PACKAGE_VERSION}")
-        source = {"package": PACKAGE, "version": PACKAGE_VERSION, "wheel": wheel.name, "wheel_sha256": sha256(data), "licence": "Apache-2.0"}
-        out.mkdir(exist_ok=True)
-        record: dict[str, Any] = {"format": FORMAT, "converter_version": CONVERTER_VERSION, "source": source, "models": {}}
+        found = f"{fields.get('Name', '?')} {fields.get('Version', '?')}"
+        if found.lower() != f"{PACKAGE} {PACKAGE_VERSION}":
+            raise ConvertError(f"{wheel.name} is {found}, not {PACKAGE} {PACKAGE_VERSION}")
+        source = {
+            "package": PACKAGE,
+            "version": PACKAGE_VERSION,
+            "wheel": wheel.name,
+            "wheel_sha256": sha256(data),
+            "licence": "Apache-2.0",
+        }
+        try:
+            out.mkdir(exist_ok=True)
+        except OSError as error:
+            raise ConvertError(f"cannot create the output folder {str(out)!r}: {error.strerror}") from None
+        record: dict[str, Any] = {
+            "format": FORMAT,
+            "converter_version": CONVERTER_VERSION,
+            "source": source,
+            "models": {},
+        }
         for name in models:
             member = SOURCES[name][0]
             try:
                 tflite_bytes = archive.read(member)
             except KeyError:
                 raise ConvertError(f"{wheel.name} has no {member}") from None
-            state = {key: _storage(value) for key, value in _state_function(name)(read_tflite(tflite_bytes)).items()}
-            provenance = {"model": name, "converter_version": CONVERTER_VERSION, "tflite": member, "tflite_sha256": sha256(tflite_bytes), **source}
+            converted = _state_function(name)(read_tflite(tflite_bytes))
+            state = {key: _storage(value) for key, value in converted.items()}
+            provenance = {
+                "model": name,
+                "converter_version": CONVERTER_VERSION,
+                "tflite": member,
+                "tflite_sha256": sha256(tflite_bytes),
+                **source,
+            }
             # One metadata entry of sorted JSON: safetensors writes several entries in no fixed order.
             blob = save(state, metadata={METADATA_KEY: json.dumps(provenance, sort_keys=True)})
             _write(out / f"{name}.safetensors", blob)
@@ -180,7 +219,13 @@ def convert_wheel(wheel: Path, out: Path = WEIGHTS_DIR, models: Sequence[str] = 
                 "dtypes": sorted({str(tensor.dtype).removeprefix("torch.") for tensor in state.values()}),
             }
         _write(out / "LICENSE", archive.read(f"{dist_info}/LICENSE"))
-    notice = NOTICE.format(wheel=wheel.name, package=PACKAGE, version=PACKAGE_VERSION, sha256=source["wheel_sha256"], converter=CONVERTER_VERSION)
+    notice = NOTICE.format(
+        wheel=wheel.name,
+        package=PACKAGE,
+        version=PACKAGE_VERSION,
+        sha256=source["wheel_sha256"],
+        converter=CONVERTER_VERSION,
+    )
     _write(out / "NOTICE", notice.encode())
     # Last: a complete set of files is what the record vouches for.
     _write(out / PROVENANCE, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
@@ -207,7 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
     for name, entry in record["models"].items():
-        print(f"{args.out / entry['file']}: {entry['tensors']} tensors, {entry['parameters']:,} parameters, {entry['bytes']:,} bytes")
+        sizes = f"{entry['tensors']} tensors, {entry['parameters']:,} parameters, {entry['bytes']:,} bytes"
+        print(f"{args.out / entry['file']}: {sizes}")
     return 0
 
 

@@ -23,7 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vmat.errors import ConfigError
 from vmat.person.tflite_reader import TFLiteGraph
+from vmat.person.weights import load_person_state
 
 
 @dataclass(frozen=True)
@@ -79,9 +81,9 @@ class SameConv2d(nn.Conv2d):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int = 1, groups: int = 1) -> None:
-        symmetric = stride == 1
-        super().__init__(in_channels, out_channels, kernel, stride, padding=kernel // 2 if symmetric else 0, groups=groups)
-        self.explicit_padding = not symmetric
+        self.explicit_padding = stride != 1
+        padding = 0 if self.explicit_padding else kernel // 2
+        super().__init__(in_channels, out_channels, kernel, stride, padding=padding, groups=groups)
 
     def forward(self, x: Tensor) -> Tensor:
         if self.explicit_padding:
@@ -220,7 +222,7 @@ def segment_frames(model: SelfieSegmenter, frames: Tensor) -> Tensor:
     mask resized to the frame bilinearly (OpenCV's ``resize``: half-pixel centres). Runs on ``frames``' device.
     """
     config = model.config
-    with torch.inference_mode():
+    with torch.no_grad():
         logits = model(resample_to_input(frames, config.height, config.width))
         mask = torch.sigmoid(logits)
         mask = F.interpolate(mask, size=frames.shape[-2:], mode="bilinear", align_corners=False)
@@ -233,9 +235,6 @@ def load_selfie_segmenter(variant: str = SELFIE_SQUARE.name, device: str | torch
     ``variant`` is ``"selfie_segmentation"`` (256x256, any frame) or ``"selfie_segmentation_landscape"``
     (144x256, for 16:9 frames).
     """
-    from vmat.errors import ConfigError
-    from vmat.person.weights import load_person_state
-
     if variant not in SELFIE_CONFIGS:
         raise ConfigError(f"unknown selfie segmentation model {variant!r}: choose one of {', '.join(SELFIE_CONFIGS)}")
     model = SelfieSegmenter(SELFIE_CONFIGS[variant])
@@ -282,7 +281,7 @@ def selfie_segmenter_state_from_tflite(graph: TFLiteGraph) -> dict[str, torch.Te
             # 1x1 convolutions are the same under either padding; larger ones must be SAME (0).
             assert layer.kernel_size == (1, 1) or op.options["Padding"] == 0, names[id(layer)]
             # Depthwise (1, H, W, C) and regular (O, H, W, I) kernels -> (O, I / groups, H, W).
-            weight = torch.from_numpy(kernel).permute(3, 0, 1, 2) if depthwise else torch.from_numpy(kernel).permute(0, 3, 1, 2)
+            weight = torch.from_numpy(kernel).permute((3, 0, 1, 2) if depthwise else (0, 3, 1, 2))
         name = names[id(layer)]
         assert weight.shape == layer.weight.shape, (name, tuple(weight.shape), tuple(layer.weight.shape))
         assert bias.shape == tuple(layer.bias.shape), (name, bias.shape)
@@ -290,7 +289,8 @@ def selfie_segmenter_state_from_tflite(graph: TFLiteGraph) -> dict[str, torch.Te
         state[f"{name}.bias"] = torch.from_numpy(bias).float()
 
     # Every float constant an operator reads (the folded float16 originals are read by none).
-    weights = {t for op in graph.ops for t in op.inputs if t in graph.constants and graph.constants[t].dtype.kind == "f"}
+    read = {tensor for op in graph.ops for tensor in op.inputs if tensor in graph.constants}
+    weights = {tensor for tensor in read if graph.constants[tensor].dtype.kind == "f"}
     unused = sorted(graph.names[t] for t in weights - used)
     assert not unused, f"TFLite weights left unused: {unused[:5]}"
     assert state.keys() == model.state_dict().keys()

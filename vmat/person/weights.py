@@ -24,6 +24,7 @@ PROVENANCE = "person_weights.json"
 FORMAT = "vmat-person-weights"
 # Every person model, by its weights file's stem (also the name of its .tflite original).
 PERSON_MODELS = ("pose_detection", "pose_landmark_full", "selfie_segmentation", "selfie_segmentation_landscape")
+_REGENERATE = "python -m vmat.person.convert"
 
 
 class PersonWeightsError(VmatError):
@@ -43,7 +44,7 @@ def read_provenance(folder: Path = WEIGHTS_DIR) -> dict[str, Any]:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise PersonWeightsError(f"{path} is missing; re-create the person weights with `python -m vmat.person.convert`") from None
+        raise PersonWeightsError(f"{path} is missing; re-create the person weights: {_REGENERATE}") from None
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise PersonWeightsError(f"{path} is not a readable JSON record ({type(error).__name__})") from None
     if not isinstance(record, dict) or record.get("format") != FORMAT or not isinstance(record.get("models"), dict):
@@ -64,12 +65,12 @@ def load_person_state(name: str, folder: Path = WEIGHTS_DIR) -> dict[str, torch.
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise PersonWeightsError(f"{path} is missing; re-create it with `python -m vmat.person.convert`") from None
+        raise PersonWeightsError(f"{path} is missing; re-create it: {_REGENERATE}") from None
     except OSError as error:
         raise PersonWeightsError(f"cannot read {path}: {error.strerror}") from None
     # The bytes that were hashed are the bytes parsed: nothing can change in between.
     if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-        raise PersonWeightsError(f"{path} is not the file recorded in {PROVENANCE} (its sha256 differs): it is damaged or was replaced")
+        raise PersonWeightsError(f"{path} is not the file {PROVENANCE} records (its sha256 differs): damaged or replaced")
     try:
         state = load(data)
     # Arbitrary bytes make the parser fail in arbitrary ways, so any failure means "not safetensors".
