@@ -180,6 +180,7 @@ def test_automatic_mode_reports_people_found_and_matched_j(dataset, capsys):
     assert set(results[0].methods[0].matched) == {1, 3}
     text = markdown(results, auto=True)
     assert "| sequence | frames | annotated | found | copy J |" in text
+    assert "| sequence | method | J | ms/frame | object: matched id |" in text
     assert to_json(results, "x", None, True)["matching"] == "per clip"
 
 

@@ -340,6 +340,17 @@ def markdown(results: Sequence[SequenceResult], auto: bool = False) -> str:
         for label, group in _groups(results):
             means = method_means(group)
             lines.append(f"| **{label}** | | | " + " | ".join(f"**{_number(means[m].jf)}**" for m in methods) + " |")
+    if auto:
+        # No F after matching: the detail is which id took which object.
+        lines += ["", "| sequence | method | J | ms/frame | object: matched id |", "| --- | --- | --- | --- | --- |"]
+        for r in results:
+            for m in r.methods:
+                pairs = ", ".join(f"{k}: {'-' if v is None else v}" for k, v in (m.matched or {}).items())
+                lines.append(f"| {r.sequence} | {m.method} | {_number(m.mean_j)} | {m.ms_per_frame:.1f} | {pairs} |")
+        for label, group in _groups(results):
+            for name, mean in method_means(group).items():
+                lines.append(f"| **{label}** | {name} | {_number(mean.j)} | {mean.ms_per_frame:.1f} | |")
+        return "\n".join(lines)
     lines += ["", "| sequence | method | J | F | J&F | ms/frame |", "| --- | --- | --- | --- | --- | --- |"]
     for r in results:
         for m in r.methods:
