@@ -5,11 +5,11 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from vmat.errors import OutputError
 from vmat.io import VideoWriter
+from vmat.io.atomic import check_new_output, created_folder
 from vmat.io.test_pattern import write_tone
 from vmat.pipeline.edits import EditSpec
-from vmat.pipeline.run import RunConfig, run_clip
+from vmat.pipeline.run import RunConfig, run_clip, run_outputs
 from vmat.propagation.idmask import write_id_mask
 from vmat.synthetic.scene import SceneConfig, SyntheticScene
 
@@ -34,17 +34,17 @@ def make_demo_clip(folder: Path, scene_config: SceneConfig = DEMO_SCENE) -> tupl
     return clip, prompt, scene.instance_ids
 
 
-def run_demo(folder: Path, scene_config: SceneConfig = DEMO_SCENE) -> list[str]:
+def run_demo(folder: Path, scene_config: SceneConfig = DEMO_SCENE, *, overwrite: bool = False) -> list[str]:
     """Generate the demo clip and run the main job on it from a first-frame prompt: masks propagated through
     the clip, layers, background completion, one person removed and the background replaced.
 
-    Returns one line per output written.
+    Outputs already in ``folder`` are an error unless ``overwrite``. Returns one line per output written.
     """
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot create output folder {str(folder)!r}: {error.strerror}") from None
-    clip, prompt, ids = make_demo_clip(folder, scene_config)
+    clip, prompt = folder / "demo.mp4", folder / "demo.prompt.png"
+    for output in (clip, prompt, *run_outputs(clip, folder, RunConfig(prompt=str(prompt)))):
+        check_new_output(output, overwrite=overwrite)
+    with created_folder(folder):
+        clip, prompt, ids = make_demo_clip(folder, scene_config)
     config = RunConfig(prompt=str(prompt), edit=EditSpec(remove=(ids[0],), background="#2f6fb0"))
-    summary = run_clip(clip, folder, config)
+    summary = run_clip(clip, folder, config, overwrite=overwrite)
     return [f"wrote {clip} (generated input, {len(ids)} people, ids {ids}) and {prompt} (their ids on frame 0)", summary.describe()]

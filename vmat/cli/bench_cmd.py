@@ -9,9 +9,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 from vmat.bench.io import run_io_benchmark
+from vmat.cli.options import add_overwrite_option
 from vmat.cli.parsing import parse_size
 from vmat.depth.build import DEPTH_ESTIMATORS
-from vmat.io import write_test_pattern_clip
+from vmat.io import atomic_output, write_test_pattern_clip
+from vmat.io.atomic import check_new_output
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -31,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     io.add_argument("--repeats", type=int, default=3, help="runs of each loop; the median is reported (default 3)")
     io.add_argument("--crf", type=int, default=18)
     io.add_argument("--preset", default="veryfast")
-    io.add_argument("--json", help="also write the result as JSON to this file")
+    _add_json_option(io, "also write the result as JSON to this file")
     io.set_defaults(handler=run_io)
     depth = benchmarks.add_parser(
         "depth",
@@ -49,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     depth.add_argument("--repeats", type=int, default=3)
     depth.add_argument("--device")
     depth.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    depth.add_argument("--json", help="also write the result as JSON to this file")
+    _add_json_option(depth, "also write the result as JSON to this file")
     depth.set_defaults(handler=run_depth)
     edits = benchmarks.add_parser(
         "edits",
@@ -80,7 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     pipeline.add_argument("--config", metavar="FILE", help="a TOML run configuration for every run (see vmat run --print-config)")
     pipeline.add_argument("--no-full-size", action="store_true", help="skip the run at the source size")
-    pipeline.add_argument("--json", help="also write the results as JSON here")
+    _add_json_option(pipeline, "also write the results as JSON here")
     pipeline.set_defaults(handler=run_pipeline)
     masks = benchmarks.add_parser(
         "masks",
@@ -99,20 +101,34 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     masks.add_argument("--sequence", action="append", metavar="NAME", help="only this sequence of --data (repeatable)")
     masks.add_argument("--frames", type=int, help="only the first N frames of each sequence (at least 3)")
     masks.add_argument("--auto", action="store_true", help="start from the automatic people finder instead of the ground truth")
-    masks.add_argument("--json", type=Path, help="also write every score as JSON to this file")
+    _add_json_option(masks, "also write every score as JSON to this file")
     masks.set_defaults(handler=run_masks)
     return parser
+
+
+def _add_json_option(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--json", type=Path, help=help)
+    add_overwrite_option(parser)
+
+
+def _check_json(args: argparse.Namespace) -> None:
+    """Before any measuring: the --json output follows the output policy (:mod:`vmat.io.atomic`)."""
+    if args.json is not None:
+        check_new_output(args.json, overwrite=args.overwrite, inputs=[getattr(args, "clip", None)], is_dir=False)
+
+
+def _write_json(path: Path, data: object) -> None:
+    with atomic_output(path) as temporary:
+        temporary.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def run_masks(args: argparse.Namespace) -> int:
     from vmat.bench.masks import DEFAULT_DATA, folder_sequences, markdown, run_benchmark, synthetic_sequences, to_json
     from vmat.errors import ConfigError
-    from vmat.io import atomic_output, check_output_path
 
     if args.frames is not None and args.frames < 3:
         raise ConfigError(f"--frames must be at least 3 (DAVIS scores frames 1..N-2), not {args.frames}.")
-    if args.json is not None:
-        check_output_path(args.json)
+    _check_json(args)
     if args.synthetic is not None:
         if args.sequence:
             raise ConfigError("--sequence picks sequences of --data, not of a synthetic suite.")
@@ -125,8 +141,7 @@ def run_masks(args: argparse.Namespace) -> int:
     results = run_benchmark(sequences, args.method, args.frames, args.auto)
     print(markdown(results, args.auto))
     if args.json is not None:
-        with atomic_output(args.json) as temporary:
-            temporary.write_text(json.dumps(to_json(results, data, args.frames, args.auto), indent=2) + "\n")
+        _write_json(args.json, to_json(results, data, args.frames, args.auto))
     return 0
 
 
@@ -137,6 +152,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
     from vmat.pipeline.config_file import read_run_config, run_config_from_mapping
     from vmat.pipeline.run import RunConfig
 
+    _check_json(args)
     base = run_config_from_mapping(read_run_config(args.config), args.config) if args.config else RunConfig()
     sizes = ([] if args.no_full_size else [None]) + args.process_size
     with tempfile.TemporaryDirectory(prefix="vmat-bench-") as folder:
@@ -149,7 +165,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
     print(describe(args.clip, raw, runs))
     if args.json:
         results = {"clip": args.clip, "raw_fps": raw, "runs": [asdict(run) | {"fps": run.fps} for run in runs]}
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        _write_json(args.json, results)
     return 0
 
 
@@ -176,6 +192,7 @@ def run_depth(args: argparse.Namespace) -> int:
 
     from vmat.depth.bench import bench_depth
 
+    _check_json(args)
     if args.threads is not None:
         # On a shared machine fewer threads than cores can be much faster: idle OpenMP workers spin.
         torch.set_num_threads(args.threads)
@@ -192,11 +209,12 @@ def run_depth(args: argparse.Namespace) -> int:
     )
     print(result.describe())
     if args.json:
-        Path(args.json).write_text(json.dumps(asdict(result), indent=2) + "\n")
+        _write_json(args.json, asdict(result))
     return 0
 
 
 def run_io(args: argparse.Namespace) -> int:
+    _check_json(args)
     with tempfile.TemporaryDirectory(prefix="vmat-bench-") as folder:
         clip = args.clip
         if clip is None:
@@ -207,5 +225,5 @@ def run_io(args: argparse.Namespace) -> int:
             result.clip = "generated test pattern"
     print(result.describe())
     if args.json:
-        Path(args.json).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        _write_json(args.json, result.to_dict())
     return 0

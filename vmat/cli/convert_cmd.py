@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from vmat.cli.options import add_decoding_options, add_encoding_options
+from vmat.cli.options import add_decoding_options, add_encoding_options, add_overwrite_option, is_folder_output
+from vmat.io.atomic import check_new_output
 from vmat.io.transcode import transcode
 
 
@@ -22,11 +23,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("output", help="output file (.mp4 .mov .mkv .webm) or folder (png-rgba)")
     add_encoding_options(parser)
     add_decoding_options(parser)
+    add_overwrite_option(parser)
     parser.set_defaults(handler=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
+    check_new_output(args.output, overwrite=args.overwrite, inputs=[args.input], is_dir=is_folder_output(args.output, args.format))
     summary = transcode(
         args.input,
         args.output,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from vmat.cli.options import add_backend_option
+from vmat.cli.options import add_backend_option, add_overwrite_option
 from vmat.depth import DepthStabilizer, build_depth_estimator, write_clip_depth
 from vmat.depth.build import DEPTH_ESTIMATORS
+from vmat.io.atomic import check_new_output
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -30,11 +31,16 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--preview", metavar="VIDEO", help="also write a colour preview video (warm = near)")
     parser.add_argument("--device", help="torch device (default: CUDA when present for dav2-small, else CPU)")
     add_backend_option(parser)
+    add_overwrite_option(parser)
     parser.set_defaults(handler=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
+    inputs = [args.input, args.masks, args.checkpoint]
+    check_new_output(args.output, overwrite=args.overwrite, inputs=inputs, is_dir=True)
+    if args.preview is not None:
+        check_new_output(args.preview, overwrite=args.overwrite, inputs=inputs, is_dir=False)
     options = {"horizon": args.horizon} if args.model == "ground-plane" else {"input_size": args.input_size}
     estimator = build_depth_estimator(args.model, checkpoint=args.checkpoint, device=args.device, **options)
     summary = write_clip_depth(

@@ -11,9 +11,10 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from vmat.cli.options import add_backend_option
+from vmat.cli.options import add_backend_option, add_overwrite_option, is_folder_output
 from vmat.editing import Placement
 from vmat.errors import ConfigError
+from vmat.io.atomic import atomic_outputs, check_new_output
 from vmat.pipeline.edits import DragSpec, EditSpec
 from vmat.pipeline.run import RunConfig, edit_clip, make_layers
 
@@ -60,6 +61,7 @@ def _edit_parser(subparsers: argparse._SubParsersAction, name: str, summary: str
     parser.add_argument("--crf", type=int, help="H.264 quality (default 18)")
     parser.add_argument("--preset", default="veryfast", help="x264 preset (default veryfast)")
     add_backend_option(parser)
+    add_overwrite_option(parser)
     parser.set_defaults(handler=run)
     return parser
 
@@ -82,15 +84,25 @@ def _drag_edit(args: argparse.Namespace) -> EditSpec:
 def run(args: argparse.Namespace) -> int:
     make_edit: Callable[[argparse.Namespace], EditSpec] = args.make_edit
     edit = make_edit(args)
-    layers = args.layers
+    output = Path(args.output)
+    # Without --layers the edit makes them, and the masks unless given, beside the output for the next edit.
+    made = [] if args.layers is not None else [output.with_suffix(".vlayers")] + ([output.with_suffix(".masks")] if args.masks is None else [])
+    inputs = [args.clip, args.layers, args.prompt, args.masks, getattr(args, "background", None)]
+    check_new_output(output, overwrite=args.overwrite, inputs=inputs, is_dir=is_folder_output(args.output))
+    for path in made:
+        check_new_output(path, overwrite=args.overwrite, inputs=inputs, is_dir=True)
     lines = []
-    if layers is None:
-        layers = str(Path(args.output).with_suffix(".vlayers"))
-        config = RunConfig(masks_folder=args.masks, prompt=args.prompt, backend=args.backend)
-        lines += make_layers(args.clip, layers, config)
-    summary = edit_clip(
-        args.clip, layers, args.output, edit, complete=not args.no_completion, crf=args.crf, preset=args.preset, backend=args.backend
-    )
+    # The edited video and the layers it was made from appear together, or not at all.
+    with atomic_outputs(output.parent) as staging:
+        layers = args.layers
+        if layers is None:
+            layers = staging.folder / made[0].name
+            config = RunConfig(masks_folder=args.masks, prompt=args.prompt, backend=args.backend)
+            lines += make_layers(args.clip, layers, config)
+        summary = edit_clip(
+            args.clip, layers, staging.folder / output.name, edit, complete=not args.no_completion, crf=args.crf,
+            preset=args.preset, backend=args.backend,
+        )
     if not args.quiet:
-        print("\n".join([*lines, summary.describe()]))
+        print(staging.shown("\n".join([*lines, summary.describe()])))
     return 0

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from vmat.evaluation import METHODS, evaluate, format_table, method_factory, parse_method_spec
 from vmat.evaluation.table import UNITS
-from vmat.io.atomic import atomic_output
+from vmat.cli.options import add_overwrite_option
+from vmat.io.atomic import atomic_output, check_new_output
 from vmat.synthetic import SUITES, describe_occlusion, ensure_suite, occlusion_by_level, suite_specs
 
 DEFAULT_DATA = Path("out") / "synthetic"
@@ -36,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"where suite clips are cached (default {DEFAULT_DATA})")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--list-methods", action="store_true", help="list the registered methods and exit")
+    add_overwrite_option(parser)
     parser.set_defaults(handler=run)
     return parser
 
@@ -53,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         for entry in METHODS.values():
             print(f"{entry.name:16s} {entry.description}")
         return 0
+    if args.json is not None:
+        check_new_output(args.json, overwrite=args.overwrite, is_dir=False)
     names = list(dict.fromkeys(args.methods or METHODS))
     factories = {spec: method_factory(spec) for spec in names}
     started = time.perf_counter()

@@ -9,7 +9,9 @@ parsed arguments and returns the process exit code. Errors a user can cause are
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -68,6 +70,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"vmat {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as error:
+        # A full disk is the user's environment, not a bug: one line, like any VmatError. Outputs being written
+        # were removed on the way out (vmat.io.atomic).
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" while writing {error.filename!r}" if error.filename else ""
+        print(f"vmat {args.command}: error: {os.strerror(error.errno).lower()}{where}; unfinished outputs were removed", file=sys.stderr)
+        return 2
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vmat.cli.options import add_overwrite_option
 from vmat.errors import InputNotFoundError
 from vmat.io import open_video
+from vmat.io.atomic import check_new_output
 from vmat.propagation.clip import mask_clip, video_frames, write_preview
 from vmat.propagation.prompts import prompt_rounds
 from vmat.propagation.propagator import FlowPropagator, FlowPropagatorConfig
@@ -36,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=FlowPropagatorConfig.work_short_side,
         help="shorter side in pixels the propagation works at (default %(default)s; larger is slower and finer)",
     )
+    add_overwrite_option(parser)
     parser.set_defaults(handler=run)
     return parser
 
@@ -43,6 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     if not Path(args.input).exists():
         raise InputNotFoundError(f"the input {str(args.input)!r} does not exist.")
+    inputs = [args.input, args.prompt, args.id_mask]
+    check_new_output(args.out, overwrite=args.overwrite, inputs=inputs, is_dir=True)
+    if args.preview is not None:
+        check_new_output(args.preview, overwrite=args.overwrite, inputs=inputs, is_dir=False)
     source = video_frames(args.input)
     rounds = prompt_rounds(args.prompt or args.id_mask, args.frame)
     propagator = FlowPropagator(FlowPropagatorConfig(work_short_side=args.work_size))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from vmat.io.writer import FORMATS
+from vmat.io.writer import FORMATS, guess_format
 
 
 def add_encoding_options(parser: argparse.ArgumentParser) -> None:
@@ -40,3 +40,17 @@ def add_decoding_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="on a damaged input, keep the frames decoded before the damage instead of failing",
     )
+
+
+def add_overwrite_option(group: argparse._ActionsContainer) -> None:
+    """``--overwrite``: the one way to let a command replace an output that exists (see :mod:`vmat.io.atomic`)."""
+    group.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace outputs that exist (a folder only when vmat wrote it and it holds nothing else)",
+    )
+
+
+def is_folder_output(output: str, format: str | None = None) -> bool:
+    """Whether a video output named ``output`` in ``format`` (from the name when ``None``) is a folder of images."""
+    return FORMATS[format or guess_format(output)].codec is None

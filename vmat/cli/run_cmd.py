@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from vmat.cli.options import add_backend_option
+from vmat.cli.options import add_backend_option, add_overwrite_option
 from vmat.decomposition.build import DECOMPOSERS
 from vmat.depth.build import DEPTH_ESTIMATORS
 from vmat.pipeline.config_file import config_to_toml, read_run_config, run_config_from_mapping
@@ -78,6 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     out.add_argument("--crf", type=int, help="H.264 quality of the video (default 18)")
     out.add_argument("--preset", help="x264 preset (default veryfast)")
+    add_overwrite_option(out)
     add_backend_option(stages)
     parser.add_argument("--config", metavar="FILE", help="a TOML run configuration (see --print-config); flags override it")
     parser.add_argument("--print-config", action="store_true", help="print the configuration this command would use, as TOML, and stop")
@@ -124,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     if args.print_config:
         print(config_to_toml(config), end="")
         return 0
-    summary = run_clip(args.clip, args.output, config)
+    summary = run_clip(args.clip, args.output, config, overwrite=args.overwrite)
     if not args.quiet:
         print(summary.describe())
     return 0

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vmat.cli.options import add_overwrite_option
 from vmat.cli.parsing import parse_size
+from vmat.io.atomic import check_new_output
 from vmat.synthetic import LEVELS, SUITES, SceneConfig, SyntheticScene, describe_occlusion, ensure_suite, write_clip
 
 
@@ -18,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "ids, removal and occlusion-swap ground truth) into a folder, or a named benchmark suite."
         ),
     )
-    parser.add_argument("output", type=Path, help="clip folder to write (with --suite: the folder holding the suite's clips)")
+    parser.add_argument("output", type=Path, help="clip folder to write (with --suite: the folder holding the suite's clips, reused: missing or stale clips are made)")
     parser.add_argument("--suite", choices=sorted(SUITES), help="generate this named suite instead of one clip")
     parser.add_argument("--level", choices=sorted(LEVELS), default="medium", help="V-HIM difficulty (default medium)")
     parser.add_argument("--camera", choices=("static", "pan"), default="static", help="static or panning camera")
@@ -32,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--no-hair", action="store_true", help="draw no semi-transparent hair strands")
     parser.add_argument("--no-edits", action="store_true", help="do not store removal / swap ground-truth images")
     parser.add_argument("--preview", action="store_true", help="also write preview.mp4 (lossy; for looking, not scoring)")
+    add_overwrite_option(parser)
     parser.set_defaults(handler=run)
     return parser
 
@@ -48,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
                 )
             print(describe_occlusion(clips))
         return 0
+    check_new_output(args.output, overwrite=args.overwrite, inputs=[args.background], is_dir=True)
     width, height = args.size
     config = SceneConfig(
         level=args.level,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 
 from vmat.cli.parsing import parse_size
+from vmat.cli.options import add_overwrite_option
 from vmat.io import probe, write_test_pattern_clip
+from vmat.io.atomic import check_new_output
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -21,11 +23,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--vfr", action="store_true", help="irregular frame times (variable frame rate)")
     parser.add_argument("--rotation", type=int, choices=(0, 90, 180, 270), default=0, help="display rotation tag")
     parser.add_argument("--no-audio", action="store_true", help="no audio stream")
+    add_overwrite_option(parser)
     parser.set_defaults(handler=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
+    check_new_output(args.output, overwrite=args.overwrite, is_dir=False)
     width, height = args.size
     path = write_test_pattern_clip(
         args.output,

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from vmat.cli.parsing import parse_size
+from vmat.io.atomic import created_folder
 from vmat.training import TASKS, TrainConfig, parse_crop, train
 from vmat.training.config import OPTIMIZERS, SCHEDULES
 from vmat.training.trainer import SUMMARY
@@ -72,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
         init=args.init,
         stop_after=args.stop_after,
     )
-    result = train(args.task, config, resume=args.resume)
+    # A run that fails before its first checkpoint (a bad --init, say) leaves no empty --out behind.
+    with created_folder(args.out):
+        result = train(args.task, config, resume=args.resume)
     if not args.quiet:
         summary = json.loads((args.out / SUMMARY).read_text())
         losses = ", ".join(f"{name} {value:.4g}" for name, value in summary["final_losses"].items())

@@ -14,6 +14,7 @@ Memory holds a few frames per stage, whatever the clip's length.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import time
 from collections import deque
@@ -31,7 +32,7 @@ from vmat.decomposition.resolution import upsample_layers
 from vmat.editing import complete_background
 from vmat.errors import ConfigError, OutputError
 from vmat.io import VideoWriter, WriteSummary, open_video
-from vmat.io.atomic import atomic_output
+from vmat.io.atomic import atomic_output, atomic_outputs, check_new_output, created_folder
 from vmat.io.image_sequence import write_png
 from vmat.io.reader import Backend
 from vmat.io.frame import Frame
@@ -238,44 +239,70 @@ def export_people(
     return [writer.summary.describe() for pair in writers.values() for writer in pair]
 
 
+def run_outputs(source: str | os.PathLike[str], output_dir: str | os.PathLike[str], config: RunConfig = RunConfig()) -> list[Path]:
+    """The outputs :func:`run_clip` would write for ``source`` into ``output_dir`` that exist now or are known by
+    name before the run (each person's videos are named after ids found on the way: those already there count)."""
+    stem, folder = Path(source).stem, Path(output_dir)
+    names = []
+    if config.write_layers:
+        names += [f"{stem}.vlayers"] + ([f"{stem}.masks"] if config.masks_folder is None else [])
+    names += [f"{stem}.ids.png"] if config.write_preview else []
+    names += [f"{stem}.vmat.mp4"] if config.write_video else []
+    if config.write_people and folder.is_dir():
+        person = re.compile(rf"{re.escape(stem)}\.person\d+\.(matte\.mp4|webm)")
+        names += sorted(entry.name for entry in folder.iterdir() if person.fullmatch(entry.name))
+    return [folder / name for name in names]
+
+
 def run_clip(
     source: str | os.PathLike[str],
     output_dir: str | os.PathLike[str],
     config: RunConfig = RunConfig(),
     *,
     runner: StageRunner | None = None,
+    overwrite: bool = False,
 ) -> RunSummary:
     """Run the pipeline on ``source`` and write its outputs into ``output_dir``, named after the clip:
     ``CLIP.masks`` (when made from prompts), ``CLIP.vlayers``, ``CLIP.ids.png``, ``CLIP.vmat.mp4`` and, with
-    ``write_people``, each person's matte and RGBA videos (:func:`export_people`)."""
+    ``write_people``, each person's matte and RGBA videos (:func:`export_people`).
+
+    The outputs appear together, only when all are complete (:func:`vmat.io.atomic.atomic_outputs`); one that
+    exists already is an error unless ``overwrite``, and none may be an input."""
     started = time.perf_counter()
     source = Path(source)
     folder = Path(output_dir)
     if config.edit.background is not None:
         check_background(config.edit.background)
     check_decomposer(config.decomposer, config.decomposer_checkpoint)
+    inputs = (
+        source, config.masks_folder, config.prompt, config.depth_checkpoint, config.decomposer_checkpoint,
+        config.temporal_checkpoint, config.edit.background,
+    )
+    for output in run_outputs(source, folder, config):
+        check_new_output(output, overwrite=overwrite, inputs=inputs)
     summary = RunSummary()
     clock = StageClock()
-    with tempfile.TemporaryDirectory(prefix="vmat-run-") as scratch:
-        layers_path = folder / f"{source.stem}.vlayers" if config.write_layers else Path(scratch) / f"{source.stem}.vlayers"
+    with created_folder(folder), atomic_outputs(folder) as staging, tempfile.TemporaryDirectory(prefix="vmat-run-") as scratch:
+        here = staging.folder
+        layers_path = (here if config.write_layers else Path(scratch)) / f"{source.stem}.vlayers"
         written = make_layers(source, layers_path, config, runner=runner, clock=clock)
-        _make_folder(folder)
         summary.outputs.extend(written if config.write_layers else [])
         layers = LayersReader(layers_path)
         summary.frames = layers.info.num_frames
         if config.write_preview:
-            preview = folder / f"{source.stem}.ids.png"
+            preview = here / f"{source.stem}.ids.png"
             _write_image(preview, label_preview(layers.read(0)))
             summary.outputs.append(f"wrote {preview} (first frame, each person labelled with their id)")
         if config.write_people:
-            summary.outputs += export_people(source, layers_path, folder, backend=config.backend, clock=clock)
+            summary.outputs += export_people(source, layers_path, here, backend=config.backend, clock=clock)
         if config.write_video:
-            video = folder / f"{source.stem}.vmat.mp4"
+            video = here / f"{source.stem}.vmat.mp4"
             result = edit_clip(
                 source, layers_path, video, config.edit, complete=config.complete_background, crf=config.crf,
                 preset=config.preset, backend=config.backend, clock=clock,
             )
             summary.outputs.append(result.describe())
+    summary.outputs = [staging.shown(line) for line in summary.outputs]
     summary.wall_seconds = time.perf_counter() - started
     summary.stage_seconds = clock.seconds
     return summary
