@@ -214,7 +214,8 @@ class _MatchedTally:
         value = np.hstack([np.array([self.sums[p] for p in ids]).T.reshape(len(self.objects), len(ids)), unmatched]) / n
         rows, cols = linear_sum_assignment(-value)
         j = {self.objects[r]: 100 * float(value[r, c]) for r, c in zip(rows, cols)}
-        matched = {self.objects[r]: (ids[c] if c < len(ids) else None) for r, c in zip(rows, cols)}
+        # An id that never overlaps its object is no match, whatever the assignment paired it with.
+        matched = {self.objects[r]: (ids[c] if c < len(ids) and value[r, c] > 0 else None) for r, c in zip(rows, cols)}
         return j, None, matched
 
 
