@@ -204,6 +204,17 @@ def test_a_run_beside_its_clip_keeps_the_clip(tmp_path, made, clip):
     assert clip.read_bytes() == made[0].read_bytes() and (tmp_path / "clip.vmat.mp4").exists()
 
 
+def test_an_edit_makes_its_layers_beside_the_output_and_names_the_final_paths(tmp_path, capsys, made, clip, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["replace-bg", "clip.mp4", "--masks", str(made[1]), "--background", "#00ff00", "-o", "edited.mp4", "--no-completion"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "wrote edited.vlayers (layers of 4 frames)" in out and "wrote edited.mp4: h264" in out and ".partial-" not in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "edited.mp4", "edited.vlayers"]
+    _refused(capsys, argv, "'edited.mp4' exists; pass --overwrite")
+    assert main(argv + ["--overwrite"]) == 0
+
+
 def test_every_single_output_command_refuses_an_existing_file(tmp_path, capsys, made, clip):
     existing = tmp_path / "existing.mp4"
     existing.write_bytes(b"the user's")

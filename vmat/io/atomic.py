@@ -196,7 +196,8 @@ class Staging:
 
     def shown(self, text: str) -> str:
         """``text`` (a message about what was written) with staged paths named by their final names."""
-        return text.replace(str(self.folder), str(self.final))
+        final = "" if str(self.final) == "." else os.path.join(self.final, "")  # "out.mp4", not "./out.mp4"
+        return text.replace(os.path.join(self.folder, ""), final)
 
 
 @contextlib.contextmanager
