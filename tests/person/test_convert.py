@@ -21,11 +21,12 @@ def read_safetensors(path):
 
 
 def test_the_converter_reproduces_the_shipped_files(mediapipe_wheel, tmp_path):
-    record = convert_wheel(mediapipe_wheel, tmp_path)
+    out = tmp_path / "weights"  # a folder the converter has to make
+    record = convert_wheel(mediapipe_wheel, out)
     assert sorted(record["models"]) == sorted(PERSON_MODELS)
     for name in PERSON_MODELS:
         shipped_metadata, shipped = read_safetensors(WEIGHTS_DIR / f"{name}.safetensors")
-        metadata, state = read_safetensors(tmp_path / f"{name}.safetensors")
+        metadata, state = read_safetensors(out / f"{name}.safetensors")
         assert metadata == shipped_metadata
         provenance = json.loads(metadata[METADATA_KEY])
         assert provenance["model"] == name and provenance["version"] == "0.10.21"
@@ -34,9 +35,9 @@ def test_the_converter_reproduces_the_shipped_files(mediapipe_wheel, tmp_path):
         for key, tensor in shipped.items():
             assert state[key].dtype == tensor.dtype and torch.equal(state[key], tensor), (name, key)
         # Deterministic writing: the very same bytes, so the recorded sha256 holds for a re-conversion.
-        assert (tmp_path / f"{name}.safetensors").read_bytes() == (WEIGHTS_DIR / f"{name}.safetensors").read_bytes()
+        assert (out / f"{name}.safetensors").read_bytes() == (WEIGHTS_DIR / f"{name}.safetensors").read_bytes()
     for file in (PROVENANCE, "LICENSE", "NOTICE"):
-        assert (tmp_path / file).read_bytes() == (WEIGHTS_DIR / file).read_bytes(), file
+        assert (out / file).read_bytes() == (WEIGHTS_DIR / file).read_bytes(), file
 
 
 def test_every_shipped_model_loads_as_float32_and_stays_small():
@@ -112,3 +113,13 @@ def test_the_command_reports_a_bad_wheel_in_one_line(tmp_path, capsys):
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 2 and "cannot read the wheel" in errors[0] and "not a zip file" in errors[1]
     assert not list(tmp_path.glob("*.safetensors"))
+
+
+def test_existing_files_need_overwrite(mediapipe_wheel, tmp_path, capsys):
+    (tmp_path / "NOTICE").write_text("mine")
+    assert main(["--wheel", str(mediapipe_wheel), "--out", str(tmp_path)]) == 2
+    assert "exists; pass --overwrite" in capsys.readouterr().err
+    assert (tmp_path / "NOTICE").read_text() == "mine" and not list(tmp_path.glob("*.safetensors"))
+    assert main(["--wheel", str(mediapipe_wheel), "--out", str(tmp_path), "--overwrite"]) == 0
+    assert (tmp_path / "NOTICE").read_bytes() == (WEIGHTS_DIR / "NOTICE").read_bytes()
+    assert load_person_state("selfie_segmentation", tmp_path).keys() == load_person_state("selfie_segmentation").keys()

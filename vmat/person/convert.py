@@ -1,6 +1,6 @@
 """Convert the MediaPipe person models of the ``mediapipe`` wheel into the safetensors files vmat ships.
 
-    python -m vmat.person.convert [--wheel PATH] [--out DIR]
+    python -m vmat.person.convert [--wheel PATH] [--out DIR] [--overwrite]
 
 reads each ``.tflite`` straight out of the wheel (a zip; nothing is installed), maps its weights onto the
 torch module's parameter names with that model's ``*_state_from_tflite`` and writes, into ``--out``
@@ -13,8 +13,10 @@ torch module's parameter names with that model's ``*_state_from_tflite`` and wri
   :func:`vmat.person.weights.load_person_state` checks);
 - ``LICENSE`` (Apache-2.0, copied from the wheel's ``dist-info``) and ``NOTICE``.
 
-Every file is written atomically and byte-for-byte reproducibly (sorted keys, no timestamps), so running
-the converter again on the same wheel reproduces the shipped files exactly. Without ``--wheel`` the wheel
+The files appear together, only when all are complete, and byte-for-byte reproducibly (sorted keys, no
+timestamps), so running the converter again on the same wheel reproduces the shipped files exactly. As for
+every vmat command, files that exist already are an error unless ``--overwrite`` is given (re-creating the
+shipped weights in place needs it). Without ``--wheel`` the wheel
 is fetched with ``pip download`` (only the file, for CPython 3.11 on x86-64 Linux; it is the same for all).
 Needs the ``convert`` extra (the ``tflite`` flatbuffer bindings).
 """
@@ -39,7 +41,7 @@ import torch
 from safetensors.torch import save
 
 from vmat.errors import VmatError
-from vmat.io.atomic import atomic_output
+from vmat.io.atomic import atomic_outputs, check_new_output, created_folder
 from vmat.person.tflite_reader import TFLiteGraph, read_tflite
 from vmat.person.weights import FORMAT, PERSON_MODELS, PROVENANCE, WEIGHTS_DIR
 
@@ -150,15 +152,23 @@ def _wheel_metadata(wheel: zipfile.ZipFile) -> tuple[str, dict[str, str]]:
     return folders[0], fields
 
 
-def convert_wheel(wheel: Path, out: Path = WEIGHTS_DIR, models: Sequence[str] = PERSON_MODELS) -> dict[str, Any]:
-    """Write ``models``' weights, ``person_weights.json``, ``LICENSE`` and ``NOTICE`` into ``out``.
+def check_outputs(out: Path, *, overwrite: bool, inputs: Sequence[Path] = ()) -> None:
+    """The output policy for the converter's files in ``out`` (:func:`vmat.io.atomic.check_new_output`)."""
+    for output in [f"{name}.safetensors" for name in PERSON_MODELS] + ["LICENSE", "NOTICE", PROVENANCE]:
+        check_new_output(Path(out) / output, overwrite=overwrite, inputs=inputs)
+
+
+def convert_wheel(wheel: Path, out: Path = WEIGHTS_DIR, *, overwrite: bool = False) -> dict[str, Any]:
+    """Write every person model's weights, ``person_weights.json``, ``LICENSE`` and ``NOTICE`` into ``out``.
 
     Returns the provenance record it wrote. Raises :class:`ConvertError` for a wheel that is missing, not a
-    zip, not mediapipe 0.10.21 or lacks a model.
+    zip, not mediapipe 0.10.21 or lacks a model, and :class:`~vmat.errors.OutputError` (before any work) when
+    one of the files exists and ``overwrite`` is false.
     """
     if importlib.util.find_spec("tflite") is None:
         raise ConvertError("the converter needs the tflite package: pip install 'vmat[convert]'")
     wheel, out = Path(wheel), Path(out)
+    check_outputs(out, overwrite=overwrite, inputs=[wheel])
     try:
         data = wheel.read_bytes()
     except OSError as error:
@@ -168,7 +178,7 @@ def convert_wheel(wheel: Path, out: Path = WEIGHTS_DIR, models: Sequence[str] = 
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
         raise ConvertError(f"{str(wheel)!r} is not a wheel (not a zip file)") from None
-    with archive:
+    with archive, created_folder(out), atomic_outputs(out) as staging:
         dist_info, fields = _wheel_metadata(archive)
         found = f"{fields.get('Name', '?')} {fields.get('Version', '?')}"
         if found.lower() != f"{PACKAGE} {PACKAGE_VERSION}":
@@ -180,17 +190,13 @@ def convert_wheel(wheel: Path, out: Path = WEIGHTS_DIR, models: Sequence[str] = 
             "wheel_sha256": sha256(data),
             "licence": "Apache-2.0",
         }
-        try:
-            out.mkdir(exist_ok=True)
-        except OSError as error:
-            raise ConvertError(f"cannot create the output folder {str(out)!r}: {error.strerror}") from None
         record: dict[str, Any] = {
             "format": FORMAT,
             "converter_version": CONVERTER_VERSION,
             "source": source,
             "models": {},
         }
-        for name in models:
+        for name in PERSON_MODELS:
             member = SOURCES[name][0]
             try:
                 tflite_bytes = archive.read(member)
@@ -207,7 +213,7 @@ def convert_wheel(wheel: Path, out: Path = WEIGHTS_DIR, models: Sequence[str] = 
             }
             # One metadata entry of sorted JSON: safetensors writes several entries in no fixed order.
             blob = save(state, metadata={METADATA_KEY: json.dumps(provenance, sort_keys=True)})
-            _write(out / f"{name}.safetensors", blob)
+            (staging.folder / f"{name}.safetensors").write_bytes(blob)
             record["models"][name] = {
                 "file": f"{name}.safetensors",
                 "sha256": sha256(blob),
@@ -218,38 +224,35 @@ def convert_wheel(wheel: Path, out: Path = WEIGHTS_DIR, models: Sequence[str] = 
                 "parameters": sum(tensor.numel() for tensor in state.values()),
                 "dtypes": sorted({str(tensor.dtype).removeprefix("torch.") for tensor in state.values()}),
             }
-        _write(out / "LICENSE", archive.read(f"{dist_info}/LICENSE"))
-    notice = NOTICE.format(
-        wheel=wheel.name,
-        package=PACKAGE,
-        version=PACKAGE_VERSION,
-        sha256=source["wheel_sha256"],
-        converter=CONVERTER_VERSION,
-    )
-    _write(out / "NOTICE", notice.encode())
-    # Last: a complete set of files is what the record vouches for.
-    _write(out / PROVENANCE, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+        (staging.folder / "LICENSE").write_bytes(archive.read(f"{dist_info}/LICENSE"))
+        notice = NOTICE.format(
+            wheel=wheel.name,
+            package=PACKAGE,
+            version=PACKAGE_VERSION,
+            sha256=source["wheel_sha256"],
+            converter=CONVERTER_VERSION,
+        )
+        (staging.folder / "NOTICE").write_text(notice, encoding="utf-8")
+        (staging.folder / PROVENANCE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return record
-
-
-def _write(path: Path, data: bytes) -> None:
-    with atomic_output(path) as temporary:
-        temporary.write_bytes(data)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vmat.person.convert", description=__doc__.split("\n\n")[0])
     parser.add_argument("--wheel", type=Path, help=f"the {WHEEL_NAME} (default: download it with pip)")
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="folder to write into (default: %(default)s)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the files if they exist")
     args = parser.parse_args(argv)
     try:
+        # Before the download: an output in the way is found at once.
+        check_outputs(args.out, overwrite=args.overwrite, inputs=[args.wheel] if args.wheel else [])
         if args.wheel is None:
             with tempfile.TemporaryDirectory() as folder:
-                record = convert_wheel(fetch_wheel(Path(folder)), args.out)
+                record = convert_wheel(fetch_wheel(Path(folder)), args.out, overwrite=args.overwrite)
         else:
-            record = convert_wheel(args.wheel, args.out)
+            record = convert_wheel(args.wheel, args.out, overwrite=args.overwrite)
     except VmatError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return error.exit_code
     for name, entry in record["models"].items():
         sizes = f"{entry['tensors']} tensors, {entry['parameters']:,} parameters, {entry['bytes']:,} bytes"

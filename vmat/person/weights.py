@@ -24,7 +24,7 @@ PROVENANCE = "person_weights.json"
 FORMAT = "vmat-person-weights"
 # Every person model, by its weights file's stem (also the name of its .tflite original).
 PERSON_MODELS = ("pose_detection", "pose_landmark_full", "selfie_segmentation", "selfie_segmentation_landscape")
-_REGENERATE = "python -m vmat.person.convert"
+_REGENERATE = "python -m vmat.person.convert --overwrite"
 
 
 class PersonWeightsError(VmatError):
