@@ -9,15 +9,18 @@ when they are missing, unreadable, of another format or of another version.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from vmat.depth.checkpoint import CheckpointError
 from vmat.io.atomic import atomic_output
+from vmat.limits import MAX_MODEL_PARAMETERS
 
 
 def save_with_config(model: nn.Module, config: dict[str, Any], path: str | Path, *, format: str, version: str) -> Path:
@@ -55,3 +58,22 @@ def read_with_config(path: str | Path, *, format: str, version: str, what: str) 
     if not isinstance(config, dict):
         raise CheckpointError(f"{path} holds no valid {what} config in its metadata.")
     return config, state
+
+
+def check_model_size(build: Callable[[], nn.Module], path: str | Path, what: str) -> None:
+    """Refuse a checkpoint whose config cannot build a model, or builds one of more than
+    :data:`~vmat.limits.MAX_MODEL_PARAMETERS` parameters, before any weight memory is allocated.
+
+    ``build`` is run on PyTorch's meta device, where tensors have shapes but no storage.
+    """
+    try:
+        with torch.device("meta"):
+            model = build()
+    # A config's values reach layer constructors, which fail in many ways on nonsense (a float width, 0 heads).
+    except Exception as error:
+        raise CheckpointError(f"{path}'s {what} config cannot build a model ({type(error).__name__}: {error}).") from None
+    count = sum(tensor.numel() for tensor in (*model.parameters(), *model.buffers()))
+    if count > MAX_MODEL_PARAMETERS:
+        raise CheckpointError(
+            f"{path}'s {what} config asks for {count:,} parameters, more than the {MAX_MODEL_PARAMETERS:,} vmat builds."
+        )

@@ -9,7 +9,7 @@ from vmat.errors import ConfigError
 from vmat.io import VideoWriter, open_video, probe
 from vmat.io.test_pattern import write_tone
 from vmat.io.transcode import transcode
-from vmat.layers import LayersReader
+from vmat.layers import LayersFileError, LayersReader
 from vmat.pipeline.edits import EditSpec
 from vmat.pipeline.run import RunConfig, edit_clip, run_clip
 from vmat.propagation import mask_path, write_id_mask
@@ -76,7 +76,7 @@ def test_edits_check_ids_and_that_layers_belong_to_the_clip(tmp_path, clip):
     with VideoWriter(other, fps=12) as writer:
         for _ in range(3):
             writer.write(np.zeros((80, 128, 3), np.uint8))
-    with pytest.raises(ConfigError, match="not its layers"):
+    with pytest.raises(LayersFileError, match="made from another clip"):
         edit_clip(other, tmp_path / "clip.vlayers", tmp_path / "x.mp4", EditSpec(background="blur:2"))
     assert not (tmp_path / "x.mp4").exists()
 

@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
         salvage=args.salvage,
         fps=args.fps,
+        deterministic=not args.fast_encode,
     )
     if not args.quiet:
         print(summary.describe())

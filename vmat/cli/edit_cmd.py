@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from vmat.cli.options import add_backend_option, add_overwrite_option, is_folder_output
+from vmat.cli.options import add_backend_option, add_fast_encode_option, add_overwrite_option, is_folder_output
 from vmat.editing import Placement
 from vmat.errors import ConfigError
 from vmat.io.atomic import atomic_outputs, check_new_output
@@ -62,6 +62,7 @@ def _edit_parser(subparsers: argparse._SubParsersAction, name: str, summary: str
     parser.add_argument("--preset", default="veryfast", help="x264 preset (default veryfast)")
     add_backend_option(parser)
     add_overwrite_option(parser)
+    add_fast_encode_option(parser)
     parser.set_defaults(handler=run)
     return parser
 
@@ -101,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             lines += make_layers(args.clip, layers, config)
         summary = edit_clip(
             args.clip, layers, staging.folder / output.name, edit, complete=not args.no_completion, crf=args.crf,
-            preset=args.preset, backend=args.backend,
+            preset=args.preset, backend=args.backend, deterministic=not args.fast_encode,
         )
     if not args.quiet:
         print(staging.shown("\n".join([*lines, summary.describe()])))

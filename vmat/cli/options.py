@@ -25,6 +25,15 @@ def add_encoding_options(parser: argparse.ArgumentParser) -> None:
         help="4:2:0 formats need even sizes: pad repeats the last row/column (default), crop drops it",
     )
     group.add_argument("--no-audio", action="store_true", help="do not copy the source's audio")
+    add_fast_encode_option(group)
+
+
+def add_fast_encode_option(group: argparse._ActionsContainer) -> None:
+    group.add_argument(
+        "--fast-encode",
+        action="store_true",
+        help="let the encoder use every CPU (faster on large machines; the output then differs from machine to machine)",
+    )
 
 
 def add_backend_option(group: argparse._ActionsContainer) -> None:

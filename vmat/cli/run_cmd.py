@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from vmat.cli.options import add_backend_option, add_overwrite_option
+from vmat.cli.options import add_backend_option, add_fast_encode_option, add_overwrite_option
 from vmat.decomposition.build import DECOMPOSERS
 from vmat.depth.build import DEPTH_ESTIMATORS
 from vmat.pipeline.config_file import config_to_toml, read_run_config, run_config_from_mapping
@@ -79,6 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     out.add_argument("--crf", type=int, help="H.264 quality of the video (default 18)")
     out.add_argument("--preset", help="x264 preset (default veryfast)")
     add_overwrite_option(out)
+    add_fast_encode_option(out)
     add_backend_option(stages)
     parser.add_argument("--config", metavar="FILE", help="a TOML run configuration (see --print-config); flags override it")
     parser.add_argument("--print-config", action="store_true", help="print the configuration this command would use, as TOML, and stop")
@@ -109,6 +110,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "crf": args.crf,
         "preset": args.preset,
         "batch_size": args.batch_size,
+        "fast_encode": True if args.fast_encode else None,
         "backend": args.backend,
     }
     edits = {

@@ -13,6 +13,7 @@ Each per-frame edit takes and returns a :class:`vmat.layers.LayerStack`; render 
 from vmat.editing.background import (
     blur_background_clip,
     blurred_background,
+    check_blur_sigma,
     fit_background,
     replace_background,
     replace_background_clip,
@@ -51,6 +52,7 @@ __all__ = [
     "Trajectory",
     "blur_background_clip",
     "blurred_background",
+    "check_blur_sigma",
     "complete_background",
     "complete_layers_file",
     "cut_out",

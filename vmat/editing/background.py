@@ -18,6 +18,7 @@ from kornia.filters import gaussian_blur2d
 from vmat.layers.compositing import image_to_tensor
 from vmat.layers.errors import LayerError
 from vmat.layers.stack import LayerStack
+from vmat.limits import MAX_BLUR_SIGMA
 
 Fit = Literal["cover", "stretch"]
 
@@ -95,17 +96,25 @@ def video_backgrounds(
                 yield last
 
 
+def check_blur_sigma(sigma: float) -> None:
+    """Refuse a blur sigma that is not a positive number of pixels up to :data:`~vmat.limits.MAX_BLUR_SIGMA`."""
+    if not 0 < sigma <= MAX_BLUR_SIGMA:  # also refuses NaN
+        raise LayerError(f"A background blur needs a positive sigma of at most {MAX_BLUR_SIGMA:g} pixels, got {sigma}.")
+
+
 def blurred_background(stack: LayerStack, sigma: float) -> torch.Tensor:
     """``(3, H, W)`` the frame's own background, Gaussian-blurred with ``sigma`` pixels.
 
     Blurring is weighted by how visible the background is (normalised convolution), so the colour of
-    people in front, which an incomplete background plane may still hold, does not bleed into it.
+    people in front, which an incomplete background plane may still hold, does not bleed into it. The
+    kernel reaches 3 sigma but never past the frame (its edges are mirrored), so its memory is bounded by
+    the frame's size whatever the sigma.
     """
-    if sigma <= 0:
-        raise LayerError(f"A background blur needs a positive sigma, got {sigma}.")
+    check_blur_sigma(sigma)
     visible = stack.weights()[0][None, None]
-    radius = max(1, int(3 * sigma))
-    kernel, sigmas = (2 * radius + 1, 2 * radius + 1), (float(sigma), float(sigma))
+    reach = max(1, int(3 * sigma))
+    radii = (min(reach, stack.height - 1), min(reach, stack.width - 1))
+    kernel, sigmas = (2 * radii[0] + 1, 2 * radii[1] + 1), (float(sigma), float(sigma))
     weighted = gaussian_blur2d(torch.cat([stack.colour[0][None] * visible, visible], 1), kernel, sigmas)[0]
     plain = gaussian_blur2d(stack.colour[0][None], kernel, sigmas)[0]
     # Where no visible background is near, fall back to the plain blur rather than divide by ~0.

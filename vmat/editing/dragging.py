@@ -57,6 +57,10 @@ class Placement:
     angle: float = 0.0
 
     def __post_init__(self) -> None:
+        values = {"shift": (self.dx, self.dy), "scale": (self.scale,), "angle": (self.angle,)}
+        for name, numbers in values.items():
+            if not all(math.isfinite(v) for v in numbers):
+                raise LayerError(f"A drag {name} must be a finite number, got {', '.join(str(v) for v in numbers)}.")
         if not self.scale > 0:
             raise LayerError(f"A drag scale must be positive, got {self.scale}.")
 

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import os
 import re
+import struct
+import zlib
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
 import cv2
+import kornia_rs
 import numpy as np
 
-from vmat.errors import NoVideoError, OutputError, UnsupportedMediaError
+from vmat.errors import CorruptMediaError, NoVideoError, OutputError, UnsupportedMediaError
 from vmat.io.frame import Frame
 from vmat.io.metadata import VideoInfo
 from vmat.io.reader import OnError, ReaderBase
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def natural_key(path: Path) -> list[object]:
@@ -33,11 +37,25 @@ def list_images(folder: Path) -> list[Path]:
 
 
 def read_image(path: Path, *, alpha: bool) -> np.ndarray | None:
-    """An image file as uint8 RGB ``(H, W, 3)`` or RGBA ``(H, W, 4)``; ``None`` when it cannot be decoded.
+    """An image file as uint8 RGB ``(H, W, 3)`` or RGBA ``(H, W, 4)``; ``None`` when it cannot be decoded
+    or is damaged: a truncated or corrupt JPEG (which OpenCV's decoder only warns about, filling the
+    missing part with grey), or a PNG whose chunks are cut short or fail their CRC.
 
     Grey images become RGB, 16-bit images are scaled to 8 bits, and a missing alpha channel reads as 255.
     """
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    suffix = path.suffix.lower()
+    if suffix in (".jpg", ".jpeg"):
+        rgb = _decode_jpeg(data)
+        if rgb is None:
+            return None
+        return np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)]) if alpha else rgb
+    if suffix == ".png" and not _png_chunks_intact(data):
+        return None  # checked first, so that libpng never prints its own message about the damage
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None:
         return None
     if image.dtype == np.uint16:
@@ -54,11 +72,39 @@ def read_image(path: Path, *, alpha: bool) -> np.ndarray | None:
     return rgb
 
 
+def _decode_jpeg(data: bytes) -> np.ndarray | None:
+    """A JPEG's ``(H, W, 3)`` uint8 RGB pixels by libjpeg-turbo's TurboJPEG API, which (unlike OpenCV's use
+    of the same library) stops at a truncated or corrupt stream; ``None`` then. The pixels equal OpenCV's."""
+    try:
+        return np.ascontiguousarray(kornia_rs.io.decode_image_jpegturbo(data, "rgb"))
+    # The binding reports every decoder failure as a bare Exception.
+    except Exception:
+        return None
+
+
+def _png_chunks_intact(data: bytes) -> bool:
+    """Whether PNG bytes are a signature and whole chunks with matching CRCs, up to an IEND chunk."""
+    if data[:8] != _PNG_SIGNATURE:
+        return False
+    position = 8
+    while position + 12 <= len(data):
+        length, kind = struct.unpack(">I4s", data[position : position + 8])
+        end = position + 8 + length
+        if end + 4 > len(data) or zlib.crc32(data[position + 4 : end]) != struct.unpack(">I", data[end : end + 4])[0]:
+            return False
+        if kind == b"IEND":
+            return True
+        position = end + 4
+    return False
+
+
 class ImageSequenceReader(ReaderBase):
     """Frames from a folder of images, in natural name order, at ``fps`` frames per second.
 
-    Every image must have the size of the first. An image that cannot be decoded ends the stream like a
-    damaged video (see :class:`~vmat.io.reader.PyAVReader`).
+    Every image must have the size of the first. An image that cannot be decoded, is damaged or has
+    another size raises :class:`~vmat.errors.CorruptMediaError` where it is met (``on_error="raise"``); with
+    ``on_error="stop"`` (``--salvage``) it is skipped as if it were not in the folder, and ``reader.error``
+    names every skipped image once the stream ends.
     """
 
     def __init__(self, folder: str | os.PathLike[str], *, fps: float = 30.0, alpha: bool = False, on_error: OnError = "raise") -> None:
@@ -68,9 +114,13 @@ class ImageSequenceReader(ReaderBase):
         self._paths = list_images(self.folder)
         if not self._paths:
             raise NoVideoError(f"input folder {str(self.folder)!r} has no PNG or JPG images")
-        first = read_image(self._paths[0], alpha=True)
+        first = None
+        for path in self._paths if on_error == "stop" else self._paths[:1]:
+            first = read_image(path, alpha=True)
+            if first is not None:
+                break
         if first is None:
-            raise UnsupportedMediaError(f"input image {str(self._paths[0])!r} cannot be decoded")
+            raise UnsupportedMediaError(f"input image {str(self._paths[0])!r} cannot be decoded or is damaged")
         rate = Fraction(fps).limit_denominator(1001)
         self.info = VideoInfo(
             path=str(self.folder),
@@ -92,21 +142,28 @@ class ImageSequenceReader(ReaderBase):
 
     def __iter__(self) -> Iterator[Frame]:
         last_time = None
-        for index, path in enumerate(self._paths):
+        skipped: list[str] = []
+        index = 0
+        for path in self._paths:
             image = read_image(path, alpha=self.alpha)
             if image is None or image.shape[:2] != (self.info.height, self.info.width):
                 reason = (
-                    f"{path.name} cannot be decoded"
+                    f"{path.name} is damaged or cannot be decoded"
                     if image is None
                     else f"{path.name} is {image.shape[1]}x{image.shape[0]}, not {self.info.width}x{self.info.height}"
                 )
-                raised = self._broken(index, last_time, reason)
                 if self.on_error == "raise":
-                    raise raised
-                return
+                    raise self._broken(index, last_time, reason)
+                skipped.append(reason)
+                continue
             frame = Frame(index=index, image=image, pts=index, time_base=self.info.time_base, duration=1)
             last_time = frame.time
+            index += 1
             yield frame
+        if skipped:
+            self.error = CorruptMediaError(
+                f"input {self.info.path!r} is damaged: {len(skipped)} image(s) skipped ({'; '.join(skipped)})", index, last_time
+            )
 
 
 def write_png(path: Path, image: np.ndarray) -> None:

@@ -22,6 +22,7 @@ def transcode(
     backend: Backend = "pyav",
     salvage: bool = False,
     fps: float | None = None,
+    deterministic: bool = True,
 ) -> WriteSummary:
     """Decode ``source`` and encode it to ``output``, keeping every frame's pts and copying the audio.
 
@@ -29,7 +30,7 @@ def transcode(
     none); ``format="matte"`` writes the source's alpha as a grey video. A damaged source raises
     :class:`CorruptMediaError` and leaves no output, unless ``salvage`` is set: then the frames decoded
     before the damage are written and the summary's ``warnings`` say where decoding stopped. ``fps`` is the frame rate of an
-    image-folder source.
+    image-folder source. ``deterministic``: see :class:`~vmat.io.VideoWriter`.
     """
     name = format or guess_format(output)
     wants_alpha = FORMATS[name].channels != 3 if name in FORMATS else False
@@ -45,6 +46,7 @@ def transcode(
             odd_size=odd_size,
             audio_from=source if audio and info.audio else None,
             colour=info.colour,
+            deterministic=deterministic,
         ) as writer:
             for frame in progress(reader, total=info.num_frames, desc="transcode"):
                 writer.write_frame(frame, image=frame.image[..., 3] if name == "matte" else None)

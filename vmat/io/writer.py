@@ -16,6 +16,9 @@ Rules it follows:
 - 4:2:0 formats (``h264``, ``matte``) need an even width and height. ``odd_size="pad"`` (default) repeats
   the last column/row, so no picture is lost and the output is one pixel larger; ``"crop"`` drops it.
 - ``audio_from`` copies that clip's audio streams in unchanged (see :mod:`vmat.io.audio`).
+- The same frames give the same bytes on any machine: x264 and libvpx choose their thread count from the
+  CPUs they may use, and their output depends on it, so the encoders run :data:`ENCODER_THREADS` threads
+  whatever the machine. ``deterministic=False`` (``--fast-encode``) lets them use every CPU instead.
 """
 
 from __future__ import annotations
@@ -64,6 +67,10 @@ FORMATS: dict[str, OutputFormat] = {
         OutputFormat("matte", "libx264", "yuv420p", 1, (".mp4", ".mkv", ".mov"), True, 10, "a grey alpha matte as H.264 video"),
     )
 }
+
+# Encoder threads when the output must not depend on the machine (x264's frame threads and libvpx's tile
+# threads change the bitstream with their count); 4 keeps most of the speed of a small machine.
+ENCODER_THREADS = 4
 
 _PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
@@ -115,7 +122,9 @@ class VideoWriter:
 
     ``crf`` (H.264, matte, VP9; lower is better) and ``preset`` (H.264 speed) set quality; ``lossless`` asks
     the encoder for exact pictures (H.264 and matte with qp 0, VP9 lossless mode). ``colour`` is the
-    source's :class:`ColourInfo`, whose primaries and transfer tags are passed through.
+    source's :class:`ColourInfo`, whose primaries and transfer tags are passed through. ``deterministic``
+    (default) fixes the encoder's thread count so the same frames give the same bytes on any machine;
+    ``False`` lets the encoder pick it from the CPUs available (faster on large machines).
     """
 
     def __init__(
@@ -130,7 +139,7 @@ class VideoWriter:
         odd_size: OddSize = "pad",
         audio_from: str | os.PathLike[str] | None = None,
         colour: ColourInfo | None = None,
-        threads: int = 0,
+        deterministic: bool = True,
     ) -> None:
         name = format or guess_format(path)
         if name not in FORMATS:
@@ -153,7 +162,7 @@ class VideoWriter:
         self.odd_size = odd_size
         self.audio_from = audio_from
         self.colour = colour
-        self.threads = threads
+        self.deterministic = deterministic
         self.path = check_output_path(path, is_dir=self.format.codec is None)
         self._temporary = temporary_sibling(self.path)
         self.summary = WriteSummary(self.path, name)
@@ -279,7 +288,7 @@ class VideoWriter:
         stream.codec_context.time_base = time_base
         stream.codec_context.framerate = self.fps
         stream.thread_type = "AUTO"
-        stream.codec_context.thread_count = self.threads
+        stream.codec_context.thread_count = ENCODER_THREADS if self.deterministic else 0  # 0: the encoder's choice
         stream.options = self._encoder_options()
         tags = output_tags(self.colour)
         if self.format.channels == 1:
@@ -391,11 +400,14 @@ class _Timeline:
 
 
 def _muxer_options(path: Path, time_base: Fraction) -> dict[str, str]:
-    """MP4/MOV edit lists count in the movie timescale (default 1/1000 s), which would round the video's
-    duration; a multiple of the stream's time base keeps it exact."""
-    if path.suffix.lower() not in (".mp4", ".mov"):
-        return {}
-    return {"movie_timescale": str(time_base.denominator * -(-1000 // time_base.denominator))}
+    """Options of the container: ``bitexact`` leaves out what would differ between two writes of the same
+    frames (Matroska's and WebM's random segment id, the FFmpeg version). MP4/MOV edit lists count in the
+    movie timescale (default 1/1000 s), which would round the video's duration; a multiple of the stream's
+    time base keeps it exact."""
+    options = {"fflags": "+bitexact"}
+    if path.suffix.lower() in (".mp4", ".mov"):
+        options["movie_timescale"] = str(time_base.denominator * -(-1000 // time_base.denominator))
+    return options
 
 
 def _matte_frame(alpha: np.ndarray) -> av.VideoFrame:

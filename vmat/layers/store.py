@@ -15,6 +15,9 @@ a folder (conventionally named ``*.vlayers``)::
       colour        "uint8"    straight colour stored as round(colour * 255)
       depth         "larger is farther"
       metadata      free-form JSON object from the writer's caller
+      source        the clip the layers were made from, or null: {"size": bytes, "duration": seconds or
+                    null, "first_frame": SHA-256 of its first decoded RGB frame}; an edit checks that the
+                    clip it is given matches (see :func:`check_source`)
     frames/00000000.vlf       one frame: a zstd-compressed, uncompressed-numpy ``.npz`` archive of
       ids      (P,) int64       instance ids, the background (0) first
       depth    (P,) float32     mean plane depth; the background is +inf
@@ -31,15 +34,22 @@ by alpha when rendered, so its rounding error in the output stays within half an
 Images are stored as the wrapping difference of each pixel from its left neighbour (PNG's "sub" filter),
 which zstd at level 1 packs about a fifth smaller than raw pixels; zstd is used because deflate
 (``np.savez_compressed``) took most of a 720p pipeline's time, about 15 times longer to write.
+
+Reading trusts nothing in the file: the header's types and sizes, each frame's declared decompressed size,
+its arrays' shapes and boxes are checked against the header and :mod:`vmat.limits` before anything the
+file asks for is allocated, and every failure is a one-line :class:`LayersFileError`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import math
 import os
+import zipfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -48,15 +58,28 @@ from typing import Any
 import numpy as np
 import torch
 import zstandard
+from numpy.lib import format as npy
 
 from vmat.io.atomic import check_output_path, commit, discard, temporary_sibling
-from vmat.layers.errors import LayersFileError
+from vmat.io.image_sequence import list_images
+from vmat.io.reader import open_video
+from vmat.layers.errors import LayerError, LayersFileError
 from vmat.layers.stack import LayerStack
+from vmat.limits import MAX_FRAME_PIXELS, MAX_FRAME_SIDE, MAX_INSTANCE_ID, MAX_LAYER_STACK_BYTES, MAX_LAYERS_HEADER_BYTES
 
 FORMAT_NAME = "vmat-layers"
 FORMAT_VERSION = 2
 _ALPHA_SCALE = 65535.0
 _COLOUR_SCALE = 255.0
+
+
+@dataclass(frozen=True)
+class SourceFingerprint:
+    """What identifies the clip a layers file was made from (see :func:`source_fingerprint`)."""
+
+    size: int  # bytes of the file (of the images, for a folder)
+    duration: float | None  # seconds, as probed
+    first_frame: str  # SHA-256 (hex) of the first decoded frame's RGB pixels and its shape
 
 
 @dataclass(frozen=True)
@@ -70,9 +93,55 @@ class LayersInfo:
     times: list[float | None]
     instance_ids: list[int]
     metadata: dict[str, Any] = field(default_factory=dict)
+    source: SourceFingerprint | None = None
 
 
 _ZSTD_LEVEL = 1
+# Bytes a stored frame holds besides its pixels, per array: the .npy header and the zip entries.
+_ARRAY_OVERHEAD = 4096
+# Bytes of one decoded plane pixel: float32 RGB colour and float32 alpha.
+_DECODED_PIXEL_BYTES = 16
+
+
+def source_fingerprint(source: str | os.PathLike[str]) -> SourceFingerprint:
+    """The fingerprint of a clip (a media file or an image folder): its size, duration and first frame.
+
+    Decodes one frame with PyAV (whatever backend made the layers), so the hash depends only on the file.
+    """
+    path = Path(source)
+    with open_video(path) as reader:
+        duration = reader.info.duration
+        first = next(iter(reader), None)
+    size = sum(p.stat().st_size for p in list_images(path)) if path.is_dir() else path.stat().st_size
+    digest = hashlib.sha256()
+    if first is not None:
+        digest.update(repr(first.image.shape).encode())
+        digest.update(first.image.tobytes())
+    return SourceFingerprint(size=int(size), duration=None if duration is None else float(duration), first_frame=digest.hexdigest())
+
+
+def check_source(layers_path: str | os.PathLike[str], info: LayersInfo, source: str | os.PathLike[str]) -> None:
+    """Refuse to use a layers file with a clip other than the one it was made from.
+
+    Files without a fingerprint (written without a source clip) are not checked.
+    """
+    expected = info.source
+    if expected is None:
+        return
+    actual = source_fingerprint(source)
+    same_duration = (
+        actual.duration == expected.duration
+        if actual.duration is None or expected.duration is None
+        else math.isclose(actual.duration, expected.duration, rel_tol=1e-9)
+    )
+    checks = {"size": actual.size == expected.size, "duration": same_duration, "first frame": actual.first_frame == expected.first_frame}
+    differs = [name for name, same in checks.items() if not same]
+    if differs:
+        raise LayersFileError(
+            f"The layers file {str(layers_path)!r} was made from another clip than {str(source)!r} "
+            f"(its {' and '.join([', '.join(differs[:-1]), differs[-1]] if len(differs) > 1 else differs)} "
+            f"{'does' if len(differs) == 1 else 'do'} not match); make the layers again from this clip."
+        )
 
 
 def _frame_name(index: int) -> str:
@@ -101,10 +170,43 @@ def pack_frame(arrays: Mapping[str, np.ndarray]) -> bytes:
     return zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(buffer.getvalue())
 
 
-def unpack_frame(data: bytes) -> dict[str, np.ndarray]:
-    """Inverse of :func:`pack_frame`."""
-    with np.load(io.BytesIO(zstandard.ZstdDecompressor().decompress(data))) as stored:
-        return {name: _undo_row_differences(stored[name]) if _is_image(name) else stored[name] for name in stored.files}
+def unpack_frame(data: bytes, max_bytes: int | None = None) -> dict[str, np.ndarray]:
+    """Inverse of :func:`pack_frame`.
+
+    ``max_bytes`` bounds the decompressed frame: a frame that declares more, or no size at all, raises
+    :class:`ValueError` before anything is decompressed (pack_frame always declares it).
+    """
+    if max_bytes is not None:
+        declared = zstandard.frame_content_size(data)
+        if declared < 0:
+            raise ValueError("the frame does not declare its decompressed size")
+        if declared > max_bytes:
+            raise ValueError(f"the frame inflates to {declared} bytes, more than the {max_bytes} its header allows")
+    buffer = io.BytesIO(zstandard.ZstdDecompressor().decompress(data))
+    with zipfile.ZipFile(buffer) as archive:
+        for entry in archive.infolist():
+            _check_member(archive, entry)
+    buffer.seek(0)
+    with np.load(buffer) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    # An image that is not 2-D is left as it is, for decode_stack to refuse by its shape.
+    return {name: _undo_row_differences(a) if _is_image(name) and a.ndim >= 2 else a for name, a in arrays.items()}
+
+
+def _check_member(archive: zipfile.ZipFile, entry: zipfile.ZipInfo) -> None:
+    """Raise :class:`ValueError` unless an archive member holds no more array than its stored bytes: numpy
+    allocates the shape an .npy header declares before it reads the data, and a compressed member could
+    inflate without bound."""
+    if entry.compress_type != zipfile.ZIP_STORED:
+        raise ValueError(f"its array {entry.filename!r} is compressed inside the archive")
+    with archive.open(entry) as member:
+        version = npy.read_magic(member)
+        if version not in ((1, 0), (2, 0), (3, 0)):
+            raise ValueError(f"{entry.filename!r} is .npy version {version}")
+        read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+        shape, _, dtype = read_header(member)
+    if math.prod(shape) * dtype.itemsize > entry.file_size:
+        raise ValueError(f"its array {entry.filename!r} claims {list(shape)} {dtype} in {entry.file_size} bytes")
 
 
 def _tight_box(nonzero: np.ndarray) -> tuple[int, int, int, int]:
@@ -145,8 +247,41 @@ def encode_stack(stack: LayerStack) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _check_arrays(arrays: Mapping[str, np.ndarray], width: int, height: int) -> None:
+    """Raise :class:`ValueError` unless ``arrays`` are a frame of ``width`` x ``height`` as
+    :func:`encode_stack` makes them, small enough to decode (:data:`~vmat.limits.MAX_LAYER_STACK_BYTES`)."""
+
+    def expect(name: str, shape: tuple[int, ...], dtype: type) -> None:
+        array = arrays.get(name)
+        if array is None:
+            raise ValueError(f"it has no {name!r} array")
+        if array.shape != shape or array.dtype != dtype:
+            raise ValueError(f"{name!r} is {array.dtype}{list(array.shape)}, not {np.dtype(dtype)}{list(shape)}")
+
+    ids = arrays.get("ids")
+    if ids is None or ids.ndim != 1 or ids.dtype != np.int64 or ids.size == 0:
+        raise ValueError("its 'ids' are not a list of int64 instance ids")
+    planes = int(ids.size)
+    if planes * width * height * _DECODED_PIXEL_BYTES > MAX_LAYER_STACK_BYTES:
+        raise ValueError(
+            f"{planes} planes of {width}x{height} need more than the {MAX_LAYER_STACK_BYTES >> 30} GiB vmat decodes per frame"
+        )
+    expect("depth", (planes,), np.float32)
+    expect("boxes", (planes, 4), np.int32)
+    if np.isnan(arrays["depth"]).any():
+        raise ValueError("its plane depths are not numbers")
+    expect("colour_0", (height, width, 3), np.uint8)
+    for plane in range(1, planes):
+        x0, y0, x1, y1 = (int(v) for v in arrays["boxes"][plane])
+        if not (0 <= x0 <= x1 <= width and 0 <= y0 <= y1 <= height):
+            raise ValueError(f"plane {plane}'s box {[x0, y0, x1, y1]} is not inside the {width}x{height} frame")
+        expect(f"alpha_{plane}", (y1 - y0, x1 - x0), np.uint16)
+        expect(f"colour_{plane}", (y1 - y0, x1 - x0, 3), np.uint8)
+
+
 def decode_stack(arrays: Mapping[str, np.ndarray], width: int, height: int) -> LayerStack:
-    """Inverse of :func:`encode_stack`."""
+    """Inverse of :func:`encode_stack`; arrays that are not such a frame raise :class:`ValueError`."""
+    _check_arrays(arrays, width, height)
     ids = [int(i) for i in arrays["ids"]]
     boxes = arrays["boxes"]
     colour = torch.zeros((len(ids), 3, height, width))
@@ -177,12 +312,14 @@ class LayersWriter:
         *,
         frame_rate: Fraction | None = None,
         metadata: dict[str, Any] | None = None,
+        source: SourceFingerprint | None = None,
     ) -> None:
         self.path = check_output_path(path, is_dir=True)
         self._temporary = temporary_sibling(self.path)
         (self._temporary / "frames").mkdir(parents=True)
         self._frame_rate = frame_rate
         self._metadata = dict(metadata or {})
+        self._source = source
         self._size: tuple[int, int] | None = None
         self._times: list[float | None] = []
         self._ids: set[int] = set()
@@ -222,6 +359,7 @@ class LayersWriter:
             "colour": "uint8",
             "depth": "larger is farther",
             "metadata": self._metadata,
+            "source": None if self._source is None else asdict(self._source),
         }
         (self._temporary / "header.json").write_text(json.dumps(header, indent=1))
         commit(self._temporary, self.path)
@@ -251,27 +389,25 @@ class LayersReader:
             raise LayersFileError(f"The layers file {str(self.path)!r} does not exist or is not a folder.")
         if not header_path.is_file():
             raise LayersFileError(f"The layers file {str(self.path)!r} has no header.json; it is incomplete.")
-        try:
-            header = json.loads(header_path.read_text())
-        except json.JSONDecodeError:
-            raise LayersFileError(f"The header of layers file {str(self.path)!r} is not valid JSON.") from None
-        if header.get("format") != FORMAT_NAME:
-            raise LayersFileError(f"{str(self.path)!r} is not a vmat layers file.")
-        if header.get("version") != FORMAT_VERSION:
+        if header_path.stat().st_size > MAX_LAYERS_HEADER_BYTES:
             raise LayersFileError(
-                f"The layers file {str(self.path)!r} has format version {header.get('version')}; "
-                f"this vmat reads version {FORMAT_VERSION}."
+                f"The header of layers file {str(self.path)!r} is larger than {MAX_LAYERS_HEADER_BYTES >> 20} MiB; "
+                "it is not one vmat wrote."
             )
-        rate = header["frame_rate"]
-        self.info = LayersInfo(
-            width=int(header["width"]),
-            height=int(header["height"]),
-            num_frames=int(header["num_frames"]),
-            frame_rate=None if rate is None else Fraction(rate),
-            times=list(header["times"]),
-            instance_ids=[int(i) for i in header["instance_ids"]],
-            metadata=dict(header.get("metadata") or {}),
+        try:
+            header = json.loads(header_path.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError:
+            raise LayersFileError(f"The header of layers file {str(self.path)!r} is not UTF-8 text.") from None
+        except (json.JSONDecodeError, RecursionError):
+            raise LayersFileError(f"The header of layers file {str(self.path)!r} is not valid JSON.") from None
+        self.info = _parse_header(header, str(self.path))
+        # A frame stores 3 colour bytes per pixel and 5 per person pixel, plus a little per array.
+        pixels = self.info.width * self.info.height
+        people = len(self.info.instance_ids)
+        self._max_frame_bytes = min(
+            pixels * (3 + 5 * people) + _ARRAY_OVERHEAD * (4 + 2 * people), MAX_LAYER_STACK_BYTES
         )
+        self._known_ids = {0, *self.info.instance_ids}
 
     def __len__(self) -> int:
         return self.info.num_frames
@@ -282,11 +418,92 @@ class LayersReader:
             raise LayersFileError(f"Frame {index} is outside this layers file ({self.info.num_frames} frames).")
         frame_path = self.path / "frames" / _frame_name(index)
         try:
-            return decode_stack(unpack_frame(frame_path.read_bytes()), self.info.width, self.info.height)
-        except (OSError, KeyError, ValueError, zstandard.ZstdError) as error:
+            arrays = unpack_frame(frame_path.read_bytes(), self._max_frame_bytes)
+            unknown = sorted(set(arrays["ids"].tolist()) - self._known_ids) if "ids" in arrays and arrays["ids"].ndim == 1 else []
+            if unknown:
+                raise ValueError(f"it holds instance ids {unknown} that its header does not list")
+            return decode_stack(arrays, self.info.width, self.info.height)
+        # np.load and zipfile fail in many ways on bytes that are not a frame; each means the same here.
+        except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, zstandard.ZstdError, LayerError) as error:
             message = f"Frame {index} of layers file {str(self.path)!r} cannot be read ({error})."
             raise LayersFileError(message) from None
 
     def __iter__(self) -> Iterator[LayerStack]:
         for index in range(self.info.num_frames):
             yield self.read(index)
+
+
+def _parse_header(header: object, where: str) -> LayersInfo:
+    """The :class:`LayersInfo` of a decoded header.json, every field checked (see the module docstring)."""
+    if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
+        raise LayersFileError(f"{where!r} is not a vmat layers file.")
+    if header.get("version") != FORMAT_VERSION:
+        raise LayersFileError(
+            f"The layers file {where!r} has format version {header.get('version')}; this vmat reads version {FORMAT_VERSION}."
+        )
+
+    def bad(key: str, wanted: str) -> LayersFileError:
+        shown = json.dumps(header[key])[:60] if key in header else "nothing"
+        return LayersFileError(f"The header of layers file {where!r} has {shown} as {key!r}, not {wanted}.")
+
+    def whole(key: str, top: int | None = None) -> int:
+        value = header.get(key)
+        if not _is_int(value) or value < 0 or (top is not None and value > top):
+            raise bad(key, f"a whole number from 0 to {top}" if top is not None else "a whole number")
+        return value
+
+    width, height = whole("width", MAX_FRAME_SIDE), whole("height", MAX_FRAME_SIDE)
+    if width * height > MAX_FRAME_PIXELS:
+        raise LayersFileError(
+            f"The layers file {where!r} says its frames are {width}x{height}, more than the "
+            f"{MAX_FRAME_PIXELS} pixels vmat reads."
+        )
+    num_frames = whole("num_frames")  # bounded by the times list below
+    if num_frames and not width * height:
+        raise bad("width", "a positive size")
+    times = header.get("times")
+    if not isinstance(times, list) or len(times) != num_frames or not all(_is_time(t) for t in times):
+        raise bad("times", f"a list of {num_frames} times in seconds")
+    rate = header.get("frame_rate")
+    try:
+        frame_rate = None if rate is None else Fraction(rate)
+    except (TypeError, ValueError, ZeroDivisionError):
+        raise bad("frame_rate", "a frame rate like \"30000/1001\"") from None
+    if not isinstance(rate, (str, type(None))) or (frame_rate is not None and frame_rate <= 0):
+        raise bad("frame_rate", "a frame rate like \"30000/1001\"")
+    ids = header.get("instance_ids")
+    if not isinstance(ids, list) or not all(_is_int(i) and 1 <= i <= MAX_INSTANCE_ID for i in ids) or len(set(ids)) != len(ids):
+        raise bad("instance_ids", f"a list of distinct ids from 1 to {MAX_INSTANCE_ID}")
+    metadata = header.get("metadata")
+    if not isinstance(metadata, (dict, type(None))):
+        raise bad("metadata", "an object")
+    return LayersInfo(
+        width=width,
+        height=height,
+        num_frames=num_frames,
+        frame_rate=frame_rate,
+        times=times,
+        instance_ids=ids,
+        metadata=dict(metadata or {}),
+        source=_parse_source(header.get("source"), bad),
+    )
+
+
+def _parse_source(source: object, bad: Any) -> SourceFingerprint | None:
+    if source is None:
+        return None
+    if not isinstance(source, dict) or set(source) != {"size", "duration", "first_frame"}:
+        raise bad("source", "an object with size, duration and first_frame")
+    size, duration, first_frame = source["size"], source["duration"], source["first_frame"]
+    if not _is_int(size) or size < 0 or not _is_time(duration) or not isinstance(first_frame, str):
+        raise bad("source", "an object with size, duration and first_frame")
+    return SourceFingerprint(size=size, duration=None if duration is None else float(duration), first_frame=first_frame)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_time(value: object) -> bool:
+    """A JSON time in seconds: a finite number, or null where unknown."""
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))

@@ -12,6 +12,7 @@ import cv2
 from vmat.editing import (
     Placement,
     blur_background_clip,
+    check_blur_sigma,
     drag_clip,
     fit_background,
     remove_clip,
@@ -74,11 +75,11 @@ def check_background(spec: str) -> None:
         return
     if spec.startswith("blur:"):
         try:
-            if float(spec[5:]) > 0:
-                return
+            sigma = float(spec[5:])
         except ValueError:
-            pass
-        raise ConfigError(f"background {spec!r}: blur needs a positive number of pixels, e.g. blur:8")
+            raise ConfigError(f"background {spec!r}: blur needs a positive number of pixels, e.g. blur:8") from None
+        check_blur_sigma(sigma)
+        return
     if not Path(spec).exists():
         raise ConfigError(f"background {spec!r} is not a colour (#rrggbb or r,g,b), blur:SIGMA, or an existing file")
 

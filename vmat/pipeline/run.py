@@ -37,6 +37,7 @@ from vmat.io.image_sequence import write_png
 from vmat.io.reader import Backend
 from vmat.io.frame import Frame
 from vmat.layers import LayerStack, LayersReader, LayersWriter, label_preview, tensor_to_image
+from vmat.layers.store import check_source, source_fingerprint
 from vmat.pipeline.edits import EditSpec, apply_edits, check_background
 from vmat.pipeline.clock import StageClock
 from vmat.pipeline.record import FrameRecord
@@ -78,6 +79,7 @@ class RunConfig:
     write_people: bool = False
     crf: int | None = None
     preset: str = "veryfast"
+    fast_encode: bool = False  # let the encoders pick their thread count: faster, but the bytes depend on the machine
     batch_size: int = 4
     backend: Backend = "pyav"
 
@@ -146,7 +148,10 @@ def make_layers(
     factories = stage_factories(config)
     runner = runner or InProcessRunner(wrap=lambda stage: _TimedStage(stage, clock))
     frames = 0
-    with open_video(source, backend=config.backend) as reader, LayersWriter(layers_path, frame_rate=reader.info.frame_rate) as layers:
+    fingerprint = source_fingerprint(source)  # edits check that they are given this clip
+    with open_video(source, backend=config.backend) as reader, LayersWriter(
+        layers_path, frame_rate=reader.info.frame_rate, source=fingerprint
+    ) as layers:
         records = (FrameRecord(frame) for frame in clock.iterate("decode", reader))
         processed = runner.run(records, factories, reader.info, config.batch_size)
         for record in progress(processed, total=reader.info.num_frames, desc="layers"):
@@ -168,13 +173,16 @@ def edit_clip(
     preset: str = "veryfast",
     backend: Backend = "pyav",
     clock: StageClock | None = None,
+    deterministic: bool = True,
 ) -> WriteSummary:
     """Second pass: the clip's layers -> background completion -> ``edit`` -> ``output`` video, with each frame's
-    source timing and the source audio. Redo it with other edits as often as wanted: the models do not run."""
+    source timing and the source audio. Redo it with other edits as often as wanted: the models do not run.
+    ``deterministic``: the same edit gives the same bytes on any machine (see :class:`~vmat.io.VideoWriter`)."""
     source = Path(source)
     clock = clock or StageClock()
     layers = LayersReader(layers_path)
     info = layers.info
+    check_source(layers_path, info, source)
     missing = sorted(set(edit.instance_ids) - set(info.instance_ids))
     if missing:
         raise ConfigError(f"person id(s) {missing} are not in {str(layers_path)!r}, whose people are {info.instance_ids}")
@@ -183,7 +191,7 @@ def edit_clip(
         stacks = clock.iterate("completion", (frame.stack for frame in complete_background(_ClockedLayers(layers, clock))))
     with open_video(source, backend=backend) as reader, VideoWriter(
         output, fps=reader.info.frame_rate, crf=crf, preset=preset, audio_from=source if reader.info.audio else None,
-        colour=reader.info.colour,
+        colour=reader.info.colour, deterministic=deterministic,
     ) as writer:
         if reader.info.num_frames != info.num_frames:
             raise ConfigError(f"{str(layers_path)!r} holds {info.num_frames} frames but {str(source)!r} has {reader.info.num_frames}: not its layers")
@@ -212,6 +220,7 @@ def export_people(
     source, folder = Path(source), Path(folder)
     clock = clock or StageClock()
     layers = LayersReader(layers_path)
+    check_source(layers_path, layers.info, source)
     with ExitStack() as files, open_video(source, backend=backend) as reader:
         writers = {}
         for instance in layers.info.instance_ids:
@@ -299,7 +308,7 @@ def run_clip(
             video = here / f"{source.stem}.vmat.mp4"
             result = edit_clip(
                 source, layers_path, video, config.edit, complete=config.complete_background, crf=config.crf,
-                preset=config.preset, backend=config.backend, clock=clock,
+                preset=config.preset, backend=config.backend, clock=clock, deterministic=not config.fast_encode,
             )
             summary.outputs.append(result.describe())
     summary.outputs = [staging.shown(line) for line in summary.outputs]

@@ -14,8 +14,9 @@ from itertools import islice
 
 import numpy as np
 
-from vmat.errors import ConfigError, NoVideoError
+from vmat.errors import ConfigError, NoVideoError, UnsupportedMediaError
 from vmat.io.atomic import atomic_output
+from vmat.limits import MIN_TRACKED_SIDE
 from vmat.progress import progress
 from vmat.propagation.auto import PeopleFinderConfig, find_people_ids
 from vmat.propagation.idmask import colourize, mask_path, read_id_mask, write_id_mask
@@ -59,6 +60,12 @@ def video_frames(path: str | os.PathLike[str]) -> FrameSource:
 
     def frames() -> Iterator[np.ndarray]:
         with open_video(path) as reader:
+            width, height = reader.info.width, reader.info.height
+            if min(width, height) < MIN_TRACKED_SIDE:
+                raise UnsupportedMediaError(
+                    f"{str(path)!r} is {width}x{height}: people are tracked in frames of at least "
+                    f"{MIN_TRACKED_SIDE}x{MIN_TRACKED_SIDE} pixels."
+                )
             for frame in reader:
                 yield frame.image
 
@@ -139,10 +146,15 @@ def mask_clip(
         seen = set(np.unique(start_ids).tolist())
         count = 1
         began = time.perf_counter()
+        last = start_index
         for index, ids in progress(propagate(frames, propagator, (start_image, start_ids), by_frame, config.segment), desc="masks forward"):
             write_id_mask(mask_path(out_dir, index), ids)
             seen.update(np.unique(ids).tolist())
             count += 1
+            last = index
+        beyond = sorted(frame for frame in by_frame if frame > last)
+        if beyond:
+            raise ConfigError(f"a prompt is on frame {beyond[0]}, but the clip ends at frame {last}.")
         if start_index > 0:
             backward = _reversed_frames(source, start_index, config.backward_chunk)
             for index, ids in progress(propagate(backward, propagator, (start_image, start_ids)), total=start_index, desc="masks backward"):

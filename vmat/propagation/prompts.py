@@ -25,6 +25,7 @@ A relative ``id_mask`` path is read from the prompt file's folder.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ import cv2
 import numpy as np
 
 from vmat.errors import ConfigError, InputNotFoundError, VmatError
+from vmat.limits import MAX_FRAME_SIDE, MAX_INSTANCE_ID, MAX_PROMPT_FILE_BYTES, MAX_SCRIBBLE_WIDTH
 from vmat.propagation.idmask import read_id_mask
 
 
@@ -105,6 +107,8 @@ def _seed_map(shape: tuple[int, int], prompt: InstancePrompt, radius: int) -> tu
     positive = np.zeros(shape, np.uint8)
     negative = np.zeros(shape, np.uint8)
     for click in prompt.clicks:
+        if not (0 <= click.x < shape[1] and 0 <= click.y < shape[0]):
+            raise PromptError(f"instance {prompt.id}'s click ({click.x}, {click.y}) lies outside the {shape[1]}x{shape[0]} frame.")
         cv2.circle(positive if click.positive else negative, (int(click.x), int(click.y)), radius, 1, -1)
     for scribble in prompt.scribbles:
         points = np.array(scribble.points, np.int32).reshape(-1, 1, 2)
@@ -220,51 +224,128 @@ def apply_prompt(
     return ids
 
 
-def _parse_instance(entry: dict) -> InstancePrompt:
-    box = entry.get("box")
-    if box is not None and (not isinstance(box, list) or len(box) != 4):
-        raise PromptError(f"a prompt box is four numbers [x0, y0, x1, y1], not {json.dumps(box)}.")
-    try:
-        return InstancePrompt(
-            id=int(entry["id"]),
-            box=Box(*(int(v) for v in box)) if box is not None else None,
-            clicks=tuple(Click(int(c[0]), int(c[1]), bool(c[2]) if len(c) > 2 else True) for c in entry.get("clicks", ())),
-            scribbles=tuple(
-                Scribble(
-                    points=tuple((int(p[0]), int(p[1])) for p in s["points"]),
-                    positive=bool(s.get("positive", True)),
-                    width=int(s.get("width", 5)),
-                )
-                for s in entry.get("scribbles", ())
-            ),
-        )
-    except (KeyError, TypeError, ValueError, IndexError) as error:
-        raise PromptError(f"a prompt instance entry is malformed ({error!r}): {json.dumps(entry)[:120]}.") from None
-
-
 def load_prompts(path: str | os.PathLike[str]) -> list[FramePrompt]:
-    """Read a prompt file (see the module docstring) into rounds, in file order."""
+    """Read a prompt file (see the module docstring) into rounds, in file order.
+
+    Every value is checked (types, ids up to :data:`~vmat.limits.MAX_INSTANCE_ID`, coordinates within
+    :data:`~vmat.limits.MAX_FRAME_SIDE`, scribble widths, no unknown keys); anything else raises a
+    :class:`PromptError` that names the prompt and the field.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputNotFoundError(f"the prompt file {str(path)!r} does not exist.")
+    where = f"the prompt file {str(path)!r}"
+    if path.stat().st_size > MAX_PROMPT_FILE_BYTES:
+        raise PromptError(f"{where} is larger than {MAX_PROMPT_FILE_BYTES >> 20} MiB; prompt files are boxes, clicks and scribbles.")
     try:
-        document = json.loads(path.read_text())
-        entries = document["prompts"]
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
-        raise PromptError(f"the prompt file {str(path)!r} is not a vmat prompt file ({error}).") from None
-    rounds = []
-    for entry in entries:
-        if not isinstance(entry, dict) or "frame" not in entry:
-            raise PromptError(f"every prompt in {str(path)!r} needs a 'frame' number.")
-        id_mask = None
-        if entry.get("id_mask") is not None:
-            mask_file = Path(entry["id_mask"])
-            id_mask = read_id_mask(mask_file if mask_file.is_absolute() else path.parent / mask_file)
-        instances = tuple(_parse_instance(item) for item in entry.get("instances", ()))
-        if id_mask is None and not instances:
-            raise PromptError(f"the prompt for frame {entry['frame']} names no id mask and no instance.")
-        rounds.append(FramePrompt(frame=int(entry["frame"]), id_mask=id_mask, instances=instances))
-    return rounds
+        document = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise PromptError(f"{where} is not UTF-8 text; a prompt file is JSON.") from None
+    except json.JSONDecodeError as error:
+        raise PromptError(f"{where} is not valid JSON ({error}).") from None
+    except RecursionError:
+        raise PromptError(f"{where} nests its JSON too deeply to be a prompt file.") from None
+    entries = document.get("prompts") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise PromptError(f'{where} is not a vmat prompt file: it needs {{"prompts": [...]}} with a list of prompts.')
+    return [_parse_round(entry, f"prompt {index + 1} of {where}", path.parent) for index, entry in enumerate(entries)]
+
+
+def _parse_round(entry: object, where: str, folder: Path) -> FramePrompt:
+    fields = _fields(entry, where, required=("frame",), optional=("id_mask", "instances"))
+    frame = _whole(fields["frame"], f"{where}: 'frame'", 0)
+    id_mask = None
+    if fields.get("id_mask") is not None:
+        if not isinstance(fields["id_mask"], str):
+            raise PromptError(f"{where}: 'id_mask' is the name of a PNG file, not {_shown(fields['id_mask'])}.")
+        mask_file = Path(fields["id_mask"])
+        id_mask = read_id_mask(mask_file if mask_file.is_absolute() else folder / mask_file)
+    items = fields.get("instances", [])
+    if not isinstance(items, list):
+        raise PromptError(f"{where}: 'instances' is a list of instances, not {_shown(items)}.")
+    instances = tuple(_parse_instance(item, f"{where}, instance {number + 1}") for number, item in enumerate(items))
+    if id_mask is None and not instances:
+        raise PromptError(f"{where} (frame {frame}) names no id mask and no instance.")
+    return FramePrompt(frame=frame, id_mask=id_mask, instances=instances)
+
+
+def _parse_instance(entry: object, where: str) -> InstancePrompt:
+    fields = _fields(entry, where, required=("id",), optional=("box", "clicks", "scribbles"))
+    instance_id = _whole(fields["id"], f"{where}: 'id'", 1, MAX_INSTANCE_ID)
+    box = None
+    if fields.get("box") is not None:
+        box = Box(*_coordinates(fields["box"], 4, f"{where}: 'box' [x0, y0, x1, y1]"))
+    clicks = []
+    for number, click in enumerate(_list(fields.get("clicks", []), f"{where}: 'clicks'")):
+        what = f"{where}, click {number + 1} [x, y] or [x, y, true|false]"
+        if isinstance(click, list) and len(click) == 3:
+            clicks.append(Click(*_coordinates(click[:2], 2, what), _flag(click[2], what)))
+        else:
+            clicks.append(Click(*_coordinates(click, 2, what)))
+    scribbles = []
+    for number, scribble in enumerate(_list(fields.get("scribbles", []), f"{where}: 'scribbles'")):
+        what = f"{where}, scribble {number + 1}"
+        parts = _fields(scribble, what, required=("points",), optional=("positive", "width"))
+        points = _list(parts["points"], f"{what}: 'points'")
+        if not points:
+            raise PromptError(f"{what} has no points.")
+        scribbles.append(
+            Scribble(
+                points=tuple(_coordinates(point, 2, f"{what}: a point [x, y]") for point in points),
+                positive=_flag(parts.get("positive", True), f"{what}: 'positive'"),
+                width=_whole(parts.get("width", 5), f"{what}: 'width'", 1, MAX_SCRIBBLE_WIDTH),
+            )
+        )
+    return InstancePrompt(id=instance_id, box=box, clicks=tuple(clicks), scribbles=tuple(scribbles))
+
+
+def _shown(value: object) -> str:
+    """A short JSON rendering of a value for an error message."""
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _fields(entry: object, where: str, required: tuple[str, ...], optional: tuple[str, ...]) -> dict:
+    """``entry`` as a JSON object with every ``required`` key and no key outside ``required + optional``."""
+    if not isinstance(entry, dict):
+        raise PromptError(f"{where} is {_shown(entry)}, not an object with {', '.join(required + optional)}.")
+    missing = [key for key in required if key not in entry]
+    if missing:
+        raise PromptError(f"{where} has no {missing[0]!r}.")
+    unknown = sorted(set(entry) - set(required + optional))
+    if unknown:
+        raise PromptError(f"{where} has the unknown key {unknown[0]!r} (known: {', '.join(required + optional)}).")
+    return entry
+
+
+def _list(value: object, where: str) -> list:
+    if not isinstance(value, list):
+        raise PromptError(f"{where} is a list, not {_shown(value)}.")
+    return value
+
+
+def _whole(value: object, where: str, low: int, high: int | None = None) -> int:
+    """A JSON whole number in ``[low, high]`` (a bool is not one)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < low or (high is not None and value > high):
+        bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        raise PromptError(f"{where} is a whole number {bounds}, not {_shown(value)}.")
+    return value
+
+
+def _flag(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise PromptError(f"{where}: {_shown(value)} is not true or false.")
+    return value
+
+
+def _coordinates(value: object, count: int, where: str) -> tuple[int, ...]:
+    """``count`` pixel coordinates, each a finite number within :data:`~vmat.limits.MAX_FRAME_SIDE` of 0."""
+    numbers = value if isinstance(value, list) and len(value) == count else None
+    if numbers is None or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) <= MAX_FRAME_SIDE for v in numbers
+    ):
+        raise PromptError(f"{where} needs {count} pixel coordinates within {MAX_FRAME_SIDE} of 0, not {_shown(value)}.")
+    return tuple(int(v) for v in numbers)
 
 
 def boxes_prompt(frame: int, boxes: Sequence[Box], first_id: int = 1) -> FramePrompt:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from torch import Tensor
 
-from vmat.checkpoint import read_with_config, save_with_config
+from vmat.checkpoint import check_model_size, read_with_config, save_with_config
 from vmat.depth.checkpoint import CheckpointError, match_state_dict
 from vmat.temporal.refiner import TemporalRefiner, TemporalRefinerConfig
 
@@ -28,9 +28,11 @@ def read_temporal_checkpoint(path: str | Path) -> tuple[TemporalRefinerConfig, d
     """The config and state dict stored at ``path``, read onto the CPU without running code."""
     stored, state = read_with_config(path, format=FORMAT, version=VERSION, what="temporal refiner")
     try:
-        return TemporalRefinerConfig(**stored), state
+        config = TemporalRefinerConfig(**stored)
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"{path} holds no valid temporal refiner config ({type(error).__name__}).") from error
+    check_model_size(lambda: TemporalRefiner(config), path, "temporal refiner")
+    return config, state
 
 
 def load_temporal_checkpoint(path: str | Path) -> TemporalRefiner:

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vmat.errors import ConfigError
+from vmat.limits import MAX_FRAME_SIDE, MAX_REFINER_BAND
 from vmat.temporal.convgru import ConvGRUCell
 from vmat.temporal.sparsity import SparsityPredictor
 
@@ -51,6 +52,10 @@ class TemporalRefinerConfig:
             raise ConfigError(f"the Conv-GRU mode must be one of {', '.join(GRU_MODES)}, not {self.gru!r}.")
         if min(self.features, self.hidden, self.decoder, self.process_size) < 1 or self.band < 0:
             raise ConfigError("the temporal refiner's sizes must be positive.")
+        if self.band > MAX_REFINER_BAND or self.process_size > MAX_FRAME_SIDE:
+            raise ConfigError(
+                f"the temporal refiner's band is at most {MAX_REFINER_BAND} px and its process size at most {MAX_FRAME_SIDE} px."
+            )
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from torch import Tensor
 
-from vmat.checkpoint import read_with_config, save_with_config
+from vmat.checkpoint import check_model_size, read_with_config, save_with_config
 
 from vmat.decomposition.mpmat.config import MPMatConfig
 from vmat.decomposition.mpmat.model import MPMat
@@ -33,9 +33,11 @@ def read_checkpoint(path: str | Path) -> tuple[MPMatConfig, dict[str, Tensor]]:
     """
     stored, state = read_with_config(path, format=FORMAT, version=VERSION, what="MP-Mat")
     try:
-        return MPMatConfig.from_dict(stored), state
+        config = MPMatConfig.from_dict(stored)
     except (KeyError, TypeError, ValueError, ConfigError) as exc:
         raise CheckpointError(f"{path} holds no valid MP-Mat config in its metadata.") from exc
+    check_model_size(lambda: MPMat(config), path, "MP-Mat")
+    return config, state
 
 
 def load_checkpoint(path: str | Path) -> MPMat:
