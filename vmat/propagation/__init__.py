@@ -1,8 +1,10 @@
 """Instance masks over time: prompts on any frame, a fallback people finder, propagation, id-mask export.
 
 Id masks are ``(H, W)`` integer arrays, 0 = background, k = instance k for the whole clip, stored as one
-PNG per frame (see :mod:`.idmask`). Prompts (:mod:`.prompts`) become masks by GrabCut without weights;
-:class:`FlowPropagator` carries them through the clip; :func:`mask_clip` does a whole clip. Propagators are
+PNG per frame (see :mod:`.idmask`). Prompts (:mod:`.prompts`) on a person become masks through the person
+prior (:mod:`.person_prompt`), others by GrabCut; :class:`PriorPropagator` (default: optical flow fused with
+the person prior) or the weight-free :class:`FlowPropagator` carries them through the clip; without
+prompts the person detector finds the people (:mod:`.auto`); :func:`mask_clip` does a whole clip. Propagators are
 registered by name (:mod:`.registry`), so benchmarks and commands can choose one with a string.
 """
 
@@ -23,6 +25,7 @@ from vmat.propagation.prompts import (
     prompt_rounds,
     segment_instance,
 )
+from vmat.propagation.prior import PriorPropagator, PriorPropagatorConfig, PriorState
 from vmat.propagation.propagator import FlowPropagator, FlowPropagatorConfig, MaskPropagator, PropagationState
 from vmat.propagation.registry import make_propagator, propagator_names, register_propagator
 
@@ -40,6 +43,9 @@ __all__ = [
     "MaskingConfig",
     "MaskingSummary",
     "PeopleFinderConfig",
+    "PriorPropagator",
+    "PriorPropagatorConfig",
+    "PriorState",
     "PromptError",
     "PropagationState",
     "Scribble",

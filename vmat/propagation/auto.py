@@ -1,6 +1,10 @@
-"""FALLBACK automatic people finding for when the user gives no prompt. Weight-free and approximate.
+"""Automatic people finding for when the user gives no prompt.
 
-Two cues, both without downloaded weights:
+The default (``method="detector"``) is the BlazePose person detector (:mod:`vmat.person`), run on the
+whole first frame and on overlapping tiles for small people; each person it finds is segmented by the
+landmark network inside their ROI, and ids are given left to right.
+
+The weight-free FALLBACK (``method="motion"``) uses two cues without any weights:
 
 * Motion against a median background of the first frames: foreground blobs of person-like size become
   boxes. Each sampled frame is first aligned to the first one by a homography (ORB features + RANSAC), so
@@ -27,7 +31,13 @@ from vmat.propagation.prompts import Box, InstancePrompt, SegmentConfig, segment
 
 @dataclass
 class PeopleFinderConfig:
-    """Settings of the fallback people finder."""
+    """Settings of the automatic people finder."""
+
+    # "detector" (the person prior) or "motion" (the weight-free fallback: motion blobs and HOG).
+    method: str = "detector"
+    # Detector: people scoring below this are not taken; tiles find people down to about 40 px tall at 480p.
+    min_score: float = 0.5
+    tiles: bool = True
 
     # Both cues run on frames scaled so their shorter side is this many pixels (speed).
     detect_short_side: int = 480
@@ -204,6 +214,8 @@ def find_people_ids(
     if not frames:
         return np.zeros((0, 0), np.uint16)
     first = frames[0]
+    if (config or PeopleFinderConfig()).method == "detector":
+        return detect_people_ids(first, config)
     moving = first_frame_motion(frames, config)
     ids = np.zeros(first.shape[:2], np.uint16)
     for k, box in enumerate(find_people(frames, config, moving), start=1):
@@ -215,4 +227,33 @@ def find_people_ids(
         else:
             mask = segment_instance(first, InstancePrompt(k, box=box), blocked=ids > 0, config=segment)
         ids[mask & (ids == 0)] = k
+    return ids
+
+
+def detect_people_ids(image: np.ndarray, config: PeopleFinderConfig | None = None, model=None) -> np.ndarray:
+    """An ``(H, W)`` uint16 id mask of the people the person detector finds on an ``(H, W, 3)`` RGB uint8
+    image, each segmented by the landmark network in their ROI; ids 1, 2, ... from left to right. Where
+    two people's masks overlap, the more confident one keeps the pixel."""
+    import torch
+
+    from vmat.person.detector import TileConfig, detect_people
+    from vmat.person.model import default_person_model, rois_from_detections
+
+    config = config or PeopleFinderConfig()
+    model = model or default_person_model()
+    frames = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+    tiles = TileConfig() if config.tiles else None
+    detections = detect_people(model.detector, frames, min_score=config.min_score, nms_threshold=model.config.nms_threshold, tiles=tiles)[0]
+    ids = np.zeros(image.shape[:2], np.uint16)
+    if len(detections) == 0:
+        return ids
+    people = model.segment(frames, rois_from_detections([detections]))
+    probability = people.masks.cpu().numpy()
+    found = (probability > 0.5) & (people.presence.cpu().numpy() >= 0.5)[:, None, None]
+    order = sorted((i for i in range(len(found)) if found[i].any()), key=lambda i: np.nonzero(found[i].any(axis=0))[0][0])
+    if not order:
+        return ids
+    best = np.argmax(np.where(found[order], probability[order], 0), axis=0)
+    covered = found[order].any(axis=0)
+    ids[covered] = best[covered] + 1
     return ids

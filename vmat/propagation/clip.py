@@ -21,7 +21,7 @@ from vmat.progress import progress
 from vmat.propagation.auto import PeopleFinderConfig, find_people_ids
 from vmat.propagation.idmask import colourize, mask_path, read_id_mask, write_id_mask
 from vmat.propagation.prompts import FramePrompt, SegmentConfig, apply_prompt, prompts_by_frame
-from vmat.propagation.propagator import FlowPropagator, MaskPropagator
+from vmat.propagation.propagator import MaskPropagator
 
 
 @dataclass
@@ -29,7 +29,10 @@ class MaskingConfig:
     """How a clip's instance masks are made."""
 
     backward_chunk: int = 32
-    # Fallback people finding: how many frames (every `auto_stride`-th from the start) feed the motion cue.
+    # "prior" (flow fused with the person prior) or "flow" (weight-free); see vmat.propagation.registry.
+    propagator: str = "prior"
+    # Automatic people finding: how many frames (every `auto_stride`-th from the start) feed the motion cue
+    # of the weight-free finder (the detector looks at frame 0 only).
     auto_frames: int = 20
     auto_stride: int = 3
     people: PeopleFinderConfig = field(default_factory=PeopleFinderConfig)
@@ -114,6 +117,17 @@ def first_frame_prompt(source: FrameSource, config: MaskingConfig) -> FramePromp
     return FramePrompt(0, id_mask=find_people_ids(sample, config.people, config.segment))
 
 
+def default_propagator(config: MaskingConfig, automatic: bool) -> MaskPropagator:
+    """The propagator ``config`` names; found automatically, the prior also picks up people who enter later."""
+    if config.propagator == "prior":
+        from vmat.propagation.prior import PriorPropagator, PriorPropagatorConfig
+
+        return PriorPropagator(PriorPropagatorConfig(pick_up_new=automatic))
+    from vmat.propagation.registry import make_propagator
+
+    return make_propagator(config.propagator)
+
+
 def mask_clip(
     source: FrameSource,
     out_dir: str | os.PathLike[str],
@@ -123,13 +137,13 @@ def mask_clip(
 ) -> MaskingSummary:
     """Write one id-mask PNG per frame of ``source`` into ``out_dir`` (``00000.png``, ...).
 
-    Without ``prompts`` the fallback people finder prompts frame 0. Propagation runs forwards from the
+    Without ``prompts`` the automatic people finder prompts frame 0. Propagation runs forwards from the
     first prompted frame to the end (applying later prompts when it meets them), then backwards from it
     to frame 0. Instances first prompted after the first prompted frame are only propagated forwards.
     """
     config = config or MaskingConfig()
-    propagator = propagator or FlowPropagator()
     automatic = not prompts
+    propagator = propagator or default_propagator(config, automatic)
     rounds = [first_frame_prompt(source, config)] if automatic else list(prompts)
     by_frame = prompts_by_frame(rounds)
     start_index = min(by_frame)

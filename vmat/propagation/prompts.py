@@ -24,6 +24,7 @@ A relative ``id_mask`` path is read from the prompt file's folder.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -92,7 +93,10 @@ class FramePrompt:
 
 @dataclass
 class SegmentConfig:
-    """GrabCut settings for turning prompts into masks."""
+    """How prompts become masks: the person prior first (see :mod:`.person_prompt`), GrabCut otherwise."""
+
+    # A box or positive clicks on a person take the person prior's mask (weight-free GrabCut when False).
+    person_prior: bool = True
 
     iterations: int = 4
     click_radius: int = 4
@@ -218,10 +222,27 @@ def apply_prompt(
         mine = ids == instance.id
         # Pixels of instances this round does not touch stay theirs; instances named in this round compete.
         blocked = (ids > 0) & ~mine & ~np.isin(ids, list(named))
-        mask = segment_instance(image, instance, previous=mine, blocked=blocked, config=config)
+        mask = _segment(image, instance, mine, blocked, config or SegmentConfig())
         ids[mine] = 0
         ids[mask] = instance.id
     return ids
+
+
+def _segment(image: np.ndarray, prompt: InstancePrompt, previous: np.ndarray, blocked: np.ndarray, config: SegmentConfig) -> np.ndarray:
+    """One instance's mask: the person prior's where it finds the person the prompt names, refined by
+    GrabCut when negative clicks or scribbles ask for it; GrabCut alone otherwise."""
+    if config.person_prior:
+        from vmat.propagation.person_prompt import person_mask
+
+        person = person_mask(image, prompt, blocked)
+        if person is not None:
+            refine = prompt.scribbles or any(not click.positive for click in prompt.clicks)
+            if not refine:
+                return person
+            # GrabCut keeps the prior's mask as a belief around which the seeds decide.
+            previous = person
+            prompt = dataclasses.replace(prompt, box=None)
+    return segment_instance(image, prompt, previous=previous, blocked=blocked, config=config)
 
 
 def load_prompts(path: str | os.PathLike[str]) -> list[FramePrompt]:

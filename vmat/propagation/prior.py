@@ -1,0 +1,364 @@
+"""Mask propagation that knows what a person looks like: flow carries the masks, the person prior decides.
+
+:class:`PriorPropagator` runs :class:`~vmat.propagation.propagator.FlowPropagator` underneath and, each
+frame, segments every tracked person with the BlazePose landmark network (:mod:`vmat.person`) inside a
+region of interest that follows them. The two are fused per pixel:
+
+* person pixels are decided by the prior: a label's score is ``w * prior + (1 - w) * flow`` with
+  ``w = prior_weight`` > 0.5, so the prior alone can add a limb the flow lost or drop a strip of pavement
+  the flow dragged along, while the flow breaks ties between overlapping people (each person's ROI mask
+  is one person, but a ROI that covers two may return either);
+* what the user included that is not a person (a bike, a bag held, a kite) is found once, on the prompted
+  frame, as the part of the prompt mask that the prior does not explain, and is carried by the flow alone
+  under its own hidden label (:attr:`PersonTrack.extra`), merged back into the id on output;
+* an instance the prior does not recognise as a person at all (a bag on its own) is carried by the flow.
+
+Each person's track is their last landmarks (the next ROI, as MediaPipe's pose graph tracks: a square
+around the hips, rotated with the body). When that ROI drifts off the person's flow mask (onto someone
+else), or the prior loses the person, the ROI is rebuilt from the flow mask's box. Every
+``redetect_every`` frames while someone is lost (or always, with ``pick_up_new``), the detector looks for
+people no instance covers: a lost person is given back their id by colour (Hungarian matching of
+histograms, as the flow propagator does), and with ``pick_up_new`` the others become new ids.
+
+State is the flow propagator's state plus one small record per id: it does not grow with the clip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import cv2
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from vmat.errors import ConfigError
+from vmat.propagation.appearance import bhattacharyya_distance, colour_codes, colour_histogram
+from vmat.propagation.propagator import FlowPropagator, FlowPropagatorConfig, PropagationState
+from vmat.propagation.registry import register_propagator
+
+
+@dataclass
+class PriorPropagatorConfig:
+    """Settings of :class:`PriorPropagator`."""
+
+    flow: FlowPropagatorConfig = field(default_factory=FlowPropagatorConfig)
+    # Weight of the person prior against the flow-carried mask on a tracked person's pixels (see module doc).
+    prior_weight: float = 0.7
+    # A ROI whose person presence is below this is not trusted: the flow alone carries that id this frame.
+    min_presence: float = 0.5
+    # An instance is a person when the prior's mask inside its box covers at least this share of the
+    # prompt mask and at least `min_precision` of the prior's mask lies in the prompt mask.
+    min_person_share: float = 0.15
+    min_precision: float = 0.5
+    # The prompt's non-person part is what lies this far (fraction of the person's ROI) from the prior's mask.
+    extra_margin: float = 0.02
+    # ... and counts only if it is at least this share of the prompt mask (else it is edge noise).
+    min_extra_share: float = 0.03
+    # The landmark ROI is kept while at least this share of the id's flow mask lies inside it.
+    min_roi_cover: float = 0.6
+    # Two people whose prior masks overlap more than this (IoU) are one person found twice (see _trusted).
+    max_shared: float = 0.5
+    redetect_every: int = 8
+    pick_up_new: bool = False
+    # A detection is someone already tracked when existing ids cover this share of its body box.
+    detection_covered: float = 0.3
+    reidentify_distance: float = 0.5
+    histogram_bins: int = 16
+    device: str = "cpu"
+
+
+@dataclass
+class PersonTrack:
+    """What is known of a person between frames: where the next ROI goes, and their hidden extra label."""
+
+    landmarks: torch.Tensor | None  # (39, 5) in frame pixels, or None when the ROI comes from the flow mask
+    # The hidden label under which the flow carries the instance's non-person part (0: it has none).
+    extra: int = 0
+
+
+@dataclass
+class PriorState:
+    """Everything a :class:`PriorPropagator` carries from one frame to the next."""
+
+    flow: PropagationState
+    people: dict[int, PersonTrack]
+    objects: set[int]  # ids the prior does not see as people: carried by the flow alone
+    histograms: dict[int, np.ndarray]  # id -> colour histogram from the last frame it was seen in
+    frames_since_detection: int = 0
+
+
+class PriorPropagator:
+    """Flow propagation fused with the BlazePose person prior (see the module docstring)."""
+
+    def __init__(self, config: PriorPropagatorConfig | None = None, model=None) -> None:
+        self.config = config or PriorPropagatorConfig()
+        if not 0.5 < self.config.prior_weight <= 1:
+            raise ConfigError(f"prior_weight must be in (0.5, 1], not {self.config.prior_weight}.")
+        self.flow = FlowPropagator(self.config.flow)
+        if model is None:
+            from vmat.person.model import default_person_model
+
+            model = default_person_model(self.config.device)
+        self.model = model
+
+    # -- the MaskPropagator interface ------------------------------------------------------------------
+
+    def start(self, image: np.ndarray, ids: np.ndarray, state: PriorState | None = None) -> PriorState:
+        """Begin at an ``(H, W, 3)`` RGB uint8 frame with its ``(H, W)`` id mask (a prompt's result)."""
+        ids = ids.astype(np.uint16)
+        present = [k for k in np.unique(ids).tolist() if k > 0]
+        people = dict(state.people) if state else {}
+        objects = set(state.objects) if state else set()
+        histograms = dict(state.histograms) if state else {}
+        for k in present:
+            people.pop(k, None)
+            objects.discard(k)
+        flow_ids = ids.copy()
+        if present:
+            frames = self._frames(image)
+            boxes = torch.tensor([_box(ids == k) for k in present], dtype=torch.float32)
+            result = self.model.segment(frames, boxes)
+            masks = result.masks.cpu().numpy() > 0.5
+            for i, k in enumerate(present):
+                mine = ids == k
+                person = masks[i]
+                overlap = float((person & mine).sum())
+                is_person = (
+                    float(result.presence[i]) >= self.config.min_presence
+                    and overlap >= self.config.min_person_share * mine.sum()
+                    and overlap >= self.config.min_precision * max(person.sum(), 1)
+                )
+                if not is_person:
+                    objects.add(k)
+                    continue
+                extra = mine & ~_dilate(person, self._margin(float(result.rois.size[i])))
+                extra = cv2.morphologyEx(extra.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)) > 0
+                hidden = 0
+                if extra.sum() >= self.config.min_extra_share * mine.sum():
+                    hidden = _unused_label(ids, people)
+                    flow_ids[extra] = hidden
+                people[k] = PersonTrack(result.landmarks[i].cpu(), hidden)
+            codes = colour_codes(image, self.config.histogram_bins)
+            for k in present:
+                histograms[k] = colour_histogram(codes[ids == k], self.config.histogram_bins)
+        flow_state = self.flow.start(image, flow_ids, state.flow if state else None)
+        return PriorState(flow_state, people, objects, histograms, state.frames_since_detection if state else 0)
+
+    def step(self, image: np.ndarray, state: PriorState) -> tuple[np.ndarray, PriorState]:
+        """The ``(H, W)`` uint16 id mask of ``image`` (``(H, W, 3)`` RGB uint8) given the previous state."""
+        cfg = self.config
+        flow_ids, flow_state = self.flow.step(image, state.flow)
+        frames = self._frames(image)
+        people = dict(state.people)
+        tracked = [k for k in people if (flow_ids == k).any() or people[k].landmarks is not None]
+        scores, labels = self._fuse(frames, flow_ids, people, tracked, state)
+        ids = labels[scores.argmax(axis=0)]
+        owner = np.arange(2**16, dtype=np.uint16)
+        for k, track in people.items():
+            if track.extra:
+                owner[track.extra] = k
+        # The hidden extra labels come back as their instance's id; the flow keeps them apart.
+        shown = owner[ids]
+        carried = ids.copy()
+        # Where the prior took the extra part's pixels for the person, the flow keeps tracking them as the
+        # extra part: the prior's mask sometimes covers what a person rides or holds, and sometimes not.
+        taken = (owner[flow_ids] != flow_ids) & (ids == owner[flow_ids])
+        carried[taken] = flow_ids[taken]
+        state = PriorState(self._reseeded(flow_state, carried, image), people, set(state.objects), state.histograms, state.frames_since_detection + 1)
+        lost = [k for k in list(people) + sorted(state.objects) if not (shown == k).any()]
+        if (lost or cfg.pick_up_new) and state.frames_since_detection >= cfg.redetect_every:
+            shown, state = self._redetect(image, frames, shown, lost, state)
+        return shown, state
+
+    # -- steps -----------------------------------------------------------------------------------------
+
+    def _frames(self, image: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(self.model.device)
+
+    def _margin(self, roi_size: float) -> int:
+        return max(2, int(round(self.config.extra_margin * roi_size)))
+
+    def _rois(self, flow_ids: np.ndarray, people: dict[int, PersonTrack], tracked: list[int]):
+        """One ROI per tracked person: from their landmarks while those stay on their flow mask, else from
+        the flow mask's box. Returns the ROIs and whether any came from a box (those need a refine pass)."""
+        from vmat.person.model import roi_from_box
+        from vmat.person.roi import Rois, rois_from_landmarks
+
+        centers, sizes, rotations, from_box = [], [], [], []
+        for k in tracked:
+            mine = (flow_ids == k) | ((flow_ids == people[k].extra) & (people[k].extra > 0))
+            roi = None
+            if people[k].landmarks is not None:
+                roi = rois_from_landmarks(people[k].landmarks[None])
+                if mine.any() and _cover(mine, roi) < self.config.min_roi_cover:
+                    roi = None
+            from_box.append(roi is None)
+            if roi is None:
+                roi = roi_from_box(torch.tensor([_box(mine)], dtype=torch.float32))
+            centers.append(roi.center)
+            sizes.append(roi.size)
+            rotations.append(roi.rotation)
+        rois = Rois(torch.cat(centers), torch.cat(sizes), torch.cat(rotations), torch.zeros(len(tracked), dtype=torch.long))
+        return rois, any(from_box)
+
+    def _fuse(
+        self,
+        frames: torch.Tensor,
+        flow_ids: np.ndarray,
+        people: dict[int, PersonTrack],
+        tracked: list[int],
+        state: PriorState,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-label scores ``(L, H, W)`` and the labels ``(L,)`` (background first, scored 0.5)."""
+        cfg = self.config
+        present = [k for k in np.unique(flow_ids).tolist() if k > 0]
+        labels = [0] + sorted(set(present) | set(tracked) | {people[k].extra for k in tracked if people[k].extra})
+        scores = np.zeros((len(labels),) + flow_ids.shape, np.float32)
+        scores[0] = 0.5
+        index = {label: i for i, label in enumerate(labels)}
+        for label in labels[1:]:
+            scores[index[label]] = flow_ids == label
+        if tracked:
+            rois, any_box = self._rois(flow_ids, people, tracked)
+            # Landmark ROIs track as MediaPipe's graph does; a box ROI needs one pass to centre on the body.
+            result = self.model.segment(frames, rois, refine_passes=1 if any_box else 0)
+            masks = result.masks.cpu().numpy()
+            trusted = self._trusted(masks > 0.5, result.presence.cpu().numpy(), flow_ids, tracked)
+            for i, k in enumerate(tracked):
+                if not trusted[i]:
+                    people[k] = replace(people[k], landmarks=None)
+                    continue
+                people[k] = replace(people[k], landmarks=result.landmarks[i].cpu())
+                scores[index[k]] = cfg.prior_weight * masks[i] + (1 - cfg.prior_weight) * scores[index[k]]
+                if people[k].extra:
+                    # The non-person part may not take the person's pixels.
+                    scores[index[people[k].extra]] *= masks[i] < 0.5
+        return scores, np.asarray(labels, np.uint16)
+
+    def _trusted(self, masks: np.ndarray, presence: np.ndarray, flow_ids: np.ndarray, tracked: list[int]) -> list[bool]:
+        """Which tracked people's prior masks ``(N, H, W)`` to use this frame.
+
+        Not those whose ROI holds no person, and not those whose ROI slid onto someone else: where two
+        people's prior masks are mostly the same pixels, only the one whose flow-carried mask agrees
+        better keeps the prior; the other is carried by the flow and re-centred on its own mask next frame.
+        """
+        trusted = [bool(p >= self.config.min_presence) for p in presence]
+        agreement = [_iou(masks[i], flow_ids == k) for i, k in enumerate(tracked)]
+        for i in range(len(tracked)):
+            for j in range(i + 1, len(tracked)):
+                if trusted[i] and trusted[j] and _iou(masks[i], masks[j]) > self.config.max_shared:
+                    trusted[i if agreement[i] < agreement[j] else j] = False
+        return trusted
+
+    def _reseeded(self, flow_state: PropagationState, ids: np.ndarray, image: np.ndarray) -> PropagationState:
+        """The flow state carrying the fused mask (at the flow's working size) instead of its own.
+
+        A label the flow had lost but the prior kept gets its remembered colour model back (or a fresh one).
+        """
+        work = self.flow._to_work(ids, cv2.INTER_NEAREST)
+        histograms, lost, areas = dict(flow_state.histograms), dict(flow_state.lost), dict(flow_state.areas)
+        missing = [k for k in np.unique(work).tolist() if k not in histograms]
+        if missing:
+            codes = colour_codes(self.flow._to_work(image), self.config.flow.histogram_bins)
+            for k in missing:
+                gone = lost.pop(k, None)
+                histograms[k] = gone.histogram if gone else colour_histogram(codes[work == k], self.config.flow.histogram_bins)
+                areas[k] = float((work == k).sum())
+        return replace(flow_state, ids=work, histograms=histograms, lost=lost, areas=areas)
+
+    def _redetect(
+        self, image: np.ndarray, frames: torch.Tensor, ids: np.ndarray, lost: list[int], state: PriorState
+    ) -> tuple[np.ndarray, PriorState]:
+        """Find people no instance covers; give lost ids back by colour, and add new ones if asked."""
+        cfg = self.config
+        state = replace(state, frames_since_detection=0)
+        detections = self.model.detect(frames)[0]
+        if len(detections) == 0:
+            return ids, state
+        bodies = detections.body_boxes().cpu().numpy()
+        height, width = ids.shape
+        fresh = []
+        for i, body in enumerate(bodies):
+            x0, y0, x1, y1 = _clip(body, width, height)
+            region = ids[y0:y1, x0:x1]
+            if region.size and (region > 0).mean() <= cfg.detection_covered:
+                fresh.append(i)
+        if not fresh:
+            return ids, state
+        from vmat.person.model import rois_from_detections
+
+        keep = torch.tensor(fresh, device=detections.scores.device)
+        picked = type(detections)(detections.boxes[keep], detections.keypoints[keep], detections.scores[keep])
+        result = self.model.segment(frames, rois_from_detections([picked]))
+        masks = [(m > 0.5) & (ids == 0) for m in result.masks.cpu().numpy()]
+        found = [j for j, m in enumerate(masks) if float(result.presence[j]) >= cfg.min_presence and m.any()]
+        if not found:
+            return ids, state
+        codes = colour_codes(image, cfg.histogram_bins)
+        candidates = [colour_histogram(codes[masks[j]], cfg.histogram_bins) for j in found]
+        assigned: dict[int, int] = {}
+        returning = [k for k in lost if k in state.histograms]
+        if returning:
+            cost = np.array([[bhattacharyya_distance(c, state.histograms[k]) for k in returning] for c in candidates])
+            for row, col in zip(*linear_sum_assignment(cost)):
+                if cost[row, col] <= cfg.reidentify_distance:
+                    assigned[row] = returning[col]
+        if cfg.pick_up_new:
+            next_id = max([*state.histograms, *(t.extra for t in state.people.values()), int(ids.max())]) + 1
+            for row in range(len(found)):
+                if row not in assigned:
+                    assigned[row] = next_id
+                    next_id += 1
+        if not assigned:
+            return ids, state
+        ids = ids.copy()
+        for row, k in assigned.items():
+            ids[masks[found[row]]] = k
+        return ids, self.start(image, ids, state)
+
+
+def _unused_label(ids: np.ndarray, people: dict[int, PersonTrack]) -> int:
+    """A label no instance uses: above every id on the frame and every id and hidden label tracked."""
+    used = [int(ids.max()) if ids.size else 0] + list(people) + [t.extra for t in people.values()]
+    label = max(used) + 1
+    if label >= 2**16:
+        raise ConfigError("no free label is left for a person's non-person part (ids reach 65535).")
+    return label
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.count_nonzero(a | b)
+    return np.count_nonzero(a & b) / union if union else 0.0
+
+
+def _box(mask: np.ndarray) -> list[float]:
+    """``[x0, y0, x1, y1]`` (exclusive ends) around a non-empty ``(H, W)`` bool mask."""
+    ys = np.flatnonzero(mask.any(axis=1))
+    xs = np.flatnonzero(mask.any(axis=0))
+    return [float(xs[0]), float(ys[0]), float(xs[-1] + 1), float(ys[-1] + 1)]
+
+
+def _clip(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = box
+    return max(0, int(x0)), max(0, int(y0)), min(width, int(np.ceil(x1))), min(height, int(np.ceil(y1)))
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel) > 0
+
+
+def _cover(mask: np.ndarray, roi) -> float:
+    """The share of ``mask``'s pixels inside the (rotated square) ``roi``."""
+    ys, xs = np.nonzero(mask[::4, ::4])
+    points = np.stack([xs * 4 + 2.0, ys * 4 + 2.0], axis=1)
+    center = roi.center[0].cpu().numpy()
+    angle = float(roi.rotation[0])
+    half = float(roi.size[0]) / 2
+    rotation = np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
+    local = (points - center) @ rotation.T
+    return float((np.abs(local) <= half).all(axis=1).mean()) if len(points) else 0.0
+
+
+register_propagator("prior", PriorPropagator)
