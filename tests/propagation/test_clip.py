@@ -7,6 +7,7 @@ import pytest
 
 from tests.propagation.scenes import disc_shape, moving_scene
 from vmat.errors import ConfigError
+from vmat.propagation.auto import PeopleFinderConfig
 from vmat.propagation.clip import MaskingConfig, mask_clip, propagate
 from vmat.propagation.idmask import mask_path, read_id_mask
 from vmat.propagation.prompts import FramePrompt, InstancePrompt, Box, load_prompts
@@ -47,11 +48,14 @@ def test_mask_clip_applies_later_prompts_on_the_way(tmp_path, clip):
     assert _iou(read_id_mask(mask_path(tmp_path, 8)) == 2, clip[8][1] == 2) > 0.8
 
 
-def test_mask_clip_without_prompts_uses_the_fallback(tmp_path):
+def test_mask_clip_without_prompts_uses_the_weight_free_finder_when_asked(tmp_path):
+    # A moving bar is no person: the default detector rightly finds nobody, the motion cue finds it.
     clip = moving_scene(12, [(np.ones((40, 18), bool), (10, 20), (9, 0), (150, 0, 0))], size=(96, 160))
-    summary = mask_clip(_source(clip), tmp_path, config=MaskingConfig(auto_frames=6, auto_stride=2))
+    assert mask_clip(_source(clip), tmp_path / "detector", config=MaskingConfig(auto_frames=6, auto_stride=2)).ids == []
+    config = MaskingConfig(auto_frames=6, auto_stride=2, propagator="flow", people=PeopleFinderConfig(method="motion"))
+    summary = mask_clip(_source(clip), tmp_path / "motion", config=config)
     assert summary.automatic and summary.ids == [1]
-    assert _iou(read_id_mask(mask_path(tmp_path, 0)) == 1, clip[0][1] == 1) > 0.8
+    assert _iou(read_id_mask(mask_path(tmp_path / "motion", 0)) == 1, clip[0][1] == 1) > 0.8
 
 
 def test_prompt_past_the_end_is_an_error(tmp_path, clip):

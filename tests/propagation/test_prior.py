@@ -77,12 +77,12 @@ def test_what_a_person_rides_is_carried_under_a_hidden_label():
 
 
 def test_a_box_on_a_person_gives_the_person():
-    # Measured IoU 0.93 with the ground truth of hike frame 0 (GrabCut from the same box: 0.83).
-    (image, truth), = _davis("hike", 1)
+    # Measured IoU with the ground truth of lucia frame 0: 0.879 (GrabCut from the same box: 0.804).
+    (image, truth), = _davis("lucia", 1)
     ys, xs = np.nonzero(truth)
     box = Box(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
     mask = person_mask(image, InstancePrompt(1, box=box))
-    assert mask is not None and _iou(mask, truth > 0) >= 0.88
+    assert mask is not None and _iou(mask, truth > 0) >= 0.85
     ids = apply_prompt(image, FramePrompt(0, instances=(InstancePrompt(1, box=box),)))
     np.testing.assert_array_equal(ids == 1, mask)
     grabcut = apply_prompt(image, FramePrompt(0, instances=(InstancePrompt(1, box=box),)), config=SegmentConfig(person_prior=False))
