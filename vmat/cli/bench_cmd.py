@@ -17,7 +17,7 @@ from vmat.io.atomic import check_new_output
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("bench", help="measure vmat's speed", description="Measure vmat's speed.")
+    parser = subparsers.add_parser("bench", help="measure speed; score masks and edits", description="Measure vmat's speed; score its masks and edits.")
     benchmarks = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
     io = benchmarks.add_parser(
         "io",
