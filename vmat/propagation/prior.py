@@ -61,7 +61,7 @@ class PriorPropagatorConfig:
     max_shared: float = 0.5
     redetect_every: int = 8
     pick_up_new: bool = False
-    # A detection is someone already tracked when existing ids cover this share of its body box.
+    # A detected person is someone already tracked when existing ids cover this share of their mask.
     detection_covered: float = 0.3
     reidentify_distance: float = 0.5
     histogram_bins: int = 16
@@ -276,27 +276,23 @@ class PriorPropagator:
         detections = self.model.detect(frames)[0]
         if len(detections) == 0:
             return ids, state
-        bodies = detections.body_boxes().cpu().numpy()
-        height, width = ids.shape
-        fresh = []
-        for i, body in enumerate(bodies):
-            x0, y0, x1, y1 = _clip(body, width, height)
-            region = ids[y0:y1, x0:x1]
-            if region.size and (region > 0).mean() <= cfg.detection_covered:
-                fresh.append(i)
-        if not fresh:
-            return ids, state
         from vmat.person.model import rois_from_detections
 
-        keep = torch.tensor(fresh, device=detections.scores.device)
-        picked = type(detections)(detections.boxes[keep], detections.keypoints[keep], detections.scores[keep])
-        result = self.model.segment(frames, rois_from_detections([picked]))
-        masks = [(m > 0.5) & (ids == 0) for m in result.masks.cpu().numpy()]
-        found = [j for j, m in enumerate(masks) if float(result.presence[j]) >= cfg.min_presence and m.any()]
-        if not found:
+        result = self.model.segment(frames, rois_from_detections([detections]))
+        masks = []
+        for j, probability in enumerate(result.masks.cpu().numpy()):
+            person = probability > 0.5
+            area = np.count_nonzero(person)
+            # Someone already tracked is found again as a person mostly under existing ids: not new.
+            if float(result.presence[j]) < cfg.min_presence or area == 0:
+                continue
+            if np.count_nonzero(person & (ids > 0)) > cfg.detection_covered * area:
+                continue
+            masks.append(person & (ids == 0))
+        if not masks:
             return ids, state
         codes = colour_codes(image, cfg.histogram_bins)
-        candidates = [colour_histogram(codes[masks[j]], cfg.histogram_bins) for j in found]
+        candidates = [colour_histogram(codes[mask], cfg.histogram_bins) for mask in masks]
         assigned: dict[int, int] = {}
         returning = [k for k in lost if k in state.histograms]
         if returning:
@@ -306,7 +302,7 @@ class PriorPropagator:
                     assigned[row] = returning[col]
         if cfg.pick_up_new:
             next_id = max([*state.histograms, *(t.extra for t in state.people.values()), int(ids.max())]) + 1
-            for row in range(len(found)):
+            for row in range(len(masks)):
                 if row not in assigned:
                     assigned[row] = next_id
                     next_id += 1
@@ -314,7 +310,7 @@ class PriorPropagator:
             return ids, state
         ids = ids.copy()
         for row, k in assigned.items():
-            ids[masks[found[row]]] = k
+            ids[masks[row]] = k
         return ids, self.start(image, ids, state)
 
 
@@ -337,11 +333,6 @@ def _box(mask: np.ndarray) -> list[float]:
     ys = np.flatnonzero(mask.any(axis=1))
     xs = np.flatnonzero(mask.any(axis=0))
     return [float(xs[0]), float(ys[0]), float(xs[-1] + 1), float(ys[-1] + 1)]
-
-
-def _clip(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
-    x0, y0, x1, y1 = box
-    return max(0, int(x0)), max(0, int(y0)), min(width, int(np.ceil(x1))), min(height, int(np.ceil(y1)))
 
 
 def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
