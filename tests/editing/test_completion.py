@@ -1,10 +1,13 @@
+import cv2
 import numpy as np
 import pytest
 import torch
 from scipy.ndimage import gaussian_filter
 
 from vmat.editing import CompletionConfig, Filled, complete_background, complete_layers_file, remove
-from vmat.layers import LayerError, LayersReader, LayersWriter, LayerStack
+from vmat.editing.completion import PREVIOUS_DEFAULT
+from vmat.layers import LayerError, LayersReader, LayersWriter, LayerStack, tensor_to_image
+from vmat.metrics.matting import gradient_magnitude
 
 PERSON = torch.tensor([1.0, 0.0, 1.0])
 
@@ -126,3 +129,68 @@ def test_generators_are_refused_and_files_complete(tmp_path):
     completed = LayersReader(tmp_path / "out.vlayers")
     assert len(completed) == 8
     assert not torch.equal(completed.read(0).colour[0], stacks[0].colour[0])
+
+
+def test_previous_default_inpaints_each_frame_by_diffusion():
+    _, stacks = static_clip()
+    done = list(complete_background(stacks, PREVIOUS_DEFAULT))
+    assert (done[0].source[12:, 18:] == Filled.INPAINTED).all()
+
+
+def bricks(height: int, width: int) -> np.ndarray:
+    """Speckled bricks: a sharp texture that diffusion would smear."""
+    rng = np.random.default_rng(5)
+    ys, xs = np.mgrid[:height, :width]
+    mortar = (ys % 6 == 0) | ((xs + np.where((ys // 6) % 2 == 0, 0, 6)) % 12 == 0)
+    image = np.where(mortar[..., None], 200.0, np.array([150.0, 70.0, 50.0]) + rng.normal(0, 12, (height, width, 3)))
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def test_never_seen_region_is_filled_once_sharp_and_the_same_in_every_frame():
+    wall = bricks(48, 72)
+    # A person who never moves hides the same block in all six frames.
+    stacks = [frame(wall, [(30, 12, 44, 40)]) for _ in range(6)]
+    done = list(complete_background(stacks))
+    hidden = torch.from_numpy(done[0].source == Filled.INPAINTED)
+    assert hidden[12:40, 30:44].all()
+    fills = [stack.colour[0][:, hidden] for stack, _ in done]
+    assert all(torch.equal(fill, fills[0]) for fill in fills)  # no boiling
+    image = tensor_to_image(done[0].stack.colour[0])
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) / 255.0
+    inner = np.zeros(grey.shape, bool)
+    inner[15:37, 33:41] = True
+    truth = cv2.cvtColor(wall, cv2.COLOR_RGB2GRAY) / 255.0
+    assert gradient_magnitude(grey, 1.0)[inner].mean() > 0.75 * gradient_magnitude(truth, 1.0)[inner].mean()
+
+
+def test_never_seen_fill_moves_with_a_panning_camera():
+    world = texture(48, 96 + 2 * 12, seed=6, smooth=1.5)
+    # The camera pans right 2 px a frame past a person standing still in the world: on screen they move
+    # left 2 px a frame, and the wall behind them is never seen.
+    views = [world[:, 2 * t : 2 * t + 96] for t in range(12)]
+    stacks = [frame(view, [(40 - 2 * t, 12, 54 - 2 * t, 36)]) for t, view in enumerate(views)]
+    done = list(complete_background(stacks, CompletionConfig(window=3)))
+    assert (done[5].source[14:34, 32:42] == Filled.INPAINTED).all()
+    for t in range(1, 12):
+        before, now = done[t - 1], done[t]
+        # What was at x in frame t-1 is at x - 2 in frame t.
+        both = (before.source[:, 2:] == Filled.INPAINTED) & (now.source[:, :-2] == Filled.INPAINTED)
+        assert both.sum() > 100
+        moved = (now.stack.colour[0][:, :, :-2] - before.stack.colour[0][:, :, 2:]).abs()[:, torch.from_numpy(both)]
+        stuck = (now.stack.colour[0] - before.stack.colour[0]).abs()[:, torch.from_numpy(now.source == Filled.INPAINTED)]
+        # It follows the camera to within resampling and blending noise, and is not glued to the screen.
+        assert float(moved.mean()) < 4 / 255 and float(stuck.mean()) > 4 * float(moved.mean())
+
+
+def test_gain_correction_matches_copied_pixels_to_each_frames_exposure():
+    background = texture(24, 48, seed=7, smooth=1.0)
+    # The person walks right 4 px a frame and auto-exposure brightens every other frame by 12%.
+    gains = [1.0 if t % 2 == 0 else 1.12 for t in range(8)]
+    exposed = [np.clip(background * g, 0, 255).round().astype(np.uint8) for g in gains]
+    stacks = [frame(exposed[t], [(4 * t + 4, 4, 4 * t + 14, 20)]) for t in range(8)]
+    errors = {}
+    for gain in (False, True):
+        done = list(complete_background(stacks, CompletionConfig(window=1, gain=gain)))
+        copied = torch.from_numpy(done[3].source == Filled.NEIGHBOUR)
+        errors[gain] = float((done[3].stack.colour[0][:, copied] - truth(exposed[3])[:, copied]).abs().mean())
+    assert errors[False] > 0.03 and errors[True] < 0.005

@@ -103,7 +103,29 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     masks.add_argument("--auto", action="store_true", help="start from the automatic people finder instead of the ground truth")
     _add_json_option(masks, "also write every score as JSON to this file")
     masks.set_defaults(handler=run_masks)
+    completion = benchmarks.add_parser(
+        "completion",
+        help="background completion, previous and current side by side: PSNR, SSIM, sharpness, warping error",
+        description=(
+            "Remove people with realistic masks from the synthetic suite, and a DAVIS person pasted into real clips, "
+            "with the previous and the current background completion; print PSNR, SSIM, sharpness and warping error "
+            "where the background was seen by some frame and where no frame saw it (see vmat.bench.completion)."
+        ),
+    )
+    completion.add_argument("--suite", default="standard", help="synthetic suite (default standard)")
+    completion.add_argument("--clip", action="append", help="only this clip of the suite (repeatable)")
+    completion.add_argument("--data", type=Path, help="../shared/data-like folder for the real-footage test (default: none)")
+    completion.add_argument("--frames", type=int, default=40, help="frames of each real clip (default 40)")
+    completion.add_argument("--time-frames", type=int, default=0, help="also time completion on this many 1280x720 frames (needs --data)")
+    completion.set_defaults(handler=run_completion)
     return parser
+
+
+def run_completion(args: argparse.Namespace) -> int:
+    from vmat.bench.completion import completion_benchmark
+
+    print(completion_benchmark(args.suite, args.clip, args.data, args.frames, time_frames=args.time_frames))
+    return 0
 
 
 def _add_json_option(parser: argparse.ArgumentParser, help: str) -> None:

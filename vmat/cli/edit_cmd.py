@@ -22,7 +22,8 @@ from vmat.pipeline.run import RunConfig, edit_clip, make_layers
 def register(subparsers: argparse._SubParsersAction) -> None:
     remove = _edit_parser(subparsers, "remove", "remove people (what was behind them is recovered from other frames)")
     remove.add_argument("--id", type=int, nargs="+", required=True, dest="ids", metavar="ID", help="the people to remove")
-    remove.set_defaults(make_edit=lambda args: EditSpec(remove=tuple(args.ids)))
+    remove.add_argument("--keep-shadow", action="store_true", help="leave their shadows on the ground")
+    remove.set_defaults(make_edit=lambda args: EditSpec(remove=tuple(args.ids), keep_shadow=args.keep_shadow))
 
     reorder = _edit_parser(subparsers, "reorder", "swap who is in front: two people exchange their places in depth")
     reorder.add_argument("--swap", type=int, nargs=2, required=True, metavar=("P", "Q"), help="the two people")
@@ -34,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     drag.add_argument("--scale", type=float, default=1.0, help="scale about the person's centre (default 1)")
     drag.add_argument("--angle", type=float, default=0.0, help="rotation in degrees, counter-clockwise (default 0)")
     drag.add_argument("--keep-depth", action="store_true", help="stay at their depth instead of coming to the front")
+    drag.add_argument("--keep-shadow", action="store_true", help="leave their shadow where they stood")
     drag.set_defaults(make_edit=_drag_edit)
 
     background = _edit_parser(subparsers, "replace-bg", "replace the background behind everyone")
@@ -79,7 +81,7 @@ def _drag_edit(args: argparse.Namespace) -> EditSpec:
     if args.scale <= 0:
         raise ConfigError(f"--scale must be positive, not {args.scale}")
     dx, dy = args.by
-    return EditSpec(drag=DragSpec(args.id, Placement(dx=dx, dy=dy, scale=args.scale, angle=args.angle), args.keep_depth))
+    return EditSpec(drag=DragSpec(args.id, Placement(dx=dx, dy=dy, scale=args.scale, angle=args.angle), args.keep_depth), keep_shadow=args.keep_shadow)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -38,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     masks.add_argument("--prompt-frame", type=int, help="the frame an id-mask --prompt belongs to (default 0)")
     edit = parser.add_argument_group("edits")
     edit.add_argument("--remove", type=int, nargs="+", metavar="ID", help="remove these people")
+    edit.add_argument("--keep-shadow", action="store_true", help="with --remove: leave the removed people's shadows on the ground")
     edit.add_argument("--reorder", type=int, nargs=2, metavar=("P", "Q"), help="swap who is in front: person P and person Q")
     edit.add_argument(
         "--background",
@@ -117,6 +118,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "remove": tuple(args.remove) if args.remove else None,
         "reorder": tuple(args.reorder) if args.reorder else None,
         "background": args.background,
+        "keep_shadow": True if args.keep_shadow else None,
     }
     edit = replace(config.edit, **{name: value for name, value in edits.items() if value is not None})
     return replace(config, edit=edit, **{name: value for name, value in flags.items() if value is not None})

@@ -11,7 +11,19 @@ frames, so each frame's background plane is completed in this order:
 3. what the window did not reveal comes from a clean plate: the mean colour of each background point
    over every frame of the clip that saw it (for a moving camera, a mosaic in frame 0's coordinates
    through the chained homographies, at most 3 frame sizes on each axis);
-4. what no frame ever saw is inpainted spatially (``cv2.inpaint``, Telea).
+4. what no frame ever saw is invented once, on the plate, by exemplar inpainting (PatchMatch,
+   :mod:`vmat.editing.inpaint`: texture copied from the plate's seen parts), and carried to every frame
+   with the camera motion, so it moves with the scene instead of boiling or sticking to the screen; in
+   each frame it is blended in the gradient domain (a Poisson membrane), so exposure changes and
+   vignetting leave no edge. ``never_seen="diffusion"`` inpaints each frame by ``cv2.inpaint`` (Telea)
+   instead: faster, but a smear.
+
+Copied pixels (steps 2 and 3) are corrected by a per-channel gain measured where the donor and this frame
+both see the background around the hole, so auto-exposure does not leave a brighter or darker patch.
+
+The people about to be removed (or moved) can be named (``removing``): the shadow attached to each of
+them (:mod:`vmat.editing.shadows`) is lifted from the background plane of every frame before anything is
+copied, so no donor or plate brings it back (``keep_shadows`` leaves it).
 
 It runs in streaming passes over a re-iterable source (a :class:`~vmat.layers.LayersReader` or a list):
 camera motion (and the plate, when the camera turns out static), then the plate of a moving camera, then
@@ -24,7 +36,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Literal, NamedTuple
 
@@ -32,6 +44,9 @@ import cv2
 import numpy as np
 import torch
 
+from vmat.editing.blending import gain_between, poisson_membrane
+from vmat.editing.inpaint import InpaintConfig, inpaint
+from vmat.editing.shadows import ShadowConfig, lift_shadows
 from vmat.geometry import bounding_box
 from vmat.layers.compositing import image_to_tensor, tensor_to_image
 from vmat.layers.errors import LayerError
@@ -41,6 +56,7 @@ from vmat.layers.store import LayersReader, LayersWriter
 
 _TRACK_WINDOW = 15  # Lucas-Kanade window, pixels
 _MAX_CANVAS = 3  # the clean plate of a moving camera spans at most this many frame widths and heights
+_GAIN_RING = 12  # pixels around the hole where a donor's gain is measured
 
 
 @dataclass(frozen=True)
@@ -52,13 +68,30 @@ class CompletionConfig:
     ``static_tolerance`` pixels over the whole clip; a static camera needs no resampling."""
     window: int = 10
     """Frames searched on each side of the frame being completed."""
+    donors: Literal["median", "nearest"] = "median"
+    """``median``: a hidden pixel takes the median of every frame in the window that saw it, so the edge of
+    a person whose mask fell short there, which moves with them, does not come along; ``nearest``: the
+    nearest such frame's colour."""
     seen_above: float = 0.98
     """Background weight above which a background pixel counts as seen."""
     margin: int = 2
     """Pixels around people not trusted as seen: a matte's edge often holds a little of the person."""
     static_tolerance: float = 1.0
+    never_seen: Literal["exemplar", "diffusion"] = "exemplar"
+    """``exemplar``: what no frame saw is inpainted once on the plate by PatchMatch and carried with the
+    camera; ``diffusion``: ``cv2.inpaint`` (Telea) on every frame (fast; a smear)."""
+    gain: bool = True
+    """Correct each copied donor's colour by its per-channel gain against this frame."""
+    blend: bool = True
+    """Blend the never-seen fill into each frame in the gradient domain (Poisson)."""
     inpaint_radius: int = 5
     max_features: int = 500
+    inpainting: InpaintConfig = field(default_factory=InpaintConfig)
+    shadows: ShadowConfig = field(default_factory=ShadowConfig)
+
+
+PREVIOUS_DEFAULT = CompletionConfig(donors="nearest", never_seen="diffusion", gain=False, blend=False)
+"""The completion vmat used before exemplar inpainting, gain correction and blending (for comparisons)."""
 
 
 class Filled(IntEnum):
@@ -68,6 +101,8 @@ class Filled(IntEnum):
     NEIGHBOUR = 1
     PLATE = 2
     INPAINTED = 3
+    SHADOW = 4
+    """Seen here, with a removed person's shadow lifted."""
 
 
 class CompletedFrame(NamedTuple):
@@ -156,25 +191,50 @@ class _Camera:
 
 
 class _PlateSum:
-    """Running sums for the clean plate: each canvas pixel's colour total and how many frames saw it."""
+    """Running sums for the clean plate: each canvas pixel's colour total, how many frames saw it, and
+    whether any frame covered it at all."""
 
     def __init__(self, width: int, height: int) -> None:
         self.total = np.zeros((height, width, 3), np.float32)
         self.count = np.zeros((height, width), np.float32)
+        self.covered = np.zeros((height, width), bool)
 
-    def add(self, colour: np.ndarray, seen: np.ndarray) -> None:
+    def add(self, colour: np.ndarray, seen: np.ndarray, covered: np.ndarray | bool = True) -> None:
         mask = seen.astype(np.uint8)
         cv2.accumulate(colour, self.total, mask)
         cv2.accumulate(mask, self.count, mask)
+        self.covered |= covered
 
-    def plate(self) -> tuple[np.ndarray, np.ndarray]:
+    def plate(self) -> _Plate:
         seen = self.count > 0
-        plate = np.zeros(self.total.shape, np.uint8)
-        plate[seen] = np.round(self.total[seen] / self.count[seen, None]).astype(np.uint8)
-        return plate, seen
+        colour = np.zeros(self.total.shape, np.uint8)
+        colour[seen] = np.round(self.total[seen] / self.count[seen, None]).astype(np.uint8)
+        return _Plate(colour, seen, self.covered & ~seen)
 
 
-def _track_camera(stacks: Iterable[LayerStack], config: CompletionConfig) -> tuple[_Camera, _PlateSum]:
+@dataclass
+class _Plate:
+    """The clean plate in canvas pixels: its colour, where some frame saw it, and ``never_seen``: canvas
+    that frames cover but none saw (people hid it all clip long). ``filled`` is the colour with that part
+    inpainted, once ``never_seen="exemplar"`` asked for it."""
+
+    colour: np.ndarray
+    seen: np.ndarray
+    never_seen: np.ndarray
+    filled: np.ndarray | None = None
+
+    def fill(self, config: CompletionConfig) -> None:
+        if not self.never_seen.any():
+            self.filled = self.colour
+            return
+        try:
+            self.filled = inpaint(self.colour, self.never_seen, self.seen, config.inpainting)
+        except LayerError:
+            # Too little seen picture for whole patches (a tiny frame): diffusion is all that is left.
+            self.filled = cv2.inpaint(self.colour, (~self.seen).astype(np.uint8), config.inpaint_radius, cv2.INPAINT_TELEA)
+
+
+def _track_camera(views: Iterable[_View], config: CompletionConfig) -> tuple[_Camera, _PlateSum]:
     """First pass: chain frame-to-frame homographies and decide whether the camera is static.
 
     It also sums the clean plate as if the camera were static, which saves a pass when it is.
@@ -184,8 +244,7 @@ def _track_camera(stacks: Iterable[LayerStack], config: CompletionConfig) -> tup
     motion = np.eye(3)
     size = (0, 0)
     static_plate = None
-    for stack in stacks:
-        view = _view(stack, config)
+    for view in views:
         size = (view.seen.shape[1], view.seen.shape[0])
         static_plate = static_plate or _PlateSum(*size)
         static_plate.add(view.colour, view.seen)
@@ -223,13 +282,14 @@ def _warp(
     return colour, warped_seen
 
 
-def _build_moving_plate(stacks: Iterable[LayerStack], camera: _Camera, config: CompletionConfig) -> tuple[np.ndarray, np.ndarray]:
+def _build_moving_plate(views: Iterable[_View], camera: _Camera) -> _Plate:
     """Second pass (moving camera only): the clean plate, each canvas pixel's mean colour over the frames
     that saw it."""
     sums = _PlateSum(*camera.canvas_size)
-    for index, stack in enumerate(stacks):
-        view = _view(stack, config)
-        sums.add(*_warp(view.colour, view.seen, camera.to_canvas[index], camera.canvas_size))
+    for index, view in enumerate(views):
+        everywhere = np.ones(view.seen.shape, bool)
+        footprint = cv2.warpPerspective(everywhere.astype(np.uint8), camera.to_canvas[index], camera.canvas_size) > 0
+        sums.add(*_warp(view.colour, view.seen, camera.to_canvas[index], camera.canvas_size), footprint)
     return sums.plate()
 
 
@@ -243,54 +303,120 @@ def _fill(
     stack: LayerStack,
     window: dict[int, _View],
     camera: _Camera,
-    plate: tuple[np.ndarray, np.ndarray],
+    plate: _Plate,
+    lifted: np.ndarray,
     config: CompletionConfig,
 ) -> CompletedFrame:
     view = window[index]
-    height, width = view.seen.shape
-    source = np.zeros((height, width), np.uint8)
+    source = np.where(lifted, Filled.SHADOW, Filled.SEEN).astype(np.uint8)
     if view.seen.all():
         return CompletedFrame(stack, source)
     # Only the hidden region changes: work in its box (grown by the inpainting radius, so that inpainting
-    # sees the same neighbourhood as on the whole frame).
-    rows, cols = bounding_box(~view.seen, config.inpaint_radius + 1)
+    # sees the same neighbourhood as on the whole frame, and by the ring where gains are measured).
+    rows, cols = bounding_box(~view.seen, max(config.inpaint_radius, _GAIN_RING) + 1)
     size = (cols.stop - cols.start, rows.stop - rows.start)
     missing = ~view.seen[rows, cols]
     filled = view.colour[rows, cols].copy()
     crop_source = source[rows, cols]
+    ring = (cv2.dilate(missing.astype(np.uint8), np.ones((2 * _GAIN_RING + 1,) * 2, np.uint8)) > 0) & ~missing
 
-    def take_from(colour: np.ndarray, seen: np.ndarray, code: Filled) -> None:
+    def take_from(colour: np.ndarray, seen: np.ndarray, code: Filled, corrected: bool = False) -> None:
         take = missing & seen
+        if config.gain and take.any() and code != Filled.INPAINTED and not corrected:
+            colour = gain_between(filled, colour, ring & seen)
         filled[take] = colour[take]
         crop_source[take] = code
         missing[take] = False
 
-    for other in sorted((k for k in window if k != index), key=lambda k: (abs(k - index), k)):
-        if not missing.any():
-            break
+    def donor_view(other: int) -> tuple[np.ndarray, np.ndarray]:
         donor = window[other]
         if camera.static:
-            take_from(donor.colour[rows, cols], donor.seen[rows, cols], Filled.NEIGHBOUR)
-        else:
-            take_from(*_warp(donor.colour, donor.seen, _shifted(camera.motion(other, index), rows, cols), size), Filled.NEIGHBOUR)
+            return donor.colour[rows, cols], donor.seen[rows, cols]
+        return _warp(donor.colour, donor.seen, _shifted(camera.motion(other, index), rows, cols), size)
+
+    to_frame = None if camera.static else _shifted(np.linalg.inv(camera.to_canvas[index]), rows, cols)
+
+    def from_plate(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (image[rows, cols], mask[rows, cols]) if to_frame is None else _warp(image, mask, to_frame, size)
+
+    donors = sorted((k for k in window if k != index), key=lambda k: (abs(k - index), k))
+    plate_colour, plate_seen = from_plate(plate.colour, plate.seen)
+    if config.donors == "median":
+        seen_by = [donor_view(other) for other in donors]
+        corrected = [gain_between(filled, colour, ring & seen) if config.gain else colour for colour, seen in seen_by]
+        if seen_by:
+            take_from(*_median_of(corrected, [seen for _, seen in seen_by]), Filled.NEIGHBOUR, corrected=True)
+    else:
+        for other in donors:
+            if not missing.any():
+                break
+            take_from(*donor_view(other), Filled.NEIGHBOUR)
     if missing.any():
-        if camera.static:
-            take_from(plate[0][rows, cols], plate[1][rows, cols], Filled.PLATE)
-        else:
-            to_frame = _shifted(np.linalg.inv(camera.to_canvas[index]), rows, cols)
-            take_from(*_warp(*plate, to_frame, size), Filled.PLATE)
+        take_from(plate_colour, plate_seen, Filled.PLATE)
     if missing.any():
-        inpainted = cv2.inpaint(filled, missing.astype(np.uint8), config.inpaint_radius, cv2.INPAINT_TELEA)
-        take_from(inpainted, missing.copy(), Filled.INPAINTED)
+        if config.never_seen == "exemplar":
+            invented, _ = from_plate(plate.filled, np.ones(plate.seen.shape, bool))
+            if config.gain:
+                invented = gain_between(filled, invented, ring & plate_seen)
+            if config.blend:
+                invented = poisson_membrane(filled, invented, missing)
+        else:
+            invented = cv2.inpaint(filled, missing.astype(np.uint8), config.inpaint_radius, cv2.INPAINT_TELEA)
+        take_from(invented, missing.copy(), Filled.INPAINTED)
+    return CompletedFrame(_with_background(stack, filled, crop_source, (rows, cols)), source)
+
+
+def _median_of(colours: list[np.ndarray], seen: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel and channel, the median over the donors that saw it (the lower middle of an even count),
+    and where at least one did."""
+    stacked = np.stack(colours).astype(np.float32)
+    stacked[~np.stack(seen)] = np.nan  # NaN sorts last
+    count = np.sum(np.stack(seen), axis=0)
+    middle = np.maximum(count - 1, 0) // 2
+    ordered = np.sort(stacked, axis=0)
+    median = np.take_along_axis(ordered, np.broadcast_to(middle[None, ..., None], (1, *ordered.shape[1:])), 0)[0]
+    return np.nan_to_num(median).astype(np.uint8), count > 0
+
+
+def _with_background(stack: LayerStack, image: np.ndarray, source: np.ndarray, box: tuple[slice, slice]) -> LayerStack:
+    """``stack`` with its background plane replaced by ``image`` in ``box`` where ``source`` says it was
+    filled (elsewhere, lifted shadows included, the plane keeps its full precision)."""
+    replaced = (source != Filled.SEEN) & (source != Filled.SHADOW)
+    if not replaced.any():
+        return stack
+    rows, cols = box
     colour = stack.colour.clone()
-    replaced = torch.from_numpy(crop_source != Filled.SEEN).to(colour.device)
-    background = colour[0, :, rows, cols]
-    colour[0, :, rows, cols] = torch.where(replaced, image_to_tensor(filled).to(colour.device), background)
-    return CompletedFrame(stack.replace(colour=colour), source)
+    changed = torch.from_numpy(replaced).to(colour.device)
+    colour[0, :, rows, cols] = torch.where(changed, image_to_tensor(np.ascontiguousarray(image)).to(colour.device), colour[0, :, rows, cols])
+    return stack.replace(colour=colour)
+
+
+class _Prepared:
+    """A re-iterable view of the clip's layers as completion sees them: with the shadows of the people
+    being removed lifted from the background plane (unless they are kept)."""
+
+    def __init__(self, stacks: Iterable[LayerStack], removing: tuple[int, ...], keep_shadows: bool, config: CompletionConfig) -> None:
+        self.stacks, self.config = stacks, config
+        self.shadowed = () if keep_shadows else removing
+
+    def lift(self, stack: LayerStack) -> tuple[LayerStack, np.ndarray]:
+        if not self.shadowed:
+            return stack, np.zeros((stack.height, stack.width), bool)
+        return lift_shadows(stack, self.shadowed, self.config.shadows)
+
+    def __iter__(self) -> Iterator[LayerStack]:
+        return (self.lift(stack)[0] for stack in self.stacks)
+
+    def views(self) -> Iterator[_View]:
+        return (_view(stack, self.config) for stack in self)
 
 
 def complete_background(
-    stacks: Iterable[LayerStack], config: CompletionConfig = CompletionConfig()
+    stacks: Iterable[LayerStack],
+    config: CompletionConfig = CompletionConfig(),
+    *,
+    removing: Iterable[int] = (),
+    keep_shadows: bool = False,
 ) -> Iterator[CompletedFrame]:
     """Complete every frame's background plane where people hid it (streaming passes).
 
@@ -298,6 +424,9 @@ def complete_background(
         stacks: the clip's layers; iterated up to three times (twice at once in the last pass), so it must be
             re-iterable, e.g. a :class:`~vmat.layers.LayersReader` or a list, not a generator.
         config: completion settings.
+        removing: ids of the people about to be removed or moved: their shadows are lifted from the
+            background plane.
+        keep_shadows: leave the shadows of ``removing`` where they are.
 
     Yields:
         One :class:`CompletedFrame` per frame, in order.
@@ -306,19 +435,23 @@ def complete_background(
         raise LayerError("Background completion reads the layers more than once: pass a LayersReader or a list.")
     if config.window < 0:
         raise LayerError(f"The completion window must be 0 or more frames, got {config.window}.")
-    camera, static_plate = _track_camera(stacks, config)
-    plate = static_plate.plate() if camera.static else _build_moving_plate(stacks, camera, config)
-    ahead = enumerate(iter(stacks))
+    prepared = _Prepared(stacks, tuple(removing), keep_shadows, config)
+    camera, static_plate = _track_camera(prepared.views(), config)
+    plate = static_plate.plate() if camera.static else _build_moving_plate(prepared.views(), camera)
+    if config.never_seen == "exemplar":
+        plate.fill(config)
+    ahead = enumerate(prepared.views())
     window: dict[int, _View] = {}
     order: deque[int] = deque()
-    for index, stack in enumerate(stacks):
+    for index, original in enumerate(stacks):
+        stack, shadow = prepared.lift(original)
         while not order or order[-1] < min(index + config.window, len(camera.to_canvas) - 1):
             k, upcoming = next(ahead)
-            window[k] = _view(upcoming, config)
+            window[k] = upcoming
             order.append(k)
         while order[0] < index - config.window:
             del window[order.popleft()]
-        yield _fill(index, stack, window, camera, plate, config)
+        yield _fill(index, stack, window, camera, plate, shadow, config)
 
 
 def complete_layers_file(
@@ -330,7 +463,7 @@ def complete_layers_file(
 
     Returns:
         How many background pixels, over the clip, were seen, taken from neighbours, from the plate,
-        and inpainted (keys: the lower-case :class:`Filled` names).
+        inpainted, and relit where a shadow was lifted (keys: the lower-case :class:`Filled` names).
     """
     reader = LayersReader(source)
     counts = dict.fromkeys((f.name.lower() for f in Filled), 0)

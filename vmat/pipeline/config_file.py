@@ -27,7 +27,7 @@ from vmat.errors import ConfigError
 from vmat.pipeline.edits import EditSpec
 from vmat.pipeline.run import RunConfig
 
-_EDIT_KEYS = ("remove", "reorder", "background")  # the edits a file can name (drag is Python-only)
+_EDIT_KEYS = ("remove", "reorder", "background", "keep_shadow")  # the edits a file can name (drag is Python-only)
 
 
 def _allowed(annotation: Any) -> tuple[type, ...]:

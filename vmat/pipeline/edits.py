@@ -50,6 +50,13 @@ class EditSpec:
     reorder: tuple[int, int] | None = None
     drag: DragSpec | None = None
     background: str | None = None
+    keep_shadow: bool = False
+    """Leave the shadows of removed and dragged people where they are (by default they go with them)."""
+
+    @property
+    def vacated_ids(self) -> tuple[int, ...]:
+        """The people who leave their place (removed or moved): completion fills where they were."""
+        return (*self.remove, *((self.drag.instance_id,) if self.drag is not None else ()))
 
     @property
     def instance_ids(self) -> set[int]:

@@ -188,7 +188,7 @@ def edit_clip(
         raise ConfigError(f"person id(s) {missing} are not in {str(layers_path)!r}, whose people are {info.instance_ids}")
     stacks: Iterator = clock.iterate("layers file", layers)
     if complete:
-        stacks = clock.iterate("completion", (frame.stack for frame in complete_background(_ClockedLayers(layers, clock))))
+        stacks = clock.iterate("completion", (frame.stack for frame in complete_background(_ClockedLayers(layers, clock), removing=edit.vacated_ids, keep_shadows=edit.keep_shadow)))
     with open_video(source, backend=backend) as reader, VideoWriter(
         output, fps=reader.info.frame_rate, crf=crf, preset=preset, audio_from=source if reader.info.audio else None,
         colour=reader.info.colour, deterministic=deterministic,

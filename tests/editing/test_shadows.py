@@ -1,0 +1,88 @@
+import cv2
+import numpy as np
+import torch
+
+from vmat.editing import complete_background, remove
+from vmat.editing.shadows import lift_shadows
+from vmat.layers import LayerStack
+
+HEIGHT, WIDTH = 120, 160
+SHADE = np.array([0.45, 0.5, 0.6], np.float32)  # a shadow lets through less red than blue (skylight)
+
+
+def lawn(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    grain = cv2.GaussianBlur(rng.random((HEIGHT, WIDTH)).astype(np.float32), (0, 0), 1.0)
+    return np.array([0.45, 0.55, 0.3], np.float32) * (0.8 + 0.4 * grain[..., None])
+
+
+def person_box(x: int = 60) -> np.ndarray:
+    person = np.zeros((HEIGHT, WIDTH), bool)
+    person[30:95, x : x + 15] = True
+    return person
+
+
+def shadow_from(x: int = 60) -> np.ndarray:
+    """A soft shadow cast to the right along the ground from the feet of :func:`person_box`."""
+    shadow = np.zeros((HEIGHT, WIDTH), np.uint8)
+    cv2.fillPoly(shadow, [np.array([[x, 95], [x + 15, 95], [x + 60, 105], [x + 45, 108]])], 1)
+    return cv2.GaussianBlur(shadow.astype(np.float32), (0, 0), 1.0)
+
+
+def shaded(ground: np.ndarray, *shadows: np.ndarray) -> np.ndarray:
+    out = ground.copy()
+    for shadow in shadows:
+        out *= 1 - shadow[..., None] * (1 - SHADE)
+    return out
+
+
+def stack_of(background: np.ndarray, person: np.ndarray) -> LayerStack:
+    plane = torch.from_numpy(background).permute(2, 0, 1)
+    colour = torch.stack([plane, torch.full((3, HEIGHT, WIDTH), 0.2)])
+    alpha = torch.stack([torch.ones(HEIGHT, WIDTH), torch.from_numpy(person.astype(np.float32))])
+    return LayerStack(colour, alpha, torch.tensor([float("inf"), 1.0]), (0, 1))
+
+
+def background_of(stack: LayerStack) -> np.ndarray:
+    return stack.colour[0].permute(1, 2, 0).numpy()
+
+
+def test_the_attached_shadow_is_lifted_and_the_ground_kept():
+    ground, person, shadow = lawn(), person_box(), shadow_from()
+    # A dark patch of the same chroma that does not touch the person is not their shadow.
+    patch = np.zeros((HEIGHT, WIDTH), np.float32)
+    patch[100:112, 8:28] = 1.0
+    stack = stack_of(shaded(ground, shadow, patch), person)
+    lifted, changed = lift_shadows(stack, [1])
+    result = background_of(lifted)
+    inside = shadow > 0.5
+    before = np.abs(background_of(stack) - ground)[inside].mean()
+    after = np.abs(result - ground)[inside].mean()
+    assert after < 0.3 * before
+    # The grain of the lawn under the shadow survives (it is relit, not painted over).
+    core = shadow > 0.99
+    assert np.corrcoef(result[core][:, 1], ground[core][:, 1])[0, 1] > 0.8
+    far = ~cv2.dilate((shadow > 0).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    assert np.array_equal(result[far], background_of(stack)[far])
+    assert not changed[patch > 0].any()
+    # Someone else's removal leaves this shadow alone.
+    assert lift_shadows(stack, [7])[0] is stack
+
+
+def test_shade_that_reaches_beyond_the_person_is_not_a_shadow():
+    ground, person = lawn(1), person_box()
+    tree = np.zeros((HEIGHT, WIDTH), np.float32)
+    tree[70:, :] = 1.0  # the whole lower frame is in a tree's shade, the person standing in it
+    stack = stack_of(shaded(ground, tree), person)
+    assert not lift_shadows(stack, [1])[1].any()
+
+
+def test_completion_removes_the_shadow_unless_it_is_kept():
+    ground = lawn(2)
+    # The person walks right 4 px a frame, casting their shadow as they go.
+    stacks = [stack_of(shaded(ground, shadow_from(20 + 4 * t)), person_box(20 + 4 * t)) for t in range(8)]
+    lifted = [remove(done.stack, 1).render().permute(1, 2, 0).numpy() for done in complete_background(stacks, removing=[1])]
+    kept = [remove(done.stack, 1).render().permute(1, 2, 0).numpy() for done in complete_background(stacks, removing=[1], keep_shadows=True)]
+    for t in range(8):
+        inside = shadow_from(20 + 4 * t) > 0.5
+        assert np.abs(lifted[t] - ground)[inside].mean() < 0.3 * np.abs(kept[t] - ground)[inside].mean()

@@ -1,0 +1,283 @@
+"""Exemplar-based inpainting: multi-scale PatchMatch completion (Wexler et al. 2007, Barnes et al. 2009).
+
+What no frame of a clip ever saw has to be invented. Diffusion inpainting (``cv2.inpaint``) smears the
+border's colours inwards: a smooth, blurred blob, or radial wedges where the border is textured. Exemplar
+inpainting copies whole patches of the picture's own texture instead, so the fill is as sharp as its
+surroundings. The search is PatchMatch's (random candidates, then each pixel tries its neighbours'
+matches), run for every pixel at once, so it is a handful of tensor operations per step and runs on a GPU
+as well as a CPU.
+
+Coarse to fine over an image pyramid: the coarsest level starts from a diffusion fill; at each level the
+hole is refined by alternating a nearest-neighbour-field search (every patch touching the hole finds the
+most similar patch lying wholly in the known region) with a vote (every hole pixel becomes the weighted
+mean of what the matched patches covering it say it is); the field is carried to the next level. The last
+vote at full size takes, for each pixel, the best-matching patch's pixel instead of a mean, which keeps
+the copied texture's detail where neighbouring patches disagree by a pixel or two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+from torch.nn.functional import avg_pool2d, interpolate, max_pool2d, pad, unfold
+
+from vmat.editing.blending import poisson_membrane
+from vmat.geometry import bounding_box
+from vmat.layers.errors import LayerError
+
+
+@dataclass(frozen=True)
+class InpaintConfig:
+    """Settings for :func:`inpaint`."""
+
+    patch: int = 7
+    """Patch side in pixels (odd)."""
+    coarsest: int = 24
+    """The pyramid stops before the region's shorter side drops below this many pixels."""
+    context: float = 1.0
+    """Source patches come from the hole's box grown by this multiple of its longer side (and at least
+    four patches) on every side: nearby texture is the likeliest match and the search stays bounded."""
+    coarse_steps: int = 8
+    """Search + vote rounds at the coarsest level; each finer level does one fewer, down to ``fine_steps``."""
+    fine_steps: int = 3
+    search_steps: int = 2
+    """PatchMatch rounds (propagation + random search) per search."""
+    sharp_steps: int = 99
+    """The last rounds at full size take each pixel from its best patch instead of the mean vote (all of
+    them by default: matching blurred votes would favour the smoothest source patches)."""
+    structure_sigma: float = 6.0
+    """Gaussian scale (pixels) below which the fill keeps the copied texture and above which it takes the
+    membrane (the smoothest interpolation of the hole's border); 0 keeps the copy as it is."""
+    fine_reach: float = 16.0
+    """Farthest random-search jump, in pixels, below the coarsest level."""
+    seed: int = 0
+
+
+@dataclass
+class _Level:
+    """One pyramid level of the working region: its picture and which pixels are to be synthesised."""
+
+    image: torch.Tensor  # (3, h, w) float
+    unknown: torch.Tensor  # (h, w) bool
+
+
+def _downsample(level: _Level) -> _Level:
+    """Half size; a coarse pixel is known only when all four fine pixels are (hole colours never leak)."""
+    known = (~level.unknown).float()[None, None]
+    weight = avg_pool2d(known, 2, ceil_mode=True)
+    colour = avg_pool2d(level.image[None] * known, 2, ceil_mode=True) / weight.clamp_min(1e-6)
+    return _Level(colour[0], weight[0, 0] < 1.0)
+
+
+def _diffusion_fill(level: _Level) -> torch.Tensor:
+    """The coarsest level's starting guess: Telea diffusion (the hole is only a few pixels across here)."""
+    image = (level.image.permute(1, 2, 0).cpu().numpy() * 255).round().clip(0, 255).astype(np.uint8)
+    filled = cv2.inpaint(image, level.unknown.cpu().numpy().astype(np.uint8), 3, cv2.INPAINT_TELEA)
+    return torch.from_numpy(filled).to(level.image).permute(2, 0, 1) / 255.0
+
+
+class _Field:
+    """A nearest-neighbour field over the target pixels (those whose patch touches the unknown region).
+
+    Positions are flat indices into the level's ``h * w`` grid. ``source`` holds, per target, the centre of
+    its matched patch, which always lies wholly inside the known region.
+    """
+
+    def __init__(self, level: _Level, patch: int, generator: torch.Generator) -> None:
+        self.level, self.patch, self.generator = level, patch, generator
+        height, width = level.unknown.shape
+        self.height, self.width = height, width
+        radius = patch // 2
+        unknown = level.unknown[None, None].float()
+        touching = max_pool2d(unknown, patch, 1, radius)[0, 0] > 0
+        # A source patch must lie inside the picture and in the known region.
+        inside = torch.zeros_like(level.unknown)
+        inside[radius : height - radius, radius : width - radius] = True
+        self.valid = (inside & ~touching).flatten()
+        self.sources = torch.nonzero(self.valid).flatten()
+        if self.sources.numel() == 0:
+            raise LayerError("Too little known picture around the hole to inpaint it from.")
+        self.targets = torch.nonzero(touching.flatten()).flatten()
+        self.index = torch.full((height * width,), -1, dtype=torch.long, device=level.unknown.device)
+        self.index[self.targets] = torch.arange(self.targets.numel(), device=self.targets.device)
+        self.source = self.sources[torch.randint(self.sources.numel(), (self.targets.numel(),), generator=generator, device="cpu").to(self.sources.device)]
+        self.distance = torch.empty(0)
+
+    def patches(self) -> torch.Tensor:
+        """``(h * w, 3 * patch**2)`` every pixel's patch (edges padded by replication)."""
+        radius = self.patch // 2
+        padded = pad(self.level.image[None], (radius,) * 4, mode="replicate")
+        return unfold(padded, self.patch)[0].T
+
+    def score(self, features: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+        """Sum of squared differences between each target's patch and its candidate's (inf when invalid)."""
+        safe = candidates.clamp(0, self.valid.numel() - 1)
+        distance = (self.target_features - features[safe]).square_().sum(1)
+        return torch.where(self.valid[safe] & (candidates >= 0), distance, torch.inf)
+
+    def consider(self, features: torch.Tensor, candidates: torch.Tensor) -> None:
+        distance = self.score(features, candidates)
+        better = distance < self.distance
+        self.source = torch.where(better, candidates, self.source)
+        self.distance = torch.where(better, distance, self.distance)
+
+    def search(self, features: torch.Tensor, rounds: int, reach: float) -> None:
+        """PatchMatch, every target at once: neighbours' matches shifted back, then random search from
+        ``reach`` pixels away down to one."""
+        self.target_features = features[self.targets]
+        self.distance = self.score(features, self.source)
+        ys, xs = self.targets // self.width, self.targets % self.width
+        for _ in range(rounds):
+            for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+                ny, nx = ys + dy, xs + dx
+                inside = (ny >= 0) & (ny < self.height) & (nx >= 0) & (nx < self.width)
+                neighbour = self.index[(ny.clamp(0, self.height - 1) * self.width + nx.clamp(0, self.width - 1))]
+                has = inside & (neighbour >= 0)
+                matched = self.source[neighbour.clamp_min(0)]
+                sy, sx = matched // self.width - dy, matched % self.width - dx
+                ok = has & (sy >= 0) & (sy < self.height) & (sx >= 0) & (sx < self.width)
+                self.consider(features, torch.where(ok, sy * self.width + sx, -1))
+            radius = reach
+            sy0, sx0 = self.source // self.width, self.source % self.width
+            while radius >= 1.0:
+                jitter = (torch.rand((2, self.targets.numel()), generator=self.generator) * 2 - 1).to(self.source.device)
+                sy = (sy0 + (jitter[0] * radius).round().long()).clamp(0, self.height - 1)
+                sx = (sx0 + (jitter[1] * radius).round().long()).clamp(0, self.width - 1)
+                self.consider(features, sy * self.width + sx)
+                sy0, sx0 = self.source // self.width, self.source % self.width
+                radius /= 2.0
+
+    def vote(self, features: torch.Tensor, *, best_only: bool) -> torch.Tensor:
+        """``(3, h, w)`` what the matched patches say each pixel is: their weighted mean (Wexler's vote),
+        or with ``best_only`` the pixel of the best-matching patch covering it."""
+        radius = self.patch // 2
+        # Patches nearer the known region are more trustworthy (Wexler's 1.3 ** -distance), and closer
+        # matches more than poorer ones.
+        unknown = self.level.unknown.cpu().numpy().astype(np.uint8)
+        to_known = torch.from_numpy(cv2.distanceTransform(unknown, cv2.DIST_L2, 3)).flatten().to(features.device)
+        spread = self.distance.median().clamp_min(1e-6)
+        weight = torch.exp(-self.distance / (2 * spread)) * 1.3 ** (-to_known[self.targets])
+        ys, xs = self.targets // self.width, self.targets % self.width
+        source = features[self.source].view(-1, 3, self.patch, self.patch)
+        size = (self.height + 2 * radius) * (self.width + 2 * radius)
+        stride = self.width + 2 * radius
+        offsets = [(ky, kx) for ky in range(self.patch) for kx in range(self.patch)]
+        if best_only:
+            # Each pixel keeps the vote of its highest-weight covering patch: first the per-pixel maximum
+            # over every offset, then the value of the patch that reached it.
+            best = torch.full((size,), -1.0, device=features.device)
+            for ky, kx in offsets:
+                best.scatter_reduce_(0, (ys + ky) * stride + (xs + kx), weight, reduce="amax")
+            colour = torch.zeros(size, 3, device=features.device)
+            for ky, kx in offsets:
+                position = (ys + ky) * stride + (xs + kx)
+                winner = weight >= best[position]
+                colour[position[winner]] = source[winner, :, ky, kx]
+        else:
+            colour = torch.zeros(size, 3, device=features.device)
+            total = torch.zeros(size, device=features.device)
+            for ky, kx in offsets:
+                position = (ys + ky) * stride + (xs + kx)
+                colour.index_add_(0, position, source[:, :, ky, kx] * weight[:, None])
+                total.index_add_(0, position, weight)
+            colour /= total.clamp_min(1e-12)[:, None]
+        colour = colour.view(self.height + 2 * radius, stride, 3).permute(2, 0, 1)
+        return colour[:, radius : radius + self.height, radius : radius + self.width]
+
+    def upsampled(self, finer: _Level) -> _Field:
+        """This field carried to the next finer level (twice the size): each fine target starts from its
+        coarse pixel's match, offset by its position within that pixel; unusable starts stay random."""
+        field = _Field(finer, self.patch, self.generator)
+        ys, xs = field.targets // field.width, field.targets % field.width
+        coarse = self.index[(ys // 2).clamp_max(self.height - 1) * self.width + (xs // 2).clamp_max(self.width - 1)]
+        matched = self.source[coarse.clamp_min(0)]
+        sy = (matched // self.width) * 2 + ys % 2
+        sx = (matched % self.width) * 2 + xs % 2
+        ok = (coarse >= 0) & (sy < field.height) & (sx < field.width)
+        start = torch.where(ok, sy.clamp_max(field.height - 1) * field.width + sx.clamp_max(field.width - 1), field.source)
+        field.source = torch.where(field.valid[start], start, field.source)
+        return field
+
+
+def _texture_on_structure(copied: np.ndarray, hole: np.ndarray, sigma: float) -> np.ndarray:
+    """The copy's detail (finer than ``sigma``) on the membrane's coarse colour.
+
+    A copied patch is sharp but may bring the wrong colour (a patch of lawn where the wall went on); the
+    membrane has the likeliest coarse colour but no detail. Their sum is as sharp as the copy and, on the
+    synthetic suite, 1.2 dB closer to the truth (texture synthesis on a structure layer, as Bertalmio et
+    al. 2003 split them).
+    """
+    membrane = poisson_membrane(copied, np.zeros_like(copied), hole)
+    difference = np.where(hole[..., None], membrane.astype(np.float32) - copied, 0.0).astype(np.float32)
+    coarse = cv2.GaussianBlur(difference, (0, 0), sigma)
+    result = copied.astype(np.float32) + np.where(hole[..., None], coarse, 0.0)
+    return np.clip(result + 0.5, 0, 255).astype(np.uint8)
+
+
+def _working_box(hole: np.ndarray, known: np.ndarray, config: InpaintConfig) -> tuple[slice, slice]:
+    rows, cols = bounding_box(hole)
+    side = max(rows.stop - rows.start, cols.stop - cols.start)
+    return bounding_box(hole, max(4 * config.patch, int(config.context * side)))
+
+
+def inpaint(
+    image: np.ndarray,
+    hole: np.ndarray,
+    known: np.ndarray | None = None,
+    config: InpaintConfig = InpaintConfig(),
+    device: torch.device | str | None = None,
+) -> np.ndarray:
+    """Fill ``hole`` with texture copied from the rest of the image.
+
+    Args:
+        image: ``(H, W, 3)`` uint8.
+        hole: ``(H, W)`` bool, the pixels to synthesise.
+        known: ``(H, W)`` bool, pixels whose colour may be copied (default: all outside ``hole``); pixels
+            neither known nor in the hole are neither copied nor kept (e.g. canvas no frame covered).
+        config: search settings.
+        device: where the search runs (default CPU).
+
+    Returns:
+        ``(H, W, 3)`` uint8: ``image`` with the hole filled; every other pixel unchanged.
+    """
+    if config.patch < 3 or config.patch % 2 == 0:
+        raise LayerError(f"The inpainting patch must be an odd size of 3 or more, got {config.patch}.")
+    hole = hole.astype(bool)
+    if not hole.any():
+        return image.copy()
+    known = ~hole if known is None else known.astype(bool) & ~hole
+    rows, cols = _working_box(hole, known, config)
+    device = torch.device(device or "cpu")
+    crop = torch.from_numpy(np.ascontiguousarray(image[rows, cols])).to(device).permute(2, 0, 1).float() / 255.0
+    levels = [_Level(crop, torch.from_numpy(~known[rows, cols]).to(device))]
+    while min(levels[-1].unknown.shape) // 2 >= max(config.coarsest, 2 * config.patch):
+        levels.append(_downsample(levels[-1]))
+    generator = torch.Generator().manual_seed(config.seed)
+    current = levels[-1]
+    current.image = torch.where(current.unknown, _diffusion_fill(current), current.image)
+    field = _Field(current, config.patch, generator)
+    for depth in range(len(levels) - 1, -1, -1):
+        level = levels[depth]
+        if level is not current:
+            guess = interpolate(current.image[None], size=level.unknown.shape, mode="bilinear", align_corners=False)[0]
+            level.image = torch.where(level.unknown, guess, level.image)
+            field = field.upsampled(level)
+            current = level
+        steps = max(config.fine_steps, config.coarse_steps - (len(levels) - 1 - depth))
+        for step in range(steps):
+            features = field.patches()
+            # The coarsest level searches the whole region; finer levels refine the match they inherit.
+            reach = float(max(level.unknown.shape)) if depth == len(levels) - 1 else config.fine_reach
+            field.search(features, config.search_steps, reach)
+            final = depth == 0 and step >= steps - config.sharp_steps
+            level.image = torch.where(level.unknown, field.vote(features, best_only=final), level.image)
+    filled = (current.image.permute(1, 2, 0) * 255).round().clamp(0, 255).byte().cpu().numpy()
+    if config.structure_sigma > 0:
+        filled = _texture_on_structure(filled, levels[0].unknown.cpu().numpy(), config.structure_sigma)
+    out = image.copy()
+    region = out[rows, cols]
+    region[hole[rows, cols]] = filled[hole[rows, cols]]
+    return out

@@ -1,0 +1,157 @@
+"""Attached shadows: find the shadow a person casts on the ground next to their feet, and lift it.
+
+A shadow is the ground with less light on it: darker, with (nearly) the same chroma, and for the shadow
+of a standing person, touching them where they meet the ground. Removing the person must remove it too,
+or a dark shape stays behind with nobody to cast it (Omnimatte and its followers attach shadows to the
+person's layer for this reason).
+
+Detection looks at a window around the lower half of the person (a shadow lies on the ground beside or
+behind them). The lit ground's brightness and chroma are estimated there by normalised convolution
+over the pixels not (yet) taken for shadow, and a pixel is shadow when it is darker than that by at least
+``darker_than`` with its chroma within ``chroma_tolerance``. Only connected regions touching the
+person's feet count, and none that reaches the window's edge: that is the shade of a tree or a building,
+which was there before the person and stays after them.
+
+Lifting multiplies the shadowed ground by the per-channel ratio of lit to shadowed ground, weighted by a
+soft shadow matte: the texture under the shadow is kept (nothing is painted over), the penumbra fades
+out smoothly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from vmat.layers.stack import LayerStack
+
+
+@dataclass(frozen=True)
+class ShadowConfig:
+    """Settings for :func:`find_shadow` and :func:`lift_shadows`."""
+
+    darker_than: float = 0.8
+    """A shadow pixel has at most this fraction of the lit ground's brightness."""
+    chroma_tolerance: float = 0.06
+    """Largest difference of normalised chroma (r/(r+g+b), g/(r+g+b)) from the lit ground."""
+    feet: float = 0.15
+    """The lowest part of the person, as a fraction of their height, that counts as touching the ground."""
+    reach: float = 1.2
+    """How far the window reaches beside and below the person, as a fraction of their height."""
+    min_height: int = 16
+    """People shorter than this many pixels are not searched (too few pixels to tell ground from shadow)."""
+
+
+def _smooth(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
+    """Normalised convolution: the Gaussian-weighted mean of ``values`` over ``weight``."""
+    weight = weight.astype(np.float32)
+    size = (0, 0)
+    total = cv2.GaussianBlur(values * (weight[..., None] if values.ndim == 3 else weight), size, sigma)
+    norm = cv2.GaussianBlur(weight, size, sigma)
+    return total / np.maximum(norm, 1e-6)[..., None] if values.ndim == 3 else total / np.maximum(norm, 1e-6)
+
+
+def find_shadow(background: np.ndarray, person: np.ndarray, people: np.ndarray, config: ShadowConfig = ShadowConfig()) -> np.ndarray:
+    """The soft matte of the shadow attached to one person.
+
+    Args:
+        background: ``(H, W, 3)`` float32 background colour in [0, 1].
+        person: ``(H, W)`` bool, the person.
+        people: ``(H, W)`` bool, everyone (their pixels are not ground).
+        config: detection settings.
+
+    Returns:
+        ``(H, W)`` float32 in [0, 1]: how much of the shadow's darkening each pixel has (0 where none).
+    """
+    matte = np.zeros(person.shape, np.float32)
+    rows = np.flatnonzero(person.any(axis=1))
+    if rows.size == 0 or rows[-1] - rows[0] + 1 < config.min_height:
+        return matte
+    cols = np.flatnonzero(person.any(axis=0))
+    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    tall = bottom - top
+    height, width = person.shape
+    reach = int(config.reach * tall)
+    y0, y1 = top + tall // 2, min(height, bottom + reach // 2)
+    x0, x1 = max(0, left - reach), min(width, right + reach)
+    colour = background[y0:y1, x0:x1]
+    ground = ~cv2.dilate(people[y0:y1, x0:x1].astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    if ground.sum() < 64:
+        return matte
+    smooth = cv2.GaussianBlur(colour, (0, 0), 1.5)
+    brightness = smooth.mean(axis=2)
+    chroma = smooth[..., :2] / np.maximum(smooth.sum(axis=2, keepdims=True), 1e-4)
+    sigma = max(3.0, tall / 6)
+    shadow = brightness < config.darker_than * np.median(brightness[ground])
+    for _ in range(2):
+        lit = ground & ~shadow
+        if lit.sum() < 32:
+            return matte
+        lit_brightness = _smooth(brightness, lit, sigma)
+        lit_chroma = _smooth(chroma, lit, sigma)
+        ratio = brightness / np.maximum(lit_brightness, 1e-4)
+        similar = np.abs(chroma - lit_chroma).max(axis=2) < config.chroma_tolerance
+        shadow = ground & (ratio < config.darker_than) & similar
+    # Keep the regions that touch the feet and stay inside the window.
+    feet_rows = slice(max(0, bottom - max(2, int(config.feet * tall)) - y0), bottom - y0)
+    feet = np.zeros(shadow.shape, np.uint8)
+    feet[feet_rows] = person[y0:y1, x0:x1][feet_rows]
+    feet = cv2.dilate(feet, np.ones((7, 7), np.uint8)).astype(bool)
+    count, labels = cv2.connectedComponents(shadow.astype(np.uint8), connectivity=8)
+    touching = np.unique(labels[feet & shadow])
+    edge = np.zeros(shadow.shape, bool)
+    edge[0, :] = edge[:, 0] = edge[:, -1] = True
+    if y1 < height:
+        edge[-1, :] = True
+    escaping = np.unique(labels[edge & shadow])
+    keep = np.setdiff1d(touching[touching > 0], escaping)
+    if keep.size == 0:
+        return matte
+    attached = np.isin(labels, keep)
+    # The matte: 1 on the shadow, fading to 0 over the penumbra around it as the ground gets as bright as lit.
+    core = float(np.median(ratio[attached]))
+    strength = np.clip((1.0 - ratio) / max(1.0 - core, 1e-3), 0.0, 1.0)
+    grown = cv2.dilate(attached.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & ground
+    soft = np.where(attached, 1.0, np.where(grown, strength, 0.0)).astype(np.float32)
+    matte[y0:y1, x0:x1] = cv2.GaussianBlur(soft, (0, 0), 1.0)
+    return matte
+
+
+def lift_shadow(background: np.ndarray, matte: np.ndarray) -> np.ndarray:
+    """``background`` ``(H, W, 3)`` float32 with the shadow of ``matte`` lifted: each channel multiplied by
+    the ratio of the lit ground around the shadow to the shadowed ground, as much as ``matte`` says."""
+    # The gain is measured on the shadow's inside, away from the penumbra.
+    core = matte >= min(0.95, float(np.quantile(matte[matte > 0], 0.75))) if matte.any() else matte > 0
+    around = (cv2.dilate((matte > 0).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0) & (matte == 0)
+    if core.sum() < 8 or around.sum() < 8:
+        return background
+    gain = np.median(background[around], axis=0) / np.maximum(np.median(background[core], axis=0), 1e-4)
+    gain = np.clip(gain, 1.0, 4.0)
+    return np.clip(background * (1.0 + matte[..., None] * (gain - 1.0)), 0.0, 1.0)
+
+
+def lift_shadows(stack: LayerStack, instance_ids: Iterable[int], config: ShadowConfig = ShadowConfig()) -> tuple[LayerStack, np.ndarray]:
+    """The frame with the shadows of the named people (those present) lifted from its background plane.
+
+    Returns:
+        The new layers, and ``(H, W)`` bool: the pixels that changed.
+    """
+    background = stack.colour[0].permute(1, 2, 0).cpu().numpy()
+    people = (stack.alpha[1:] > 0.5).any(0).cpu().numpy() if len(stack.ids) > 1 else np.zeros(background.shape[:2], bool)
+    lifted = background
+    for instance_id in instance_ids:
+        if instance_id not in stack.ids:
+            continue
+        person = (stack.alpha[stack.index_of(instance_id)] > 0.5).cpu().numpy()
+        matte = find_shadow(lifted, person, people, config)
+        if matte.any():
+            lifted = lift_shadow(lifted, matte)
+    changed = np.any(lifted != background, axis=2)
+    if not changed.any():
+        return stack, changed
+    colour = stack.colour.clone()
+    colour[0] = torch.from_numpy(np.ascontiguousarray(lifted)).permute(2, 0, 1).to(colour)
+    return stack.replace(colour=colour), changed
