@@ -18,29 +18,39 @@ import scipy.sparse.linalg as sparse_linalg
 _STEPS = ((0, 1), (0, -1), (1, 0), (-1, 0))
 
 
-def gain_between(reference: np.ndarray, donor: np.ndarray, where: np.ndarray, *, tolerance: float = 0.01) -> np.ndarray:
-    """``donor`` times the per-channel gain that best maps it onto ``reference`` over ``where``.
+def gain_of(reference: np.ndarray, donor: np.ndarray, where: np.ndarray, *, tolerance: float = 0.01, samples: int = 4096) -> np.ndarray | None:
+    """The per-channel gain ``(3,)`` that best maps ``donor`` onto ``reference`` over ``where``, or ``None``
+    when it is 1.
 
-    The gain is the median of per-pixel ratios (robust to a few pixels of a person the masks missed).
-    It is left at 1 for a channel within ``tolerance`` of 1, where it is indistinguishable from noise and
-    rounding would only cost precision, and when fewer than 32 pixels measure it.
+    The gain is the median of per-pixel ratios (robust to a few pixels of a person the masks missed), over
+    at most ``samples`` evenly spread pixels. A channel within ``tolerance`` of 1 keeps 1: there it is
+    indistinguishable from noise, and rounding would only cost precision. Fewer than 32 pixels measure
+    nothing.
 
     Args:
         reference, donor: ``(H, W, 3)`` uint8.
         where: ``(H, W)`` bool, pixels both see.
-
-    Returns:
-        ``(H, W, 3)`` uint8, the corrected donor (``donor`` itself when no channel changes).
     """
-    usable = where & (donor.min(axis=2) >= 8)
-    if usable.sum() < 32:
-        return donor
-    ratios = (reference[usable].astype(np.float32) + 0.5) / (donor[usable].astype(np.float32) + 0.5)
+    usable = np.flatnonzero(where & (donor.min(axis=2) >= 8))
+    if usable.size < 32:
+        return None
+    usable = usable[:: max(1, usable.size // samples)]
+    ratios = (reference.reshape(-1, 3)[usable].astype(np.float32) + 0.5) / (donor.reshape(-1, 3)[usable].astype(np.float32) + 0.5)
     gain = np.clip(np.median(ratios, axis=0), 0.5, 2.0)
-    if np.all(np.abs(gain - 1.0) < tolerance):
-        return donor
     gain = np.where(np.abs(gain - 1.0) < tolerance, 1.0, gain)
-    return np.clip(donor.astype(np.float32) * gain + 0.5, 0, 255).astype(np.uint8)
+    return None if np.all(gain == 1.0) else gain
+
+
+def apply_gain(colour: np.ndarray, gain: np.ndarray | None) -> np.ndarray:
+    """uint8 ``colour`` ``(..., 3)`` times ``gain`` (unchanged for ``None``)."""
+    if gain is None:
+        return colour
+    return np.clip(colour.astype(np.float32) * gain + 0.5, 0, 255).astype(np.uint8)
+
+
+def gain_between(reference: np.ndarray, donor: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """``donor`` ``(H, W, 3)`` uint8 corrected by :func:`gain_of` (``donor`` itself when the gain is 1)."""
+    return apply_gain(donor, gain_of(reference, donor, where))
 
 
 def _harmonic(values: np.ndarray, unknown: np.ndarray, start: np.ndarray | None = None, iterations: int | None = None) -> np.ndarray:

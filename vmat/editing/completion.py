@@ -44,7 +44,7 @@ import cv2
 import numpy as np
 import torch
 
-from vmat.editing.blending import gain_between, poisson_membrane
+from vmat.editing.blending import apply_gain, gain_between, gain_of, poisson_membrane
 from vmat.editing.inpaint import InpaintConfig, inpaint
 from vmat.editing.shadows import ShadowConfig, lift_shadows
 from vmat.geometry import bounding_box
@@ -320,9 +320,9 @@ def _fill(
     crop_source = source[rows, cols]
     ring = (cv2.dilate(missing.astype(np.uint8), np.ones((2 * _GAIN_RING + 1,) * 2, np.uint8)) > 0) & ~missing
 
-    def take_from(colour: np.ndarray, seen: np.ndarray, code: Filled, corrected: bool = False) -> None:
+    def take_from(colour: np.ndarray, seen: np.ndarray, code: Filled) -> None:
         take = missing & seen
-        if config.gain and take.any() and code != Filled.INPAINTED and not corrected:
+        if config.gain and take.any() and code != Filled.INPAINTED:
             colour = gain_between(filled, colour, ring & seen)
         filled[take] = colour[take]
         crop_source[take] = code
@@ -342,10 +342,16 @@ def _fill(
     donors = sorted((k for k in window if k != index), key=lambda k: (abs(k - index), k))
     plate_colour, plate_seen = from_plate(plate.colour, plate.seen)
     if config.donors == "median":
-        seen_by = [donor_view(other) for other in donors]
-        corrected = [gain_between(filled, colour, ring & seen) if config.gain else colour for colour, seen in seen_by]
-        if seen_by:
-            take_from(*_median_of(corrected, [seen for _, seen in seen_by]), Filled.NEIGHBOUR, corrected=True)
+        offers = [donor_view(other) for other in donors]
+        if offers and missing.any():
+            # Each donor's gain is measured on the ring; only the hidden pixels are gathered.
+            values = [apply_gain(colour[missing], gain_of(filled, colour, ring & seen) if config.gain else None) for colour, seen in offers]
+            median, any_seen = _median_of(values, [seen[missing] for _, seen in offers])
+            taken = np.zeros_like(missing)
+            taken[missing] = any_seen
+            filled[taken] = median[any_seen]
+            crop_source[taken] = Filled.NEIGHBOUR
+            missing &= ~taken
     else:
         for other in donors:
             if not missing.any():
@@ -366,15 +372,15 @@ def _fill(
     return CompletedFrame(_with_background(stack, filled, crop_source, (rows, cols)), source)
 
 
-def _median_of(colours: list[np.ndarray], seen: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Per pixel and channel, the median over the donors that saw it (the lower middle of an even count),
-    and where at least one did."""
-    stacked = np.stack(colours).astype(np.float32)
-    stacked[~np.stack(seen)] = np.nan  # NaN sorts last
-    count = np.sum(np.stack(seen), axis=0)
+def _median_of(values: list[np.ndarray], seen: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel and channel the median ``(n, 3)`` of the donors' ``(n, 3)`` values that saw it (the lower
+    middle of an even count), and ``(n,)`` whether any did."""
+    stacked = np.stack(values).astype(np.float32)
+    seen_here = np.stack(seen)
+    stacked[~seen_here] = np.nan  # NaN sorts last
+    count = seen_here.sum(axis=0)
     middle = np.maximum(count - 1, 0) // 2
-    ordered = np.sort(stacked, axis=0)
-    median = np.take_along_axis(ordered, np.broadcast_to(middle[None, ..., None], (1, *ordered.shape[1:])), 0)[0]
+    median = np.take_along_axis(np.sort(stacked, axis=0), middle[None, :, None], 0)[0]
     return np.nan_to_num(median).astype(np.uint8), count > 0
 
 

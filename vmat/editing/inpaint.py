@@ -10,9 +10,14 @@ as well as a CPU.
 Coarse to fine over an image pyramid: the coarsest level starts from a diffusion fill; at each level the
 hole is refined by alternating a nearest-neighbour-field search (every patch touching the hole finds the
 most similar patch lying wholly in the known region) with a vote (every hole pixel becomes the weighted
-mean of what the matched patches covering it say it is); the field is carried to the next level. The last
-vote at full size takes, for each pixel, the best-matching patch's pixel instead of a mean, which keeps
-the copied texture's detail where neighbouring patches disagree by a pixel or two.
+mean of what the matched patches covering it say it is); the field is carried to the next level. At full
+size each vote takes, for each pixel, the best-matching patch's pixel instead of a mean: a mean of patches
+that disagree by a pixel or two is blurred, and the next search would then prefer the smoothest sources
+(full-size best-patch votes raised the fill's sharpness on the synthetic suite's plates from 0.61 to 0.69).
+
+Last, the copy's coarse colour is replaced by the membrane's (the smoothest interpolation of the hole's
+border), keeping only its detail: texture synthesis on a structure layer, as Bertalmio et al. (2003) split
+them. A wrongly chosen patch then brings the wrong texture but not a wrong-coloured blob.
 """
 
 from __future__ import annotations
@@ -45,9 +50,6 @@ class InpaintConfig:
     fine_steps: int = 3
     search_steps: int = 2
     """PatchMatch rounds (propagation + random search) per search."""
-    sharp_steps: int = 99
-    """The last rounds at full size take each pixel from its best patch instead of the mean vote (all of
-    them by default: matching blurred votes would favour the smoothest source patches)."""
     structure_sigma: float = 6.0
     """Gaussian scale (pixels) below which the fill keeps the copied texture and above which it takes the
     membrane (the smoothest interpolation of the hole's border); 0 keeps the copy as it is."""
@@ -206,9 +208,8 @@ def _texture_on_structure(copied: np.ndarray, hole: np.ndarray, sigma: float) ->
     """The copy's detail (finer than ``sigma``) on the membrane's coarse colour.
 
     A copied patch is sharp but may bring the wrong colour (a patch of lawn where the wall went on); the
-    membrane has the likeliest coarse colour but no detail. Their sum is as sharp as the copy and, on the
-    synthetic suite, 1.2 dB closer to the truth (texture synthesis on a structure layer, as Bertalmio et
-    al. 2003 split them).
+    membrane has the likeliest coarse colour but no detail. Their sum is nearly as sharp as the copy and,
+    on the synthetic suite's plates, 1.2 dB closer to the truth (sharpness 0.67 against 0.69).
     """
     membrane = poisson_membrane(copied, np.zeros_like(copied), hole)
     difference = np.where(hole[..., None], membrane.astype(np.float32) - copied, 0.0).astype(np.float32)
@@ -217,7 +218,7 @@ def _texture_on_structure(copied: np.ndarray, hole: np.ndarray, sigma: float) ->
     return np.clip(result + 0.5, 0, 255).astype(np.uint8)
 
 
-def _working_box(hole: np.ndarray, known: np.ndarray, config: InpaintConfig) -> tuple[slice, slice]:
+def _working_box(hole: np.ndarray, config: InpaintConfig) -> tuple[slice, slice]:
     rows, cols = bounding_box(hole)
     side = max(rows.stop - rows.start, cols.stop - cols.start)
     return bounding_box(hole, max(4 * config.patch, int(config.context * side)))
@@ -249,7 +250,7 @@ def inpaint(
     if not hole.any():
         return image.copy()
     known = ~hole if known is None else known.astype(bool) & ~hole
-    rows, cols = _working_box(hole, known, config)
+    rows, cols = _working_box(hole, config)
     device = torch.device(device or "cpu")
     crop = torch.from_numpy(np.ascontiguousarray(image[rows, cols])).to(device).permute(2, 0, 1).float() / 255.0
     levels = [_Level(crop, torch.from_numpy(~known[rows, cols]).to(device))]
@@ -267,13 +268,12 @@ def inpaint(
             field = field.upsampled(level)
             current = level
         steps = max(config.fine_steps, config.coarse_steps - (len(levels) - 1 - depth))
-        for step in range(steps):
+        for _ in range(steps):
             features = field.patches()
             # The coarsest level searches the whole region; finer levels refine the match they inherit.
             reach = float(max(level.unknown.shape)) if depth == len(levels) - 1 else config.fine_reach
             field.search(features, config.search_steps, reach)
-            final = depth == 0 and step >= steps - config.sharp_steps
-            level.image = torch.where(level.unknown, field.vote(features, best_only=final), level.image)
+            level.image = torch.where(level.unknown, field.vote(features, best_only=depth == 0), level.image)
     filled = (current.image.permute(1, 2, 0) * 255).round().clamp(0, 255).byte().cpu().numpy()
     if config.structure_sigma > 0:
         filled = _texture_on_structure(filled, levels[0].unknown.cpu().numpy(), config.structure_sigma)

@@ -46,12 +46,17 @@ class ShadowConfig:
 
 
 def _smooth(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
-    """Normalised convolution: the Gaussian-weighted mean of ``values`` over ``weight``."""
+    """Normalised convolution: the Gaussian-weighted mean of ``values`` ``(h, w)`` or ``(h, w, c)`` over
+    ``weight``. A wide Gaussian is applied at a reduced size (the result is smooth anyway)."""
+    height, width = weight.shape
+    factor = max(1, int(sigma // 4))
+    small = (max(1, width // factor), max(1, height // factor))
     weight = weight.astype(np.float32)
-    size = (0, 0)
-    total = cv2.GaussianBlur(values * (weight[..., None] if values.ndim == 3 else weight), size, sigma)
-    norm = cv2.GaussianBlur(weight, size, sigma)
-    return total / np.maximum(norm, 1e-6)[..., None] if values.ndim == 3 else total / np.maximum(norm, 1e-6)
+    weighted = values * (weight[..., None] if values.ndim == 3 else weight)
+    total = cv2.GaussianBlur(cv2.resize(weighted, small, interpolation=cv2.INTER_AREA), (0, 0), sigma / factor)
+    norm = cv2.GaussianBlur(cv2.resize(weight, small, interpolation=cv2.INTER_AREA), (0, 0), sigma / factor)
+    mean = total / np.maximum(norm, 1e-6)[..., None] if values.ndim == 3 else total / np.maximum(norm, 1e-6)
+    return cv2.resize(mean, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def find_shadow(background: np.ndarray, person: np.ndarray, people: np.ndarray, config: ShadowConfig = ShadowConfig()) -> np.ndarray:
@@ -111,26 +116,32 @@ def find_shadow(background: np.ndarray, person: np.ndarray, people: np.ndarray, 
     if keep.size == 0:
         return matte
     attached = np.isin(labels, keep)
-    # The matte: 1 on the shadow, fading to 0 over the penumbra around it as the ground gets as bright as lit.
+    # The matte: 1 inside the shadow (bright stones in it were darkened as much as the rest); across its
+    # border, how much darker than the lit ground each pixel is, barely smoothed, so that lit pixels
+    # next to a hard shadow edge are not brightened.
     core = float(np.median(ratio[attached]))
-    strength = np.clip((1.0 - ratio) / max(1.0 - core, 1e-3), 0.0, 1.0)
-    grown = cv2.dilate(attached.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & ground
-    soft = np.where(attached, 1.0, np.where(grown, strength, 0.0)).astype(np.float32)
-    matte[y0:y1, x0:x1] = cv2.GaussianBlur(soft, (0, 0), 1.0)
+    fine = cv2.GaussianBlur(colour, (0, 0), 0.7).mean(axis=2) / np.maximum(lit_brightness, 1e-4)
+    strength = np.clip((1.0 - fine) / max(1.0 - core, 1e-3), 0.0, 1.0)
+    inside = cv2.erode(attached.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    border = cv2.dilate(attached.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & ground & ~inside
+    matte[y0:y1, x0:x1] = np.where(inside, 1.0, np.where(border, strength, 0.0))
     return matte
 
 
-def lift_shadow(background: np.ndarray, matte: np.ndarray) -> np.ndarray:
-    """``background`` ``(H, W, 3)`` float32 with the shadow of ``matte`` lifted: each channel multiplied by
-    the ratio of the lit ground around the shadow to the shadowed ground, as much as ``matte`` says."""
-    # The gain is measured on the shadow's inside, away from the penumbra.
+def lift_shadow(background: np.ndarray, matte: np.ndarray, ground: np.ndarray) -> np.ndarray:
+    """``background`` ``(H, W, 3)`` float32 with the shadow of ``matte`` lifted.
+
+    The shadowed ground is the lit ground times a per-channel transmittance ``t`` (measured as the ratio of
+    the shadow's inside to the ``ground`` pixels around it), and a pixel ``matte`` deep into the shadow was
+    multiplied by ``1 - matte (1 - t)``: dividing by that undoes it exactly, penumbra included.
+    """
     core = matte >= min(0.95, float(np.quantile(matte[matte > 0], 0.75))) if matte.any() else matte > 0
-    around = (cv2.dilate((matte > 0).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0) & (matte == 0)
+    around = (cv2.dilate((matte > 0).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0) & (matte == 0) & ground
     if core.sum() < 8 or around.sum() < 8:
         return background
-    gain = np.median(background[around], axis=0) / np.maximum(np.median(background[core], axis=0), 1e-4)
-    gain = np.clip(gain, 1.0, 4.0)
-    return np.clip(background * (1.0 + matte[..., None] * (gain - 1.0)), 0.0, 1.0)
+    transmittance = np.median(background[core], axis=0) / np.maximum(np.median(background[around], axis=0), 1e-4)
+    transmittance = np.clip(transmittance, 0.25, 1.0)
+    return np.clip(background / (1.0 - matte[..., None] * (1.0 - transmittance)), 0.0, 1.0)
 
 
 def lift_shadows(stack: LayerStack, instance_ids: Iterable[int], config: ShadowConfig = ShadowConfig()) -> tuple[LayerStack, np.ndarray]:
@@ -148,7 +159,7 @@ def lift_shadows(stack: LayerStack, instance_ids: Iterable[int], config: ShadowC
         person = (stack.alpha[stack.index_of(instance_id)] > 0.5).cpu().numpy()
         matte = find_shadow(lifted, person, people, config)
         if matte.any():
-            lifted = lift_shadow(lifted, matte)
+            lifted = lift_shadow(lifted, matte, ~people)
     changed = np.any(lifted != background, axis=2)
     if not changed.any():
         return stack, changed
