@@ -486,8 +486,10 @@ def detect_people(
     windows = [letterbox_window(height, width)] + (tile_windows(height, width, tiles) if tiles else [])
     prepared = [frames_to_input(frames, window) for window in windows]
     inputs = torch.cat([window_inputs for window_inputs, _ in prepared])
-    # Bounded chunks keep memory flat however many frames and tiles come at once.
-    outputs = [model(inputs[i : i + _NETWORK_BATCH]) for i in range(0, inputs.shape[0], _NETWORK_BATCH)]
+    # Bounded chunks keep memory flat however many frames and tiles come at once. On CPU, pairs keep the
+    # activations in cache: 16 CPU ms per input against 25 in chunks of 16 (one thread).
+    chunk = _NETWORK_BATCH if inputs.is_cuda else 2
+    outputs = [model(inputs[i : i + chunk]) for i in range(0, inputs.shape[0], chunk)]
     regressors, logits = (torch.cat(parts) for parts in zip(*outputs))
     batch = frames.shape[0]
     per_frame: list[list[tuple[Tensor, Tensor, Tensor]]] = [[] for _ in range(batch)]
