@@ -180,6 +180,10 @@ def test_tile_windows_cover_with_overlap():
     assert xs[0] == 0 and xs[-1] + 360 == 854 and ys[0] == 0 and ys[-1] + 360 == 480
     assert all(b - a <= 360 * 0.7 for a, b in zip(xs, xs[1:])) and len(windows) == len(xs) * len(ys)
     assert tile_windows(100, 100, TileConfig(fraction=1.0)) == [Window(0, 0, 100)]
+    # 432 - 180 is exactly two steps of 0.7 * 180: three columns, not four.
+    assert sorted({w.x0 for w in tile_windows(240, 432, TileConfig(fraction=0.75, overlap=0.3))}) == [0, 126, 252]
+    with pytest.raises(ValueError, match="overlap"):
+        TileConfig(overlap=1.0)
 
 
 # ---- the real network ---------------------------------------------------------------------------------------

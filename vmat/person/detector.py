@@ -373,7 +373,7 @@ def tile_windows(height: int, width: int, config: TileConfig) -> list[Window]:
     def starts(length: int) -> list[int]:
         if length <= side:
             return [(length - side) // 2]
-        count = math.ceil((length - side) / step) + 1
+        count = math.ceil(round((length - side) / step, 6)) + 1  # 252 / (180 * 0.7) is 2, not 2.0000000001
         return [round(i * (length - side) / (count - 1)) for i in range(count)]
 
     return [Window(x, y, side) for y in starts(height) for x in starts(width)]
