@@ -354,11 +354,12 @@ class TileConfig:
     the letterboxed frame) and neighbouring tiles overlap by at least ``overlap`` of it. A tile keeps
     only the people it sees whole enough: body box no larger than the tile and its central half inside
     the tile (edges that are the frame's own excepted); bigger or cut people are the full frame's or a
-    neighbour tile's, and a cut body would spoil the keypoints in the weighted merge.
+    neighbour tile's. With tiles overlapping by half, every person whose body box fits a tile has its
+    central half inside some tile.
     """
 
     fraction: float = 0.75
-    overlap: float = 0.3
+    overlap: float = 0.5
 
     def __post_init__(self) -> None:
         if not (0 < self.fraction <= 1 and 0 <= self.overlap < 1):
