@@ -54,7 +54,7 @@ def _edit_parser(subparsers: argparse._SubParsersAction, name: str, summary: str
     )
     parser.add_argument("clip", help="input video file")
     parser.add_argument("-o", "--output", required=True, help="the edited video (.mp4/.mov/.mkv)")
-    layers = parser.add_argument_group("layers (one of; default: make them with the fallback people finder)")
+    layers = parser.add_argument_group("layers (one of; default: make them, people found by the person detector)")
     given = layers.add_mutually_exclusive_group()
     given.add_argument("--layers", metavar="PATH", help="the clip's saved layers (CLIP.vlayers): nothing is recomputed")
     given.add_argument("--prompt", metavar="FILE", help="make the layers from a JSON prompt file or a first-frame id-mask PNG")
@@ -62,9 +62,9 @@ def _edit_parser(subparsers: argparse._SubParsersAction, name: str, summary: str
     parser.add_argument("--no-completion", action="store_true", help="do not recover the background hidden behind people")
     parser.add_argument("--crf", type=int, help="H.264 quality (default 18)")
     parser.add_argument("--preset", default="veryfast", help="x264 preset (default veryfast)")
+    add_fast_encode_option(parser)
     add_backend_option(parser)
     add_overwrite_option(parser)
-    add_fast_encode_option(parser)
     parser.set_defaults(handler=run)
     return parser
 

@@ -1,4 +1,4 @@
-"""``vmat masks``: per-frame instance id masks for a clip, from prompts or the fallback people finder."""
+"""``vmat masks``: per-frame instance id masks for a clip, from prompts or people found automatically."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument("clip", help="input video file")
     parser.add_argument("-o", "--output", default="vmat_out", help="output folder (default: vmat_out)")
-    masks = parser.add_argument_group("people (default: the FALLBACK finder of moving people, weak: prompt when you can)")
+    masks = parser.add_argument_group("people (default: found by the person detector on frame 0; prompt to choose who)")
     given = masks.add_mutually_exclusive_group()
     given.add_argument(
         "--prompt",
@@ -79,8 +79,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     out.add_argument("--crf", type=int, help="H.264 quality of the video (default 18)")
     out.add_argument("--preset", help="x264 preset (default veryfast)")
-    add_overwrite_option(out)
     add_fast_encode_option(out)
+    add_overwrite_option(out)
     add_backend_option(stages)
     parser.add_argument("--config", metavar="FILE", help="a TOML run configuration (see --print-config); flags override it")
     parser.add_argument("--print-config", action="store_true", help="print the configuration this command would use, as TOML, and stop")
@@ -110,8 +110,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "write_people": args.people,
         "crf": args.crf,
         "preset": args.preset,
-        "batch_size": args.batch_size,
         "fast_encode": True if args.fast_encode else None,
+        "batch_size": args.batch_size,
         "backend": args.backend,
     }
     edits = {

@@ -58,7 +58,7 @@ class RunConfig:
 
     People come from ``masks_folder`` (per-frame id-mask PNGs ``00000.png``, ... as ``vmat masks`` writes
     them) when given; otherwise from ``prompt`` (a JSON prompt file, or an id-mask PNG of frame
-    ``prompt_frame``) propagated through the clip; with neither, from the fallback people finder.
+    ``prompt_frame``) propagated through the clip; with neither, from the automatic people finder (the person detector).
     """
 
     masks_folder: str | None = None
@@ -142,7 +142,7 @@ def make_layers(
         masks = layers_path.with_suffix(".masks")
         with clock.measure("masks"):
             masking = mask_clip(video_frames(source), masks, rounds)
-        how = "FALLBACK people finder" if masking.automatic else f"prompts from frame {masking.start_frame}"
+        how = "people found automatically" if masking.automatic else f"prompts from frame {masking.start_frame}"
         written.append(f"wrote {masks} (id masks of {masking.frames} frames, {how}; ids {masking.ids})")
         config = replace(config, masks_folder=str(masks))
     factories = stage_factories(config)

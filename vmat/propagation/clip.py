@@ -1,4 +1,4 @@
-"""Instance masks for a whole clip: prompts (or the fallback people finder), propagation both ways, export.
+"""Instance masks for a whole clip: prompts (or people found automatically), propagation both ways, export.
 
 Frames are streamed; the backward pass re-reads the clip in chunks of ``backward_chunk`` frames (from the
 start each time), so memory stays bounded by one chunk however long the clip is.
@@ -110,7 +110,7 @@ def _reversed_frames(source: FrameSource, stop: int, chunk: int) -> Iterator[tup
 
 
 def first_frame_prompt(source: FrameSource, config: MaskingConfig) -> FramePrompt:
-    """FALLBACK: an id-mask prompt on frame 0 from the weight-free people finder (see :mod:`.auto`)."""
+    """An id-mask prompt on frame 0 from the automatic people finder (see :mod:`.auto`)."""
     sample = list(islice(source(), 0, config.auto_frames * config.auto_stride, config.auto_stride))
     if not sample:
         raise NoVideoError("the clip has no frames to find people in.")
