@@ -2,7 +2,8 @@
 
 - :class:`RayRunner` (:mod:`pipelines.runner`): a :class:`~vmat.pipeline.stage.StageRunner` on Ray actors.
 - :func:`ray_cluster` (:mod:`pipelines.cluster`): an embedded local cluster, or a connection to one.
-- :func:`run_batch` (:mod:`pipelines.batch`): ``vmat batch``, resumable and fault tolerant.
+- :func:`run_batch` (:mod:`pipelines.batch`): ``vmat batch``, resumable, fault tolerant and stopped cleanly
+  by SIGINT or SIGTERM (:class:`BatchInterrupted`, :mod:`pipelines.signals`).
 
 Ray is imported only when a Ray runner or cluster is used, so in-process batch jobs do not pay for it.
 """
@@ -11,9 +12,11 @@ from pipelines.batch import BatchConfig, BatchReport, run_batch
 from pipelines.clips import ClipJob, find_clips
 from pipelines.cluster import ClusterConfig, ray_cluster
 from pipelines.runner import RayRunner, RayRunnerConfig, WorkerLostError
+from pipelines.signals import BatchInterrupted
 
 __all__ = [
     "BatchConfig",
+    "BatchInterrupted",
     "BatchReport",
     "ClipJob",
     "ClusterConfig",

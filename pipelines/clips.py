@@ -6,8 +6,12 @@ options, named like the fields of :class:`vmat.pipeline.run.RunConfig` or of its
 (:class:`vmat.pipeline.edits.EditSpec`: ``background``, ``remove``, ``reorder``), plus an optional
 ``output`` (the clip's output folder, relative to the job's output folder).
 
-Each clip's outputs go to a folder that mirrors its place in the input tree (``in/a/b/walk.mp4`` ->
-``out/a/b/walk/``). Output names can never leave the output folder: absolute names and ``..`` are refused.
+Each clip's outputs go to a folder named like the clip at its place in the input tree
+(``in/a/b/walk.mp4`` -> ``out/a/b/walk.mp4/``): two clips never share a folder, nor does one clip's
+folder hold another's (``a.mp4`` and ``a/b.mp4`` go to ``out/a.mp4/`` and ``out/a/b.mp4/``). Output names
+can never leave the output folder (absolute names and ``..`` are refused), never take the job's own file
+names (``vmat-batch.json`` ...) and are never hidden (vmat's temporaries are). Hidden folders are not
+searched for clips.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from pipelines.job import RESERVED_NAMES
 from vmat.errors import ConfigError, InputNotFoundError
 from vmat.pipeline.edits import EditSpec
 from vmat.pipeline.run import RunConfig
@@ -73,7 +78,7 @@ def find_clips(source: str | os.PathLike[str], manifest: str | os.PathLike[str] 
     elif path.is_file() and path.suffix.lower() in MANIFEST_SUFFIXES:
         jobs = _read_manifest(path, path.parent)
     elif path.is_dir():
-        jobs = [_job(clip, path) for clip in sorted(path.rglob("*")) if _is_video(clip)]
+        jobs = [_job(clip, path) for clip in sorted(path.rglob("*")) if _is_video(clip) and not _is_hidden(clip, path)]
     elif glob.has_magic(text):
         root = _glob_root(text)
         jobs = [_job(Path(clip), root) for clip in sorted(glob.glob(text, recursive=True)) if _is_video(Path(clip))]
@@ -82,14 +87,20 @@ def find_clips(source: str | os.PathLike[str], manifest: str | os.PathLike[str] 
     else:
         raise InputNotFoundError(f"input {text!r} is not a folder, a glob pattern matching clips, or a manifest")
     _check_unique(jobs)
-    return jobs
+    return sorted(jobs, key=lambda job: job.key)
 
 
 def safe_key(name: str) -> str:
-    """``name`` as a relative POSIX path inside the output folder; refuses absolute names and ``..``."""
+    """``name`` as a relative POSIX path inside the output folder; refuses absolute names, ``..``, hidden
+    names (vmat's temporaries are hidden) and the job's own file names."""
     posix = PurePosixPath(name.replace("\\", "/"))
     if posix.is_absolute() or Path(name).is_absolute() or ".." in posix.parts or not posix.parts or posix == PurePosixPath("."):
         raise ConfigError(f"output name {name!r} must be a relative path inside the output folder, without '..'")
+    hidden = [part for part in posix.parts if part.startswith(".")]
+    if hidden:
+        raise ConfigError(f"output name {name!r} has a hidden part {hidden[0]!r}: vmat keeps its temporaries under hidden names")
+    if posix.parts[0] in RESERVED_NAMES:
+        raise ConfigError(f"output name {name!r} is reserved for the batch job's own file {posix.parts[0]!r}")
     return posix.as_posix()
 
 
@@ -98,13 +109,17 @@ def _is_video(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES and not path.name.startswith(".")
 
 
+def _is_hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
 def _job(clip: Path, root: Path, options: dict[str, Any] | None = None, output: str | None = None) -> ClipJob:
     if output is None:
         try:
             relative = clip.resolve().relative_to(root.resolve())
         except ValueError:
             relative = Path(clip.name)
-        output = relative.with_suffix("").as_posix()
+        output = relative.as_posix()
     return ClipJob(safe_key(output), clip, options or {})
 
 
@@ -115,11 +130,22 @@ def _glob_root(pattern: str) -> Path:
 
 
 def _check_unique(jobs: list[ClipJob]) -> None:
+    """Two clips may not share an output folder, nor may one's folder hold another's (committing the outer
+    one would replace the inner one)."""
     seen: dict[str, Path] = {}
     for job in jobs:
         if job.key in seen:
             raise ConfigError(f"clips {str(seen[job.key])!r} and {str(job.source)!r} would share the output folder {job.key!r}")
         seen[job.key] = job.source
+    for key, source in seen.items():
+        parts = key.split("/")
+        for depth in range(1, len(parts)):
+            outer = "/".join(parts[:depth])
+            if outer in seen:
+                raise ConfigError(
+                    f"the output folder {key!r} of clip {str(source)!r} would be inside {outer!r}, the output folder of "
+                    f"clip {str(seen[outer])!r}: give one of them another 'output'"
+                )
 
 
 # --- manifests -------------------------------------------------------------------------------------------
@@ -145,7 +171,7 @@ def _read_manifest(manifest: Path, root: Path) -> list[ClipJob]:
         output = row.pop("output", None)
         options = {name: _convert(name, value, where) for name, value in row.items()}
         jobs.append(_job(clip if clip.is_absolute() else root / clip, root, options, None if output is None else str(output)))
-    return sorted(jobs, key=lambda job: job.key)
+    return jobs
 
 
 def _csv_rows(manifest: Path):

@@ -1,9 +1,10 @@
 """A batch job's record of its clips, kept in the output folder so that a killed job can be resumed.
 
 ``vmat-batch.json`` maps each clip's key (its output folder) to its state: ``pending``, ``running``,
-``done`` or ``failed``, with the error, the attempts so far, the frames and the seconds of the last
-attempt, and a fingerprint of the clip's options (a clip whose options changed is redone). The file is
-rewritten atomically after every change, so it is never half-written, whenever the driver is killed.
+``done``, ``failed`` or ``interrupted`` (by a signal), with the error, the attempts so far, the frames and
+the seconds of the last attempt, and a fingerprint of the clip's source and options (a clip whose source or
+options changed is redone). The file is rewritten atomically after every change, so it is never
+half-written, whenever the driver is killed.
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ from vmat.io.atomic import atomic_output
 STATE_FILE = "vmat-batch.json"
 REPORT_FILE = "vmat-batch-report.json"
 LOCK_FILE = ".vmat-batch.lock"
-STATE_VERSION = 1
-STATES = ("pending", "running", "done", "failed")
+# Names of the job's own files, which no clip's output may take.
+RESERVED_NAMES = frozenset({STATE_FILE, REPORT_FILE, LOCK_FILE})
+# 2: clips' output folders keep the clip's extension (walk.mp4/), fingerprints stamp the source file.
+STATE_VERSION = 2
+STATES = ("pending", "running", "done", "failed", "interrupted")
 
 # What vmat.io.atomic names unfinished outputs (".walk.partial-1a2b3c4d.mp4"): left over from a killed run.
 _PARTIAL = re.compile(r"^\..*\.partial-[0-9a-f]{8}(\.[^/]*)?$")
@@ -116,7 +120,13 @@ def remove_partials(output_dir: Path) -> list[Path]:
 def _load(path: Path) -> dict[str, ClipState]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("version") != STATE_VERSION:
+        version = data.get("version")
+        if isinstance(version, int) and version < STATE_VERSION:
+            raise OutputError(
+                f"job file {str(path)!r} was written by an earlier vmat, which named output folders differently; "
+                "remove it (and those outputs) to start the job afresh"
+            )
+        if version != STATE_VERSION:
             raise ValueError("version")
         return {key: ClipState(**fields) for key, fields in data["clips"].items()}
     except (OSError, ValueError, TypeError, KeyError, AttributeError):

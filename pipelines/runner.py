@@ -36,6 +36,9 @@ from vmat.pipeline.record import FrameRecord
 from vmat.pipeline.stage import Stage, StageFactory, batched
 
 
+_WAIT_SLICE_SECONDS = 0.5
+
+
 class WorkerLostError(RuntimeError):
     """A worker holding a clip's ordered state died; the clip must be run again (a transient failure)."""
 
@@ -257,11 +260,17 @@ class RayRunner:
 
 def _fetch(reference) -> list[FrameRecord]:
     import ray
-    from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError, RayTaskError
+    from ray.exceptions import ActorDiedError, ActorUnavailableError, GetTimeoutError, RayActorError, RayTaskError
 
     lost = (ActorDiedError, ActorUnavailableError, RayActorError)
     try:
-        return ray.get(reference)
+        while True:
+            # In short slices: a batch job stops a clip's thread by raising in it (pipelines.signals), which
+            # can only happen while the thread runs Python, not while it waits inside Ray's C++ code.
+            try:
+                return ray.get(reference, timeout=_WAIT_SLICE_SECONDS)
+            except GetTimeoutError:
+                continue
     except RayTaskError as error:
         # A user's mistake (a bad mask folder, say) keeps its own type, so the caller can report it plainly.
         cause = error.cause

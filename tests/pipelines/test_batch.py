@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -31,32 +32,32 @@ def _states(output):
 def test_archive_end_to_end_with_a_corrupt_clip(first_run):
     output, report = first_run
     assert (report.done, report.failed, report.skipped, report.frames) == (3, 1, 0, 18)
-    assert _states(output) == {"day1/deep/run": "done", "day1/walk": "done", "talk": "done", "day2/broken": "failed"}
+    assert _states(output) == {"day1/deep/run.mp4": "done", "day1/walk.mp4": "done", "talk.mp4": "done", "day2/broken.mp4": "failed"}
     saved = json.loads((output / REPORT_FILE).read_text())
     assert (saved["done"], saved["failed"], saved["skipped"], saved["frames"]) == (3, 1, 0, 18)
     assert saved["frames_per_second"] > 0
-    broken = next(clip for clip in saved["clips"] if clip["key"] == "day2/broken")
+    broken = next(clip for clip in saved["clips"] if clip["key"] == "day2/broken.mp4")
     assert "not a readable media file" in broken["error"]
     assert broken["attempts"] == 1  # the input's fault: not retried
     for key in GOOD:
-        name = key.rsplit("/", 1)[-1]
+        name = key.rsplit("/", 1)[-1].removesuffix(".mp4")
         assert {f"{name}.vmat.mp4", f"{name}.ids.png", f"{name}.vlayers/header.json"} <= set(output_files(output / key))
-    assert not (output / "day2" / "broken").exists()
+    assert not (output / "day2" / "broken.mp4").exists()
 
 
 def test_rerun_skips_done_redoes_failed_and_missing(first_run, archive, tmp_path):
     output = tmp_path / "out"
     shutil.copytree(first_run[0], output)
-    shutil.rmtree(output / "talk")  # a done clip whose outputs were deleted is redone
+    shutil.rmtree(output / "talk.mp4")  # a done clip whose outputs were deleted is redone
     stale = output / "day1" / ".walk.partial-0123abcd"
     stale.mkdir()
     report = run_batch(archive, output, IN_PROCESS)
     assert (report.done, report.failed, report.skipped) == (1, 1, 2)
     assert not stale.exists()
     state = json.loads((output / STATE_FILE).read_text())["clips"]
-    assert state["day2/broken"]["attempts"] == 2
-    assert state["talk"]["state"] == "done"
-    assert_same_clip_outputs(output / "talk", first_run[0] / "talk")
+    assert state["day2/broken.mp4"]["attempts"] == 2
+    assert state["talk.mp4"]["state"] == "done"
+    assert_same_clip_outputs(output / "talk.mp4", first_run[0] / "talk.mp4")
 
 
 def test_outputs_inside_the_input_folder_are_not_clips(archive, tmp_path):
@@ -65,7 +66,7 @@ def test_outputs_inside_the_input_folder_are_not_clips(archive, tmp_path):
     for _ in range(2):
         report = run_batch(source, source / "out", IN_PROCESS)
     assert (report.done, report.skipped, report.failed) == (0, 2, 0)
-    assert (source / "out" / "walk" / "walk.vmat.mp4").is_file()
+    assert (source / "out" / "walk.mp4" / "walk.vmat.mp4").is_file()
 
 
 def test_changed_options_redo_the_clip(first_run, archive, tmp_path):
@@ -104,7 +105,7 @@ def test_a_bad_option_fails_only_its_clip(archive, tmp_path):
     manifest.write_text("clip,background\ntalk.mp4,no-such-image.png\nday1/walk.mp4,blur:2\n")
     report = run_batch(archive, tmp_path / "out", IN_PROCESS, manifest=manifest)
     assert (report.done, report.failed) == (1, 1)
-    assert "no-such-image.png" in next(c for c in report.clips if c["key"] == "talk")["error"]
+    assert "no-such-image.png" in next(c for c in report.clips if c["key"] == "talk.mp4")["error"]
 
 
 def test_bad_config_is_refused():
@@ -112,3 +113,95 @@ def test_bad_config_is_refused():
         BatchConfig(runner="spark")
     with pytest.raises(ConfigError):
         BatchConfig(retries=-1)
+
+
+def _copy_clip(archive, name, to):
+    """An archive clip and its masks folder under another name."""
+    to.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(archive / name, to)
+    shutil.copytree((archive / name).with_suffix(".masks"), to.with_suffix(".masks"))
+
+
+def test_clips_a_and_a_slash_b_both_keep_their_outputs(archive, tmp_path):
+    # Issue 18.6: both were reported done while the commit of out/a deleted out/a/b.
+    source, output = tmp_path / "in", tmp_path / "out"
+    _copy_clip(archive, "day1/walk.mp4", source / "a.mp4")
+    _copy_clip(archive, "day1/deep/run.mp4", source / "a" / "b.mp4")
+    report = run_batch(source, output, IN_PROCESS)
+    assert (report.done, report.failed) == (2, 0)
+    assert (output / "a.mp4" / "a.vmat.mp4").is_file()
+    assert (output / "a" / "b.mp4" / "b.vmat.mp4").is_file()
+
+
+def test_a_manifest_output_cannot_take_the_reports_name(archive, tmp_path):
+    # Issue 18.6: the clip's output folder took the report's place.
+    manifest = tmp_path / "clips.jsonl"
+    manifest.write_text(json.dumps({"clip": "talk.mp4", "output": "vmat-batch-report.json"}) + "\n")
+    with pytest.raises(ConfigError, match="reserved for the batch job's own file"):
+        run_batch(archive, tmp_path / "out", IN_PROCESS, manifest=manifest)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("output", ["link/talk", "link"])
+def test_a_link_inside_the_output_folder_cannot_lead_out_of_it(archive, tmp_path, output):
+    # Issue 18.6: a symbolic link already inside the output tree let a manifest output land outside it.
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "link").symlink_to(outside)
+    manifest = tmp_path / "clips.jsonl"
+    manifest.write_text(json.dumps({"clip": "talk.mp4", "output": output}) + "\n")
+    report = run_batch(archive, tmp_path / "out", IN_PROCESS, manifest=manifest)
+    assert report.failed == 1 and "symbolic link" in report.clips[0]["error"]
+    assert list(outside.iterdir()) == []
+    assert (tmp_path / "out" / "link").is_symlink()
+
+
+def test_a_clip_replaced_after_it_was_done_is_redone(archive, tmp_path):
+    # Issue 18.6: the resume key ignored the source file, so the new clip was skipped.
+    source, output = tmp_path / "in", tmp_path / "out"
+    _copy_clip(archive, "day1/walk.mp4", source / "walk.mp4")
+    assert run_batch(source, output, IN_PROCESS).done == 1
+    assert run_batch(source, output, IN_PROCESS).skipped == 1
+    shutil.copy(archive / "day1" / "deep" / "run.mp4", source / "walk.mp4")  # another clip, same masks
+    report = run_batch(source, output, IN_PROCESS)
+    assert (report.done, report.skipped) == (1, 0)
+
+
+def test_the_resume_key_follows_the_source_the_files_named_the_version_and_the_weights(tmp_path, monkeypatch):
+    import vmat
+    from pipelines.batch import _fingerprint
+    from pipelines.clips import ClipJob
+    from vmat import weights
+
+    clip = tmp_path / "c.mp4"
+    clip.write_bytes(b"x" * 10)
+    checkpoint = tmp_path / "depth.safetensors"
+    checkpoint.write_bytes(b"w")
+    job = ClipJob("c.mp4", clip)
+    config = RunConfig(depth_checkpoint=str(checkpoint))
+    seen = {_fingerprint(job, config)}
+    assert _fingerprint(job, config) in seen  # stable
+
+    def changed() -> bool:
+        fingerprint = _fingerprint(job, config)
+        new = fingerprint not in seen
+        seen.add(fingerprint)
+        return new
+
+    stamp = clip.stat()
+    os.utime(clip, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 1))  # same bytes, touched: may be another clip
+    assert changed()
+    clip.write_bytes(b"x" * 11)
+    assert changed()
+    checkpoint.write_bytes(b"ww")
+    assert changed()
+    monkeypatch.setattr(vmat, "__version__", "99.0")
+    assert changed()
+    for name, edit in (("same", b""), ("edited", b"!")):
+        copy = tmp_path / name
+        shutil.copytree(weights.FOLDER, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        shipped = copy / "mpmat_small.safetensors"
+        shipped.write_bytes(shipped.read_bytes() + edit)
+        monkeypatch.setattr(weights, "FOLDER", copy)
+        assert changed() == (name == "edited")

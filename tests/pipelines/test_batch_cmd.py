@@ -26,7 +26,7 @@ def test_batch_command_in_process(tmp_path, capsys):
     args = _parse(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "--runner", "inprocess", "--background", "#102030"])
     assert args.handler(args) == 1  # the corrupt clip failed
     out = capsys.readouterr()
-    assert "day2/broken: failed" in out.out
+    assert "day2/broken.mp4: failed" in out.out
     assert "1 done, 1 failed, 0 skipped" in out.out
     report = json.loads((tmp_path / "out" / REPORT_FILE).read_text())
     assert (report["done"], report["failed"], report["runner"]) == (1, 1, "inprocess")

@@ -43,7 +43,7 @@ def test_ray_batch_equals_in_process(ray_address, archive, in_process, tmp_path)
     config = BatchConfig(runner="ray", ray=RayRunnerConfig(workers=2), retries=0, run=EXACT)
     report = run_batch(archive, tmp_path / "out", config)
     assert (report.done, report.failed, report.runner) == (3, 1, "ray")
-    assert "not a readable media file" in next(c for c in report.clips if c["key"] == "day2/broken")["error"]
+    assert "not a readable media file" in next(c for c in report.clips if c["key"] == "day2/broken.mp4")["error"]
     for key in GOOD:
         assert_same_clip_outputs(tmp_path / "out" / key, in_process / key)
 
@@ -120,6 +120,8 @@ def test_driver_killed_then_resumed(ray_address, tmp_path):
     assert not [name for name in files if ".partial-" in name]
     for seed in range(5):
         clip = f"clip{seed}"
-        assert [name for name in files if name.startswith(f"{clip}/") and "/frames/" not in name] == [
-            f"{clip}/{clip}.ids.png", f"{clip}/{clip}.vlayers/header.json", f"{clip}/{clip}.vmat.mp4",
+        # vmat's own bookkeeping files are hidden (and no partial is left: checked above).
+        shown = [name for name in files if "/frames/" not in name and not name.rsplit("/", 1)[-1].startswith(".")]
+        assert [name for name in shown if name.startswith(f"{clip}.mp4/")] == [
+            f"{clip}.mp4/{clip}.ids.png", f"{clip}.mp4/{clip}.vlayers/header.json", f"{clip}.mp4/{clip}.vmat.mp4",
         ]

@@ -50,3 +50,15 @@ def test_only_unfinished_outputs_are_removed(tmp_path):
     assert sorted(removed) == sorted(stale)
     assert all(path.exists() for path in keep)
     assert not any(path.exists() for path in stale)
+
+
+def test_a_job_file_of_an_earlier_vmat_says_so(tmp_path):
+    (tmp_path / STATE_FILE).write_text(json.dumps({"version": 1, "clips": {}}))
+    with pytest.raises(OutputError, match="earlier vmat, which named output folders differently"):
+        JobState(tmp_path)
+
+
+def test_an_interrupted_clip_is_not_done(tmp_path):
+    state = JobState(tmp_path)
+    state.update("a.mp4", source="a.mp4", fingerprint="f", state="interrupted")
+    assert not JobState(tmp_path).is_done("a.mp4", "f")

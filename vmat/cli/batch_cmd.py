@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from pipelines.batch import BatchConfig, run_batch
 from pipelines.cluster import ClusterConfig
 from pipelines.job import REPORT_FILE, STATE_FILE
 from pipelines.runner import RayRunnerConfig
+from pipelines.signals import BatchInterrupted
 from vmat.pipeline.edits import EditSpec
 from vmat.pipeline.run import RunConfig
 
@@ -19,11 +22,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description=(
             "Run the pipeline on every clip of a folder (searched recursively), a glob pattern or a manifest "
             "(CSV/JSONL: a 'clip' column plus per-clip options such as background, remove, masks_folder, output). "
-            "Each clip's outputs go to a folder mirroring the input tree. A clip's id masks are taken from "
+            "Each clip's outputs go to a folder named like the clip, mirroring the input tree (in/a/walk.mp4 -> "
+            "OUTPUT_DIR/a/walk.mp4/). A clip's id masks are taken from "
             "a masks_folder column or <clip>.masks/ next to it; without any, the run finds its people "
             f"itself (a prompt column, or automatically). The job is recorded in OUTPUT_DIR/{STATE_FILE}: "
             "running the same command again skips finished clips and redoes the rest. "
-            f"The final report is OUTPUT_DIR/{REPORT_FILE}. Exits 1 when a clip failed."
+            f"The final report is OUTPUT_DIR/{REPORT_FILE}. Exits 1 when a clip failed; SIGINT (130) and SIGTERM (143) "
+            "stop the job within seconds, recording the unfinished clips as interrupted. A local Ray listens on "
+            "127.0.0.1 only; joining a cluster on another machine needs Ray's token authentication "
+            "(RAY_AUTH_MODE=token and the cluster's token)."
         ),
     )
     parser.add_argument("input", help="a folder of clips, a glob pattern (quote it), or a .csv/.jsonl manifest")
@@ -39,6 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     ray.add_argument("--num-cpus", type=float, default=0.25, help="CPU share reserved per actor (default 0.25)")
     ray.add_argument("--max-in-flight", type=int, help="batches of a clip inside the actors at once (default 2*workers+1)")
     ray.add_argument("--address", help="join this Ray cluster (host:port or 'auto') instead of starting a local one")
+    ray.add_argument(
+        "--connect-timeout", type=float, default=ClusterConfig.connect_timeout,
+        help=f"seconds the --address cluster has to answer in (default {ClusterConfig.connect_timeout:g})",
+    )
 
     run = parser.add_argument_group("pipeline (defaults for every clip; a manifest overrides them per clip)")
     run.add_argument("--depth", default=RunConfig.depth, help=f"depth stage (default {RunConfig.depth})")
@@ -67,10 +78,24 @@ def run_command(args: argparse.Namespace) -> int:
         ray=RayRunnerConfig(
             workers=args.workers, num_cpus=args.num_cpus, num_gpus=args.num_gpus, max_in_flight=args.max_in_flight
         ),
-        cluster=ClusterConfig(address=args.address, log_to_driver=not args.quiet),
+        cluster=ClusterConfig(address=args.address, log_to_driver=not args.quiet, connect_timeout=args.connect_timeout),
         verbose=not args.quiet,
     )
-    report = run_batch(args.input, args.output, config, manifest=args.manifest)
+    try:
+        report = run_batch(args.input, args.output, config, manifest=args.manifest)
+    except BatchInterrupted as stop:
+        print(f"vmat batch: {_stopped(stop, Path(args.output))}", file=sys.stderr)
+        return stop.exit_code
     if not args.quiet:
         print(report.describe())
     return 1 if report.failed else 0
+
+
+def _stopped(stop: BatchInterrupted, output: Path) -> str:
+    report = stop.report
+    if report is None:  # stopped before the job started
+        return f"stopped by {stop.name}"
+    return (
+        f"stopped by {stop.name}: {report.done} done, {report.failed} failed, {report.interrupted} interrupted, "
+        f"{report.skipped} skipped (report: {output / REPORT_FILE}); run the same command again to go on"
+    )
