@@ -220,26 +220,29 @@ def davis(shared_dir) -> Path:
 
 
 def test_real_davis_sequences_and_flow_exactly_as_vmat_masks(davis, tmp_path):
-    from vmat.propagation import mask_clip, read_id_mask, video_frames
+    from vmat.propagation import MaskingConfig, mask_clip, read_id_mask, video_frames
     from vmat.propagation.prompts import prompt_rounds
 
     frames = 5
     results = run_benchmark(folder_sequences(davis, ["hike", "schoolgirls"]), None, frames=frames)
     assert [(r.sequence, len(r.objects)) for r in results] == [("hike", 1), ("schoolgirls", 7)]
     by = {(m.sequence, m.method): m for r in results for m in r.methods}
-    assert {"copy", "flow", "farneback"} <= {method for _, method in by}
+    assert {"copy", "flow", "farneback", "prior"} <= {method for _, method in by}
     for m in by.values():
         assert m.frames_scored == frames - 2
         assert 0 < m.mean_j <= 100 and 0 < m.mean_f <= 100
     # The person walks: following her beats copying the first mask.
     assert by[("hike", "flow")].mean_jf > by[("hike", "copy")].mean_jf
-    # `flow` is vmat's propagator run as `vmat masks --id-mask masks/00000.png` runs it.
+    # `prior` (the default) and `flow` are vmat's propagators run as `vmat masks --id-mask masks/00000.png
+    # [--propagator flow]` runs them.
     source = video_frames(davis / "hike" / "hike.mp4")
     rounds = prompt_rounds(davis / "hike" / "masks" / "00000.png")
-    mask_clip(lambda: islice(source(), frames), tmp_path / "masks", rounds)
-    scores = [j_and_f(read_id_mask(tmp_path / "masks" / f"{t:05d}.png"), read_id_mask(davis / "hike" / "masks" / f"{t:05d}.png"))[1] for t in range(1, frames - 1)]
-    assert by[("hike", "flow")].mean_j == pytest.approx(100 * statistics.fmean(j for j, _ in scores), abs=1e-9)
-    assert by[("hike", "flow")].mean_f == pytest.approx(100 * statistics.fmean(f for _, f in scores), abs=1e-9)
+    for method in ("prior", "flow"):
+        out = tmp_path / method
+        mask_clip(lambda: islice(source(), frames), out, rounds, config=MaskingConfig(propagator=method))
+        scores = [j_and_f(read_id_mask(out / f"{t:05d}.png"), read_id_mask(davis / "hike" / "masks" / f"{t:05d}.png"))[1] for t in range(1, frames - 1)]
+        assert by[("hike", method)].mean_j == pytest.approx(100 * statistics.fmean(j for j, _ in scores), abs=1e-9)
+        assert by[("hike", method)].mean_f == pytest.approx(100 * statistics.fmean(f for _, f in scores), abs=1e-9)
 
 
 def test_a_synthetic_suite_is_a_data_source_too(capsys):
