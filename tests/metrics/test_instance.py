@@ -84,3 +84,34 @@ def test_sad_occluded_split_adds_up():
     assert first.sad_occluded * 1e3 == pytest.approx(3 * 0.25)
     assert first.sad_non_occluded * 1e3 == pytest.approx(6 * 0.25)
     assert first.sad == pytest.approx(first.sad_occluded + first.sad_non_occluded)
+
+
+def test_imq_ignores_faint_tails_below_one_8_bit_step():
+    # gt: row 0 of a 3x4 frame (4 px). The prediction is exact plus a 1e-4 tail on the other 8 px.
+    gt = np.zeros((1, 3, 4))
+    gt[0, 0, :] = 1.0
+    pred = np.where(gt > 0, 1.0, 1e-4)
+    # With alpha > 0 the prediction covers 12 px: IoU 4/12 < 0.5, a miss and a false positive.
+    assert binary_iou_matrix(pred, gt)[0, 0] == pytest.approx(4 / 12)
+    scores = score_instances(pred, gt)
+    # IMQ sees alpha >= 1/255: IoU 1, union 4 px, no error inside it -> S = 1 for every kind.
+    assert (scores.imq.tp, scores.imq.fp, scores.imq.fn) == (1, 0, 0)
+    assert scores.imq.scores()["imq_mad"] == pytest.approx(100.0)
+    assert scores.imq.scores()["imq_mse"] == pytest.approx(100.0)
+    # MP-Mat's pairing still sees the tail: its SAD counts 8 px of 1e-4.
+    assert scores.pairs[0].sad * 1e3 == pytest.approx(8e-4)
+
+
+def test_imq_threshold_is_one_8_bit_step_inclusive():
+    gt = np.array([[[1.0, 1.0, 0.0, 0.0]]])
+    pred = np.array([[[1.0, 1.0, 1 / 255, 0.5 / 255]]])
+    # pixel 2 counts (alpha = 1/255), pixel 3 does not: IoU 2/3, union 3 px.
+    assert binary_iou_matrix(pred, gt, min_alpha=1 / 255)[0, 0] == pytest.approx(2 / 3)
+    scores = score_instances(pred, gt)
+    assert scores.imq.tp == 1
+    # E_mad = (1/255) / (3 + 1); E_mse = (1/255)^2 / 4; S = 1 - 10 E
+    assert scores.imq.scores()["imq_mad"] == pytest.approx(100 * (1 - 10 / (255 * 4)))
+    assert scores.imq.scores()["imq_mse"] == pytest.approx(100 * (1 - 10 / (255**2 * 4)))
+    # Raised to 0.5/255 both tail pixels count: IoU 2/4 is still a match, over a 4 px union.
+    loose = score_instances(pred, gt, min_alpha=0.5 / 255)
+    assert loose.imq.scores()["imq_mad"] == pytest.approx(100 * (1 - 10 * 1.5 / (255 * 5)))

@@ -32,7 +32,7 @@ COLUMNS = (
 )
 
 UNITS = (
-    "SAD, Grad, Conn, SAD-O, SAD-NO: /1000 per instance pair; MSE, MAD: x1e-3; IMQ: x100 (w=10, IoU 0.5); "
+    "SAD, Grad, Conn, SAD-O, SAD-NO: /1000 per instance pair; MSE, MAD: x1e-3; IMQ: x100 (w=10, IoU 0.5 of alpha >= 1/255 masks); "
     "dtSSD x1e2; MESSDdt x1e3; rm/sw: instance removal / occlusion swap against the exact edited frame "
     "(L1, L2 in % of full scale, PSNR dB); depth: pairwise instance order accuracy; frames/s inside the method."
 )

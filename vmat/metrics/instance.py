@@ -1,17 +1,21 @@
 """Instance-aware matting scores: the MP-Mat matching (appendix F), SAD-O / SAD-NO (appendix I) and IMQ.
 
 Both rules compare a set of predicted instance alphas ``(P, H, W)`` with the ground-truth set
-``(G, H, W)`` (floats in [0, 1], in any order) and first pair them by the IoU of their ``alpha > 0``
-masks:
+``(G, H, W)`` (floats in [0, 1], in any order) and first pair them by the IoU of binary masks of the
+alphas:
 
 - MP-Mat (appendix F): greedy, highest IoU first, each ground truth and each prediction used once.
   A ground truth left over is scored against an all-zero prediction (a miss); a prediction left over
   against an all-zero ground truth (a false positive). We require IoU > 0 for a pair: masks that do
   not touch are a miss plus a false positive, not a match.
-- IMQ (InstMatt eq. 16-18): Hungarian assignment on the IoU matrix; an assigned pair is a true
-  positive when its IoU >= 0.5. ``S = 1 - min(w * E, 1)`` with ``w = 10``, where ``E`` is the per-pixel
-  error (absolute, squared, gradient or connectivity, alpha in [0, 1]) summed over the pair's union
-  region ``pred > 0 | gt > 0`` and divided by the region's size plus one, as InstMatt's evaluation does;
+- IMQ (InstMatt eq. 16-18): Hungarian assignment on the IoU of ``alpha >= 1/255`` masks; an assigned
+  pair is a true positive when its IoU >= 0.5. The paper writes ``alpha > 0``, but InstMatt's
+  evaluation (``evaluation/IMQ.py`` with ``infer.py``) applies it to 8-bit PNGs written as
+  ``uint8(alpha * 255)``, so a pixel counts only from ``alpha >= 1/255``; we use that threshold, so a
+  method's faint tails (a softmax's ``1e-4`` everywhere) do not make its person cover the whole frame.
+  ``S = 1 - min(w * E, 1)`` with ``w = 10``, where ``E`` is the per-pixel error (absolute, squared,
+  gradient or connectivity, alpha in [0, 1]) summed over the pair's union region of the same masks
+  (``pred >= 1/255 | gt >= 1/255``) and divided by the region's size plus one, as InstMatt's evaluation does;
   ``IMQ = sum_TP S / (TP + FP/2 + FN/2)``, reported x 100. Counts add up over frames, so IMQ over a set
   is computed from summed counts, not averaged per frame.
 
@@ -29,6 +33,7 @@ from scipy.optimize import linear_sum_assignment
 from vmat.metrics.matting import CONN_SCALE, GRAD_SCALE, MAD_SCALE, MSE_SCALE, SAD_SCALE, ErrorMaps
 
 IMQ_IOU_THRESHOLD = 0.5
+IMQ_MIN_ALPHA = 1.0 / 255.0  # the smallest alpha InstMatt's 8-bit evaluation sees as the instance's
 IMQ_BALANCE = 10.0
 IMQ_KINDS = ("mad", "mse", "grad", "conn")
 
@@ -40,10 +45,18 @@ def _check_stack(name: str, alphas: np.ndarray) -> np.ndarray:
     return alphas
 
 
-def binary_iou_matrix(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """IoU of every predicted ``alpha > 0`` mask with every ground-truth one, ``(P, G)``; 0 when both are empty."""
-    pred_masks = (_check_stack("pred", pred) > 0).reshape(len(pred), -1).astype(np.float64)
-    gt_masks = (_check_stack("gt", gt) > 0).reshape(len(gt), -1).astype(np.float64)
+def instance_masks(alphas: np.ndarray, min_alpha: float | None = None) -> np.ndarray:
+    """Binary masks of ``alphas``: ``alpha > 0`` (MP-Mat), or ``alpha >= min_alpha`` when given (IMQ)."""
+    return alphas > 0 if min_alpha is None else alphas >= min_alpha
+
+
+def binary_iou_matrix(pred: np.ndarray, gt: np.ndarray, min_alpha: float | None = None) -> np.ndarray:
+    """IoU of every predicted mask with every ground-truth one, ``(P, G)``; 0 when both are empty.
+
+    Masks are ``alpha > 0``, or ``alpha >= min_alpha`` when it is given (see :func:`instance_masks`).
+    """
+    pred_masks = instance_masks(_check_stack("pred", pred), min_alpha).reshape(len(pred), -1).astype(np.float64)
+    gt_masks = instance_masks(_check_stack("gt", gt), min_alpha).reshape(len(gt), -1).astype(np.float64)
     intersection = pred_masks @ gt_masks.T
     union = pred_masks.sum(1)[:, None] + gt_masks.sum(1)[None, :] - intersection
     return np.divide(intersection, union, out=np.zeros_like(intersection), where=union > 0)
@@ -146,8 +159,12 @@ def imq_similarity(maps: ErrorMaps, union: np.ndarray, w: float = IMQ_BALANCE) -
     return {kind: 1.0 - min(w * float(error), 1.0) for kind, error in errors.items()}
 
 
-def score_instances(pred: np.ndarray, gt: np.ndarray, *, w: float = IMQ_BALANCE, threshold: float = IMQ_IOU_THRESHOLD) -> InstanceScores:
+def score_instances(
+    pred: np.ndarray, gt: np.ndarray, *, w: float = IMQ_BALANCE, threshold: float = IMQ_IOU_THRESHOLD, min_alpha: float = IMQ_MIN_ALPHA
+) -> InstanceScores:
     """Match ``pred`` ``(P, H, W)`` to ``gt`` ``(G, H, W)`` both ways and score every pair.
+
+    MP-Mat's pairs come from ``alpha > 0`` masks, IMQ's from ``alpha >= min_alpha`` masks (module docstring).
 
     Error maps are computed once per pair and shared by the two rules.
     """
@@ -180,10 +197,10 @@ def score_instances(pred: np.ndarray, gt: np.ndarray, *, w: float = IMQ_BALANCE,
             )
         )
 
-    tp, fp, fn = hungarian_match(iou, threshold)
+    tp, fp, fn = hungarian_match(binary_iou_matrix(pred, gt, min_alpha), threshold)
     counts = IMQCounts(tp=len(tp), fp=fp, fn=fn)
     for p, g in tp:
-        union = (pred[p] > 0) | (gt[g] > 0)
+        union = instance_masks(pred[p], min_alpha) | instance_masks(gt[g], min_alpha)
         for kind, value in imq_similarity(maps_of(p, g), union, w).items():
             counts.similarity[kind] += value
     return InstanceScores(pair_errors, counts)
