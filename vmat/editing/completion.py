@@ -22,8 +22,11 @@ Copied pixels (steps 2 and 3) are corrected by a per-channel gain measured where
 both see the background around the hole, so auto-exposure does not leave a brighter or darker patch.
 
 The people about to be removed (or moved) can be named (``removing``): the shadow attached to each of
-them (:mod:`vmat.editing.shadows`) is lifted from the background plane of every frame before anything is
-copied, so no donor or plate brings it back (``keep_shadows`` leaves it).
+them (:mod:`vmat.editing.shadows`) is lifted from the background plane of every frame before other frames
+copy from it (``keep_shadows`` leaves it). The first passes also note the ground as frames saw it with
+those people far away: where it was dark then too, it is dark ground and stays. The clean plate is the
+unlifted mean: where a person's shadow moves, it is diluted there; where it never moves, what the plate
+brings into the hole is matched to the lifted frame by the gain and the seam blend.
 
 It runs in streaming passes over a re-iterable source (a :class:`~vmat.layers.LayersReader` or a list):
 camera motion (and the plate, when the camera turns out static), then the plate of a moving camera, then
@@ -46,7 +49,7 @@ import torch
 
 from vmat.editing.blending import apply_gain, gain_between, gain_of, poisson_membrane
 from vmat.editing.inpaint import InpaintConfig, inpaint
-from vmat.editing.shadows import ShadowConfig, lift_shadows
+from vmat.editing.shadows import ShadowConfig, lift_shadows, near_people
 from vmat.geometry import bounding_box
 from vmat.layers.compositing import image_to_tensor, tensor_to_image
 from vmat.layers.errors import LayerError
@@ -119,6 +122,7 @@ class _View:
 
     colour: np.ndarray  # (H, W, 3) uint8
     seen: np.ndarray  # (H, W) bool
+    away: np.ndarray | None = None  # (H, W) bool: seen, and far from the people being removed
 
 
 def _background_weight(stack: LayerStack) -> torch.Tensor:
@@ -234,20 +238,24 @@ class _Plate:
             self.filled = cv2.inpaint(self.colour, (~self.seen).astype(np.uint8), config.inpaint_radius, cv2.INPAINT_TELEA)
 
 
-def _track_camera(views: Iterable[_View], config: CompletionConfig) -> tuple[_Camera, _PlateSum]:
+def _track_camera(views: Iterable[_View], config: CompletionConfig) -> tuple[_Camera, _PlateSum, _PlateSum | None]:
     """First pass: chain frame-to-frame homographies and decide whether the camera is static.
 
-    It also sums the clean plate as if the camera were static, which saves a pass when it is.
+    It also sums the clean plate (and the ground seen away from the people being removed, when views
+    say where that is) as if the camera were static, which saves a pass when it is.
     """
     from_first: list[np.ndarray] = []  # frame 0 pixels -> frame t pixels
     previous = None
     motion = np.eye(3)
     size = (0, 0)
-    static_plate = None
+    static_plate = away = None
     for view in views:
         size = (view.seen.shape[1], view.seen.shape[0])
         static_plate = static_plate or _PlateSum(*size)
         static_plate.add(view.colour, view.seen)
+        if view.away is not None:
+            away = away or _PlateSum(*size)
+            away.add(view.colour, view.away)
         if previous is None:
             from_first.append(np.eye(3))
         else:
@@ -261,7 +269,7 @@ def _track_camera(views: Iterable[_View], config: CompletionConfig) -> tuple[_Ca
     width, height = size
     largest_shift = max(_corner_shift(h, width, height) for h in from_first)
     if config.camera == "static" or (config.camera == "auto" and largest_shift <= config.static_tolerance):
-        return _Camera(True, [np.eye(3)] * len(from_first), size), static_plate
+        return _Camera(True, [np.eye(3)] * len(from_first), size), static_plate, away
     to_first = [np.linalg.inv(h) for h in from_first]
     corners = np.array([[[0, 0]], [[width - 1, 0]], [[0, height - 1]], [[width - 1, height - 1]]], np.float64)
     placed = np.concatenate([cv2.perspectiveTransform(corners, h) for h in to_first])[:, 0]
@@ -269,7 +277,7 @@ def _track_camera(views: Iterable[_View], config: CompletionConfig) -> tuple[_Ca
     high = np.minimum(placed.max(0), [(_MAX_CANVAS + 1) / 2 * width, (_MAX_CANVAS + 1) / 2 * height])
     shift = np.array([[1, 0, -np.floor(low[0])], [0, 1, -np.floor(low[1])], [0, 0, 1]], np.float64)
     canvas = (int(np.ceil(high[0]) - np.floor(low[0])) + 1, int(np.ceil(high[1]) - np.floor(low[1])) + 1)
-    return _Camera(False, [shift @ h for h in to_first], canvas), static_plate
+    return _Camera(False, [shift @ h for h in to_first], canvas), static_plate, away
 
 
 def _warp(
@@ -282,15 +290,19 @@ def _warp(
     return colour, warped_seen
 
 
-def _build_moving_plate(views: Iterable[_View], camera: _Camera) -> _Plate:
+def _build_moving_plate(views: Iterable[_View], camera: _Camera) -> tuple[_Plate, _Plate | None]:
     """Second pass (moving camera only): the clean plate, each canvas pixel's mean colour over the frames
-    that saw it."""
+    that saw it, and the same over the frames that saw it away from the people being removed."""
     sums = _PlateSum(*camera.canvas_size)
+    away = None
     for index, view in enumerate(views):
         everywhere = np.ones(view.seen.shape, bool)
         footprint = cv2.warpPerspective(everywhere.astype(np.uint8), camera.to_canvas[index], camera.canvas_size) > 0
         sums.add(*_warp(view.colour, view.seen, camera.to_canvas[index], camera.canvas_size), footprint)
-    return sums.plate()
+        if view.away is not None:
+            away = away or _PlateSum(*camera.canvas_size)
+            away.add(*_warp(view.colour, view.away, camera.to_canvas[index], camera.canvas_size))
+    return sums.plate(), None if away is None else away.plate()
 
 
 def _shifted(homography: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
@@ -398,23 +410,41 @@ def _with_background(stack: LayerStack, image: np.ndarray, source: np.ndarray, b
 
 
 class _Prepared:
-    """A re-iterable view of the clip's layers as completion sees them: with the shadows of the people
-    being removed lifted from the background plane (unless they are kept)."""
+    """The clip's layers as completion sees them.
+
+    The first passes see them as they are, and note where each frame sees the ground away from the
+    people being removed; once the camera and that ground are known, the last pass sees them with those
+    people's shadows lifted from the background plane (unless the shadows are kept).
+    """
 
     def __init__(self, stacks: Iterable[LayerStack], removing: tuple[int, ...], keep_shadows: bool, config: CompletionConfig) -> None:
         self.stacks, self.config = stacks, config
         self.shadowed = () if keep_shadows else removing
+        self.camera: _Camera | None = None
+        self.away: _Plate | None = None
 
-    def lift(self, stack: LayerStack) -> tuple[LayerStack, np.ndarray]:
+    def first_views(self) -> Iterator[_View]:
+        for stack in self.stacks:
+            view = _view(stack, self.config)
+            if self.shadowed:
+                view.away = view.seen & ~near_people(stack, self.shadowed, self.config.shadows)
+            yield view
+
+    def lift(self, index: int, stack: LayerStack) -> tuple[LayerStack, np.ndarray]:
         if not self.shadowed:
             return stack, np.zeros((stack.height, stack.width), bool)
-        return lift_shadows(stack, self.shadowed, self.config.shadows)
+        away = None
+        if self.away is not None and self.camera is not None:
+            if self.camera.static:
+                colour, seen = self.away.colour, self.away.seen
+            else:
+                size = (stack.width, stack.height)
+                colour, seen = _warp(self.away.colour, self.away.seen, np.linalg.inv(self.camera.to_canvas[index]), size)
+            away = (colour.astype(np.float32) / 255.0, seen)
+        return lift_shadows(stack, self.shadowed, self.config.shadows, away)
 
-    def __iter__(self) -> Iterator[LayerStack]:
-        return (self.lift(stack)[0] for stack in self.stacks)
-
-    def views(self) -> Iterator[_View]:
-        return (_view(stack, self.config) for stack in self)
+    def lifted(self) -> Iterator[tuple[LayerStack, np.ndarray]]:
+        return (self.lift(index, stack) for index, stack in enumerate(self.stacks))
 
 
 def complete_background(
@@ -442,15 +472,18 @@ def complete_background(
     if config.window < 0:
         raise LayerError(f"The completion window must be 0 or more frames, got {config.window}.")
     prepared = _Prepared(stacks, tuple(removing), keep_shadows, config)
-    camera, static_plate = _track_camera(prepared.views(), config)
-    plate = static_plate.plate() if camera.static else _build_moving_plate(prepared.views(), camera)
+    camera, static_plate, static_away = _track_camera(prepared.first_views(), config)
+    if camera.static:
+        plate, away = static_plate.plate(), None if static_away is None else static_away.plate()
+    else:
+        plate, away = _build_moving_plate(prepared.first_views(), camera)
+    prepared.camera, prepared.away = camera, away
     if config.never_seen == "exemplar":
         plate.fill(config)
-    ahead = enumerate(prepared.views())
+    ahead = enumerate(_view(stack, config) for stack, _ in prepared.lifted())
     window: dict[int, _View] = {}
     order: deque[int] = deque()
-    for index, original in enumerate(stacks):
-        stack, shadow = prepared.lift(original)
+    for index, (stack, shadow) in enumerate(prepared.lifted()):
         while not order or order[-1] < min(index + config.window, len(camera.to_canvas) - 1):
             k, upcoming = next(ahead)
             window[k] = upcoming

@@ -10,7 +10,8 @@ behind them). The lit ground's brightness and chroma are estimated there by norm
 over the pixels not (yet) taken for shadow, and a pixel is shadow when it is darker than that by at least
 ``darker_than`` with its chroma within ``chroma_tolerance``. Only connected regions touching the
 person's feet count, and none that reaches the window's edge: that is the shade of a tree or a building,
-which was there before the person and stays after them.
+which was there before the person and stays after them. Where other frames saw the same ground while the
+person was far away and it was dark then too, it is dark ground, not their shadow.
 
 Lifting multiplies the shadowed ground by the per-channel ratio of lit to shadowed ground, weighted by a
 soft shadow matte: the texture under the shadow is kept (nothing is painted over), the penumbra fades
@@ -26,6 +27,7 @@ import cv2
 import numpy as np
 import torch
 
+from vmat.geometry import bounding_box
 from vmat.layers.stack import LayerStack
 
 
@@ -45,6 +47,20 @@ class ShadowConfig:
     """People shorter than this many pixels are not searched (too few pixels to tell ground from shadow)."""
 
 
+def near_people(stack: LayerStack, instance_ids: Iterable[int], config: ShadowConfig = ShadowConfig()) -> np.ndarray:
+    """``(H, W)`` bool: where the named people (those present) could cast a shadow in this frame: the
+    box of each grown by ``reach`` of their height on every side."""
+    near = np.zeros((stack.height, stack.width), bool)
+    for instance_id in instance_ids:
+        if instance_id not in stack.ids:
+            continue
+        person = (stack.alpha[stack.index_of(instance_id)] > 0.5).cpu().numpy()
+        if person.any():
+            rows = np.flatnonzero(person.any(axis=1))
+            near[bounding_box(person, int(config.reach * (rows[-1] - rows[0] + 1)) + 1)] = True
+    return near
+
+
 def _smooth(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
     """Normalised convolution: the Gaussian-weighted mean of ``values`` ``(h, w)`` or ``(h, w, c)`` over
     ``weight``. A wide Gaussian is applied at a reduced size (the result is smooth anyway)."""
@@ -59,7 +75,13 @@ def _smooth(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.resize(mean, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def find_shadow(background: np.ndarray, person: np.ndarray, people: np.ndarray, config: ShadowConfig = ShadowConfig()) -> np.ndarray:
+def find_shadow(
+    background: np.ndarray,
+    person: np.ndarray,
+    people: np.ndarray,
+    config: ShadowConfig = ShadowConfig(),
+    away: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """The soft matte of the shadow attached to one person.
 
     Args:
@@ -67,6 +89,10 @@ def find_shadow(background: np.ndarray, person: np.ndarray, people: np.ndarray, 
         person: ``(H, W)`` bool, the person.
         people: ``(H, W)`` bool, everyone (their pixels are not ground).
         config: detection settings.
+        away: ``(H, W, 3)`` float32 colour and ``(H, W)`` bool validity of the ground as other frames saw it
+            while the person was far from it. Where that is dark too, the ground is dark (a darker tile, a
+            patch of soil), not shadowed by the person: it is not lifted. Without it (or where no frame saw
+            the place with the person away, as for someone who stands still) only this frame decides.
 
     Returns:
         ``(H, W)`` float32 in [0, 1]: how much of the shadow's darkening each pixel has (0 where none).
@@ -100,6 +126,10 @@ def find_shadow(background: np.ndarray, person: np.ndarray, people: np.ndarray, 
         ratio = brightness / np.maximum(lit_brightness, 1e-4)
         similar = np.abs(chroma - lit_chroma).max(axis=2) < config.chroma_tolerance
         shadow = ground & (ratio < config.darker_than) & similar
+        if away is not None:
+            seen_away = away[1][y0:y1, x0:x1]
+            away_ratio = away[0][y0:y1, x0:x1].mean(axis=2) / np.maximum(lit_brightness, 1e-4)
+            shadow &= ~(seen_away & (away_ratio < (1.0 + config.darker_than) / 2))
     # Keep the regions that touch the feet and stay inside the window.
     feet_rows = slice(max(0, bottom - max(2, int(config.feet * tall)) - y0), bottom - y0)
     feet = np.zeros(shadow.shape, np.uint8)
@@ -144,8 +174,14 @@ def lift_shadow(background: np.ndarray, matte: np.ndarray, ground: np.ndarray) -
     return np.clip(background / (1.0 - matte[..., None] * (1.0 - transmittance)), 0.0, 1.0)
 
 
-def lift_shadows(stack: LayerStack, instance_ids: Iterable[int], config: ShadowConfig = ShadowConfig()) -> tuple[LayerStack, np.ndarray]:
-    """The frame with the shadows of the named people (those present) lifted from its background plane.
+def lift_shadows(
+    stack: LayerStack,
+    instance_ids: Iterable[int],
+    config: ShadowConfig = ShadowConfig(),
+    away: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[LayerStack, np.ndarray]:
+    """The frame with the shadows of the named people (those present) lifted from its background plane;
+    ``away`` as for :func:`find_shadow`.
 
     Returns:
         The new layers, and ``(H, W)`` bool: the pixels that changed.
@@ -157,7 +193,7 @@ def lift_shadows(stack: LayerStack, instance_ids: Iterable[int], config: ShadowC
         if instance_id not in stack.ids:
             continue
         person = (stack.alpha[stack.index_of(instance_id)] > 0.5).cpu().numpy()
-        matte = find_shadow(lifted, person, people, config)
+        matte = find_shadow(lifted, person, people, config, away)
         if matte.any():
             lifted = lift_shadow(lifted, matte, ~people)
     changed = np.any(lifted != background, axis=2)
