@@ -1,4 +1,5 @@
-"""``vmat eval``: score methods on a synthetic suite and print one comparison table."""
+"""``vmat eval``: score methods on a synthetic suite, or on real photographs with true alpha
+(``--real-alpha``), and print one comparison table."""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ import argparse
 import json
 import math
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from vmat.evaluation import METHODS, evaluate, format_table, method_factory, parse_method_spec
+from vmat.evaluation.real_alpha import COARSE_MASK, DEFAULT, CoarseMaskConfig, evaluate_real_alpha, format_real_alpha_table
+from vmat.evaluation.real_alpha import UNITS as REAL_ALPHA_UNITS
 from vmat.evaluation.table import UNITS
+from vmat.decomposition.build import shipped_mpmat_checkpoint
 from vmat.cli.options import add_overwrite_option
 from vmat.io.atomic import atomic_output, check_new_output
 from vmat.synthetic import SUITES, describe_occlusion, ensure_suite, occlusion_by_level, suite_specs
@@ -23,7 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="score methods on a synthetic benchmark suite",
         description=(
             "Run one or more methods over a synthetic suite (generated on first use) and print a Markdown table of "
-            "matting, instance, temporal, mask, editing and depth-order metrics per level, plus frames/s."
+            "matting, instance, temporal, mask, editing and depth-order metrics per level, plus frames/s. With "
+            "--real-alpha DIR, score methods on real photographs with true alpha instead, each given the same seeded "
+            "coarse mask made from the alpha (see docs/evaluation.md)."
         ),
     )
     parser.add_argument("--suite", choices=sorted(SUITES), default="standard", help="suite to run (default standard)")
@@ -35,6 +42,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="method to score, with options (e.g. blurred-mask:sigma=3); repeat for several (default: every registered method)",
     )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"where suite clips are cached (default {DEFAULT_DATA})")
+    parser.add_argument(
+        "--real-alpha",
+        type=Path,
+        metavar="DIR",
+        help="score on real images instead: DIR/image/NAME.png, DIR/alpha/NAME.png, optional DIR/trimap1/NAME.png "
+        "(default methods: coarse-mask, default, mask-matting, guided-filter, mpmat)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the --real-alpha coarse masks (default 0)")
+    parser.add_argument("--verbose", action="store_true", help="with --real-alpha, also print a row per image")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--list-methods", action="store_true", help="list the registered methods and exit")
     add_overwrite_option(parser)
@@ -57,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.json is not None:
         check_new_output(args.json, overwrite=args.overwrite, is_dir=False)
+    if args.real_alpha is not None:
+        return _run_real_alpha(args)
     names = list(dict.fromkeys(args.methods or METHODS))
     factories = {spec: method_factory(spec) for spec in names}
     started = time.perf_counter()
@@ -83,6 +101,36 @@ def run(args: argparse.Namespace) -> int:
             "occlusion_by_level": occlusion_by_level(clips),
             "results": results,
             "units": UNITS,
+        }
+        with atomic_output(args.json) as tmp:
+            tmp.write_text(json.dumps(_json_safe(report), indent=1))
+    return 0
+
+
+def _run_real_alpha(args: argparse.Namespace) -> int:
+    specs = args.methods or ["mask-matting", "guided-filter", *(["mpmat"] if shipped_mpmat_checkpoint() else [])]
+    config = CoarseMaskConfig(seed=args.seed)
+    started = time.perf_counter()
+    results = evaluate_real_alpha(args.real_alpha, specs, config)
+    print(format_real_alpha_table(results, verbose=args.verbose))
+    if not args.quiet:
+        sources = sorted(set(results.band_source.values()))
+        print(f"\n{len(results.band_source)} images of {args.real_alpha}, band from {' and '.join(sources)}; "
+              f"{time.perf_counter() - started:.1f} s")
+        print(REAL_ALPHA_UNITS)
+    if args.json:
+        report = {
+            "track": "real-alpha",
+            "folder": str(args.real_alpha),
+            "coarse_mask": asdict(config),
+            "methods": {
+                COARSE_MASK: "the coarse mask itself as the alpha",
+                DEFAULT: f"vmat's default configuration: the {results.methods[DEFAULT]['spec']} decomposer with its default options",
+                **{name: METHODS[parse_method_spec(name)[0]].description for name in list(results.methods)[2:]},
+            },
+            "band_source": results.band_source,
+            "results": results.methods,
+            "units": REAL_ALPHA_UNITS,
         }
         with atomic_output(args.json) as tmp:
             tmp.write_text(json.dumps(_json_safe(report), indent=1))

@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from vmat.errors import ConfigError
+from vmat.filters import guided_filter
 
 
 @dataclass(frozen=True)
@@ -138,10 +139,12 @@ def lowest_row_depth(alpha: np.ndarray) -> np.ndarray:
     return depth
 
 
-def _baseline(make_alpha: Callable[[np.ndarray], np.ndarray]) -> Method:
+def _baseline(make_alpha: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Method:
+    """A method whose alphas are ``make_alpha(image, guidance)``, with the naive removals and the feet's depth order."""
+
     def run(inputs: Iterable[MethodInput]) -> Iterator[MethodOutput]:
         for item in inputs:
-            alpha = make_alpha(item.guidance)
+            alpha = make_alpha(item.image, item.guidance)
             yield MethodOutput(
                 alpha=alpha,
                 instance_depth=lowest_row_depth(alpha),
@@ -153,7 +156,7 @@ def _baseline(make_alpha: Callable[[np.ndarray], np.ndarray]) -> Method:
 
 @register_method("gt-hard", "the guidance masks (ground-truth alpha > 0) as hard 0/1 alphas")
 def make_gt_hard() -> Method:
-    return _baseline(lambda guidance: guidance.astype(np.float32))
+    return _baseline(lambda image, guidance: guidance.astype(np.float32))
 
 
 @register_method("blurred-mask", "the guidance masks blurred with a Gaussian (option sigma, px, default 1.5) as soft alphas")
@@ -161,9 +164,25 @@ def make_blurred_mask(sigma: float = 1.5) -> Method:
     if sigma <= 0:
         raise ConfigError(f"blurred-mask needs a positive sigma, not {sigma}.")
 
-    def blur(guidance: np.ndarray) -> np.ndarray:
+    def blur(image: np.ndarray, guidance: np.ndarray) -> np.ndarray:
         soft = [cv2.GaussianBlur(m.astype(np.float32), (0, 0), sigma) for m in guidance]
         # Tiny tails far from the mask would count as detections in the IoU of alpha > 0.
         return np.stack([np.where(s > 1e-3, s, 0.0) for s in soft]).astype(np.float32) if soft else guidance.astype(np.float32)
 
     return _baseline(blur)
+
+
+@register_method(
+    "guided-filter",
+    "each guidance mask through a plain colour guided filter (options radius, px, default 8; eps, default 1e-4) as soft alphas",
+)
+def make_guided_filter(radius: int = 8, eps: float = 1e-4) -> Method:
+    if radius < 1 or eps <= 0:
+        raise ConfigError(f"guided-filter needs a radius of 1 px or more and a positive eps, not {radius} and {eps}.")
+
+    def filtered(image: np.ndarray, guidance: np.ndarray) -> np.ndarray:
+        rgb = image.astype(np.float32) / 255.0
+        soft = [np.clip(guided_filter(rgb, m.astype(np.float32), radius, eps), 0.0, 1.0) for m in guidance]
+        return np.stack(soft) if soft else guidance.astype(np.float32)
+
+    return _baseline(filtered)
