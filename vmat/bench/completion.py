@@ -17,7 +17,8 @@ person stands (there the truth shows that person). That region is split into wha
 Synthetic clips (:mod:`vmat.synthetic`, exact ground truth) are removed with realistic masks: each
 person's visible matte thresholded, dilated or eroded and jittered per frame as
 :mod:`vmat.training.perturb` does for training. Completion runs once per clip, told that every person is
-being removed (so each one's shadow and mask edge is handled), and each person is removed from its result. The real-footage test pastes a person cut from a DAVIS
+being removed (so each one's shadow and mask edge is handled), and each person is removed from its result. "previous" is the completion vmat had before (:data:`~vmat.editing.completion.PREVIOUS_DEFAULT`, shadows
+left); "current" is the default, shadows lifted. The real-footage test pastes a person cut from a DAVIS
 sequence (its mask gives the cut), held nearly still, into real clips, removes them with that exact mask,
 and compares with the untouched clip; there "never seen" is what completion itself had to invent (the
 same pixels for both methods) and the motion is optical flow on the untouched clip.
@@ -36,18 +37,29 @@ import cv2
 import numpy as np
 
 from vmat.decomposition import MaskMattingDecomposer
-from vmat.editing.completion import PREVIOUS_DEFAULT, CompletionConfig, Filled, complete_background
+from vmat.editing.completion import PREVIOUS_DEFAULT, CompletedFrame, CompletionConfig, Filled, complete_background
 from vmat.editing.removal import remove
 from vmat.errors import InputNotFoundError
 from vmat.io import open_video
 from vmat.layers import LayerStack, tensor_to_image
 from vmat.metrics.matting import gradient_magnitude
 from vmat.metrics.temporal import warp_backward
-from vmat.synthetic import SceneConfig, SyntheticScene, suite_specs
+from vmat.synthetic import SyntheticScene, suite_specs
 from vmat.synthetic.suites import derive_seed
 from vmat.training.perturb import GuidanceConfig, draw_offsets, draw_perturbation, perturb_guidance
 
-METHODS = {"previous": PREVIOUS_DEFAULT, "current": CompletionConfig()}
+@dataclass(frozen=True)
+class Method:
+    """A completion to compare: its settings, and whether it lifts the removed people's shadows."""
+
+    config: CompletionConfig
+    lifts_shadows: bool
+
+    def complete(self, stacks: list[LayerStack], removing: list[int]) -> Iterator[CompletedFrame]:
+        return complete_background(stacks, self.config, removing=removing, keep_shadows=not self.lifts_shadows)
+
+
+METHODS = {"previous": Method(PREVIOUS_DEFAULT, lifts_shadows=False), "current": Method(CompletionConfig(), lifts_shadows=True)}
 SPLITS = ("seen", "never seen")
 _GUIDANCE = GuidanceConfig(erode_probability=0.0, drop_probability=0.0, merge_probability=0.0)
 
@@ -154,7 +166,7 @@ def _id_map(masks: np.ndarray, ids: list[int], order: list[int]) -> np.ndarray:
     return id_map
 
 
-def synthetic(scores: _Scores, suite: str, clips: list[str] | None = None, methods: dict[str, CompletionConfig] = METHODS) -> None:
+def synthetic(scores: _Scores, suite: str, clips: list[str] | None = None, methods: dict[str, Method] = METHODS) -> None:
     """Score each method on a synthetic suite, removing every person of every frame."""
     for spec in suite_specs(suite):
         if clips is not None and spec.name not in clips:
@@ -177,8 +189,8 @@ def synthetic(scores: _Scores, suite: str, clips: list[str] | None = None, metho
         for frame, shift in zip(frames, shifts):
             seen[:, shift - low : shift - low + spec.config.width] |= frame.background_alpha >= 0.99
         group = spec.config.camera
-        for method, config in methods.items():
-            completed = [done.stack for done in complete_background(stacks, config, removing=scene.instance_ids)]
+        for method, completion in methods.items():
+            completed = [done.stack for done in completion.complete(stacks, scene.instance_ids)]
             last: dict[int, tuple[np.ndarray, np.ndarray]] = {}
             for t, (frame, stack, masks) in enumerate(zip(frames, completed, guidance)):
                 ever = seen[:, shifts[t] - low : shifts[t] - low + spec.config.width]
@@ -266,7 +278,7 @@ def real(scores: _Scores, davis: Path, pastes: list[Paste], frames: int, width: 
         invented = None
         group = f"real: {davis.name} in {Path(paste.clip).stem}"
         for method in ("current", "previous"):
-            done = list(complete_background(stacks, METHODS[method], removing=[1]))
+            done = list(METHODS[method].complete(stacks, [1]))
             # Both methods classify pixels the same way up to invention, so the current one's codes split both.
             invented = invented or [d.source == Filled.INPAINTED for d in done]
             last = None
@@ -284,9 +296,9 @@ def speed(davis: Path, paste: Paste, frames: int) -> str:
     decomposer = MaskMattingDecomposer()
     stacks = [decomposer.decompose(image, mask.astype(np.uint8), instance_ids=[1]) for image, mask in zip(pasted, masks)]
     lines = ["| method | first frame s (passes + plate fill) | ms per later frame |", "| --- | --- | --- |"]
-    for method, config in METHODS.items():
+    for method, completion in METHODS.items():
         start = time.perf_counter()
-        stream = complete_background(stacks, config, removing=[1])
+        stream = completion.complete(stacks, [1])
         next(stream)
         first = time.perf_counter() - start
         start = time.perf_counter()
