@@ -46,6 +46,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="new background: #rrggbb or r,g,b colour, blur:SIGMA, an image file or a video file (looped)",
     )
     stages = parser.add_argument_group("stages")
+    stages.add_argument(
+        "--propagator",
+        choices=("prior", "flow"),
+        help="mask propagation: prior (default: optical flow fused with the person prior) or flow (weight-free)",
+    )
     stages.add_argument("--depth", choices=DEPTH_ESTIMATORS, help="depth stage (default: ground-plane, weight-free)")
     stages.add_argument("--depth-checkpoint", metavar="PATH", help="weights for --depth dav2-small (depth_anything_v2_vits.pth)")
     stages.add_argument(
@@ -97,6 +102,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "masks_folder": args.masks,
         "prompt": args.prompt,
         "prompt_frame": args.prompt_frame,
+        "propagator": args.propagator,
         "depth": args.depth,
         "depth_checkpoint": args.depth_checkpoint,
         "decomposer": args.decomposer,

@@ -44,7 +44,7 @@ from vmat.pipeline.record import FrameRecord
 from vmat.pipeline.stage import InProcessRunner, Stage, StageFactory, StageRunner
 from vmat.pipeline.stages import DecomposeStage, DepthStage, MaskFolderStage, ShrinkStage, TemporalStage
 from vmat.progress import progress
-from vmat.propagation.clip import mask_clip, video_frames
+from vmat.propagation.clip import MaskingConfig, mask_clip, video_frames
 from vmat.propagation.prompts import prompt_rounds
 
 
@@ -64,6 +64,8 @@ class RunConfig:
     masks_folder: str | None = None
     prompt: str | None = None
     prompt_frame: int = 0
+    # How masks are carried through the clip: "prior" (flow fused with the person prior) or "flow" (weight-free).
+    propagator: Literal["prior", "flow"] = "prior"
     depth: str = "ground-plane"
     depth_checkpoint: str | None = None
     decomposer: str = "mask-matting"
@@ -141,7 +143,7 @@ def make_layers(
     if config.masks_folder is None:
         masks = layers_path.with_suffix(".masks")
         with clock.measure("masks"):
-            masking = mask_clip(video_frames(source), masks, rounds)
+            masking = mask_clip(video_frames(source), masks, rounds, config=MaskingConfig(propagator=config.propagator))
         how = "people found automatically" if masking.automatic else f"prompts from frame {masking.start_frame}"
         written.append(f"wrote {masks} (id masks of {masking.frames} frames, {how}; ids {masking.ids})")
         config = replace(config, masks_folder=str(masks))
