@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import torch
 
-from vmat.editing import complete_background, remove
+from vmat.editing import Filled, complete_background, remove
 from vmat.editing.shadows import lift_shadows
 from vmat.layers import LayerStack
 
@@ -16,15 +16,15 @@ def lawn(seed: int = 0) -> np.ndarray:
     return np.array([0.45, 0.55, 0.3], np.float32) * (0.8 + 0.4 * grain[..., None])
 
 
-def person_box(x: int = 60) -> np.ndarray:
-    person = np.zeros((HEIGHT, WIDTH), bool)
+def person_box(x: int = 60, width: int = WIDTH) -> np.ndarray:
+    person = np.zeros((HEIGHT, width), bool)
     person[30:95, x : x + 15] = True
     return person
 
 
-def shadow_from(x: int = 60) -> np.ndarray:
+def shadow_from(x: int = 60, width: int = WIDTH) -> np.ndarray:
     """A soft shadow cast to the right along the ground from the feet of :func:`person_box`."""
-    shadow = np.zeros((HEIGHT, WIDTH), np.uint8)
+    shadow = np.zeros((HEIGHT, width), np.uint8)
     cv2.fillPoly(shadow, [np.array([[x, 95], [x + 15, 95], [x + 60, 105], [x + 45, 108]])], 1)
     return cv2.GaussianBlur(shadow.astype(np.float32), (0, 0), 1.0)
 
@@ -38,8 +38,9 @@ def shaded(ground: np.ndarray, *shadows: np.ndarray) -> np.ndarray:
 
 def stack_of(background: np.ndarray, person: np.ndarray) -> LayerStack:
     plane = torch.from_numpy(background).permute(2, 0, 1)
-    colour = torch.stack([plane, torch.full((3, HEIGHT, WIDTH), 0.2)])
-    alpha = torch.stack([torch.ones(HEIGHT, WIDTH), torch.from_numpy(person.astype(np.float32))])
+    height, width = person.shape
+    colour = torch.stack([plane, torch.full((3, height, width), 0.2)])
+    alpha = torch.stack([torch.ones(height, width), torch.from_numpy(person.astype(np.float32))])
     return LayerStack(colour, alpha, torch.tensor([float("inf"), 1.0]), (0, 1))
 
 
@@ -77,12 +78,24 @@ def test_shade_that_reaches_beyond_the_person_is_not_a_shadow():
     assert not lift_shadows(stack, [1])[1].any()
 
 
-def test_completion_removes_the_shadow_unless_it_is_kept():
-    ground = lawn(2)
-    # The person walks right 4 px a frame, casting their shadow as they go.
-    stacks = [stack_of(shaded(ground, shadow_from(20 + 4 * t)), person_box(20 + 4 * t)) for t in range(8)]
+def test_completion_removes_a_moving_shadow_unless_it_is_kept():
+    ground = np.concatenate([lawn(2), lawn(3)], axis=1)  # 320 wide
+    # The person walks right 12 px a frame, casting their shadow as they go: each patch of lawn under the
+    # shadow is seen lit in other frames, while the person is elsewhere.
+    stacks = [stack_of(shaded(ground, shadow_from(20 + 12 * t, 320)), person_box(20 + 12 * t, 320)) for t in range(12)]
     lifted = [remove(done.stack, 1).render().permute(1, 2, 0).numpy() for done in complete_background(stacks, removing=[1])]
     kept = [remove(done.stack, 1).render().permute(1, 2, 0).numpy() for done in complete_background(stacks, removing=[1], keep_shadows=True)]
-    for t in range(8):
-        inside = shadow_from(20 + 4 * t) > 0.5
+    for t in range(12):
+        inside = shadow_from(20 + 12 * t, 320) > 0.5
         assert np.abs(lifted[t] - ground)[inside].mean() < 0.3 * np.abs(kept[t] - ground)[inside].mean()
+
+
+def test_completion_keeps_dark_ground_that_stays_dark():
+    ground = np.concatenate([lawn(4), lawn(5)], axis=1)  # 320 wide
+    mat = np.zeros((HEIGHT, 320), np.float32)
+    mat[92:110, 40:120] = 1.0  # a dark mat, just like a shadow in any one frame, that the person walks across
+    stacks = [stack_of(shaded(ground, mat), person_box(20 + 12 * t, 320)) for t in range(20)]
+    # Once the person is far from it, the mat is still dark: it is ground, not their shadow.
+    assert lift_shadows(stacks[2], [1])[1][mat > 0].any()  # one frame alone cannot tell
+    for done in complete_background(stacks, removing=[1]):
+        assert not (done.source == Filled.SHADOW).any()

@@ -23,10 +23,10 @@ both see the background around the hole, so auto-exposure does not leave a brigh
 
 The people about to be removed (or moved) can be named (``removing``): the shadow attached to each of
 them (:mod:`vmat.editing.shadows`) is lifted from the background plane of every frame before other frames
-copy from it (``keep_shadows`` leaves it). The first passes also note the ground as frames saw it with
-those people far away: where it was dark then too, it is dark ground and stays. The clean plate is the
-unlifted mean: where a person's shadow moves, it is diluted there; where it never moves, what the plate
-brings into the hole is matched to the lifted frame by the gain and the seam blend.
+copy from it (``keep_shadows`` leaves it). The first passes note the ground as frames saw it with those
+people away from it: only ground seen lit then is taken for shadow (so dark ground is never lifted, nor
+the shadow of someone who never moves). The clean plate is the unlifted mean, in which a moving shadow is
+diluted.
 
 It runs in streaming passes over a re-iterable source (a :class:`~vmat.layers.LayersReader` or a list):
 camera motion (and the plate, when the camera turns out static), then the plate of a moving camera, then

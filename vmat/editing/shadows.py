@@ -10,8 +10,10 @@ behind them). The lit ground's brightness and chroma are estimated there by norm
 over the pixels not (yet) taken for shadow, and a pixel is shadow when it is darker than that by at least
 ``darker_than`` with its chroma within ``chroma_tolerance``. Only connected regions touching the
 person's feet count, and none that reaches the window's edge: that is the shade of a tree or a building,
-which was there before the person and stays after them. Where other frames saw the same ground while the
-person was far away and it was dark then too, it is dark ground, not their shadow.
+which was there before the person and stays after them. A shadow on the ground starts at the feet, not
+well above them (the side of a bed), and darkens the ground by a similar factor throughout (a dark object
+beside lit ground varies far more). In a clip, ground that other frames saw dark while the person was
+away is dark ground (a darker tile), not their shadow.
 
 Lifting multiplies the shadowed ground by the per-channel ratio of lit to shadowed ground, weighted by a
 soft shadow matte: the texture under the shadow is kept (nothing is painted over), the penumbra fades
@@ -43,13 +45,20 @@ class ShadowConfig:
     """The lowest part of the person, as a fraction of their height, that counts as touching the ground."""
     reach: float = 1.2
     """How far the window reaches beside and below the person, as a fraction of their height."""
+    evidence: float = 0.2
+    """In a clip, a dark region is not a shadow when at least this fraction of it was seen by other frames
+    with the person away and most of that was dark then too."""
+    rise: float = 0.2
+    """A shadow region starts no higher than this fraction of the person's height above their feet."""
+    spread: float = 0.8
+    """Largest spread (10th to 90th percentile) of a shadow's darkening, relative to its median."""
     min_height: int = 16
     """People shorter than this many pixels are not searched (too few pixels to tell ground from shadow)."""
 
 
 def near_people(stack: LayerStack, instance_ids: Iterable[int], config: ShadowConfig = ShadowConfig()) -> np.ndarray:
     """``(H, W)`` bool: where the named people (those present) could cast a shadow in this frame: the
-    box of each grown by ``reach`` of their height on every side."""
+    box of each grown by ``reach`` of their height on every side (the farthest a shadow is searched)."""
     near = np.zeros((stack.height, stack.width), bool)
     for instance_id in instance_ids:
         if instance_id not in stack.ids:
@@ -75,6 +84,35 @@ def _smooth(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.resize(mean, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
+def _is_cast_shadow(
+    region: np.ndarray,
+    ratio: np.ndarray,
+    feet_row: int,
+    tall: int,
+    config: ShadowConfig,
+    away: tuple[np.ndarray, np.ndarray] | None,
+) -> bool:
+    """Whether a dark region touching the feet looks like their cast shadow rather than a dark thing.
+
+    A shadow on the ground starts at the feet, not well above them (the side of a bed, a dresser); it
+    darkens the ground by a similar factor throughout (a dark object next to lit ground varies much more);
+    and where other frames saw the same ground with the person away (``away``: its brightness over the
+    lit ground's, and where it was seen), it was lit then.
+    """
+    rows = np.flatnonzero(region.any(axis=1))
+    if rows[0] < feet_row - config.rise * tall:
+        return False
+    low, middle, high = np.percentile(ratio[region], [10, 50, 90])
+    if (high - low) > config.spread * middle:
+        return False
+    if away is not None:
+        brightness, seen = away
+        evidence = region & seen
+        if evidence.sum() >= config.evidence * region.sum() and (brightness[evidence] < (1.0 + config.darker_than) / 2).mean() > 0.5:
+            return False
+    return True
+
+
 def find_shadow(
     background: np.ndarray,
     person: np.ndarray,
@@ -90,9 +128,9 @@ def find_shadow(
         people: ``(H, W)`` bool, everyone (their pixels are not ground).
         config: detection settings.
         away: ``(H, W, 3)`` float32 colour and ``(H, W)`` bool validity of the ground as other frames saw it
-            while the person was far from it. Where that is dark too, the ground is dark (a darker tile, a
-            patch of soil), not shadowed by the person: it is not lifted. Without it (or where no frame saw
-            the place with the person away, as for someone who stands still) only this frame decides.
+            while the person was away from it: a region those frames saw dark too is dark ground (a
+            darker tile, a patch of soil), not the person's shadow. Without it, or where no frame saw the
+            ground with the person away (someone who stands still), this frame alone decides.
 
     Returns:
         ``(H, W)`` float32 in [0, 1]: how much of the shadow's darkening each pixel has (0 where none).
@@ -126,10 +164,6 @@ def find_shadow(
         ratio = brightness / np.maximum(lit_brightness, 1e-4)
         similar = np.abs(chroma - lit_chroma).max(axis=2) < config.chroma_tolerance
         shadow = ground & (ratio < config.darker_than) & similar
-        if away is not None:
-            seen_away = away[1][y0:y1, x0:x1]
-            away_ratio = away[0][y0:y1, x0:x1].mean(axis=2) / np.maximum(lit_brightness, 1e-4)
-            shadow &= ~(seen_away & (away_ratio < (1.0 + config.darker_than) / 2))
     # Keep the regions that touch the feet and stay inside the window.
     feet_rows = slice(max(0, bottom - max(2, int(config.feet * tall)) - y0), bottom - y0)
     feet = np.zeros(shadow.shape, np.uint8)
@@ -143,6 +177,10 @@ def find_shadow(
         edge[-1, :] = True
     escaping = np.unique(labels[edge & shadow])
     keep = np.setdiff1d(touching[touching > 0], escaping)
+    ground_away = None
+    if away is not None:
+        ground_away = (away[0][y0:y1, x0:x1].mean(axis=2) / np.maximum(lit_brightness, 1e-4), away[1][y0:y1, x0:x1])
+    keep = np.array([label for label in keep if _is_cast_shadow(labels == label, ratio, bottom - y0, tall, config, ground_away)], dtype=int)
     if keep.size == 0:
         return matte
     attached = np.isin(labels, keep)
