@@ -152,7 +152,7 @@ class PriorPropagator:
         frames = self._frames(image)
         people = dict(state.people)
         tracked = [k for k in people if (flow_ids == k).any() or people[k].landmarks is not None]
-        scores, labels = self._fuse(frames, flow_ids, people, tracked, state)
+        scores, labels = self._fuse(frames, flow_ids, people, tracked)
         ids = labels[scores.argmax(axis=0)]
         owner = np.arange(2**16, dtype=np.uint16)
         for k, track in people.items():
@@ -208,7 +208,6 @@ class PriorPropagator:
         flow_ids: np.ndarray,
         people: dict[int, PersonTrack],
         tracked: list[int],
-        state: PriorState,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per-label scores ``(L, H, W)`` and the labels ``(L,)`` (background first, scored 0.5)."""
         cfg = self.config
