@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -97,6 +98,11 @@ def rois_from_detections(detections: list[Detections]) -> Rois:
     device = keypoints.device
     frame = torch.cat([torch.full((len(d),), b, dtype=torch.long, device=device) for b, d in enumerate(detections)])
     return rois_from_keypoints(keypoints[:, 0], keypoints[:, 1], frame)
+
+
+def image_to_frames(image: np.ndarray, device: str | torch.device | None = None) -> Tensor:
+    """One ``(H, W, 3)`` RGB uint8 image as the ``(1, 3, H, W)`` uint8 batch the models take."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(device)
 
 
 def _as_float(frames: Tensor) -> Tensor:

@@ -234,14 +234,12 @@ def detect_people_ids(image: np.ndarray, config: PeopleFinderConfig | None = Non
     """An ``(H, W)`` uint16 id mask of the people the person detector finds on an ``(H, W, 3)`` RGB uint8
     image, each segmented by the landmark network in their ROI; ids 1, 2, ... from left to right. Where
     two people's masks overlap, the more confident one keeps the pixel."""
-    import torch
-
     from vmat.person.detector import TileConfig, detect_people
-    from vmat.person.model import default_person_model, rois_from_detections
+    from vmat.person.model import default_person_model, image_to_frames, rois_from_detections
 
     config = config or PeopleFinderConfig()
     model = model or default_person_model()
-    frames = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+    frames = image_to_frames(image)
     tiles = TileConfig() if config.tiles else None
     detections = detect_people(model.detector, frames, min_score=config.min_score, nms_threshold=model.config.nms_threshold, tiles=tiles)[0]
     ids = np.zeros(image.shape[:2], np.uint16)

@@ -50,14 +50,14 @@ def person_mask(
     """The ``(H, W)`` bool mask of the person ``prompt`` names on an ``(H, W, 3)`` RGB uint8 image, or
     ``None`` when the prompt has neither a box nor a positive click, or the prior does not find a person
     that fits it. ``blocked`` pixels (other instances) are never included."""
-    from vmat.person.model import default_person_model, roi_from_click
+    from vmat.person.model import default_person_model, image_to_frames, roi_from_click
 
     config = config or PersonPromptConfig()
     positive = [(c.x, c.y) for c in prompt.clicks if c.positive]
     if prompt.box is None and not positive:
         return None
     model = model or default_person_model()
-    frames = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+    frames = image_to_frames(image)
     height, width = image.shape[:2]
     if prompt.box is not None:
         box = prompt.box

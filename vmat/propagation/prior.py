@@ -33,6 +33,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from vmat.errors import ConfigError
+from vmat.geometry import bounding_box
 from vmat.propagation.appearance import bhattacharyya_distance, colour_codes, colour_histogram
 from vmat.propagation.propagator import FlowPropagator, FlowPropagatorConfig, PropagationState
 from vmat.propagation.registry import register_propagator
@@ -174,7 +175,9 @@ class PriorPropagator:
     # -- steps -----------------------------------------------------------------------------------------
 
     def _frames(self, image: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(self.model.device)
+        from vmat.person.model import image_to_frames
+
+        return image_to_frames(image, self.model.device)
 
     def _margin(self, roi_size: float) -> int:
         return max(2, int(round(self.config.extra_margin * roi_size)))
@@ -329,9 +332,8 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 def _box(mask: np.ndarray) -> list[float]:
     """``[x0, y0, x1, y1]`` (exclusive ends) around a non-empty ``(H, W)`` bool mask."""
-    ys = np.flatnonzero(mask.any(axis=1))
-    xs = np.flatnonzero(mask.any(axis=0))
-    return [float(xs[0]), float(ys[0]), float(xs[-1] + 1), float(ys[-1] + 1)]
+    rows, cols = bounding_box(mask)
+    return [float(cols.start), float(rows.start), float(cols.stop), float(rows.stop)]
 
 
 def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
