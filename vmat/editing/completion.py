@@ -47,6 +47,7 @@ import cv2
 import numpy as np
 import torch
 
+from vmat.camera import corner_shift, estimate_motion, frame_corners
 from vmat.editing.blending import apply_gain, gain_between, gain_of, poisson_membrane
 from vmat.editing.inpaint import InpaintConfig, inpaint
 from vmat.editing.shadows import ShadowConfig, lift_shadows, near_people
@@ -57,7 +58,6 @@ from vmat.layers.stack import LayerStack
 from vmat.layers.store import LayersReader, LayersWriter
 
 
-_TRACK_WINDOW = 15  # Lucas-Kanade window, pixels
 _MAX_CANVAS = 3  # the clean plate of a moving camera spans at most this many frame widths and heights
 _GAIN_RING = 12  # pixels around the hole where a donor's gain is measured
 
@@ -143,40 +143,6 @@ def _view(stack: LayerStack, config: CompletionConfig) -> _View:
     return _View(colour, seen)
 
 
-def _estimate_motion(previous: _View, current: _View, config: CompletionConfig) -> np.ndarray | None:
-    """3x3 homography from ``previous`` pixel coordinates to ``current``, from the seen background only;
-    ``None`` when too little background can be tracked."""
-    before = cv2.cvtColor(previous.colour, cv2.COLOR_RGB2GRAY)
-    after = cv2.cvtColor(current.colour, cv2.COLOR_RGB2GRAY)
-    height, width = before.shape
-    # Features whose tracking window reaches a person would be dragged by the person's motion.
-    half_window = _TRACK_WINDOW // 2
-    trusted = cv2.erode(previous.seen.astype(np.uint8), np.ones((_TRACK_WINDOW, _TRACK_WINDOW), np.uint8))
-    points = cv2.goodFeaturesToTrack(
-        before, config.max_features, 0.01, max(3, min(height, width) // 60), mask=trusted, blockSize=5
-    )
-    if points is None or len(points) < 8:
-        return None
-    window = (_TRACK_WINDOW, _TRACK_WINDOW)
-    moved, status, _ = cv2.calcOpticalFlowPyrLK(before, after, points, None, winSize=window, maxLevel=3)
-    back, status_back, _ = cv2.calcOpticalFlowPyrLK(after, before, moved, None, winSize=window, maxLevel=3)
-    # Forward-backward check: a point tracked there and back must return to where it started.
-    ok = (status.ravel() == 1) & (status_back.ravel() == 1)
-    ok &= np.linalg.norm((back - points)[:, 0], axis=1) < 0.5
-    x, y = moved[:, 0, 0], moved[:, 0, 1]
-    ok &= (x >= half_window) & (y >= half_window) & (x < width - half_window) & (y < height - half_window)
-    ok[ok] &= current.seen[y[ok].round().astype(int), x[ok].round().astype(int)]
-    if ok.sum() < 8:
-        return None
-    homography, _ = cv2.findHomography(points[ok], moved[ok], cv2.RANSAC, 1.0)
-    return homography
-
-
-def _corner_shift(homography: np.ndarray, width: int, height: int) -> float:
-    corners = np.array([[[0, 0]], [[width - 1, 0]], [[0, height - 1]], [[width - 1, height - 1]]], np.float64)
-    return float(np.abs(cv2.perspectiveTransform(corners, homography) - corners).max())
-
-
 @dataclass
 class _Camera:
     """Camera motion over the clip, as a map from each frame into one shared canvas.
@@ -259,7 +225,11 @@ def _track_camera(views: Iterable[_View], config: CompletionConfig) -> tuple[_Ca
         if previous is None:
             from_first.append(np.eye(3))
         else:
-            estimated = None if config.camera == "static" else _estimate_motion(previous, view, config)
+            estimated = (
+                None
+                if config.camera == "static"
+                else estimate_motion(previous.colour, view.colour, previous.seen, view.seen, max_features=config.max_features)
+            )
             # Where too little background shows to track, the camera is assumed to keep its last motion.
             motion = motion if estimated is None else estimated
             from_first.append(motion @ from_first[-1])
@@ -267,11 +237,11 @@ def _track_camera(views: Iterable[_View], config: CompletionConfig) -> tuple[_Ca
     if previous is None:
         raise LayerError("There are no frames to complete the background of.")
     width, height = size
-    largest_shift = max(_corner_shift(h, width, height) for h in from_first)
+    largest_shift = max(corner_shift(h, width, height) for h in from_first)
     if config.camera == "static" or (config.camera == "auto" and largest_shift <= config.static_tolerance):
         return _Camera(True, [np.eye(3)] * len(from_first), size), static_plate, away
     to_first = [np.linalg.inv(h) for h in from_first]
-    corners = np.array([[[0, 0]], [[width - 1, 0]], [[0, height - 1]], [[width - 1, height - 1]]], np.float64)
+    corners = frame_corners(width, height)
     placed = np.concatenate([cv2.perspectiveTransform(corners, h) for h in to_first])[:, 0]
     low = np.maximum(placed.min(0), [-(_MAX_CANVAS - 1) / 2 * width, -(_MAX_CANVAS - 1) / 2 * height])
     high = np.minimum(placed.max(0), [(_MAX_CANVAS + 1) / 2 * width, (_MAX_CANVAS + 1) / 2 * height])
