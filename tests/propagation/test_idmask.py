@@ -35,10 +35,18 @@ def test_davis_palette_first_entries():
 
 
 def test_mask_path_names_frames_by_index(tmp_path):
-    assert mask_path(tmp_path, 12) == tmp_path / "00012.png"
+    assert mask_path(tmp_path, 12) == tmp_path / "000012.png"
 
 
-@pytest.mark.parametrize("top, dtype", [(255, np.uint8), (256, np.uint16), (65535, np.uint16)])
+@pytest.mark.parametrize("older", ["00012.png", "frame_000012.png"])
+def test_mask_path_finds_older_names(tmp_path, older):
+    (tmp_path / older).write_bytes(b"")
+    assert mask_path(tmp_path, 12) == tmp_path / older
+    (tmp_path / "000012.png").write_bytes(b"")
+    assert mask_path(tmp_path, 12) == tmp_path / "000012.png"
+
+
+@pytest.mark.parametrize("top, dtype", [(254, np.uint8), (255, np.uint16), (256, np.uint16), (65535, np.uint16)])
 def test_write_read_round_trip_picks_bit_depth(tmp_path, top, dtype):
     ids = np.zeros((5, 7), np.int64)
     ids[1, 2] = 3

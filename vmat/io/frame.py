@@ -17,6 +17,12 @@ class Frame:
     variable-frame-rate clips in sync. ``duration`` (same units, ``None`` when the source does not say)
     is how long the frame is shown; it sets the length of the last frame in an output. ``index`` is the
     frame's position in decode output order, from 0.
+
+    A frame read from part of a clip (``open_video(..., start=, end=)``) is numbered and timed as in a clip
+    that is just that part: ``index`` counts from 0 at the range's first frame, and ``pts`` is moved back so
+    that the range starts where the clip started, every interval kept exactly. ``source_pts`` is then the
+    pts the frame has in the whole clip (``None`` when the whole clip is read), which tells a writer copying
+    the clip's audio which stretch of it to take.
     """
 
     index: int
@@ -24,6 +30,7 @@ class Frame:
     pts: int
     time_base: Fraction
     duration: int | None = None
+    source_pts: int | None = None
 
     @property
     def time(self) -> float:

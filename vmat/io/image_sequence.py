@@ -166,6 +166,27 @@ class ImageSequenceReader(ReaderBase):
             )
 
 
+def frame_file_name(index: int) -> str:
+    """The file name of frame ``index`` in every folder of frames vmat writes: ``000012.png``."""
+    return f"{index:06d}.png"
+
+
+# Names frame files had before (vmat's id masks and DAVIS annotations; vmat's PNG sequences): still read.
+_OLDER_FRAME_NAMES = ("{index:05d}.png", "frame_{index:06d}.png")
+
+
+def frame_file(folder: str | os.PathLike[str], index: int) -> Path:
+    """Where frame ``index``'s file is in ``folder``: ``000012.png``, or an older name (``00012.png``,
+    ``frame_000012.png``) when only that exists."""
+    path = Path(folder) / frame_file_name(index)
+    if not path.exists():
+        for pattern in _OLDER_FRAME_NAMES:
+            older = Path(folder) / pattern.format(index=index)
+            if older.exists():
+                return older
+    return path
+
+
 def write_png(path: Path, image: np.ndarray) -> None:
     """Write an RGB, RGBA or grey uint8 image as PNG (fast compression: these are working files)."""
     if image.ndim == 3:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import heapq
 import os
-from dataclasses import asdict, dataclass, field
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -127,18 +128,46 @@ def video_stream(container: av.container.InputContainer, path: str | os.PathLike
 def probe(path: str | os.PathLike[str]) -> VideoInfo:
     """Read a clip's metadata: header fields, a scan of every video packet's timestamp, and its first frame.
 
-    The packet scan reads the file once without decoding (about 0.1 ms per frame) to count frames exactly and
-    to tell constant from variable frame rate; the first frame is decoded on the way for its rotation and
-    colour tags, which also proves that the stream decodes.
+    The packet scan reads the file once without decoding (a few microseconds per frame) to count frames
+    exactly and to tell constant from variable frame rate; the first frame is decoded on the way for its
+    rotation and colour tags, which also proves that the stream decodes.
+
+    The answer is remembered for the file as it is now (its identity, size and modification time), so that
+    opening a clip again, as the passes of a run do, costs no second probe; a changed file is probed afresh.
     """
+    key = _file_key(path)
+    cached = _PROBED.get(key) if key is not None else None
+    if cached is not None:
+        _PROBED.move_to_end(key)
+        return replace(cached, path=str(path))
     container = open_container(path)
     try:
         stream = video_stream(container, path)
         scan = _scan(container, stream, path)
         audio = tuple(_audio_info(s) for s in container.streams.audio)
-        return _video_info(path, container, stream, scan, audio)
+        info = _video_info(path, container, stream, scan, audio)
     finally:
         container.close()
+    if key is not None:
+        _PROBED[key] = info
+        while len(_PROBED) > _PROBE_CACHE_SIZE:
+            _PROBED.popitem(last=False)
+    return info
+
+
+# Probes of the files opened lately, newest last: a run opens its clip once per pass (and the mask
+# propagation once per chunk going backwards), and opening the container is most of a probe's cost.
+_PROBE_CACHE_SIZE = 64
+_PROBED: OrderedDict[tuple, VideoInfo] = OrderedDict()
+
+
+def _file_key(path: str | os.PathLike[str]) -> tuple | None:
+    """What identifies a file's current contents well enough to reuse its probe; ``None`` when it cannot be stat'ed."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return (os.path.realpath(path), status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
 
 
 @dataclass

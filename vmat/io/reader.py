@@ -178,13 +178,27 @@ def open_video(
     alpha: bool = False,
     on_error: OnError = "raise",
     fps: float | None = None,
+    start: int = 0,
+    end: int | None = None,
 ) -> VideoReader:
     """Open a clip (a media file, or a folder of PNG/JPG images) for streamed reading.
 
     ``backend`` picks the decoder for media files: ``"pyav"`` (default) or ``"decord"`` (optional extra).
     ``fps`` is the frame rate of an image folder (default 30); media files carry their own.
+    ``start`` and ``end`` read frames ``start`` to ``end - 1`` only (``end=None``: to the last frame; an
+    ``end`` past it reads to it), as a clip of their own: see :class:`RangeReader`.
     """
-    path = Path(path)
+    reader = _open(Path(path), backend, alpha, on_error, fps)
+    if start == 0 and end is None:
+        return reader
+    try:
+        return RangeReader(reader, start, end)
+    except VmatError:
+        reader.close()
+        raise
+
+
+def _open(path: Path, backend: Backend, alpha: bool, on_error: OnError, fps: float | None) -> VideoReader:
     if path.is_dir():
         from vmat.io.image_sequence import ImageSequenceReader
 
@@ -196,3 +210,77 @@ def open_video(
 
         return DecordReader(path, alpha=alpha, on_error=on_error)
     raise ConfigError(f"unknown decoding backend {backend!r}: choose 'pyav' or 'decord'")
+
+
+def check_frame_range(start: int, end: int | None, num_frames: int | None = None) -> tuple[int, int | None]:
+    """``(start, end)`` checked against each other and a clip of ``num_frames`` (when known); ``end`` past the
+    clip's last frame comes back as ``num_frames``. Raises :class:`ConfigError` for a range that holds no frame."""
+    if start < 0 or (end is not None and end < 0):
+        raise ConfigError(f"frame numbers start at 0: the range {start}:{'' if end is None else end} is not a range of frames")
+    if end is not None and end <= start:
+        raise ConfigError(f"the frame range {start}:{end} is empty: the end frame is left out, so it must be after the start")
+    if num_frames is not None:
+        if start >= num_frames:
+            raise ConfigError(f"the frame range starts at frame {start}, but the clip has {num_frames} frames (0 to {num_frames - 1})")
+        end = num_frames if end is None else min(end, num_frames)
+    return start, end
+
+
+class RangeReader:
+    """Frames ``start`` to ``end - 1`` (``None``: to the last) of another reader, as a clip of their own.
+
+    Frames are renumbered from 0 and their pts moved back by one constant so that the first lands where the
+    clip's first frame is: every frame keeps its exact interval to the next, and its own duration (the last
+    one too, from the frame after it, which is decoded for that and dropped). ``Frame.source_pts`` keeps each
+    frame's place in the whole clip, so that a :class:`~vmat.io.VideoWriter` copying the clip's audio takes
+    the stretch that goes with these frames. Decoding starts at the clip's first frame (exact, and the cost
+    of a frame that is skipped is its decoding only) and stops after the range.
+
+    ``info`` is the part's: ``num_frames`` its frame count; ``duration`` its length for a constant frame
+    rate, ``None`` for a variable one (the frames' own durations are exact either way).
+    """
+
+    def __init__(self, reader: VideoReader, start: int, end: int | None) -> None:
+        info = reader.info
+        self.start, self.end = check_frame_range(start, end, info.num_frames)
+        self._reader = reader
+        # A range that runs to the clip's end reads it to the end, so that damage there is reported as usual.
+        self._stop = self.end if self.end is not None and self.end < (info.num_frames or 0) else None
+        count = None if self.end is None else self.end - self.start
+        duration = None if count is None or info.variable_frame_rate or not info.frame_rate else float(count / info.frame_rate)
+        self.info = replace(info, num_frames=count, duration=duration)
+
+    @property
+    def error(self) -> CorruptMediaError | None:
+        return self._reader.error
+
+    def __enter__(self) -> RangeReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def __iter__(self) -> Iterator[Frame]:
+        frames = iter(self._reader)
+        first_pts: int | None = None
+        shift = 0
+        try:
+            for frame in frames:
+                if first_pts is None:
+                    first_pts = frame.pts
+                if frame.index < self.start:
+                    continue
+                if frame.index == self.start:
+                    shift = frame.pts - first_pts
+                yield replace(frame, index=frame.index - self.start, pts=frame.pts - shift, source_pts=frame.pts)
+                if self._stop is not None and frame.index + 1 >= self._stop:
+                    return
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()  # stop the decoder here: the frames after the range are never decoded
+        if first_pts is not None and self.start > 0 and frame.index < self.start:
+            raise ConfigError(f"the frame range starts at frame {self.start}, but the clip ended at frame {frame.index}")

@@ -15,7 +15,11 @@ Rules it follows:
   :mod:`vmat.io.colour`).
 - 4:2:0 formats (``h264``, ``matte``) need an even width and height. ``odd_size="pad"`` (default) repeats
   the last column/row, so no picture is lost and the output is one pixel larger; ``"crop"`` drops it.
-- ``audio_from`` copies that clip's audio streams in unchanged (see :mod:`vmat.io.audio`).
+- ``audio_from`` copies that clip's audio streams in unchanged (see :mod:`vmat.io.audio`). Frames read from
+  part of that clip (``open_video(..., start=, end=)``, given with :meth:`VideoWriter.write_frame`) take
+  only the audio of that part, moved back with them.
+- A PNG sequence is a folder of ``000000.png``, ``000001.png``, ... (the one naming of every frame file
+  vmat writes).
 - The same frames give the same bytes on any machine: x264 and libvpx choose their thread count from the
   CPUs they may use, and their output depends on it, so the encoders run :data:`ENCODER_THREADS` threads
   whatever the machine. ``deterministic=False`` (``--fast-encode``) lets them use every CPU instead.
@@ -38,7 +42,7 @@ from vmat.io.atomic import check_output_path, commit, discard, temporary_sibling
 from vmat.io.audio import AudioCopier
 from vmat.io.colour import ColourInfo, output_tags
 from vmat.io.frame import Frame
-from vmat.io.image_sequence import write_png
+from vmat.io.image_sequence import frame_file_name, write_png
 
 OddSize = Literal["pad", "crop"]
 
@@ -172,6 +176,7 @@ class VideoWriter:
         self._timeline = _Timeline(self.fps)
         self._durations: dict[int, int] = {}  # pts -> duration of the frames inside the encoder
         self._size: tuple[int, int] | None = None  # (width, height) of the images given
+        self._audio_part: tuple[float, float] | None = None  # (start on the source's clock, shift) for part of a clip
         self._closed = False
 
     # -- the public surface ----------------------------------------------------------------------------
@@ -201,13 +206,18 @@ class VideoWriter:
         if self._size is None:
             self._open(image.shape[1], image.shape[0], time_base)
         if self.format.codec is None:
-            write_png(self._temporary / f"frame_{self.summary.frames:06d}.png", image)
+            write_png(self._temporary / frame_file_name(self.summary.frames), image)
         else:
             self._encode(image, pts, duration)
         self.summary.frames += 1
 
     def write_frame(self, frame: Frame, image: np.ndarray | None = None) -> None:
-        """Encode ``image`` (default: the frame's own) with ``frame``'s timing: the usual pipeline step."""
+        """Encode ``image`` (default: the frame's own) with ``frame``'s timing: the usual pipeline step.
+
+        The first frame tells whether the frames are part of a clip (``frame.source_pts``): the audio copied
+        from ``audio_from`` is then that part's."""
+        if self._size is None and frame.source_pts is not None:
+            self._audio_part = (float(frame.source_pts * frame.time_base), float((frame.source_pts - frame.pts) * frame.time_base))
         self.write(frame.image if image is None else image, pts=frame.pts, time_base=frame.time_base, duration=frame.duration)
 
     def close(self) -> WriteSummary:
@@ -221,7 +231,8 @@ class VideoWriter:
             if self._container is not None:
                 self._mux_video(self._stream.encode(None))
                 if self._audio is not None:
-                    self._audio.finish()
+                    # Part of a clip: its audio ends with its video; a whole clip keeps all of its audio.
+                    self._audio.finish(float(self._timeline.end * self._timeline.time_base) if self._audio_part else float("inf"))
                 self._container.close()
         except BaseException:
             self.abort()
@@ -297,7 +308,8 @@ class VideoWriter:
             setattr(stream.codec_context, attribute, value)
         self._stream = stream
         if self.audio_from is not None and self._container.format.name != "image2":
-            self._audio = AudioCopier(self.audio_from, self._container)
+            start, shift = self._audio_part or (None, 0.0)
+            self._audio = AudioCopier(self.audio_from, self._container, start=start, shift=shift)
             self.summary.audio_streams = self._audio.num_streams
             self.summary.audio_transcoded = self._audio.transcoded
 

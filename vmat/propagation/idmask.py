@@ -1,9 +1,12 @@
 """Id masks on disk and on screen.
 
 An id mask is an ``(H, W)`` integer array: 0 is background, ``k > 0`` is instance ``k`` and keeps that
-number for the whole clip. On disk it is one PNG per frame, named by frame index (``00012.png``), written
-8-bit when every id is below 256 and 16-bit otherwise. The same files are accepted back as prompts, and
-so are DAVIS-style palette PNGs, whose pixel values are palette indices (= instance ids).
+number for the whole clip. On disk it is one PNG per frame, named by frame index (``000012.png``; folders
+with the older ``00012.png`` names, DAVIS's, are read too), written 8-bit when every id is below 255 and
+16-bit otherwise. The same files are accepted back as prompts, and so are DAVIS-style palette PNGs, whose
+pixel values are palette indices (= instance ids), and binary masks: a grey 8-bit PNG holding only 0 and
+255 (the matting convention: white on black) is one person, id 1. vmat never writes such a file for id
+255 (it writes that id 16-bit), so the two readings never meet.
 """
 
 from __future__ import annotations
@@ -47,12 +50,16 @@ def read_id_mask_folder(folder: str | os.PathLike[str]) -> Iterator[np.ndarray]:
 
 
 def mask_path(folder: str | os.PathLike[str], frame_index: int) -> Path:
-    """Where the id mask of ``frame_index`` lives inside an id-mask folder."""
-    return Path(folder) / f"{frame_index:05d}.png"
+    """Where the id mask of ``frame_index`` lives inside an id-mask folder: ``000012.png``, or the older
+    ``00012.png`` when a folder has only that (see :func:`vmat.io.image_sequence.frame_file`)."""
+    from vmat.io.image_sequence import frame_file
+
+    return frame_file(folder, frame_index)
 
 
 def write_id_mask(path: str | os.PathLike[str], ids: np.ndarray) -> None:
-    """Write an ``(H, W)`` id mask as a grey PNG: 8-bit when every id is below 256, 16-bit otherwise."""
+    """Write an ``(H, W)`` id mask as a grey PNG: 8-bit when every id is below 255, 16-bit otherwise (an
+    8-bit mask of 0 and 255 alone reads back as a binary mask)."""
     if ids.ndim != 2:
         raise ValueError(f"an id mask is (H, W), got shape {ids.shape}")
     if ids.size and int(ids.min()) < 0:
@@ -60,7 +67,7 @@ def write_id_mask(path: str | os.PathLike[str], ids: np.ndarray) -> None:
     top = int(ids.max()) if ids.size else 0
     if top > 65535:
         raise ValueError(f"ids above 65535 do not fit a PNG, got {top}")
-    image = ids.astype(np.uint8 if top < 256 else np.uint16)
+    image = ids.astype(np.uint8 if top < 255 else np.uint16)
     path = Path(path)
     if not cv2.imwrite(str(path), image):
         raise OutputError(f"cannot write the id mask {str(path)!r}.")
@@ -69,8 +76,9 @@ def write_id_mask(path: str | os.PathLike[str], ids: np.ndarray) -> None:
 def read_id_mask(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an id-mask PNG as an ``(H, W)`` array (uint8 or uint16).
 
-    Grey 8/16-bit PNGs give their values; palette PNGs (DAVIS style) give their palette indices, which is
-    what their colours stand for; RGB PNGs drawn in the DAVIS palette's colours give those colours' ids.
+    Grey 8/16-bit PNGs give their values, except that a binary 8-bit mask (only 0 and 255, grey or in grey
+    RGB) is one person, id 1; palette PNGs (DAVIS style) give their palette indices, which is what their
+    colours stand for; RGB PNGs drawn in the DAVIS palette's colours give those colours' ids.
     """
     path = Path(path)
     if not path.is_file():
@@ -84,8 +92,10 @@ def read_id_mask(path: str | os.PathLike[str]) -> np.ndarray:
     if image is None:
         raise NotMediaError(f"the id mask {str(path)!r} cannot be decoded.")
     if palette is None:
+        if image.ndim == 3 and image.shape[2] == 3 and (image[..., :1] == image).all() and _is_binary(image):
+            return (image[..., 0] == 255).astype(np.uint8)  # white on black saved as RGB (white is no DAVIS colour)
         if image.ndim == 2:
-            return image
+            return _binary_as_one_person(image)
         if image.ndim != 3 or image.shape[2] != 3:
             raise NotMediaError(f"the id mask {str(path)!r} is neither grey, palette nor RGB.")
         palette = davis_palette()
@@ -101,6 +111,16 @@ def read_id_mask(path: str | os.PathLike[str]) -> np.ndarray:
     if (lookup < 0).any():
         raise NotMediaError(f"the id mask {str(path)!r} has colours outside its palette (the DAVIS palette for RGB masks).")
     return lookup[inverse].reshape(codes.shape).astype(np.uint8)
+
+
+def _is_binary(image: np.ndarray) -> bool:
+    """Whether an image is 8-bit white on black: 0 and 255, nothing else, some 255."""
+    return image.dtype == np.uint8 and bool(image.any()) and not ((image != 0) & (image != 255)).any()
+
+
+def _binary_as_one_person(image: np.ndarray) -> np.ndarray:
+    """A white-on-black 8-bit mask as person 1; any other id mask as it is."""
+    return (image == 255).astype(np.uint8) if _is_binary(image) else image
 
 
 def _colour_codes(rgb: np.ndarray) -> np.ndarray:
