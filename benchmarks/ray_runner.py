@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipelines.batch import BatchConfig, run_batch
-from pipelines.cluster import ClusterConfig, ray_cluster
-from pipelines.runner import RayRunner, RayRunnerConfig
+from vmat.pipelines.batch import BatchConfig, run_batch
+from vmat.pipelines.cluster import ClusterConfig, ray_cluster
+from vmat.pipelines.runner import RayRunner, RayRunnerConfig
 from vmat.io import VideoWriter
 from vmat.progress import set_progress
 from vmat.propagation.idmask import mask_path, write_id_mask

@@ -17,7 +17,7 @@ def ray_address():
     ray = pytest.importorskip("ray")
     from ray import cloudpickle
 
-    from pipelines.cluster import ClusterConfig, ray_cluster
+    from vmat.pipelines.cluster import ClusterConfig, ray_cluster
     from tests.pipelines import toy_stages
 
     # Workers cannot import the tests package; send the toy stages' code along instead.

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipelines.job import REPORT_FILE, STATE_FILE
+from vmat.pipelines.job import REPORT_FILE, STATE_FILE
 
 from tests.pipelines.archive import pattern_clip_with_audio
 

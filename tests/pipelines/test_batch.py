@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from pipelines.batch import BatchConfig, run_batch
-from pipelines.job import REPORT_FILE, STATE_FILE
+from vmat.pipelines.batch import BatchConfig, run_batch
+from vmat.pipelines.job import REPORT_FILE, STATE_FILE
 from vmat.errors import ConfigError
 from vmat.pipeline import InProcessRunner
 from vmat.pipeline.run import RunConfig
@@ -170,8 +170,8 @@ def test_a_clip_replaced_after_it_was_done_is_redone(archive, tmp_path):
 
 def test_the_resume_key_follows_the_source_the_files_named_the_version_and_the_weights(tmp_path, monkeypatch):
     import vmat
-    from pipelines.batch import _fingerprint
-    from pipelines.clips import ClipJob
+    from vmat.pipelines.batch import _fingerprint
+    from vmat.pipelines.clips import ClipJob
     from vmat import weights
 
     clip = tmp_path / "c.mp4"

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from pipelines.job import REPORT_FILE
+from vmat.pipelines.job import REPORT_FILE
 from vmat.cli import batch_cmd
 from vmat.errors import ConfigError
 

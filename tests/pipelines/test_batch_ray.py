@@ -12,10 +12,10 @@ import time
 
 import pytest
 
-from pipelines.batch import BatchConfig, run_batch
-from pipelines.cluster import local_environment
-from pipelines.job import STATE_FILE
-from pipelines.runner import RayRunner, RayRunnerConfig
+from vmat.pipelines.batch import BatchConfig, run_batch
+from vmat.pipelines.cluster import local_environment
+from vmat.pipelines.job import STATE_FILE
+from vmat.pipelines.runner import RayRunner, RayRunnerConfig
 from vmat.pipeline.run import RunConfig
 
 from tests.pipelines.archive import GOOD, scene_clip
@@ -79,9 +79,9 @@ def test_actor_killed_mid_job_and_the_job_completes(ray_address, archive, in_pro
 
 _DRIVER = """
 import sys
-from pipelines.batch import BatchConfig, run_batch
-from pipelines.cluster import ClusterConfig
-from pipelines.runner import RayRunnerConfig
+from vmat.pipelines.batch import BatchConfig, run_batch
+from vmat.pipelines.cluster import ClusterConfig
+from vmat.pipelines.runner import RayRunnerConfig
 run_batch(sys.argv[1], sys.argv[2], BatchConfig(
     runner="ray", clips_in_flight=1, ray=RayRunnerConfig(workers=1), cluster=ClusterConfig(address=sys.argv[3], log_to_driver=False)))
 """

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pipelines.clips import ClipJob, find_clips, safe_key
+from vmat.pipelines.clips import ClipJob, find_clips, safe_key
 from vmat.errors import ConfigError, InputNotFoundError
 from vmat.pipeline.edits import EditSpec
 from vmat.pipeline.run import RunConfig

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.cluster import ClusterConfig, _scratch_root
+from vmat.pipelines.cluster import ClusterConfig, _scratch_root
 from vmat.cli.main import main
 from vmat.errors import ConfigError
 
@@ -143,7 +143,7 @@ def test_embedded_cluster_listens_on_loopback_only(ray_address):
     import ray  # noqa: F401 - puts Ray's own psutil on the path
     import psutil
 
-    from pipelines.runner import RayRunner, RayRunnerConfig
+    from vmat.pipelines.runner import RayRunner, RayRunnerConfig
     from tests.pipelines.toy_stages import Double, RunningSum, toy_info, toy_records
 
     assert ray_address.startswith("127.0.0.1:")

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pipelines.job import STATE_FILE, JobState, job_lock, remove_partials
+from vmat.pipelines.job import STATE_FILE, JobState, job_lock, remove_partials
 from vmat.errors import OutputError
 
 

@@ -5,7 +5,7 @@ from functools import partial
 import numpy as np
 import pytest
 
-from pipelines.runner import RayRunner, RayRunnerConfig, WorkerLostError, _stage_class
+from vmat.pipelines.runner import RayRunner, RayRunnerConfig, WorkerLostError, _stage_class
 from vmat.errors import ConfigError, InputNotFoundError
 from vmat.pipeline import InProcessRunner
 from vmat.pipeline.stages import DepthStage, MaskFolderStage

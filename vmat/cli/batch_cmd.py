@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipelines.batch import BatchConfig, run_batch
-from pipelines.cluster import ClusterConfig
-from pipelines.job import REPORT_FILE, STATE_FILE
-from pipelines.runner import RayRunnerConfig
-from pipelines.signals import BatchInterrupted
+from vmat.pipelines.batch import BatchConfig, run_batch
+from vmat.pipelines.cluster import ClusterConfig
+from vmat.pipelines.job import REPORT_FILE, STATE_FILE
+from vmat.pipelines.runner import RayRunnerConfig
+from vmat.pipelines.signals import BatchInterrupted
 from vmat.pipeline.edits import EditSpec
 from vmat.pipeline.run import RunConfig
 

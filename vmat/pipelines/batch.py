@@ -2,7 +2,7 @@
 
 Each clip runs :func:`vmat.pipeline.run.run_clip` into a hidden temporary folder that is renamed to the
 clip's output folder only when complete, so an output folder is always a finished one. The job file
-(:mod:`pipelines.job`) records every clip's state; a re-run skips the clips done from the same source file
+(:mod:`vmat.pipelines.job`) records every clip's state; a re-run skips the clips done from the same source file
 (size and modification time), options, vmat version and shipped weights, redoes the rest and removes what
 a killed run left unfinished.
 
@@ -10,9 +10,9 @@ Failures: an error the user can fix (a corrupt clip, a bad option: :class:`vmat.
 that clip at once, with its message recorded; anything else (a worker that died, an I/O hiccup) is
 retried up to ``retries`` times. Either way the job goes on with the other clips.
 
-SIGINT and SIGTERM stop the job within seconds (:mod:`pipelines.signals`): the clips being processed are
+SIGINT and SIGTERM stop the job within seconds (:mod:`vmat.pipelines.signals`): the clips being processed are
 stopped mid-clip and their temporary outputs removed, unfinished clips are recorded as ``interrupted``,
-the report is written, Ray is shut down, and :class:`~pipelines.signals.BatchInterrupted` is raised.
+the report is written, Ray is shut down, and :class:`~vmat.pipelines.signals.BatchInterrupted` is raised.
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import vmat
-from pipelines.clips import ClipJob, find_clips
-from pipelines.cluster import ClusterConfig, ray_cluster
-from pipelines.job import REPORT_FILE, ClipState, JobState, job_lock, remove_partials, write_json
-from pipelines.runner import RayRunner, RayRunnerConfig
-from pipelines.signals import BatchInterrupted, ClipInterrupted, ClipThreads, StopSignals
+from vmat.pipelines.clips import ClipJob, find_clips
+from vmat.pipelines.cluster import ClusterConfig, ray_cluster
+from vmat.pipelines.job import REPORT_FILE, ClipState, JobState, job_lock, remove_partials, write_json
+from vmat.pipelines.runner import RayRunner, RayRunnerConfig
+from vmat.pipelines.signals import BatchInterrupted, ClipInterrupted, ClipThreads, StopSignals
 from vmat import weights
 from vmat.errors import ConfigError, OutputError, VmatError
 from vmat.io.atomic import atomic_output
@@ -147,12 +147,12 @@ def run_batch(
     manifest: str | os.PathLike[str] | None = None,
     runner: StageRunner | None = None,
 ) -> BatchReport:
-    """Process every clip of ``source`` (see :func:`pipelines.clips.find_clips`) into ``output_dir``.
+    """Process every clip of ``source`` (see :func:`vmat.pipelines.clips.find_clips`) into ``output_dir``.
 
     Writes the job file as it goes and ``vmat-batch-report.json`` at the end; returns the report. A given
     ``runner`` is used as is (Ray already running); otherwise ``config.runner`` picks one. Called from the
     main thread, SIGINT and SIGTERM stop the job (see the module docstring) and raise
-    :class:`~pipelines.signals.BatchInterrupted` carrying the report.
+    :class:`~vmat.pipelines.signals.BatchInterrupted` carrying the report.
     """
     started = time.perf_counter()
     output = Path(output_dir)
@@ -292,7 +292,7 @@ def _run_one(job: ClipJob, *, output: Path, state: JobState, runner: StageRunner
 
 def _clip_folder(output: Path, key: str) -> Path:
     """``output / key``, its parent folders made; refuses a path through a symbolic link, which could lead
-    out of the output folder (``key`` itself never holds ``..``: :func:`pipelines.clips.safe_key`)."""
+    out of the output folder (``key`` itself never holds ``..``: :func:`vmat.pipelines.clips.safe_key`)."""
     folder = output
     for part in key.split("/"):
         folder = folder / part

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from pipelines.job import RESERVED_NAMES
+from vmat.pipelines.job import RESERVED_NAMES
 from vmat.errors import ConfigError, InputNotFoundError
 from vmat.pipeline.edits import EditSpec
 from vmat.pipeline.run import RunConfig

@@ -163,7 +163,7 @@ class _Pool:
 class RayRunner:
     """Runs a clip's stages on Ray actors (a :class:`~vmat.pipeline.stage.StageRunner`).
 
-    Ray must be initialised first (:func:`pipelines.cluster.ray_cluster`). The actors are created on first
+    Ray must be initialised first (:func:`vmat.pipelines.cluster.ray_cluster`). The actors are created on first
     use and kept for every later clip until :meth:`close`. ``run`` may be called from several threads at
     once to process several clips together.
     """
@@ -265,7 +265,7 @@ def _fetch(reference) -> list[FrameRecord]:
     lost = (ActorDiedError, ActorUnavailableError, RayActorError)
     try:
         while True:
-            # In short slices: a batch job stops a clip's thread by raising in it (pipelines.signals), which
+            # In short slices: a batch job stops a clip's thread by raising in it (vmat.pipelines.signals), which
             # can only happen while the thread runs Python, not while it waits inside Ray's C++ code.
             try:
                 return ray.get(reference, timeout=_WAIT_SLICE_SECONDS)

@@ -46,7 +46,7 @@ class StopSignals:
 
     Handlers can only be set from the main thread; elsewhere this does nothing (signals keep their
     handlers). ``ray.init`` replaces the SIGTERM handler with its own, which exits at once with nothing
-    cleaned: :func:`pipelines.cluster.ray_cluster` puts the previous one back.
+    cleaned: :func:`vmat.pipelines.cluster.ray_cluster` puts the previous one back.
     """
 
     handled = (signal.SIGINT, signal.SIGTERM)
