@@ -56,7 +56,7 @@ class RunConfig:
     pixels (the layers file is at that size), and brings the layers back to the source size, with the
     source frame's detail, before edits (:mod:`vmat.decomposition.resolution`).
 
-    People come from ``masks_folder`` (per-frame id-mask PNGs ``00000.png``, ... as ``vmat masks`` writes
+    People come from ``masks_folder`` (per-frame id-mask PNGs ``000000.png``, ... as ``vmat masks`` writes
     them) when given; otherwise from ``prompt`` (a JSON prompt file, or an id-mask PNG of frame
     ``prompt_frame``) propagated through the clip; with neither, from the automatic people finder (the person detector).
     """
@@ -79,11 +79,17 @@ class RunConfig:
     write_layers: bool = True
     write_preview: bool = True
     write_people: bool = False
-    crf: int | None = None
+    crf: int = 18  # H.264 quality of the edited video, lower is better (0-51)
     preset: str = "veryfast"
     fast_encode: bool = False  # let the encoders pick their thread count: faster, but the bytes depend on the machine
     batch_size: int = 4
     backend: Backend = "pyav"
+    # Where the networks run: "cpu", "cuda" or "cuda:N" (None: each stage's own default, CPU but for dav2-small).
+    device: str | None = None
+    # Frames start to end - 1 of the clip only (end None: to its last), read as a clip of their own: prompt
+    # frames and mask files count from start, the outputs start at the clip's start time (vmat.io.open_video).
+    start: int = 0
+    end: int | None = None
 
 
 @dataclass
