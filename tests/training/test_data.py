@@ -102,3 +102,15 @@ def test_impossible_requests_are_config_errors(tiny_cache):
         BatchSampler(tiny_cache, SamplerConfig(crop=(32, 32), sequence_length=6))
     with pytest.raises(ConfigError, match="slots"):
         BatchSampler(tiny_cache, SamplerConfig(crop=(32, 32), slots=2))
+
+
+def test_zoomed_batches_keep_the_contract_and_unzoomed_ones_are_unchanged(tiny_cache, frame_batch):
+    from dataclasses import replace
+
+    zoomed = BatchSampler(tiny_cache, replace(FRAMES, zoom=2.0)).batch(7)
+    assert {k: v.shape for k, v in zoomed.items()} == {k: v.shape for k, v in frame_batch.items()}
+    rest = 1.0 - zoomed["alpha"].sum(-3)
+    rebuilt = rest.unsqueeze(-3) * zoomed["background"] + (zoomed["alpha"].unsqueeze(-3) * zoomed["foreground"]).sum(-4)
+    assert (rebuilt - zoomed["image"]).abs().max() <= 3.0 / 255
+    assert not torch.equal(zoomed["image"], frame_batch["image"])
+    assert torch.equal(BatchSampler(tiny_cache, replace(FRAMES, zoom=1.0)).batch(7)["image"], frame_batch["image"])

@@ -1,7 +1,21 @@
+import cv2
 import numpy as np
 import pytest
 
-from vmat.training.perturb import GuidanceConfig, Perturbation, draw_perturbation, morph, perturb_guidance, shift, shorter_box_side
+
+
+from vmat.training.perturb import (
+    REALISTIC,
+    GuidanceConfig,
+    Perturbation,
+    coarse_polygon,
+    draw_perturbation,
+    morph,
+    perturb_guidance,
+    punch_holes,
+    shift,
+    shorter_box_side,
+)
 
 
 def _point(size=7):
@@ -82,3 +96,45 @@ def test_draws_are_seeded(seed):
     b = draw_perturbation(np.random.default_rng(seed), 3)
     np.testing.assert_array_equal(a.beta, b.beta)
     assert a.merged == b.merged
+
+
+def test_coarse_polygon_straightens_an_outline_and_fills_it():
+    mask = np.zeros((40, 40), np.uint8)
+    cv2.circle(mask, (20, 20), 12, 1, -1)
+    mask = mask.astype(bool)
+    mask[18:23, 18:23] = False  # an inner hole an outline would not see
+    rough = coarse_polygon(mask, 4.0)
+    assert rough[20, 20]  # filled
+    contours, _ = cv2.findContours(rough.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    assert len(contours) == 1 and len(contours[0]) < 12  # a few straight sides, not a circle
+    np.testing.assert_array_equal(coarse_polygon(mask, 0.0) | mask, coarse_polygon(mask, 0.0))
+
+
+def test_punch_holes_places_discs_relative_to_the_box():
+    mask = np.zeros((30, 30), bool)
+    mask[10:21, 5:26] = True  # box 11 x 21: centre (15, 15); shorter side 11
+    holed = punch_holes(mask, np.array([[0.5, 0.5, 2 / 11]]))
+    expected = mask.copy()
+    disc = np.zeros((30, 30), np.uint8)
+    cv2.circle(disc, (15, 15), 2, 1, -1)
+    expected[disc > 0] = False
+    np.testing.assert_array_equal(holed, expected)
+    np.testing.assert_array_equal(punch_holes(mask, np.zeros((0, 3))), mask)
+
+
+def test_default_config_draws_what_it_drew_before_holes_and_polygons_existed():
+    # Holes and polygons are drawn only when asked for, so old training batches are unchanged.
+    rng = np.random.default_rng(3)
+    plan = draw_perturbation(rng, 3)
+    assert plan.holes is None and plan.polygon is None
+    reference = np.random.default_rng(3)
+    np.testing.assert_array_equal(plan.threshold, reference.uniform(0.1, 0.9, 3))
+
+
+def test_realistic_config_draws_holes_and_polygons_in_range():
+    plans = [draw_perturbation(np.random.default_rng(seed), 4, REALISTIC) for seed in range(20)]
+    assert any(len(h) for p in plans for h in p.holes) and any(p.polygon.any() for p in plans)
+    for plan in plans:
+        for holes in plan.holes:
+            assert len(holes) <= 3 and np.all((holes[:, :2] >= 0.2) & (holes[:, :2] <= 0.8))
+        assert np.all((plan.polygon == 0) | ((plan.polygon >= 0.03) & (plan.polygon <= 0.1)))

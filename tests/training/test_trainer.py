@@ -139,3 +139,31 @@ def test_init_weights_that_do_not_all_fit_are_named_at_the_start(tmp_path, tiny_
     train(TINY_TASK, _config(tmp_path / "b", tiny_cache_dir, steps=1, init=partial))
     assert "1 of 2 tensors do not fit 'small' and start fresh: conv.bias" in capsys.readouterr().err
     assert json.loads((tmp_path / "b" / "run" / "train.json").read_text())["init_fresh"] == ["conv.bias"]
+
+
+def test_validation_scores_every_checkpoint_and_keeps_the_best(tmp_path, tiny_cache_dir):
+    scores = iter([3.0, 1.0, 2.0])  # the second checkpoint is the best
+    seen = []
+
+    def validate(weights, folder):
+        seen.append(load_file(str(weights))["conv.weight"].clone())
+        value = next(scores)
+        return {"sad": value, "mse": 10 * value}
+
+    task = Task("tiny", lambda name: TinyMatter(), lambda path: load_file(str(path)), _loss, _save, sequences=False,
+                adamw_lr=1e-2, validate=validate)
+    train(task, _config(tmp_path, tiny_cache_dir, checkpoint_every=2, validate_on=tmp_path))
+    out = tmp_path / "run"
+    lines = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    assert [(line["step"], line["validation"]["sad"]) for line in lines if "validation" in line] == [(2, 3.0), (4, 1.0), (6, 2.0)]
+    torch.testing.assert_close(load_file(str(out / "best-tiny-small.safetensors"))["conv.weight"], seen[1])
+    assert not (out / "validation.safetensors").exists()
+
+
+def test_validation_needs_a_task_that_has_one_and_a_folder(tmp_path, tiny_cache_dir):
+    with pytest.raises(ConfigError, match="no validation"):
+        train(TINY_TASK, _config(tmp_path, tiny_cache_dir, validate_on=tmp_path))
+    task = Task("tiny", lambda name: TinyMatter(), lambda path: load_file(str(path)), _loss, _save, sequences=False,
+                adamw_lr=1e-2, validate=lambda weights, folder: {"sad": 0.0})
+    with pytest.raises(ConfigError, match="does not exist"):
+        train(task, _config(tmp_path / "b", tiny_cache_dir, validate_on=tmp_path / "missing"))

@@ -9,7 +9,7 @@ from pathlib import Path
 from vmat.cli.parsing import parse_size
 from vmat.io.atomic import created_folder
 from vmat.training import TASKS, TrainConfig, parse_crop, train
-from vmat.training.config import OPTIMIZERS, SCHEDULES
+from vmat.training.config import GUIDANCE, OPTIMIZERS, SCHEDULES
 from vmat.training.trainer import SUMMARY
 
 DEFAULTS = TrainConfig()
@@ -47,6 +47,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     parser.add_argument("--init", type=Path, help="start from these weights (a .safetensors of the same task): every tensor whose name and shape "
                         "fit --model is copied, the rest start fresh and are listed (how an ablation starts from the full network)")
+    parser.add_argument("--guidance", choices=GUIDANCE, default=DEFAULTS.guidance,
+                        help="guidance faults: default (threshold, dilation/erosion, drops, merges, jitter) or realistic (also holes and coarse polygons)")
+    parser.add_argument("--zoom", type=float, default=DEFAULTS.zoom, help="scale crops up by a random factor up to this (larger people; default 1: none)")
+    parser.add_argument("--validate", type=Path, metavar="DIR",
+                        help="a real-alpha folder (image/, alpha/, optional trimap1/) scored at every checkpoint; the best weights are kept as best-<task>-<model>.safetensors")
     parser.set_defaults(handler=run)
     return parser
 
@@ -72,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
         cache_size=args.cache_size,
         init=args.init,
         stop_after=args.stop_after,
+        guidance=args.guidance,
+        zoom=args.zoom,
+        validate_on=args.validate,
     )
     # A run that fails before its first checkpoint (a bad --init, say) leaves no empty --out behind.
     with created_folder(args.out):

@@ -14,6 +14,7 @@ OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("constant", "cosine", "poly")
 # Settings that may change when a run is resumed: they do not change what is computed.
 RESUMABLE = frozenset({"threads", "device", "out", "log_every", "checkpoint_every", "cache", "stop_after"})
+GUIDANCE = ("default", "realistic")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class TrainConfig:
     cache_seed: int = 0
     init: Path | None = None  # weights to start from (a fresh run only)
     stop_after: int | None = None  # end this run after this step, leaving a checkpoint to resume from
+    guidance: str = "default"  # "realistic" adds holes and coarse polygons to the perturbed masks
+    zoom: float = 1.0  # crops are cut up to this many times smaller and scaled up: larger people
+    validate_on: Path | None = None  # a real-alpha folder scored at every checkpoint (decomposition only)
 
     def validate(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -72,6 +76,10 @@ class TrainConfig:
             raise ConfigError(f"unknown device {self.device!r}: use e.g. cpu or cuda.") from None
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError(f"device {self.device!r} is not available to this torch build.")
+        if self.guidance not in GUIDANCE:
+            raise ConfigError(f"unknown guidance {self.guidance!r}: choose one of {', '.join(GUIDANCE)}.")
+        if not self.zoom >= 1.0:
+            raise ConfigError(f"the zoom must be 1 or more, not {self.zoom}.")
         if self.stop_after is not None and not 1 <= self.stop_after <= self.steps:
             raise ConfigError(f"--stop-after must lie between 1 and the {self.steps} steps, not {self.stop_after}.")
 

@@ -39,6 +39,7 @@ class SamplerConfig:
     depth_noise: float = 0.02  # standard deviation of the additive noise on the [0, 1] depth
     depth_blur: float = 2.0  # largest Gaussian blur sigma of the depth, in pixels
     guidance: GuidanceConfig = field(default_factory=GuidanceConfig)
+    zoom: float = 1.0  # largest scale-up of a crop (1: none)
     seed: int = 0
 
 
@@ -86,10 +87,14 @@ class BatchSampler:
         height, width = self.config.crop
         clip = int(rng.integers(len(self.cache)))
         start = int(rng.integers(settings.frames_per_clip - self.length + 1))
-        top = int(rng.integers(settings.height - height + 1))
-        left = int(rng.integers(settings.width - width + 1))
+        # Drawn only when zooming, so unzoomed runs see the batches they always did.
+        scale = float(rng.uniform(1.0, self.config.zoom)) if self.config.zoom > 1.0 else 1.0
+        cut_height, cut_width = max(round(height / scale), 1), max(round(width / scale), 1)
+        top = int(rng.integers(settings.height - cut_height + 1))
+        left = int(rng.integers(settings.width - cut_width + 1))
         flip = bool(rng.random() < self.config.flip_probability)
-        return LayeredSample.from_shard(self.cache.window(clip, start, self.length)).crop(top, left, height, width, flip)
+        sample = LayeredSample.from_shard(self.cache.window(clip, start, self.length)).crop(top, left, cut_height, cut_width, flip)
+        return sample if scale == 1.0 else sample.resized(height, width)
 
     def _maybe_paste(self, sample: LayeredSample, rng: np.random.Generator) -> LayeredSample:
         if sample.people >= self.config.slots or rng.random() >= self.config.paste_probability:

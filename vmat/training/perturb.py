@@ -6,7 +6,10 @@ binarised at a random threshold, then dilated or eroded with a disc whose radius
 guidance"), and some pairs are merged (one slot holds the union of two people, the other is dropped), so
 the model learns neither to trust a mask blindly nor to segment everything it is shown. For sequences
 one perturbation is drawn per clip and each frame gets its own small shift, the frame-to-frame jitter of
-a propagated mask.
+a propagated mask. :data:`REALISTIC` adds the two other faults of real masks that MaGGIe's perturbation lists:
+holes (a propagated mask loses a patch where flow fails) and coarse polygons (a hand-drawn or
+tracker-simplified outline, :func:`coarse_polygon`); the default :class:`GuidanceConfig` draws neither, so
+its random streams are the ones earlier runs saw.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from vmat.geometry import bounding_box
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,14 @@ class GuidanceConfig:
     drop_probability: float = 0.1
     merge_probability: float = 0.1
     max_shift: int = 2  # per-frame jitter in pixels, each axis
+    hole_probability: float = 0.0  # a person's mask gets 1-3 holes
+    hole_radius: tuple[float, float] = (0.1, 0.25)  # a hole's radius, as a fraction of the box's shorter side
+    polygon_probability: float = 0.0  # a person's mask becomes a coarse polygon
+    polygon_tolerance: tuple[float, float] = (0.03, 0.1)  # its largest deviation, fraction of the box's shorter side
+
+
+# Every fault of a real mask, as the eval's "perturbed" guidance and the retrained network see them.
+REALISTIC = GuidanceConfig(hole_probability=0.3, polygon_probability=0.3)
 
 
 @dataclass(frozen=True)
@@ -35,12 +48,17 @@ class Perturbation:
 
     ``threshold`` ``(N,)``; ``beta`` ``(N,)`` signed (negative erodes); ``dropped`` ``(N,)`` bool;
     ``merged`` ``(into, from)`` or ``None``: person ``from``'s mask joins person ``into``'s slot.
+    ``holes``: per person a ``(K, 3)`` array of ``(y, x, radius)``, position as fractions of the mask's
+    bounding box and radius as a fraction of its shorter side, so a hole moves with the person;
+    ``polygon`` ``(N,)``: a coarse polygon's tolerance (fraction of the box's shorter side, 0 = none).
     """
 
     threshold: np.ndarray
     beta: np.ndarray
     dropped: np.ndarray
     merged: tuple[int, int] | None
+    holes: list[np.ndarray] | None = None
+    polygon: np.ndarray | None = None
 
 
 def draw_perturbation(rng: np.random.Generator, people: int, config: GuidanceConfig = GuidanceConfig()) -> Perturbation:
@@ -52,7 +70,14 @@ def draw_perturbation(rng: np.random.Generator, people: int, config: GuidanceCon
     if people >= 2 and rng.random() < config.merge_probability:
         into, source = rng.choice(people, 2, replace=False)
         merged = (int(into), int(source))
-    return Perturbation(threshold, beta, dropped, merged)
+    holes = polygon = None
+    # Drawn only when asked for, so a config without them leaves the generator where earlier versions did.
+    if config.hole_probability > 0:
+        counts = np.where(rng.random(people) < config.hole_probability, rng.integers(1, 4, people), 0)
+        holes = [np.column_stack([rng.uniform(0.2, 0.8, (n, 2)), rng.uniform(*config.hole_radius, n)]) for n in counts]
+    if config.polygon_probability > 0:
+        polygon = np.where(rng.random(people) < config.polygon_probability, rng.uniform(*config.polygon_tolerance, people), 0.0)
+    return Perturbation(threshold, beta, dropped, merged, holes, polygon)
 
 
 def morph(mask: np.ndarray, radius: int) -> np.ndarray:
@@ -84,6 +109,29 @@ def shorter_box_side(mask: np.ndarray) -> int:
     return int(min(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1))
 
 
+def coarse_polygon(mask: np.ndarray, tolerance: float) -> np.ndarray:
+    """The mask's outer outlines simplified (Douglas-Peucker) to within ``tolerance`` pixels and filled: what
+    a click-by-click polygon annotation gives. Inner holes are filled too, as such outlines would."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    out = np.zeros(mask.shape, np.uint8)
+    simplified = [cv2.approxPolyDP(c, tolerance, True) for c in contours]
+    cv2.fillPoly(out, simplified, 1)
+    return out.astype(bool)
+
+
+def punch_holes(mask: np.ndarray, holes: np.ndarray) -> np.ndarray:
+    """``mask`` with discs removed; ``holes`` ``(K, 3)`` rows ``(y, x, radius)`` relative to its bounding box."""
+    if len(holes) == 0 or not mask.any():
+        return mask.copy()
+    rows, cols = bounding_box(mask)
+    top, left, height, width = rows.start, cols.start, rows.stop - rows.start, cols.stop - cols.start
+    out = mask.astype(np.uint8)
+    for y, x, radius in holes:
+        centre = (int(round(left + x * (width - 1))), int(round(top + y * (height - 1))))
+        cv2.circle(out, centre, max(int(round(radius * min(height, width))), 1), 0, -1)
+    return out.astype(bool)
+
+
 def perturb_guidance(visible: np.ndarray, perturbation: Perturbation, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
     """Guidance masks ``(N, H, W)`` bool from visible mattes ``(N, H, W)`` float in [0, 1].
 
@@ -94,7 +142,12 @@ def perturb_guidance(visible: np.ndarray, perturbation: Perturbation, offset: tu
     for k, matte in enumerate(visible):
         mask = matte > perturbation.threshold[k]
         radius = int(round(perturbation.beta[k] * shorter_box_side(mask)))
-        masks.append(shift(morph(mask, radius), *offset))
+        mask = morph(mask, radius)
+        if perturbation.polygon is not None and perturbation.polygon[k] > 0:
+            mask = coarse_polygon(mask, perturbation.polygon[k] * shorter_box_side(mask))
+        if perturbation.holes is not None:
+            mask = punch_holes(mask, perturbation.holes[k])
+        masks.append(shift(mask, *offset))
     guidance = np.stack(masks) if masks else np.zeros(visible.shape, bool)
     if perturbation.merged is not None:
         into, source = perturbation.merged

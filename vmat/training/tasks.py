@@ -29,6 +29,8 @@ class Task:
     save: Callable[[nn.Module, Path], object]
     sequences: bool  # batches carry a time axis (and the weight-free decomposer's coarse mattes)
     adamw_lr: float  # the default AdamW rate
+    # ``validate(weights, folder) -> {metric: value}`` on real data, lower is better; None: not validated.
+    validate: Callable[[Path, Path], dict[str, float]] | None = None
 
 
 def _build_mpmat(name: str) -> nn.Module:
@@ -53,6 +55,12 @@ def _save_mpmat(model: nn.Module, path: Path) -> object:
     from vmat.decomposition.mpmat import save_checkpoint
 
     return save_checkpoint(model, path)
+
+
+def _validate_mpmat(weights: Path, folder: Path) -> dict[str, float]:
+    from vmat.training.validation import validate_mpmat
+
+    return validate_mpmat(weights, folder)
 
 
 def _build_temporal(name: str) -> nn.Module:
@@ -81,7 +89,8 @@ def _save_temporal(model: nn.Module, path: Path) -> object:
 
 TASKS: dict[str, Task] = {
     # MaGGIe's rates: 1.5e-4 for image training (8.2), 5e-5 for video training (9.2).
-    "decomposition": Task("decomposition", _build_mpmat, _read_mpmat, _mpmat_loss, _save_mpmat, sequences=False, adamw_lr=1.5e-4),
+    "decomposition": Task("decomposition", _build_mpmat, _read_mpmat, _mpmat_loss, _save_mpmat, sequences=False, adamw_lr=1.5e-4,
+                          validate=_validate_mpmat),
     "temporal": Task("temporal", _build_temporal, _read_temporal, _temporal_loss, _save_temporal, sequences=True, adamw_lr=5e-5),
 }
 

@@ -7,6 +7,11 @@ An output folder holds::
     train.jsonl                   one line per ``log_every`` steps: step, lr, mean loss and loss parts
     <task>-<model>.safetensors    the final weights, written by the task's save function
     train.json                    command line, config, data seeds, final losses, wall time
+    best-<task>-<model>.safetensors   with ``validate_on``: the checkpointed weights that scored best on it
+
+With ``validate_on`` (a real-alpha folder, :mod:`vmat.training.validation`) every checkpoint's weights are
+scored there too; the scores go into ``train.jsonl`` as ``{"step", "validation": {...}}`` lines and the best
+(by :data:`~vmat.training.validation.SELECT_BY`) are kept.
 
 Resuming continues exactly where the checkpoint left off: batch ``k`` depends only on ``(seed, k)``
 (:class:`~vmat.training.data.BatchSampler`) and the learning rate only on the step, so the only state is what
@@ -32,7 +37,9 @@ from vmat.progress import progress
 from vmat.training.cache import TrainingCache, build_cache
 from vmat.training.config import RESUMABLE, TrainConfig, learning_rate
 from vmat.training.data import BatchSampler, SamplerConfig
+from vmat.training.perturb import REALISTIC, GuidanceConfig
 from vmat.training.tasks import Task, get_task
+from vmat.training.validation import SELECT_BY
 from vmat.training.warm_start import warm_start
 
 CHECKPOINT = "checkpoint.pt"
@@ -43,6 +50,36 @@ CHECKPOINT_FORMAT = 1
 
 class TrainingDivergedError(VmatError):
     """The loss stopped being a finite number."""
+
+
+class _Validation:
+    """Scores checkpointed weights on ``config.validate`` and keeps the best as ``best-<task>-<model>.safetensors``."""
+
+    def __init__(self, task: Task, config: TrainConfig, out: Path) -> None:
+        if task.validate is None:
+            raise ConfigError(f"the {task.name} task has no validation on real data.")
+        if not Path(config.validate_on).is_dir():
+            raise ConfigError(f"the validation folder {str(config.validate_on)!r} does not exist.")
+        self.task, self.folder, self.out = task, Path(config.validate_on), out
+        self.best_path = out / f"best-{task.name}-{config.model}.safetensors"
+        self.best = math.inf
+        for line in (out / LOG).read_text().splitlines() if (out / LOG).is_file() else []:
+            scores = json.loads(line).get("validation")
+            if scores is not None:  # a resumed run remembers what it has already kept
+                self.best = min(self.best, scores[SELECT_BY])
+
+    def score(self, model: torch.nn.Module, step: int) -> dict[str, float]:
+        scratch = self.out / "validation.safetensors"
+        training = model.training
+        self.task.save(model, scratch)
+        model.train(training)
+        scores = self.task.validate(scratch, self.folder)
+        if scores[SELECT_BY] < self.best:
+            self.best = scores[SELECT_BY]
+            scratch.replace(self.best_path)
+        else:
+            scratch.unlink()
+        return scores
 
 
 def make_optimizer(parameters, config: TrainConfig) -> torch.optim.Optimizer:
@@ -157,7 +194,9 @@ def _train(task: Task, config: TrainConfig, resume: bool) -> Path:
     sampler = BatchSampler(cache, SamplerConfig(
         batch_size=config.batch_size, crop=config.crop, slots=config.slots,
         sequence_length=config.sequence_length if task.sequences else None, coarse_alpha=task.sequences, seed=config.seed,
+        guidance=REALISTIC if config.guidance == "realistic" else GuidanceConfig(), zoom=config.zoom,
     ))
+    validation = _Validation(task, config, out) if config.validate_on is not None else None
     stop = config.stop_after or config.steps
 
     completed, window, last = start, {}, {}
@@ -187,6 +226,9 @@ def _train(task: Task, config: TrainConfig, resume: bool) -> Path:
                 if completed % config.checkpoint_every == 0 or completed == stop:
                     seconds = seconds_before + time.perf_counter() - started
                     _save_checkpoint(out / CHECKPOINT, task, config, completed, seconds, model, optimizer)
+                    if validation is not None:
+                        log.write(json.dumps({"step": completed, "validation": validation.score(model, completed)}) + "\n")
+                        log.flush()
     except KeyboardInterrupt:
         # Keep what was learnt: the next --resume continues from the last finished step.
         if completed > start:
