@@ -39,7 +39,7 @@ def _oracle_factory(clips, *, flicker: float = 0.0, bias: float = 0.0):
 
 
 def test_the_exact_answer_scores_perfectly(smoke_clips):
-    results = evaluate({"oracle": _oracle_factory(smoke_clips)}, smoke_clips)["oracle"]
+    results = evaluate({"oracle": _oracle_factory(smoke_clips)}, smoke_clips, guidance="exact")["oracle"]
     for level in ("easy", "medium", "hard", "all"):
         row = results[level]
         for key in ("sad", "mse", "mad", "grad", "conn", "sad_occluded", "sad_non_occluded", "dtssd", "messddt", "removal_l1"):
@@ -62,6 +62,7 @@ def test_worse_methods_score_worse(smoke_clips):
             "gt-hard": METHODS["gt-hard"].factory,
         },
         smoke_clips,
+        guidance="exact",
     )
     oracle, biased, flickering = (results[m]["all"] for m in ("oracle", "biased", "flickering"))
     assert oracle["sad"] < biased["sad"] and oracle["imq_mad"] > biased["imq_mad"]
@@ -114,6 +115,8 @@ def test_table_marks_missing_values():
     table = format_table(results, ["easy"])
     row = table.splitlines()[2]
     assert row.startswith("| m | easy | 1.23 |") and row.endswith("| - |")
+    rows = format_table(results, ["easy"], guidance="exact (upper bound)", header=False).splitlines()
+    assert len(rows) == 1 and rows[0].startswith("| m | exact (upper bound) | easy | 1.23 |")
 
 
 def test_eval_command_prints_table_and_writes_json(smoke_clips, tmp_path, capsys):
@@ -128,9 +131,11 @@ def test_eval_command_prints_table_and_writes_json(smoke_clips, tmp_path, capsys
     args = parser.parse_args(["eval", "--suite", "smoke", "--data", str(data), "--method", "blurred-mask", "--json", str(tmp_path / "r.json")])
     assert args.handler(args) == 0
     out = capsys.readouterr().out
-    assert "| blurred-mask | hard |" in out
     report = json.loads((tmp_path / "r.json").read_text())
-    assert set(report["results"]["blurred-mask"]) == {"easy", "medium", "hard", "all"}
+    # The default guidance is the propagated one, and the JSON says which masks the methods were given.
+    assert set(report["results"]) == {"propagated"} and report["guidance"] == {"propagated": "propagated (flow)"}
+    assert set(report["results"]["propagated"]["blurred-mask"]) == {"easy", "medium", "hard", "all"}
+    assert "| blurred-mask | propagated (flow) | hard |" in out
     bad = parser.parse_args(["eval", "--suite", "smoke", "--data", str(data), "--method", "nope"])
     with pytest.raises(ConfigError):
         bad.handler(bad)
@@ -152,5 +157,5 @@ def test_method_specs_carry_options():
 def test_more_blur_moves_further_from_the_truth(smoke_clips):
     from vmat.evaluation import method_factory
 
-    results = evaluate({s: method_factory(s) for s in ("blurred-mask:sigma=1", "blurred-mask:sigma=4")}, smoke_clips)
+    results = evaluate({s: method_factory(s) for s in ("blurred-mask:sigma=1", "blurred-mask:sigma=4")}, smoke_clips, guidance="exact")
     assert results["blurred-mask:sigma=1"]["all"]["sad"] < results["blurred-mask:sigma=4"]["all"]["sad"]

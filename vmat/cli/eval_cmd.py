@@ -11,6 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from vmat.evaluation import METHODS, evaluate, format_table, method_factory, parse_method_spec
+from vmat.evaluation.guidance import DEFAULT_GUIDANCE, DEFAULT_PROPAGATOR, guidance_label
 from vmat.evaluation.real_alpha import COARSE_MASK, DEFAULT, CoarseMaskConfig, evaluate_real_alpha, format_real_alpha_table
 from vmat.evaluation.real_alpha import UNITS as REAL_ALPHA_UNITS
 from vmat.evaluation.table import UNITS
@@ -41,6 +42,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="NAME[:k=v,...]",
         help="method to score, with options (e.g. blurred-mask:sigma=3); repeat for several (default: every registered method)",
     )
+    parser.add_argument(
+        "--guidance",
+        action="append",
+        metavar="SETTING",
+        help=f"where the guidance masks come from: propagated[:PROPAGATOR] (frame 0's ground truth carried by vmat's mask "
+        f"stage; default propagator {DEFAULT_PROPAGATOR}), perturbed (seeded mask faults: threshold, dilation/erosion, holes, "
+        f"coarse polygons, jitter; --seed) or exact (ground-truth alpha > 0, an upper bound); repeat for several "
+        f"(default {DEFAULT_GUIDANCE})",
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"where suite clips are cached (default {DEFAULT_DATA})")
     parser.add_argument(
         "--real-alpha",
@@ -49,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="score on real images instead: DIR/image/NAME.png, DIR/alpha/NAME.png, optional DIR/trimap1/NAME.png "
         "(default methods: coarse-mask, default, mask-matting, guided-filter, mpmat)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the --real-alpha coarse masks (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the perturbed guidance and of the --real-alpha coarse masks (default 0)")
     parser.add_argument("--verbose", action="store_true", help="with --real-alpha, also print a row per image")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--list-methods", action="store_true", help="list the registered methods and exit")
@@ -77,13 +87,15 @@ def run(args: argparse.Namespace) -> int:
         return _run_real_alpha(args)
     names = list(dict.fromkeys(args.methods or METHODS))
     factories = {spec: method_factory(spec) for spec in names}
+    settings = list(dict.fromkeys(args.guidance or [DEFAULT_GUIDANCE]))
+    labels = {setting: guidance_label(setting) for setting in settings}  # bad settings fail before any work
     started = time.perf_counter()
     clips = ensure_suite(args.suite, args.data)
     generated = time.perf_counter()
-    results = evaluate(factories, clips)
+    results = {setting: evaluate(factories, clips, guidance=setting, seed=args.seed) for setting in settings}
     finished = time.perf_counter()
     levels = list(dict.fromkeys(spec.config.level for spec in suite_specs(args.suite)))
-    print(format_table(results, levels))
+    print("\n".join(format_table(results[s], levels, guidance=labels[s], header=i == 0) for i, s in enumerate(settings)))
     if not args.quiet:
         frames = sum(c.num_frames for c in clips)
         print(f"\nsuite {args.suite}: {len(clips)} clips, {frames} frames; {finished - generated:.1f} s scoring, "
@@ -94,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
         report = {
             "suite": args.suite,
             "methods": {spec: METHODS[parse_method_spec(spec)[0]].description for spec in names},
+            "guidance": labels,
+            "seed": args.seed,
             "clips": [
                 {"name": c.name, "level": c.level, "camera": c.camera, "people": len(c.instance_ids), "frames": c.num_frames, "occlusion": c.manifest["occlusion"]}
                 for c in clips

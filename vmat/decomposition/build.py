@@ -12,6 +12,7 @@ from vmat.errors import ConfigError
 from vmat.weights import shipped
 
 DECOMPOSERS = ("mask-matting", "mpmat")
+DEFAULT_DECOMPOSER = "mask-matting"  # what build_decomposer() gives; `vmat eval` scores it as "default"
 SHIPPED_MPMAT = "mpmat_small.safetensors"
 
 
@@ -33,7 +34,7 @@ def check_decomposer(name: str, checkpoint: str | Path | None = None) -> None:
 
 
 def build_decomposer(
-    name: str = "mask-matting",
+    name: str = DEFAULT_DECOMPOSER,
     *,
     checkpoint: str | Path | None = None,
     device: str | torch.device | None = None,

@@ -14,6 +14,9 @@ output as it arrives and keeps only running totals, grouped by difficulty level.
 - depth order (when the method returns instance depths): pairwise accuracy over visible instances;
 - frames/s: frames divided by the time spent inside the method (loading and scoring excluded).
 
+The guidance masks the methods get are set by ``guidance`` (:mod:`vmat.evaluation.guidance`): by default
+frame 0's ground truth propagated by vmat's mask stage, not the exact outline of the answer.
+
 Ground-truth instances that are fully hidden or out of frame in a frame are left out of that frame's
 instance scores, and so are all-zero predictions.
 """
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vmat.errors import ConfigError
+from vmat.evaluation.guidance import DEFAULT_GUIDANCE, Guidance, clip_guidance, parse_guidance
 from vmat.evaluation.methods import Method, MethodInput, MethodOutput
 from vmat.metrics.depth_order import pairwise_order_counts
 from vmat.metrics.editing import mean_l1, mean_l2, psnr
@@ -140,7 +144,7 @@ def score_frame(totals: LevelTotals, frame: SyntheticFrame, output: MethodOutput
     return alpha
 
 
-def _run_clip(method: Method, clip: Iterable[SyntheticFrame], totals: LevelTotals) -> None:
+def _run_clip(method: Method, clip: Iterable[SyntheticFrame], guidance: Guidance, totals: LevelTotals) -> None:
     pending: deque[SyntheticFrame] = deque()
     loading = 0.0
 
@@ -154,13 +158,14 @@ def _run_clip(method: Method, clip: Iterable[SyntheticFrame], totals: LevelTotal
             if frame is None:
                 return
             pending.append(frame)
-            yield MethodInput(frame.index, frame.image, frame.alpha > 0, list(frame.instance_ids), frame.overlapping_pairs())
+            yield MethodInput(frame.index, frame.image, guidance(frame), list(frame.instance_ids), frame.overlapping_pairs())
 
     outputs = method(inputs())
     previous = None
     while True:
         loading_before = loading
         start = time.perf_counter()
+        # The guidance is read (or perturbed) while the inputs are drawn, so it counts as loading.
         output = next(outputs, None)
         totals.method_seconds += time.perf_counter() - start - (loading - loading_before)
         if output is None:
@@ -176,22 +181,34 @@ def _run_clip(method: Method, clip: Iterable[SyntheticFrame], totals: LevelTotal
     totals.clips += 1
 
 
-def evaluate(methods: dict[str, Callable[[], Method]], clips: Sequence[SyntheticClip], *, on_clip=None) -> dict[str, dict[str, dict[str, float]]]:
+def evaluate(
+    methods: dict[str, Callable[[], Method]],
+    clips: Sequence[SyntheticClip],
+    *,
+    guidance: str = DEFAULT_GUIDANCE,
+    seed: int = 0,
+    on_clip=None,
+) -> dict[str, dict[str, dict[str, float]]]:
     """``{method: {level: {metric: value}}}`` plus an ``"all"`` level; ``methods`` maps names to factories.
 
-    Each clip is run once per method with a fresh method instance. ``on_clip(method, clip)`` is called
-    before each run (for progress reports).
+    ``guidance`` names where the methods' guidance masks come from (:mod:`vmat.evaluation.guidance`:
+    ``propagated[:PROPAGATOR]``, ``perturbed`` with ``seed``, or ``exact``); each clip's masks are made once
+    and given to every method. Each clip is run once per method with a fresh method instance.
+    ``on_clip(method, clip)`` is called before each run (for progress reports).
     """
+    parse_guidance(guidance)  # a bad setting fails before any clip
+    per_method: dict[str, dict[str, LevelTotals]] = {name: {} for name in methods}
+    for clip in clips:
+        with clip_guidance(clip, guidance, seed) as masks:
+            for name, factory in methods.items():
+                if on_clip is not None:
+                    on_clip(name, clip)
+                _run_clip(factory(), clip, masks, per_method[name].setdefault(clip.level, LevelTotals()))
     results: dict[str, dict[str, dict[str, float]]] = {}
-    for name, factory in methods.items():
-        per_level: dict[str, LevelTotals] = {}
-        overall = LevelTotals()
-        for clip in clips:
-            if on_clip is not None:
-                on_clip(name, clip)
-            _run_clip(factory(), clip, per_level.setdefault(clip.level, LevelTotals()))
+    for name, per_level in per_method.items():
         results[name] = {level: totals.result() for level, totals in per_level.items()}
         # The "all" row re-scores nothing: it is summed from the per-level totals.
+        overall = LevelTotals()
         for totals in per_level.values():
             _merge(overall, totals)
         results[name]["all"] = overall.result()

@@ -3,7 +3,7 @@
 A method is a callable that takes a stream of :class:`MethodInput` (one per frame, in order) and yields
 one :class:`MethodOutput` per input, in the same order. It may look ahead (hold a few inputs before
 yielding) but must not hold the whole clip. Instance ``k`` of an output is the instance of guidance
-mask ``k``; until mask propagation exists the guidance masks are the ground truth's (visible alpha > 0).
+mask ``k``; where the guidance masks come from is the harness's choice (:mod:`vmat.evaluation.guidance`).
 
 Register a method with :func:`register_method`; its factory takes keyword options and returns a
 fresh method per clip, so recurrent state never leaks between clips. On the command line a method is
@@ -154,7 +154,7 @@ def _baseline(make_alpha: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Met
     return run
 
 
-@register_method("gt-hard", "the guidance masks (ground-truth alpha > 0) as hard 0/1 alphas")
+@register_method("gt-hard", "the guidance masks as hard 0/1 alphas (with exact guidance: ground-truth alpha > 0)")
 def make_gt_hard() -> Method:
     return _baseline(lambda image, guidance: guidance.astype(np.float32))
 

@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 
 from vmat.decomposition import MaskMattingConfig, MaskMattingDecomposer, NetworkDecomposer
-from vmat.decomposition.build import build_decomposer
+from vmat.decomposition.build import DECOMPOSERS, DEFAULT_DECOMPOSER, build_decomposer
 from vmat.decomposition.resolution import upsample_layers
 from vmat.evaluation.harness import id_map_from_alphas
-from vmat.evaluation.methods import Method, MethodInput, MethodOutput, register_method
+from vmat.evaluation.methods import METHODS, Method, MethodInput, MethodOutput, register_method
 from vmat.io.frame import Frame
 from vmat.pipeline import FrameRecord, run_stages
 from vmat.pipeline.stage import Stage
@@ -79,6 +79,28 @@ def make_mpmat(checkpoint: str | None = None, max_side: int = 512, **options) ->
     return decomposer_method(decomposer, PipelineOptions(**options))
 
 
+DEFAULT = "default"
+
+
+@register_method(
+    DEFAULT,
+    f"vmat's default decomposer (vmat.decomposition.build.DEFAULT_DECOMPOSER, today {DEFAULT_DECOMPOSER}) with its default "
+    "settings; " + _TEMPORAL_HELP,
+)
+def make_default(**options) -> Method:
+    return decomposer_method(build_decomposer(DEFAULT_DECOMPOSER), PipelineOptions(**options))
+
+
+def _register_other_decomposers() -> None:
+    """Every decomposer :func:`build_decomposer` knows is an eval method, under its own name, even before it
+    has a method with its own options here."""
+    for name in DECOMPOSERS:
+        if name not in METHODS:
+            register_method(name, f"the {name} decomposer with its default settings; " + _TEMPORAL_HELP)(
+                lambda name=name, **options: decomposer_method(build_decomposer(name), PipelineOptions(**options))
+            )
+
+
 def decomposer_method(decomposer: MaskMattingDecomposer | NetworkDecomposer, options: PipelineOptions = PipelineOptions()) -> Method:
     """An eval method running the pipeline's stages with ``decomposer``: optional shrinking to the processing
     size, decomposition from the (optionally jittered) guidance masks, optional temporal stage, layers brought
@@ -137,3 +159,6 @@ class _DecomposeFromGuidance(DecomposeStage):
             ids = list(range(1, int(record.masks.max(initial=0)) + 1))
             record.layers = self.decomposer.decompose(record.frame.image, record.masks, instance_ids=ids)
         return batch
+
+
+_register_other_decomposers()

@@ -44,15 +44,21 @@ def _cell(value: object, fmt: str) -> str:
     return fmt.format(value)
 
 
-def format_table(results: dict[str, dict[str, dict[str, float]]], levels: list[str]) -> str:
-    """Markdown table: one row per (method, level) for ``levels`` in that order, then each method's ``all`` row."""
-    header = ["method", "level"] + [title for _, title, _ in COLUMNS]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+def format_table(
+    results: dict[str, dict[str, dict[str, float]]], levels: list[str], *, guidance: str | None = None, header: bool = True
+) -> str:
+    """Markdown table: one row per (method, level) for ``levels`` in that order, then each method's ``all`` row.
+
+    With ``guidance`` (a label such as ``propagated (flow)``) a guidance column follows the method; with
+    ``header=False`` only the rows are returned, to append one guidance setting's rows under another's.
+    """
+    titles = ["method", *(["guidance"] if guidance is not None else []), "level"] + [title for _, title, _ in COLUMNS]
+    lines = ["| " + " | ".join(titles) + " |", "|" + "|".join("---" for _ in titles) + "|"] if header else []
     for method, per_level in results.items():
         for level in [*levels, "all"]:
             if level not in per_level or (level == "all" and len(levels) == 1):
                 continue
             row = per_level[level]
-            cells = [method, level] + [_cell(row.get(key), fmt) for key, _, fmt in COLUMNS]
+            cells = [method, *([guidance] if guidance is not None else []), level] + [_cell(row.get(key), fmt) for key, _, fmt in COLUMNS]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
