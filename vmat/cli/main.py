@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "eval_cmd",
     "bench_cmd",
     "train_cmd",
+    "app_cmd",
 )
 
 
