@@ -41,10 +41,10 @@ def run_demo(folder: Path, scene_config: SceneConfig = DEMO_SCENE, *, overwrite:
     Outputs already in ``folder`` are an error unless ``overwrite``. Returns one line per output written.
     """
     clip, prompt = folder / "demo.mp4", folder / "demo.prompt.png"
-    for output in (clip, prompt, *run_outputs(clip, folder, RunConfig(prompt=str(prompt)))):
+    for output in (clip, prompt, *run_outputs(clip, folder, RunConfig(prompt=str(prompt), write_layers=True))):
         check_new_output(output, overwrite=overwrite)
     with created_folder(folder):
         clip, prompt, ids = make_demo_clip(folder, scene_config)
-    config = RunConfig(prompt=str(prompt), edit=EditSpec(remove=(ids[0],), background="#2f6fb0"))
+    config = RunConfig(prompt=str(prompt), write_layers=True, edit=EditSpec(remove=(ids[0],), background="#2f6fb0"))
     summary = run_clip(clip, folder, config, overwrite=overwrite)
     return [f"wrote {clip} (generated input, {len(ids)} people, ids {ids}) and {prompt} (their ids on frame 0)", summary.describe()]

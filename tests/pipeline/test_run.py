@@ -35,14 +35,16 @@ def clip(tmp_path_factory):
 
 def test_run_writes_layers_preview_and_an_edited_video_with_the_clip_timing_and_audio(tmp_path, clip):
     source, masks, _, ids = clip
-    summary = run_clip(source, tmp_path / "out", RunConfig(masks_folder=str(masks), edit=EditSpec(background="#00ff00")))
+    summary = run_clip(source, tmp_path / "out", RunConfig(masks_folder=str(masks), write_layers=True, edit=EditSpec(background="#00ff00")))
     out = tmp_path / "out"
     assert summary.frames == 6
     assert (out / "clip.vlayers" / "header.json").exists() and (out / "clip.ids.png").exists()
     edited, original = probe(out / "clip.vmat.mp4"), probe(source)
     assert edited.num_frames == 6 and edited.duration == pytest.approx(original.duration)
     assert [a.codec for a in edited.audio] == ["aac"]
-    assert set(summary.stage_seconds) >= {"decode", "masks", "depth", "decompose", "completion", "edit", "render + encode"}
+    assert set(summary.stage_seconds) >= {"decode", "masks", "depth", "decompose", "camera", "edit", "render", "encode"}
+    # Under a new background the completed background would never be seen: it is not computed.
+    assert "completion" not in summary.stage_seconds
     # Outside every person's mask the new background shows: green, exactly up to H.264's loss.
     with open_video(out / "clip.vmat.mp4") as reader:
         first = next(iter(reader)).image.astype(int)
@@ -52,7 +54,7 @@ def test_run_writes_layers_preview_and_an_edited_video_with_the_clip_timing_and_
 
 def test_removal_from_saved_layers_takes_the_person_out(tmp_path, clip):
     source, masks, truth, ids = clip
-    run_clip(source, tmp_path, RunConfig(masks_folder=str(masks), write_video=False))
+    run_clip(source, tmp_path, RunConfig(masks_folder=str(masks), write_layers=True, write_video=False))
     target = ids[0]
     edit_clip(source, tmp_path / "clip.vlayers", tmp_path / "removed.mp4", EditSpec(remove=(target,)), crf=0)
     # The untouched clip through the same lossless encode: 4:2:0 chroma rounding is not the edit's doing.
@@ -69,7 +71,7 @@ def test_removal_from_saved_layers_takes_the_person_out(tmp_path, clip):
 
 def test_edits_check_ids_and_that_layers_belong_to_the_clip(tmp_path, clip):
     source, masks, _, ids = clip
-    run_clip(source, tmp_path, RunConfig(masks_folder=str(masks), write_video=False, write_preview=False))
+    run_clip(source, tmp_path, RunConfig(masks_folder=str(masks), write_layers=True, write_video=False, write_preview=False))
     with pytest.raises(ConfigError, match=r"person id\(s\) \[99\] are not in"):
         edit_clip(source, tmp_path / "clip.vlayers", tmp_path / "x.mp4", EditSpec(remove=(99,)))
     other = tmp_path / "other.mp4"
@@ -95,7 +97,7 @@ def test_edit_commands_make_layers_once_and_reuse_them(tmp_path, clip, capsys):
 
 def test_run_from_a_first_frame_prompt_propagates_masks(tmp_path, clip):
     source, masks, truth, ids = clip
-    summary = run_clip(source, tmp_path, RunConfig(prompt=str(mask_path(masks, 0)), write_video=False))
+    summary = run_clip(source, tmp_path, RunConfig(prompt=str(mask_path(masks, 0)), write_masks=True, write_video=False))
     assert any("clip.masks" in line and "prompts from frame 0" in line for line in summary.outputs)
     from vmat.metrics.segmentation import j_and_f
     from vmat.propagation import read_id_mask
@@ -107,8 +109,8 @@ def test_run_from_a_first_frame_prompt_propagates_masks(tmp_path, clip):
 
 def test_temporal_stage_keeps_every_frame_in_order_and_steadies_still_mattes(tmp_path, clip):
     source, masks, _, ids = clip
-    run_clip(source, tmp_path / "plain", RunConfig(masks_folder=str(masks), temporal="off", write_video=False, write_preview=False))
-    run_clip(source, tmp_path / "steady", RunConfig(masks_folder=str(masks), temporal="fusion", write_video=False, write_preview=False))
+    run_clip(source, tmp_path / "plain", RunConfig(masks_folder=str(masks), temporal="off", write_layers=True, write_video=False, write_preview=False))
+    run_clip(source, tmp_path / "steady", RunConfig(masks_folder=str(masks), temporal="fusion", write_layers=True, write_video=False, write_preview=False))
     from vmat.layers import LayersReader
 
     plain, steady = LayersReader(tmp_path / "plain" / "clip.vlayers"), LayersReader(tmp_path / "steady" / "clip.vlayers")
@@ -121,7 +123,7 @@ def test_temporal_stage_keeps_every_frame_in_order_and_steadies_still_mattes(tmp
 
 def test_people_are_exported_as_matte_and_rgba_videos_with_the_clip_timing(tmp_path, clip):
     source, masks, _, ids = clip
-    run_clip(source, tmp_path, RunConfig(masks_folder=str(masks), write_video=False, write_people=True))
+    run_clip(source, tmp_path, RunConfig(masks_folder=str(masks), write_layers=True, write_video=False, write_people=True))
     from vmat.layers import LayersReader
 
     first = LayersReader(tmp_path / "clip.vlayers").read(0)
@@ -137,7 +139,7 @@ def test_people_are_exported_as_matte_and_rgba_videos_with_the_clip_timing(tmp_p
 
 def test_a_processing_size_keeps_the_output_at_the_source_size(tmp_path, clip):
     source, masks, truth, ids = clip
-    config = RunConfig(masks_folder=str(masks), process_size=64, edit=EditSpec(remove=(ids[0],)), crf=0)
+    config = RunConfig(masks_folder=str(masks), process_size=64, write_layers=True, edit=EditSpec(remove=(ids[0],)), crf=0)
     run_clip(source, tmp_path, config)
     layers = LayersReader(tmp_path / "clip.vlayers").info
     assert (layers.width, layers.height) == (64, 40)

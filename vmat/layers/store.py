@@ -318,7 +318,8 @@ class LayersWriter:
         self._temporary = temporary_sibling(self.path)
         (self._temporary / "frames").mkdir(parents=True)
         self._frame_rate = frame_rate
-        self._metadata = dict(metadata or {})
+        self.metadata = dict(metadata or {})
+        """Written into the header at :meth:`close`: a caller may add to it until then (per-frame results)."""
         self._source = source
         self._size: tuple[int, int] | None = None
         self._times: list[float | None] = []
@@ -358,7 +359,7 @@ class LayersWriter:
             "alpha": "uint16",
             "colour": "uint8",
             "depth": "larger is farther",
-            "metadata": self._metadata,
+            "metadata": self.metadata,
             "source": None if self._source is None else asdict(self._source),
         }
         (self._temporary / "header.json").write_text(json.dumps(header, indent=1))

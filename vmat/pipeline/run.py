@@ -1,26 +1,26 @@
-"""``vmat run``: the whole pipeline on one clip, in this process.
+"""``vmat run``: the whole pipeline on one clip, in this process, in one pass.
 
-Streamed passes over the clip (masks from prompts take one more before these):
+The clip is decoded once and every stage reads what the earlier ones computed (:mod:`vmat.pipeline.stream`):
 
-1. :func:`make_layers`: instance masks (propagated from prompts, in a pass of their own) -> decode ->
-   depth -> decomposition, written as the clip's layers file (the layers are an output in their own right: edits
-   can be redone from them without the models);
-2. :func:`edit_clip`: layers -> background completion (it needs the whole clip, hence the second pass) ->
-   edits -> encode, with each frame's source timing and the source audio.
+    decode -> masks (propagated from the prompts in the same stream) -> shrink to ``process_size`` -> depth ->
+    decomposition -> camera motion -> temporal -> completion -> upsample -> edits -> render -> encode
 
-Memory holds a few frames per stage, whatever the clip's length.
+Files are sinks on that stream, written only when asked: the layers file (``write_layers``; edits can be
+redone from it without the models), the id masks (``write_masks``), each person's videos (``write_people``),
+the labelled first frame (``write_preview``) and the edited video (``write_video``).
+
+Memory holds a few frames per stage, whatever the clip's length (the masks' backward window and
+completion's look-ahead are the largest).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tempfile
 import time
-from collections import deque
-from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal
 from pathlib import Path
@@ -34,6 +34,7 @@ from vmat.errors import ConfigError, OutputError
 from vmat.io import VideoWriter, WriteSummary, open_video
 from vmat.io.atomic import atomic_output, atomic_outputs, check_new_output, created_folder
 from vmat.io.image_sequence import write_png
+from vmat.io.metadata import VideoInfo
 from vmat.io.reader import Backend
 from vmat.io.frame import Frame
 from vmat.layers import LayerStack, LayersReader, LayersWriter, label_preview, tensor_to_image
@@ -42,10 +43,20 @@ from vmat.pipeline.edits import EditSpec, apply_edits, check_background
 from vmat.pipeline.clock import StageClock
 from vmat.pipeline.record import FrameRecord
 from vmat.pipeline.stage import InProcessRunner, Stage, StageFactory, StageRunner
-from vmat.pipeline.stages import DecomposeStage, DepthStage, MaskFolderStage, ShrinkStage, TemporalStage
+from vmat.pipeline.stages import (
+    CameraStage,
+    DecomposeStage,
+    DepthStage,
+    MaskFolderStage,
+    MaskWriterStage,
+    PropagationStage,
+    ShrinkStage,
+    TemporalStage,
+)
+from vmat.pipeline.stream import Alongside, BackgroundSink, in_thread, paired, stored, torch_threads
 from vmat.progress import progress
-from vmat.propagation.clip import MaskingConfig, mask_clip, video_frames
-from vmat.propagation.prompts import prompt_rounds
+from vmat.propagation.clip import MaskingConfig
+from vmat.propagation.prompts import FramePrompt, prompt_rounds
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,8 @@ class RunConfig:
     People come from ``masks_folder`` (per-frame id-mask PNGs ``000000.png``, ... as ``vmat masks`` writes
     them) when given; otherwise from ``prompt`` (a JSON prompt file, or an id-mask PNG of frame
     ``prompt_frame``) propagated through the clip; with neither, from the automatic people finder (the person detector).
+    Frames more than ``backward_window`` frames before the first prompted frame get no people (the masks are
+    propagated back from it over frames held in memory, not by decoding the clip again).
     """
 
     masks_folder: str | None = None
@@ -66,6 +79,7 @@ class RunConfig:
     prompt_frame: int = 0
     # How masks are carried through the clip: "prior" (flow fused with the person prior) or "flow" (weight-free).
     propagator: Literal["prior", "flow"] = "prior"
+    backward_window: int = MaskingConfig.backward_window
     depth: str = "ground-plane"
     depth_checkpoint: str | None = None
     decomposer: str = "mask-matting"
@@ -76,7 +90,8 @@ class RunConfig:
     complete_background: bool = True
     edit: EditSpec = field(default_factory=EditSpec)
     write_video: bool = True
-    write_layers: bool = True
+    write_layers: bool = False
+    write_masks: bool = False
     write_preview: bool = True
     write_people: bool = False
     crf: int = 18  # H.264 quality of the edited video, lower is better (0-51)
@@ -90,6 +105,15 @@ class RunConfig:
     # frames and mask files count from start, the outputs start at the clip's start time (vmat.io.open_video).
     start: int = 0
     end: int | None = None
+    # Where the networks run (depth, decomposition): "cpu", "cuda", "cuda:N"; None: each stage's default.
+    device: str | None = None
+    # Only frames start .. end - 1 of the clip, as a clip of its own (vmat.io.open_video): frames, prompts and
+    # mask files are numbered from 0 at ``start``.
+    start: int = 0
+    end: int | None = None
+    # Torch intra-op threads while the run lasts (None: leave torch's setting). One thread per process: a second
+    # gained about 1% on an idle 2-core machine and cost 2-3x when anything else ran (docs/results/pipeline.md).
+    torch_threads: int | None = 1
 
 
 @dataclass
@@ -100,6 +124,7 @@ class RunSummary:
     outputs: list[str] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     wall_seconds: float = 0.0
+    ids: list[int] = field(default_factory=list)
 
     def describe(self) -> str:
         rate = self.frames / self.wall_seconds if self.wall_seconds else 0.0
@@ -109,22 +134,148 @@ class RunSummary:
         )
 
 
-def stage_factories(config: RunConfig) -> list[StageFactory]:
-    """The first pass's stages for ``config``, as factories (so a Ray actor can build its own).
+def masking_config(config: RunConfig) -> MaskingConfig:
+    return MaskingConfig(propagator=config.propagator, backward_window=config.backward_window)
 
-    The masks must exist by then (:func:`make_layers` makes them from prompts first).
+
+def stage_factories(
+    config: RunConfig, prompts: list[FramePrompt] | None = None, masks_out: str | os.PathLike[str] | None = None
+) -> list[StageFactory]:
+    """The stages a runner executes for ``config``, as factories (so a Ray actor can build its own).
+
+    Masks come from ``config.masks_folder`` when given, else they are propagated in the stream from
+    ``prompts`` (default: ``config.prompt``; none: people found on frame 0). ``masks_out``: write them there.
     """
-    if config.masks_folder is None:
-        raise ConfigError("the layer stages need a folder of per-frame id masks")
-    factories: list[StageFactory] = [
-        partial(MaskFolderStage, config.masks_folder),
+    if config.masks_folder is not None:
+        factories: list[StageFactory] = [partial(MaskFolderStage, config.masks_folder)]
+    else:
+        rounds = prompts if prompts is not None else prompt_rounds(config.prompt, config.prompt_frame)
+        factories = [partial(PropagationStage, rounds, masking_config(config))]
+    if masks_out is not None:
+        factories.append(partial(MaskWriterStage, str(masks_out)))
+    factories += [
         *([partial(ShrinkStage, config.process_size)] if config.process_size is not None else []),
-        partial(DepthStage.build, config.depth, config.depth_checkpoint),
-        partial(DecomposeStage.build, config.decomposer, config.decomposer_checkpoint),
+        partial(DepthStage.build, config.depth, config.depth_checkpoint, device=config.device),
+        partial(DecomposeStage.build, config.decomposer, config.decomposer_checkpoint, device=config.device),
+        CameraStage,
     ]
     if config.temporal != "off":
         factories.append(partial(TemporalStage.build, config.temporal, config.temporal_checkpoint))
     return factories
+
+
+class LayerPass:
+    """The clip decoded once and run through :func:`stage_factories`: iterate ``(frame, record)`` in frame
+    order, ``frame`` the full-size decoded frame and ``record`` holding the masks, the camera motion and the
+    layers (at the processing size, at the precision of the layers file: :func:`~vmat.pipeline.stream.stored`).
+
+    Use as a context manager (it holds the clip open); :attr:`info` describes the clip, :attr:`ids` gathers
+    the people seen so far. Decoding runs on a thread of its own.
+    """
+
+    def __init__(
+        self,
+        source: str | os.PathLike[str],
+        config: RunConfig = RunConfig(),
+        *,
+        prompts: list[FramePrompt] | None = None,
+        runner: StageRunner | None = None,
+        clock: StageClock | None = None,
+        masks_out: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.source, self.config = Path(source), config
+        self.clock = clock or StageClock()
+        self.runner = runner or InProcessRunner(wrap=lambda stage: _TimedStage(stage, self.clock))
+        if config.masks_folder is None:
+            prompts = prompts if prompts is not None else prompt_rounds(config.prompt, config.prompt_frame)
+        self.factories = stage_factories(config, prompts, masks_out)
+        self.start_frame = min((p.frame for p in prompts), default=0) if prompts else 0
+        self.ids: set[int] = set()
+        self._files = ExitStack()
+        self.info: VideoInfo | None = None
+
+    @property
+    def unreached(self) -> int:
+        """Frames given no people because they lie beyond the masks' backward window."""
+        return max(0, self.start_frame - self.config.backward_window) if self.config.masks_folder is None else 0
+
+    def __enter__(self) -> LayerPass:
+        config = self.config
+        reader = self._files.enter_context(open_video(self.source, backend=config.backend, start=config.start, end=config.end))
+        self._reader, self.info = reader, reader.info
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._files.close()
+
+    def __iter__(self) -> Iterator[tuple[Frame, FrameRecord]]:
+        frames: Alongside[Frame] = Alongside()
+
+        def decoded() -> Iterator[FrameRecord]:
+            for frame in self.clock.iterate("decode", in_thread(self._reader)):
+                frames.keep(frame)
+                yield FrameRecord(frame)
+
+        processed = self.runner.run(decoded(), self.factories, self.info, self.config.batch_size)
+        for frame, record in paired(processed, frames):
+            with self.clock.measure("quantise"):
+                record.layers = stored(record.layers)
+            self.ids.update(record.layers.instance_ids)
+            yield frame, record
+
+
+def completion_shown(config: RunConfig) -> bool:
+    """Whether the completed background can show in the video: not under a new background (a colour, an image
+    or a video replaces the whole background plane; ``blur:`` keeps the clip's own)."""
+    if not (config.write_video and config.complete_background):
+        return False
+    background = config.edit.background
+    return background is None or background.startswith("blur:")
+
+
+def _streaming_completion() -> Callable | None:
+    """:class:`vmat.editing.completion.CompletionStream` once it exists (bounded look-ahead), else ``None``: the
+    whole-clip completion needs the layers three times, so the run then keeps them in a (scratch) file."""
+    from vmat.editing import completion
+
+    return getattr(completion, "CompletionStream", None)
+
+
+def completed(pairs: Iterator[tuple[Frame, FrameRecord]], edit: EditSpec, clock: StageClock) -> Iterator[tuple[Frame, LayerStack]]:
+    """Each frame with its background completed, through the streaming completion (frames come back after
+    its look-ahead, in order)."""
+    from vmat.editing.completion import CompletionConfig
+
+    stream = _streaming_completion()(CompletionConfig(), removing=edit.vacated_ids, keep_shadows=edit.keep_shadow)
+    frames: Alongside[Frame] = Alongside()
+    for frame, record in pairs:
+        frames.keep(frame)
+        with clock.measure("completion"):
+            done = stream.push(record.layers, record.camera)
+        for item in done:
+            yield frames.take(), item.stack
+    with clock.measure("completion"):
+        done = stream.finish()
+    for item in done:
+        yield frames.take(), item.stack
+
+
+def edited(stacks: Iterator[tuple[Frame, LayerStack]], edit: EditSpec, info: VideoInfo, clock: StageClock) -> Iterator[tuple[Frame, LayerStack]]:
+    """Each frame's layers brought to the frame's size (its detail where the source shows) and edited."""
+    frames: Alongside[Frame] = Alongside()
+
+    def upsampled() -> Iterator[LayerStack]:
+        for frame, stack in stacks:
+            frames.keep(frame)
+            yield upsample_layers(stack, frame.image)
+
+    for stack in clock.iterate("edit", apply_edits(clock.iterate("upsample", upsampled()), edit, info.width, info.height)):
+        yield frames.take(), stack
+
+
+def render(stack: LayerStack) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB of a frame's layers composited."""
+    return np.ascontiguousarray(tensor_to_image(stack.render()))
 
 
 def make_layers(
@@ -135,39 +286,18 @@ def make_layers(
     runner: StageRunner | None = None,
     clock: StageClock | None = None,
 ) -> list[str]:
-    """First pass: the clip's instance masks (unless ``config.masks_folder`` has them) and its layers file.
-
-    Masks made from prompts are written beside the layers (``NAME.masks`` for ``NAME.vlayers``). ``runner``
-    executes the stages: in this process by default, or on Ray actors (``pipelines``); both give the same
-    layers. Returns a line per output written.
-    """
-    source, layers_path = Path(source), Path(layers_path)
-    clock = clock or StageClock()
-    written = []
-    rounds = prompt_rounds(config.prompt, config.prompt_frame) if config.masks_folder is None else None
+    """The clip's layers file (and, when made from prompts, its id masks beside it: ``NAME.masks`` for
+    ``NAME.vlayers``), in one pass. ``runner`` executes the stages: in this process by default, or on Ray actors
+    (:mod:`vmat.pipelines`); both give the same layers. Returns a line per output written."""
+    layers_path = Path(layers_path)
     _make_folder(layers_path.parent)
-    if config.masks_folder is None:
-        masks = layers_path.with_suffix(".masks")
-        with clock.measure("masks"):
-            masking = mask_clip(video_frames(source), masks, rounds, config=MaskingConfig(propagator=config.propagator))
-        how = "people found automatically" if masking.automatic else f"prompts from frame {masking.start_frame}"
-        written.append(f"wrote {masks} (id masks of {masking.frames} frames, {how}; ids {masking.ids})")
-        config = replace(config, masks_folder=str(masks))
-    factories = stage_factories(config)
-    runner = runner or InProcessRunner(wrap=lambda stage: _TimedStage(stage, clock))
-    frames = 0
-    fingerprint = source_fingerprint(source)  # edits check that they are given this clip
-    with open_video(source, backend=config.backend) as reader, LayersWriter(
-        layers_path, frame_rate=reader.info.frame_rate, source=fingerprint
-    ) as layers:
-        records = (FrameRecord(frame) for frame in clock.iterate("decode", reader))
-        processed = runner.run(records, factories, reader.info, config.batch_size)
-        for record in progress(processed, total=reader.info.num_frames, desc="layers"):
-            with clock.measure("layers file"):
-                layers.write(record.layers, record.frame.time)
-            frames += 1
-    written.append(f"wrote {layers_path} (layers of {frames} frames)")
-    return written
+    masks = layers_path.with_suffix(".masks") if config.masks_folder is None else None
+    with _masks_folder(masks) as masks_out, LayerPass(source, config, runner=runner, clock=clock, masks_out=masks_out) as layer_pass:
+        sinks = _Sinks(layer_pass, layers_path=layers_path)
+        with sinks:
+            for frame, record in progress(layer_pass, total=layer_pass.info.num_frames, desc="layers"):
+                sinks.take(frame, record)
+    return [*_masks_lines(layer_pass, masks), f"wrote {layers_path} (layers of {sinks.frames} frames)"]
 
 
 def edit_clip(
@@ -183,7 +313,7 @@ def edit_clip(
     clock: StageClock | None = None,
     deterministic: bool = True,
 ) -> WriteSummary:
-    """Second pass: the clip's layers -> background completion -> ``edit`` -> ``output`` video, with each frame's
+    """A clip's saved layers -> background completion -> ``edit`` -> ``output`` video, with each frame's
     source timing and the source audio. Redo it with other edits as often as wanted: the models do not run.
     ``deterministic``: the same edit gives the same bytes on any machine (see :class:`~vmat.io.VideoWriter`)."""
     source = Path(source)
@@ -197,63 +327,13 @@ def edit_clip(
     stacks: Iterator = clock.iterate("layers file", layers)
     if complete:
         stacks = clock.iterate("completion", (frame.stack for frame in complete_background(_ClockedLayers(layers, clock), removing=edit.vacated_ids, keep_shadows=edit.keep_shadow)))
-    with open_video(source, backend=backend) as reader, VideoWriter(
-        output, fps=reader.info.frame_rate, crf=crf, preset=preset, audio_from=source if reader.info.audio else None,
-        colour=reader.info.colour, deterministic=deterministic,
-    ) as writer:
+    with open_video(source, backend=backend) as reader, _video_writer(output, reader.info, source, crf, preset, deterministic) as writer:
         if reader.info.num_frames != info.num_frames:
             raise ConfigError(f"{str(layers_path)!r} holds {info.num_frames} frames but {str(source)!r} has {reader.info.num_frames}: not its layers")
-        frames = _FramesAlongside(clock.iterate("decode", reader))
-        full_size = clock.iterate("upsample", frames.upsampled(stacks))
-        edited = clock.iterate("edit", apply_edits(full_size, edit, reader.info.width, reader.info.height))
-        for stack in progress(edited, total=info.num_frames, desc="edit + encode"):
-            with clock.measure("render + encode"):
-                writer.write_frame(frames.pop(), image=np.ascontiguousarray(tensor_to_image(stack.render())))
+        frames = clock.iterate("decode", in_thread(reader))
+        pairs = edited(zip(frames, stacks), edit, reader.info, clock)
+        _encode(progress(pairs, total=info.num_frames, desc="edit + encode"), writer, clock)
     return writer.summary
-
-
-def export_people(
-    source: str | os.PathLike[str],
-    layers_path: str | os.PathLike[str],
-    folder: str | os.PathLike[str],
-    *,
-    backend: Backend = "pyav",
-    clock: StageClock | None = None,
-) -> list[str]:
-    """Write each person's layer as videos: ``CLIP.person<ID>.matte.mp4`` (their visible alpha, grey) and
-    ``CLIP.person<ID>.webm`` (their straight colour with that alpha, VP9 with alpha), with the clip's timing.
-
-    A person out of view in a frame is fully transparent there. Returns a line per file written.
-    """
-    source, folder = Path(source), Path(folder)
-    clock = clock or StageClock()
-    layers = LayersReader(layers_path)
-    check_source(layers_path, layers.info, source)
-    with ExitStack() as files, open_video(source, backend=backend) as reader:
-        writers = {}
-        for instance in layers.info.instance_ids:
-            name = f"{source.stem}.person{instance}"
-            writers[instance] = (
-                files.enter_context(VideoWriter(folder / f"{name}.matte.mp4", format="matte", fps=reader.info.frame_rate)),
-                files.enter_context(VideoWriter(folder / f"{name}.webm", format="vp9-alpha", fps=reader.info.frame_rate)),
-            )
-        frames = clock.iterate("decode", reader)
-        for frame, stack in progress(zip(frames, clock.iterate("layers file", layers), strict=True), total=layers.info.num_frames, desc="people"):
-            with clock.measure("upsample"):
-                stack = upsample_layers(stack, frame.image)
-            with clock.measure("people"):
-                weights = stack.weights()
-                for instance, (matte, rgba) in writers.items():
-                    if instance in stack.ids:
-                        plane = stack.ids.index(instance)
-                        alpha = np.round(weights[plane].numpy() * 255).astype(np.uint8)
-                        colour = tensor_to_image(stack.colour[plane])
-                    else:
-                        alpha = np.zeros((stack.height, stack.width), np.uint8)
-                        colour = np.zeros((stack.height, stack.width, 3), np.uint8)
-                    matte.write_frame(frame, image=alpha)
-                    rgba.write_frame(frame, image=np.dstack([colour, alpha]))
-    return [writer.summary.describe() for pair in writers.values() for writer in pair]
 
 
 def run_outputs(source: str | os.PathLike[str], output_dir: str | os.PathLike[str], config: RunConfig = RunConfig()) -> list[Path]:
@@ -261,8 +341,8 @@ def run_outputs(source: str | os.PathLike[str], output_dir: str | os.PathLike[st
     name before the run (each person's videos are named after ids found on the way: those already there count)."""
     stem, folder = Path(source).stem, Path(output_dir)
     names = []
-    if config.write_layers:
-        names += [f"{stem}.vlayers"] + ([f"{stem}.masks"] if config.masks_folder is None else [])
+    names += [f"{stem}.vlayers"] if config.write_layers else []
+    names += [f"{stem}.masks"] if config.write_masks and config.masks_folder is None else []
     names += [f"{stem}.ids.png"] if config.write_preview else []
     names += [f"{stem}.vmat.mp4"] if config.write_video else []
     if config.write_people and folder.is_dir():
@@ -280,8 +360,8 @@ def run_clip(
     overwrite: bool = False,
 ) -> RunSummary:
     """Run the pipeline on ``source`` and write its outputs into ``output_dir``, named after the clip:
-    ``CLIP.masks`` (when made from prompts), ``CLIP.vlayers``, ``CLIP.ids.png``, ``CLIP.vmat.mp4`` and, with
-    ``write_people``, each person's matte and RGBA videos (:func:`export_people`).
+    ``CLIP.vmat.mp4`` and ``CLIP.ids.png``; with ``write_layers`` ``CLIP.vlayers``, with ``write_masks``
+    ``CLIP.masks`` (when made from prompts), with ``write_people`` each person's matte and RGBA videos.
 
     The outputs appear together, only when all are complete (:func:`vmat.io.atomic.atomic_outputs`); one that
     exists already is an error unless ``overwrite``, and none may be an input."""
@@ -299,49 +379,193 @@ def run_clip(
         check_new_output(output, overwrite=overwrite, inputs=inputs)
     summary = RunSummary()
     clock = StageClock()
-    with created_folder(folder), atomic_outputs(folder) as staging, tempfile.TemporaryDirectory(prefix="vmat-run-") as scratch:
+    with torch_threads(config.torch_threads), created_folder(folder), atomic_outputs(folder) as staging, ExitStack() as scratch:
         here = staging.folder
-        layers_path = (here if config.write_layers else Path(scratch)) / f"{source.stem}.vlayers"
-        written = make_layers(source, layers_path, config, runner=runner, clock=clock)
-        summary.outputs.extend(written if config.write_layers else [])
-        layers = LayersReader(layers_path)
-        summary.frames = layers.info.num_frames
-        if config.write_preview:
-            preview = here / f"{source.stem}.ids.png"
-            _write_image(preview, label_preview(layers.read(0)))
-            summary.outputs.append(f"wrote {preview} (first frame, each person labelled with their id)")
-        if config.write_people:
-            summary.outputs += export_people(source, layers_path, here, backend=config.backend, clock=clock)
-        if config.write_video:
-            video = here / f"{source.stem}.vmat.mp4"
-            result = edit_clip(
-                source, layers_path, video, config.edit, complete=config.complete_background, crf=config.crf,
+        masks = here / f"{source.stem}.masks" if config.write_masks and config.masks_folder is None else None
+        # Completion over the whole clip (until it streams) reads the layers three times: a file, scratch unless asked.
+        spill = completion_shown(config) and _streaming_completion() is None
+        layers_path = None
+        if config.write_layers or spill:
+            layers_path = (here if config.write_layers else Path(scratch.enter_context(_scratch_folder()))) / f"{source.stem}.vlayers"
+        with _masks_folder(masks) as masks_out, LayerPass(source, config, runner=runner, clock=clock, masks_out=masks_out) as layer_pass:
+            sinks = _Sinks(layer_pass, layers_path=layers_path, preview=here / f"{source.stem}.ids.png" if config.write_preview else None,
+                           people=here if config.write_people else None)
+            with sinks:
+                pairs = progress(sinks.tapped(layer_pass), total=layer_pass.info.num_frames, desc="run")
+                if config.write_video and not spill:
+                    missing = set(config.edit.instance_ids)
+                    with _video_writer(here / f"{source.stem}.vmat.mp4", layer_pass.info, source, config.crf, config.preset, not config.fast_encode) as writer:
+                        stacks = completed(pairs, config.edit, clock) if completion_shown(config) else ((f, r.layers) for f, r in pairs)
+                        _encode(edited(stacks, config.edit, layer_pass.info, clock), writer, clock)
+                    video = writer.summary.describe()
+                else:
+                    for _ in pairs:
+                        pass
+            _check_ids(config.edit, layer_pass.ids)
+        summary.frames = sinks.frames
+        summary.ids = sorted(layer_pass.ids)
+        summary.outputs += _masks_lines(layer_pass, masks)
+        summary.outputs += sinks.lines if config.write_layers else [line for line in sinks.lines if "vlayers" not in line]
+        if config.write_video and spill:
+            video = edit_clip(
+                source, layers_path, here / f"{source.stem}.vmat.mp4", config.edit, complete=config.complete_background, crf=config.crf,
                 preset=config.preset, backend=config.backend, clock=clock, deterministic=not config.fast_encode,
-            )
-            summary.outputs.append(result.describe())
+            ).describe()
+        if config.write_video:
+            summary.outputs.append(video)
     summary.outputs = [staging.shown(line) for line in summary.outputs]
     summary.wall_seconds = time.perf_counter() - started
     summary.stage_seconds = clock.seconds
     return summary
 
 
-class _FramesAlongside:
-    """Source frames decoded in step with a stream of layer stacks: :meth:`upsampled` brings each stack to its
-    frame's size (a no-op at full size) and keeps the frame until the writer pops it, so the
-    frames need not be decoded twice and at most one waits."""
+class _Sinks:
+    """The files a run writes from the layer stream as it goes by: the layers file, the labelled first frame and
+    each person's matte and RGBA videos (:meth:`take` one ``(frame, record)`` at a time; use as a context
+    manager: the files appear on a clean exit)."""
 
-    def __init__(self, frames: Iterator[Frame]) -> None:
-        self.frames = frames
-        self.waiting: deque[Frame] = deque()
+    def __init__(self, layer_pass: LayerPass, *, layers_path: Path | None = None, preview: Path | None = None, people: Path | None = None) -> None:
+        self.layer_pass, self.layers_path, self.preview, self.people = layer_pass, layers_path, preview, people
+        self.clock = layer_pass.clock
+        self.frames = 0
+        self.lines: list[str] = []
+        self._files = ExitStack()
+        self._layers: LayersWriter | None = None
+        self._cameras: list[list[float] | None] = []
+        self._people: dict[int, tuple[VideoWriter, VideoWriter]] = {}
+        self._timings: list[tuple[int, object, int | None]] = []  # each frame's pts, time base and duration so far
 
-    def upsampled(self, stacks: Iterator[LayerStack]) -> Iterator[LayerStack]:
-        for stack in stacks:
-            frame = next(self.frames)
-            self.waiting.append(frame)
-            yield upsample_layers(stack, frame.image)
+    def __enter__(self) -> _Sinks:
+        info = self.layer_pass.info
+        if self.layers_path is not None:
+            self._layers = self._files.enter_context(
+                LayersWriter(self.layers_path, frame_rate=info.frame_rate, source=source_fingerprint(self.layer_pass.source))
+            )
+        return self
 
-    def pop(self) -> Frame:
-        return self.waiting.popleft()
+    def __exit__(self, kind, error, tb) -> None:
+        if kind is None and self._layers is not None:
+            # The one camera estimate per frame (previous frame -> this one, at the layers' size), for later edits.
+            self._layers.metadata["camera"] = self._cameras
+        if kind is None:
+            # Each person's videos exist for every frame: one who appeared late is transparent before.
+            self._files.close()
+            self.lines += [writer.summary.describe() for pair in self._people.values() for writer in pair]
+        else:
+            self._files.__exit__(kind, error, tb)
+
+    def tapped(self, pairs: Iterator[tuple[Frame, FrameRecord]]) -> Iterator[tuple[Frame, FrameRecord]]:
+        for frame, record in pairs:
+            self.take(frame, record)
+            yield frame, record
+
+    def take(self, frame: Frame, record: FrameRecord) -> None:
+        stack = record.layers
+        if self._layers is not None:
+            with self.clock.measure("layers file"):
+                self._layers.write(stack, frame.time)
+            self._cameras.append(None if record.camera is None else np.asarray(record.camera, float).round(6).ravel().tolist())
+        if self.preview is not None and self.frames == 0:
+            _write_image(self.preview, label_preview(stack))
+            self.lines.append(f"wrote {self.preview} (first frame, each person labelled with their id)")
+        if self.people is not None:
+            with self.clock.measure("people"):
+                self._write_people(frame, stack)
+        self.frames += 1
+        if self.frames == 1 and self._layers is not None:
+            self.lines.insert(0, f"wrote {self.layers_path}")
+
+    def _write_people(self, frame: Frame, stack: LayerStack) -> None:
+        info = self.layer_pass.info
+        for instance in stack.instance_ids:
+            if instance not in self._people:
+                self._people[instance] = self._person_writers(instance)
+        stack = upsample_layers(stack, frame.image)
+        weights = stack.weights()
+        for instance, (matte, rgba) in self._people.items():
+            if instance in stack.ids:
+                plane = stack.ids.index(instance)
+                alpha = np.round(weights[plane].numpy() * 255).astype(np.uint8)
+                colour = tensor_to_image(stack.colour[plane])
+            else:
+                alpha = np.zeros((info.height, info.width), np.uint8)
+                colour = np.zeros((info.height, info.width, 3), np.uint8)
+            matte.write_frame(frame, image=alpha)
+            rgba.write_frame(frame, image=np.dstack([colour, alpha]))
+        self._timings.append((frame.pts, frame.time_base, frame.duration))
+
+    def _person_writers(self, instance: int) -> tuple[VideoWriter, VideoWriter]:
+        """Person ``instance``'s matte and RGBA videos, transparent over the frames before they appeared."""
+        info, name = self.layer_pass.info, f"{self.layer_pass.source.stem}.person{instance}"
+        pair = (
+            self._files.enter_context(VideoWriter(self.people / f"{name}.matte.mp4", format="matte", fps=info.frame_rate)),
+            self._files.enter_context(VideoWriter(self.people / f"{name}.webm", format="vp9-alpha", fps=info.frame_rate)),
+        )
+        for pts, time_base, duration in self._timings:
+            pair[0].write(np.zeros((info.height, info.width), np.uint8), pts, time_base, duration)
+            pair[1].write(np.zeros((info.height, info.width, 4), np.uint8), pts, time_base, duration)
+        return pair
+
+
+def _encode(pairs: Iterator[tuple[Frame, LayerStack]], writer: VideoWriter, clock: StageClock) -> None:
+    """Render each frame here and encode it on a thread of its own."""
+    encoder = BackgroundSink(lambda item: writer.write_frame(*item))
+    try:
+        for frame, stack in pairs:
+            with clock.measure("render"):
+                image = render(stack)
+            with clock.measure("encode"):  # only what the encoder thread keeps this one waiting
+                encoder.put((frame, image))
+    finally:
+        with clock.measure("encode"):
+            encoder.close()
+
+
+def _video_writer(
+    path: Path | str | os.PathLike[str], info: VideoInfo, source: Path, crf: int | None, preset: str, deterministic: bool
+) -> VideoWriter:
+    return VideoWriter(
+        path, fps=info.frame_rate, crf=crf, preset=preset, audio_from=source if info.audio else None,
+        colour=info.colour, deterministic=deterministic,
+    )
+
+
+@contextmanager
+def _masks_folder(folder: Path | None) -> Iterator[Path | None]:
+    """``folder`` for the id masks, appearing under its name only once every frame's mask is in it."""
+    if folder is None:
+        yield None
+        return
+    with atomic_output(folder, is_dir=True) as temporary:
+        Path(temporary).mkdir(parents=True, exist_ok=True)
+        yield Path(temporary)
+
+
+@contextmanager
+def _scratch_folder() -> Iterator[str]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="vmat-run-") as folder:
+        yield folder
+
+
+def _masks_lines(layer_pass: LayerPass, masks: Path | None) -> list[str]:
+    lines = []
+    if masks is not None:
+        how = "people found automatically" if layer_pass.config.prompt is None else f"prompts from frame {layer_pass.start_frame}"
+        lines.append(f"wrote {masks} (id masks, {how}; ids {sorted(layer_pass.ids)})")
+    if layer_pass.unreached:
+        lines.append(
+            f"frames 0-{layer_pass.unreached - 1} have no people: they lie more than {layer_pass.config.backward_window} frames "
+            f"before the first prompt (frame {layer_pass.start_frame}); prompt an earlier frame or raise backward_window"
+        )
+    return lines
+
+
+def _check_ids(edit: EditSpec, ids: set[int]) -> None:
+    missing = sorted(edit.instance_ids - ids)
+    if missing:
+        raise ConfigError(f"person id(s) {missing} are not in this clip, whose people are {sorted(ids)}")
 
 
 class _ClockedLayers:

@@ -13,16 +13,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vmat.camera import CameraTracker, TrackerConfig
+from vmat.editing.completion import CompletionConfig
 from vmat.decomposition import MaskMattingDecomposer, NetworkDecomposer
 from vmat.decomposition.build import build_decomposer
 from vmat.decomposition.resolution import shrink_ids, shrink_image
 from vmat.geometry import processing_size
 from vmat.depth.base import DepthEstimator, images_to_tensor
 from vmat.depth.build import build_depth_estimator
-from vmat.errors import ConfigError, InputNotFoundError
+from vmat.errors import ConfigError, InputNotFoundError, UnsupportedMediaError
 from vmat.io.metadata import VideoInfo
 from vmat.pipeline.record import FrameRecord
-from vmat.propagation.idmask import mask_path, read_id_mask
+from vmat.limits import MIN_TRACKED_SIDE
+from vmat.propagation.clip import MaskingConfig
+from vmat.propagation.idmask import mask_path, read_id_mask, write_id_mask
+from vmat.propagation.prompts import FramePrompt
+from vmat.propagation.stream import MaskStream
 from vmat.temporal import FusionConfig, StreamConfig, TemporalRefiner, TemporalRefinerStream, build_temporal_refiner
 from vmat.temporal.build import shipped_temporal_checkpoint
 from vmat.pipeline.stage import Stage
@@ -47,6 +53,51 @@ class MaskFolderStage(Stage):
                     f"the frame is {record.frame.width}x{record.frame.height}"
                 )
             record.masks = masks.astype(np.uint16)
+        return batch
+
+
+class PropagationStage(Stage):
+    """Instance ids per frame propagated from prompts (or people found on frame 0) in the same stream as the
+    other stages (:class:`~vmat.propagation.stream.MaskStream`): frames before the first prompted frame are
+    held back, at most ``config.backward_window`` of them, until it arrives. Ordered: one instance per clip."""
+
+    name = "masks"
+    ordered = True
+
+    def __init__(self, prompts: list[FramePrompt] | None, config: MaskingConfig | None = None) -> None:
+        self.prompts, self.config = prompts, config or MaskingConfig()
+        self._stream: MaskStream[FrameRecord] | None = None
+
+    def start_clip(self, info: VideoInfo) -> None:
+        if min(info.width, info.height) < MIN_TRACKED_SIDE:
+            raise UnsupportedMediaError(
+                f"the clip is {info.width}x{info.height}: people are tracked in frames of at least {MIN_TRACKED_SIDE}x{MIN_TRACKED_SIDE} pixels."
+            )
+        self._stream = MaskStream(self.prompts, self.config)
+
+    def process(self, batch: list[FrameRecord]) -> list[FrameRecord]:
+        return [self._with(*ready) for record in batch for ready in self._stream.push(record.index, record.frame.image, record)]
+
+    def finish_clip(self) -> list[FrameRecord]:
+        return [self._with(*ready) for ready in self._stream.finish()]
+
+    @staticmethod
+    def _with(record: FrameRecord, ids: np.ndarray) -> FrameRecord:
+        record.masks = ids
+        return record
+
+
+class MaskWriterStage(Stage):
+    """Writes each record's id mask as ``folder/00000.png``, ... (the ``vmat masks`` layout), unchanged."""
+
+    name = "masks file"
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+
+    def process(self, batch: list[FrameRecord]) -> list[FrameRecord]:
+        for record in batch:
+            write_id_mask(mask_path(self.folder, record.index), record.masks)
         return batch
 
 
@@ -79,9 +130,9 @@ class DepthStage(Stage):
         self.estimator = estimator
 
     @classmethod
-    def build(cls, name: str, checkpoint: str | None = None) -> DepthStage:
+    def build(cls, name: str, checkpoint: str | None = None, device: str | None = None) -> DepthStage:
         """The depth stage named ``name`` (see :func:`vmat.depth.build.build_depth_estimator`)."""
-        return cls(build_depth_estimator(name, checkpoint=checkpoint))
+        return cls(build_depth_estimator(name, checkpoint=checkpoint, device=device))
 
     def process(self, batch: list[FrameRecord]) -> list[FrameRecord]:
         frames = images_to_tensor([record.frame.image for record in batch]).to(self.estimator.device)
@@ -108,9 +159,9 @@ class DecomposeStage(Stage):
         self.decomposer = decomposer or MaskMattingDecomposer()
 
     @classmethod
-    def build(cls, name: str, checkpoint: str | None = None) -> DecomposeStage:
+    def build(cls, name: str, checkpoint: str | None = None, device: str | None = None) -> DecomposeStage:
         """The decompose stage named ``name`` (see :func:`vmat.decomposition.build.build_decomposer`)."""
-        return cls(build_decomposer(name, checkpoint=checkpoint))
+        return cls(build_decomposer(name, checkpoint=checkpoint, device=device))
 
     def process(self, batch: list[FrameRecord]) -> list[FrameRecord]:
         for record in batch:
@@ -120,6 +171,30 @@ class DecomposeStage(Stage):
         return batch
 
 
+class CameraStage(Stage):
+    """The camera's motion from the previous frame to this one (``record.camera``), estimated once per frame on
+    the background the layers leave seen (:class:`~vmat.camera.CameraTracker`); the temporal stage and
+    completion read it. Ordered: the tracker carries its features from frame to frame."""
+
+    name = "camera"
+    ordered = True
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self.start_clip(None)
+
+    def start_clip(self, info: VideoInfo | None) -> None:
+        self._tracker = CameraTracker(self.config)
+
+    def process(self, batch: list[FrameRecord]) -> list[FrameRecord]:
+        for record in batch:
+            seen = (record.layers.weights()[0] > SEEN_BACKGROUND).numpy()
+            record.camera = self._tracker.update(record.frame.image, seen)
+        return batch
+
+
+# A background pixel counts as seen (for tracking the camera on it) above this weight, as completion counts it.
+SEEN_BACKGROUND = CompletionConfig.seen_above
 TEMPORAL_MODES = ("off", "fusion", "refiner")
 # Both modes end in forward fusion (eq. 12): a matte holds while its pixel's camera-aligned picture holds
 # (ChangeTracker), with the change map's edge softened. Measured (README): still-region flicker on the real
@@ -169,7 +244,7 @@ class TemporalStage(Stage):
             # Only people in view enter the stream: a person who leaves and comes back starts afresh.
             alphas = {instance: stack.alpha[plane].numpy() for plane, instance in enumerate(stack.ids) if plane > 0 and stack.alpha[plane].any()}
             self._held.append(record)
-            steadier = self._stream.push(record.frame.image, alphas)
+            steadier = self._stream.push(record.frame.image, alphas, camera=record.camera)
             if steadier is not None:
                 ready.append(_with_alphas(self._held.popleft(), steadier))
         return ready

@@ -29,6 +29,9 @@ class MaskingConfig:
     """How a clip's instance masks are made."""
 
     backward_chunk: int = 32
+    # The one-pass pipeline (vmat.propagation.stream) holds at most this many frames before the first prompted
+    # frame in memory to propagate back over; earlier frames get no people.
+    backward_window: int = 64
     # "prior" (flow fused with the person prior) or "flow" (weight-free); see vmat.propagation.registry.
     propagator: str = "prior"
     # Automatic people finding: how many frames (every `auto_stride`-th from the start) feed the motion cue
@@ -57,12 +60,13 @@ class MaskingSummary:
 FrameSource = Callable[[], Iterator[np.ndarray]]
 
 
-def video_frames(path: str | os.PathLike[str]) -> FrameSource:
-    """A re-openable source of ``(H, W, 3)`` RGB uint8 frames of a clip or image folder, via :mod:`vmat.io`."""
+def video_frames(path: str | os.PathLike[str], **open_options) -> FrameSource:
+    """A re-openable source of ``(H, W, 3)`` RGB uint8 frames of a clip or image folder, via :mod:`vmat.io`
+    (``open_options``, such as a frame range ``start``/``end``, go to :func:`~vmat.io.open_video`)."""
     from vmat.io import open_video
 
     def frames() -> Iterator[np.ndarray]:
-        with open_video(path) as reader:
+        with open_video(path, **open_options) as reader:
             width, height = reader.info.width, reader.info.height
             if min(width, height) < MIN_TRACKED_SIDE:
                 raise UnsupportedMediaError(
@@ -135,7 +139,7 @@ def mask_clip(
     propagator: MaskPropagator | None = None,
     config: MaskingConfig | None = None,
 ) -> MaskingSummary:
-    """Write one id-mask PNG per frame of ``source`` into ``out_dir`` (``00000.png``, ...).
+    """Write one id-mask PNG per frame of ``source`` into ``out_dir`` (``000000.png``, ...).
 
     Without ``prompts`` the automatic people finder prompts frame 0. Propagation runs forwards from the
     first prompted frame to the end (applying later prompts when it meets them), then backwards from it

@@ -16,6 +16,8 @@ import numpy as np
 
 from vmat.temporal.fusion import frame_change_map
 
+ESTIMATE = "estimate"
+"""Passed as a homography: estimate it from the frames."""
 MIN_MATCHES = 12
 ORB_FEATURES = 1000
 RANSAC_PIXELS = 2.0
@@ -127,11 +129,17 @@ class ChangeTracker:
         self._previous: np.ndarray | None = None
         self._reference: np.ndarray | None = None
 
-    def update(self, image: np.ndarray) -> np.ndarray:
+    def update(self, image: np.ndarray, homography: np.ndarray | None | str = ESTIMATE) -> np.ndarray:
+        """``homography``: the camera's motion from the previous image to this one when known (the pipeline
+        tracks it once per frame; ``None``: untracked, the frames are compared as they are), else
+        :data:`ESTIMATE`: :func:`camera_homography` of the two frames."""
         if self._previous is None or self._previous.shape != image.shape:
             self._previous, self._reference = image, image
             return np.ones(image.shape[:2], bool)
-        homography = camera_homography(self._previous, image) if self.align else None
+        if not self.align:
+            homography = None
+        elif isinstance(homography, str):
+            homography = camera_homography(self._previous, image)
         change = _consecutive_change(self._previous, image, homography, self.threshold, self.grow)
         reference = self._reference if homography is None else _warp(self._reference, homography, image.shape[1::-1])
         change |= _smoothed_change(reference, image, SLOW_CHANGE_SIGMA, self.threshold, self.grow)

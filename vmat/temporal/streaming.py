@@ -29,7 +29,7 @@ from torch import Tensor
 
 from vmat.errors import ConfigError
 from vmat.geometry import processing_size
-from vmat.temporal.flow_change import ChangeTracker
+from vmat.temporal.flow_change import ESTIMATE, ChangeTracker
 from vmat.temporal.fusion import ForwardBackwardFusion, FusionConfig, backward_fusion, soften_change
 from vmat.temporal.refiner import CHANGE_PROBABILITY, TemporalRefiner
 from vmat.temporal.soft_fusion import FUSION_MODES
@@ -153,11 +153,14 @@ class TemporalRefinerStream:
         return self._pushed - self._returned
 
     @torch.inference_mode()
-    def push(self, image: np.ndarray, alphas: dict[int, np.ndarray]) -> dict[int, np.ndarray] | None:
+    def push(self, image: np.ndarray, alphas: dict[int, np.ndarray], camera: np.ndarray | None | str = ESTIMATE) -> dict[int, np.ndarray] | None:
+        """``camera``: the ``(3, 3)`` homography from the previous frame to this one when the caller tracks the
+        camera already (``None``: it could not be tracked), else :data:`ESTIMATE` (the ``"flow"`` change map
+        estimates it from the frames)."""
         self._pushed += 1
         change = None
         if self._changes is not None:
-            change = self._changes.update(image)
+            change = self._changes.update(image, camera)
             if self.config.change_soften > 0:
                 change = soften_change(change, self.config.change_soften)
         frame = _Frame(image.shape[:2], None, {i: np.asarray(a, np.float32) for i, a in alphas.items()}, change)
