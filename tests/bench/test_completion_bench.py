@@ -44,5 +44,5 @@ def test_scores_of_a_blurred_fill():
 def test_bench_completion_runs_on_a_smoke_clip(capsys):
     assert main(["bench", "completion", "--suite", "smoke", "--clip", "easy-static-0-160x96x6"]) == 0
     table = capsys.readouterr().out
-    for method in ("previous", "current"):
+    for method in ("previous", "current", "streamed"):
         assert f"| synthetic static | seen | {method} |" in table

@@ -1,4 +1,4 @@
-"""``vmat bench completion``: the previous and the current background completion, side by side.
+"""``vmat bench completion``: the previous and the current background completion side by side, and the current one in a one-pass stream.
 
     vmat bench completion --suite standard --real
 
@@ -18,7 +18,9 @@ Synthetic clips (:mod:`vmat.synthetic`, exact ground truth) are removed with rea
 person's visible matte thresholded, dilated or eroded and jittered per frame as
 :mod:`vmat.training.perturb` does for training. Completion runs once per clip, told that every person is
 being removed (so each one's shadow and mask edge is handled), and each person is removed from its result. "previous" is the completion vmat had before (:data:`~vmat.editing.completion.PREVIOUS_DEFAULT`, shadows
-left); "current" is the default, shadows lifted. The real-footage test pastes a person cut from a DAVIS
+left); "current" is the default, shadows lifted; "streamed" is the default in the one-pass stream
+(:mod:`vmat.editing.completion_stream`: camera from a :class:`~vmat.camera.CameraTracker`, look-ahead
+:data:`STREAM_LOOKAHEAD` frames, the plate only of the frames pushed so far). The real-footage test pastes a person cut from a DAVIS
 sequence (its mask gives the cut), held nearly still, into real clips, removes them with that exact mask,
 and compares with the untouched clip; there "never seen" is what completion itself had to invent (the
 same pixels for both methods) and the motion is optical flow on the untouched clip.
@@ -38,6 +40,7 @@ import numpy as np
 
 from vmat.decomposition import MaskMattingDecomposer
 from vmat.editing.completion import PREVIOUS_DEFAULT, CompletedFrame, CompletionConfig, Filled, complete_background
+from vmat.editing.completion_stream import complete_stream
 from vmat.editing.removal import remove
 from vmat.errors import InputNotFoundError
 from vmat.io import open_video
@@ -50,16 +53,25 @@ from vmat.training.perturb import GuidanceConfig, draw_offsets, draw_perturbatio
 
 @dataclass(frozen=True)
 class Method:
-    """A completion to compare: its settings, and whether it lifts the removed people's shadows."""
+    """A completion to compare: its settings, whether it lifts the removed people's shadows, and for the
+    one-pass stream (:func:`~vmat.editing.completion_stream.complete_stream`) its look-ahead."""
 
     config: CompletionConfig
     lifts_shadows: bool
+    lookahead: int | None = None
 
     def complete(self, stacks: list[LayerStack], removing: list[int]) -> Iterator[CompletedFrame]:
+        if self.lookahead is not None:
+            return complete_stream(iter(stacks), self.config, removing=removing, keep_shadows=not self.lifts_shadows, lookahead=self.lookahead)
         return complete_background(stacks, self.config, removing=removing, keep_shadows=not self.lifts_shadows)
 
 
-METHODS = {"previous": Method(PREVIOUS_DEFAULT, lifts_shadows=False), "current": Method(CompletionConfig(), lifts_shadows=True)}
+STREAM_LOOKAHEAD = 10
+METHODS = {
+    "previous": Method(PREVIOUS_DEFAULT, lifts_shadows=False),
+    "current": Method(CompletionConfig(), lifts_shadows=True),
+    "streamed": Method(CompletionConfig(), lifts_shadows=True, lookahead=STREAM_LOOKAHEAD),
+}
 SPLITS = ("seen", "never seen")
 _GUIDANCE = GuidanceConfig(erode_probability=0.0, drop_probability=0.0, merge_probability=0.0)
 
@@ -277,7 +289,7 @@ def real(scores: _Scores, davis: Path, pastes: list[Paste], frames: int, width: 
         ]
         invented = None
         group = f"real: {davis.name} in {Path(paste.clip).stem}"
-        for method in ("current", "previous"):
+        for method in ("current", "previous", "streamed"):
             done = list(METHODS[method].complete(stacks, [1]))
             # Both methods classify pixels the same way up to invention, so the current one's codes split both.
             invented = invented or [d.source == Filled.INPAINTED for d in done]

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Literal, NamedTuple
@@ -152,7 +152,7 @@ class _Camera:
     """
 
     static: bool
-    to_canvas: list[np.ndarray]  # per frame: 3x3 homography, frame pixels -> canvas pixels
+    to_canvas: Sequence[np.ndarray] | Mapping[int, np.ndarray]  # per frame: 3x3 homography, frame pixels -> canvas pixels
     canvas_size: tuple[int, int]  # width, height
 
     def motion(self, source: int, target: int) -> np.ndarray:
@@ -194,14 +194,16 @@ class _Plate:
     filled: np.ndarray | None = None
 
     def fill(self, config: CompletionConfig) -> None:
-        if not self.never_seen.any():
-            self.filled = self.colour
-            return
-        try:
-            self.filled = inpaint(self.colour, self.never_seen, self.seen, config.inpainting)
-        except LayerError:
-            # Too little seen picture for whole patches (a tiny frame): diffusion is all that is left.
-            self.filled = cv2.inpaint(self.colour, (~self.seen).astype(np.uint8), config.inpaint_radius, cv2.INPAINT_TELEA)
+        self.filled = _invent(self.colour, self.never_seen, self.seen, config) if self.never_seen.any() else self.colour
+
+
+def _invent(colour: np.ndarray, hole: np.ndarray, known: np.ndarray, config: CompletionConfig) -> np.ndarray:
+    """``colour`` with ``hole`` inpainted from the ``known`` pixels (exemplars)."""
+    try:
+        return inpaint(colour, hole, known, config.inpainting)
+    except LayerError:
+        # Too little seen picture for whole patches (a tiny frame): diffusion is all that is left.
+        return cv2.inpaint(colour, (~known).astype(np.uint8), config.inpaint_radius, cv2.INPAINT_TELEA)
 
 
 def _track_camera(views: Iterable[_View], config: CompletionConfig) -> tuple[_Camera, _PlateSum, _PlateSum | None]:
@@ -379,6 +381,23 @@ def _with_background(stack: LayerStack, image: np.ndarray, source: np.ndarray, b
     return stack.replace(colour=colour)
 
 
+def _lift(
+    stack: LayerStack, shadowed: tuple[int, ...], config: CompletionConfig, away: _Plate | None, camera: _Camera | None, index: int
+) -> tuple[LayerStack, np.ndarray]:
+    """Frame ``index`` with the shadows of ``shadowed`` lifted, knowing the ground seen ``away`` from them
+    (a plate in ``camera``'s canvas); the lifted layers and the ``(H, W)`` bool pixels that changed."""
+    if not shadowed:
+        return stack, np.zeros((stack.height, stack.width), bool)
+    ground = None
+    if away is not None and camera is not None:
+        if camera.static:
+            colour, seen = away.colour, away.seen
+        else:
+            colour, seen = _warp(away.colour, away.seen, np.linalg.inv(camera.to_canvas[index]), (stack.width, stack.height))
+        ground = (colour.astype(np.float32) / 255.0, seen)
+    return lift_shadows(stack, shadowed, config.shadows, ground)
+
+
 class _Prepared:
     """The clip's layers as completion sees them.
 
@@ -401,17 +420,7 @@ class _Prepared:
             yield view
 
     def lift(self, index: int, stack: LayerStack) -> tuple[LayerStack, np.ndarray]:
-        if not self.shadowed:
-            return stack, np.zeros((stack.height, stack.width), bool)
-        away = None
-        if self.away is not None and self.camera is not None:
-            if self.camera.static:
-                colour, seen = self.away.colour, self.away.seen
-            else:
-                size = (stack.width, stack.height)
-                colour, seen = _warp(self.away.colour, self.away.seen, np.linalg.inv(self.camera.to_canvas[index]), size)
-            away = (colour.astype(np.float32) / 255.0, seen)
-        return lift_shadows(stack, self.shadowed, self.config.shadows, away)
+        return _lift(stack, self.shadowed, self.config, self.away, self.camera, index)
 
     def lifted(self) -> Iterator[tuple[LayerStack, np.ndarray]]:
         return (self.lift(index, stack) for index, stack in enumerate(self.stacks))

@@ -1,0 +1,129 @@
+import numpy as np
+import pytest
+import torch
+
+from tests.editing.test_completion import frame, static_clip, texture, truth
+from vmat.editing.completion import PREVIOUS_DEFAULT, CompletionConfig, Filled, complete_background
+from vmat.editing.completion_stream import CompletionStream, complete_stream
+from vmat.layers import LayerError
+
+
+def streamed(stacks, config=CompletionConfig(), cameras=None, **options):
+    stream = CompletionStream(config, **options)
+    done = []
+    for t, stack in enumerate(stacks):
+        out = stream.push(stack, None if cameras is None else cameras[t])
+        done += out
+    return done + stream.finish()
+
+
+def same(first, second) -> bool:
+    return len(first) == len(second) and all(
+        torch.equal(a.stack.colour, b.stack.colour) and np.array_equal(a.source, b.source) for a, b in zip(first, second)
+    )
+
+
+@pytest.mark.parametrize("config", [CompletionConfig(), PREVIOUS_DEFAULT, CompletionConfig(window=2)], ids=["default", "previous", "window 2"])
+def test_a_lookahead_covering_the_clip_gives_the_whole_clip_result_exactly(config):
+    _, stacks = static_clip()
+    for removing in ([], [1]):
+        whole = list(complete_background(stacks, config, removing=removing))
+        assert same(streamed(stacks, config, removing=removing, lookahead=len(stacks)), whole)
+        assert same(list(complete_stream(iter(stacks), config, removing=removing, lookahead=len(stacks))), whole)
+
+
+def test_frames_come_out_in_order_lookahead_frames_behind():
+    _, stacks = static_clip()
+    stream = CompletionStream(CompletionConfig(window=3), lookahead=2)
+    counts = [len(stream.push(stack)) for stack in stacks]
+    assert counts == [0, 0] + [1] * (len(stacks) - 2)
+    assert len(stream.finish()) == 2
+
+
+def test_static_camera_fills_every_pixel_seen_so_far_exactly():
+    """A person walks across a textured static background: at frame t every hidden pixel that one of the
+    frames up to t + lookahead saw is filled with the true background."""
+    background = texture(24, 48, seed=11)
+    boxes = [(4 * t, 4, 4 * t + 10, 20) for t in range(10)]
+    stacks = [frame(background, [box]) for box in boxes]
+    lookahead = 2
+    done = streamed(stacks, CompletionConfig(window=1), lookahead=lookahead)
+    hidden = np.zeros((10, 24, 48), bool)
+    for t, (x0, y0, x1, y1) in enumerate(boxes):
+        hidden[t, y0 - 2 : y1 + 2, max(0, x0 - 2) : x1 + 2] = True  # the box and the 2-pixel margin
+    for t, (stack, source) in enumerate(done):
+        seen_by_then = (~hidden[: t + lookahead + 1]).any(axis=0)
+        copied = hidden[t] & seen_by_then
+        assert np.isin(source[copied], [Filled.NEIGHBOUR, Filled.PLATE]).all()
+        assert torch.equal(stack.colour[0][:, torch.from_numpy(copied)], truth(background)[:, torch.from_numpy(copied)])
+        assert (source[hidden[t] & ~seen_by_then] == Filled.INPAINTED).all()
+
+
+def pan(frames: int, step: int, width: int = 64, height: int = 48, seed: int = 3, box=(26, 14, 38, 34)):
+    """The camera pans right ``step`` pixels a frame; a person moves with it."""
+    world = texture(height, width + step * frames, seed=seed, smooth=2.0)
+    views = [world[:, step * t : step * t + width] for t in range(frames)]
+    return views, [frame(view, [box]) for view in views]
+
+
+def test_moving_camera_is_registered_like_the_whole_clip_form():
+    views, stacks = pan(20, 2)
+    done = list(complete_stream(stacks, CompletionConfig(window=10), lookahead=4))
+    whole = list(complete_background(stacks, CompletionConfig(window=10)))
+    for view, (stack, source), reference in zip(views, done, whole):
+        copied = torch.from_numpy(np.isin(source, [Filled.NEIGHBOUR, Filled.PLATE]))
+        # Bilinear resampling of a whole-pixel pan registered to about 1e-3 px: one 8-bit step at most.
+        assert float((stack.colour[0][:, copied] - truth(view)[:, copied]).abs().max()) <= 1.0 / 255 + 1e-6
+    # The whole clip shows frame 0 what frame 8 revealed; a stream with 4 frames of look-ahead cannot.
+    assert (done[10].source[14:34, 26:38] == Filled.NEIGHBOUR).all()
+    assert (done[0].source == Filled.INPAINTED).any() and not (whole[0].source == Filled.INPAINTED).any()
+
+
+def test_a_long_pan_recentres_the_plate_and_stays_registered():
+    """The camera pans twelve frame widths; the plate's canvas is re-centred as it goes. The person
+    moving with the camera on the left hides what earlier frames saw on the right."""
+    views, stacks = pan(160, 3, width=40, height=32, seed=5, box=(4, 10, 14, 24))
+    cameras = [None] + [np.array([[1.0, 0, -3.0], [0, 1.0, 0], [0, 0, 1.0]])] * 159
+    stream = CompletionStream(CompletionConfig(window=2), lookahead=2)
+    sizes = set()
+    errors = []
+    from_plate = 0
+    for t, stack in enumerate(stacks):
+        for stack_done, source in stream.push(stack, cameras[t]):
+            sizes.add(stream._plate.size)
+            copied = torch.from_numpy(source == Filled.PLATE)
+            from_plate += int(copied.sum())
+            view = views[len(errors)]
+            errors.append(float(np.abs((stack_done.colour[0][:, copied] - truth(view)[:, copied]).numpy()).max(initial=0.0)))
+    assert len(errors) == 158 and sizes == {(80, 64)} and from_plate > 1000
+    # Re-centring resamples the plate by whole pixels here, so it stays within one 8-bit step.
+    assert max(errors) <= 1.0 / 255 + 1e-6
+
+
+def test_memory_does_not_grow_with_the_clip():
+    background = texture(12, 16, seed=2, smooth=1.0)
+    stream = CompletionStream(CompletionConfig(window=3, camera="moving"), removing=[1], lookahead=2)
+    sizes = []
+    for t in range(600):
+        view = np.roll(background, t % 7, axis=1)
+        stream.push(frame(view, [(6, 3, 10, 9)]), np.array([[1.0, 0, (t % 7 == 0) * 6.0 - 1.0], [0, 1.0, 0], [0, 0, 1.0]]))
+        if t in (100, 599):
+            sizes.append((len(stream._pending), len(stream._donors), len(stream._lifted), len(stream._from_first), stream._plate.size))
+    assert sizes[0] == sizes[1]
+    pending, donors, lifted, cameras, _ = sizes[1]
+    assert pending <= 3 and donors <= 3 + 2 + 1 and lifted <= 3 and cameras <= 3 + 2 + 1
+
+
+def test_frames_of_another_size_and_a_camera_given_to_a_tracking_stream_are_refused():
+    _, stacks = static_clip()
+    stream = CompletionStream()
+    stream.push(stacks[0])
+    with pytest.raises(LayerError, match="stream's frames"):
+        stream.push(frame(texture(8, 8, seed=1), []))
+    from vmat.camera import CameraTracker
+
+    tracking = CompletionStream(tracker=CameraTracker())
+    with pytest.raises(LayerError, match="tracks the camera itself"):
+        tracking.push(stacks[0], np.eye(3))
+    with pytest.raises(LayerError, match="0 or more"):
+        CompletionStream(lookahead=-1)

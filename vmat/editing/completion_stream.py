@@ -1,0 +1,284 @@
+"""Background completion inside a one-pass stream: frames in, completed frames out, bounded memory.
+
+:func:`~vmat.editing.completion.complete_background` reads a clip several times (camera, plate, frames).
+:class:`CompletionStream` completes the same way in one pass: each pushed frame's background joins the
+clean plate at once, and a frame is completed once ``lookahead`` later frames have been pushed, so its
+donors are the ``window`` frames before it and up to ``lookahead`` after it, and its plate is every frame
+pushed so far (the past and the look-ahead). The camera motion comes with each frame (e.g. from one
+:class:`~vmat.camera.CameraTracker` shared with other stages).
+
+What no frame has seen yet is inpainted on the plate when a frame first needs it, and kept: later frames
+carry the same fill with the camera (no boiling), and only canvas that turns up unseen and unfilled (the
+edge of a pan) is inpainted later, with the earlier fill as its surroundings. Once some frame sees a
+filled pixel, its plate colour takes over.
+
+For a moving camera the plate lives on a canvas twice the frame's size on each axis, centred on an anchor
+frame; when the newest frame leaves it, the canvas is re-centred on a recent frame (resampling the plate
+once) and what falls off is forgotten. Memory is the pending frames (``lookahead + 1`` layer stacks), the
+donors (``window + lookahead + 1`` 8-bit backgrounds) and the canvas, whatever the clip length.
+
+When the look-ahead covers the clip (``finish`` completes every frame) and the camera is static, the output
+is that of :func:`~vmat.editing.completion.complete_background`, bit for bit.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+
+import cv2
+import numpy as np
+
+from vmat.camera import CameraTracker, corner_shift, frame_corners
+from vmat.editing.completion import (
+    CompletedFrame,
+    CompletionConfig,
+    _Camera,
+    _fill,
+    _invent,
+    _lift,
+    _Plate,
+    _PlateSum,
+    _View,
+    _view,
+    _warp,
+)
+from vmat.editing.shadows import near_people
+from vmat.layers.errors import LayerError
+from vmat.layers.stack import LayerStack
+
+
+def _resampled(sums: _PlateSum, matrix: np.ndarray, size: tuple[int, int]) -> _PlateSum:
+    """``sums`` moved onto another canvas by ``matrix`` (old canvas pixels -> new)."""
+    moved = _PlateSum(*size)
+    moved.total = cv2.warpPerspective(sums.total, matrix, size, flags=cv2.INTER_LINEAR)
+    moved.count = cv2.warpPerspective(sums.count, matrix, size, flags=cv2.INTER_LINEAR)
+    moved.covered = cv2.warpPerspective(sums.covered.astype(np.uint8), matrix, size, flags=cv2.INTER_NEAREST) > 0
+    return moved
+
+
+class _OnlinePlate:
+    """The clean plate (and the ground seen away from the removed people) summed as frames arrive, and
+    the never-seen fill, made where needed and kept."""
+
+    def __init__(self, size: tuple[int, int], shadows: bool) -> None:
+        self.size = size
+        self.sums = _PlateSum(*size)
+        self.away_sums = _PlateSum(*size) if shadows else None
+        self.filled = np.zeros((size[1], size[0], 3), np.uint8)
+        self.has_fill = np.zeros((size[1], size[0]), bool)
+        self._plate: _Plate | None = None
+        self._away: _Plate | None = None
+
+    def add(self, view: _View, to_canvas: np.ndarray | None) -> None:
+        """Add a frame's view; ``to_canvas`` ``None``: the canvas is the frame's own grid."""
+        if to_canvas is None:
+            self.sums.add(view.colour, view.seen)
+            if self.away_sums is not None and view.away is not None:
+                self.away_sums.add(view.colour, view.away)
+        else:
+            footprint = cv2.warpPerspective(np.ones(view.seen.shape, np.uint8), to_canvas, self.size) > 0
+            self.sums.add(*_warp(view.colour, view.seen, to_canvas, self.size), footprint)
+            if self.away_sums is not None and view.away is not None:
+                self.away_sums.add(*_warp(view.colour, view.away, to_canvas, self.size))
+        self._plate = self._away = None
+
+    def move(self, matrix: np.ndarray, size: tuple[int, int]) -> None:
+        """Move everything onto another canvas by ``matrix`` (old canvas pixels -> new)."""
+        self.size = size
+        self.sums = _resampled(self.sums, matrix, size)
+        if self.away_sums is not None:
+            self.away_sums = _resampled(self.away_sums, matrix, size)
+        self.filled = cv2.warpPerspective(self.filled, matrix, size, flags=cv2.INTER_LINEAR)
+        self.has_fill = cv2.warpPerspective(self.has_fill.astype(np.uint8) * 255, matrix, size) == 255
+        self._plate = self._away = None
+
+    def plate(self, config: CompletionConfig) -> _Plate:
+        """The plate now; with ``never_seen="exemplar"`` its ``filled`` covers every never-seen pixel."""
+        if self._plate is None:
+            plate = self.sums.plate()
+            if config.never_seen == "exemplar":
+                todo = plate.never_seen & ~self.has_fill
+                if todo.any():
+                    known = np.where(self.has_fill[..., None], self.filled, plate.colour)
+                    invented = _invent(known, todo, plate.seen | self.has_fill, config)
+                    self.filled[todo] = invented[todo]
+                    self.has_fill |= todo
+                # Once seen, a pixel's plate colour replaces its fill.
+                plate.filled = np.where((self.has_fill & ~plate.seen)[..., None], self.filled, plate.colour)
+            self._plate = plate
+        return self._plate
+
+    def away(self) -> _Plate | None:
+        if self.away_sums is None:
+            return None
+        if self._away is None:
+            self._away = self.away_sums.plate()
+        return self._away
+
+
+class CompletionStream:
+    """Completes each frame's background plane as frames arrive (see the module's docstring).
+
+    ``push(stack, camera)`` takes the next frame's layers and ``camera``, the ``(3, 3)`` homography from
+    the previous frame's pixels to this frame's (``None`` on the first frame, or when unknown: the last
+    motion is assumed, as :func:`~vmat.editing.completion.complete_background` does), and returns the
+    frames it has finished, in order, ``lookahead`` frames behind; ``finish()`` returns the rest. Given a
+    ``tracker``, the stream tracks the camera itself on each frame's visible background instead.
+    """
+
+    def __init__(
+        self,
+        config: CompletionConfig = CompletionConfig(),
+        *,
+        removing: Iterable[int] = (),
+        keep_shadows: bool = False,
+        lookahead: int | None = None,
+        tracker: CameraTracker | None = None,
+    ) -> None:
+        """
+        Args:
+            config: completion settings (``window`` frames before each frame are its donors, and up to
+                ``window`` after it within the look-ahead).
+            removing: ids of the people about to be removed or moved: their shadows are lifted.
+            keep_shadows: leave the shadows of ``removing`` where they are.
+            lookahead: frames pushed after a frame before it is completed (default ``config.window``).
+            tracker: tracks the camera on each pushed frame's visible background (then ``push`` takes
+                no ``camera``).
+        """
+        lookahead = config.window if lookahead is None else lookahead
+        if config.window < 0 or lookahead < 0:
+            raise LayerError(f"The completion window and look-ahead must be 0 or more frames, got {config.window} and {lookahead}.")
+        self.config, self.lookahead, self.tracker = config, lookahead, tracker
+        self._shadowed = () if keep_shadows else tuple(removing)
+        self._pending: deque[tuple[int, LayerStack]] = deque()
+        self._donors: dict[int, _View] = {}  # views donors are taken from (shadows lifted), by frame
+        self._lifted: dict[int, tuple[LayerStack, np.ndarray]] = {}  # pending frames whose shadows are lifted
+        self._from_first: dict[int, np.ndarray] = {}  # frame 0 pixels -> frame pixels, for live frames
+        self._motion = np.eye(3)
+        self._static = config.camera != "moving"
+        self._anchor = np.eye(3)  # frame 0 pixels -> canvas pixels
+        self._plate: _OnlinePlate | None = None
+        self._size: tuple[int, int] | None = None
+        self._count = 0
+
+    def push(self, stack: LayerStack, camera: np.ndarray | None = None) -> list[CompletedFrame]:
+        """Add the next frame; the frames finished now, in order."""
+        view = _view(stack, self.config)
+        if self._shadowed:
+            view.away = view.seen & ~near_people(stack, self._shadowed, self.config.shadows)
+        if self.tracker is not None:
+            if camera is not None:
+                raise LayerError("This completion stream tracks the camera itself; push frames without a camera motion.")
+            camera = self.tracker.update(view.colour, view.seen)
+        return self._push(stack, view, camera)
+
+    def finish(self) -> list[CompletedFrame]:
+        """Complete the frames still waiting for their look-ahead (the stream can be pushed to again)."""
+        return [self._emit() for _ in range(len(self._pending))]
+
+    def _push(self, stack: LayerStack, view: _View, camera: np.ndarray | None) -> list[CompletedFrame]:
+        index = self._count
+        size = (stack.width, stack.height)
+        if self._size is None:
+            self._size = size
+            self._plate = _OnlinePlate(size, bool(self._shadowed))
+        elif size != self._size:
+            raise LayerError(f"Frame {index} is {size[0]}x{size[1]}, the stream's frames are {self._size[0]}x{self._size[1]}.")
+        self._count += 1
+        if index == 0:
+            from_first = np.eye(3)
+        else:
+            if camera is not None and self.config.camera != "static":
+                self._motion = np.asarray(camera, np.float64)
+            from_first = self._motion @ self._from_first[index - 1]
+        self._from_first[index] = from_first
+        if self._static and self.config.camera == "auto" and corner_shift(from_first, *size) > self.config.static_tolerance:
+            self._start_moving()
+        self._place(index)
+        self._plate.add(view, None if self._static else self._to_canvas(index))
+        if not self._shadowed:
+            self._donors[index] = view
+        self._pending.append((index, stack))
+        done = []
+        while self._pending and index - self._pending[0][0] >= self.lookahead:
+            done.append(self._emit())
+        return done
+
+    def _to_canvas(self, index: int) -> np.ndarray:
+        return self._anchor @ np.linalg.inv(self._from_first[index])
+
+    def _canvas_around(self, from_first: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+        """The canvas centred on the frame whose pixels are ``from_first`` frame 0's: frame 0 pixels -> its
+        pixels, and its size."""
+        width, height = self._size
+        shift = np.array([[1.0, 0.0, width // 2], [0.0, 1.0, height // 2], [0.0, 0.0, 1.0]])
+        return shift @ from_first, (width + 2 * (width // 2), height + 2 * (height // 2))
+
+    def _start_moving(self) -> None:
+        """The camera has moved: the plate summed on frame 0's grid (every frame so far was within the
+        static tolerance of it) goes onto a canvas around frame 0."""
+        self._static = False
+        self._anchor, size = self._canvas_around(np.eye(3))
+        self._plate.move(self._anchor, size)
+
+    def _fits(self, index: int, anchor: np.ndarray) -> bool:
+        corners = cv2.perspectiveTransform(frame_corners(*self._size), anchor @ np.linalg.inv(self._from_first[index]))[:, 0]
+        return bool(np.all(corners >= 0) and np.all(corners <= np.array(self._plate.size) - 1))
+
+    def _place(self, index: int) -> None:
+        """Re-centre the canvas when frame ``index`` does not fit on it: on the frame halfway between the
+        next frame to complete and this one, or on this one when even that leaves it off."""
+        if self._static or self._fits(index, self._anchor):
+            return
+        oldest = self._pending[0][0] if self._pending else index
+        for centre in ((oldest + index) // 2, index):
+            anchor, size = self._canvas_around(self._from_first[centre])
+            if centre == index or self._fits(index, anchor):
+                break
+        self._plate.move(anchor @ np.linalg.inv(self._anchor), size)
+        self._anchor = anchor
+
+    def _camera(self, frames: range) -> _Camera:
+        if self._static:
+            return _Camera(True, {k: np.eye(3) for k in frames}, self._size)
+        return _Camera(False, {k: self._to_canvas(k) for k in frames}, self._plate.size)
+
+    def _emit(self) -> CompletedFrame:
+        index, stack = self._pending.popleft()
+        newest = self._count - 1
+        frames = range(max(0, index - self.config.window), min(newest, index + self.config.window) + 1)
+        camera = self._camera(frames)
+        plate = self._plate.plate(self.config)
+        away = self._plate.away()
+        for k, pending in ((index, stack), *self._pending):
+            if k not in frames:
+                break
+            if k not in self._lifted:
+                self._lifted[k] = _lift(pending, self._shadowed, self.config, away, camera, k)
+                if self._shadowed:
+                    self._donors[k] = _view(self._lifted[k][0], self.config)
+        lifted, shadow = self._lifted.pop(index, None) or _lift(stack, self._shadowed, self.config, away, camera, index)
+        for k in [k for k in self._donors if k < index - self.config.window]:
+            del self._donors[k]
+        for k in [k for k in self._from_first if k < index - self.config.window and k < newest]:
+            del self._from_first[k]
+        window = {k: self._donors[k] for k in frames}
+        return _fill(index, lifted, window, camera, plate, shadow, self.config)
+
+
+def complete_stream(
+    stacks: Iterable[LayerStack],
+    config: CompletionConfig = CompletionConfig(),
+    *,
+    removing: Iterable[int] = (),
+    keep_shadows: bool = False,
+    lookahead: int | None = None,
+) -> Iterator[CompletedFrame]:
+    """Complete a clip in one pass with a :class:`CompletionStream` that tracks the camera itself (a
+    :class:`~vmat.camera.CameraTracker`; none for ``camera="static"``). ``stacks`` may be a generator."""
+    tracker = None if config.camera == "static" else CameraTracker()
+    stream = CompletionStream(config, removing=removing, keep_shadows=keep_shadows, lookahead=lookahead, tracker=tracker)
+    for stack in stacks:
+        yield from stream.push(stack)
+    yield from stream.finish()
