@@ -1,11 +1,12 @@
-"""Matte flicker where the picture is still, for layers files of the same clip (e.g. from ``vmat run
---temporal off`` and ``--temporal fusion``): mean |alpha_t - alpha_{t-1}| over pixels whose frame did not
-change (x1e3). Layers made at a ``--process-size`` are compared with the frames brought to that size.
+"""Matte flicker of layers files of the same clip (e.g. from ``vmat run --temporal off`` and ``--temporal
+fusion``): the alpha's flow-warping error (:func:`vmat.metrics.temporal.frame_warp_error`, x1e3; flow from the
+source frames, occlusion-masked), per person and frame pair. Layers made at a ``--process-size`` are compared
+with the frames brought to that size.
 
     python benchmarks/temporal_flicker.py CLIP A.vlayers B.vlayers [--map flicker.png]
 
-``--map`` also writes, side by side for each layers file, where the flicker is: each pixel's mean
-|alpha_t - alpha_{t-1}| over the frames in which it was still (all people summed), bright = more.
+``--map`` also writes, side by side for each layers file, where the flicker is: each pixel's mean squared
+change along the flow over the frames in which it was visible in both (all people summed), bright = more.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ import numpy as np
 from vmat.decomposition.resolution import shrink_image
 from vmat.io import open_video
 from vmat.layers import LayersReader
-from vmat.metrics.temporal import still_flicker
-from vmat.temporal import frame_change_map
+from vmat.metrics.temporal import frame_warp_error, source_flows, warp_backward
+from vmat.propagation.flow import occlusion_mask
 
 
 def flicker(clip: str, layers: str) -> tuple[float, np.ndarray]:
-    """The clip's still-region flicker (x1e3) and its per-pixel map ``(h, w)`` (mean |delta alpha| while still)."""
+    """The clip's warp error (x1e3) and its per-pixel map ``(h, w)`` (mean squared change along the flow while visible)."""
     values, previous_image, previous_alpha = [], None, None
     total = count = None
     with open_video(clip) as reader:
@@ -34,11 +35,12 @@ def flicker(clip: str, layers: str) -> tuple[float, np.ndarray]:
             if total is None:
                 total, count = np.zeros((height, width)), np.zeros((height, width))
             if previous_image is not None:
-                still = ~frame_change_map(previous_image, image)
-                count += still
+                flows = source_flows(image, previous_image)
+                seen = ~occlusion_mask(*flows)
+                count += seen
                 for instance in alpha.keys() & previous_alpha.keys():
-                    values.append(still_flicker(alpha[instance], previous_alpha[instance], still))
-                    total += np.abs(alpha[instance].astype(np.float64) - previous_alpha[instance]) * still
+                    values.append(frame_warp_error(alpha[instance], previous_alpha[instance], flows))
+                    total += (alpha[instance].astype(np.float64) - warp_backward(previous_alpha[instance], flows[0])) ** 2 * seen
             previous_image, previous_alpha = image, alpha
     return float(np.mean(values)), total / np.maximum(count, 1)
 
@@ -53,7 +55,7 @@ def main() -> None:
     for layers in args.layers:
         value, where = flicker(args.clip, layers)
         maps.append(where)
-        print(f"{layers}: still-region flicker {value:.3f} (x1e3)")
+        print(f"{layers}: warp error {value:.3f} (x1e3)")
     if args.map:
         # One scale for every panel (the first file's 99.9th percentile = white), so they compare directly.
         scale = max(np.percentile(maps[0], 99.9), 1e-6)

@@ -49,6 +49,8 @@ def test_the_exact_answer_scores_perfectly(smoke_clips):
         assert row["j"] == pytest.approx(1.0) and row["f"] == pytest.approx(1.0)
         assert row["removal_psnr"] == 100.0
         assert row["depth_order_accuracy"] == 1.0
+        # The warp error needs no truth: the exact answer scores what the truth itself scores.
+        assert row["warp"] == row["warp_gt"] > 0
     assert results["hard"]["swap_psnr"] == 100.0
     assert results["all"]["frames"] == 18 and results["all"]["clips"] == 3
 
@@ -69,6 +71,7 @@ def test_worse_methods_score_worse(smoke_clips):
     # An error that moves with the people is little temporal incoherence; one that flickers is a lot.
     assert flickering["dtssd"] > 2 * biased["dtssd"]
     assert flickering["messddt"] > 2 * biased["messddt"]
+    assert flickering["warp"] > max(oracle["warp"], biased["warp"])
     assert results["gt-hard"]["all"]["sad"] > oracle["sad"]
 
 

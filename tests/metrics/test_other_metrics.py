@@ -107,13 +107,3 @@ def test_instance_depths_median():
     masks = np.zeros((2, 2, 3), bool)
     masks[0, :, :2] = True
     np.testing.assert_allclose(instance_depths(depth, masks), [2.5, np.nan])
-
-
-def test_still_flicker_counts_only_pixels_whose_frame_did_not_change():
-    from vmat.metrics.temporal import still_flicker
-
-    previous = np.zeros((2, 2))
-    current = np.array([[0.1, 0.0], [0.0, 0.5]])
-    still = np.array([[True, True], [True, False]])  # the 0.5 change is where the frame changed
-    assert still_flicker(current, previous, still) == pytest.approx(0.1 / 3 * 1e3)
-    assert still_flicker(current, previous, np.zeros((2, 2), bool)) == 0.0

@@ -6,7 +6,8 @@ output as it arrives and keeps only running totals, grouped by difficulty level.
 - matting, MP-Mat matching (appendix F): SAD, MSE, MAD, Grad, Conn, SAD-O, SAD-NO, averaged over
   matched pairs (misses and false positives scored against zero maps);
 - IMQ mad/mse/grad/conn (InstMatt eq. 16-18), from counts summed over the level;
-- temporal: dtSSD and MESSDdt per instance and consecutive frame pair, by guidance identity;
+- temporal: dtSSD and MESSDdt per instance and consecutive frame pair, by guidance identity; the flow-warping
+  error (flow from the composite frames, occlusion-masked), and the same of the true alpha as its floor;
 - masks: J and F (DAVIS) per visible instance and frame, on id maps taking each pixel's largest
   contribution (background weight ``1 - sum(alpha)``);
 - editing (when the method returns edits): removal and occlusion-swap mean L1 %, mean L2 %, PSNR
@@ -37,7 +38,7 @@ from vmat.metrics.depth_order import pairwise_order_counts
 from vmat.metrics.editing import mean_l1, mean_l2, psnr
 from vmat.metrics.instance import IMQCounts, score_instances
 from vmat.metrics.segmentation import j_and_f
-from vmat.metrics.temporal import dtssd, messddt
+from vmat.metrics.temporal import dtssd, frame_warp_error, messddt, source_flows
 from vmat.synthetic.scene import SyntheticFrame
 from vmat.synthetic.storage import SyntheticClip
 
@@ -116,10 +117,13 @@ def score_frame(totals: LevelTotals, frame: SyntheticFrame, output: MethodOutput
 
     if previous is not None:
         previous_frame, previous_alpha = previous
+        flows = source_flows(frame.image, previous_frame.image)
         for k in range(len(gt)):
             if present[k] or previous_frame.alpha[k].max() > 0:
                 totals.add("dtssd", dtssd(alpha[k], previous_alpha[k], gt[k], previous_frame.alpha[k]))
                 totals.add("messddt", messddt(alpha[k], previous_alpha[k], gt[k], previous_frame.alpha[k]))
+                totals.add("warp", frame_warp_error(alpha[k], previous_alpha[k], flows))
+                totals.add("warp_gt", frame_warp_error(gt[k], previous_frame.alpha[k], flows))
 
     visible_ids = [i for i, p in zip(frame.instance_ids, present) if p]
     for j, f in j_and_f(id_map_from_alphas(alpha, frame.instance_ids), frame.id_map, visible_ids).values():

@@ -19,6 +19,8 @@ COLUMNS = (
     ("imq_conn", "IMQconn↑", "{:.1f}"),
     ("dtssd", "dtSSD↓", "{:.2f}"),
     ("messddt", "MESSDdt↓", "{:.2f}"),
+    ("warp", "warp↓", "{:.3f}"),
+    ("warp_gt", "warp(gt)", "{:.3f}"),
     ("j", "J↑", "{:.3f}"),
     ("f", "F↑", "{:.3f}"),
     ("j_and_f", "J&F↑", "{:.3f}"),
@@ -33,7 +35,8 @@ COLUMNS = (
 
 UNITS = (
     "SAD, Grad, Conn, SAD-O, SAD-NO: /1000 per instance pair; MSE, MAD: x1e-3; IMQ: x100 (w=10, IoU 0.5 of alpha >= 1/255 masks); "
-    "dtSSD x1e2; MESSDdt x1e3; rm/sw: instance removal / occlusion swap against the exact edited frame "
+    "dtSSD x1e2; MESSDdt x1e3; warp: flow-warping error x1e3 (mean squared alpha change along the frames' flow over "
+    "pixels seen in both frames), warp(gt) the true alpha's; rm/sw: instance removal / occlusion swap against the exact edited frame "
     "(L1, L2 in % of full scale, PSNR dB); depth: pairwise instance order accuracy; frames/s inside the method."
 )
 

@@ -1,4 +1,5 @@
-"""Temporal-coherence errors of a predicted alpha sequence: dtSSD and MESSDdt (Erofeev et al., BMVC 2015).
+"""Temporal-coherence errors of a predicted alpha sequence: dtSSD and MESSDdt (Erofeev et al., BMVC 2015),
+which need the true alpha, and the flow-warping error, which does not (it needs only the source frames).
 
 MaGGIe (``shared/seeds/002``, tables 13-15) reports both on V-HIM60 but does not restate them; we use
 the definitions of the video-matting benchmark they come from, per pixel and per frame pair, averaged
@@ -9,6 +10,8 @@ over the frame pairs of a clip:
   the ground truth from frame ``t`` back to ``t - 1``, reported x 1000. It ignores errors that move with
   the object and counts errors that flicker. ``v_t`` is estimated on the ground-truth alphas with
   Farneback optical flow unless the caller passes the exact motion.
+- ``warp_t = mean over M_t of (a_t - warp(a_{t-1}))^2`` with the flow of the source frames and ``M_t`` the
+  pixels its forward-backward check says frame t-1 saw, reported x 1000 (:func:`warp_error`).
 """
 
 from __future__ import annotations
@@ -76,9 +79,41 @@ def messddt(
     return float(np.mean(np.abs(error - warp_backward(error_prev, flow))) * MESSDDT_SCALE)
 
 
-def still_flicker(alpha: np.ndarray, alpha_prev: np.ndarray, still: np.ndarray) -> float:
-    """Mean ``|alpha_t - alpha_{t-1}|`` (x1e3) over the ``still`` pixels, where the frame itself did not change:
-    there a steady matte should not change either, so this measures flicker on real clips without ground truth."""
-    if not still.any():
+WARP_SCALE = 1e3
+# DIS "medium": accurate enough that the warp error of a steady matte is mostly the matte's own change.
+WARP_FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+
+
+def source_flows(image: np.ndarray, image_prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Backward (frame t -> t-1) and forward (t-1 -> t) optical flows ``(H, W, 2)`` of two ``(H, W, 3)`` uint8
+    RGB frames (OpenCV DIS on grey): the source frames' motion, which a matte should follow."""
+    grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+    grey_prev = cv2.cvtColor(np.ascontiguousarray(image_prev), cv2.COLOR_RGB2GRAY)
+    dis = cv2.DISOpticalFlow_create(WARP_FLOW_PRESET)
+    return dis.calc(grey, grey_prev, None), dis.calc(grey_prev, grey, None)
+
+
+def warp_error(alpha: np.ndarray, alpha_prev: np.ndarray, backward: np.ndarray, valid: np.ndarray | None = None) -> float:
+    """Flow-warping error of a matte, x1e3 (Lai et al., ECCV 2018, eq. 6, as video-matting papers report it):
+    ``sum_p M(p) (a_t(p) - a_{t-1}(p + v(p)))^2 / sum_p M(p)``.
+
+    ``alpha``, ``alpha_prev`` ``(H, W)`` in [0, 1]; ``backward`` ``(H, W, 2)`` the flow from frame t back to
+    t-1 (x, y); ``valid`` ``(H, W)`` bool ``M``, the pixels of t seen in t-1 (all when ``None``). A matte that
+    moves with the picture scores 0 whatever its quality; one that changes where the picture does not,
+    flickers. 0 when no pixel is valid.
+    """
+    mask = np.ones(alpha.shape, bool) if valid is None else np.asarray(valid, bool)
+    if not mask.any():
         return 0.0
-    return float(np.abs(alpha.astype(np.float64) - alpha_prev)[..., still].mean() * 1e3)
+    error = (np.asarray(alpha, np.float64) - warp_backward(alpha_prev, backward)) ** 2
+    return float(error[mask].mean() * WARP_SCALE)
+
+
+def frame_warp_error(alpha: np.ndarray, alpha_prev: np.ndarray, flows: tuple[np.ndarray, np.ndarray]) -> float:
+    """:func:`warp_error` with ``flows = source_flows(image, image_prev)`` and the occlusion mask of their
+    forward-backward check (:func:`vmat.propagation.flow.occlusion_mask`), so pixels that t-1 did not see
+    (disoccluded, or out of frame) are left out."""
+    from vmat.propagation.flow import occlusion_mask  # the propagation package imports its models; only now
+
+    backward, forward = flows
+    return warp_error(alpha, alpha_prev, backward, ~occlusion_mask(backward, forward))
