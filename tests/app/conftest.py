@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("starlette", reason="the app needs starlette (pip install 'vmat[app]')")
+pytest.importorskip("uvicorn", reason="the app needs uvicorn (pip install 'vmat[app]')")
 
 
 def pytest_configure(config: pytest.Config) -> None:
