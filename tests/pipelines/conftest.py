@@ -3,12 +3,18 @@ seconds), and a small archive of generated clips per test module."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
 import pytest
 
 from tests.pipelines.archive import make_archive
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("ray") is not None and importlib.util.find_spec("ray") is None:
+        pytest.skip("Ray is not installed (pip install 'vmat[ray]')")
 
 
 @pytest.fixture(scope="session")

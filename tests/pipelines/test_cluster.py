@@ -3,6 +3,7 @@ cluster that nothing outside this machine can reach."""
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import os
 import secrets
@@ -17,12 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from vmat.pipelines.cluster import ClusterConfig, _scratch_root
 from vmat.cli.main import main
 from vmat.errors import ConfigError
+from vmat.pipelines.cluster import ClusterConfig, _scratch_root
 
 from tests.pipelines.archive import pattern_clip_with_audio
 from tests.pipelines.stopping import processes_mentioning, short_scratch, signal_and_wait, start_batch
+
+
+# Joining an --address goes through Ray even where no local cluster is started.
+requires_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed (pip install 'vmat[ray]')")
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +74,7 @@ def _batch(one_clip, tmp_path, capsys, *options):
     return status, capsys.readouterr().err.strip().splitlines()
 
 
+@requires_ray
 @pytest.mark.parametrize(
     ("environment", "message"),
     [
@@ -88,6 +94,7 @@ def test_another_machine_is_joined_only_with_token_auth(one_clip, tmp_path, caps
     assert "RAY_AUTH_TOKEN" in lines[0]
 
 
+@requires_ray
 def test_nothing_listening_fails_at_once(one_clip, tmp_path, capsys):
     with socket.create_server(("127.0.0.1", 0)) as probe:
         port = probe.getsockname()[1]
@@ -97,6 +104,7 @@ def test_nothing_listening_fails_at_once(one_clip, tmp_path, capsys):
     assert time.monotonic() - started < 30
 
 
+@requires_ray
 def test_an_address_that_never_answers_times_out(one_clip, tmp_path, capsys, silent_server):
     # Before, Ray waited for minutes (for ever on a silent port), where no signal is handled.
     started = time.monotonic()
@@ -107,6 +115,7 @@ def test_an_address_that_never_answers_times_out(one_clip, tmp_path, capsys, sil
     assert seconds < 20  # 2 s of waiting, the rest is importing Ray on a loaded machine
 
 
+@requires_ray
 def test_sigterm_while_waiting_for_an_address(one_clip, tmp_path, silent_server):
     (tmp_path / "tmp").mkdir()
     process = start_batch(one_clip, tmp_path / "out", tmp_path / "tmp", "--address", f"127.0.0.1:{silent_server.port}", "--connect-timeout", "600")

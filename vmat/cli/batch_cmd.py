@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
+from vmat.errors import ConfigError
+from vmat.pipeline.config_file import load_run_config, run_config_from_mapping
+from vmat.pipeline.run import RunConfig
 from vmat.pipelines.batch import BatchConfig, run_batch
 from vmat.pipelines.cluster import ClusterConfig
 from vmat.pipelines.job import REPORT_FILE, STATE_FILE
 from vmat.pipelines.runner import RayRunnerConfig
 from vmat.pipelines.signals import BatchInterrupted
-from vmat.pipeline.edits import EditSpec
-from vmat.pipeline.run import RunConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -51,30 +53,42 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help=f"seconds the --address cluster has to answer in (default {ClusterConfig.connect_timeout:g})",
     )
 
-    run = parser.add_argument_group("pipeline (defaults for every clip; a manifest overrides them per clip)")
-    run.add_argument("--depth", default=RunConfig.depth, help=f"depth stage (default {RunConfig.depth})")
+    run = parser.add_argument_group(
+        "pipeline (defaults for every clip: --config's, with these flags over it; a manifest overrides them per clip)"
+    )
+    run.add_argument("--config", metavar="FILE", help="a TOML run configuration, as for vmat run (see vmat run --print-config)")
+    run.add_argument("--depth", help=f"depth stage (default {RunConfig.depth})")
     run.add_argument("--depth-checkpoint", help="weights of a learned depth stage")
     run.add_argument("--background", help="replace the background: #rrggbb, r,g,b, blur:SIGMA, an image or a video")
-    run.add_argument("--batch-size", type=int, default=RunConfig.batch_size, help=f"frames per batch (default {RunConfig.batch_size})")
-    run.add_argument("--crf", type=int, help="output video quality, lower is better")
-    run.add_argument("--preset", default=RunConfig.preset, help=f"x264 speed preset (default {RunConfig.preset})")
+    run.add_argument("--batch-size", type=int, help=f"frames per batch (default {RunConfig.batch_size})")
+    run.add_argument("--crf", type=int, help=f"output video quality, lower is better (default {RunConfig.crf})")
+    run.add_argument("--preset", help=f"x264 speed preset (default {RunConfig.preset})")
     parser.set_defaults(handler=run_command)
     return parser
 
 
+def run_config(args: argparse.Namespace) -> RunConfig:
+    """Every clip's default configuration: the ``--config`` file's (or the defaults), flags given over it."""
+    base = load_run_config(args.config) if args.config else RunConfig()
+    flags = {
+        "depth": args.depth,
+        "depth_checkpoint": args.depth_checkpoint,
+        "background": args.background,
+        "batch_size": args.batch_size,
+        "crf": args.crf,
+        "preset": args.preset,
+    }
+    return run_config_from_mapping({name: value for name, value in flags.items() if value is not None}, "command line", base)
+
+
 def run_command(args: argparse.Namespace) -> int:
+    if args.runner == "ray" and importlib.util.find_spec("ray") is None:
+        raise ConfigError("vmat batch --runner ray needs Ray: pip install 'vmat[ray]' (or run with --runner inprocess)")
     config = BatchConfig(
         runner=args.runner,
         retries=args.retries,
         clips_in_flight=args.clips_in_flight,
-        run=RunConfig(
-            depth=args.depth,
-            depth_checkpoint=args.depth_checkpoint,
-            edit=EditSpec(background=args.background),
-            batch_size=args.batch_size,
-            crf=args.crf,
-            preset=args.preset,
-        ),
+        run=run_config(args),
         ray=RayRunnerConfig(
             workers=args.workers, num_cpus=args.num_cpus, num_gpus=args.num_gpus, max_in_flight=args.max_in_flight
         ),

@@ -22,16 +22,14 @@ import glob
 import itertools
 import json
 import os
-import types
-import typing
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from vmat.pipelines.job import RESERVED_NAMES
 from vmat.errors import ConfigError, InputNotFoundError
-from vmat.pipeline.edits import EditSpec
+from vmat.pipeline.config_file import apply_options, coerce_options
 from vmat.pipeline.run import RunConfig
+from vmat.pipelines.job import RESERVED_NAMES
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".gif"})
 MANIFEST_SUFFIXES = frozenset({".csv", ".jsonl"})
@@ -51,15 +49,12 @@ class ClipJob:
 
     def config(self, base: RunConfig) -> RunConfig:
         """The job's run configuration with this clip's options applied."""
-        options = dict(self.options)
-        edit = {name: options.pop(name) for name in list(options) if name in _EDIT_FIELDS}
-        if edit:
-            options["edit"] = dataclasses.replace(base.edit, **edit)
-        if "masks_folder" not in options and base.masks_folder is None:
+        config = apply_options(base, self.options)
+        if config.masks_folder is None:
             masks = self.source.with_suffix(MASKS_SUFFIX)
             if masks.is_dir():
-                options["masks_folder"] = str(masks)
-        return dataclasses.replace(base, **options)
+                config = dataclasses.replace(config, masks_folder=str(masks))
+        return config
 
 
 def find_clips(source: str | os.PathLike[str], manifest: str | os.PathLike[str] | None = None) -> list[ClipJob]:
@@ -150,10 +145,6 @@ def _check_unique(jobs: list[ClipJob]) -> None:
 
 # --- manifests -------------------------------------------------------------------------------------------
 
-_RUN_FIELDS = {field.name: field for field in dataclasses.fields(RunConfig) if field.name != "edit"}
-_EDIT_FIELDS = {field.name: field for field in dataclasses.fields(EditSpec)}
-
-
 def _read_manifest(manifest: Path, root: Path) -> list[ClipJob]:
     if not manifest.is_file():
         raise InputNotFoundError(f"manifest {str(manifest)!r} does not exist")
@@ -169,7 +160,8 @@ def _read_manifest(manifest: Path, root: Path) -> list[ClipJob]:
             raise ConfigError(f"{where} has no 'clip' column naming the clip")
         clip = Path(str(row.pop("clip")))
         output = row.pop("output", None)
-        options = {name: _convert(name, value, where) for name, value in row.items()}
+        # CSV cells are text to parse; JSON values must have their option's type already.
+        options = coerce_options(row, where, text=suffix == ".csv")
         jobs.append(_job(clip if clip.is_absolute() else root / clip, root, options, None if output is None else str(output)))
     return jobs
 
@@ -192,63 +184,3 @@ def _jsonl_rows(manifest: Path):
             if not isinstance(row, dict):
                 raise ConfigError(f"{manifest.name} line {line} must be a JSON object")
             yield line, row
-
-
-def _convert(name: str, value: Any, where: str) -> Any:
-    """A manifest value as the type of the option it sets (CSV gives strings; JSON gives its own types)."""
-    field = _RUN_FIELDS.get(name) or _EDIT_FIELDS.get(name)
-    if field is None:
-        known = ", ".join(sorted({*_RUN_FIELDS, *_EDIT_FIELDS, "clip", "output"}))
-        raise ConfigError(f"{where}: unknown option {name!r} (known: {known})")
-    hints = typing.get_type_hints(RunConfig if name in _RUN_FIELDS else EditSpec)
-    try:
-        return _coerce(value, hints[name])
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: option {name!r} cannot be {value!r}") from None
-
-
-def _coerce(value: Any, hint: Any) -> Any:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        choices = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-        for choice in choices:
-            try:
-                return _coerce(value, choice)
-            except (TypeError, ValueError):
-                continue
-        raise ValueError(value)
-    if origin is typing.Literal:
-        if value not in typing.get_args(hint):
-            raise ValueError(value)
-        return value
-    if origin is tuple:
-        items = value if isinstance(value, list) else [part for part in str(value).replace(";", ",").split(",") if part.strip()]
-        args = typing.get_args(hint)
-        item_type = args[0] if args else str
-        converted = tuple(_coerce(item, item_type) for item in items)
-        if args and args[-1] is not Ellipsis and len(converted) != len(args):
-            raise ValueError(value)
-        return converted
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("1", "true", "yes", "on"):
-            return True
-        if text in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(value)
-    if hint in (int, float):
-        if isinstance(value, bool):
-            raise TypeError(value)
-        number = hint(value)
-        if hint is int and isinstance(value, float) and value != number:
-            raise ValueError(value)
-        return number
-    if hint is str:
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise TypeError(value)
-        return str(value)
-    if isinstance(hint, type) and isinstance(value, hint):
-        return value
-    raise TypeError(value)
