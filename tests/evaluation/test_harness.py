@@ -136,9 +136,9 @@ def test_eval_command_prints_table_and_writes_json(smoke_clips, tmp_path, capsys
     out = capsys.readouterr().out
     report = json.loads((tmp_path / "r.json").read_text())
     # The default guidance is the propagated one, and the JSON says which masks the methods were given.
-    assert set(report["results"]) == {"propagated"} and report["guidance"] == {"propagated": "propagated (flow)"}
+    assert set(report["results"]) == {"propagated"} and report["guidance"] == {"propagated": "propagated (prior)"}
     assert set(report["results"]["propagated"]["blurred-mask"]) == {"easy", "medium", "hard", "all"}
-    assert "| blurred-mask | propagated (flow) | hard |" in out
+    assert "| blurred-mask | propagated (prior) | hard |" in out
     bad = parser.parse_args(["eval", "--suite", "smoke", "--data", str(data), "--method", "nope"])
     with pytest.raises(ConfigError):
         bad.handler(bad)
