@@ -134,3 +134,64 @@ def test_user_background_video_is_streamed(tmp_path):
     # the plate follows the video (which loops after 3 frames)
     assert not np.array_equal(frames[0].background, frames[1].background)
     np.testing.assert_array_equal(frames[0].background, frames[3].background)
+
+
+def test_plain_scenes_render_what_they_did_before_detailed_people():
+    # Digest of a plain scene's frames as rendered before detailed people existed (commit a6246c6).
+    import hashlib
+
+    digest = hashlib.sha256()
+    for frame in _frames(seed=11, level="medium", camera="pan", num_frames=3, namespace="eval"):
+        digest.update(frame.image.tobytes())
+        digest.update(frame.layer_alpha.tobytes())
+    assert digest.hexdigest()[:16] == "5d7f952732aac6ba"
+    assert "detailed" not in SceneConfig().to_json() and SceneConfig(detailed=True).to_json()["detailed"] is True
+
+
+def test_polygon_coverage_counts_sub_pixel_centres():
+    from vmat.synthetic.person import polygon_coverage
+
+    # Edges through sub-pixel centres (x = (k + 0.5) / 4), which count as inside: the square from 1.125 to
+    # 3.125 covers pixels 1-2 whole and one sub-pixel column (and row) of pixel 3.
+    square = np.array([[1.125, 1.125], [3.125, 1.125], [3.125, 3.125], [1.125, 3.125]])
+    expected = np.zeros((5, 5), np.float32)
+    expected[1:3, 1:3] = 1.0
+    expected[1:3, 3] = expected[3, 1:3] = 0.25
+    expected[3, 3] = 0.0625
+    np.testing.assert_allclose(polygon_coverage(square, (5, 5)), expected)
+
+
+def test_detailed_people_have_thick_soft_hair_and_clothing_edges():
+    config = dict(level="easy", num_frames=2, motion_blur_samples=1, width=320, height=192, seed=5)
+    plain = SyntheticScene(SceneConfig(**config))
+    detailed = SyntheticScene(SceneConfig(**config, detailed=True))
+    assert all(p.spec.look.hair_width == 0 and p.spec.look.coat_length == 0 for p in plain.people)
+    looks = [p.spec.look for p in detailed.people]
+    assert all(look.hair_width > 0 and look.hair_strands >= 60 for look in looks)
+    frame = next(detailed.frames())
+    bald = next(SyntheticScene(SceneConfig(**config, detailed=True, hair=False)).frames())
+    hair = (frame.layer_alpha > 0) & (bald.layer_alpha == 0)
+    # Hair is a wide translucent fringe: many pixels, mostly partly transparent.
+    assert hair.sum() > 0.05 * (frame.layer_alpha > 0).sum()
+    assert 0.05 < frame.layer_alpha[hair].mean() < 0.8
+    # Every pixel of the detailed scene is still explained by its layers.
+    exact = composite(frame.alpha, frame.background_alpha, unit(frame.foreground), unit(frame.background))
+    assert np.abs(frame.image.astype(np.float64) - exact * 255).max() <= 0.5 + 1e-3
+
+
+def test_a_sheer_coat_is_partly_transparent_over_the_background():
+    from dataclasses import replace
+
+    from vmat.synthetic.person import PersonSpec, Placement, render_person
+
+    scene = SyntheticScene(SceneConfig(level="easy", num_frames=2, width=320, height=192, seed=5, detailed=True))
+    spec = scene.people[0].spec
+    coat = replace(spec.look, coat_length=0.3, coat_opacity=0.6, hair_strands=0)
+    bare = replace(coat, coat_length=0.0)
+    place = lambda t: Placement(160.0, 180.0, 160.0)  # noqa: E731
+    with_coat, _ = render_person(PersonSpec(1, coat, spec.motion), 0.0, place, (192, 320))
+    without, _ = render_person(PersonSpec(1, bare, spec.motion), 0.0, place, (192, 320))
+    only_coat = (with_coat > 0) & (without == 0)
+    assert only_coat.sum() > 50
+    # Where only the sheer coat covers the background, its alpha is its opacity (inside) or less (the hem's edge).
+    assert np.isclose(with_coat[only_coat].max(), 0.6, atol=1e-5) and with_coat[only_coat].min() > 0

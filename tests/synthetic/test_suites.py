@@ -19,3 +19,10 @@ def test_ensure_suite_generates_once(tmp_path):
     stamp = (clips[0].folder / "manifest.json").stat().st_mtime_ns
     again = ensure_suite("smoke", tmp_path)
     assert (again[0].folder / "manifest.json").stat().st_mtime_ns == stamp
+
+
+def test_hd_suite_is_720p_with_detailed_people_and_its_own_names():
+    specs = suite_specs("hd")
+    assert [(s.config.width, s.config.height, s.config.detailed) for s in specs] == [(1280, 720, True)] * 3
+    assert {s.name for s in specs}.isdisjoint({s.name for s in suite_specs("standard")})
+    assert all(s.name.endswith("-detailed") for s in specs)

@@ -30,3 +30,11 @@ def test_synth_suite(tmp_path, capsys):
     assert len(lines) == 6  # one line per clip, then one per level
     assert lines[-1].startswith("hard: occlusion per frame 0.")
     assert not (tmp_path / "easy-static-0-160x96x6" / "removed").exists()
+
+
+def test_synth_detailed_people(tmp_path):
+    args = _parse(["synth", str(tmp_path / "clip"), "--level", "easy", "--size", "160x96", "--frames", "2", "--detailed", "--no-edits"])
+    assert args.handler(args) == 0
+    manifest = json.loads((tmp_path / "clip" / "manifest.json").read_text())
+    assert manifest["config"]["detailed"] is True
+    assert all(person["look"]["hair_width"] > 0 for person in manifest["people"])

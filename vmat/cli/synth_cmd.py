@@ -32,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--background", type=Path, help="an image/video file, or a folder of them, to use as backgrounds")
     parser.add_argument("--blur-samples", type=int, default=3, help="motion-blur samples per frame; 1 disables blur (default 3)")
     parser.add_argument("--no-hair", action="store_true", help="draw no semi-transparent hair strands")
+    parser.add_argument("--detailed", action="store_true",
+                        help="detailed people: thick soft hair strands with a stray-hair halo, coats and skirts (some sheer), cuffs")
     parser.add_argument("--no-edits", action="store_true", help="do not store removal / swap ground-truth images")
     parser.add_argument("--preview", action="store_true", help="also write preview.mp4 (lossy; for looking, not scoring)")
     add_overwrite_option(parser)
@@ -64,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         num_people=args.people,
         motion_blur_samples=args.blur_samples,
         hair=not args.no_hair,
+        detailed=args.detailed,
         background=args.background,
     )
     manifest = write_clip(SyntheticScene(config), args.output, edits=not args.no_edits, preview=args.preview)

@@ -6,7 +6,12 @@ the joints at a time ``t`` (seconds): the legs walk, the arms swing or wave, the
 layer: coverage ``alpha`` and premultiplied colour, with
 
 - soft edges: every part's coverage ramps over ``edge_softness`` pixels (anti-aliasing plus feathering);
-- hair strands: sub-pixel-wide curves, partly transparent, that sway with time;
+- hair strands: sub-pixel-wide curves, partly transparent, that sway with time; a *detailed* look
+  (``hair_width`` > 0) draws many strands with a thickness in body units, soft edges as wide as the strand
+  (they blend into each other, as a tuft of hair does) and a translucent halo of stray hair around the head;
+- clothing edges (detailed looks): a coat or skirt below the waist whose hem sways and whose fabric may be
+  sheer (``coat_opacity`` < 1), and shirt cuffs in the stripe colour, so clothes end at edges that are not
+  the body's outline;
 - motion blur: the layer is the mean of premultiplied layers at times spread over the shutter interval,
   which is exactly how a camera integrates a moving layer.
 
@@ -20,6 +25,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 # Body proportions in body units (height 1).
@@ -53,6 +59,13 @@ class PersonLook:
     hair_opacity: float
     edge_softness: float  # pixels
     hair_seed: int  # fixes where the strands grow; only their sway changes over time
+    # Detailed looks only (0 = the original mannequin): strand thickness (body units), the stray-hair halo's
+    # opacity, and a coat/skirt reaching this far below the hips (body units) at this opacity.
+    hair_width: float = 0.0
+    hair_halo: float = 0.0
+    coat_length: float = 0.0
+    coat_opacity: float = 1.0
+    cuffs: bool = False  # sleeves end in a band of the stripe colour
 
 
 @dataclass(frozen=True)
@@ -196,6 +209,27 @@ def _hair_strands(joints: dict[str, np.ndarray], look: PersonLook, t: float) -> 
     return strands
 
 
+def polygon_coverage(points: np.ndarray, shape: tuple[int, int], supersample: int = 4) -> np.ndarray:
+    """Anti-aliased coverage ``(H, W)`` float32 of a filled polygon ``(K, 2)`` (x, y) in pixel coordinates,
+    the share of its ``supersample``² sub-pixel centres inside or on the polygon (pixel centres at +0.5, as
+    :func:`capsule_coverage`)."""
+    height, width = shape
+    fine = np.zeros((height * supersample, width * supersample), np.uint8)
+    cv2.fillPoly(fine, [np.round(points * supersample - 0.5).astype(np.int32)], 1)
+    return cv2.resize(fine.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
+
+
+def _coat_outline(joints: dict[str, np.ndarray], look: PersonLook, t: float) -> np.ndarray:
+    """The coat/skirt as a polygon ``(K, 2)`` in body units: from the waist, flaring to a swaying, wavy hem."""
+    waist = joints["hip"] + 0.35 * (joints["neck"] - joints["hip"])
+    half_top, half_hem = RADII["torso"] * 0.95, RADII["torso"] * 1.35
+    hem_y = joints["hip"][1] + look.coat_length
+    sway = 0.02 * math.sin(2 * math.pi * 0.9 * t)
+    xs = np.linspace(-half_hem, half_hem, 9)
+    hem = [(joints["hip"][0] + x + sway, hem_y + 0.008 * math.sin(23 * x + 3 * t)) for x in xs[::-1]]
+    return np.array([(waist[0] - half_top, waist[1]), (waist[0] + half_top, waist[1]), *hem])
+
+
 def _shirt_texture(xs_body: np.ndarray, ys_body: np.ndarray, look: PersonLook) -> np.ndarray:
     c, s = math.cos(look.stripe_angle), math.sin(look.stripe_angle)
     wave = 0.5 + 0.5 * np.sin(2 * math.pi * look.stripe_frequency * (c * ys_body + s * xs_body))
@@ -215,10 +249,11 @@ def _render_instant(
     colour = np.zeros((*shape, 3), np.float32)  # premultiplied
     soft = spec.look.edge_softness
 
-    def draw(p0: np.ndarray, p1: np.ndarray, radius_px: float, opacity: float, paint) -> None:
+    def draw(p0: np.ndarray, p1: np.ndarray, radius_px: float, opacity: float, paint, softness: float | None = None) -> None:
+        edge = soft if softness is None else softness
         q0 = origin + scale * p0
         q1 = origin + scale * p1
-        margin = radius_px + soft + 1
+        margin = radius_px + edge + 1
         x0 = max(int(math.floor(min(q0[0], q1[0]) - margin)), 0)
         x1 = min(int(math.ceil(max(q0[0], q1[0]) + margin)) + 1, width)
         y0 = max(int(math.floor(min(q0[1], q1[1]) - margin)), 0)
@@ -227,8 +262,10 @@ def _render_instant(
             return
         xs = (np.arange(x0, x1, dtype=np.float32) + 0.5)[None, :]
         ys = (np.arange(y0, y1, dtype=np.float32) + 0.5)[:, None]
-        a = capsule_coverage(xs, ys, q0, q1, radius_px, soft) * opacity
-        c = paint(xs, ys, q0, q1, radius_px)
+        a = capsule_coverage(xs, ys, q0, q1, radius_px, edge) * opacity
+        over(a, paint(xs, ys, q0, q1, radius_px), y0, y1, x0, x1)
+
+    def over(a: np.ndarray, c: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> None:
         region_a = alpha[y0:y1, x0:x1]
         region_c = colour[y0:y1, x0:x1]
         region_c *= (1 - a)[..., None]
@@ -254,14 +291,38 @@ def _render_instant(
         textured = _shirt_texture((xs - origin[0]) / scale, (ys - origin[1]) / scale, spec.look)
         return textured * shaded((1.0, 1.0, 1.0))(xs, ys, q0, q1, radius_px)
 
-    for part, p0, p1, radius, rgb in _body_parts(joints, spec.look):
+    look = spec.look
+    hair = np.asarray(look.hair, np.float32)
+
+    def flat(rgb: np.ndarray) -> Callable:
+        return lambda xs, ys, *_: np.broadcast_to(rgb, (*np.broadcast_shapes(xs.shape, ys.shape), 3))
+
+    for part, p0, p1, radius, rgb in _body_parts(joints, look):
+        if part == "hair_cap" and with_hair and look.hair_halo > 0:
+            # Stray hair: a translucent fringe that fades out over a fifth of the head, behind the cap.
+            draw(p0, p1, radius * scale * 1.05, look.hair_halo, flat(hair), softness=0.45 * HEAD_RADIUS * scale)
         paint = shirt if part in ("torso", "upper_arm") else shaded(rgb)
         draw(p0, p1, radius * scale, 1.0, paint)
+        if part == "pelvis" and look.coat_length > 0:
+            outline = origin + scale * _coat_outline(joints, look, t)
+            x0, y0 = np.maximum(np.floor(outline.min(0)).astype(int) - 1, 0)
+            x1, y1 = np.minimum(np.ceil(outline.max(0)).astype(int) + 2, (width, height))
+            if x0 < x1 and y0 < y1:
+                a = polygon_coverage(outline - (x0, y0), (y1 - y0, x1 - x0)) * look.coat_opacity
+                xs = (np.arange(x0, x1, dtype=np.float32) + 0.5)[None, :]
+                ys = (np.arange(y0, y1, dtype=np.float32) + 0.5)[:, None]
+                over(a, shirt(xs, ys, origin, origin, scale) * 0.8, y0, y1, x0, x1)
+        if part == "forearm" and look.cuffs:
+            # A cuff in the stripe colour where the sleeve ends: a clothing edge across the arm.
+            cuff_end = p0 + 0.18 * (p1 - p0)
+            draw(p0, cuff_end, RADII["upper_arm"] * 1.05 * scale, 1.0, shaded(look.shirt_stripe))
     if with_hair:
-        hair = np.asarray(spec.look.hair, np.float32)
-        for strand in _hair_strands(joints, spec.look, t):
+        width_px = max(0.35, look.hair_width * scale)
+        # A thick strand's edge is as soft as it is wide: strands overlap into a translucent tuft.
+        softness = soft if look.hair_width == 0 else max(soft, 1.5 * width_px)
+        for strand in _hair_strands(joints, look, t):
             for a, b in zip(strand[:-1], strand[1:]):
-                draw(a, b, 0.35, spec.look.hair_opacity, lambda xs, ys, *_: np.broadcast_to(hair, (*np.broadcast_shapes(xs.shape, ys.shape), 3)))
+                draw(a, b, width_px, look.hair_opacity, flat(hair), softness=softness)
     return alpha, colour
 
 

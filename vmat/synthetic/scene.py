@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -81,6 +81,8 @@ class SceneConfig:
     motion_blur_samples: int = 3
     shutter: float = 0.5  # fraction of the frame interval the shutter is open
     hair: bool = True
+    # Detailed people: thick soft hair strands with a stray-hair halo, coats or skirts (some sheer), cuffs.
+    detailed: bool = False
     background: Path | None = None
     max_attempts: int = 400
 
@@ -102,6 +104,9 @@ class SceneConfig:
     def to_json(self) -> dict:
         data = asdict(self)
         data["background"] = None if self.background is None else str(self.background)
+        if not self.detailed:
+            # Plain scenes keep the manifest they always had, so suites cached before detailed people existed stay current.
+            del data["detailed"]
         return data
 
 
@@ -207,12 +212,12 @@ def _palette_colour(rng: np.random.Generator, low: float = 0.1, high: float = 0.
     return tuple(float(v) for v in rng.uniform(low, high, 3))
 
 
-def _sample_look(rng: np.random.Generator) -> PersonLook:
+def _sample_look(rng: np.random.Generator, detailed: bool = False) -> PersonLook:
     skin_tones = ((0.96, 0.80, 0.69), (0.87, 0.67, 0.52), (0.72, 0.52, 0.38), (0.55, 0.38, 0.26), (0.36, 0.24, 0.16))
     hair_tones = ((0.08, 0.06, 0.05), (0.30, 0.18, 0.10), (0.62, 0.45, 0.22), (0.85, 0.75, 0.5), (0.55, 0.55, 0.55))
     skin = np.clip(np.array(skin_tones[rng.integers(len(skin_tones))]) + rng.uniform(-0.04, 0.04, 3), 0, 1)
     hair = np.clip(np.array(hair_tones[rng.integers(len(hair_tones))]) + rng.uniform(-0.04, 0.04, 3), 0, 1)
-    return PersonLook(
+    look = PersonLook(
         skin=tuple(float(v) for v in skin),
         hair=tuple(float(v) for v in hair),
         shirt=_palette_colour(rng),
@@ -225,6 +230,20 @@ def _sample_look(rng: np.random.Generator) -> PersonLook:
         hair_opacity=float(rng.uniform(0.35, 0.8)),
         edge_softness=float(rng.uniform(1.0, 2.2)),
         hair_seed=int(rng.integers(2**31)),
+    )
+    if not detailed:
+        return look
+    # Drawn after everything above, so plain looks keep the seeds' old draws.
+    coat = rng.random() < 0.5
+    return replace(
+        look,
+        hair_strands=int(rng.integers(60, 160)),
+        hair_length=float(rng.uniform(0.08, 0.28)),
+        hair_width=float(rng.uniform(0.0015, 0.004)),
+        hair_halo=float(rng.uniform(0.15, 0.45)),
+        coat_length=float(rng.uniform(0.1, 0.32)) if coat else 0.0,
+        coat_opacity=float(rng.uniform(0.5, 0.8)) if coat and rng.random() < 0.3 else 1.0,
+        cuffs=bool(rng.random() < 0.6),
     )
 
 
@@ -248,7 +267,7 @@ class SyntheticScene:
         # The camera pans over a quarter of the frame width during the clip, in a random direction.
         self.pan_speed = 0.0
         if config.camera == "pan":
-            self.pan_speed = float(rng.choice([-1.0, 1.0])) * 0.25 * config.width / max(self.duration, 1e-6)
+            self.pan_speed = float(rng.choice([-1.0, 1.0])) * 0.25 * config.width / max(self.duration, 1 / config.fps)
         self.plate_width = config.width + math.ceil(abs(self.pan_speed) * self.duration) + 2
         self.people, self.attempts, self.preview_occlusion = self._place_people(rng)
 
@@ -280,13 +299,13 @@ class SyntheticScene:
         if level.name == "easy":
             slots = (np.arange(count) + 0.5) / count
             screen_x = width * (0.08 + 0.84 * slots) + rng.uniform(-0.03, 0.03, count) * width
-            relative_speed = rng.uniform(-0.04, 0.04, count) * width / max(self.duration, 1e-6)
+            relative_speed = rng.uniform(-0.04, 0.04, count) * width / max(self.duration, 1 / config.fps)
         else:
             spread = {"medium": (0.25, 0.55), "hard": (0.04, 0.2)}[level.name]
             gaps = rng.uniform(*spread, count - 1) * mean_height
             screen_x = np.concatenate([[0.0], np.cumsum(gaps)])
             screen_x += width / 2 - screen_x.mean() + rng.uniform(-0.1, 0.1) * width
-            relative_speed = rng.uniform(-0.05, 0.05, count) * width / max(self.duration, 1e-6)
+            relative_speed = rng.uniform(-0.05, 0.05, count) * width / max(self.duration, 1 / config.fps)
         people = []
         for k in range(count):
             motion = PersonMotion(
@@ -301,7 +320,7 @@ class SyntheticScene:
                 depth_start=float(depths_start[k]),
                 depth_end=float(depths_end[k]),
             )
-            people.append(_Person(PersonSpec(k + 1, _sample_look(rng), motion), float(metres[k])))
+            people.append(_Person(PersonSpec(k + 1, _sample_look(rng, config.detailed), motion), float(metres[k])))
         return people
 
     def _preview_occlusion(self, people: list[_Person]) -> list[float]:

@@ -13,7 +13,12 @@ easy      2 static + 2 panning, easy          320x192, 24 frames at 24 fps
 medium    2 static + 2 panning, medium        320x192, 24 frames
 hard      2 static + 2 panning, hard          320x192, 24 frames
 standard  easy + medium + hard (12 clips)     320x192, 24 frames
+hd        one static clip per level           1280x720, 12 frames, detailed people
 ========  ==================================  ===============================
+
+``hd`` has people 4x larger (240-560 px tall) with the detailed look (:class:`SceneConfig` ``detailed``:
+thick soft hair strands and a stray-hair halo, coats and skirts, some sheer, cuffs); the other suites keep
+the original mannequins, so their clips and scores stay what they were.
 """
 
 from __future__ import annotations
@@ -42,13 +47,14 @@ def derive_seed(name: str) -> int:
     return int.from_bytes(hashlib.sha256(f"vmat-suite/{name}".encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
-def _clips(levels: tuple[str, ...], cameras: tuple[str, ...], per_camera: int, **size) -> list[ClipSpec]:
+def _clips(levels: tuple[str, ...], cameras: tuple[str, ...], per_camera: int, detailed: bool = False, **size) -> list[ClipSpec]:
     specs = []
     for level in levels:
         for camera in cameras:
             for n in range(per_camera):
-                name = f"{level}-{camera}-{n}" + ("-" + "x".join(str(v) for v in size.values()) if size else "")
-                specs.append(ClipSpec(name, SceneConfig(level=level, camera=camera, seed=derive_seed(name), namespace="eval", **size)))
+                name = f"{level}-{camera}-{n}" + ("-" + "x".join(str(v) for v in size.values()) if size else "") + ("-detailed" if detailed else "")
+                config = SceneConfig(level=level, camera=camera, seed=derive_seed(name), namespace="eval", detailed=detailed, **size)
+                specs.append(ClipSpec(name, config))
     return specs
 
 
@@ -57,6 +63,7 @@ SUITES: dict[str, list[ClipSpec]] = {
     "smoke": _clips(LEVEL_NAMES, ("static",), 1, width=160, height=96, num_frames=6),
     **{level: _clips((level,), ("static", "pan"), 2) for level in LEVEL_NAMES},
     "standard": _clips(LEVEL_NAMES, ("static", "pan"), 2),
+    "hd": _clips(LEVEL_NAMES, ("static",), 1, detailed=True, width=1280, height=720, num_frames=12),
 }
 
 
