@@ -35,7 +35,7 @@ def test_no_command_prints_help_and_fails(capsys):
 
 def test_testclip_then_info_json(tmp_path, capsys):
     clip = tmp_path / "t.mp4"
-    assert main(["-q", "testclip", str(clip), "--size", "64x48", "--frames", "7", "--vfr"]) == 0
+    assert main(["-q", "testclip", "-o", str(clip), "--size", "64x48", "--frames", "7", "--vfr"]) == 0
     assert main(["info", "--json", str(clip)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["num_frames"] == 7 and data["width"] == 64 and data["variable_frame_rate"] is True
@@ -44,8 +44,8 @@ def test_testclip_then_info_json(tmp_path, capsys):
 
 def test_convert_prints_a_summary_of_what_it_wrote(tmp_path, capsys):
     clip = tmp_path / "t.mp4"
-    main(["-q", "testclip", str(clip), "--size", "64x48", "--frames", "5"])
-    assert main(["convert", str(clip), str(tmp_path / "o.mov"), "--format", "prores4444"]) == 0
+    main(["-q", "testclip", "-o", str(clip), "--size", "64x48", "--frames", "5"])
+    assert main(["convert", str(clip), "-o", str(tmp_path / "o.mov"), "--format", "prores4444"]) == 0
     out = capsys.readouterr().out
     assert "wrote" in out and "prores4444" in out and "5 frames" in out and "1 audio stream(s) copied" in out
     assert probe(tmp_path / "o.mov").has_alpha
@@ -53,10 +53,10 @@ def test_convert_prints_a_summary_of_what_it_wrote(tmp_path, capsys):
 
 def test_bad_option_values_are_usage_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(["testclip", str(tmp_path / "t.mp4"), "--size", "big"])
+        main(["testclip", "-o", str(tmp_path / "t.mp4"), "--size", "big"])
     assert exit_info.value.code == 2
     assert "size must look like 1280x720" in capsys.readouterr().err
-    assert main(["testclip", str(tmp_path / "t.mp4"), "--size", "33x17"]) == 2
+    assert main(["testclip", "-o", str(tmp_path / "t.mp4"), "--size", "33x17"]) == 2
     assert "even width and height" in capsys.readouterr().err
 
 
@@ -74,7 +74,7 @@ def test_demo_writes_an_edited_video_with_audio_layers_and_preview(tmp_path):
 
 @pytest.mark.slow
 def test_the_quick_start_demo_command(tmp_path):
-    assert main(["-q", "demo", str(tmp_path / "demo")]) == 0
+    assert main(["-q", "demo", "-o", str(tmp_path / "demo")]) == 0
     assert probe(tmp_path / "demo" / "demo.vmat.mp4").num_frames == 48
 
 
@@ -93,7 +93,7 @@ def test_a_terminated_run_leaves_no_output_behind(tmp_path):
 
     source = write_test_pattern_clip(tmp_path / "in.mp4", width=640, height=480, num_frames=150, audio=False)
     output = tmp_path / "out.mp4"
-    process = subprocess.Popen([sys.executable, "-m", "vmat", "convert", "--preset", "slow", str(source), str(output)], stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "vmat", "convert", "--preset", "slow", str(source), "-o", str(output)], stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not [p for p in tmp_path.iterdir() if ".partial-" in p.name]:  # wait until it is writing
         assert time.monotonic() < deadline and process.poll() is None
@@ -108,14 +108,14 @@ def test_depth_command_writes_16_bit_depth_and_a_preview(tmp_path, capsys):
     import cv2
 
     clip = tmp_path / "t.mp4"
-    main(["-q", "testclip", str(clip), "--size", "64x48", "--frames", "4"])
-    assert main(["depth", str(clip), str(tmp_path / "depth"), "--preview", str(tmp_path / "depth.mp4")]) == 0
+    main(["-q", "testclip", "-o", str(clip), "--size", "64x48", "--frames", "4"])
+    assert main(["depth", str(clip), "-o", str(tmp_path / "depth"), "--preview", str(tmp_path / "depth.mp4")]) == 0
     assert "depth (ground-plane) for 4 frames of 64x48" in capsys.readouterr().out
     first = cv2.imread(str(tmp_path / "depth" / "000000.png"), cv2.IMREAD_UNCHANGED)
     assert first.dtype == np.uint16 and first.shape == (48, 64)
     assert first[-1].mean() < first[30].mean()  # the bottom rows (ground nearest the camera) are nearest
     assert probe(tmp_path / "depth.mp4").num_frames == 4
-    assert main(["depth", str(clip), str(tmp_path / "d2"), "--model", "dav2-small"]) == 2
+    assert main(["depth", str(clip), "-o", str(tmp_path / "d2"), "--model", "dav2-small"]) == 2
     assert "needs the path of depth_anything_v2_vits.pth" in capsys.readouterr().err
 
 

@@ -120,7 +120,7 @@ def test_prompt_files(capfd, scene):
         prompt = folder / f"prompt{seed}.json"
         prompt.write_bytes(_serialise(_mutate(PROMPT, rng), rng))
         out = folder / f"masks{seed}"
-        code = _one_line_or_success(capfd, ["-q", "masks", str(clip), "--prompt", str(prompt), "--out", str(out)], seed)
+        code = _one_line_or_success(capfd, ["-q", "masks", str(clip), "--prompt", str(prompt), "-o", str(out)], seed)
         assert out.is_dir() == (code == 0), seed
         outcomes.append(code)
     # The mutations reach both sides: files vmat refuses and damaged-looking files it can still use.

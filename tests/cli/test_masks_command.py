@@ -31,7 +31,7 @@ def clip_folder(tmp_path):
 
 def test_masks_command_writes_masks_and_preview(tmp_path, clip_folder, capsys):
     folder, frames = clip_folder
-    args = _parse(["masks", str(folder), "--out", str(tmp_path / "out"), "--id-mask", str(tmp_path / "first.png"), "--preview", str(tmp_path / "p.mp4")])
+    args = _parse(["masks", str(folder), "-o", str(tmp_path / "out"), "--prompt", str(tmp_path / "first.png"), "--preview", str(tmp_path / "p.mp4")])
     assert args.handler(args) == 0
     last = read_id_mask(mask_path(tmp_path / "out", 5)) == 1
     truth = frames[5][1] == 1
@@ -41,6 +41,6 @@ def test_masks_command_writes_masks_and_preview(tmp_path, clip_folder, capsys):
 
 
 def test_masks_command_missing_input(tmp_path):
-    args = _parse(["masks", str(tmp_path / "nope.mp4"), "--out", str(tmp_path / "out")])
+    args = _parse(["masks", str(tmp_path / "nope.mp4"), "-o", str(tmp_path / "out")])
     with pytest.raises(InputNotFoundError):
         args.handler(args)

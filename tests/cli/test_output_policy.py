@@ -70,9 +70,9 @@ def _user_folder(path: Path) -> Path:
 def _command(name: str, clip: Path, made, output: Path) -> list:
     _, masks, layers = made
     return {
-        "convert": ["convert", clip, output],
-        "masks": ["masks", clip, "--out", output, "--id-mask", mask_path(masks, 0)],
-        "depth": ["depth", clip, output],
+        "convert": ["convert", clip, "-o", output],
+        "masks": ["masks", clip, "-o", output, "--prompt", mask_path(masks, 0)],
+        "depth": ["depth", clip, "-o", output],
         "replace-bg": ["replace-bg", clip, "--layers", layers, "--background", "#00ff00", "-o", output],
         "synth": ["synth", output, "--size", "64x64", "--frames", "2"],
     }[name]
@@ -92,7 +92,7 @@ def test_an_edit_into_a_folder_name_is_refused_too(tmp_path, capsys, made, clip)
     _, _, layers = made
     folder = _user_folder(tmp_path / "existing")
     before = _snapshot(tmp_path)
-    _refused(capsys, ["remove", clip, "--layers", layers, "--id", "1", "-o", f"{folder}/"], "exists; pass --overwrite")
+    _refused(capsys, ["remove", clip, "--layers", layers, "--remove", "1", "-o", f"{folder}/"], "exists; pass --overwrite")
     assert _snapshot(tmp_path) == before
 
 
@@ -104,7 +104,7 @@ def test_masks_into_the_folder_holding_the_clip_keeps_the_clip(tmp_path, capsys,
     clip.write_bytes(made[0].read_bytes())
     (sub / "notes.txt").write_text("beside the clip")
     before = _snapshot(tmp_path)
-    _refused(capsys, ["masks", clip, "--out", sub, "--id-mask", mask_path(made[1], 0)] + (["--overwrite"] if overwrite else []), "holds the input")
+    _refused(capsys, ["masks", clip, "-o", sub, "--prompt", mask_path(made[1], 0)] + (["--overwrite"] if overwrite else []), "holds the input")
     assert _snapshot(tmp_path) == before
 
 
@@ -118,7 +118,7 @@ def test_masks_into_the_current_folder_is_one_line(tmp_path, capsys, made, monke
     monkeypatch.chdir(here)
     before = _snapshot(tmp_path)
     expected = "holds the input" if clip_here else "is the current folder"
-    _refused(capsys, ["masks", clip, "--out", ".", "--id-mask", mask_path(made[1], 0)] + (["--overwrite"] if overwrite else []), expected)
+    _refused(capsys, ["masks", clip, "-o", ".", "--prompt", mask_path(made[1], 0)] + (["--overwrite"] if overwrite else []), expected)
     assert _snapshot(tmp_path) == before
 
 
@@ -129,7 +129,7 @@ def test_masks_into_the_current_folder_is_one_line(tmp_path, capsys, made, monke
 def test_convert_onto_its_own_input_is_refused(tmp_path, capsys, clip, overwrite, monkeypatch):
     monkeypatch.chdir(tmp_path)
     before = _snapshot(tmp_path)
-    _refused(capsys, ["convert", "clip.mp4", "./clip.mp4"] + (["--overwrite"] if overwrite else []), "is the input")
+    _refused(capsys, ["convert", "clip.mp4", "-o", "./clip.mp4"] + (["--overwrite"] if overwrite else []), "is the input")
     assert _snapshot(tmp_path) == before
 
 
@@ -138,14 +138,14 @@ def test_another_name_for_the_input_is_still_the_input(tmp_path, capsys, clip, l
     other = tmp_path / "other.mp4"
     os.link(clip, other) if link == "hard" else other.symlink_to(clip)
     before = _snapshot(tmp_path)
-    _refused(capsys, ["convert", clip, other], "is the input")
+    _refused(capsys, ["convert", clip, "-o", other], "is the input")
     assert _snapshot(tmp_path) == before
 
 
 @pytest.mark.parametrize("overwrite", [False, True], ids=["plain", "overwrite"])
 def test_an_edit_onto_its_own_clip_is_refused(tmp_path, capsys, made, clip, overwrite):
     before = _snapshot(tmp_path)
-    argv = ["remove", clip, "--layers", made[2], "--id", "1", "-o", clip] + (["--overwrite"] if overwrite else [])
+    argv = ["remove", clip, "--layers", made[2], "--remove", "1", "-o", clip] + (["--overwrite"] if overwrite else [])
     _refused(capsys, argv, "is the input")
     assert _snapshot(tmp_path) == before
 
@@ -165,15 +165,15 @@ def test_a_prompt_is_never_overwritten_by_an_output_of_the_run(tmp_path, capsys,
 
 def test_overwrite_replaces_a_folder_vmat_wrote_but_not_one_the_user_added_to(tmp_path, capsys, made, clip):
     out = tmp_path / "masks"
-    argv = ["-q", "masks", clip, "--out", out, "--id-mask", mask_path(made[1], 0)]
+    argv = ["-q", "masks", clip, "-o", out, "--prompt", mask_path(made[1], 0)]
     assert main([str(a) for a in argv]) == 0
     names = sorted(p.name for p in out.iterdir() if p.name != atomic.MARKER)
-    assert names == [f"{i:05d}.png" for i in range(FRAMES)]
+    assert names == [f"{i:06d}.png" for i in range(FRAMES)]
     assert set(names) <= set((out / atomic.MARKER).read_text().splitlines())
     _refused(capsys, argv, "exists; pass --overwrite")
-    (out / "00000.png").write_bytes(b"stale")
+    (out / "000000.png").write_bytes(b"stale")
     assert main([str(a) for a in argv + ["--overwrite"]]) == 0
-    assert (out / "00000.png").read_bytes() != b"stale"  # replaced by a fresh mask
+    assert (out / "000000.png").read_bytes() != b"stale"  # replaced by a fresh mask
     (out / "my-notes.txt").write_text("mine")
     before = _snapshot(tmp_path)
     _refused(capsys, argv + ["--overwrite"], "holds 'my-notes.txt'")
@@ -219,10 +219,10 @@ def test_every_single_output_command_refuses_an_existing_file(tmp_path, capsys, 
     existing = tmp_path / "existing.mp4"
     existing.write_bytes(b"the user's")
     for argv in (
-        ["testclip", existing],
-        ["convert", clip, existing],
-        ["masks", clip, "--out", tmp_path / "m", "--id-mask", mask_path(made[1], 0), "--preview", existing],
-        ["depth", clip, tmp_path / "d", "--preview", existing],
+        ["testclip", "-o", existing],
+        ["convert", clip, "-o", existing],
+        ["masks", clip, "-o", tmp_path / "m", "--prompt", mask_path(made[1], 0), "--preview", existing],
+        ["depth", clip, "-o", tmp_path / "d", "--preview", existing],
         ["replace-bg", clip, "--layers", made[2], "--background", "#00ff00", "-o", existing],
         ["eval", "--json", existing],
         ["bench", "io", "--size", "64x48", "--frames", "4", "--json", existing],
@@ -231,7 +231,7 @@ def test_every_single_output_command_refuses_an_existing_file(tmp_path, capsys, 
     demo = tmp_path / "demo"
     demo.mkdir()
     (demo / "demo.mp4").write_bytes(b"the user's")
-    _refused(capsys, ["demo", demo], "demo.mp4' exists; pass --overwrite")
+    _refused(capsys, ["demo", "-o", demo], "demo.mp4' exists; pass --overwrite")
     assert existing.read_bytes() == b"the user's" and (demo / "demo.mp4").read_bytes() == b"the user's"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "demo", "existing.mp4"]
 

@@ -86,5 +86,5 @@ def test_convert_takes_fast_encode(tmp_path):
     with VideoWriter(source, fps=10) as writer:
         for value in range(3):
             writer.write(np.full((32, 48, 3), 80 * value, np.uint8))
-    assert main(["-q", "convert", "--fast-encode", str(source), str(tmp_path / "o.mp4")]) == 0
+    assert main(["-q", "convert", "--fast-encode", str(source), "-o", str(tmp_path / "o.mp4")]) == 0
     assert (tmp_path / "o.mp4").stat().st_size > 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vmat.cli.options import add_overwrite_option
+from vmat.cli.options import add_output_option, add_overwrite_option, output_of
 from vmat.demo import run_demo
 
 
@@ -15,14 +15,14 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="make a clip and run the main job on it (the quick start)",
         description="Generate a clip with audio and run vmat's main job on it, writing the results to a folder.",
     )
-    parser.add_argument("output", nargs="?", default="demo_out", help="folder for the results (default: demo_out)")
+    add_output_option(parser, "folder for the results (the clip, the edited video and more)", default="demo_out", old_positional=True)
     add_overwrite_option(parser)
     parser.set_defaults(handler=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    written = run_demo(Path(args.output), overwrite=args.overwrite)
+    written = run_demo(Path(output_of(args)), overwrite=args.overwrite)
     if not args.quiet:
         for line in written:
             print(line)

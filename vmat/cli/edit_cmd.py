@@ -11,7 +11,15 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from vmat.cli.options import add_backend_option, add_fast_encode_option, add_overwrite_option, is_folder_output
+from vmat.cli.options import (
+    add_backend_option,
+    add_fast_encode_option,
+    add_old_spelling,
+    add_output_option,
+    add_overwrite_option,
+    is_folder_output,
+)
+from vmat.cli.people import check_edit_people
 from vmat.editing import Placement
 from vmat.errors import ConfigError
 from vmat.io.atomic import atomic_outputs, check_new_output
@@ -21,16 +29,20 @@ from vmat.pipeline.run import RunConfig, edit_clip, make_layers
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     remove = _edit_parser(subparsers, "remove", "remove people (what was behind them is recovered from other frames)")
-    remove.add_argument("--id", type=int, nargs="+", required=True, dest="ids", metavar="ID", help="the people to remove")
+    people = remove.add_mutually_exclusive_group(required=True)
+    people.add_argument("--remove", type=int, nargs="+", metavar="ID", help="the people to remove (as in vmat run --remove)")
+    add_old_spelling(people, "--id", "--remove", "remove", type=int, nargs="+", metavar="ID")
     remove.add_argument("--keep-shadow", action="store_true", help="leave their shadows on the ground")
-    remove.set_defaults(make_edit=lambda args: EditSpec(remove=tuple(args.ids), keep_shadow=args.keep_shadow))
+    remove.set_defaults(make_edit=lambda args: EditSpec(remove=tuple(args.remove), keep_shadow=args.keep_shadow))
 
     reorder = _edit_parser(subparsers, "reorder", "swap who is in front: two people exchange their places in depth")
-    reorder.add_argument("--swap", type=int, nargs=2, required=True, metavar=("P", "Q"), help="the two people")
+    reorder.add_argument("--swap", type=int, nargs=2, required=True, metavar=("P", "Q"), help="the two people (as in vmat run --swap)")
     reorder.set_defaults(make_edit=lambda args: EditSpec(reorder=tuple(args.swap)))
 
     drag = _edit_parser(subparsers, "drag", "move a person: shift, scale and rotate them in every frame")
-    drag.add_argument("--id", type=int, required=True, help="the person to move")
+    mover = drag.add_mutually_exclusive_group(required=True)
+    mover.add_argument("--drag", type=int, metavar="ID", help="the person to move")
+    add_old_spelling(mover, "--id", "--drag", "drag", type=int, metavar="ID")
     drag.add_argument("--by", type=_offset, default=(0.0, 0.0), metavar="DX,DY", help="shift in pixels (default 0,0); write --by=-40,10 when it starts with a minus")
     drag.add_argument("--scale", type=float, default=1.0, help="scale about the person's centre (default 1)")
     drag.add_argument("--angle", type=float, default=0.0, help="rotation in degrees, counter-clockwise (default 0)")
@@ -49,19 +61,21 @@ def _edit_parser(subparsers: argparse._SubParsersAction, name: str, summary: str
     parser = subparsers.add_parser(
         name,
         help=summary,
-        description=f"{summary[0].upper()}{summary[1:]}. Writes the edited video with the clip's audio. "
-        "Person ids are shown in CLIP.ids.png (vmat run) or by vmat masks --preview.",
+        description=f"{summary[0].upper()}{summary[1:]}. Writes the edited video (-o, one file) with the clip's audio; "
+        "when the layers are made here, they (OUTPUT.vlayers) and the masks (OUTPUT.masks) are kept beside it for the next "
+        "edit. Person ids are shown in CLIP.ids.png (vmat run) or by vmat masks --preview.",
     )
     parser.add_argument("clip", help="input video file")
-    parser.add_argument("-o", "--output", required=True, help="the edited video (.mp4/.mov/.mkv)")
+    add_output_option(parser, "the edited video, one file (.mp4/.mov/.mkv)", required=True)
     layers = parser.add_argument_group("layers (one of; default: make them, people found by the person detector)")
     given = layers.add_mutually_exclusive_group()
     given.add_argument("--layers", metavar="PATH", help="the clip's saved layers (CLIP.vlayers): nothing is recomputed")
-    given.add_argument("--prompt", metavar="FILE", help="make the layers from a JSON prompt file or a first-frame id-mask PNG")
+    given.add_argument("--prompt", metavar="FILE", help="make the layers from a JSON prompt file or an id-mask PNG of --prompt-frame (see vmat run --help)")
     given.add_argument("--masks", metavar="FOLDER", help="make the layers from per-frame id-mask PNGs")
+    layers.add_argument("--prompt-frame", type=int, default=0, metavar="N", help="the frame an id-mask PNG --prompt belongs to (default 0)")
     parser.add_argument("--no-completion", action="store_true", help="do not recover the background hidden behind people")
-    parser.add_argument("--crf", type=int, help="H.264 quality (default 18)")
-    parser.add_argument("--preset", default="veryfast", help="x264 preset (default veryfast)")
+    parser.add_argument("--crf", type=int, default=RunConfig.crf, help=f"H.264 quality, lower is better (default {RunConfig.crf})")
+    parser.add_argument("--preset", default=RunConfig.preset, help=f"x264 preset (default {RunConfig.preset})")
     add_fast_encode_option(parser)
     add_backend_option(parser)
     add_overwrite_option(parser)
@@ -81,7 +95,7 @@ def _drag_edit(args: argparse.Namespace) -> EditSpec:
     if args.scale <= 0:
         raise ConfigError(f"--scale must be positive, not {args.scale}")
     dx, dy = args.by
-    return EditSpec(drag=DragSpec(args.id, Placement(dx=dx, dy=dy, scale=args.scale, angle=args.angle), args.keep_depth), keep_shadow=args.keep_shadow)
+    return EditSpec(drag=DragSpec(args.drag, Placement(dx=dx, dy=dy, scale=args.scale, angle=args.angle), args.keep_depth), keep_shadow=args.keep_shadow)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     # Without --layers the edit makes them, and the masks unless given, beside the output for the next edit.
     made = [] if args.layers is not None else [output.with_suffix(".vlayers")] + ([output.with_suffix(".masks")] if args.masks is None else [])
+    check_edit_people(edit.instance_ids, prompt=args.prompt, prompt_frame=args.prompt_frame, masks=args.masks)
     inputs = [args.clip, args.layers, args.prompt, args.masks, getattr(args, "background", None)]
     check_new_output(output, overwrite=args.overwrite, inputs=inputs, is_dir=is_folder_output(args.output))
     for path in made:
@@ -100,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         layers = args.layers
         if layers is None:
             layers = staging.folder / made[0].name
-            config = RunConfig(masks_folder=args.masks, prompt=args.prompt, backend=args.backend)
+            config = RunConfig(masks_folder=args.masks, prompt=args.prompt, prompt_frame=args.prompt_frame, backend=args.backend)
             lines += make_layers(args.clip, layers, config)
         summary = edit_clip(
             args.clip, layers, staging.folder / output.name, edit, complete=not args.no_completion, crf=args.crf,

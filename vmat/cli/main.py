@@ -43,15 +43,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vmat",
         description="Multi-person video matting and layer editing.",
+        epilog="The global options work before or after the command: vmat -q run clip.mp4 = vmat run clip.mp4 -q. "
+        "vmat COMMAND --help shows a command's options; docs/cli.md has them all.",
     )
     parser.add_argument("--version", action="version", version=f"vmat {__version__}")
-    bars = parser.add_mutually_exclusive_group()
-    bars.add_argument("-q", "--quiet", action="store_true", help="no progress bars and no summary")
-    bars.add_argument("--progress", action="store_true", help="show progress bars even when not on a terminal")
+    _add_global_options(parser, default=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"vmat.cli.{name}").register(subparsers)
+    for command in {id(p): p for p in subparsers.choices.values()}.values():
+        # The same flags after the command; absent there, they leave what was given before it.
+        _add_global_options(command.add_argument_group("global options"), default=argparse.SUPPRESS)
     return parser
+
+
+def _add_global_options(group: argparse._ActionsContainer, default: object) -> None:
+    group.add_argument("-q", "--quiet", action="store_true", default=default, help="no progress bars and no summary")
+    group.add_argument("--progress", action="store_true", default=default, help="show progress bars even when not on a terminal")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.quiet and args.progress:
+        parser.error("-q/--quiet and --progress contradict each other: give one")
     set_progress(False if args.quiet else (True if args.progress else None))
     # A terminated run must unwind like an interrupted one, so that temporary outputs are removed.
     signal.signal(signal.SIGTERM, _terminate)

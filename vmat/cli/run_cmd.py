@@ -3,14 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import replace
+from pathlib import Path
 
-from vmat.cli.options import add_backend_option, add_fast_encode_option, add_overwrite_option
+from vmat.cli.options import (
+    HelpFormatter,
+    add_backend_option,
+    add_device_option,
+    add_fast_encode_option,
+    add_old_spelling,
+    add_output_option,
+    add_overwrite_option,
+    add_range_options,
+)
+from vmat.cli.parsing import check_device
+from vmat.cli.people import check_edit_people, nobody_found
 from vmat.decomposition.build import DECOMPOSERS
 from vmat.depth.build import DEPTH_ESTIMATORS
+from vmat.errors import ConfigError
+from vmat.io.reader import check_frame_range
+from vmat.io.metadata import probe
+from vmat.io.writer import FORMATS
 from vmat.pipeline.config_file import config_to_toml, read_run_config, run_config_from_mapping
 from vmat.pipeline.run import RunConfig, run_clip
 from vmat.pipeline.stages import TEMPORAL_MODES
+from vmat.propagation.prompts import PROMPT_HELP
+
+_NO_PEOPLE = "the outputs hold no people (the video is the clip re-encoded)"
+_VIDEO_SUFFIXES = {suffix for format in FORMATS.values() for suffix in format.suffixes if suffix} | {".avi"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -20,26 +41,30 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description=(
             "Decode a clip, find each person's mask on every frame (propagated from a prompt), estimate depth, decompose every frame into "
             "layers (background + one alpha/colour plane per person), complete the background from other "
-            "frames, apply the edits and encode the result with the source audio. Writes CLIP.vmat.mp4, "
-            "CLIP.masks (per-frame id masks), CLIP.vlayers (the layers, reusable by later edits) and CLIP.ids.png (the first frame with each "
-            "person's id) into the output folder."
+            "frames, apply the edits and encode the result with the source audio. Writes several files into the "
+            "-o folder: CLIP.vmat.mp4 (the edited video), CLIP.ids.png (the first frame with each person's id) and, "
+            "as asked, CLIP.vlayers (the layers, reusable by vmat remove/reorder/drag/replace-bg --layers), "
+            "CLIP.masks (per-frame id masks) and each person's videos."
         ),
+        epilog=PROMPT_HELP,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("clip", help="input video file")
-    parser.add_argument("-o", "--output", default="vmat_out", help="output folder (default: vmat_out)")
-    masks = parser.add_argument_group("people (default: found by the person detector on frame 0; prompt to choose who)")
-    given = masks.add_mutually_exclusive_group()
+    add_output_option(parser, "output folder (vmat run writes several files into it; not a video file name)", default="vmat_out")
+    who = parser.add_argument_group("who is who (default: the person detector finds people on frame 0; a prompt chooses them)")
+    given = who.add_mutually_exclusive_group()
     given.add_argument(
         "--prompt",
         metavar="FILE",
-        help="a JSON prompt file (boxes, clicks, scribbles; see vmat masks --help) or an id-mask PNG of --prompt-frame",
+        help="a JSON prompt file (boxes, clicks, scribbles, id masks; format below) or an id-mask PNG of --prompt-frame",
     )
-    given.add_argument("--masks", metavar="FOLDER", help="per-frame id-mask PNGs made earlier (00000.png, ...): no propagation")
-    masks.add_argument("--prompt-frame", type=int, help="the frame an id-mask --prompt belongs to (default 0)")
-    edit = parser.add_argument_group("edits")
+    given.add_argument("--masks", metavar="FOLDER", help="per-frame id-mask PNGs made earlier (000000.png, ...): no propagation")
+    who.add_argument("--prompt-frame", type=int, metavar="N", help="the frame an id-mask PNG --prompt belongs to (default 0)")
+    edit = parser.add_argument_group("edits (person ids as in the prompt, or as CLIP.ids.png shows them)")
     edit.add_argument("--remove", type=int, nargs="+", metavar="ID", help="remove these people")
     edit.add_argument("--keep-shadow", action="store_true", help="with --remove: leave the removed people's shadows on the ground")
-    edit.add_argument("--reorder", type=int, nargs=2, metavar=("P", "Q"), help="swap who is in front: person P and person Q")
+    edit.add_argument("--swap", type=int, nargs=2, metavar=("P", "Q"), help="swap who is in front: person P and person Q")
+    add_old_spelling(edit, "--reorder", "--swap", "swap", type=int, nargs=2, metavar=("P", "Q"))
     edit.add_argument(
         "--background",
         metavar="SPEC",
@@ -75,22 +100,28 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "keeps the source size and its detail wherever the source is shown); default: the source size",
     )
     stages.add_argument("--no-completion", action="store_true", help="do not recover the background hidden behind people")
-    stages.add_argument("--batch-size", type=int, help="frames per batch in the model stages (default 4)")
+    stages.add_argument("--batch-size", type=int, metavar="N", help=f"frames per batch in the model stages (default {RunConfig.batch_size})")
+    add_device_option(stages, "cpu; dav2-small depth: cuda when present")
+    add_range_options(parser)
     out = parser.add_argument_group("outputs")
     out.add_argument("--no-layers", action="store_true", help="do not keep the layers file")
     out.add_argument("--no-preview", action="store_true", help="do not write the labelled first frame")
     out.add_argument(
-        "--people", action="store_true", help="also write each person as CLIP.personID.matte.mp4 (grey alpha) and CLIP.personID.webm (RGBA)"
+        "--person-videos",
+        action="store_true",
+        dest="people",
+        help="also write each person as CLIP.personID.matte.mp4 (grey alpha) and CLIP.personID.webm (RGBA)",
     )
-    out.add_argument("--crf", type=int, help="H.264 quality of the video (default 18)")
-    out.add_argument("--preset", help="x264 preset (default veryfast)")
+    add_old_spelling(out, "--people", "--person-videos", "people", nargs=0, const=True, default=None)
+    out.add_argument("--crf", type=int, help=f"H.264 quality of the video, lower is better (default {RunConfig.crf})")
+    out.add_argument("--preset", help=f"x264 preset (default {RunConfig.preset})")
     add_fast_encode_option(out)
     add_overwrite_option(out)
     add_backend_option(stages)
     parser.add_argument("--config", metavar="FILE", help="a TOML run configuration (see --print-config); flags override it")
     parser.add_argument("--print-config", action="store_true", help="print the configuration this command would use, as TOML, and stop")
     # No flag has a default of its own: an absent flag leaves the config file's value (or RunConfig's default).
-    parser.set_defaults(handler=run, backend=None, people=None)
+    parser.set_defaults(handler=run, backend=None, people=None, start=None)
     return parser
 
 
@@ -113,16 +144,19 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "complete_background": False if args.no_completion else None,
         "write_layers": False if args.no_layers else None,
         "write_preview": False if args.no_preview else None,
-        "write_people": args.people,
+        "write_people": True if args.people is not None else None,
         "crf": args.crf,
         "preset": args.preset,
         "fast_encode": True if args.fast_encode else None,
         "batch_size": args.batch_size,
         "backend": args.backend,
+        "device": args.device,
+        "start": args.start,
+        "end": args.end,
     }
     edits = {
         "remove": tuple(args.remove) if args.remove else None,
-        "reorder": tuple(args.reorder) if args.reorder else None,
+        "reorder": tuple(args.swap) if args.swap else None,
         "background": args.background,
         "keep_shadow": True if args.keep_shadow else None,
     }
@@ -130,12 +164,29 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return replace(config, edit=edit, **{name: value for name, value in flags.items() if value is not None})
 
 
+def check_output_folder(output: str) -> None:
+    """``-o`` of ``vmat run`` is a folder: a name that looks like a video file is refused, not made a folder."""
+    path = Path(output)
+    if path.suffix.lower() in _VIDEO_SUFFIXES and not path.is_dir():
+        raise ConfigError(
+            f"-o names the output folder (vmat run writes several files), and {output!r} looks like a video file: "
+            f"use -o {str(path.with_suffix(''))!r} (the edited video is then {str(path.with_suffix('') / '<clip>.vmat.mp4')!r})"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     if args.print_config:
         print(config_to_toml(config), end="")
         return 0
+    # Everything the user can get wrong is checked before the first frame is decoded.
+    check_output_folder(args.output)
+    check_device(config.device)
+    check_frame_range(config.start, config.end, probe(args.clip).num_frames)
+    check_edit_people(config.edit.instance_ids, prompt=config.prompt, prompt_frame=config.prompt_frame, masks=config.masks_folder)
     summary = run_clip(args.clip, args.output, config, overwrite=args.overwrite)
     if not args.quiet:
         print(summary.describe())
+    if not summary.ids:
+        print(f"vmat run: warning: {nobody_found(args.clip, config.prompt or config.masks_folder, _NO_PEOPLE)}", file=sys.stderr)
     return 0

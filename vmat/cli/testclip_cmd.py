@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from vmat.cli.parsing import parse_size
-from vmat.cli.options import add_overwrite_option
+from vmat.cli.options import add_output_option, add_overwrite_option, output_of
 from vmat.io import probe, write_test_pattern_clip
 from vmat.io.atomic import check_new_output
 
@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="write a test-pattern H.264 clip with audio",
         description="Write a test-pattern clip (moving shapes, stereo tone) with chosen size, length and timing.",
     )
-    parser.add_argument("output", help="output .mp4/.mov/.mkv file")
+    add_output_option(parser, "the clip, one file (.mp4/.mov/.mkv)", required=True, old_positional=True)
     parser.add_argument("--size", type=parse_size, default=(320, 240), help="WIDTHxHEIGHT, even (default 320x240)")
     parser.add_argument("--frames", type=int, default=60, help="number of frames (default 60)")
     parser.add_argument("--fps", type=int, default=30, help="frame rate (default 30)")
@@ -29,10 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_new_output(args.output, overwrite=args.overwrite, is_dir=False)
+    output = output_of(args)
+    check_new_output(output, overwrite=args.overwrite, is_dir=False)
     width, height = args.size
     path = write_test_pattern_clip(
-        args.output,
+        output,
         width=width,
         height=height,
         num_frames=args.frames,

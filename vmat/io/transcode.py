@@ -23,6 +23,8 @@ def transcode(
     salvage: bool = False,
     fps: float | None = None,
     deterministic: bool = True,
+    start: int = 0,
+    end: int | None = None,
 ) -> WriteSummary:
     """Decode ``source`` and encode it to ``output``, keeping every frame's pts and copying the audio.
 
@@ -30,11 +32,12 @@ def transcode(
     none); ``format="matte"`` writes the source's alpha as a grey video. A damaged source raises
     :class:`CorruptMediaError` and leaves no output, unless ``salvage`` is set: then the frames decoded
     before the damage are written and the summary's ``warnings`` say where decoding stopped. ``fps`` is the frame rate of an
-    image-folder source. ``deterministic``: see :class:`~vmat.io.VideoWriter`.
+    image-folder source. ``deterministic``: see :class:`~vmat.io.VideoWriter`. ``start`` and ``end`` keep frames
+    ``start`` to ``end - 1`` only, with their stretch of the audio (see :func:`~vmat.io.open_video`).
     """
     name = format or guess_format(output)
     wants_alpha = FORMATS[name].channels != 3 if name in FORMATS else False
-    with open_video(source, backend=backend, alpha=wants_alpha, on_error="stop" if salvage else "raise", fps=fps) as reader:
+    with open_video(source, backend=backend, alpha=wants_alpha, on_error="stop" if salvage else "raise", fps=fps, start=start, end=end) as reader:
         info = reader.info
         with VideoWriter(
             output,

@@ -49,6 +49,14 @@ def read_id_mask_folder(folder: str | os.PathLike[str]) -> Iterator[np.ndarray]:
         yield read_id_mask(path)
 
 
+def mask_folder_ids(folder: str | os.PathLike[str]) -> set[int]:
+    """Every person id in a folder of id masks (reads each mask once)."""
+    ids: set[int] = set()
+    for ids_mask in read_id_mask_folder(folder):
+        ids.update(np.unique(ids_mask).tolist())
+    return ids - {0}
+
+
 def mask_path(folder: str | os.PathLike[str], frame_index: int) -> Path:
     """Where the id mask of ``frame_index`` lives inside an id-mask folder: ``000012.png``, or the older
     ``00012.png`` when a folder has only that (see :func:`vmat.io.image_sequence.frame_file`)."""

@@ -19,7 +19,8 @@ Prompt file (JSON)::
     ]}
 
 Coordinates are pixels ``x, y`` on the full-size frame; a box is ``[x0, y0, x1, y1]`` (x1, y1 excluded).
-A relative ``id_mask`` path is read from the prompt file's folder.
+A relative ``id_mask`` path is read from the prompt file's folder. :data:`PROMPT_HELP` is the same for
+users (``vmat masks --help``, ``vmat run --help``, docs/cli.md).
 """
 
 from __future__ import annotations
@@ -38,6 +39,28 @@ import numpy as np
 from vmat.errors import ConfigError, InputNotFoundError, VmatError
 from vmat.limits import MAX_FRAME_SIDE, MAX_INSTANCE_ID, MAX_PROMPT_FILE_BYTES, MAX_SCRIBBLE_WIDTH
 from vmat.propagation.idmask import read_id_mask
+
+
+PROMPT_HELP = """\
+prompt (--prompt FILE): who is who, on one or more frames
+  an id-mask PNG (with --prompt-frame N, default 0): 0 = background, k = person k; grey 8/16-bit
+    or DAVIS palette colours; a binary mask (only 0 and 255, white on black) is one person, id 1
+  or a JSON file:
+    {"prompts": [
+      {"frame": 0, "id_mask": "first_frame_ids.png"},
+      {"frame": 0, "instances": [
+        {"id": 1, "box": [120, 40, 330, 470]},
+        {"id": 2, "clicks": [[600, 200], [640, 120, false]],
+         "scribbles": [{"points": [[590, 260], [600, 330]], "positive": true, "width": 7}]}
+      ]}
+    ]}
+  each entry: "frame" (required; frames count from 0, from --start when given) and an "id_mask"
+  PNG (path relative to the JSON file) and/or "instances"; each instance: "id" (1 and up) and any of
+  "box" [x0, y0, x1, y1] (x1, y1 excluded), "clicks" [x, y] or [x, y, false] (false: not this
+  person), "scribbles" {"points": [[x, y], ...], "positive": true|false, "width": 5}; pixel
+  coordinates on the full-size frame. Entries are applied in order: a later one on the same frame
+  refines only the people it names. Masks are propagated forwards and backwards from the prompted
+  frames. Person ids named by --remove/--swap are checked against the prompt before any work."""
 
 
 class PromptError(VmatError):
@@ -385,6 +408,15 @@ def prompts_by_frame(rounds: Sequence[FramePrompt]) -> dict[int, list[FramePromp
         grouped.setdefault(round_.frame, []).append(round_)
     return grouped
 
+
+def prompt_ids(rounds: Sequence[FramePrompt]) -> set[int]:
+    """Every person id a prompt names: its id masks' and its instances'."""
+    ids: set[int] = set()
+    for round_ in rounds:
+        if round_.id_mask is not None:
+            ids.update(np.unique(round_.id_mask).tolist())
+        ids.update(instance.id for instance in round_.instances)
+    return ids - {0}
 
 
 def prompt_rounds(path: str | os.PathLike[str] | None, frame: int = 0) -> list[FramePrompt] | None:
