@@ -109,6 +109,10 @@ def test_a_decode_thread_hands_on_its_error_and_the_encode_thread_its_own():
 
     with pytest.raises(ValueError, match="bad packet"):
         list(in_thread(broken()))
+    # A consumer that stops early (a caller breaking out of clip.masks()) does not leave the thread stuck.
+    frames = in_thread(iter(range(1000)), ahead=2)
+    assert next(frames) == 0
+    frames.close()
     written = []
     sink = BackgroundSink(written.append)
     for item in range(20):

@@ -234,11 +234,14 @@ def completion_shown(config: RunConfig) -> bool:
 
 
 def _streaming_completion() -> Callable | None:
-    """:class:`vmat.editing.completion.CompletionStream` once it exists (bounded look-ahead), else ``None``: the
-    whole-clip completion needs the layers three times, so the run then keeps them in a (scratch) file."""
-    from vmat.editing import completion
-
-    return getattr(completion, "CompletionStream", None)
+    """:class:`~vmat.editing.completion_stream.CompletionStream` (bounded look-ahead) where this vmat has it,
+    else ``None``: the whole-clip completion reads the layers three times, so the run then keeps them in a
+    (scratch) file and decodes the clip a second time to render."""
+    try:
+        from vmat.editing.completion_stream import CompletionStream
+    except ImportError:
+        return None
+    return CompletionStream
 
 
 def completed(pairs: Iterator[tuple[Frame, FrameRecord]], edit: EditSpec, clock: StageClock) -> Iterator[tuple[Frame, LayerStack]]:
@@ -276,6 +279,18 @@ def edited(stacks: Iterator[tuple[Frame, LayerStack]], edit: EditSpec, info: Vid
 def render(stack: LayerStack) -> np.ndarray:
     """``(H, W, 3)`` uint8 RGB of a frame's layers composited."""
     return np.ascontiguousarray(tensor_to_image(stack.render()))
+
+
+def write_video(
+    pairs: Iterator[tuple[Frame, FrameRecord]], path: str | os.PathLike[str], config: RunConfig, layer_pass: LayerPass
+) -> WriteSummary:
+    """``layer_pass``'s frames completed (where it shows), upsampled, edited by ``config.edit`` and encoded to
+    ``path`` with the source's timing and audio."""
+    clock, info = layer_pass.clock, layer_pass.info
+    with _video_writer(path, info, layer_pass.source, config.crf, config.preset, not config.fast_encode) as writer:
+        stacks = completed(pairs, config.edit, clock) if completion_shown(config) else ((f, r.layers) for f, r in pairs)
+        _encode(edited(stacks, config.edit, info, clock), writer, clock)
+    return writer.summary
 
 
 def make_layers(
@@ -393,11 +408,7 @@ def run_clip(
             with sinks:
                 pairs = progress(sinks.tapped(layer_pass), total=layer_pass.info.num_frames, desc="run")
                 if config.write_video and not spill:
-                    missing = set(config.edit.instance_ids)
-                    with _video_writer(here / f"{source.stem}.vmat.mp4", layer_pass.info, source, config.crf, config.preset, not config.fast_encode) as writer:
-                        stacks = completed(pairs, config.edit, clock) if completion_shown(config) else ((f, r.layers) for f, r in pairs)
-                        _encode(edited(stacks, config.edit, layer_pass.info, clock), writer, clock)
-                    video = writer.summary.describe()
+                    video = write_video(pairs, here / f"{source.stem}.vmat.mp4", config, layer_pass).describe()
                 else:
                     for _ in pairs:
                         pass

@@ -55,20 +55,24 @@ def in_thread(items: Iterable[T], ahead: int = 4) -> Iterator[T]:
     buffer: queue.Queue = queue.Queue(ahead)
     stop = threading.Event()
 
+    def hand_over(entry: tuple) -> bool:
+        """Queue ``entry`` unless the consumer has gone; ``False`` once it has."""
+        while not stop.is_set():
+            try:
+                buffer.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        buffer.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not hand_over((item, None)):
                     return
-            buffer.put((_END, None))
+            hand_over((_END, None))
         except BaseException as error:  # handed to the consumer, which raises it
-            buffer.put((_END, error))
+            hand_over((_END, error))
 
     thread = threading.Thread(target=produce, name="vmat-decode", daemon=True)
     thread.start()
