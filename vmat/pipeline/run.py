@@ -99,12 +99,6 @@ class RunConfig:
     fast_encode: bool = False  # let the encoders pick their thread count: faster, but the bytes depend on the machine
     batch_size: int = 4
     backend: Backend = "pyav"
-    # Where the networks run: "cpu", "cuda" or "cuda:N" (None: each stage's own default, CPU but for dav2-small).
-    device: str | None = None
-    # Frames start to end - 1 of the clip only (end None: to its last), read as a clip of their own: prompt
-    # frames and mask files count from start, the outputs start at the clip's start time (vmat.io.open_video).
-    start: int = 0
-    end: int | None = None
     # Where the networks run (depth, decomposition): "cpu", "cuda", "cuda:N"; None: each stage's default.
     device: str | None = None
     # Only frames start .. end - 1 of the clip, as a clip of its own (vmat.io.open_video): frames, prompts and
