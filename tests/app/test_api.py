@@ -28,7 +28,7 @@ def app_dirs(generated_clip, tmp_path):
 @pytest.fixture
 def client(app_dirs):
     root, work = app_dirs
-    with TestClient(create_app(AppConfig(work=work, roots=[root], max_upload_bytes=1 << 20))) as client:
+    with TestClient(create_app(AppConfig(work=work, roots=[root], max_upload_bytes=1 << 20)), base_url="http://127.0.0.1") as client:
         yield client
 
 
@@ -199,6 +199,7 @@ def test_propagate_cancel_then_complete(client, app_dirs, generated_clip):
     tab.post("/prompt", {"frame": 0, "id": target, "box": generated_clip.box(target)})
     job = tab.post("/propagate").json()["job"]
     assert job["state"] == "running"
+    assert tab.post("/open", {"path": str(app_dirs[0] / "walk.mp4")}).status_code == 409  # not under a running job
     assert tab.post("/cancel").status_code == 200
     job = tab.wait(60)
     assert job["state"] == "cancelled", job
@@ -216,6 +217,9 @@ def test_propagate_cancel_then_complete(client, app_dirs, generated_clip):
     assert last["source"] == "propagated" and abs(last["areas"][str(target)] - truth.sum()) <= 0.3 * truth.sum()
     tab.post("/prompt", {"frame": 0, "id": target, "click": [0, 0, False]})
     assert tab.get("/state").json()["masks"] == {"current": False}  # the prompt changed since
+    state = tab.open(app_dirs[0] / "walk.mp4")  # opened again: the earlier clip's prompt, job and masks go
+    assert (state["prompt"], state["masks"], state["job"]) == ({"prompts": []}, None, None)
+    assert tab.get("/mask/11").json()["source"] == "none"
 
 
 def test_run_options_are_checked_before_any_work(client, app_dirs, generated_clip, tmp_path):

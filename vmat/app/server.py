@@ -30,6 +30,7 @@ from vmat.app.files import IMAGE_SUFFIXES, VIDEO_SUFFIXES, FileRefused, allowed_
 from vmat.app.jobs import JobManager, JobRefused
 from vmat.app.session import Session, SessionStore
 from vmat.errors import ConfigError, VmatError
+from vmat.limits import MAX_PROMPT_FILE_BYTES
 
 STATIC = Path(__file__).parent / "static"
 
@@ -44,7 +45,7 @@ class AppConfig:
     max_upload_bytes: int = 2 << 30
     max_sessions: int = 16
     max_jobs: int = 2
-    allowed_hosts: list[str] = field(default_factory=lambda: ["127.0.0.1", "localhost", "testserver"])
+    allowed_hosts: list[str] = field(default_factory=lambda: ["127.0.0.1", "localhost", "::1"])
 
 
 def create_app(config: AppConfig) -> Starlette:
@@ -71,7 +72,7 @@ def create_app(config: AppConfig) -> Starlette:
     def settle(session: Session) -> dict | None:
         """The session's job as JSON; a finished propagation becomes the session's masks."""
         job = jobs.get(session.id)
-        if job is None:
+        if job is None or job.started < session.opened_at:  # a job on the tab's earlier clip
             return None
         if job.kind == "propagate" and job.state == "done" and session.masks != job.folder / "masks":
             with session.lock:
@@ -98,8 +99,14 @@ def create_app(config: AppConfig) -> Starlette:
     async def get_state(request: Request) -> JSONResponse:
         return state(session_of(request))
 
+    def check_idle(session: Session) -> None:
+        job = jobs.get(session.id)
+        if job is not None and job.running:
+            raise JobRefused(f"a {job.kind} job is running in this tab: cancel it before opening another clip.", 409)
+
     async def open_path(request: Request) -> JSONResponse:
         session = session_of(request)
+        check_idle(session)
         data = await body_json(request)
         path = allowed_path(data.get("path") if isinstance(data, dict) else None, roots, VIDEO_SUFFIXES)
         await run_in_threadpool(session.open, path)
@@ -113,6 +120,8 @@ def create_app(config: AppConfig) -> Starlette:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > config.max_upload_bytes:
             raise FileRefused(f"the upload is larger than the limit of {config.max_upload_bytes >> 20} MiB.", 413)
+        if purpose == "clip":
+            check_idle(session)
         suffixes = VIDEO_SUFFIXES if purpose == "clip" else VIDEO_SUFFIXES + IMAGE_SUFFIXES
         path = await save_upload(request.stream(), session.folder / "uploads", request.query_params.get("name", ""), suffixes, config.max_upload_bytes)
         if purpose == "clip" or path.suffix in VIDEO_SUFFIXES:
@@ -155,7 +164,8 @@ def create_app(config: AppConfig) -> Starlette:
         if not isinstance(data, dict):
             raise ConfigError("a prompt is a JSON object.")
         kinds = [kind for kind in ("box", "click", "scribble") if kind in data]
-        if len(kinds) != 1 or not isinstance(data.get("frame"), int) or not isinstance(data.get("id"), int):
+        whole = all(isinstance(data.get(key), int) and not isinstance(data.get(key), bool) for key in ("frame", "id"))
+        if len(kinds) != 1 or not whole:
             raise ConfigError("a prompt names frame, id and one of box, click or scribble.")
         await run_in_threadpool(session.add_prompt, data["frame"], data["id"], kinds[0], data[kinds[0]], bool(data.get("new_round")))
         return state(session)
@@ -179,16 +189,15 @@ def create_app(config: AppConfig) -> Starlette:
                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
         if request.method == "PUT":
             body = await request.body()
-            if len(body) > 16 << 20:
-                raise FileRefused("a prompt file is at most 16 MiB.", 413)
-            try:
-                document = json.loads(body.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                raise ConfigError("the prompt file is not JSON text.") from None
         else:  # POST {"path": ...}: a prompt file inside the allowed roots
             data = await body_json(request)
-            path = allowed_path(data.get("path") if isinstance(data, dict) else None, roots, (".json",))
-            document = json.loads(path.read_text())
+            body = allowed_path(data.get("path") if isinstance(data, dict) else None, roots, (".json",)).read_bytes()
+        if len(body) > MAX_PROMPT_FILE_BYTES:
+            raise FileRefused(f"a prompt file is at most {MAX_PROMPT_FILE_BYTES >> 20} MiB.", 413)
+        try:
+            document = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            raise ConfigError("the prompt file is not JSON text.") from None
         await run_in_threadpool(session.set_document, engine.check_document(document))
         return state(session)
 

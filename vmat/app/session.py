@@ -44,6 +44,7 @@ class Session:
         self.last_run: Path | None = None
         self.jobs = 0
         self.touched = time.time()
+        self.opened_at = 0.0  # when the current clip was opened: older jobs are not this clip's
         self._decoder: Iterator[np.ndarray] | None = None
         self._decoded = 0  # the index of the frame the decoder yields next
         self._images: OrderedDict[int, np.ndarray] = OrderedDict()
@@ -62,6 +63,7 @@ class Session:
                 shutil.rmtree(self.folder / sub, ignore_errors=True)
             self.clip, self.document, self.undo = info, {"prompts": []}, []
             self.masks, self.masks_version, self.last_run = None, -1, None
+            self.opened_at = time.time()
             self._images.clear()
             self._changed()
         return info

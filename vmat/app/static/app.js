@@ -273,7 +273,7 @@ function wire() {
   $("next").onclick = () => showFrame(S.frame + 1);
   $("show-overlay").onchange = draw;
   document.addEventListener("keydown", (event) => {
-    if (event.target.tagName === "INPUT" && event.target.type !== "range") return;
+    if (["INPUT", "SELECT", "TEXTAREA"].includes(event.target.tagName)) return; // the slider steps itself
     if (event.key === "ArrowLeft") showFrame(S.frame - 1);
     if (event.key === "ArrowRight") showFrame(S.frame + 1);
   });
