@@ -80,7 +80,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     pipeline.add_argument(
         "--process-size", type=int, action="append", default=[], metavar="PIXELS", help="also run at this processing size (repeatable)"
     )
-    pipeline.add_argument("--config", metavar="FILE", help="a TOML run configuration for every run (see vmat run --print-config)")
+    pipeline.add_argument(
+        "--config", metavar="FILE", action="append", default=[],
+        help="a TOML run configuration (see vmat run --print-config), run at every size; repeatable (default: the defaults)",
+    )
     pipeline.add_argument("--no-full-size", action="store_true", help="skip the run at the source size")
     _add_json_option(pipeline, "also write the results as JSON here")
     pipeline.set_defaults(handler=run_pipeline)
@@ -175,13 +178,17 @@ def run_pipeline(args: argparse.Namespace) -> int:
     from vmat.pipeline.run import RunConfig
 
     _check_json(args)
-    base = run_config_from_mapping(read_run_config(args.config), args.config) if args.config else RunConfig()
+    bases = [(Path(name).stem, run_config_from_mapping(read_run_config(name), name)) for name in args.config] or [("", RunConfig())]
     sizes = ([] if args.no_full_size else [None]) + args.process_size
     with tempfile.TemporaryDirectory(prefix="vmat-bench-") as folder:
         clip = loop_clip(args.clip, Path(folder) / "looped.mp4", args.frames) if args.frames else Path(args.clip)
         raw = raw_loop_fps(clip)
         runs = [
-            run_in_child("source size" if size is None else f"process size {size}", clip, Path(folder) / f"run{size}", replace(base, process_size=size))
+            run_in_child(
+                f"{name}{', ' if name else ''}{'source size' if size is None else f'process size {size}'}",
+                clip, Path(folder) / f"run{number}-{size}", replace(base, process_size=size),
+            )
+            for number, (name, base) in enumerate(bases)
             for size in sizes
         ]
     print(describe(args.clip, raw, runs))
