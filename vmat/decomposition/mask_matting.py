@@ -1,39 +1,67 @@
 """The weight-free decomposer: a frame and its instance id mask -> a :class:`~vmat.layers.LayerStack`.
 
-No learned weights: each person's hard mask becomes a soft matte by the colour guided filter in a band
-around the mask's boundary (inside the band the matte follows the image's edges; outside it the mask is
-trusted), each person's straight foreground colour comes from multi-level foreground estimation, and the
-background plane is the frame itself with the estimated background colour in the soft edges. What no
-frame pixel shows (the background behind a person) is left for background completion
-(:mod:`vmat.editing.completion`).
+No learned weights: each person's hard mask becomes a soft matte in a band around its outline where it
+meets the background. By default (``solver="closed-form"``) the band is a trimap's unknown region (wide
+around the head, where hair is: :mod:`vmat.matting.trimap`) and alpha there solves closed-form matting
+(:mod:`vmat.matting`); ``solver="guided-filter"`` is the previous, cheaper path: the colour guided filter of
+the mask in a narrow band. Outside the band the mask is trusted. Each person's straight foreground colour
+comes from multi-level foreground estimation, and the background plane is the frame itself with the
+estimated background colour in the soft edges. What no frame pixel shows (the background behind a person)
+is left for background completion (:mod:`vmat.editing.completion`).
 
 Where two people meet, the boundary is an occlusion edge and stays hard (only edges against the
-background are softened), so neither person's colour is painted into the other. It is both the fallback when no weights are available and the baseline the MP-Mat network must beat.
+background are softened), so neither person's colour is painted into the other. It is both the fallback
+when no weights are available and the baseline the MP-Mat network must beat.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import cv2
 import numpy as np
 import torch
 
 from vmat.decomposition.foreground import estimate_foreground
+from vmat.errors import ConfigError
 from vmat.filters import guided_filter
 from vmat.geometry import bounding_box
 from vmat.layers import LayerStack
+from vmat.matting import UNKNOWN, SolverConfig, TrimapConfig, solve_band, trimap_from_mask
+from vmat.matting.solve import guided_upsample
+
+SOLVERS = ("closed-form", "guided-filter")
 
 
 @dataclass(frozen=True)
 class MaskMattingConfig:
-    """Sizes are fractions of the frame's longer side, so one config suits any resolution."""
+    """Sizes are fractions of the frame's longer side, so one config suits any resolution.
 
-    band: float = 0.01  # half-width of the uncertain band around each mask boundary
+    ``solver`` picks the matte: ``"closed-form"`` uses ``trimap`` and ``matting``; ``"guided-filter"`` uses
+    ``band``, ``radius``, ``eps`` and ``subsample``.
+    """
+
+    solver: Literal["closed-form", "guided-filter"] = "closed-form"
+    trimap: TrimapConfig = field(default_factory=TrimapConfig)
+    matting: SolverConfig = field(default_factory=SolverConfig)
+    # Closed-form: the person is matted at the size where the band's narrow half-width is this many pixels
+    # (never above the frame's size), so the cost follows the outline's length in band widths, not the resolution.
+    band_pixels: float = 6.0
+    band: float = 0.01  # guided filter: half-width of the uncertain band around each mask boundary
     radius: float = 0.01  # guided-filter window radius
     eps: float = 1e-3  # guided-filter regularisation: larger is smoother, smaller follows edges more
     subsample: int = 2  # guided-filter coefficients at 1/subsample resolution
     min_pixels: int = 2  # the band and radius never shrink below this
+
+    def __post_init__(self) -> None:
+        if self.solver not in SOLVERS:
+            raise ConfigError(f"the mask-matting solver is one of {', '.join(SOLVERS)}, not {self.solver!r}.")
+
+    def margin(self, longer_side: int) -> int:
+        """Pixels around a person's mask that their matte can reach (and that its filters read)."""
+        reach = max(self.band, self.radius) if self.solver == "guided-filter" else max(self.trimap.band, self.trimap.hair_band)
+        return 2 * max(self.min_pixels, round(reach * longer_side))
 
 
 def _disc(radius: int) -> np.ndarray:
@@ -41,16 +69,24 @@ def _disc(radius: int) -> np.ndarray:
 
 
 def soft_matte(
-    image: np.ndarray, mask: np.ndarray, config: MaskMattingConfig = MaskMattingConfig(), others: np.ndarray | None = None
+    image: np.ndarray,
+    mask: np.ndarray,
+    config: MaskMattingConfig = MaskMattingConfig(),
+    others: np.ndarray | None = None,
+    longer_side: int | None = None,
 ) -> np.ndarray:
     """One instance's soft matte ``(H, W)`` float32 in [0, 1] from its hard ``mask (H, W)`` bool.
 
     ``image`` is ``(H, W, 3)`` float32 in [0, 1]. Pixels farther than the band from the mask boundary keep the
-    mask's value; inside the band the guided filter decides, but only where the person meets the
+    mask's value; inside the band the solver decides, but only where the person meets the
     background: ``others`` (bool, the other people's pixels) keep their hard value, because a boundary
     between two people is an occlusion edge, and softening it would paint one person into the other.
+    ``longer_side``: the frame's longer side, which the config's fractions refer to when ``image`` is a crop
+    of it (default: the image's own).
     """
-    longest = max(mask.shape)
+    longest = longer_side or max(mask.shape)
+    if config.solver == "closed-form":
+        return person_layer(image, mask, config, others, longest)[0]
     band = max(config.min_pixels, round(config.band * longest))
     radius = max(config.min_pixels, round(config.radius * longest))
     hard = mask.astype(np.uint8)
@@ -60,6 +96,51 @@ def soft_matte(
         uncertain &= ~others & (cv2.dilate(background, _disc(band)) > 0)
     filtered = guided_filter(image, hard.astype(np.float32), radius, config.eps, config.subsample)
     return np.where(uncertain, np.clip(filtered, 0.0, 1.0), hard.astype(np.float32)).astype(np.float32)
+
+
+def person_layer(
+    image: np.ndarray,
+    mask: np.ndarray,
+    config: MaskMattingConfig = MaskMattingConfig(),
+    others: np.ndarray | None = None,
+    longer_side: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One person's ``(alpha (H, W), foreground (H, W, 3), background (H, W, 3))`` float32 from ``image (H, W, 3)``
+    float32 in [0, 1] and their ``mask (H, W)`` bool (``others``, ``longer_side``: as :func:`soft_matte`).
+
+    With the guided filter, all at full size. With the closed-form solver, the trimap, the band's alpha and the
+    colours are made at the working size where the band's half-width is ``band_pixels``, then brought back:
+    alpha by guided upsampling inside the band (the mask's value outside it), the colours enlarged and then
+    corrected by the least change that makes ``alpha F + (1 - alpha) B`` the full-size image again.
+    """
+    longest = longer_side or max(mask.shape)
+    if config.solver == "guided-filter":
+        alpha = soft_matte(image, mask, config, others, longest)
+        return (alpha, *estimate_foreground(image, alpha))
+    height, width = mask.shape
+    scale = min(1.0, config.band_pixels / max(config.trimap.band * longest, 1e-9))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = size != (width, height)
+
+    def shrink(pixels: np.ndarray) -> np.ndarray:
+        return cv2.resize(pixels.astype(np.float32), size, interpolation=cv2.INTER_AREA) if small else pixels
+
+    small_image = shrink(image)
+    small_others = None if others is None else shrink(others) >= 0.5
+    trimap = trimap_from_mask(shrink(mask) >= 0.5, config.trimap, others=small_others, longer_side=round(longest * scale))
+    small_alpha = solve_band(small_image, trimap, config.matting)
+    foreground, background = estimate_foreground(small_image, small_alpha)
+    if not small:
+        return small_alpha, foreground, background
+    unknown = cv2.resize((trimap == UNKNOWN).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) > 0
+    guided = guided_upsample(small_image, small_alpha, image, config.matting.upsample_radius, config.matting.upsample_eps)
+    alpha = np.where(unknown, np.clip(guided, 0.0, 1.0), mask).astype(np.float32)
+    foreground = cv2.resize(foreground, (width, height), interpolation=cv2.INTER_LINEAR)
+    background = cv2.resize(background, (width, height), interpolation=cv2.INTER_LINEAR)
+    a = alpha[..., None]
+    residual = image - a * foreground - (1 - a) * background
+    weight = residual / (a * a + (1 - a) * (1 - a))  # min |dF|^2 + |dB|^2 with a dF + (1 - a) dB = residual
+    return alpha, np.clip(foreground + a * weight, 0, 1), np.clip(background + (1 - a) * weight, 0, 1)
 
 
 def feet_depth(mask: np.ndarray) -> float:
@@ -115,14 +196,13 @@ class MaskMattingDecomposer:
         alpha = np.zeros((planes, height, width), np.float32)
         background = rgb.copy()
         alpha[0] = 1.0
-        margin = 2 * max(self.config.min_pixels, round(max(self.config.band, self.config.radius) * max(height, width)))
+        margin = self.config.margin(max(height, width))
         for instance in present:
             plane = 1 + ids.index(instance)
             mask = id_mask == instance
             rows, cols = bounding_box(mask, margin)
             others = (id_mask != 0) & ~mask
-            own = soft_matte(rgb[rows, cols], mask[rows, cols], self.config, others[rows, cols])
-            foreground, behind = estimate_foreground(rgb[rows, cols], own)
+            own, foreground, behind = person_layer(rgb[rows, cols], mask[rows, cols], self.config, others[rows, cols], max(height, width))
             alpha[plane, rows, cols] = own
             colour[plane, rows, cols] = foreground
             edge = (own > 0) & (own < 1)

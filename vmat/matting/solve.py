@@ -1,0 +1,85 @@
+"""Alpha in a trimap's unknown band by closed-form matting: coarse to fine, a few conjugate-gradient steps
+per level, and guided upsampling to bring an alpha solved at a smaller size back up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vmat.filters import guided_coefficients
+from vmat.matting.cg import jacobi_pcg
+from vmat.matting.laplacian import band_system
+from vmat.matting.trimap import UNKNOWN
+
+
+@dataclass(frozen=True)
+class SolverConfig:
+    eps: float = 1e-7  # the closed-form windows' regulariser (Levin et al.'s value)
+    iterations: int = 40  # conjugate-gradient steps at most, per level
+    tolerance: float = 1e-4  # stop once the residual is this fraction of the rhs
+    upsample_radius: int = 1  # coarser levels' guided upsampling: window radius in coarse pixels
+    upsample_eps: float = 1e-4
+    levels: int = 3  # solve at 1/2, 1/4, ... of the working size first, each start of the next (1: no coarser level)
+
+
+MIN_LEVEL_SIDE = 16  # no coarser level below this many pixels on the shorter side
+
+
+def solve_band(image: np.ndarray, trimap: np.ndarray, config: SolverConfig = SolverConfig(), initial: np.ndarray | None = None) -> np.ndarray:
+    """Alpha ``(H, W)`` float32 in [0, 1] for ``image (H, W, 3)`` float32 in [0, 1] and ``trimap (H, W)`` (0, 0.5, 1).
+
+    Known pixels keep the trimap's value; the unknown band is solved from ``initial`` (``(H, W)``, default
+    0.5); each conjugate-gradient step spreads the known values about two pixels further in.
+    """
+    unknown = trimap == UNKNOWN
+    if not unknown.any():
+        return trimap.astype(np.float32)
+    start = np.where(unknown, UNKNOWN if initial is None else initial, trimap).astype(np.float32)
+    return _solve_levels(image, trimap, start, config, config.levels)
+
+
+def guided_upsample(small_image: np.ndarray, small_alpha: np.ndarray, image: np.ndarray, radius: int = 1, eps: float = 1e-4) -> np.ndarray:
+    """``small_alpha (h, w)`` brought to ``image``'s size ``(H, W, 3)`` along ``image``'s edges: the guided
+    filter's affine coefficients (alpha ~ a . colour + b) fitted to ``small_image (h, w, 3)`` and applied to
+    ``image`` (He and Sun 2015). Returns ``(H, W)`` float32, not clipped."""
+    height, width = image.shape[:2]
+    a, b = guided_coefficients(small_image, small_alpha, radius, eps)
+    a = cv2.resize(a, (width, height), interpolation=cv2.INTER_LINEAR)
+    b = cv2.resize(b, (width, height), interpolation=cv2.INTER_LINEAR)
+    return (np.einsum("hwc,hwc->hw", a, image) + b).astype(np.float32)
+
+
+def _solve_smaller(image: np.ndarray, trimap: np.ndarray, start: np.ndarray, config: SolverConfig, size: tuple[int, int], levels: int) -> np.ndarray:
+    """The band's alpha solved at the smaller ``size`` (width, height) and brought back to ``trimap``'s size."""
+    unknown = trimap == UNKNOWN
+    # At the working size a pixel is unknown when any full-size pixel it covers is.
+    small_image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    small_unknown = cv2.resize(unknown.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+    small_known = cv2.resize(trimap.astype(np.float32), size, interpolation=cv2.INTER_AREA).round()
+    small_trimap = np.where(small_unknown, UNKNOWN, small_known).astype(np.float32)
+    small_start = cv2.resize(start, size, interpolation=cv2.INTER_AREA)
+    small_alpha = _solve_levels(small_image, small_trimap, small_start, config, levels)
+    guided = guided_upsample(small_image, small_alpha, image, config.upsample_radius, config.upsample_eps)
+    return np.where(unknown, np.clip(guided, 0.0, 1.0), trimap).astype(np.float32)
+
+
+def _solve_levels(image: np.ndarray, trimap: np.ndarray, start: np.ndarray, config: SolverConfig, levels: int) -> np.ndarray:
+    """Coarse to fine: the band solved at half the size first starts the solve at this size, so that the
+    few conjugate-gradient steps here need only carry detail, not values across the band."""
+    height, width = trimap.shape
+    if levels > 1 and min(height, width) >= 2 * MIN_LEVEL_SIDE:
+        half = ((width + 1) // 2, (height + 1) // 2)
+        start = np.where(trimap == UNKNOWN, _solve_smaller(image, trimap, start, config, half, levels - 1), start)
+    return _solve(image, trimap, start, config)
+
+
+def _solve(image: np.ndarray, trimap: np.ndarray, start: np.ndarray, config: SolverConfig) -> np.ndarray:
+    unknown = trimap == UNKNOWN
+    system = band_system(image, trimap, unknown, config.eps)
+    alpha = start.astype(np.float64)
+    if system.rhs.size:
+        solved, _ = jacobi_pcg(system.matrix, system.rhs, alpha[unknown], iterations=config.iterations, tolerance=config.tolerance)
+        alpha[unknown] = solved
+    return np.clip(alpha, 0.0, 1.0).astype(np.float32)

@@ -1,0 +1,67 @@
+"""A trimap from a coarse mask: an unknown band around the boundary, wider where hair is likely.
+
+A coarse mask (propagated, or drawn by hand) is wrong by a few pixels along its whole outline and by much
+more around hair, so the band's half-width is a fraction of the frame's longer side (one config suits any
+resolution), and widened inside a *head zone*: the given head region (from the person's head landmarks),
+or else the top of the silhouette (the rows within ``head`` of its height from its top), where people's hair is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vmat.geometry import morph
+
+UNKNOWN = 0.5  # the trimap's value in the unknown band (0: background, 1: foreground)
+
+
+@dataclass(frozen=True)
+class TrimapConfig:
+    """Half-widths are fractions of the image's longer side, never below ``min_pixels``."""
+
+    band: float = 0.015  # the unknown band's half-width along the outline
+    hair_band: float = 0.03  # its half-width in the head zone
+    head: float = 0.15  # without a head region: the top fraction of the silhouette's height
+    min_pixels: int = 1
+
+
+def top_of_silhouette(mask: np.ndarray, fraction: float) -> np.ndarray:
+    """The rows ``(H, W)`` bool within ``fraction`` of ``mask``'s height from its topmost row (empty mask: none)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    zone = np.zeros(mask.shape, bool)
+    if rows.size:
+        zone[rows[0] : rows[0] + max(1, round(fraction * (rows[-1] - rows[0] + 1)))] = True
+    return zone
+
+
+def trimap_from_mask(
+    mask: np.ndarray,
+    config: TrimapConfig = TrimapConfig(),
+    *,
+    head: np.ndarray | None = None,
+    others: np.ndarray | None = None,
+    longer_side: int | None = None,
+) -> np.ndarray:
+    """The trimap ``(H, W)`` float32 (0, :data:`UNKNOWN`, 1) of one subject's ``mask (H, W)`` bool.
+
+    ``head (H, W)`` bool: where the wide band applies (default: :func:`top_of_silhouette`). ``others (H, W)``
+    bool: other people's pixels; they are known background for this subject, and the band stops where the
+    subject meets them (an occlusion edge stays hard), keeping only the part near the real background.
+    ``longer_side``: what the config's fractions refer to when ``mask`` is a crop of a frame (default: the mask's).
+    """
+    longest = longer_side or max(mask.shape)
+    band = max(config.min_pixels, round(config.band * longest))
+    wide = max(config.min_pixels, round(config.hair_band * longest))
+    zone = top_of_silhouette(mask, config.head) if head is None else head
+    unknown = morph(mask, band) & ~morph(mask, -band)
+    if wide > band and zone.any():
+        unknown |= morph(mask, wide) & ~morph(mask, -wide) & morph(zone & mask, wide)
+    trimap = mask.astype(np.float32)
+    if others is not None and others.any():
+        background = ~mask & ~others
+        unknown &= ~others & morph(background, max(band, wide))
+        trimap[others] = 0.0
+    trimap[unknown] = UNKNOWN
+    return trimap
