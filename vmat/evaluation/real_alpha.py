@@ -22,6 +22,10 @@ scored with :mod:`vmat.metrics.matting`:
 
 The results hold ``coarse-mask`` (the coarse mask itself as the alpha) and ``default`` (the pipeline's
 default decomposer with its default options) besides the methods asked for.
+
+This module also registers the ``pymatting`` method (when the optional ``pymatting`` package is installed):
+pymatting's closed-form, KNN or LBDM solver on the same trimap the default decomposer builds from each
+mask, the reference the default's own solver is measured against.
 """
 
 from __future__ import annotations
@@ -34,12 +38,43 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vmat.decomposition import MaskMattingConfig
 from vmat.errors import ConfigError, InputNotFoundError, NotMediaError
-from vmat.evaluation.methods import Method, MethodInput, method_factory
+from vmat.evaluation.methods import Method, MethodInput, _baseline, method_factory, register_method
+from vmat.geometry import morph, shift
 from vmat.io.image_sequence import read_image
+from vmat.matting import trimap_from_mask
 from vmat.metrics.matting import CONN_SCALE, GRAD_SCALE, MSE_SCALE, SAD_SCALE, ErrorMaps
 from vmat.pipeline.run import RunConfig
-from vmat.training.perturb import morph, shift
+
+PYMATTING_SOLVERS = ("cf", "knn", "lbdm")
+
+
+@register_method(
+    "pymatting",
+    "pymatting's solver (option solver=cf|knn|lbdm, default cf) on the trimap the default decomposer builds "
+    "from each guidance mask (needs `pip install pymatting`)",
+)
+def make_pymatting(solver: str = "cf") -> Method:
+    try:
+        import pymatting
+    except ImportError as error:
+        raise ConfigError("the pymatting method needs the pymatting package: pip install pymatting") from error
+    if solver not in PYMATTING_SOLVERS:
+        raise ConfigError(f"pymatting's solver is one of {', '.join(PYMATTING_SOLVERS)}, not {solver!r}.")
+    estimate = getattr(pymatting, f"estimate_alpha_{solver}")
+
+    def mattes(image: np.ndarray, guidance: np.ndarray) -> np.ndarray:
+        rgb = image.astype(np.float64) / 255.0
+        alphas = []
+        for k, mask in enumerate(guidance):
+            others = guidance[np.arange(len(guidance)) != k].any(axis=0)
+            trimap = trimap_from_mask(mask, MaskMattingConfig().trimap, others=others)
+            alphas.append(np.clip(estimate(rgb, trimap.astype(np.float64)), 0.0, 1.0).astype(np.float32))
+        return np.stack(alphas) if alphas else guidance.astype(np.float32)
+
+    return _baseline(mattes)
+
 
 COARSE_MASK = "coarse-mask"
 DEFAULT = "default"

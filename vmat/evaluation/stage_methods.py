@@ -59,13 +59,18 @@ class PipelineOptions:
 
 @register_method(
     "mask-matting",
-    "the weight-free decomposer: guided-filter mattes around the guidance masks, multi-level foreground "
-    "estimation, depth from the feet (options band, radius, eps as fractions of the frame size / GF eps); " + _TEMPORAL_HELP,
+    "the weight-free decomposer: closed-form mattes in a trimap band around the guidance masks (solver=guided-filter: "
+    "the previous guided-filter mattes, options band, radius, eps as fractions of the frame size / GF eps), multi-level "
+    "foreground estimation, depth from the feet; " + _TEMPORAL_HELP,
 )
 def make_mask_matting(
-    band: float = MaskMattingConfig.band, radius: float = MaskMattingConfig.radius, eps: float = MaskMattingConfig.eps, **options
+    solver: str = MaskMattingConfig.solver,
+    band: float = MaskMattingConfig.band,
+    radius: float = MaskMattingConfig.radius,
+    eps: float = MaskMattingConfig.eps,
+    **options,
 ) -> Method:
-    decomposer = MaskMattingDecomposer(MaskMattingConfig(band=band, radius=radius, eps=eps))
+    decomposer = MaskMattingDecomposer(MaskMattingConfig(solver=solver, band=band, radius=radius, eps=eps))
     return decomposer_method(decomposer, PipelineOptions(**options))
 
 
