@@ -15,7 +15,7 @@ from vmat.cli.main import main
 from vmat.io import VideoWriter
 from vmat.metrics.segmentation import boundary_f_measure, j_and_f, jaccard
 from vmat.propagation import registry
-from vmat.propagation.idmask import write_id_mask
+from vmat.propagation.idmask import mask_path, write_id_mask
 
 SIDE = 16
 FRAMES = 8
@@ -233,14 +233,14 @@ def test_real_davis_sequences_and_flow_exactly_as_vmat_masks(davis, tmp_path):
         assert 0 < m.mean_j <= 100 and 0 < m.mean_f <= 100
     # The person walks: following her beats copying the first mask.
     assert by[("hike", "flow")].mean_jf > by[("hike", "copy")].mean_jf
-    # `prior` (the default) and `flow` are vmat's propagators run as `vmat masks --id-mask masks/00000.png
+    # `prior` (the default) and `flow` are vmat's propagators run as `vmat masks --prompt masks/00000.png
     # [--propagator flow]` runs them.
     source = video_frames(davis / "hike" / "hike.mp4")
     rounds = prompt_rounds(davis / "hike" / "masks" / "00000.png")
     for method in ("prior", "flow"):
         out = tmp_path / method
         mask_clip(lambda: islice(source(), frames), out, rounds, config=MaskingConfig(propagator=method))
-        scores = [j_and_f(read_id_mask(out / f"{t:05d}.png"), read_id_mask(davis / "hike" / "masks" / f"{t:05d}.png"))[1] for t in range(1, frames - 1)]
+        scores = [j_and_f(read_id_mask(mask_path(out, t)), read_id_mask(davis / "hike" / "masks" / f"{t:05d}.png"))[1] for t in range(1, frames - 1)]
         assert by[("hike", method)].mean_j == pytest.approx(100 * statistics.fmean(j for j, _ in scores), abs=1e-9)
         assert by[("hike", method)].mean_f == pytest.approx(100 * statistics.fmean(f for _, f in scores), abs=1e-9)
 

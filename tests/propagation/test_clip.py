@@ -72,6 +72,6 @@ def test_propagate_yields_every_frame_in_the_given_order(clip):
 def test_prompt_file_round_trip_with_exported_masks(tmp_path, clip):
     out = tmp_path / "masks"
     mask_clip(_source(clip), out, [FramePrompt(0, id_mask=clip[0][1])])
-    (tmp_path / "p.json").write_text(json.dumps({"prompts": [{"frame": 3, "id_mask": "masks/00003.png"}]}))
+    (tmp_path / "p.json").write_text(json.dumps({"prompts": [{"frame": 3, "id_mask": "masks/000003.png"}]}))
     rounds = load_prompts(tmp_path / "p.json")
-    np.testing.assert_array_equal(rounds[0].id_mask, read_id_mask(out / "00003.png"))
+    np.testing.assert_array_equal(rounds[0].id_mask, read_id_mask(out / "000003.png"))

@@ -18,29 +18,31 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Literal
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from vmat.decomposition.build import check_decomposer
 from vmat.decomposition.resolution import upsample_layers
 from vmat.editing import complete_background
+from vmat.editing.completion import CompletionConfig
+from vmat.editing.completion_stream import CompletionStream
 from vmat.errors import ConfigError, OutputError
 from vmat.io import VideoWriter, WriteSummary, open_video
 from vmat.io.atomic import atomic_output, atomic_outputs, check_new_output, created_folder
+from vmat.io.frame import Frame
 from vmat.io.image_sequence import write_png
 from vmat.io.metadata import VideoInfo
 from vmat.io.reader import Backend
-from vmat.io.frame import Frame
-from vmat.layers import LayerStack, LayersReader, LayersWriter, label_preview, tensor_to_image
+from vmat.layers import LayersReader, LayerStack, LayersWriter, label_preview, tensor_to_image
 from vmat.layers.store import check_source, source_fingerprint
-from vmat.pipeline.edits import EditSpec, apply_edits, check_background
 from vmat.pipeline.clock import StageClock
+from vmat.pipeline.edits import EditSpec, apply_edits, check_background
 from vmat.pipeline.record import FrameRecord
 from vmat.pipeline.stage import InProcessRunner, Stage, StageFactory, StageRunner
 from vmat.pipeline.stages import (
@@ -129,7 +131,7 @@ class RunSummary:
 
 
 def masking_config(config: RunConfig) -> MaskingConfig:
-    return MaskingConfig(propagator=config.propagator, backward_window=config.backward_window)
+    return MaskingConfig(propagator=config.propagator, backward_window=config.backward_window, device=config.device or "cpu")
 
 
 def stage_factories(
@@ -227,23 +229,10 @@ def completion_shown(config: RunConfig) -> bool:
     return background is None or background.startswith("blur:")
 
 
-def _streaming_completion() -> Callable | None:
-    """:class:`~vmat.editing.completion_stream.CompletionStream` (bounded look-ahead) where this vmat has it,
-    else ``None``: the whole-clip completion reads the layers three times, so the run then keeps them in a
-    (scratch) file and decodes the clip a second time to render."""
-    try:
-        from vmat.editing.completion_stream import CompletionStream
-    except ImportError:
-        return None
-    return CompletionStream
-
-
 def completed(pairs: Iterator[tuple[Frame, FrameRecord]], edit: EditSpec, clock: StageClock) -> Iterator[tuple[Frame, LayerStack]]:
     """Each frame with its background completed, through the streaming completion (frames come back after
     its look-ahead, in order)."""
-    from vmat.editing.completion import CompletionConfig
-
-    stream = _streaming_completion()(CompletionConfig(), removing=edit.vacated_ids, keep_shadows=edit.keep_shadow)
+    stream = CompletionStream(CompletionConfig(), removing=edit.vacated_ids, keep_shadows=edit.keep_shadow)
     frames: Alongside[Frame] = Alongside()
     for frame, record in pairs:
         frames.keep(frame)
@@ -388,36 +377,24 @@ def run_clip(
         check_new_output(output, overwrite=overwrite, inputs=inputs)
     summary = RunSummary()
     clock = StageClock()
-    with torch_threads(config.torch_threads), created_folder(folder), atomic_outputs(folder) as staging, ExitStack() as scratch:
+    with torch_threads(config.torch_threads), created_folder(folder), atomic_outputs(folder) as staging:
         here = staging.folder
         masks = here / f"{source.stem}.masks" if config.write_masks and config.masks_folder is None else None
-        # Completion over the whole clip (until it streams) reads the layers three times: a file, scratch unless asked.
-        spill = completion_shown(config) and _streaming_completion() is None
-        layers_path = None
-        if config.write_layers or spill:
-            layers_path = (here if config.write_layers else Path(scratch.enter_context(_scratch_folder()))) / f"{source.stem}.vlayers"
+        layers_path = here / f"{source.stem}.vlayers" if config.write_layers else None
         with _masks_folder(masks) as masks_out, LayerPass(source, config, runner=runner, clock=clock, masks_out=masks_out) as layer_pass:
             sinks = _Sinks(layer_pass, layers_path=layers_path, preview=here / f"{source.stem}.ids.png" if config.write_preview else None,
                            people=here if config.write_people else None)
             with sinks:
                 pairs = progress(sinks.tapped(layer_pass), total=layer_pass.info.num_frames, desc="run")
-                if config.write_video and not spill:
-                    video = write_video(pairs, here / f"{source.stem}.vmat.mp4", config, layer_pass).describe()
+                if config.write_video:
+                    summary.outputs.append(write_video(pairs, here / f"{source.stem}.vmat.mp4", config, layer_pass).describe())
                 else:
                     for _ in pairs:
                         pass
             _check_ids(config.edit, layer_pass.ids)
         summary.frames = sinks.frames
         summary.ids = sorted(layer_pass.ids)
-        summary.outputs += _masks_lines(layer_pass, masks)
-        summary.outputs += sinks.lines if config.write_layers else [line for line in sinks.lines if "vlayers" not in line]
-        if config.write_video and spill:
-            video = edit_clip(
-                source, layers_path, here / f"{source.stem}.vmat.mp4", config.edit, complete=config.complete_background, crf=config.crf,
-                preset=config.preset, backend=config.backend, clock=clock, deterministic=not config.fast_encode,
-            ).describe()
-        if config.write_video:
-            summary.outputs.append(video)
+        summary.outputs = [*_masks_lines(layer_pass, masks), *sinks.lines, *summary.outputs]
     summary.outputs = [staging.shown(line) for line in summary.outputs]
     summary.wall_seconds = time.perf_counter() - started
     summary.stage_seconds = clock.seconds
@@ -544,14 +521,6 @@ def _masks_folder(folder: Path | None) -> Iterator[Path | None]:
     with atomic_output(folder, is_dir=True) as temporary:
         Path(temporary).mkdir(parents=True, exist_ok=True)
         yield Path(temporary)
-
-
-@contextmanager
-def _scratch_folder() -> Iterator[str]:
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="vmat-run-") as folder:
-        yield folder
 
 
 def _masks_lines(layer_pass: LayerPass, masks: Path | None) -> list[str]:

@@ -34,6 +34,8 @@ class MaskingConfig:
     backward_window: int = 64
     # "prior" (flow fused with the person prior) or "flow" (weight-free); see vmat.propagation.registry.
     propagator: str = "prior"
+    # Where the person prior's networks run ("cpu", "cuda", "cuda:N").
+    device: str = "cpu"
     # Automatic people finding: how many frames (every `auto_stride`-th from the start) feed the motion cue
     # of the weight-free finder (the detector looks at frame 0 only).
     auto_frames: int = 20
@@ -126,7 +128,7 @@ def default_propagator(config: MaskingConfig, automatic: bool) -> MaskPropagator
     if config.propagator == "prior":
         from vmat.propagation.prior import PriorPropagator, PriorPropagatorConfig
 
-        return PriorPropagator(PriorPropagatorConfig(pick_up_new=automatic))
+        return PriorPropagator(PriorPropagatorConfig(pick_up_new=automatic, device=config.device))
     from vmat.propagation.registry import make_propagator
 
     return make_propagator(config.propagator)
