@@ -179,10 +179,13 @@ class Clip:
 
     def write_layers(self, path: str | os.PathLike[str]) -> Path:
         """The clip's layers file (reusable by ``vmat remove --layers`` and the other edits). Returns its path."""
-        with LayersWriter(path, frame_rate=self.info.frame_rate, source=source_fingerprint(self.path)) as writer:
-            with LayerPass(self.path, self.config, prompts=self.prompts or None) as layer_pass, torch_threads(self.config.torch_threads):
-                for frame, record in layer_pass:
-                    writer.write(record.layers, frame.time)
+        with (
+            LayersWriter(path, frame_rate=self.info.frame_rate, source=source_fingerprint(self.path)) as writer,
+            torch_threads(self.config.torch_threads),
+            LayerPass(self.path, self.config, prompts=self.prompts or None) as layer_pass,
+        ):
+            for frame, record in layer_pass:
+                writer.write(record.layers, frame.time)
         return Path(path)
 
     def write_video(self, path: str | os.PathLike[str], spec: EditSpec | None = None, **edits: object) -> Path:

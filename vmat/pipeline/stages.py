@@ -14,24 +14,24 @@ import numpy as np
 import torch
 
 from vmat.camera import CameraTracker, TrackerConfig
-from vmat.editing.completion import CompletionConfig
 from vmat.decomposition import MaskMattingDecomposer, NetworkDecomposer
 from vmat.decomposition.build import build_decomposer
 from vmat.decomposition.resolution import shrink_ids, shrink_image
-from vmat.geometry import processing_size
 from vmat.depth.base import DepthEstimator, images_to_tensor
 from vmat.depth.build import build_depth_estimator
+from vmat.editing.completion import CompletionConfig
 from vmat.errors import ConfigError, InputNotFoundError, UnsupportedMediaError
+from vmat.geometry import processing_size
 from vmat.io.metadata import VideoInfo
-from vmat.pipeline.record import FrameRecord
 from vmat.limits import MIN_TRACKED_SIDE
+from vmat.pipeline.record import FrameRecord
+from vmat.pipeline.stage import Stage
 from vmat.propagation.clip import MaskingConfig
 from vmat.propagation.idmask import mask_path, read_id_mask, write_id_mask
 from vmat.propagation.prompts import FramePrompt
 from vmat.propagation.stream import MaskStream
 from vmat.temporal import FusionConfig, StreamConfig, TemporalRefiner, TemporalRefinerStream, build_temporal_refiner
 from vmat.temporal.build import shipped_temporal_checkpoint
-from vmat.pipeline.stage import Stage
 
 
 class MaskFolderStage(Stage):

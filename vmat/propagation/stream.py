@@ -114,7 +114,7 @@ class MaskStream(Generic[T]):
     def _release(self, count: int) -> list[tuple[T, np.ndarray]]:
         ready = []
         for _ in range(count):
-            index, image, item, ids = self._held.popleft()
+            _, image, item, ids = self._held.popleft()
             if ids is None:  # before the first prompt, beyond the window
                 self.unreached += 1
                 ids = np.zeros(image.shape[:2], np.uint16)
@@ -154,7 +154,7 @@ class MaskStream(Generic[T]):
         return ids.astype(np.uint16, copy=False)
 
     def _start_automatic(self) -> list[tuple[T, np.ndarray]]:
-        _, first, item, _ = self._held[0]
+        first = self._held[0][1]
         sample = [entry[1] for entry in self._held][:: self.config.auto_stride][: self.config.auto_frames]
         self._held[0][3] = self._start(first, [FramePrompt(0, id_mask=find_people_ids(sample, self.config.people, self.config.segment))])
         for entry in list(self._held)[1:]:
