@@ -8,7 +8,7 @@ from vmat.matting import UNKNOWN, SolverConfig, TrimapConfig, solve_band, trimap
 from vmat.matting.cg import jacobi_pcg
 from vmat.matting.laplacian import band_system
 from vmat.matting.solve import guided_upsample
-from vmat.matting.trimap import top_of_silhouette
+from vmat.matting.trimap import band_pixels, top_of_silhouette
 
 CONVERGED = SolverConfig(iterations=5000, tolerance=1e-10)
 
@@ -124,13 +124,22 @@ def test_matches_pymatting_closed_form_on_the_same_trimap():
 def test_trimap_band_is_wider_at_the_top_of_the_silhouette():
     mask = np.zeros((100, 60), bool)
     mask[20:90, 20:40] = True
-    trimap = trimap_from_mask(mask, TrimapConfig(band=0.02, hair_band=0.06, head=0.2))  # 2 and 6 px
+    config = TrimapConfig(band=0.02, hair_band=0.06, head=0.2, band_of_height=1.0, hair_band_of_height=1.0)
+    trimap = trimap_from_mask(mask, config)  # 2 and 6 px
     unknown = trimap == UNKNOWN
     assert unknown[20 - 6, 30] and not unknown[20 - 7, 30]  # above the head: 6 px
     assert unknown[89 + 2, 30] and not unknown[89 + 3, 30]  # below the feet: 2 px
     assert unknown[60, 20 - 2] and not unknown[60, 20 - 3]  # the side, far from the head: 2 px
     assert trimap[50, 30] == 1.0 and trimap[5, 5] == 0.0
     assert top_of_silhouette(mask, 0.2)[20:34].all() and not top_of_silhouette(mask, 0.2)[34].any()
+
+
+def test_band_is_capped_by_the_subjects_height():
+    mask = np.zeros((400, 600), bool)
+    mask[300:350, 100:120] = True  # a subject 50 px tall in a 600 px frame
+    config = TrimapConfig(band=0.02, hair_band=0.04, band_of_height=0.1, hair_band_of_height=0.2)
+    assert band_pixels(mask, config) == (5, 10)  # not 12 and 24 px from the frame's size
+    assert band_pixels(mask, config, longer_side=100) == (2, 4)  # the frame fractions win for a small frame
 
 
 def test_trimap_keeps_occlusion_edges_hard():

@@ -30,6 +30,7 @@ from vmat.geometry import bounding_box
 from vmat.layers import LayerStack
 from vmat.matting import UNKNOWN, SolverConfig, TrimapConfig, solve_band, trimap_from_mask
 from vmat.matting.solve import guided_upsample
+from vmat.matting.trimap import band_pixels
 
 SOLVERS = ("closed-form", "guided-filter")
 
@@ -118,7 +119,7 @@ def person_layer(
         alpha = soft_matte(image, mask, config, others, longest)
         return (alpha, *estimate_foreground(image, alpha))
     height, width = mask.shape
-    scale = min(1.0, config.band_pixels / max(config.trimap.band * longest, 1e-9))
+    scale = min(1.0, config.band_pixels / max(band_pixels(mask, config.trimap, longest)[0], 1))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     small = size != (width, height)
 

@@ -27,16 +27,16 @@ class SolverConfig:
 MIN_LEVEL_SIDE = 16  # no coarser level below this many pixels on the shorter side
 
 
-def solve_band(image: np.ndarray, trimap: np.ndarray, config: SolverConfig = SolverConfig(), initial: np.ndarray | None = None) -> np.ndarray:
+def solve_band(image: np.ndarray, trimap: np.ndarray, config: SolverConfig = SolverConfig()) -> np.ndarray:
     """Alpha ``(H, W)`` float32 in [0, 1] for ``image (H, W, 3)`` float32 in [0, 1] and ``trimap (H, W)`` (0, 0.5, 1).
 
-    Known pixels keep the trimap's value; the unknown band is solved from ``initial`` (``(H, W)``, default
-    0.5); each conjugate-gradient step spreads the known values about two pixels further in.
+    Known pixels keep the trimap's value. The unknown band starts at 0.5 on the coarsest level; each
+    conjugate-gradient step spreads the known values about two pixels further in.
     """
     unknown = trimap == UNKNOWN
     if not unknown.any():
         return trimap.astype(np.float32)
-    start = np.where(unknown, UNKNOWN if initial is None else initial, trimap).astype(np.float32)
+    start = trimap.astype(np.float32)  # the band's 0.5 is the start
     return _solve_levels(image, trimap, start, config, config.levels)
 
 

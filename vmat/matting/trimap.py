@@ -2,8 +2,9 @@
 
 A coarse mask (propagated, or drawn by hand) is wrong by a few pixels along its whole outline and by much
 more around hair, so the band's half-width is a fraction of the frame's longer side (one config suits any
-resolution), and widened inside a *head zone*: the given head region (from the person's head landmarks),
-or else the top of the silhouette (the rows within ``head`` of its height from its top), where people's hair is.
+resolution), capped by a fraction of the subject's own height (a small person's head must not vanish into
+the band), and widened inside a *head zone*: the given head region (from the person's head landmarks), or
+else the top of the silhouette (the rows within ``head`` of its height from its top), where people's hair is.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ class TrimapConfig:
 
     band: float = 0.015  # the unknown band's half-width along the outline
     hair_band: float = 0.03  # its half-width in the head zone
+    band_of_height: float = 0.02  # the band's half-width at most, as a fraction of the subject's height
+    hair_band_of_height: float = 0.04  # the head zone's, likewise
     head: float = 0.15  # without a head region: the top fraction of the silhouette's height
-    min_pixels: int = 1
+    min_pixels: int = 2
 
 
 def top_of_silhouette(mask: np.ndarray, fraction: float) -> np.ndarray:
@@ -34,6 +37,17 @@ def top_of_silhouette(mask: np.ndarray, fraction: float) -> np.ndarray:
     if rows.size:
         zone[rows[0] : rows[0] + max(1, round(fraction * (rows[-1] - rows[0] + 1)))] = True
     return zone
+
+
+def band_pixels(mask: np.ndarray, config: TrimapConfig = TrimapConfig(), longer_side: int | None = None) -> tuple[int, int]:
+    """The band's half-widths ``(along the outline, in the head zone)`` in pixels for ``mask (H, W)`` bool;
+    ``longer_side``: what the config's frame fractions refer to when ``mask`` is a crop (default: the mask's)."""
+    longest = longer_side or max(mask.shape)
+    rows = np.flatnonzero(mask.any(axis=1))
+    height = rows[-1] - rows[0] + 1 if rows.size else 0
+    band = min(config.band * longest, config.band_of_height * height)
+    wide = min(config.hair_band * longest, config.hair_band_of_height * height)
+    return max(config.min_pixels, round(band)), max(config.min_pixels, round(wide))
 
 
 def trimap_from_mask(
@@ -51,9 +65,7 @@ def trimap_from_mask(
     subject meets them (an occlusion edge stays hard), keeping only the part near the real background.
     ``longer_side``: what the config's fractions refer to when ``mask`` is a crop of a frame (default: the mask's).
     """
-    longest = longer_side or max(mask.shape)
-    band = max(config.min_pixels, round(config.band * longest))
-    wide = max(config.min_pixels, round(config.hair_band * longest))
+    band, wide = band_pixels(mask, config, longer_side)
     zone = top_of_silhouette(mask, config.head) if head is None else head
     unknown = morph(mask, band) & ~morph(mask, -band)
     if wide > band and zone.any():
