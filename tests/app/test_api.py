@@ -12,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from vmat.app.server import AppConfig, create_app
-from vmat.propagation.idmask import read_id_mask
+from vmat.propagation.idmask import mask_path, read_id_mask
 from vmat.propagation.prompts import apply_prompt, load_prompts
 
 
@@ -128,7 +128,7 @@ def test_uploads_are_checked_and_stay_in_the_session_folder(client, app_dirs, ge
     assert [p.name for p in uploads.iterdir()] == ["Evil_Name.mp4"]
     assert not (work.parent / "Evil Name!.MP4").exists()
     # A background image upload: by type, kept beside the clip.
-    ok, png = cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))
+    _, png = cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))
     response = tab.put("/upload?purpose=background&name=sky.png", png.tobytes())
     assert response.json() == {"background": "sky.png"}
     assert tab.put("/upload?purpose=other&name=sky.png", png.tobytes()).status_code == 400
@@ -153,7 +153,7 @@ def test_box_prompt_mask_prompt_file_and_undo(client, app_dirs, generated_clip, 
     saved.write_bytes(tab.get("/prompt.json").content)
     rounds = load_prompts(saved)
     assert [r.frame for r in rounds] == [0] and rounds[0].instances[0].box is not None
-    page_mask = read_id_mask(app_dirs[1] / tab.sid / "prompted" / "00000.png")
+    page_mask = read_id_mask(mask_path(app_dirs[1] / tab.sid / "prompted", 0))
     assert np.array_equal(apply_prompt(generated_clip.decoded[0], rounds[0]), page_mask)
     assert _iou(page_mask == target, truth) > 0.8
 
@@ -163,13 +163,13 @@ def test_box_prompt_mask_prompt_file_and_undo(client, app_dirs, generated_clip, 
     document = tab.get("/state").json()["prompt"]
     assert document["prompts"][0]["instances"][0]["clicks"] == [[int(xs.min()), int(ys.min()), False]]
     assert tab.post("/undo").json()["prompt"] == json.loads(saved.read_text())
-    assert np.array_equal(read_id_mask(app_dirs[1] / tab.sid / "prompted" / "00000.png"), page_mask)
+    assert np.array_equal(read_id_mask(mask_path(app_dirs[1] / tab.sid / "prompted", 0)), page_mask)
 
     # Reloaded in another tab, the file gives the same mask; a file that names an id mask is refused.
     other = Tab(client)
     other.open(app_dirs[0] / "walk.mp4")
     assert other.put("/prompt.json", saved.read_bytes()).status_code == 200
-    assert np.array_equal(read_id_mask(app_dirs[1] / other.sid / "prompted" / "00000.png"), page_mask)
+    assert np.array_equal(read_id_mask(mask_path(app_dirs[1] / other.sid / "prompted", 0)), page_mask)
     assert other.put("/prompt.json", b'{"prompts": [{"frame": 0, "id_mask": "/etc/passwd"}]}').status_code == 400
     assert other.put("/prompt.json", b'{"prompts": [{"frame": 99, "instances": [{"id": 1, "box": [1, 1, 9, 9]}]}]}').status_code == 400
     assert other.post("/prompt", {"frame": 0, "id": 0, "box": [1, 1, 9, 9]}).status_code == 400

@@ -13,7 +13,6 @@ import shutil
 import socket
 import threading
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -21,7 +20,7 @@ import pytest
 
 from vmat.app.server import AppConfig, create_app
 from vmat.io import open_video
-from vmat.propagation.idmask import read_id_mask
+from vmat.propagation.idmask import mask_path, read_id_mask
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs playwright (pip install playwright)")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -104,18 +103,17 @@ def test_click_a_person_propagate_remove_and_download(served, page, generated_cl
     truth = clip.ids[0] == target
     assert abs(area - truth.sum()) <= 0.2 * truth.sum(), (area, int(truth.sum()))
     (session,) = [entry for entry in work.iterdir() if entry.is_dir()]
-    shown = read_id_mask(session / "prompted" / "00000.png") == target
+    shown = read_id_mask(mask_path(session / "prompted", 0)) == target
     assert (shown & truth).sum() / (shown | truth).sum() > 0.8
 
     # A second person by one positive click on their body; the first keeps their mask.
     other = clip.person_ids[0]
     page.click(f"#person-{other}")
     page.check("input[name=tool][value='click+']")
-    ys, xs = np.nonzero(clip.ids[0] == other)
-    row = int(np.median(ys))
+    row = int(np.median(np.nonzero(clip.ids[0] == other)[0]))
     _drag(page, page.locator("#canvas").bounding_box(), (width, height), (int(np.median(np.nonzero(clip.ids[0][row] == other)[0])), row), None)
     page.wait_for_function(f"Number(document.querySelector('#person-{other} .area').dataset.area) > 0", timeout=60_000)
-    ids = read_id_mask(session / "prompted" / "00000.png")
+    ids = read_id_mask(mask_path(session / "prompted", 0))
     for instance, least in ((other, 0.75), (target, 0.8)):
         shown, truth = ids == instance, clip.ids[0] == instance
         assert (shown & truth).sum() / (shown | truth).sum() > least, instance

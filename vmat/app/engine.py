@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -51,11 +51,11 @@ def probe_clip(path: PathLike) -> ClipInfo:
     return ClipInfo(str(path), info.width, info.height, int(frames), float(info.frame_rate))
 
 
-def frames_of(path: PathLike) -> Iterator[np.ndarray]:
-    """The clip's ``(H, W, 3)`` RGB uint8 frames, streamed."""
+def frames_of(path: PathLike) -> Generator[np.ndarray, None, None]:
+    """The clip's ``(H, W, 3)`` RGB uint8 frames, streamed (``close()`` closes the clip)."""
     from vmat.propagation.clip import video_frames
 
-    return video_frames(path)()
+    yield from video_frames(path)()
 
 
 def read_frame(path: PathLike, index: int) -> np.ndarray:
@@ -79,10 +79,9 @@ def check_document(document: object) -> dict:
     An ``id_mask`` names a file to read; a document sent by a browser must not make the server read files,
     and the page edits boxes, clicks and scribbles (id-mask prompts go to ``vmat run --prompt`` directly).
     """
-    entries = document.get("prompts") if isinstance(document, dict) else None
-    if not isinstance(entries, list):
+    if not isinstance(document, dict) or not isinstance(document.get("prompts"), list):
         raise PromptError('a prompt file is {"prompts": [...]} with a list of prompts.')
-    if any(isinstance(entry, dict) and "id_mask" in entry for entry in entries):
+    if any(isinstance(entry, dict) and "id_mask" in entry for entry in document["prompts"]):
         raise PromptError("the page edits box, click and scribble prompts; run prompt files with an id_mask with `vmat run --prompt`.")
     return document
 
@@ -136,12 +135,17 @@ def overlay_png(ids: np.ndarray | None, width: int, height: int) -> bytes:
         rgba[..., 3] = np.where(fg, 130, 0)
         edges = cv2.morphologyEx(ids.astype(np.uint16), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
         rgba[edges & fg, 3] = 255
-    ok, data = cv2.imencode(".png", cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
-    return data.tobytes()
+    return _encoded(".png", cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
 
 
 def jpeg(image: np.ndarray, quality: int = 90) -> bytes:
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return _encoded(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+
+
+def _encoded(suffix: str, image: np.ndarray, options: list[int] | None = None) -> bytes:
+    ok, data = cv2.imencode(suffix, image, options or [])
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {image.shape} image as {suffix}")
     return data.tobytes()
 
 

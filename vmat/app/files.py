@@ -13,6 +13,8 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
+import anyio
+
 from vmat.errors import VmatError
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")
@@ -27,7 +29,7 @@ class FileRefused(VmatError):
         self.status = status
 
 
-def allowed_path(text: str, roots: Sequence[Path], suffixes: Sequence[str]) -> Path:
+def allowed_path(text: object, roots: Sequence[Path], suffixes: Sequence[str]) -> Path:
     """``text`` as an existing file inside one of ``roots`` with one of ``suffixes``, or :class:`FileRefused`."""
     if not isinstance(text, str) or not text or "\x00" in text:
         raise FileRefused("give the path of a file.")
@@ -88,14 +90,14 @@ async def save_upload(chunks: AsyncIterator[bytes], folder: Path, name: str, suf
     partial = folder / f".{path.name}.partial"
     size, head = 0, b""
     try:
-        with open(partial, "xb") as file:
+        async with await anyio.open_file(partial, "xb") as file:
             async for chunk in chunks:
                 size += len(chunk)
                 if size > limit:
                     raise FileRefused(f"the upload is larger than the limit of {limit >> 20} MiB.", 413)
                 if len(head) < 16:
                     head = (head + chunk)[:16]
-                file.write(chunk)
+                await file.write(chunk)
         if size == 0:
             raise FileRefused("the upload is empty.")
         if not sniff(head, suffix):

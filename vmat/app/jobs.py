@@ -35,6 +35,7 @@ class Job:
     kind: str
     folder: Path
     spec: dict
+    process: subprocess.Popen[bytes] = field(repr=False)
     state: str = "running"
     stage: str = ""
     done: int = 0
@@ -44,7 +45,6 @@ class Job:
     started: float = field(default_factory=time.time)
     finished: float | None = None
     cancel_requested: bool = False
-    process: subprocess.Popen | None = field(default=None, repr=False)
 
     def to_json(self) -> dict:
         return {
@@ -79,12 +79,12 @@ class JobManager:
             folder.mkdir(parents=True, exist_ok=True)
             spec = {**spec, "kind": kind, "result": str(folder / "result.json")}
             (folder / "spec.json").write_text(json.dumps(spec, indent=1))
-            job = Job(id=folder.name, kind=kind, folder=folder, spec=spec)
-            job.process = subprocess.Popen(
+            process = subprocess.Popen(
                 [sys.executable, "-m", "vmat.app.worker", str(folder / "spec.json")],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                 cwd=folder, start_new_session=True,  # a Ctrl-C in the server's terminal is the server's to handle
             )
+            job = Job(id=folder.name, kind=kind, folder=folder, spec=spec, process=process)
             self._jobs[session] = job
         threading.Thread(target=self._watch, args=(job,), name=f"vmat-job-{job.id}", daemon=True).start()
         return job
@@ -124,7 +124,9 @@ class JobManager:
     def _watch(self, job: Job) -> None:
         last_error = last_line = ""
         tail = ""
-        for chunk in iter(lambda: job.process.stderr.read1(4096), b""):
+        assert job.process.stderr is not None
+        stderr = job.process.stderr.fileno()
+        for chunk in iter(lambda: os.read(stderr, 4096), b""):
             pieces = re.split(r"[\r\n]", tail + chunk.decode("utf-8", "replace"))
             tail = pieces.pop()
             for piece in pieces:

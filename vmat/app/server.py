@@ -26,7 +26,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from vmat.app import engine
-from vmat.app.files import IMAGE_SUFFIXES, VIDEO_SUFFIXES, FileRefused, allowed_path, save_upload
+from vmat.app.files import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    FileRefused,
+    allowed_path,
+    save_upload,
+)
 from vmat.app.jobs import JobManager, JobRefused
 from vmat.app.session import Session, SessionStore
 from vmat.errors import ConfigError, VmatError
@@ -178,7 +184,10 @@ def create_app(config: AppConfig) -> Starlette:
     async def clear(request: Request) -> JSONResponse:
         session = session_of(request)
         data = await body_json(request)
-        await run_in_threadpool(session.clear_frame, data.get("frame") if isinstance(data, dict) else None)
+        frame = data.get("frame") if isinstance(data, dict) else None
+        if not isinstance(frame, int) or isinstance(frame, bool):
+            raise ConfigError("clear needs a frame number.")
+        await run_in_threadpool(session.clear_frame, frame)
         return state(session)
 
     async def prompt_file(request: Request) -> Response:
@@ -289,15 +298,11 @@ def create_app(config: AppConfig) -> Starlette:
             path = await run_in_threadpool(_zipped, path)
         return FileResponse(path, filename=name)
 
-    async def vmat_error(request: Request, error: Exception) -> JSONResponse:
-        status = getattr(error, "status", 400)
-        return JSONResponse({"error": str(error)}, status_code=status)
-
-    async def job_refused(request: Request, error: Exception) -> JSONResponse:
-        return JSONResponse({"error": str(error)}, status_code=error.status)
-
-    async def http_error(request: Request, error: Exception) -> JSONResponse:
-        return JSONResponse({"error": error.detail}, status_code=error.status_code)
+    async def error_answer(request: Request, error: Exception) -> JSONResponse:
+        """A user's mistake or a refusal: its one-line message as JSON, with its HTTP status."""
+        if isinstance(error, HTTPException):
+            return JSONResponse({"error": error.detail}, status_code=error.status_code)
+        return JSONResponse({"error": str(error)}, status_code=getattr(error, "status", 400))
 
     def engine_colour(text: str):
         from vmat.pipeline.edits import parse_colour
@@ -327,7 +332,7 @@ def create_app(config: AppConfig) -> Starlette:
     app = Starlette(
         routes=[Route("/", index), Mount("/static", StaticFiles(directory=STATIC), name="static"), *api],
         middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=config.allowed_hosts)],
-        exception_handlers={VmatError: vmat_error, JobRefused: job_refused, HTTPException: http_error},
+        exception_handlers={VmatError: error_answer, JobRefused: error_answer, HTTPException: error_answer},
         lifespan=lambda app: _stopping_jobs(jobs),
     )
     app.state.sessions, app.state.jobs = sessions, jobs

@@ -4,8 +4,9 @@ Layout of a session folder (inside the app's work folder)::
 
     prompt.json          the prompt, in the format `vmat run --prompt` reads (rewritten on every change)
     uploads/             files this tab uploaded (sanitised names)
-    frames/NNNNN.jpg     frames decoded for display, filled forwards as the user scrubs
-    prompted/NNNNN.png   each prompted frame's id mask after its rounds (what the user sees at once)
+    frames/NNNNNN.jpg    frames decoded for display, filled forwards as the user scrubs
+    prompted/NNNNNN.png  each prompted frame's id mask after its rounds (what the user sees at once),
+                         named as `vmat masks` names them
     jobs/N/              one folder per job: spec, result, masks/ (propagation) or out/ (a run)
 """
 
@@ -17,7 +18,7 @@ import shutil
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,7 @@ class Session:
         self.jobs = 0
         self.touched = time.time()
         self.opened_at = 0.0  # when the current clip was opened: older jobs are not this clip's
-        self._decoder: Iterator[np.ndarray] | None = None
+        self._decoder: Generator[np.ndarray, None, None] | None = None
         self._decoded = 0  # the index of the frame the decoder yields next
         self._images: OrderedDict[int, np.ndarray] = OrderedDict()
         folder.mkdir(parents=True)
@@ -83,7 +84,7 @@ class Session:
         """Frame ``index`` as a JPEG for display, decoding forwards (and keeping every frame on the way)."""
         clip = self.require_clip()
         self.check_frame(index)
-        path = self.folder / "frames" / f"{index:05d}.jpg"
+        path = self.folder / "frames" / f"{index:06d}.jpg"
         with self.lock:
             if path.is_file():
                 return path
@@ -92,7 +93,7 @@ class Session:
                 self._close_decoder()
                 self._decoder, self._decoded = engine.frames_of(clip.path), 0
             for image in self._decoder:
-                (path.parent / f"{self._decoded:05d}.jpg").write_bytes(engine.jpeg(image))
+                (path.parent / f"{self._decoded:06d}.jpg").write_bytes(engine.jpeg(image))
                 self._decoded += 1
                 if self._decoded > index:
                     break
@@ -171,9 +172,9 @@ class Session:
                     stale.unlink()
             for frame, ids in masks.items():
                 if ids is None:
-                    (prompted / f"{frame:05d}.png").unlink(missing_ok=True)
+                    engine.mask_file(prompted, frame).unlink(missing_ok=True)
                 else:
-                    engine.write_ids(prompted / f"{frame:05d}.png", ids)
+                    engine.write_ids(engine.mask_file(prompted, frame), ids)
             self._changed()
 
     def undo_last(self) -> None:
@@ -185,6 +186,7 @@ class Session:
 
     def clear_frame(self, frame: int) -> None:
         """Drop every round on ``frame``."""
+        self.check_frame(frame)
         with self.lock:
             self.set_document({"prompts": [r for r in self.document["prompts"] if r.get("frame") != frame]})
 
@@ -198,7 +200,7 @@ class Session:
     def frame_mask(self, index: int) -> tuple[np.ndarray | None, str]:
         """What the page shows on frame ``index``: its prompt's mask on a prompted frame, else the propagated
         mask, else nothing; and which of these it is."""
-        prompted = engine.read_ids(self.folder / "prompted" / f"{index:05d}.png")
+        prompted = engine.read_ids(engine.mask_file(self.folder / "prompted", index))
         if prompted is not None:
             return prompted, "prompt"
         if self.masks is not None:
