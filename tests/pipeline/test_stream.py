@@ -123,3 +123,23 @@ def test_a_decode_thread_hands_on_its_error_and_the_encode_thread_its_own():
     failing.put(1)
     with pytest.raises(ZeroDivisionError):
         failing.close()
+
+
+def test_stored_layers_are_what_the_layers_file_gives_back():
+    import torch
+
+    from vmat.layers import LayerStack
+    from vmat.layers.store import decode_stack, encode_stack
+    from vmat.pipeline.stream import stored
+
+    generator = torch.Generator().manual_seed(0)
+    colour = torch.rand((4, 3, 30, 40), generator=generator) * 1.2 - 0.1  # a little outside [0, 1] too
+    alpha = torch.zeros((4, 30, 40))
+    alpha[0] = 1
+    alpha[1, 5:20, 8:30] = torch.rand((15, 22), generator=generator)
+    alpha[2, 12, 3] = 0.4 / 65535  # rounds to nothing: the plane's colour goes
+    alpha[3, 2:9, 30:39] = 1.3
+    stack = LayerStack(colour, alpha, torch.tensor([float("inf"), 0.2, 0.4, 0.6]), (0, 1, 2, 3))
+    want, got = decode_stack(encode_stack(stack), 40, 30), stored(stack)
+    assert torch.equal(want.colour, got.colour) and torch.equal(want.alpha, got.alpha)
+    assert torch.equal(want.depth, got.depth) and want.ids == got.ids

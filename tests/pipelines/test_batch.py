@@ -16,7 +16,7 @@ from tests.pipelines.archive import GOOD
 from tests.pipelines.outputs import assert_same_clip_outputs, output_files
 
 # Lossless video: x264's output differs from run to run (threading), its lossless output does not.
-IN_PROCESS = BatchConfig(runner="inprocess", retries=1, run=RunConfig(crf=0))
+IN_PROCESS = BatchConfig(runner="inprocess", retries=1, run=RunConfig(crf=0, write_layers=True))
 
 
 @pytest.fixture(scope="module")

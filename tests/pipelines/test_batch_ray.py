@@ -25,7 +25,7 @@ pytestmark = pytest.mark.ray
 # Lossless video: x264's output differs from run to run (threading), its lossless output does not. Weight-free
 # temporal fusion: the learned refiner's convolutions add up in an order that depends on torch's thread count,
 # which differs between a Ray actor and this process (its mattes then differ by one 16-bit step here and there).
-EXACT = RunConfig(crf=0, temporal="fusion")
+EXACT = RunConfig(crf=0, temporal="fusion", write_layers=True)
 
 
 @pytest.fixture(scope="module")

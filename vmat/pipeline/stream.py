@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Generic, TypeVar
 
+import torch
+
 from vmat.io.frame import Frame
 from vmat.layers import LayerStack
-from vmat.layers.store import decode_stack, encode_stack
 from vmat.pipeline.record import FrameRecord
 
 T = TypeVar("T")
@@ -27,9 +28,26 @@ _END = object()
 
 
 def stored(stack: LayerStack) -> LayerStack:
-    """``stack`` at the precision of the layers file (8-bit colour, 16-bit alpha), without the file: edits made
-    in the run and edits redone later from the saved layers then give the same pictures."""
-    return decode_stack(encode_stack(stack), stack.width, stack.height)
+    """``stack`` as the layers file gives it back (:func:`~vmat.layers.store.encode_stack` then
+    :func:`~vmat.layers.store.decode_stack`: 8-bit colour, 16-bit alpha, each person only over the box of their
+    alpha), without the file: edits made in the run and edits redone later from the saved layers give the same
+    pictures."""
+    colour_in, alpha_in = stack.colour.detach().cpu(), stack.alpha.detach().cpu()
+    colour, alpha = torch.zeros_like(colour_in), torch.zeros_like(alpha_in)
+    colour[0] = _rounded(colour_in[0], 255)
+    alpha[0] = 1.0
+    for plane in range(1, len(stack.ids)):
+        present = alpha_in[plane] * 65535 > 0.5  # what rounds to a non-zero 16-bit alpha
+        rows, cols = torch.nonzero(present.any(dim=1)), torch.nonzero(present.any(dim=0))
+        if len(rows):
+            box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
+            alpha[plane][box] = _rounded(alpha_in[plane][box], 65535)
+            colour[plane][(slice(None), *box)] = _rounded(colour_in[plane][(slice(None), *box)], 255)
+    return LayerStack(colour, alpha, stack.depth.detach().cpu().float(), tuple(stack.ids))
+
+
+def _rounded(values: torch.Tensor, scale: float) -> torch.Tensor:
+    return values.clamp(0, 1).mul_(scale).round_().div_(scale)
 
 
 @contextmanager
