@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The README's first quick-start command: install vmat, then run the main job on a clip it generates.
+# A second run skips the install (scripts/install.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e .
+bash scripts/install.sh
 exec .venv/bin/vmat demo "${1:-demo_out}"

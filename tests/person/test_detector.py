@@ -145,11 +145,11 @@ def test_letterbox_places_the_frame_where_the_transform_says(height, width):
     top_left, bottom_right = transform.to_input(torch.tensor([[0.0, 0.0], [width, height]], dtype=torch.float64))
     for value in (*top_left.tolist(), *bottom_right.tolist()):
         assert value == pytest.approx(round(value), abs=1e-9) and 0 <= value <= 224
-    (l, t), (r, b) = top_left.round().int().tolist(), bottom_right.round().int().tolist()
-    assert min(r - l, b - t) < 224 or height == width
-    assert max(r - l, b - t) == 224
+    (left, top), (right, bottom) = top_left.round().int().tolist(), bottom_right.round().int().tolist()
+    assert min(right - left, bottom - top) < 224 or height == width
+    assert max(right - left, bottom - top) == 224
     border = torch.ones(224, 224, dtype=torch.bool)
-    border[t:b, l:r] = False
+    border[top:bottom, left:right] = False
     assert bool((inputs[0][:, border] == -1).all())
     # The white square's centroid moves as the transform says (antialiasing spreads, never shifts it).
     weight = (inputs[0, 0] + 1) / 2

@@ -13,7 +13,8 @@ from vmat.pipeline.run import RunConfig
 
 def test_a_config_written_as_toml_reads_back_the_same():
     config = RunConfig(
-        prompt="box.json", propagator="flow", depth="dav2-small", temporal="refiner", temporal_checkpoint="t.safetensors", process_size=640, crf=20, batch_size=2,
+        prompt="box.json", propagator="flow", depth="dav2-small", temporal="refiner", temporal_checkpoint="t.safetensors",
+        process_size=640, crf=20, batch_size=2,
         edit=EditSpec(remove=(2, 3), reorder=(1, 4), background="#00b140"),
     )
     assert run_config_from_mapping(tomllib.loads(config_to_toml(config))) == config
@@ -42,7 +43,8 @@ def test_bad_configs_are_refused_naming_the_key(data, message):
 def test_flags_override_the_file_and_absent_flags_keep_it(tmp_path, capsys):
     path = tmp_path / "run.toml"
     path.write_text('depth = "dav2-small"\nbatch_size = 2\n[edit]\nremove = [3]\nbackground = "blur:4"\n')
-    assert main(["run", "clip.mp4", "--config", str(path), "--batch-size", "8", "--remove", "1", "--propagator", "flow", "--print-config"]) == 0
+    flags = ["--batch-size", "8", "--remove", "1", "--propagator", "flow"]
+    assert main(["run", "clip.mp4", "--config", str(path), *flags, "--print-config"]) == 0
     config = run_config_from_mapping(tomllib.loads(capsys.readouterr().out))
     assert config.depth == "dav2-small" and config.batch_size == 8 and config.propagator == "flow"
     assert config.edit == EditSpec(remove=(1,), background="blur:4")

@@ -41,7 +41,9 @@ def start_batch(source: Path, output: Path, scratch: Path, *options: str) -> sub
     files in the existing folder ``scratch``."""
     environment = {**os.environ, "TMPDIR": str(scratch), "OMP_NUM_THREADS": "1", "RAY_AUTH_MODE": "disabled"}
     command = [sys.executable, "-m", "vmat", "-q", "batch", str(source), str(output), *options]
-    return subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
 
 
 def states(output: Path) -> dict[str, str]:

@@ -32,7 +32,9 @@ def _states(output):
 def test_archive_end_to_end_with_a_corrupt_clip(first_run):
     output, report = first_run
     assert (report.done, report.failed, report.skipped, report.frames) == (3, 1, 0, 18)
-    assert _states(output) == {"day1/deep/run.mp4": "done", "day1/walk.mp4": "done", "talk.mp4": "done", "day2/broken.mp4": "failed"}
+    assert _states(output) == {
+        "day1/deep/run.mp4": "done", "day1/walk.mp4": "done", "talk.mp4": "done", "day2/broken.mp4": "failed",
+    }
     saved = json.loads((output / REPORT_FILE).read_text())
     assert (saved["done"], saved["failed"], saved["skipped"], saved["frames"]) == (3, 1, 0, 18)
     assert saved["frames_per_second"] > 0

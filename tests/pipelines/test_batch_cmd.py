@@ -35,7 +35,9 @@ def test_batch_command_in_process(tmp_path, capsys):
     assert (report["done"], report["failed"], report["runner"]) == (1, 1, "inprocess")
 
     shutil.rmtree(tmp_path / "in" / "day2")
-    args = _parse(["-q", "batch", str(tmp_path / "in"), str(tmp_path / "out"), "--runner", "inprocess", "--background", "#102030"])
+    args = _parse(
+        ["-q", "batch", str(tmp_path / "in"), str(tmp_path / "out"), "--runner", "inprocess", "--background", "#102030"]
+    )
     assert args.handler(args) == 0  # the broken clip is gone from the input; talk is skipped
     assert capsys.readouterr().out == ""
     assert json.loads((tmp_path / "out" / REPORT_FILE).read_text())["skipped"] == 1

@@ -83,7 +83,8 @@ from vmat.pipelines.batch import BatchConfig, run_batch
 from vmat.pipelines.cluster import ClusterConfig
 from vmat.pipelines.runner import RayRunnerConfig
 run_batch(sys.argv[1], sys.argv[2], BatchConfig(
-    runner="ray", clips_in_flight=1, ray=RayRunnerConfig(workers=1), cluster=ClusterConfig(address=sys.argv[3], log_to_driver=False)))
+    runner="ray", clips_in_flight=1, ray=RayRunnerConfig(workers=1),
+    cluster=ClusterConfig(address=sys.argv[3], log_to_driver=False)))
 """
 
 

@@ -27,7 +27,9 @@ from tests.pipelines.stopping import processes_mentioning, short_scratch, signal
 
 
 # Joining an --address goes through Ray even where no local cluster is started.
-requires_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed (pip install 'vmat[ray]')")
+requires_ray = pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None, reason="Ray is not installed (pip install 'vmat[ray]')"
+)
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +120,8 @@ def test_an_address_that_never_answers_times_out(one_clip, tmp_path, capsys, sil
 @requires_ray
 def test_sigterm_while_waiting_for_an_address(one_clip, tmp_path, silent_server):
     (tmp_path / "tmp").mkdir()
-    process = start_batch(one_clip, tmp_path / "out", tmp_path / "tmp", "--address", f"127.0.0.1:{silent_server.port}", "--connect-timeout", "600")
+    address = f"127.0.0.1:{silent_server.port}"
+    process = start_batch(one_clip, tmp_path / "out", tmp_path / "tmp", "--address", address, "--connect-timeout", "600")
     assert silent_server.accepted.wait(120), process.communicate()
     seconds, err = signal_and_wait(process, 15)
     assert seconds < 5 and process.returncode == 143, err
@@ -194,7 +197,10 @@ def test_a_cluster_with_token_auth_is_joined_with_its_token(one_clip, tmp_path):
         port = probe.getsockname()[1]
     ray_cli = str(Path(sys.executable).parent / "ray")
     with short_scratch() as scratch:
-        head_environment = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+        head_environment = {
+            **os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+            "RAY_USAGE_STATS_ENABLED": "0",
+        }
         head = subprocess.Popen(
             [ray_cli, "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
              "--include-dashboard=false", f"--temp-dir={scratch}/ray"],
@@ -205,7 +211,10 @@ def test_a_cluster_with_token_auth_is_joined_with_its_token(one_clip, tmp_path):
             joined = {}
             for name, given in (("right", token), ("wrong", "not-" + token)):
                 environment = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": given, "OMP_NUM_THREADS": "1"}
-                command = [sys.executable, "-m", "vmat", "-q", "batch", str(one_clip), str(tmp_path / name), "--address", f"127.0.0.1:{port}"]
+                command = [
+                    sys.executable, "-m", "vmat", "-q", "batch", str(one_clip), str(tmp_path / name),
+                    "--address", f"127.0.0.1:{port}",
+                ]
                 joined[name] = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=300)
         finally:
             head.send_signal(signal.SIGTERM)
@@ -222,4 +231,5 @@ def test_a_cluster_with_token_auth_is_joined_with_its_token(one_clip, tmp_path):
     assert (tmp_path / "right" / "c.mp4" / "c.vmat.mp4").is_file()
     wrong = joined["wrong"]
     assert wrong.returncode == 2, wrong.stderr
-    assert wrong.stderr.strip().splitlines()[-1].startswith(f"vmat batch: error: cannot join the Ray cluster at '127.0.0.1:{port}'")
+    last_line = wrong.stderr.strip().splitlines()[-1]
+    assert last_line.startswith(f"vmat batch: error: cannot join the Ray cluster at '127.0.0.1:{port}'")

@@ -254,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VmatError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return error.exit_code
-    for name, entry in record["models"].items():
+    for entry in record["models"].values():
         sizes = f"{entry['tensors']} tensors, {entry['parameters']:,} parameters, {entry['bytes']:,} bytes"
         print(f"{args.out / entry['file']}: {sizes}")
     return 0

@@ -168,8 +168,7 @@ def _read_manifest(manifest: Path, root: Path) -> list[ClipJob]:
 
 def _csv_rows(manifest: Path):
     with manifest.open(newline="", encoding="utf-8") as handle:
-        for line, row in enumerate(csv.DictReader(handle), start=2):
-            yield line, row
+        yield from enumerate(csv.DictReader(handle), start=2)
 
 
 def _jsonl_rows(manifest: Path):

@@ -84,7 +84,7 @@ def ray_cluster(config: ClusterConfig = ClusterConfig()) -> Iterator[str]:
     scratch = None
     try:
         if config.address is not None:
-            _join(config)
+            _join(config.address, config)
         else:
             scratch = tempfile.mkdtemp(prefix="vmat-ray-", dir=_scratch_root())
             os.environ.update(_LOCAL_ENVIRONMENT, RAY_TMPDIR=scratch)
@@ -119,10 +119,9 @@ def _scratch_root() -> str:
     return root if len(root) <= _SCRATCH_ROOT_MAX or not os.path.isdir("/tmp") else "/tmp"
 
 
-def _join(config: ClusterConfig) -> None:
+def _join(address: str, config: ClusterConfig) -> None:
     from ray.exceptions import AuthenticationError
 
-    address = config.address
     host, port = _resolve(address)
     loopback = _is_loopback(host)
     if not loopback:

@@ -377,7 +377,7 @@ class FlowPropagator:
         free = state.ids == 0
         background = state.histograms[0]
         proposals = []
-        for k, gone in state.lost.items():
+        for gone in state.lost.values():
             # Back-projection of the likelihood ratio p(colour | k) / p(colour | background).
             ratio = gone.histogram / np.maximum(background, 1e-9)
             likely = ((ratio[codes] > cfg.reappear_ratio) & free).astype(np.uint8)
