@@ -31,7 +31,7 @@ def made(tmp_path_factory):
         ids = np.zeros((48, 64), np.uint8)
         ids[10:40, 8 + 2 * index : 30 + 2 * index] = 1
         write_id_mask(mask_path(masks, index), ids)
-    assert main(["-q", "run", str(clip), "--masks", str(masks), "-o", str(folder / "run"), "--no-preview", "--no-completion"]) == 0
+    assert main(["-q", "run", str(clip), "--masks", str(masks), "-o", str(folder / "run"), "--no-preview", "--no-completion", "--keep-layers"]) == 0
     return clip, masks, folder / "run" / "clip.vlayers"
 
 
@@ -186,12 +186,12 @@ def test_run_outputs_are_named_after_the_clip_and_replaced_only_with_overwrite(t
     other = tmp_path / "other.mp4"
     other.write_bytes(clip.read_bytes())
     _user_folder(out)
-    run = ["-q", "run", clip, "--masks", masks, "-o", out, "--no-completion"]
+    run = ["-q", "run", clip, "--masks", masks, "-o", out, "--no-completion", "--keep-layers"]
     assert main([str(a) for a in run]) == 0  # the output folder holds the outputs: it may hold other things
     assert (out / "holiday.jpg").read_bytes() == b"irreplaceable"
     assert {"clip.vlayers", "clip.ids.png", "clip.vmat.mp4"} <= {p.name for p in out.iterdir()}
     _refused(capsys, run, "clip.vlayers' exists; pass --overwrite")
-    assert main([str(a) for a in ["-q", "run", other, "--masks", masks, "-o", out, "--no-completion"]]) == 0
+    assert main([str(a) for a in ["-q", "run", other, "--masks", masks, "-o", out, "--no-completion", "--keep-layers"]]) == 0
     first = (out / "clip.vmat.mp4").stat().st_ino
     assert main([str(a) for a in run + ["--overwrite"]]) == 0
     assert (out / "clip.vmat.mp4").stat().st_ino != first and probe(out / "clip.vmat.mp4").num_frames == FRAMES

@@ -47,12 +47,16 @@ def _parse(argv):
         (["drag", "c.mp4", "-o", "e.mp4", "--id", "2"], ["drag", "c.mp4", "-o", "e.mp4", "--drag", "2"]),
         (["run", "c.mp4", "--reorder", "1", "2"], ["run", "c.mp4", "--swap", "1", "2"]),
         (["run", "c.mp4", "--people"], ["run", "c.mp4", "--person-videos"]),
+        (["run", "c.mp4", "--no-layers"], ["run", "c.mp4"]),
     ],
 )
 def test_old_spellings_do_what_the_new_ones_do_with_a_one_line_note(capsys, old, new):
     old_args, new_args = vars(_parse(old)), vars(_parse(new))
     notes = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     values = {name: value for name, value in old_args.items() if not callable(value)}
+    if old[-1] == "--no-layers":  # says what the default does: no layers file
+        assert values.pop("keep_layers") is False and new_args["keep_layers"] is None
+        new_args.pop("keep_layers")
     assert values == {name: value for name, value in new_args.items() if not callable(value)}
     # One line per old flag, each naming its new spelling.
     assert len(notes) == sum(arg.startswith("--") and arg not in new for arg in old)
@@ -60,7 +64,7 @@ def test_old_spellings_do_what_the_new_ones_do_with_a_one_line_note(capsys, old,
 
 
 def test_old_spellings_are_hidden_from_help(capsys):
-    for command, old in [("masks", "--id-mask"), ("masks", "--work-size"), ("remove", "--id"), ("run", "--reorder"), ("run", "--people")]:
+    for command, old in [("masks", "--id-mask"), ("masks", "--work-size"), ("remove", "--id"), ("run", "--reorder"), ("run", "--people"), ("run", "--no-layers")]:
         with pytest.raises(SystemExit):
             main([command, "--help"])
         assert old not in capsys.readouterr().out

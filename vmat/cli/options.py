@@ -75,13 +75,14 @@ class _DeprecatedSpelling(argparse.Action):
         self.replacement = replacement
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
-        print(f"{parser.prog}: note: {option_string} is an old spelling of {self.replacement}, which it does; it will go away", file=sys.stderr)
+        print(f"{parser.prog}: note: {option_string} is an old spelling of {self.replacement}; it will go away", file=sys.stderr)
         setattr(namespace, self.dest, self.const if self.nargs == 0 else values)
 
 
 def add_old_spelling(group: argparse._ActionsContainer, old: str, replacement: str, dest: str, **kwargs) -> None:
-    """Keep ``old`` working as ``replacement`` (same ``dest``, ``nargs``, ``type``), hidden from ``--help``, so
-    that scripts written for it keep running; using it prints a one-line note (see docs/cli.md)."""
+    """Keep ``old`` working as ``replacement`` (same ``dest``, ``nargs``, ``type``; a flag with ``nargs=0`` stores
+    ``const``), hidden from ``--help``, so that scripts written for it keep running; using it prints a one-line
+    note (see docs/cli.md)."""
     group.add_argument(old, action=_DeprecatedSpelling, replacement=replacement, dest=dest, help=argparse.SUPPRESS, **kwargs)
 
 
@@ -128,7 +129,7 @@ def output_of(args: argparse.Namespace) -> str:
         return args.output if args.output is not None else args.output_default
     if args.output is not None:
         raise ConfigError(f"two outputs: -o {args.output!r} and {args.old_output!r}; give one, with -o")
-    print(f"vmat {args.command}: note: an OUTPUT after the input is the old spelling of -o OUTPUT, which it does; it will go away", file=sys.stderr)
+    print(f"vmat {args.command}: note: an OUTPUT after the input is the old spelling of -o OUTPUT; it will go away", file=sys.stderr)
     return args.old_output
 
 

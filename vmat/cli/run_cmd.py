@@ -43,8 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "layers (background + one alpha/colour plane per person), complete the background from other "
             "frames, apply the edits and encode the result with the source audio. Writes several files into the "
             "-o folder: CLIP.vmat.mp4 (the edited video), CLIP.ids.png (the first frame with each person's id) and, "
-            "as asked, CLIP.vlayers (the layers, reusable by vmat remove/reorder/drag/replace-bg --layers), "
-            "CLIP.masks (per-frame id masks) and each person's videos."
+            "as asked, CLIP.vlayers (--keep-layers: the layers, reusable by vmat remove/reorder/drag/replace-bg "
+            "--layers), CLIP.masks (--keep-masks: per-frame id masks, reusable by --masks) and each person's videos "
+            "(--person-videos)."
         ),
         epilog=PROMPT_HELP,
         formatter_class=HelpFormatter,
@@ -104,7 +105,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_device_option(stages, "cpu; dav2-small depth: cuda when present")
     add_range_options(parser)
     out = parser.add_argument_group("outputs")
-    out.add_argument("--no-layers", action="store_true", help="do not keep the layers file")
+    out.add_argument(
+        "--keep-layers", action="store_true", default=None, help="also write CLIP.vlayers, for later edits (vmat remove ... --layers)"
+    )
+    add_old_spelling(out, "--no-layers", "the default (no layers file unless --keep-layers)", "keep_layers", nargs=0, const=False)
+    out.add_argument("--keep-masks", action="store_true", default=None, help="also write CLIP.masks, the per-frame id masks (reusable by --masks)")
     out.add_argument("--no-preview", action="store_true", help="do not write the labelled first frame")
     out.add_argument(
         "--person-videos",
@@ -142,7 +147,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "temporal_checkpoint": args.temporal_checkpoint,
         "process_size": args.process_size,
         "complete_background": False if args.no_completion else None,
-        "write_layers": False if args.no_layers else None,
+        "write_layers": args.keep_layers,
+        "write_masks": args.keep_masks,
         "write_preview": False if args.no_preview else None,
         "write_people": True if args.people is not None else None,
         "crf": args.crf,
