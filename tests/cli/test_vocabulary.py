@@ -143,6 +143,24 @@ def test_masks_finding_nobody_warns_and_succeeds(tmp_path, capsys, scene):
     assert code == 0 and len(lines) == 1 and "warning:" in lines[0] and "names nobody: every mask is empty" in lines[0]
 
 
+def test_a_run_that_finds_nobody_warns_and_succeeds(tmp_path, capsys, scene):
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for index in range(FRAMES):
+        write_id_mask(mask_path(masks, index), np.zeros_like(read_id_mask(scene / "ids.png")))
+    code, lines = run_vmat(capsys, ["-q", "run", str(scene / "clip.mp4"), "--masks", str(masks), "-o", str(tmp_path / "o"), "--no-completion"])
+    assert code == 0 and len(lines) == 1 and lines[0].startswith("vmat run: warning: ") and "names nobody" in lines[0]
+    assert probe(tmp_path / "o" / "clip.vmat.mp4").num_frames == FRAMES
+
+
+def test_run_reads_an_image_folder_and_a_range_of_it(tmp_path, capsys, scene):
+    folder = tmp_path / "frames"
+    assert main(["-q", "convert", str(scene / "clip.mp4"), "-o", str(folder), "--format", "png-rgba"]) == 0
+    argv = ["-q", "run", str(folder), "--prompt", str(scene / "ids.png"), "-o", str(tmp_path / "o"), "--no-completion"]
+    assert main([*argv, "--start", "2", "--end", "5", "--no-preview"]) == 0
+    assert probe(tmp_path / "o" / "frames.vmat.mp4").num_frames == 3
+
+
 @pytest.mark.parametrize("device, words", [("gpu", "must be cpu, cuda or cuda:N"), ("cuda:99", "cuda"), ("cpu:0", "must be cpu")])
 def test_a_device_that_is_not_there_fails_in_one_line(tmp_path, capsys, scene, device, words):
     if device == "cuda:99" and torch.cuda.is_available():

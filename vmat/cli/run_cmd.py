@@ -22,8 +22,7 @@ from vmat.cli.people import check_edit_people, nobody_found
 from vmat.decomposition.build import DECOMPOSERS
 from vmat.depth.build import DEPTH_ESTIMATORS
 from vmat.errors import ConfigError
-from vmat.io.reader import check_frame_range
-from vmat.io.metadata import probe
+from vmat.io import open_video
 from vmat.io.writer import FORMATS
 from vmat.pipeline.config_file import config_to_toml, read_run_config, run_config_from_mapping
 from vmat.pipeline.run import RunConfig, run_clip
@@ -188,7 +187,8 @@ def run(args: argparse.Namespace) -> int:
     # Everything the user can get wrong is checked before the first frame is decoded.
     check_output_folder(args.output)
     check_device(config.device)
-    check_frame_range(config.start, config.end, probe(args.clip).num_frames)
+    with open_video(args.clip, backend=config.backend, start=config.start, end=config.end):
+        pass  # the clip opens, and the frame range lies inside it
     check_edit_people(config.edit.instance_ids, prompt=config.prompt, prompt_frame=config.prompt_frame, masks=config.masks_folder)
     summary = run_clip(args.clip, args.output, config, overwrite=args.overwrite)
     if not args.quiet:
