@@ -1,8 +1,11 @@
 import cv2
 import numpy as np
+import pytest
 import torch
 
-from vmat.decomposition import MaskMattingDecomposer, estimate_foreground, soft_matte
+from vmat.decomposition import MaskMattingConfig, MaskMattingDecomposer, estimate_foreground, soft_matte
+from vmat.decomposition.mask_matting import recompose_colours
+from vmat.errors import ConfigError
 
 
 def _scene(height=90, width=120, centre=(60, 45), radius=25, ramp=5.0, colour=(0.9, 0.3, 0.2), seed=0):
@@ -66,3 +69,25 @@ def test_decomposer_without_depth_puts_lower_feet_in_front():
     stack = MaskMattingDecomposer().decompose(frame, ids)
     assert stack.order()[:2] == [2, 1]
     assert isinstance(stack.alpha, torch.Tensor)
+
+
+def test_colours_from_a_smaller_size_recompose_the_image_and_are_the_image_where_alpha_is_one():
+    image, alpha, _, _ = _scene()
+    size = (image.shape[1] // 2, image.shape[0] // 2)
+    small_f, small_b = estimate_foreground(cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.resize(alpha, size, interpolation=cv2.INTER_AREA))
+    foreground, background = recompose_colours(image, alpha, small_f, small_b)
+    recomposed = alpha[..., None] * foreground + (1 - alpha[..., None]) * background
+    # The correction is exact before clipping; the scene's colours are inside [0, 1], so clipping rarely bites.
+    assert np.abs(recomposed - image).max() < 1e-3
+    np.testing.assert_allclose(foreground[alpha == 1], image[alpha == 1], atol=1e-6)
+    np.testing.assert_allclose(background[alpha == 0], image[alpha == 0], atol=1e-6)
+
+
+def test_both_solvers_are_selectable_and_a_wrong_name_is_a_config_error():
+    image, alpha, _, _ = _scene()
+    mask = alpha > 0.5
+    previous = soft_matte(image, mask, MaskMattingConfig(solver="guided-filter"))
+    closed_form = soft_matte(image, mask)
+    assert not np.array_equal(previous, closed_form)
+    with pytest.raises(ConfigError):
+        MaskMattingConfig(solver="knn")

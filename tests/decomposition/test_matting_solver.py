@@ -128,6 +128,7 @@ def test_trimap_band_is_wider_at_the_top_of_the_silhouette():
     trimap = trimap_from_mask(mask, config)  # 2 and 6 px
     unknown = trimap == UNKNOWN
     assert unknown[20 - 6, 30] and not unknown[20 - 7, 30]  # above the head: 6 px
+    assert unknown[21, 30] and not unknown[22, 30]  # inside the head only the narrow 2 px
     assert unknown[89 + 2, 30] and not unknown[89 + 3, 30]  # below the feet: 2 px
     assert unknown[60, 20 - 2] and not unknown[60, 20 - 3]  # the side, far from the head: 2 px
     assert trimap[50, 30] == 1.0 and trimap[5, 5] == 0.0

@@ -136,12 +136,20 @@ def person_layer(
     unknown = cv2.resize((trimap == UNKNOWN).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) > 0
     guided = guided_upsample(small_image, small_alpha, image, config.matting.upsample_radius, config.matting.upsample_eps)
     alpha = np.where(unknown, np.clip(guided, 0.0, 1.0), mask).astype(np.float32)
+    return (alpha, *recompose_colours(image, alpha, foreground, background))
+
+
+def recompose_colours(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Colours ``foreground``, ``background`` estimated at a smaller size, enlarged to ``image (H, W, 3)``'s size
+    and changed as little as possible (least squares) so that ``alpha F + (1 - alpha) B`` is ``image`` again
+    (before clipping to [0, 1]): where alpha is 1, F is the image; where 0, B is."""
+    height, width = alpha.shape
     foreground = cv2.resize(foreground, (width, height), interpolation=cv2.INTER_LINEAR)
     background = cv2.resize(background, (width, height), interpolation=cv2.INTER_LINEAR)
     a = alpha[..., None]
     residual = image - a * foreground - (1 - a) * background
     weight = residual / (a * a + (1 - a) * (1 - a))  # min |dF|^2 + |dB|^2 with a dF + (1 - a) dB = residual
-    return alpha, np.clip(foreground + a * weight, 0, 1), np.clip(background + (1 - a) * weight, 0, 1)
+    return np.clip(foreground + a * weight, 0, 1).astype(np.float32), np.clip(background + (1 - a) * weight, 0, 1).astype(np.float32)
 
 
 def feet_depth(mask: np.ndarray) -> float:

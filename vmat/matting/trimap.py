@@ -3,8 +3,10 @@
 A coarse mask (propagated, or drawn by hand) is wrong by a few pixels along its whole outline and by much
 more around hair, so the band's half-width is a fraction of the frame's longer side (one config suits any
 resolution), capped by a fraction of the subject's own height (a small person's head must not vanish into
-the band), and widened inside a *head zone*: the given head region (from the person's head landmarks), or
-else the top of the silhouette (the rows within ``head`` of its height from its top), where people's hair is.
+the band), and widened outwards inside a *head zone*: the given head region (from the person's head
+landmarks), or else the top of the silhouette (the rows within ``head`` of its height from its top), where
+people's hair is. Only outwards: hair sticks out of a coarse outline, while inside it the head is solid,
+and a wide inner band lets the solver thin out faces whose colour is close to the background's.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def trimap_from_mask(
     zone = top_of_silhouette(mask, config.head) if head is None else head
     unknown = morph(mask, band) & ~morph(mask, -band)
     if wide > band and zone.any():
-        unknown |= morph(mask, wide) & ~morph(mask, -wide) & morph(zone & mask, wide)
+        unknown |= morph(mask, wide) & ~morph(mask, -band) & morph(zone & mask, wide)
     trimap = mask.astype(np.float32)
     if others is not None and others.any():
         background = ~mask & ~others
