@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=4, metavar="N", help="frames per batch (default 4)")
     parser.add_argument("--no-stabilize", action="store_true", help="keep each frame's own scale and shift")
     parser.add_argument("--preview", metavar="VIDEO", help="also write a colour preview video (warm = near)")
-    add_device_option(parser, "cuda when present for dav2-small, else cpu")
+    add_device_option(parser, "the depth network runs", "cuda when present for dav2-small, else cpu")
     add_backend_option(parser)
     add_overwrite_option(parser)
     parser.set_defaults(handler=run)

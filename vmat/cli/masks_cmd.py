@@ -64,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="shorter side the optical flow works at (default %(default)s; larger is slower and finer)",
     )
     add_old_spelling(parser, "--work-size", "--flow-size", "flow_size", type=int)
-    add_device_option(parser, "cpu; the person prior's networks")
+    add_device_option(parser, "the person prior's networks run")
     add_backend_option(parser)
     add_range_options(parser)
     add_overwrite_option(parser)

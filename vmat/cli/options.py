@@ -103,8 +103,9 @@ def _frame_number(text: str) -> int:
     return value
 
 
-def add_device_option(group: argparse._ActionsContainer, default_help: str = "cpu") -> None:
-    group.add_argument("--device", metavar="DEVICE", help=f"where the networks run: cpu, cuda or cuda:N (default {default_help})")
+def add_device_option(group: argparse._ActionsContainer, what: str, default: str = "cpu") -> None:
+    """``--device``: where ``what`` (``"the networks run"``); checked by :func:`vmat.cli.parsing.check_device` before any work."""
+    group.add_argument("--device", metavar="DEVICE", help=f"where {what}: cpu, cuda or cuda:N (default {default})")
 
 
 def add_output_option(

@@ -101,7 +101,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     stages.add_argument("--no-completion", action="store_true", help="do not recover the background hidden behind people")
     stages.add_argument("--batch-size", type=int, metavar="N", help=f"frames per batch in the model stages (default {RunConfig.batch_size})")
-    add_device_option(stages, "cpu; dav2-small depth: cuda when present")
+    add_device_option(stages, "the networks run", "cpu; --depth dav2-small: cuda when present")
     add_range_options(parser)
     out = parser.add_argument_group("outputs")
     out.add_argument(
