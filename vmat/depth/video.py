@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -23,6 +24,9 @@ from vmat.depth.stabilize import DepthStabilizer
 from vmat.errors import ConfigError, OutputError
 from vmat.progress import progress
 from vmat.propagation.idmask import read_id_mask_folder
+
+if TYPE_CHECKING:
+    from vmat.io.reader import Backend
 
 _UINT16_MAX = 65535
 
@@ -107,7 +111,7 @@ def write_clip_depth(
     batch_size: int = 4,
     preview: str | Path | None = None,
     max_frames: int | None = None,
-    backend: str = "pyav",
+    backend: Backend = "pyav",
 ) -> DepthRunSummary:
     """Estimate depth for every frame of ``clip`` and save it as 16-bit PNGs ``NNNNNN.png`` in ``output_dir``.
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -153,7 +154,7 @@ class LayerStack:
 
     # --- structural changes (edits build on these) ----------------------------------------------------
 
-    def replace(self, **changes: object) -> LayerStack:
+    def replace(self, **changes: Any) -> LayerStack:
         """A copy with some fields replaced (the tensors are shared, not copied)."""
         return dataclasses.replace(self, **changes)
 

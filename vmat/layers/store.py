@@ -53,7 +53,7 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import torch
@@ -501,7 +501,7 @@ def _parse_source(source: object, bad: Any) -> SourceFingerprint | None:
     return SourceFingerprint(size=size, duration=None if duration is None else float(duration), first_frame=first_frame)
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

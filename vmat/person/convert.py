@@ -143,7 +143,7 @@ def _wheel_metadata(wheel: zipfile.ZipFile) -> tuple[str, dict[str, str]]:
     folders = sorted(top for top in tops if top.endswith(".dist-info"))
     if len(folders) != 1:
         raise ConvertError("the wheel has no single .dist-info folder")
-    fields = {}
+    fields: dict[str, str] = {}
     for line in wheel.read(f"{folders[0]}/METADATA").decode("utf-8").splitlines():
         if not line:
             break  # the headers end at the first blank line

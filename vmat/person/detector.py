@@ -253,7 +253,8 @@ def pose_detector_state_from_tflite(graph: TFLiteGraph) -> dict[str, torch.Tenso
         raise ValueError(
             f"not the BlazePose detector graph: {len(convs)} convolutions (expected {len(order)}), {dict(others)}"
         )
-    state, used = {}, set()
+    state: dict[str, torch.Tensor] = {}
+    used: set[int] = set()
     for op, name in zip(convs, order):
         kernel = torch.from_numpy(np.ascontiguousarray(graph.constant(op.inputs[1])))
         bias = torch.from_numpy(np.ascontiguousarray(graph.constant(op.inputs[2])))

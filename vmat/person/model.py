@@ -163,7 +163,7 @@ class PersonModel(nn.Module):
             landmarks = torch.cat([project_points(landmarks[..., :3], rois, INPUT_SIZE), torch.sigmoid(landmarks[..., 3:])], -1)
             if step < passes:
                 rois = _refined(rois, landmarks, output.presence >= self.config.min_presence)
-        masks = uncrop(torch.sigmoid(output.segmentation), rois, tuple(frames.shape[-2:]))[:, 0]
+        masks = uncrop(torch.sigmoid(output.segmentation), rois, (frames.shape[-2], frames.shape[-1]))[:, 0]
         return PersonSegmentation(masks, landmarks, output.presence, rois)
 
 

@@ -171,8 +171,8 @@ def uncrop(crops: Tensor, rois: Rois, frame_size: tuple[int, int]) -> Tensor:
     # Half the side of the rotated square's bounding box, and the fade.
     reach = rois.size / 2 * (torch.cos(rois.rotation).abs() + torch.sin(rois.rotation).abs()) + 2
     lows = torch.floor(rois.center - reach[:, None]).clamp_min(0).long().tolist()
-    highs = torch.ceil(rois.center + reach[:, None]).long()
-    highs = torch.minimum(highs, torch.tensor([width, height], device=highs.device)).tolist()
+    uppers = torch.ceil(rois.center + reach[:, None]).long()
+    highs = torch.minimum(uppers, torch.tensor([width, height], device=uppers.device)).tolist()
     # Continuous frame pixels -> crop pixel indices -> grid_sample's align_corners=True coordinates.
     to_grid = crops.new_tensor([[2 / (crop_size - 1), 0, -1], [0, 2 / (crop_size - 1), -1], [0, 0, 1]])
     matrix = (to_grid @ _homogeneous(_frame_to_crop(rois, crop_size).to(crops.dtype)))[:, :2]

@@ -207,10 +207,10 @@ def resample_to_input(frames: Tensor, height: int, width: int) -> Tensor:
     outside the frame). OpenCV then rounds to 8 bits; this keeps floats.
     """
     batch, _, frame_height, frame_width = frames.shape
-    options = {"device": frames.device, "dtype": frames.dtype}
+    device, dtype = frames.device, frames.dtype
     # grid_sample with align_corners=True maps -1 and 1 onto the first and last pixel centres.
-    xs = torch.arange(width, **options) * (frame_width / width) * (2 / max(frame_width - 1, 1)) - 1
-    ys = torch.arange(height, **options) * (frame_height / height) * (2 / max(frame_height - 1, 1)) - 1
+    xs = torch.arange(width, device=device, dtype=dtype) * (frame_width / width) * (2 / max(frame_width - 1, 1)) - 1
+    ys = torch.arange(height, device=device, dtype=dtype) * (frame_height / height) * (2 / max(frame_height - 1, 1)) - 1
     grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1).expand(batch, height, width, 2)
     return F.grid_sample(frames, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
 

@@ -68,11 +68,11 @@ class EditSpec:
 def parse_colour(text: str) -> tuple[int, int, int] | None:
     """``"#rrggbb"`` or ``"r,g,b"`` -> an RGB triple; anything else -> ``None``."""
     if re.fullmatch(r"#[0-9a-fA-F]{6}", text):
-        return tuple(int(text[i : i + 2], 16) for i in (1, 3, 5))
+        return int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16)
     if re.fullmatch(r"\d{1,3},\d{1,3},\d{1,3}", text):
-        rgb = tuple(int(part) for part in text.split(","))
-        if all(0 <= c <= 255 for c in rgb):
-            return rgb
+        r, g, b = (int(part) for part in text.split(","))
+        if all(0 <= c <= 255 for c in (r, g, b)):
+            return r, g, b
     return None
 
 
