@@ -156,7 +156,7 @@ def stage_factories(
         CameraStage,
     ]
     if config.temporal != "off":
-        factories.append(partial(TemporalStage.build, config.temporal, config.temporal_checkpoint))
+        factories.append(partial(TemporalStage.build, config.temporal, config.temporal_checkpoint, device=config.device))
     return factories
 
 

@@ -220,8 +220,11 @@ class TemporalStage(Stage):
         self.start_clip(None)
 
     @classmethod
-    def build(cls, mode: str, checkpoint: str | None = None, config: StreamConfig | None = None) -> TemporalStage:
-        """``mode`` ``"fusion"`` (weight-free) or ``"refiner"`` (``checkpoint``, else the shipped weights)."""
+    def build(
+        cls, mode: str, checkpoint: str | None = None, config: StreamConfig | None = None, device: str | None = None
+    ) -> TemporalStage:
+        """``mode`` ``"fusion"`` (weight-free) or ``"refiner"`` (``checkpoint``, else the shipped weights, on
+        ``device``: CPU when ``None``)."""
         if mode == "fusion":
             if checkpoint is not None:
                 raise ConfigError("temporal fusion uses no weights: a temporal checkpoint needs the refiner mode")
@@ -231,7 +234,7 @@ class TemporalStage(Stage):
         checkpoint = checkpoint or shipped_temporal_checkpoint()
         if checkpoint is None:
             raise ConfigError("this vmat has no shipped temporal refiner weights: train some with `vmat train temporal`")
-        return cls(build_temporal_refiner(checkpoint=checkpoint), config)
+        return cls(build_temporal_refiner(checkpoint=checkpoint).to(device or "cpu"), config)
 
     def start_clip(self, info: VideoInfo | None) -> None:
         self._stream = TemporalRefinerStream(self.model, self.config)
