@@ -272,3 +272,16 @@ def test_run_remove_and_download(client, app_dirs, generated_clip, tmp_path):
     archive = tmp_path / "layers.zip"
     archive.write_bytes(tab.get("/download/walk.vlayers.zip").content)
     assert any(name.startswith("walk.vlayers/") for name in zipfile.ZipFile(archive).namelist())
+
+
+def test_stopping_the_server_stops_its_jobs(app_dirs, generated_clip):
+    root, work = app_dirs
+    with TestClient(create_app(AppConfig(work=work, roots=[root])), base_url="http://127.0.0.1") as client:
+        tab = Tab(client)
+        tab.open(root / "walk.mp4")
+        target = generated_clip.person_ids[1]
+        tab.post("/prompt", {"frame": 0, "id": target, "box": generated_clip.box(target)})
+        assert tab.post("/propagate").json()["job"]["state"] == "running"
+        job = client.app.state.jobs.get(tab.sid)
+    assert job.process.poll() is not None  # the server's shutdown waited for it
+    assert not (job.folder / "masks").exists() and not [p for p in job.folder.iterdir() if "partial" in p.name]

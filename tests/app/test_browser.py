@@ -60,7 +60,9 @@ def page(served):
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         context = browser.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True)
-        yield context.new_page()
+        page = context.new_page()
+        page.set_default_timeout(120_000)  # a loaded CI machine: waits end when the page is ready, not before
+        yield page
         browser.close()
 
 
@@ -77,8 +79,12 @@ def _drag(page, canvas_box: dict, size: tuple[int, int], start: tuple[int, int],
     page.mouse.up()
 
 
-def _wait_job(page, timeout_s: float) -> str:
-    page.wait_for_function("['done', 'failed', 'cancelled'].includes(document.getElementById('job-text').dataset.state)", timeout=timeout_s * 1000)
+def _wait_job(page, kind: str, timeout_s: float) -> str:
+    """The end state of the page's ``kind`` job (the label shows the previous job until the new one starts)."""
+    page.wait_for_function(
+        f"(t => t.dataset.kind === '{kind}' && ['done', 'failed', 'cancelled'].includes(t.dataset.state))(document.getElementById('job-text'))",
+        timeout=timeout_s * 1000,
+    )
     return page.locator("#job-text").get_attribute("data-state")
 
 
@@ -122,7 +128,7 @@ def test_click_a_person_propagate_remove_and_download(served, page, generated_cl
 
     # Step 3: propagate; the last frame shows a propagated mask on the person.
     page.click("#propagate")
-    assert _wait_job(page, 180) == "done", page.locator("#job-text").text_content()
+    assert _wait_job(page, "propagate", 180) == "done", page.locator("#job-text").text_content()
     page.evaluate(f"() => {{ const s = document.getElementById('slider'); s.value = {len(clip.ids) - 1}; s.dispatchEvent(new Event('input')); }}")
     page.wait_for_function("document.getElementById('mask-source').textContent === 'propagated mask'")
     page.wait_for_function(f"Number(document.querySelector('#person-{target} .area').dataset.area) > 0")
@@ -130,7 +136,7 @@ def test_click_a_person_propagate_remove_and_download(served, page, generated_cl
     # Step 4: remove the person and download the edited video.
     page.check(f"#remove-{target}")
     page.click("#run")
-    assert _wait_job(page, 400) == "done", page.locator("#job-text").text_content()
+    assert _wait_job(page, "run", 400) == "done", page.locator("#job-text").text_content()
     link = page.locator("#downloads a", has_text="walk.vmat.mp4")
     link.wait_for()
     with page.expect_download() as download:

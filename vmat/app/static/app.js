@@ -213,6 +213,7 @@ function renderJob(job) {
   const stage = job.stage ? ` - ${job.stage} ${job.done}${job.total ? "/" + job.total : ""}` : "";
   $("job-text").textContent = `${job.kind}: ${job.state}${running ? stage : ""} (${job.seconds} s)${job.message ? " - " + job.message : ""}`;
   $("job-text").dataset.state = job.state;
+  $("job-text").dataset.kind = job.kind;
   if (running && !S.polling) S.polling = setInterval(poll, 400);
   if (!running && S.polling) { clearInterval(S.polling); S.polling = null; finished(job); }
 }
