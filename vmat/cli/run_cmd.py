@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from vmat.cli.options import (
@@ -165,8 +164,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "background": args.background,
         "keep_shadow": True if args.keep_shadow else None,
     }
-    edit = replace(config.edit, **{name: value for name, value in edits.items() if value is not None})
-    return replace(config, edit=edit, **{name: value for name, value in flags.items() if value is not None})
+    given = {name: value for name, value in {**flags, **edits}.items() if value is not None}
+    return run_config_from_mapping(given, "command line", config)
 
 
 def check_output_folder(output: str) -> None:
