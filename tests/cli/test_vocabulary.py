@@ -161,6 +161,16 @@ def test_run_reads_an_image_folder_and_a_range_of_it(tmp_path, capsys, scene):
     assert probe(tmp_path / "o" / "frames.vmat.mp4").num_frames == 3
 
 
+def test_layers_made_from_a_range_are_edited_with_that_range(tmp_path, capsys, scene):
+    out = tmp_path / "o"
+    run = ["-q", "run", str(scene / "clip.mp4"), "--prompt", str(scene / "ids.png"), "-o", str(out), "--no-completion", "--no-preview"]
+    assert main([*run, "--start", "2", "--end", "6", "--keep-layers"]) == 0
+    edit = ["remove", str(scene / "clip.mp4"), "--layers", str(out / "clip.vlayers"), "--remove", "1", "--no-completion"]
+    assert main(["-q", *edit, "-o", str(tmp_path / "e.mp4"), "--start", "2", "--end", "6"]) == 0
+    assert probe(tmp_path / "e.mp4").num_frames == 4
+    fails_cleanly(capsys, [*edit, "-o", str(tmp_path / "f.mp4")], "holds 4 frames but")
+
+
 @pytest.mark.parametrize("device, words", [("gpu", "must be cpu, cuda or cuda:N"), ("cuda:99", "cuda"), ("cpu:0", "must be cpu")])
 def test_a_device_that_is_not_there_fails_in_one_line(tmp_path, capsys, scene, device, words):
     if device == "cuda:99" and torch.cuda.is_available():

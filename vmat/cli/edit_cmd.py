@@ -17,11 +17,13 @@ from vmat.cli.options import (
     add_old_spelling,
     add_output_option,
     add_overwrite_option,
+    add_range_options,
     is_folder_output,
 )
 from vmat.cli.people import check_edit_people
 from vmat.editing import Placement
 from vmat.errors import ConfigError
+from vmat.io import open_video
 from vmat.io.atomic import atomic_outputs, check_new_output
 from vmat.pipeline.edits import DragSpec, EditSpec
 from vmat.pipeline.run import RunConfig, edit_clip, make_layers
@@ -78,6 +80,7 @@ def _edit_parser(subparsers: argparse._SubParsersAction, name: str, summary: str
     parser.add_argument("--preset", default=RunConfig.preset, help=f"x264 preset (default {RunConfig.preset})")
     add_fast_encode_option(parser)
     add_backend_option(parser)
+    add_range_options(parser)
     add_overwrite_option(parser)
     parser.set_defaults(handler=run)
     return parser
@@ -105,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
     # Without --layers the edit makes them, and the masks unless given, beside the output for the next edit.
     made = [] if args.layers is not None else [output.with_suffix(".vlayers")] + ([output.with_suffix(".masks")] if args.masks is None else [])
     check_edit_people(edit.instance_ids, prompt=args.prompt, prompt_frame=args.prompt_frame, masks=args.masks)
+    with open_video(args.clip, backend=args.backend, start=args.start, end=args.end):
+        pass  # the clip opens, and the frame range lies inside it
     inputs = [args.clip, args.layers, args.prompt, args.masks, getattr(args, "background", None)]
     check_new_output(output, overwrite=args.overwrite, inputs=inputs, is_dir=is_folder_output(args.output))
     for path in made:
@@ -115,11 +120,13 @@ def run(args: argparse.Namespace) -> int:
         layers = args.layers
         if layers is None:
             layers = staging.folder / made[0].name
-            config = RunConfig(masks_folder=args.masks, prompt=args.prompt, prompt_frame=args.prompt_frame, backend=args.backend)
+            config = RunConfig(
+                masks_folder=args.masks, prompt=args.prompt, prompt_frame=args.prompt_frame, backend=args.backend, start=args.start, end=args.end
+            )
             lines += make_layers(args.clip, layers, config)
         summary = edit_clip(
             args.clip, layers, staging.folder / output.name, edit, complete=not args.no_completion, crf=args.crf,
-            preset=args.preset, backend=args.backend, deterministic=not args.fast_encode,
+            preset=args.preset, backend=args.backend, deterministic=not args.fast_encode, start=args.start, end=args.end,
         )
     if not args.quiet:
         print(staging.shown("\n".join([*lines, summary.describe()])))

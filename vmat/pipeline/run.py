@@ -310,10 +310,13 @@ def edit_clip(
     backend: Backend = "pyav",
     clock: StageClock | None = None,
     deterministic: bool = True,
+    start: int = 0,
+    end: int | None = None,
 ) -> WriteSummary:
     """A clip's saved layers -> background completion -> ``edit`` -> ``output`` video, with each frame's
     source timing and the source audio. Redo it with other edits as often as wanted: the models do not run.
-    ``deterministic``: the same edit gives the same bytes on any machine (see :class:`~vmat.io.VideoWriter`)."""
+    ``deterministic``: the same edit gives the same bytes on any machine (see :class:`~vmat.io.VideoWriter`).
+    ``start``/``end``: the frame range the layers were made from (:attr:`RunConfig.start`)."""
     source = Path(source)
     clock = clock or StageClock()
     layers = LayersReader(layers_path)
@@ -325,7 +328,9 @@ def edit_clip(
     stacks: Iterator = clock.iterate("layers file", layers)
     if complete:
         stacks = clock.iterate("completion", (frame.stack for frame in complete_background(_ClockedLayers(layers, clock), removing=edit.vacated_ids, keep_shadows=edit.keep_shadow)))
-    with open_video(source, backend=backend) as reader, _video_writer(output, reader.info, source, crf, preset, deterministic) as writer:
+    with open_video(source, backend=backend, start=start, end=end) as reader, _video_writer(
+        output, reader.info, source, crf, preset, deterministic
+    ) as writer:
         if reader.info.num_frames != info.num_frames:
             raise ConfigError(f"{str(layers_path)!r} holds {info.num_frames} frames but {str(source)!r} has {reader.info.num_frames}: not its layers")
         frames = clock.iterate("decode", in_thread(reader))
