@@ -114,3 +114,23 @@ def test_rgb_masks_in_davis_colours_and_folders_of_masks(tmp_path):
     cv2.imwrite(str(tmp_path / "frame_11.png"), np.full((2, 3, 3), 7, np.uint8))
     with pytest.raises(NotMediaError, match="outside its palette"):
         list(read_id_mask_folder(tmp_path))
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_a_binary_mask_is_one_person_with_id_1(tmp_path, channels):
+    white = np.zeros((6, 8), np.uint8)
+    white[1:4, 2:6] = 255
+    image = white if channels == 1 else np.dstack([white] * 3)
+    cv2.imwrite(str(tmp_path / "binary.png"), image)
+    ids = read_id_mask(tmp_path / "binary.png")
+    assert np.array_equal(ids, (white == 255).astype(np.uint8))
+
+
+def test_ids_that_are_not_binary_keep_their_values(tmp_path):
+    ids = np.zeros((6, 8), np.uint8)
+    ids[1:3, 1:3], ids[4:6, 4:6] = 255, 2  # 255 beside another id is person 255
+    cv2.imwrite(str(tmp_path / "two.png"), ids)
+    assert np.array_equal(read_id_mask(tmp_path / "two.png"), ids)
+    alone = np.where(ids == 255, 255, 0).astype(np.uint16)  # vmat writes a lone 255 as 16-bit: still person 255
+    write_id_mask(tmp_path / "alone.png", alone)
+    assert np.array_equal(read_id_mask(tmp_path / "alone.png"), alone)
