@@ -22,7 +22,7 @@ from vmat.propagation import read_id_mask, video_frames
 from vmat.propagation.idmask import mask_path
 
 GREEN = np.array([0.1, 0.7, 0.2], np.float32)
-SIDE = 200  # each tile's side in the output, px
+SIDE = 160  # each tile's side in the output, px
 
 
 def frame_and_ids(spec: str) -> tuple[np.ndarray, np.ndarray]:

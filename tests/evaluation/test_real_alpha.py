@@ -19,7 +19,7 @@ from vmat.evaluation.real_alpha import (
     load_real_alpha,
     score_alpha,
 )
-from vmat.training.perturb import morph
+from vmat.geometry import morph
 
 NO_PERTURBATION = CoarseMaskConfig(max_radius=0.0, max_shift=0.0)
 
@@ -129,6 +129,24 @@ def test_cli_json_has_one_entry_per_method_and_default_is_mask_matting(tmp_path,
     assert {k: results["default"][k] for k in METRICS} == {k: results["mask-matting"][k] for k in METRICS}
     assert report["band_source"] == {"a": "alpha", "b": "alpha"}
     assert report["coarse_mask"]["seed"] == 0
+
+
+def test_pymatting_rows_solve_the_default_decomposers_trimap(tmp_path, capsys):
+    pytest.importorskip("pymatting")
+    from vmat.decomposition import MaskMattingConfig
+    from vmat.evaluation.methods import method_factory
+    from vmat.evaluation.real_alpha import run_on_image
+    from vmat.matting import SolverConfig, solve_band, trimap_from_mask
+
+    rng = np.random.default_rng(4)
+    image = cv2.GaussianBlur(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), (0, 0), 2)
+    mask = np.zeros((48, 64), bool)
+    mask[12:40, 16:44] = True
+    trimap = trimap_from_mask(mask, MaskMattingConfig().trimap)
+    expected = solve_band(image.astype(np.float64) / 255, trimap, SolverConfig(iterations=5000, tolerance=1e-10, levels=1))
+    np.testing.assert_allclose(run_on_image(method_factory("pymatting")(), image, mask), expected, atol=1e-3)
+    assert run_on_image(method_factory("pymatting:solver=knn")(), image, mask).shape == mask.shape
+    _fails_cleanly(capsys, ["eval", "--real-alpha", str(_write_folder(tmp_path / "d", {"a": _square_alpha()})), "--method", "pymatting:solver=x"], "pymatting's solver is one of")
 
 
 def _fails_cleanly(capsys, argv, expected: str) -> None:
