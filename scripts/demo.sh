@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-exec .venv/bin/vmat demo "${1:-demo_out}"
+exec .venv/bin/vmat demo -o "${1:-demo_out}"

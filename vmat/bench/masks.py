@@ -10,7 +10,7 @@ and ``NAME/masks/*.png``, one id mask per frame (grey or DAVIS palette; 0 = back
 
 Methods are the propagators registered by name in :mod:`vmat.propagation.registry` (all of them unless
 ``--method`` picks some); a propagator registered there is benchmarked without changes here. Every
-method starts from frame 0's ground truth, turned into the start mask exactly as ``vmat masks --id-mask``
+method starts from frame 0's ground truth, turned into the start mask exactly as ``vmat masks --prompt``
 does, and is stepped through the clip in one decoding pass shared by all methods.
 
 Scores, the DAVIS convention: J (IoU) and F (boundary F-measure, tolerance ``ceil(0.008 x diagonal)``
