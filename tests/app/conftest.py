@@ -12,10 +12,6 @@ pytest.importorskip("starlette", reason="the app needs starlette (pip install 'v
 pytest.importorskip("uvicorn", reason="the app needs uvicorn (pip install 'vmat[app]')")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "browser: drives the app page in headless Chromium (Debian's chromium + Playwright)")
-
-
 @dataclass(frozen=True)
 class GeneratedClip:
     """A synthetic clip as H.264 with its truth: every frame's picture, people's ids and background."""
