@@ -108,10 +108,12 @@ def test_memory_does_not_grow_with_the_clip():
         view = np.roll(background, t % 7, axis=1)
         stream.push(frame(view, [(6, 3, 10, 9)]), np.array([[1.0, 0, (t % 7 == 0) * 6.0 - 1.0], [0, 1.0, 0], [0, 0, 1.0]]))
         if t in (100, 599):
-            sizes.append((len(stream._pending), len(stream._donors), len(stream._lifted), len(stream._from_first), stream._plate.size))
+            sizes.append(
+                (len(stream._pending), len(stream._donors), len(stream._lifted), len(stream._unlifted), len(stream._from_first), stream._plate.size)
+            )
     assert sizes[0] == sizes[1]
-    pending, donors, lifted, cameras, _ = sizes[1]
-    assert pending <= 3 and donors <= 3 + 2 + 1 and lifted <= 3 and cameras <= 3 + 2 + 1
+    pending, donors, lifted, unlifted, cameras, _ = sizes[1]
+    assert pending <= 3 and donors <= 3 + 2 + 1 and lifted <= 3 and unlifted <= 3 and cameras <= 3 + 2 + 1
 
 
 def test_frames_of_another_size_and_a_camera_given_to_a_tracking_stream_are_refused():

@@ -5,7 +5,8 @@
 * :func:`drag`, :func:`paste` and their clip drivers: move people within a frame, bring them in from
   another clip, along a trajectory over time (eq. 14);
 * :func:`replace_background` and friends: colour, image, video or blurred background;
-* :func:`complete_background`: recover what was behind people from other frames, before removal.
+* :func:`complete_background`: recover what was behind people from other frames, before removal;
+  :class:`CompletionStream` / :func:`complete_stream`: the same in a one-pass stream.
 
 Each per-frame edit takes and returns a :class:`vmat.layers.LayerStack`; render with ``.render()``.
 """
@@ -28,6 +29,7 @@ from vmat.editing.completion import (
     complete_background,
     complete_layers_file,
 )
+from vmat.editing.completion_stream import CompletionStream, complete_stream
 from vmat.editing.dragging import (
     Cutout,
     Placement,
@@ -46,6 +48,7 @@ from vmat.editing.reordering import reorder, reorder_clip, with_order
 __all__ = [
     "CompletedFrame",
     "CompletionConfig",
+    "CompletionStream",
     "Cutout",
     "Filled",
     "Placement",
@@ -55,6 +58,7 @@ __all__ = [
     "check_blur_sigma",
     "complete_background",
     "complete_layers_file",
+    "complete_stream",
     "cut_out",
     "drag",
     "drag_clip",

@@ -60,6 +60,9 @@ from vmat.layers.store import LayersReader, LayersWriter
 
 _MAX_CANVAS = 3  # the clean plate of a moving camera spans at most this many frame widths and heights
 _GAIN_RING = 12  # pixels around the hole where a donor's gain is measured
+# The seam blend refines the membrane at full size only this close to the hole's border (the coarse
+# solution holds inside): a third of the cost for a person-sized hole.
+_SEAM_BAND = 8
 
 
 @dataclass(frozen=True)
@@ -177,8 +180,8 @@ class _PlateSum:
 
     def plate(self) -> _Plate:
         seen = self.count > 0
-        colour = np.zeros(self.total.shape, np.uint8)
-        colour[seen] = np.round(self.total[seen] / self.count[seen, None]).astype(np.uint8)
+        # Unseen pixels have a total of 0: dividing everything by at least 1 gives them 0 without a gather.
+        colour = np.round(self.total / np.maximum(self.count, 1.0)[..., None]).astype(np.uint8)
         return _Plate(colour, seen, self.covered & ~seen)
 
 
@@ -327,13 +330,15 @@ def _fill(
     plate_colour, plate_seen = from_plate(plate.colour, plate.seen)
     if config.donors == "median":
         offers = [donor_view(other) for other in donors]
-        if offers and missing.any():
-            # Each donor's gain is measured on the ring; only the hidden pixels are gathered.
-            values = [apply_gain(colour[missing], gain_of(filled, colour, ring & seen) if config.gain else None) for colour, seen in offers]
-            median, any_seen = _median_of(values, [seen[missing] for _, seen in offers])
-            taken = np.zeros_like(missing)
-            taken[missing] = any_seen
-            filled[taken] = median[any_seen]
+        taken = np.zeros_like(missing)
+        for _, seen in offers:
+            taken |= seen
+        taken &= missing
+        if taken.any():
+            # Each donor's gain is measured on the ring; only the hidden pixels some donor saw are gathered.
+            values = [apply_gain(colour[taken], gain_of(filled, colour, ring & seen) if config.gain else None) for colour, seen in offers]
+            median, _ = _median_of(values, [seen[taken] for _, seen in offers])
+            filled[taken] = median
             crop_source[taken] = Filled.NEIGHBOUR
             missing &= ~taken
     else:
@@ -349,7 +354,7 @@ def _fill(
             if config.gain:
                 invented = gain_between(filled, invented, ring & plate_seen)
             if config.blend:
-                invented = poisson_membrane(filled, invented, missing)
+                invented = poisson_membrane(filled, invented, missing, band=_SEAM_BAND)
         else:
             invented = cv2.inpaint(filled, missing.astype(np.uint8), config.inpaint_radius, cv2.INPAINT_TELEA)
         take_from(invented, missing.copy(), Filled.INPAINTED)
@@ -359,13 +364,16 @@ def _fill(
 def _median_of(values: list[np.ndarray], seen: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel and channel the median ``(n, 3)`` of the donors' ``(n, 3)`` values that saw it (the lower
     middle of an even count), and ``(n,)`` whether any did."""
-    stacked = np.stack(values).astype(np.float32)
-    seen_here = np.stack(seen)
-    stacked[~seen_here] = np.nan  # NaN sorts last
-    count = seen_here.sum(axis=0)
+    # Donors along the last (contiguous) axis; what a donor did not see is 256, which sorts last.
+    stacked = np.stack(values, axis=-1).astype(np.uint16)
+    seen_here = np.stack(seen, axis=-1)
+    stacked[~np.broadcast_to(seen_here[:, None, :], stacked.shape)] = 256
+    count = seen_here.sum(axis=1)
     middle = np.maximum(count - 1, 0) // 2
-    median = np.take_along_axis(np.sort(stacked, axis=0), middle[None, :, None], 0)[0]
-    return np.nan_to_num(median).astype(np.uint8), count > 0
+    stacked.sort(axis=-1)
+    median = np.take_along_axis(stacked, middle[:, None, None], -1)[..., 0]
+    median[count == 0] = 0
+    return median.astype(np.uint8), count > 0
 
 
 def _with_background(stack: LayerStack, image: np.ndarray, source: np.ndarray, box: tuple[slice, slice]) -> LayerStack:

@@ -44,8 +44,21 @@ from vmat.editing.completion import (
     _warp,
 )
 from vmat.editing.shadows import near_people
+from vmat.geometry import bounding_box
+from vmat.layers.compositing import tensor_to_image
 from vmat.layers.errors import LayerError
 from vmat.layers.stack import LayerStack
+
+
+def _relit(view: _View, stack: LayerStack, changed: np.ndarray) -> _View:
+    """``view`` of a frame after its shadows were lifted (``stack``, ``changed`` pixels): only the changed
+    box is converted again."""
+    if not changed.any():
+        return view
+    rows, cols = bounding_box(changed)
+    colour = view.colour.copy()
+    colour[rows, cols] = tensor_to_image(stack.colour[0][:, rows, cols])
+    return _View(colour, view.seen)
 
 
 def _resampled(sums: _PlateSum, matrix: np.ndarray, size: tuple[int, int]) -> _PlateSum:
@@ -154,6 +167,7 @@ class CompletionStream:
         self._pending: deque[tuple[int, LayerStack]] = deque()
         self._donors: dict[int, _View] = {}  # views donors are taken from (shadows lifted), by frame
         self._lifted: dict[int, tuple[LayerStack, np.ndarray]] = {}  # pending frames whose shadows are lifted
+        self._unlifted: dict[int, _View] = {}  # pending frames' views before their shadows are lifted
         self._from_first: dict[int, np.ndarray] = {}  # frame 0 pixels -> frame pixels, for live frames
         self._motion = np.eye(3)
         self._static = config.camera != "moving"
@@ -197,7 +211,9 @@ class CompletionStream:
             self._start_moving()
         self._place(index)
         self._plate.add(view, None if self._static else self._to_canvas(index))
-        if not self._shadowed:
+        if self._shadowed:
+            self._unlifted[index] = view
+        else:
             self._donors[index] = view
         self._pending.append((index, stack))
         done = []
@@ -257,8 +273,8 @@ class CompletionStream:
             if k not in self._lifted:
                 self._lifted[k] = _lift(pending, self._shadowed, self.config, away, camera, k)
                 if self._shadowed:
-                    self._donors[k] = _view(self._lifted[k][0], self.config)
-        lifted, shadow = self._lifted.pop(index, None) or _lift(stack, self._shadowed, self.config, away, camera, index)
+                    self._donors[k] = _relit(self._unlifted.pop(k), *self._lifted[k])
+        lifted, shadow = self._lifted.pop(index)
         for k in [k for k in self._donors if k < index - self.config.window]:
             del self._donors[k]
         for k in [k for k in self._from_first if k < index - self.config.window and k < newest]:

@@ -227,14 +227,22 @@ def lift_shadows(
     background = stack.colour[0].permute(1, 2, 0).cpu().numpy()
     people = (stack.alpha[1:] > 0.5).any(0).cpu().numpy() if len(stack.ids) > 1 else np.zeros(background.shape[:2], bool)
     lifted = background
+    changed = np.zeros(people.shape, bool)
     for instance_id in instance_ids:
         if instance_id not in stack.ids:
             continue
         person = (stack.alpha[stack.index_of(instance_id)] > 0.5).cpu().numpy()
         matte = find_shadow(lifted, person, people, config, away)
-        if matte.any():
-            lifted = lift_shadow(lifted, matte, ~people)
-    changed = np.any(lifted != background, axis=2)
+        if not matte.any():
+            continue
+        # Only the shadow's box changes (grown by the reach of lift_shadow's lit-ground ring).
+        box = bounding_box(matte > 0, 8)
+        crop = lifted[box]
+        relit = lift_shadow(crop, matte[box], ~people[box])
+        if lifted is background:
+            lifted = background.copy()
+        changed[box] |= np.any(relit != crop, axis=2)
+        lifted[box] = relit
     if not changed.any():
         return stack, changed
     colour = stack.colour.clone()
