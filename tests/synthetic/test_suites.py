@@ -26,3 +26,10 @@ def test_hd_suite_is_720p_with_detailed_people_and_its_own_names():
     assert [(s.config.width, s.config.height, s.config.detailed) for s in specs] == [(1280, 720, True)] * 3
     assert {s.name for s in specs}.isdisjoint({s.name for s in suite_specs("standard")})
     assert all(s.name.endswith("-detailed") for s in specs)
+
+
+def test_quick_suite_is_the_first_clip_of_each_standard_level_and_camera():
+    quick = suite_specs("quick")
+    standard = {s.name: s.config for s in suite_specs("standard")}
+    assert [s.name for s in quick] == [f"{level}-{camera}-0" for level in ("easy", "medium", "hard") for camera in ("static", "pan")]
+    assert all(standard[s.name] == s.config for s in quick)

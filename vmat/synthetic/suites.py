@@ -13,6 +13,7 @@ easy      2 static + 2 panning, easy          320x192, 24 frames at 24 fps
 medium    2 static + 2 panning, medium        320x192, 24 frames
 hard      2 static + 2 panning, hard          320x192, 24 frames
 standard  easy + medium + hard (12 clips)     320x192, 24 frames
+quick     standard's clips 0 (6 clips)        320x192, 24 frames (same clips, half the time)
 hd        one static clip per level           1280x720, 12 frames, detailed people
 ========  ==================================  ===============================
 
@@ -63,6 +64,7 @@ SUITES: dict[str, list[ClipSpec]] = {
     "smoke": _clips(LEVEL_NAMES, ("static",), 1, width=160, height=96, num_frames=6),
     **{level: _clips((level,), ("static", "pan"), 2) for level in LEVEL_NAMES},
     "standard": _clips(LEVEL_NAMES, ("static", "pan"), 2),
+    "quick": _clips(LEVEL_NAMES, ("static", "pan"), 1),
     "hd": _clips(LEVEL_NAMES, ("static",), 1, detailed=True, width=1280, height=720, num_frames=12),
 }
 
