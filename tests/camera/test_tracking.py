@@ -81,3 +81,14 @@ def test_first_frame_size_change_and_blank_frames_give_no_motion():
     assert tracker.update(np.full((80, 120, 3), 128, np.uint8)) is None  # nothing to track
     tracker.reset()
     assert tracker.update(scene[:80, :120]) is None
+
+
+def test_a_still_camera_gives_the_identity_exactly():
+    scene = world(96, 160, seed=10)
+    noise = np.random.default_rng(0)
+    tracker = CameraTracker()
+    tracker.update(scene)
+    for _ in range(5):
+        # Sensor noise of a couple of levels moves no feature: the motion is exactly none.
+        noisy = np.clip(scene.astype(int) + noise.integers(-2, 3, scene.shape), 0, 255).astype(np.uint8)
+        assert np.array_equal(tracker.update(noisy), np.eye(3))

@@ -129,3 +129,29 @@ def test_frames_of_another_size_and_a_camera_given_to_a_tracking_stream_are_refu
         tracking.push(stacks[0], np.eye(3))
     with pytest.raises(LayerError, match="0 or more"):
         CompletionStream(lookahead=-1)
+
+
+def test_a_pan_fills_each_new_never_seen_sliver_without_a_new_search(monkeypatch):
+    """A person moving with the camera at the right edge hides what enters the frame: a sliver of never-seen
+    ground a frame. The first fill is an exemplar search; each sliver after it, thinner than a patch, is
+    diffused from the fill beside it."""
+    import vmat.editing.completion_stream as module
+
+    searches = []
+    real_invent = module._invent
+
+    def counting(*args):
+        searches.append(1)
+        return real_invent(*args)
+
+    monkeypatch.setattr(module, "_invent", counting)
+    views, stacks = pan(24, 2, box=(50, 14, 64, 34))
+    cameras = [None] + [np.array([[1.0, 0, -2.0], [0, 1.0, 0], [0, 0, 1.0]])] * 23
+    done = streamed(stacks, CompletionConfig(window=2), cameras, lookahead=1)
+    assert len(searches) == 1
+    for view, (stack, source) in zip(views, done):
+        invented = source == Filled.INPAINTED
+        assert invented[14:34, 48:].sum() > 0
+        # Filled with the world's colours (smooth noise around mid-grey), not the empty canvas's black.
+        colours = stack.colour[0].permute(1, 2, 0).numpy()[invented]
+        assert colours.mean() > 0.25 and np.abs(colours - truth(view).permute(1, 2, 0).numpy()[invented]).mean() < 0.25

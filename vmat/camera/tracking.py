@@ -38,6 +38,11 @@ class TrackerConfig:
     """A feature tracked forward and back must return within this many pixels."""
     ransac: float = 1.0
     """RANSAC inlier distance."""
+    still: float = 0.05
+    """When nine in ten fitted features moved less than this, the camera is still and the motion is the
+    identity: a homography fitted to such sub-pixel noise tilts the frame's corners by up to a pixel (on a
+    tripod shot with a person pasted in, 1 px within three frames), which would make a static camera look
+    like a moving one."""
 
 
 def _grey(image: np.ndarray) -> np.ndarray:
@@ -168,6 +173,9 @@ class CameraTracker:
         if homography is None:
             return None
         current.points = moved[ok][inliers.ravel() == 1]
+        displacement = np.linalg.norm((current.points - points[ok][inliers.ravel() == 1])[:, 0], axis=1)
+        if np.percentile(displacement, 90) < config.still:
+            return np.eye(3)
         return rescale_homography(homography, width / grey.shape[1], height / grey.shape[0])
 
     def _features(self, last: _Frame) -> np.ndarray:

@@ -33,12 +33,17 @@ def gain_of(reference: np.ndarray, donor: np.ndarray, where: np.ndarray, *, tole
     """
     # Gathered by coordinates: the pictures may be crops, which a flat view would copy whole.
     ys, xs = np.nonzero(where)
-    values = donor[ys, xs]
-    usable = np.flatnonzero(values.min(axis=1) >= 8)
+    return gain_of_samples(reference[ys, xs], donor[ys, xs], tolerance=tolerance, samples=samples)
+
+
+def gain_of_samples(reference: np.ndarray, donor: np.ndarray, *, tolerance: float = 0.01, samples: int = 4096) -> np.ndarray | None:
+    """:func:`gain_of` from the ``(n, 3)`` uint8 values of the pixels both see, in any fixed order (for a
+    caller that gathers the reference once for many donors)."""
+    usable = np.flatnonzero(donor.min(axis=1) >= 8)
     if usable.size < 32:
         return None
     usable = usable[:: max(1, usable.size // samples)]
-    ratios = (reference[ys[usable], xs[usable]].astype(np.float32) + 0.5) / (values[usable].astype(np.float32) + 0.5)
+    ratios = (reference[usable].astype(np.float32) + 0.5) / (donor[usable].astype(np.float32) + 0.5)
     gain = np.clip(np.median(ratios, axis=0), 0.5, 2.0)
     gain = np.where(np.abs(gain - 1.0) < tolerance, 1.0, gain)
     return None if np.all(gain == 1.0) else gain

@@ -48,7 +48,7 @@ import numpy as np
 import torch
 
 from vmat.camera import corner_shift, estimate_motion, frame_corners
-from vmat.editing.blending import apply_gain, gain_between, gain_of, poisson_membrane
+from vmat.editing.blending import apply_gain, gain_between, gain_of_samples, poisson_membrane
 from vmat.editing.inpaint import InpaintConfig, inpaint
 from vmat.editing.shadows import ShadowConfig, lift_shadows, near_people
 from vmat.geometry import bounding_box
@@ -178,10 +178,13 @@ class _PlateSum:
         cv2.accumulate(mask, self.count, mask)
         self.covered |= covered
 
-    def plate(self) -> _Plate:
+    def plate(self, box: tuple[slice, slice] | None = None) -> _Plate:
+        """The plate; with ``box``, its colour only there (0 elsewhere), for a caller that reads no more."""
         seen = self.count > 0
+        region = (slice(None), slice(None)) if box is None else box
+        colour = np.zeros(self.total.shape, np.uint8)
         # Unseen pixels have a total of 0: dividing everything by at least 1 gives them 0 without a gather.
-        colour = np.round(self.total / np.maximum(self.count, 1.0)[..., None]).astype(np.uint8)
+        colour[region] = np.round(self.total[region] / np.maximum(self.count[region], 1.0)[..., None]).astype(np.uint8)
         return _Plate(colour, seen, self.covered & ~seen)
 
 
@@ -285,6 +288,13 @@ def _shifted(homography: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
     return np.array([[1, 0, -cols.start], [0, 1, -rows.start], [0, 0, 1]], np.float64) @ homography
 
 
+def _work_box(view: _View, config: CompletionConfig) -> tuple[slice, slice]:
+    """Only the hidden region changes: a frame is completed in its box (grown by the inpainting radius, so
+    that inpainting sees the same neighbourhood as on the whole frame, and by the ring where gains are
+    measured)."""
+    return bounding_box(~view.seen, max(config.inpaint_radius, _GAIN_RING) + 1)
+
+
 def _fill(
     index: int,
     stack: LayerStack,
@@ -298,9 +308,7 @@ def _fill(
     source = np.where(lifted, Filled.SHADOW, Filled.SEEN).astype(np.uint8)
     if view.seen.all():
         return CompletedFrame(stack, source)
-    # Only the hidden region changes: work in its box (grown by the inpainting radius, so that inpainting
-    # sees the same neighbourhood as on the whole frame, and by the ring where gains are measured).
-    rows, cols = bounding_box(~view.seen, max(config.inpaint_radius, _GAIN_RING) + 1)
+    rows, cols = _work_box(view, config)
     size = (cols.stop - cols.start, rows.stop - rows.start)
     missing = ~view.seen[rows, cols]
     filled = view.colour[rows, cols].copy()
@@ -335,8 +343,16 @@ def _fill(
             taken |= seen
         taken &= missing
         if taken.any():
-            # Each donor's gain is measured on the ring; only the hidden pixels some donor saw are gathered.
-            values = [apply_gain(colour[taken], gain_of(filled, colour, ring & seen) if config.gain else None) for colour, seen in offers]
+            # Each donor's gain is measured on the ring (this frame's side gathered once); only the hidden
+            # pixels some donor saw are gathered.
+            ring_ys, ring_xs = np.nonzero(ring)
+            ring_colour = filled[ring_ys, ring_xs]
+
+            def gain(colour: np.ndarray, seen: np.ndarray) -> np.ndarray | None:
+                both = seen[ring_ys, ring_xs]
+                return gain_of_samples(ring_colour[both], colour[ring_ys[both], ring_xs[both]]) if config.gain else None
+
+            values = [apply_gain(colour[taken], gain(colour, seen)) for colour, seen in offers]
             median, _ = _median_of(values, [seen[taken] for _, seen in offers])
             filled[taken] = median
             crop_source[taken] = Filled.NEIGHBOUR

@@ -32,6 +32,7 @@ import numpy as np
 from vmat.camera import CameraTracker, corner_shift, frame_corners
 from vmat.editing.completion import (
     CompletedFrame,
+    _work_box,
     CompletionConfig,
     _Camera,
     _fill,
@@ -48,6 +49,14 @@ from vmat.geometry import bounding_box
 from vmat.layers.compositing import tensor_to_image
 from vmat.layers.errors import LayerError
 from vmat.layers.stack import LayerStack
+
+
+_EMPTY = (slice(0, 0), slice(0, 0))
+
+
+def _union(boxes: Iterable[tuple[slice, slice]]) -> tuple[slice, slice]:
+    rows, cols = zip(*boxes)
+    return slice(min(r.start for r in rows), max(r.stop for r in rows)), slice(min(c.start for c in cols), max(c.stop for c in cols))
 
 
 def _relit(view: _View, stack: LayerStack, changed: np.ndarray) -> _View:
@@ -80,8 +89,6 @@ class _OnlinePlate:
         self.away_sums = _PlateSum(*size) if shadows else None
         self.filled = np.zeros((size[1], size[0], 3), np.uint8)
         self.has_fill = np.zeros((size[1], size[0]), bool)
-        self._plate: _Plate | None = None
-        self._away: _Plate | None = None
 
     def add(self, view: _View, to_canvas: np.ndarray | None) -> None:
         """Add a frame's view; ``to_canvas`` ``None``: the canvas is the frame's own grid."""
@@ -94,7 +101,6 @@ class _OnlinePlate:
             self.sums.add(*_warp(view.colour, view.seen, to_canvas, self.size), footprint)
             if self.away_sums is not None and view.away is not None:
                 self.away_sums.add(*_warp(view.colour, view.away, to_canvas, self.size))
-        self._plate = self._away = None
 
     def move(self, matrix: np.ndarray, size: tuple[int, int]) -> None:
         """Move everything onto another canvas by ``matrix`` (old canvas pixels -> new)."""
@@ -104,30 +110,36 @@ class _OnlinePlate:
             self.away_sums = _resampled(self.away_sums, matrix, size)
         self.filled = cv2.warpPerspective(self.filled, matrix, size, flags=cv2.INTER_LINEAR)
         self.has_fill = cv2.warpPerspective(self.has_fill.astype(np.uint8) * 255, matrix, size) == 255
-        self._plate = self._away = None
 
-    def plate(self, config: CompletionConfig) -> _Plate:
-        """The plate now; with ``never_seen="exemplar"`` its ``filled`` covers every never-seen pixel."""
-        if self._plate is None:
-            plate = self.sums.plate()
-            if config.never_seen == "exemplar":
-                todo = plate.never_seen & ~self.has_fill
-                if todo.any():
-                    known = np.where(self.has_fill[..., None], self.filled, plate.colour)
-                    invented = _invent(known, todo, plate.seen | self.has_fill, config)
-                    self.filled[todo] = invented[todo]
-                    self.has_fill |= todo
-                # Once seen, a pixel's plate colour replaces its fill.
-                plate.filled = np.where((self.has_fill & ~plate.seen)[..., None], self.filled, plate.colour)
-            self._plate = plate
-        return self._plate
+    def plate(self, config: CompletionConfig, box: tuple[slice, slice] | None) -> _Plate:
+        """The plate now, its colours only in ``box`` (canvas pixels; ``None``: everywhere); with
+        ``never_seen="exemplar"``, first inpainted wherever no frame has seen it and nothing filled it yet."""
+        plate = self.sums.plate(box)
+        if config.never_seen == "exemplar":
+            todo = plate.never_seen & ~self.has_fill
+            if todo.any():
+                colour = self.sums.plate().colour
+                known = np.where(self.has_fill[..., None], self.filled, colour)
+                patch = config.inpainting.patch
+                if self.has_fill.any() and not cv2.erode(todo.astype(np.uint8), np.ones((patch, patch), np.uint8)).any():
+                    # A sliver next to the fill (the edge of a pan, a frame at a time): thinner than a
+                    # patch, diffusion across it is as good, and costs milliseconds instead of a search.
+                    around = bounding_box(todo, 2 * config.inpaint_radius)
+                    unknown = ~(plate.seen | self.has_fill)[around]
+                    invented = cv2.inpaint(np.ascontiguousarray(known[around]), unknown.astype(np.uint8), config.inpaint_radius, cv2.INPAINT_TELEA)
+                    self.filled[around][todo[around]] = invented[todo[around]]
+                else:
+                    self.filled[todo] = _invent(known, todo, plate.seen | self.has_fill, config)[todo]
+                self.has_fill |= todo
+            region = (slice(None), slice(None)) if box is None else box
+            plate.filled = np.zeros_like(plate.colour)
+            # Once seen, a pixel's plate colour replaces its fill.
+            fill_here = (self.has_fill & ~plate.seen)[region]
+            plate.filled[region] = np.where(fill_here[..., None], self.filled[region], plate.colour[region])
+        return plate
 
-    def away(self) -> _Plate | None:
-        if self.away_sums is None:
-            return None
-        if self._away is None:
-            self._away = self.away_sums.plate()
-        return self._away
+    def away(self, box: tuple[slice, slice] | None) -> _Plate | None:
+        return None if self.away_sums is None else self.away_sums.plate(box)
 
 
 class CompletionStream:
@@ -260,13 +272,31 @@ class CompletionStream:
             return _Camera(True, {k: np.eye(3) for k in frames}, self._size)
         return _Camera(False, {k: self._to_canvas(k) for k in frames}, self._plate.size)
 
+    def _canvas_box(self, box: tuple[slice, slice], to_canvas: np.ndarray) -> tuple[slice, slice]:
+        """The canvas pixels a frame's ``box`` reads when warped from the canvas (bilinear: a pixel more)."""
+        rows, cols = box
+        if rows.start >= rows.stop:
+            return box
+        corners = np.array([[[cols.start, rows.start]], [[cols.stop - 1, rows.start]], [[cols.start, rows.stop - 1]], [[cols.stop - 1, rows.stop - 1]]], np.float64)
+        placed = cv2.perspectiveTransform(corners, to_canvas)[:, 0]
+        (x0, y0), (x1, y1) = np.floor(placed.min(0)) - 2, np.ceil(placed.max(0)) + 3
+        width, height = self._plate.size
+        return slice(int(np.clip(y0, 0, height)), int(np.clip(y1, 0, height))), slice(int(np.clip(x0, 0, width)), int(np.clip(x1, 0, width)))
+
     def _emit(self) -> CompletedFrame:
         index, stack = self._pending.popleft()
         newest = self._count - 1
         frames = range(max(0, index - self.config.window), min(newest, index + self.config.window) + 1)
         camera = self._camera(frames)
-        plate = self._plate.plate(self.config)
-        away = self._plate.away()
+        view = self._donors[index] if index in self._donors else self._unlifted[index]
+        box = _EMPTY if view.seen.all() else _work_box(view, self.config)
+        plate = self._plate.plate(self.config, box if self._static else self._canvas_box(box, camera.to_canvas[index]))
+        away = None
+        lifting = [k for k in frames if k >= index and k not in self._lifted]
+        if self._shadowed and lifting:
+            # Shadows are looked for only near the people (static camera: the plate is needed only there).
+            near = [bounding_box(~self._unlifted[k].away) for k in lifting if not self._unlifted[k].away.all()]
+            away = self._plate.away((_union(near) if near else _EMPTY) if self._static else None)
         for k, pending in ((index, stack), *self._pending):
             if k not in frames:
                 break
