@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -194,3 +195,14 @@ def test_three_alphamatting_images(shared_dir, tmp_path):
     # The weight-free matting softens the mask towards the true edge: better than the mask it was given in the band.
     assert results.methods["mask-matting"]["sad_band"] < coarse["sad_band"]
     assert results.methods["mask-matting"]["mse_band"] < coarse["mse_band"]
+    # Issue 19's goal for the default (closed-form in a trimap band): at most 0.7x the coarse mask's band SAD
+    # (measured 0.45x on these three, 0.59x on all 27).
+    assert results.methods["default"]["sad_band"] <= 0.7 * coarse["sad_band"]
+
+
+def test_default_methods_include_the_previous_mattes_and_pymatting_when_installed():
+    from vmat.cli.eval_cmd import real_alpha_default_methods
+
+    methods = real_alpha_default_methods()
+    assert methods[:3] == ["mask-matting", "mask-matting:solver=guided-filter", "guided-filter"]
+    assert ("pymatting" in methods) == (importlib.util.find_spec("pymatting") is not None)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import time
@@ -57,7 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         type=Path,
         metavar="DIR",
         help="score on real images instead: DIR/image/NAME.png, DIR/alpha/NAME.png, optional DIR/trimap1/NAME.png "
-        "(default methods: coarse-mask, default, mask-matting, guided-filter, mpmat)",
+        "(default methods: coarse-mask, default, mask-matting, mask-matting:solver=guided-filter, guided-filter, "
+        "pymatting when installed, mpmat)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the perturbed guidance and of the --real-alpha coarse masks (default 0)")
     parser.add_argument("--verbose", action="store_true", help="with --real-alpha, also print a row per image")
@@ -121,8 +123,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def real_alpha_default_methods() -> list[str]:
+    """What ``--real-alpha`` scores without ``--method``: the default decomposer, its previous guided-filter
+    mattes, a plain guided filter, pymatting's closed-form on the same trimap (when pymatting is installed)
+    and the MP-Mat network (when its weights ship)."""
+    return [
+        "mask-matting",
+        "mask-matting:solver=guided-filter",
+        "guided-filter",
+        *(["pymatting"] if importlib.util.find_spec("pymatting") is not None else []),
+        *(["mpmat"] if shipped_mpmat_checkpoint() else []),
+    ]
+
+
 def _run_real_alpha(args: argparse.Namespace) -> int:
-    specs = args.methods or ["mask-matting", "guided-filter", *(["mpmat"] if shipped_mpmat_checkpoint() else [])]
+    specs = args.methods or real_alpha_default_methods()
     config = CoarseMaskConfig(seed=args.seed)
     started = time.perf_counter()
     results = evaluate_real_alpha(args.real_alpha, specs, config)
