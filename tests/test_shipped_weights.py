@@ -40,9 +40,10 @@ def test_the_shipped_temporal_refiner_loads_for_the_refiner_mode():
     from vmat.temporal.build import shipped_temporal_checkpoint
 
     assert shipped_temporal_checkpoint() is not None
-    temporal = [factory() for factory in stage_factories(RunConfig(masks_folder=".", temporal="refiner"))][-1]
+    # The last worker runs the camera estimate, then the temporal stage.
+    temporal = [factory() for factory in stage_factories(RunConfig(masks_folder=".", temporal="refiner"))][-1].stages[-1]
     assert temporal.name == "temporal" and temporal.model is not None and temporal.config == HOLD_WHERE_STILL
-    default = [factory() for factory in stage_factories(RunConfig(masks_folder="."))][-1]
+    default = [factory() for factory in stage_factories(RunConfig(masks_folder="."))][-1].stages[-1]
     assert default.name == "temporal" and default.model is None and default.config == HOLD_WHERE_STILL
     # Trained: its decoder's last layer is no longer the zero it starts from.
     assert temporal.model.residual.weight.abs().sum() > 0

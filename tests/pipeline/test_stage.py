@@ -71,3 +71,14 @@ def test_stages_run_lazily_one_batch_at_a_time():
     stream = run_stages(source(), [AddOne()], INFO, batch_size=4)
     next(stream)
     assert len(pulled) <= 5  # only the first batch (and no more) was read to produce the first record
+
+
+def test_a_chain_is_its_stages_in_one_worker_and_flushes_what_each_held_through_the_next():
+    from vmat.pipeline.stage import StageChain, chained
+
+    add, delay = AddOne(), Delay()
+    chain = chained(lambda: delay, lambda: add)
+    assert isinstance(chain, StageChain) and chain.name == "delay+add-one" and chain.ordered
+    out = list(run_stages(_records(7), [chain], INFO, batch_size=3))
+    assert [r.index for r in out] == list(range(7))
+    assert all((r.output == r.frame.image + 1).all() for r in out)  # the frames delay held back went through add-one too

@@ -44,7 +44,7 @@ from vmat.layers.store import check_source, source_fingerprint
 from vmat.pipeline.clock import StageClock
 from vmat.pipeline.edits import EditSpec, apply_edits, check_background
 from vmat.pipeline.record import FrameRecord
-from vmat.pipeline.stage import InProcessRunner, Stage, StageFactory, StageRunner
+from vmat.pipeline.stage import InProcessRunner, Stage, StageChain, StageFactory, StageRunner, chained
 from vmat.pipeline.stages import (
     CameraStage,
     DecomposeStage,
@@ -153,11 +153,12 @@ def stage_factories(
         *([partial(ShrinkStage, config.process_size)] if config.process_size is not None else []),
         partial(DepthStage.build, config.depth, config.depth_checkpoint, device=config.device),
         partial(DecomposeStage.build, config.decomposer, config.decomposer_checkpoint, device=config.device),
-        CameraStage,
     ]
-    if config.temporal != "off":
-        factories.append(partial(TemporalStage.build, config.temporal, config.temporal_checkpoint, device=config.device))
-    return factories
+    if config.temporal == "off":
+        return [*factories, CameraStage]
+    # The camera estimate and the temporal stage both carry state from frame to frame: one worker for both.
+    temporal = partial(TemporalStage.build, config.temporal, config.temporal_checkpoint, device=config.device)
+    return [*factories, partial(chained, CameraStage, temporal)]
 
 
 class LayerPass:
@@ -181,7 +182,7 @@ class LayerPass:
     ) -> None:
         self.source, self.config = Path(source), config
         self.clock = clock or StageClock()
-        self.runner = runner or InProcessRunner(wrap=lambda stage: _TimedStage(stage, self.clock))
+        self.runner = runner or InProcessRunner(wrap=partial(_timed, clock=self.clock))
         if config.masks_folder is None:
             prompts = prompts if prompts is not None else prompt_rounds(config.prompt, config.prompt_frame)
         self.factories = stage_factories(config, prompts, masks_out)
@@ -555,6 +556,13 @@ class _ClockedLayers:
 
     def __iter__(self) -> Iterator:
         return self.clock.iterate("layers file", self.layers)
+
+
+def _timed(stage: Stage, clock: StageClock) -> Stage:
+    """``stage`` with its work charged to its name on ``clock`` (each stage of a chain to its own)."""
+    if isinstance(stage, StageChain):
+        return StageChain([_TimedStage(inner, clock) for inner in stage.stages])
+    return _TimedStage(stage, clock)
 
 
 class _TimedStage(Stage):

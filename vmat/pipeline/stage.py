@@ -60,6 +60,37 @@ StageFactory = Callable[[], "Stage"]
 """Builds a stage where it will run (a Ray actor builds its own, so models load on its device)."""
 
 
+class StageChain(Stage):
+    """Consecutive stages run as one: each batch goes through them in turn, so a runner gives them one worker
+    (one Ray actor, one hop) instead of one each. Ordered when any of them is."""
+
+    def __init__(self, stages: list[Stage]) -> None:
+        self.stages = stages
+        self.name = "+".join(stage.name for stage in stages)
+        self.ordered = any(stage.ordered for stage in stages)
+
+    def start_clip(self, info: VideoInfo) -> None:
+        for stage in self.stages:
+            stage.start_clip(info)
+
+    def process(self, batch: list[FrameRecord]) -> list[FrameRecord]:
+        for stage in self.stages:
+            batch = stage.process(batch) if batch else []
+        return batch
+
+    def finish_clip(self) -> list[FrameRecord]:
+        # What an earlier stage held back still passes the stages after it.
+        done: list[FrameRecord] = []
+        for stage in self.stages:
+            done = (stage.process(done) if done else []) + stage.finish_clip()
+        return done
+
+
+def chained(*factories: StageFactory) -> StageChain:
+    """The stages ``factories`` build, as one :class:`StageChain`; ``partial(chained, a, b)`` is its factory."""
+    return StageChain([factory() for factory in factories])
+
+
 class StageRunner(Protocol):
     """Runs a clip's records through stages built from factories; in-process and Ray runners both give
     the records back in frame order, with the same contents."""
