@@ -91,3 +91,12 @@ def test_both_solvers_are_selectable_and_a_wrong_name_is_a_config_error():
     assert not np.array_equal(previous, closed_form)
     with pytest.raises(ConfigError):
         MaskMattingConfig(solver="knn")
+
+
+def test_decomposer_names_build_the_two_weight_free_solvers():
+    from vmat.decomposition.build import build_decomposer, check_decomposer
+
+    assert build_decomposer("mask-matting").config.solver == "closed-form"
+    assert build_decomposer("mask-matting-fast").config.solver == "guided-filter"
+    with pytest.raises(ConfigError, match="uses no weights"):
+        check_decomposer("mask-matting-fast", "weights.safetensors")
