@@ -61,7 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     who.add_argument("--prompt-frame", type=int, metavar="N", help="the frame an id-mask PNG --prompt belongs to (default 0)")
     edit = parser.add_argument_group("edits (person ids as in the prompt, or as CLIP.ids.png shows them)")
     edit.add_argument("--remove", type=int, nargs="+", metavar="ID", help="remove these people")
-    edit.add_argument("--keep-shadow", action="store_true", help="with --remove: leave the removed people's shadows on the ground")
+    edit.add_argument(
+        "--keep-shadow", action="store_true", help="with --remove: leave the removed people's shadows on the ground"
+    )
     edit.add_argument("--swap", type=int, nargs=2, metavar=("P", "Q"), help="swap who is in front: person P and person Q")
     add_old_spelling(edit, "--reorder", "--swap", "swap", type=int, nargs=2, metavar=("P", "Q"))
     edit.add_argument(
@@ -80,7 +82,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     stages.add_argument(
         "--decomposer",
         choices=DECOMPOSERS,
-        help="decomposition into layers: mask-matting (weight-free, default) or mpmat (the network, shipped weights)",
+        help="decomposition into layers: mask-matting (weight-free closed-form mattes, default), mask-matting-fast (the "
+        "previous guided-filter mattes: cheaper, harder edges) or mpmat (the network, shipped weights)",
     )
     stages.add_argument("--decomposer-checkpoint", metavar="PATH", help="MP-Mat weights (.safetensors) for --decomposer mpmat")
     stages.add_argument(
@@ -104,7 +107,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_range_options(parser)
     out = parser.add_argument_group("outputs")
     out.add_argument(
-        "--keep-layers", action="store_true", default=None, help="also write CLIP.vlayers, for later edits (vmat remove ... --layers)"
+        "--keep-layers",
+        action="store_true",
+        default=None,
+        help="also write CLIP.vlayers, for later edits (vmat remove ... --layers)",
     )
     add_old_spelling(out, "--no-layers", "the default (no layers file unless --keep-layers)", "keep_layers", nargs=0, const=False)
     out.add_argument("--keep-masks", action="store_true", default=None, help="also write CLIP.masks, the per-frame id masks (reusable by --masks)")
