@@ -15,7 +15,9 @@ from vmat.io.image_sequence import frame_file_name
 @pytest.fixture(scope="module", params=[False, True], ids=["cfr", "vfr"])
 def clip(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("range")
-    return write_test_pattern_clip(folder / "clip.mp4", width=96, height=64, num_frames=30, fps=25, variable_frame_rate=request.param)
+    return write_test_pattern_clip(
+        folder / "clip.mp4", width=96, height=64, num_frames=30, fps=25, variable_frame_rate=request.param
+    )
 
 
 def _frames(path, **options):

@@ -45,7 +45,12 @@ class AudioCopier:
     """
 
     def __init__(
-        self, source_path: str | os.PathLike[str], output: av.container.OutputContainer, *, start: float | None = None, shift: float = 0.0
+        self,
+        source_path: str | os.PathLike[str],
+        output: av.container.OutputContainer,
+        *,
+        start: float | None = None,
+        shift: float = 0.0,
     ) -> None:
         self._source = open_container(source_path)
         self._output = output
@@ -75,6 +80,7 @@ class AudioCopier:
         except ValueError:  # PyAV refuses a codec the container cannot hold
             codec, rate = _FALLBACK_CODEC.get(self._output.format.name, ("aac", None))
             output = self._output.add_stream(codec, rate=rate or stream.rate, layout=stream.layout.name)
+            assert isinstance(output, av.audio.stream.AudioStream)  # the fallbacks are audio encoders
             return _Route(stream, output, transcode=True)
 
     def copy_until(self, seconds: float) -> None:
@@ -87,12 +93,11 @@ class AudioCopier:
                 if self._pending is None:
                     self._packets = None
                     return
-            packet = self._pending
-            timed = packet.pts is not None and packet.time_base is not None
-            if timed and float(packet.pts * packet.time_base) - self._shift >= seconds:
+            packet_start = _start_seconds(self._pending)
+            if packet_start is not None and packet_start - self._shift >= seconds:
                 return
-            self._pending = None
-            if self._start is not None and (not timed or float(packet.pts * packet.time_base) < self._start):
+            packet, self._pending = self._pending, None
+            if self._start is not None and (packet_start is None or packet_start < self._start):
                 continue  # before the part of the clip being written
             self._mux(packet)
 
@@ -118,7 +123,7 @@ class AudioCopier:
                 frame.pts = None  # the encoder numbers its own samples
                 self._output.mux(route.output.encode(frame))
         else:
-            if self._shift:
+            if self._shift and packet.pts is not None:  # an untimed packet has no time to move
                 ticks = round(self._shift / packet.time_base)
                 packet.pts -= ticks
                 if packet.dts is not None:
@@ -126,3 +131,10 @@ class AudioCopier:
             packet.stream = route.output
             self._output.mux(packet)
         self.packets_copied += 1
+
+
+def _start_seconds(packet: av.Packet) -> float | None:
+    """When ``packet`` starts on its stream's clock, in seconds; None for a packet without timing."""
+    if packet.pts is None or packet.time_base is None:
+        return None
+    return float(packet.pts * packet.time_base)

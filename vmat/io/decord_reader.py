@@ -59,7 +59,9 @@ class DecordReader(ReaderBase):
                 image = self._reader.next().asnumpy()
                 start_seconds = float(self._reader.get_frame_timestamp(index)[0])
             except (decord.DECORDError, StopIteration) as error:
-                raised: CorruptMediaError = self._broken(index, last_time, str(error).splitlines()[0] if str(error) else "decode error")
+                raised: CorruptMediaError = self._broken(
+                    index, last_time, str(error).splitlines()[0] if str(error) else "decode error"
+                )
                 if self.on_error == "raise":
                     raise raised from None
                 return

@@ -107,7 +107,9 @@ class ImageSequenceReader(ReaderBase):
     names every skipped image once the stream ends.
     """
 
-    def __init__(self, folder: str | os.PathLike[str], *, fps: float = 30.0, alpha: bool = False, on_error: OnError = "raise") -> None:
+    def __init__(
+        self, folder: str | os.PathLike[str], *, fps: float = 30.0, alpha: bool = False, on_error: OnError = "raise"
+    ) -> None:
         super().__init__(on_error)
         self.folder = Path(folder)
         self.alpha = alpha

@@ -136,8 +136,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
     opening a clip again, as the passes of a run do, costs no second probe; a changed file is probed afresh.
     """
     key = _file_key(path)
-    cached = _PROBED.get(key) if key is not None else None
-    if cached is not None:
+    if key is not None and (cached := _PROBED.get(key)) is not None:
         _PROBED.move_to_end(key)
         return replace(cached, path=str(path))
     container = open_container(path)
@@ -250,6 +249,7 @@ def _video_info(path, container, stream, scan: _Scan, audio) -> VideoInfo:
     else:
         duration = None
     first = scan.first_frame
+    assert first is not None  # _scan raises NoVideoError when no frame decodes
     start = stream.start_time if stream.start_time is not None else (scan.first_pts or 0)
     rotation = int(first.rotation) % 360
     width, height = (first.height, first.width) if rotation in (90, 270) else (first.width, first.height)

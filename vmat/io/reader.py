@@ -35,7 +35,9 @@ class VideoReader(Protocol):
     """What every reader offers: metadata, frames in presentation order, and closing."""
 
     info: VideoInfo
-    error: CorruptMediaError | None
+
+    @property
+    def error(self) -> CorruptMediaError | None: ...
 
     def __iter__(self) -> Iterator[Frame]: ...
 
@@ -93,7 +95,9 @@ class PyAVReader(ReaderBase):
         self._stream.codec_context.thread_count = threads
         self._decoder = self._stream.codec_context
         if alpha and self.info.has_alpha and self._stream.codec_context.name in _ALPHA_DECODERS:
-            self._decoder = av.CodecContext.create(_ALPHA_DECODERS[self._stream.codec_context.name], "r")
+            decoder = av.CodecContext.create(_ALPHA_DECODERS[self._stream.codec_context.name], "r")
+            assert isinstance(decoder, av.video.codeccontext.VideoCodecContext)  # libvpx decodes video
+            self._decoder = decoder
             self._decoder.thread_count = threads
 
     def close(self) -> None:
@@ -136,7 +140,7 @@ class PyAVReader(ReaderBase):
             src_color_range=colour.sws_range if colour is not None else None,
             dst_color_range=ColorRange.JPEG,
         )
-        image = converted.to_ndarray()
+        image: np.ndarray = converted.to_ndarray()
         if self.info.rotation:
             image = np.ascontiguousarray(np.rot90(image, k=self.info.rotation // 90))
         pts = decoded.pts if decoded.pts is not None else index
@@ -221,7 +225,9 @@ def check_frame_range(start: int, end: int | None, num_frames: int | None = None
         raise ConfigError(f"the frame range {start}:{end} is empty: the end frame is left out, so it must be after the start")
     if num_frames is not None:
         if start >= num_frames:
-            raise ConfigError(f"the frame range starts at frame {start}, but the clip has {num_frames} frames (0 to {num_frames - 1})")
+            raise ConfigError(
+                f"the frame range starts at frame {start}, but the clip has {num_frames} frames (0 to {num_frames - 1})"
+            )
         end = num_frames if end is None else min(end, num_frames)
     return start, end
 

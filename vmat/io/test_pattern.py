@@ -72,7 +72,9 @@ def write_test_pattern_clip(
                 setattr(video.codec_context, attribute, value)
             if rotation:
                 video.set_display_rotation(rotation)
-            sounds = [container.add_stream(audio_codec, rate=sample_rate, layout="stereo") for _ in range(audio_streams if audio else 0)]
+            sounds = [
+                container.add_stream(audio_codec, rate=sample_rate, layout="stereo") for _ in range(audio_streams if audio else 0)
+            ]
             pts = 0
             for index in range(num_frames):
                 frame = av.VideoFrame.from_ndarray(pattern_image(index, width, height), format="rgb24").reformat(

@@ -37,7 +37,9 @@ def transcode(
     """
     name = format or guess_format(output)
     wants_alpha = FORMATS[name].channels != 3 if name in FORMATS else False
-    with open_video(source, backend=backend, alpha=wants_alpha, on_error="stop" if salvage else "raise", fps=fps, start=start, end=end) as reader:
+    with open_video(
+        source, backend=backend, alpha=wants_alpha, on_error="stop" if salvage else "raise", fps=fps, start=start, end=end
+    ) as reader:
         info = reader.info
         with VideoWriter(
             output,

@@ -64,7 +64,9 @@ class OutputFormat:
 FORMATS: dict[str, OutputFormat] = {
     f.name: f
     for f in (
-        OutputFormat("h264", "libx264", "yuv420p", 3, (".mp4", ".mov", ".mkv"), True, 18, "H.264 video, the usual delivery format"),
+        OutputFormat(
+            "h264", "libx264", "yuv420p", 3, (".mp4", ".mov", ".mkv"), True, 18, "H.264 video, the usual delivery format"
+        ),
         OutputFormat("prores4444", "prores_ks", "yuva444p10le", 4, (".mov",), False, None, "ProRes 4444 with alpha, for editors"),
         OutputFormat("vp9-alpha", "libvpx-vp9", "yuva420p", 4, (".webm",), False, 24, "VP9 with alpha in WebM, for the web"),
         OutputFormat("png-rgba", None, "rgba", 4, ("",), False, None, "a folder of RGBA PNG files, lossless"),
@@ -208,7 +210,7 @@ class VideoWriter:
         if self.format.codec is None:
             write_png(self._temporary / frame_file_name(self.summary.frames), image)
         else:
-            self._encode(image, pts, duration)
+            self._encode(image, pts, time_base, duration)
         self.summary.frames += 1
 
     def write_frame(self, frame: Frame, image: np.ndarray | None = None) -> None:
@@ -217,7 +219,10 @@ class VideoWriter:
         The first frame tells whether the frames are part of a clip (``frame.source_pts``): the audio copied
         from ``audio_from`` is then that part's."""
         if self._size is None and frame.source_pts is not None:
-            self._audio_part = (float(frame.source_pts * frame.time_base), float((frame.source_pts - frame.pts) * frame.time_base))
+            self._audio_part = (
+                float(frame.source_pts * frame.time_base),
+                float((frame.source_pts - frame.pts) * frame.time_base),
+            )
         self.write(frame.image if image is None else image, pts=frame.pts, time_base=frame.time_base, duration=frame.duration)
 
     def close(self) -> WriteSummary:
@@ -229,10 +234,10 @@ class VideoWriter:
             raise OutputError(f"no frames were written, so {str(self.path)!r} was not created")
         try:
             if self._container is not None:
-                self._mux_video(self._stream.encode(None))
+                self._mux_video(self._video_stream().encode(None))
                 if self._audio is not None:
                     # Part of a clip: its audio ends with its video; a whole clip keeps all of its audio.
-                    self._audio.finish(float(self._timeline.end * self._timeline.time_base) if self._audio_part else float("inf"))
+                    self._audio.finish(self._timeline.end_seconds if self._audio_part else float("inf"))
                 self._container.close()
         except BaseException:
             self.abort()
@@ -273,7 +278,9 @@ class VideoWriter:
             elif self.format.channels == 3 and image.shape[2] == 4:
                 image = image[..., :3]
         if self._size is not None and (image.shape[1], image.shape[0]) != self._size:
-            raise ConfigError(f"frame {self.summary.frames} is {image.shape[1]}x{image.shape[0]}, the first was {self._size[0]}x{self._size[1]}")
+            raise ConfigError(
+                f"frame {self.summary.frames} is {image.shape[1]}x{image.shape[0]}, the first was {self._size[0]}x{self._size[1]}"
+            )
         return np.ascontiguousarray(image)
 
     def _open(self, width: int, height: int, time_base: Fraction) -> None:
@@ -294,13 +301,14 @@ class VideoWriter:
         except (av.error.FFmpegError, OSError) as error:
             raise OutputError(f"cannot create {str(self.path)!r}: {error}") from None
         stream = self._container.add_stream(self.format.codec, rate=self.fps)
+        assert isinstance(stream, av.VideoStream)  # every format's codec is a video encoder
         stream.width, stream.height, stream.pix_fmt = coded_width, coded_height, self.format.pixel_format
         stream.time_base = time_base
         stream.codec_context.time_base = time_base
         stream.codec_context.framerate = self.fps
         stream.thread_type = "AUTO"
         stream.codec_context.thread_count = ENCODER_THREADS if self.deterministic else 0  # 0: the encoder's choice
-        stream.options = self._encoder_options()
+        stream.options = dict(self._encoder_options())  # a copy typed as Stream.options' dict[str, object]
         tags = output_tags(self.colour)
         if self.format.channels == 1:
             tags["color_range"] = int(ColorRange.JPEG)  # a matte uses all 256 levels
@@ -327,7 +335,7 @@ class VideoWriter:
             return {"profile": "4444", "alpha_bits": "16", "vendor": "apl0"}
         return {}
 
-    def _encode(self, image: np.ndarray, pts: int, duration: int | None) -> None:
+    def _encode(self, image: np.ndarray, pts: int, time_base: Fraction, duration: int) -> None:
         image = self._even(image)
         if self.format.channels == 1:
             frame = _matte_frame(image)
@@ -338,11 +346,11 @@ class VideoWriter:
                 dst_colorspace=Colorspace.ITU709,
                 dst_color_range=ColorRange.MPEG,
             )
-        frame.pts, frame.time_base, frame.duration = pts, self._timeline.time_base, duration
+        frame.pts, frame.time_base, frame.duration = pts, time_base, duration
         self._durations[pts] = duration
-        self._mux_video(self._stream.encode(frame))
+        self._mux_video(self._video_stream().encode(frame))
         if self._audio is not None:
-            self._audio.copy_until(float(pts * self._timeline.time_base))
+            self._audio.copy_until(float(pts * time_base))
 
     def _even(self, image: np.ndarray) -> np.ndarray:
         width, height = self.summary.width, self.summary.height
@@ -353,7 +361,14 @@ class VideoWriter:
         pad = ((0, height - image.shape[0]), (0, width - image.shape[1])) + ((0, 0),) * (image.ndim - 2)
         return np.pad(image, pad, mode="edge")
 
+    def _video_stream(self) -> av.video.stream.VideoStream:
+        if self._stream is None:
+            raise RuntimeError("the video stream is opened by the first frame written")
+        return self._stream
+
     def _mux(self, packets: list[av.Packet]) -> None:
+        if self._container is None:
+            raise RuntimeError("the container is opened by the first frame written")
         try:
             self._container.mux(packets)
         except (av.error.FFmpegError, OSError) as error:
@@ -367,7 +382,7 @@ class VideoWriter:
         known from the frames given.
         """
         for packet in packets:
-            duration = self._durations.pop(packet.pts, None)
+            duration = self._durations.pop(packet.pts, None) if packet.pts is not None else None
             if duration is not None:
                 packet.duration = duration
         self._mux(packets)
@@ -389,7 +404,7 @@ class _Timeline:
         given = pts is not None
         if self.pts_given is not None and given != self.pts_given:
             raise ConfigError("give pts for every frame or for none")
-        if not given:
+        if pts is None:
             pts, time_base, duration = count, 1 / self.fps, 1
         elif time_base is None:
             raise ConfigError("pts needs the time_base it counts in")
@@ -408,7 +423,16 @@ class _Timeline:
 
     @property
     def seconds(self) -> float:
-        return 0.0 if self.start is None else float((self.end - self.start) * self.time_base)
+        if self.start is None or self.end is None or self.time_base is None:
+            return 0.0  # no frame yet (the first one sets all three)
+        return float((self.end - self.start) * self.time_base)
+
+    @property
+    def end_seconds(self) -> float:
+        """Where the newest frame stops showing, in seconds."""
+        if self.end is None or self.time_base is None:
+            raise RuntimeError("no frame has been timed yet")
+        return float(self.end * self.time_base)
 
 
 def _muxer_options(path: Path, time_base: Fraction) -> dict[str, str]:
