@@ -37,7 +37,11 @@ def test_encode_decode_is_lossless_on_the_grid():
 def test_packed_frame_is_exact_and_smaller_than_raw_on_smooth_images():
     height, width = 37, 53
     ramp = np.add.outer(np.arange(height), 3 * np.arange(width)).astype(np.uint8)
-    arrays = {"ids": np.array([0], np.int64), "boxes": np.zeros((1, 4), np.int32), "colour_0": np.dstack([ramp, ramp + 7, ramp * 2])}
+    arrays = {
+        "ids": np.array([0], np.int64),
+        "boxes": np.zeros((1, 4), np.int32),
+        "colour_0": np.dstack([ramp, ramp + 7, ramp * 2]),
+    }
     data = pack_frame(arrays)
     back = unpack_frame(data)
     assert sorted(back) == sorted(arrays)

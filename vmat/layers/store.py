@@ -117,7 +117,9 @@ def source_fingerprint(source: str | os.PathLike[str]) -> SourceFingerprint:
     if first is not None:
         digest.update(repr(first.image.shape).encode())
         digest.update(first.image.tobytes())
-    return SourceFingerprint(size=int(size), duration=None if duration is None else float(duration), first_frame=digest.hexdigest())
+    return SourceFingerprint(
+        size=int(size), duration=None if duration is None else float(duration), first_frame=digest.hexdigest()
+    )
 
 
 def check_source(layers_path: str | os.PathLike[str], info: LayersInfo, source: str | os.PathLike[str]) -> None:
@@ -134,7 +136,11 @@ def check_source(layers_path: str | os.PathLike[str], info: LayersInfo, source: 
         if actual.duration is None or expected.duration is None
         else math.isclose(actual.duration, expected.duration, rel_tol=1e-9)
     )
-    checks = {"size": actual.size == expected.size, "duration": same_duration, "first frame": actual.first_frame == expected.first_frame}
+    checks = {
+        "size": actual.size == expected.size,
+        "duration": same_duration,
+        "first frame": actual.first_frame == expected.first_frame,
+    }
     differs = [name for name, same in checks.items() if not same]
     if differs:
         raise LayersFileError(
@@ -166,7 +172,9 @@ def _undo_row_differences(differences: np.ndarray) -> np.ndarray:
 def pack_frame(arrays: Mapping[str, np.ndarray]) -> bytes:
     """One frame file's bytes from :func:`encode_stack`'s arrays."""
     buffer = io.BytesIO()
-    np.savez(buffer, **{name: _row_differences(a) if _is_image(name) else a for name, a in arrays.items()})
+    # Numeric arrays only; naming allow_pickle also keeps an array's name from being taken for that keyword.
+    stored = {name: _row_differences(a) if _is_image(name) else a for name, a in arrays.items()}
+    np.savez(buffer, allow_pickle=False, **stored)
     return zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(buffer.getvalue())
 
 
