@@ -86,9 +86,16 @@ def test_decode_detections_threshold_size_and_frame_pixels():
     transform = InputTransform(scale_x=0.5, scale_y=0.25, offset_x=2.0, offset_y=-1.0)
     (boxes, keypoints, scores), = decode_detections(regressors, logits, transform, min_score=0.6)
     centre = 224 / 56  # anchor 0's centre in input pixels
-    expected_box = [(centre - 11.2 - 2.0) / 0.5, (centre - 5.6 + 1.0) / 0.25, (centre + 11.2 - 2.0) / 0.5, (centre + 5.6 + 1.0) / 0.25]
+    expected_box = [
+        (centre - 11.2 - 2.0) / 0.5,
+        (centre - 5.6 + 1.0) / 0.25,
+        (centre + 11.2 - 2.0) / 0.5,
+        (centre + 5.6 + 1.0) / 0.25,
+    ]
     torch.testing.assert_close(boxes, torch.tensor([expected_box]), rtol=0, atol=1e-4)
-    torch.testing.assert_close(keypoints[0, 0], torch.tensor([(centre + 4 - 2.0) / 0.5, (centre - 2 + 1.0) / 0.25]), rtol=0, atol=1e-4)
+    torch.testing.assert_close(
+        keypoints[0, 0], torch.tensor([(centre + 4 - 2.0) / 0.5, (centre - 2 + 1.0) / 0.25]), rtol=0, atol=1e-4
+    )
     torch.testing.assert_close(scores, torch.sigmoid(torch.tensor([3.0])))
 
 

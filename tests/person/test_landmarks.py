@@ -90,7 +90,11 @@ def test_matches_litert_on_real_person_crops(mediapipe_models, litert, landmarke
     # the same network in float64 is as far from LiteRT as float32 torch is (segmentation logits below
     # |20|: LiteRT 0.006-0.017 from float64, torch 0.005-0.009). A wrong padding, resize alignment or
     # weight layout moves outputs by orders of magnitude more. Tolerances: 3-10x the measured.
-    options = {} if delegate == "xnnpack" else {"experimental_op_resolver_type": litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
+    options = (
+        {}
+        if delegate == "xnnpack"
+        else {"experimental_op_resolver_type": litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
+    )
     runtime = litert.Interpreter(model_path=str(mediapipe_models / "pose_landmark_full.tflite"), num_threads=1, **options)
     runtime.allocate_tensors()
     with torch.no_grad():

@@ -65,7 +65,9 @@ def test_the_refine_pass_recentres_on_the_body(model, shared_dir):
     assert once.rois.rotation.item() == 0.0 and twice.rois.rotation.item() != 0.0
     # The second ROI is centred on the first pass's hip centre, sized from its body circle.
     assert torch.allclose(twice.rois.center, once.landmarks[:, 33, :2])
-    assert twice.rois.size.item() == pytest.approx(2 * ROI_SCALE * (once.landmarks[0, 34, :2] - once.landmarks[0, 33, :2]).norm().item())
+    assert twice.rois.size.item() == pytest.approx(
+        2 * ROI_SCALE * (once.landmarks[0, 34, :2] - once.landmarks[0, 33, :2]).norm().item()
+    )
 
 
 @pytest.mark.parametrize(("turns", "measured"), [(1, 0.812), (2, 0.880), (3, 0.905)])

@@ -93,7 +93,10 @@ def test_projection_scales_distances_and_depth():
 def test_crop_samples_the_frame_where_the_roi_says():
     frame, value = ramp(200, 300)
     rois = Rois(
-        torch.tensor([[150.0, 100.0], [120.0, 90.0]]), torch.tensor([120.0, 60.0]), torch.tensor([0.3, -2.0]), torch.tensor([0, 0])
+        torch.tensor([[150.0, 100.0], [120.0, 90.0]]),
+        torch.tensor([120.0, 60.0]),
+        torch.tensor([0.3, -2.0]),
+        torch.tensor([0, 0]),
     )
     crops = crop_rois(frame, rois, 64)
     steps = torch.arange(64, dtype=torch.float64)
@@ -108,7 +111,10 @@ def test_crops_come_from_their_own_frame_and_repeat_the_border():
     frames = torch.arange(3, dtype=torch.float32).view(3, 1, 1, 1).expand(3, 3, 40, 50).clone()
     frames[1, :, :, 25:] = 7.0  # the right half of frame 1
     rois = Rois(
-        torch.tensor([[10.0, 10.0], [45.0, 20.0], [20.0, 20.0]]), torch.tensor([20.0, 30.0, 10.0]), torch.zeros(3), torch.tensor([2, 1, 0])
+        torch.tensor([[10.0, 10.0], [45.0, 20.0], [20.0, 20.0]]),
+        torch.tensor([20.0, 30.0, 10.0]),
+        torch.zeros(3),
+        torch.tensor([2, 1, 0]),
     )
     crops = crop_rois(frames, rois, 16)
     assert (crops[0] == 2).all() and (crops[2] == 0).all()
@@ -118,7 +124,12 @@ def test_crops_come_from_their_own_frame_and_repeat_the_border():
 
 def test_uncrop_puts_each_crop_pixel_back_and_zero_outside():
     f64 = torch.float64
-    rois = Rois(torch.tensor([[90.0, 70.0]], dtype=f64), torch.tensor([80.0], dtype=f64), torch.tensor([0.5], dtype=f64), torch.tensor([0]))
+    rois = Rois(
+        torch.tensor([[90.0, 70.0]], dtype=f64),
+        torch.tensor([80.0], dtype=f64),
+        torch.tensor([0.5], dtype=f64),
+        torch.tensor([0]),
+    )
     # A crop that is linear in crop coordinates: its warp is exact inside the crop's pixel grid.
     steps = torch.arange(S, dtype=torch.float64)
     v, u = torch.meshgrid(steps, steps, indexing="ij")
@@ -140,7 +151,12 @@ def test_uncrop_puts_each_crop_pixel_back_and_zero_outside():
 def test_crop_then_uncrop_round_trips_a_smooth_frame():
     frame, _ = ramp(120, 160)
     f64 = torch.float64
-    rois = Rois(torch.tensor([[80.0, 60.0]], dtype=f64), torch.tensor([70.0], dtype=f64), torch.tensor([-0.25], dtype=f64), torch.tensor([0]))
+    rois = Rois(
+        torch.tensor([[80.0, 60.0]], dtype=f64),
+        torch.tensor([70.0], dtype=f64),
+        torch.tensor([-0.25], dtype=f64),
+        torch.tensor([0]),
+    )
     back = uncrop(crop_rois(frame, rois, S), rois, (120, 160))[0]
     # Frame pixels well inside the ROI (bilinear of bilinear is exact on a linear frame).
     ys, xs = torch.meshgrid(torch.arange(120) + 0.5, torch.arange(160) + 0.5, indexing="ij")
@@ -154,7 +170,9 @@ def test_crop_and_uncrop_on_cuda_match_the_cpu():
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device")
     frames = torch.rand(2, 3, 90, 120, generator=torch.Generator().manual_seed(0))
-    rois = Rois(torch.tensor([[60.0, 45.0], [30.0, 40.0]]), torch.tensor([80.0, 50.0]), torch.tensor([0.2, -1.0]), torch.tensor([1, 0]))
+    rois = Rois(
+        torch.tensor([[60.0, 45.0], [30.0, 40.0]]), torch.tensor([80.0, 50.0]), torch.tensor([0.2, -1.0]), torch.tensor([1, 0])
+    )
     on_cpu = uncrop(crop_rois(frames, rois, S), rois, (90, 120))
     on_gpu = uncrop(crop_rois(frames.cuda(), rois.to("cuda"), S), rois.to("cuda"), (90, 120)).cpu()
     assert (on_cpu - on_gpu).abs().max() <= 1e-4

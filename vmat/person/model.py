@@ -141,7 +141,9 @@ class PersonModel(nn.Module):
         return detect_people(self.detector, frames, min_score=c.min_score, nms_threshold=c.nms_threshold, tiles=c.tiles)
 
     @torch.no_grad()
-    def segment(self, frames: Tensor, rois: Rois | Tensor, frame: Tensor | None = None, refine_passes: int | None = None) -> PersonSegmentation:
+    def segment(
+        self, frames: Tensor, rois: Rois | Tensor, frame: Tensor | None = None, refine_passes: int | None = None
+    ) -> PersonSegmentation:
         """Masks, landmarks and presence of the people in ``rois`` of ``frames (B, 3, H, W)``.
 
         ``rois``: :class:`Rois`, or boxes ``(N, 4)`` (frame pixels; ``frame (N,)`` says which frame each

@@ -183,5 +183,7 @@ def uncrop(crops: Tensor, rois: Rois, frame_size: tuple[int, int]) -> Tensor:
         xs = torch.arange(x0, x1, device=crops.device, dtype=crops.dtype) + 0.5  # pixel centres
         ys = torch.arange(y0, y1, device=crops.device, dtype=crops.dtype) + 0.5
         grid = _affine_grid(matrix[n : n + 1], xs, ys)
-        out[n, :, y0:y1, x0:x1] = F.grid_sample(crops[n : n + 1], grid, mode="bilinear", padding_mode="zeros", align_corners=True)[0]
+        out[n, :, y0:y1, x0:x1] = F.grid_sample(
+            crops[n : n + 1], grid, mode="bilinear", padding_mode="zeros", align_corners=True
+        )[0]
     return out

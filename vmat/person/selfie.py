@@ -158,6 +158,24 @@ class SkipFusion(nn.Module):
         return x + F.relu(self.depthwise(x))
 
 
+class DecoderStage(nn.Module):
+    """One step up the decoder: ``y (B, C_in, h, w), skip (B, C, H, W) -> (B, C, H, W)``.
+
+    ``y`` is resized to the skip's size, projected to its channels by a 1x1 convolution (in the TFLite graph
+    each projection runs just before its fusion) and fused with it.
+    """
+
+    def __init__(self, in_channels: int, channels: int) -> None:
+        super().__init__()
+        self.up = nn.Conv2d(in_channels, channels, 1)
+        self.fuse = SkipFusion(channels)
+
+    def forward(self, y: Tensor, skip: Tensor) -> Tensor:
+        # The original resizes before projecting; projecting first would be cheaper and equal up to rounding.
+        y = self.up(F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False))
+        return self.fuse(skip, y)
+
+
 class SelfieSegmenter(nn.Module):
     """``forward(image (B, 3, h, w)) -> logits (B, 1, h, w)``; ``sigmoid`` gives the person probability.
 
@@ -175,13 +193,11 @@ class SelfieSegmenter(nn.Module):
             channels = spec.out
         self.blocks = nn.ModuleList(blocks)
         self.head = Head(channels)
-        ups, fusions, channels = [], [], HEAD_CHANNELS
+        stages, channels = [], HEAD_CHANNELS
         for out in DECODER_CHANNELS:
-            ups.append(nn.Conv2d(channels, out, 1))
-            fusions.append(SkipFusion(out))
+            stages.append(DecoderStage(channels, out))
             channels = out
-        # In the TFLite graph each 1x1 projection of an upsampling runs just before its fusion.
-        self.decoder = nn.ModuleList(nn.ModuleDict({"up": up, "fuse": fuse}) for up, fuse in zip(ups, fusions))
+        self.decoder = nn.ModuleList(stages)
         self.output = nn.ConvTranspose2d(channels, 1, 2, stride=2)
 
     def forward(self, image: Tensor) -> Tensor:
@@ -193,9 +209,7 @@ class SelfieSegmenter(nn.Module):
                 skips.append(x)
         y = self.head(x)
         for stage, skip in zip(self.decoder, reversed(skips)):
-            # The original resizes before projecting; projecting first would be cheaper and equal up to rounding.
-            y = stage["up"](F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False))
-            y = stage["fuse"](skip, y)
+            y = stage(y, skip)
         return self.output(y)
 
 
@@ -284,7 +298,7 @@ def selfie_segmenter_state_from_tflite(graph: TFLiteGraph) -> dict[str, torch.Te
             weight = torch.from_numpy(kernel).permute((3, 0, 1, 2) if depthwise else (0, 3, 1, 2))
         name = names[id(layer)]
         assert weight.shape == layer.weight.shape, (name, tuple(weight.shape), tuple(layer.weight.shape))
-        assert bias.shape == tuple(layer.bias.shape), (name, bias.shape)
+        assert layer.bias is not None and bias.shape == tuple(layer.bias.shape), (name, bias.shape)
         state[f"{name}.weight"] = weight.float().contiguous()
         state[f"{name}.bias"] = torch.from_numpy(bias).float()
 
