@@ -91,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
                 finally:
                     runner.close()
                 same = layers_equal(root / "inprocess", root / f"ray-{workers}")
-                rows.append({"runner": "ray", "workers": workers, "frames": report.frames, "seconds": report.seconds, "same": same})
+                rows.append(
+                    {"runner": "ray", "workers": workers, "frames": report.frames, "seconds": report.seconds, "same": same}
+                )
 
     base = rows[0]["frames"] / rows[0]["seconds"]
     print(

@@ -25,7 +25,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,7 +182,10 @@ def run_batch(
                     for clip in progress(records, total=len(todo), desc="clips", unit="clip"):
                         report.add(clip)
                         if config.verbose:
-                            print(f"{clip['key']}: {clip['state']}" + (f" ({clip['error']})" if clip.get("error") else ""), file=sys.stderr)
+                            print(
+                                f"{clip['key']}: {clip['state']}" + (f" ({clip['error']})" if clip.get("error") else ""),
+                                file=sys.stderr,
+                            )
             except BatchInterrupted as interrupted:
                 # The clips are stopped (_run_clips) and Ray is shut down (the stack): record what did not finish.
                 reported = {clip["key"] for clip in report.clips}
@@ -219,7 +222,9 @@ def _write_report(output: Path, report: BatchReport, started: float) -> BatchRep
     return report
 
 
-def _run_clips(todo: list[ClipJob], work: Callable[[ClipJob], dict[str, Any]], parallel: int, threads: ClipThreads) -> Iterator[dict[str, Any]]:
+def _run_clips(
+    todo: list[ClipJob], work: Callable[[ClipJob], dict[str, Any]], parallel: int, threads: ClipThreads
+) -> Generator[dict[str, Any], None, None]:
     """Run ``work`` on every clip on ``parallel`` threads; yield each clip's record as it finishes.
 
     However the caller stops (an exception in the main thread, such as a signal's, or closing this
@@ -261,7 +266,9 @@ def _run_clips(todo: list[ClipJob], work: Callable[[ClipJob], dict[str, Any]], p
             thread.join(max(deadline - time.monotonic(), 0.0))
 
 
-def _run_one(job: ClipJob, *, output: Path, state: JobState, runner: StageRunner | None, config: BatchConfig, threads: ClipThreads) -> dict[str, Any]:
+def _run_one(
+    job: ClipJob, *, output: Path, state: JobState, runner: StageRunner | None, config: BatchConfig, threads: ClipThreads
+) -> dict[str, Any]:
     """Run one clip with bounded retries; never raises for the clip's own failure (it is recorded)."""
     attempts = state.clips[job.key].attempts
     retries_left = config.retries
@@ -297,7 +304,9 @@ def _clip_folder(output: Path, key: str) -> Path:
     for part in key.split("/"):
         folder = folder / part
         if folder.is_symlink():
-            raise OutputError(f"the output folder {key!r} goes through the symbolic link {str(folder)!r}: vmat does not write through links")
+            raise OutputError(
+                f"the output folder {key!r} goes through the symbolic link {str(folder)!r}: vmat does not write through links"
+            )
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -305,13 +314,25 @@ def _clip_folder(output: Path, key: str) -> Path:
     return folder
 
 
-def _finish(state: JobState, job: ClipJob, outcome: str, attempts: int, *, error: str | None = None, frames: int = 0, seconds: float = 0.0) -> dict[str, Any]:
-    return _record(job.key, state.update(job.key, state=outcome, attempts=attempts, error=error, frames=frames, seconds=round(seconds, 3)))
+def _finish(
+    state: JobState, job: ClipJob, outcome: str, attempts: int, *, error: str | None = None, frames: int = 0, seconds: float = 0.0
+) -> dict[str, Any]:
+    return _record(
+        job.key, state.update(job.key, state=outcome, attempts=attempts, error=error, frames=frames, seconds=round(seconds, 3))
+    )
 
 
 def _record(key: str, clip: ClipState) -> dict[str, Any]:
     """A clip's entry in the report."""
-    return {"key": key, "source": clip.source, "state": clip.state, "error": clip.error, "attempts": clip.attempts, "frames": clip.frames, "seconds": clip.seconds}
+    return {
+        "key": key,
+        "source": clip.source,
+        "state": clip.state,
+        "error": clip.error,
+        "attempts": clip.attempts,
+        "frames": clip.frames,
+        "seconds": clip.seconds,
+    }
 
 
 def _fingerprint(job: ClipJob, base: RunConfig) -> str:
