@@ -2,7 +2,7 @@
 
 Each module states its definitions and the units its numbers are reported in; see
 :mod:`vmat.metrics.matting` for SAD/MSE/MAD/Grad/Conn, :mod:`vmat.metrics.instance` for the MP-Mat
-matching, SAD-O/SAD-NO and IMQ, :mod:`vmat.metrics.temporal` for dtSSD/MESSDdt,
+matching, SAD-O/SAD-NO and IMQ, :mod:`vmat.metrics.temporal` for dtSSD/MESSDdt and the warp error,
 :mod:`vmat.metrics.editing` for edit L1/L2/PSNR, :mod:`vmat.metrics.segmentation` for J&F and
 :mod:`vmat.metrics.depth_order` for pairwise depth-order accuracy.
 """
@@ -30,7 +30,7 @@ from vmat.metrics.matting import (
     sad,
 )
 from vmat.metrics.segmentation import boundary_f_measure, j_and_f, jaccard, mask_boundary
-from vmat.metrics.temporal import dtssd, messddt
+from vmat.metrics.temporal import dtssd, frame_warp_error, messddt, source_flows, warp_error
 
 __all__ = [
     "ErrorMaps",
@@ -42,6 +42,7 @@ __all__ = [
     "connectivity_error",
     "connectivity_error_map",
     "dtssd",
+    "frame_warp_error",
     "gradient_error",
     "gradient_error_map",
     "greedy_iou_match",
@@ -61,4 +62,6 @@ __all__ = [
     "psnr",
     "sad",
     "score_instances",
+    "source_flows",
+    "warp_error",
 ]
