@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from vmat.bench.completion import _Scores, ssim_map
+from vmat.bench.completion import CAMERA_CLIPS, _Scores, camera_agreement, ssim_map
 from vmat.cli.main import main
 
 
@@ -46,3 +47,16 @@ def test_bench_completion_runs_on_a_smoke_clip(capsys):
     table = capsys.readouterr().out
     for method in ("previous", "current", "streamed"):
         assert f"| synthetic static | seen | {method} |" in table
+
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not (DATA / "davis" / "lucia").is_dir(), reason="needs ../shared/data")
+def test_camera_agreement_table_has_a_row_per_clip():
+    table = camera_agreement(DATA, frames=3).splitlines()
+    assert len(table) == 2 + len(CAMERA_CLIPS)
+    juggle = next(line for line in table if line.startswith("| juggle"))
+    # Two pairs; the tracker and the full-size estimator agree within a pixel on a tripod shot.
+    cells = [cell.strip() for cell in juggle.split("|")[1:-1]]
+    assert cells[2] == "2" and float(cells[3].split(" / ")[0]) < 1.0

@@ -319,6 +319,87 @@ def speed(davis: Path, paste: Paste, frames: int) -> str:
     return "\n".join([f"1280x{pasted[0].shape[0]}, {len(stacks)} frames, {davis.name} pasted into {Path(paste.clip).stem}", "", *lines])
 
 
+CAMERA_CLIPS = (
+    ("bedroom pan", "clips/bedroom_pan_540p.mp4", None),
+    ("juggle (static)", "clips/juggle_static_720p.mp4", None),
+    ("DAVIS hike", "davis/hike/hike.mp4", "davis/hike/masks"),
+    ("DAVIS lucia", "davis/lucia/lucia.mp4", "davis/lucia/masks"),
+    ("DAVIS stroller", "davis/stroller/stroller.mp4", "davis/stroller/masks"),
+)
+
+
+def _alignment_residual(previous: np.ndarray, current: np.ndarray, homography: np.ndarray, seen: np.ndarray) -> float:
+    """Mean absolute grey difference between ``current`` and ``previous`` warped onto it, over background
+    both show, 4 pixels inside the warped frame's edge."""
+    height, width = seen.shape
+    grey = [cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32) for image in (previous, current)]
+    warped = cv2.warpPerspective(grey[0], homography, (width, height))
+    inside = cv2.erode(cv2.warpPerspective(np.ones((height, width), np.uint8), homography, (width, height)), np.ones((9, 9), np.uint8)) > 0
+    return float(np.abs(warped - grey[1])[inside & seen].mean())
+
+
+def camera_agreement(data: Path, frames: int = 60) -> str:
+    """:class:`~vmat.camera.CameraTracker` against completion's full-size estimator
+    (:func:`~vmat.camera.estimate_motion`) and the temporal stage's whole-frame ORB+ECC
+    (:func:`~vmat.temporal.flow_change.camera_homography`), per consecutive pair of real frames: the
+    median and 90th percentile of the largest corner distance between two estimates, each estimate's
+    alignment residual, and its time. The background is the frame less the DAVIS mask (dilated by 2 px)
+    where there is one, else the whole frame."""
+    from vmat.camera import CameraTracker, corner_error, estimate_motion
+    from vmat.temporal.flow_change import camera_homography
+
+    lines = [
+        "| clip | size | pairs | tracker vs full-size KLT: corner px, median / 90th pct | full-size KLT vs ORB+ECC | tracker vs ORB+ECC "
+        "| residual grey levels: full-size KLT / tracker / ORB+ECC | ms: full-size KLT / tracker / ORB+ECC |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, clip, masks in CAMERA_CLIPS:
+        tracker = CameraTracker()
+        errors: dict[str, list[float]] = defaultdict(list)
+        residuals: dict[str, list[float]] = defaultdict(list)
+        seconds: dict[str, float] = defaultdict(float)
+        last, pairs = None, 0
+        with open_video(data / clip) as reader:
+            for index, frame in enumerate(reader):
+                if index == frames:
+                    break
+                image = frame.image
+                height, width = image.shape[:2]
+                seen = np.ones((height, width), bool)
+                if masks is not None:
+                    mask = cv2.imread(str(data / masks / f"{index:05d}.png"), cv2.IMREAD_GRAYSCALE) > 0
+                    seen = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)) == 0
+                start = time.perf_counter()
+                estimates = {"tracker": tracker.update(image, seen)}
+                seconds["tracker"] += time.perf_counter() - start
+                if last is not None:
+                    pairs += 1
+                    start = time.perf_counter()
+                    estimates["klt"] = estimate_motion(last[0], image, last[1], seen)
+                    seconds["klt"] += time.perf_counter() - start
+                    start = time.perf_counter()
+                    estimates["ecc"] = camera_homography(last[0], image)
+                    seconds["ecc"] += time.perf_counter() - start
+                    for first, second in (("tracker", "klt"), ("klt", "ecc"), ("tracker", "ecc")):
+                        if estimates[first] is not None and estimates[second] is not None:
+                            errors[first, second].append(corner_error(estimates[first], estimates[second], width, height))
+                    for key, homography in estimates.items():
+                        if homography is not None:
+                            both = seen & (cv2.warpPerspective(last[1].astype(np.uint8), homography, (width, height), flags=cv2.INTER_NEAREST) > 0)
+                            residuals[key].append(_alignment_residual(last[0], image, homography, both))
+                last = (image, seen)
+
+        def spread(values: list[float]) -> str:
+            return f"{np.median(values):.2f} / {np.percentile(values, 90):.2f}" if values else "none"
+
+        keys = ("klt", "tracker", "ecc")
+        lines.append(
+            f"| {name} | {width}x{height} | {pairs} | {spread(errors['tracker', 'klt'])} | {spread(errors['klt', 'ecc'])} | {spread(errors['tracker', 'ecc'])} "
+            f"| {' / '.join(f'{np.mean(residuals[k]):.2f}' for k in keys)} | {' / '.join(f'{1000 * seconds[k] / max(pairs, 1):.1f}' for k in keys)} |"
+        )
+    return "\n".join(lines)
+
+
 def default_pastes(data: Path) -> list[Paste]:
     return [
         Paste(str(data / "clips" / "juggle_static_720p.mp4"), (0.22, 0.95)),
@@ -347,4 +428,5 @@ def completion_benchmark(
         real(scores, davis, default_pastes(data), frames, width)
         if time_frames:
             parts.append(speed(davis, default_pastes(data)[0], time_frames))
+        parts.append(camera_agreement(data))
     return "\n\n".join([scores.table(), *parts])

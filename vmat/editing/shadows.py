@@ -146,7 +146,7 @@ def find_shadow(
     reach = int(config.reach * tall)
     y0, y1 = top + tall // 2, min(height, bottom + reach // 2)
     x0, x1 = max(0, left - reach), min(width, right + reach)
-    colour = background[y0:y1, x0:x1]
+    colour = np.ascontiguousarray(background[y0:y1, x0:x1])  # the plane is often a strided view
     ground = ~cv2.dilate(people[y0:y1, x0:x1].astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     if ground.sum() < 64:
         return matte
