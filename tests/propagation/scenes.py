@@ -42,7 +42,9 @@ def moving_scene(
     rng = np.random.default_rng(seed)
     height, width = size
     background = texture(rng, height, width, 70, 150)
-    sprites = [np.clip(texture(rng, *shape.shape, 0, 70).astype(int) + tint, 0, 255).astype(np.uint8) for shape, _, _, tint in tracks]
+    sprites = [
+        np.clip(texture(rng, *shape.shape, 0, 70).astype(int) + tint, 0, 255).astype(np.uint8) for shape, _, _, tint in tracks
+    ]
     out = []
     for t in range(frames):
         image = background.copy()

@@ -20,7 +20,9 @@ def _iou(a, b):
 
 @pytest.fixture
 def clip():
-    return moving_scene(9, [(disc_shape(14), (20, 30), (5, 1), (0, 0, 170)), (np.ones((30, 20), bool), (110, 30), (-2, 0), (170, 0, 0))])
+    return moving_scene(
+        9, [(disc_shape(14), (20, 30), (5, 1), (0, 0, 170)), (np.ones((30, 20), bool), (110, 30), (-2, 0), (170, 0, 0))]
+    )
 
 
 def _source(frames):

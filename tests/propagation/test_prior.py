@@ -36,7 +36,9 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_no_person_no_change():
     # Two discs are no person: the prior must leave them to the flow, so the masks equal the flow's own.
-    scene = moving_scene(6, [(disc_shape(14), (30, 30), (3, 1), (90, 20, 20)), (disc_shape(10), (110, 50), (-2, 0), (20, 20, 110))])
+    scene = moving_scene(
+        6, [(disc_shape(14), (30, 30), (3, 1), (90, 20, 20)), (disc_shape(10), (110, 50), (-2, 0), (20, 20, 110))]
+    )
     prior, flow = PriorPropagator(), FlowPropagator()
     image, ids = scene[0]
     prior_state, flow_state = prior.start(image, ids), flow.start(image, ids)
@@ -85,7 +87,9 @@ def test_a_box_on_a_person_gives_the_person():
     assert mask is not None and _iou(mask, truth > 0) >= 0.85
     ids = apply_prompt(image, FramePrompt(0, instances=(InstancePrompt(1, box=box),)))
     np.testing.assert_array_equal(ids == 1, mask)
-    grabcut = apply_prompt(image, FramePrompt(0, instances=(InstancePrompt(1, box=box),)), config=SegmentConfig(person_prior=False))
+    grabcut = apply_prompt(
+        image, FramePrompt(0, instances=(InstancePrompt(1, box=box),)), config=SegmentConfig(person_prior=False)
+    )
     assert _iou(grabcut == 1, truth > 0) < _iou(mask, truth > 0)
 
 

@@ -61,7 +61,9 @@ def test_negative_click_and_scribble_remove_regions(scene):
     assert both[disc].mean() > 0.9 and both[square].mean() > 0.9
     refined = segment_instance(
         image,
-        InstancePrompt(1, clicks=(Click(97, 45, positive=False),), scribbles=(Scribble(((90, 30), (105, 60)), positive=False, width=5),)),
+        InstancePrompt(
+            1, clicks=(Click(97, 45, positive=False),), scribbles=(Scribble(((90, 30), (105, 60)), positive=False, width=5),)
+        ),
         previous=both,
     )
     assert refined[disc].mean() > 0.9
@@ -116,7 +118,11 @@ def test_load_prompts_reads_every_kind(tmp_path):
                 "frame": 4,
                 "instances": [
                     {"id": 1, "box": [1, 2, 30, 40]},
-                    {"id": 2, "clicks": [[5, 6], [7, 8, False]], "scribbles": [{"points": [[1, 1], [2, 3]], "positive": False, "width": 3}]},
+                    {
+                        "id": 2,
+                        "clicks": [[5, 6], [7, 8, False]],
+                        "scribbles": [{"points": [[1, 1], [2, 3]], "positive": False, "width": 3}],
+                    },
                 ],
             },
             {"frame": 0, "instances": [{"id": 1, "clicks": [[3, 3, True]]}]},
@@ -136,8 +142,14 @@ def test_load_prompts_reads_every_kind(tmp_path):
 
 @pytest.mark.parametrize(
     "document",
-    ["not json", {"no": "prompts"}, {"prompts": [{"instances": []}]}, {"prompts": [{"frame": 0}]}, {"prompts": [{"frame": 0, "instances": [{"box": [1, 2, 3, 4]}]}]},
-     {"prompts": [{"frame": 0, "instances": [{"id": 1, "box": [1, 2]}]}]}],
+    [
+        "not json",
+        {"no": "prompts"},
+        {"prompts": [{"instances": []}]},
+        {"prompts": [{"frame": 0}]},
+        {"prompts": [{"frame": 0, "instances": [{"box": [1, 2, 3, 4]}]}]},
+        {"prompts": [{"frame": 0, "instances": [{"id": 1, "box": [1, 2]}]}]},
+    ],
 )
 def test_malformed_prompt_files_are_prompt_errors(tmp_path, document):
     (tmp_path / "p.json").write_text(document if isinstance(document, str) else json.dumps(document))

@@ -70,21 +70,23 @@ def detect_people_hog(image: np.ndarray, config: PeopleFinderConfig | None = Non
     window_width, window_height = hog.winSize
     if small.shape[0] < window_height or small.shape[1] < window_width:
         return []  # no window fits (and OpenCV 4 crashes on images smaller than its window)
-    hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+    # OpenCV returns a float32 array (its stub says a sequence): asarray only retypes it.
+    hog.setSVMDetector(np.asarray(cv2.HOGDescriptor.getDefaultPeopleDetector(), np.float32))
     rects, weights = hog.detectMultiScale(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), winStride=(8, 8), padding=(8, 8), scale=1.05)
     found = []
     for (x, y, w, h), weight in zip(np.asarray(rects).reshape(-1, 4), np.asarray(weights).reshape(-1)):
         if weight < config.hog_threshold:
             continue
         # The HOG window has ~1/8 padding around the body on each side: trim it.
-        found.append((Box(int((x + w * 0.1) / scale), int((y + h * 0.05) / scale), int((x + w * 0.9) / scale), int((y + h * 0.95) / scale)), float(weight)))
+        x0, y0, x1, y1 = x + w * 0.1, y + h * 0.05, x + w * 0.9, y + h * 0.95
+        found.append((Box(int(x0 / scale), int(y0 / scale), int(x1 / scale), int(y1 / scale)), float(weight)))
     return found
 
 
 def align_to(reference: np.ndarray, image: np.ndarray, max_features: int = 1500) -> np.ndarray | None:
     """The 3x3 homography taking ``image`` onto ``reference`` (both ``(H, W, 3)`` uint8), or ``None``
     when too few features match (then the frame is not used)."""
-    orb = cv2.ORB_create(max_features)
+    orb = cv2.ORB.create(max_features)
     key_ref, desc_ref = orb.detectAndCompute(cv2.cvtColor(reference, cv2.COLOR_RGB2GRAY), None)
     key_img, desc_img = orb.detectAndCompute(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), None)
     if desc_ref is None or desc_img is None:
@@ -92,8 +94,8 @@ def align_to(reference: np.ndarray, image: np.ndarray, max_features: int = 1500)
     matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(desc_img, desc_ref)
     if len(matches) < 12:
         return None
-    source = np.float32([key_img[m.queryIdx].pt for m in matches])
-    target = np.float32([key_ref[m.trainIdx].pt for m in matches])
+    source = np.array([key_img[m.queryIdx].pt for m in matches], np.float32)
+    target = np.array([key_ref[m.trainIdx].pt for m in matches], np.float32)
     homography, inliers = cv2.findHomography(source, target, cv2.RANSAC, 3.0)
     if homography is None or inliers.sum() < 12:
         return None
@@ -112,8 +114,8 @@ def median_background(images: Iterable[np.ndarray]) -> np.ndarray:
     frames = list(images)
     reference = frames[0]
     height, width = reference.shape[:2]
-    layers = [reference.astype(np.float32)]
-    corners = np.float32([[0, 0], [width, 0], [0, height], [width, height]]).reshape(-1, 1, 2)
+    layers: list[np.ndarray] = [reference.astype(np.float32)]
+    corners = np.array([[0, 0], [width, 0], [0, height], [width, height]], np.float32).reshape(-1, 1, 2)
     for image in frames[1:]:
         if _mostly_unchanged(reference, image):
             # A static camera: alignment could only blur (or fail on plain scenes).
@@ -125,7 +127,9 @@ def median_background(images: Iterable[np.ndarray]) -> np.ndarray:
         if np.abs(cv2.perspectiveTransform(corners, homography) - corners).max() < 0.5:
             layers.append(image.astype(np.float32))
             continue
-        warped = cv2.warpPerspective(image.astype(np.float32), homography, (width, height), flags=cv2.INTER_LINEAR, borderValue=(np.nan,) * 3)
+        warped = cv2.warpPerspective(
+            image.astype(np.float32), homography, (width, height), flags=cv2.INTER_LINEAR, borderValue=(np.nan,) * 3
+        )
         layers.append(warped)
     stack = np.stack(layers)
     if len(layers) == 1:
@@ -172,12 +176,18 @@ def first_frame_motion(first_frames: Sequence[np.ndarray], config: PeopleFinderC
         return None
     first = first_frames[0]
     scale = min(1.0, config.detect_short_side / min(first.shape[:2]))
-    small = [cv2.resize(f, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for f in first_frames] if scale < 1 else list(first_frames)
+    small = (
+        [cv2.resize(f, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for f in first_frames]
+        if scale < 1
+        else list(first_frames)
+    )
     moving = moving_pixels(small[0], median_background(small), config)
     return cv2.resize(moving.astype(np.uint8), first.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
 
 
-def find_people(first_frames: Iterable[np.ndarray], config: PeopleFinderConfig | None = None, moving: np.ndarray | None = None) -> list[Box]:
+def find_people(
+    first_frames: Iterable[np.ndarray], config: PeopleFinderConfig | None = None, moving: np.ndarray | None = None
+) -> list[Box]:
     """FALLBACK: boxes around the people of the first of ``first_frames`` (``(H, W, 3)`` RGB uint8 each).
 
     HOG detections (where available) come first, largest score first; blobs of moving pixels (``moving``,
@@ -241,7 +251,9 @@ def detect_people_ids(image: np.ndarray, config: PeopleFinderConfig | None = Non
     model = model or default_person_model()
     frames = image_to_frames(image)
     tiles = TileConfig() if config.tiles else None
-    detections = detect_people(model.detector, frames, min_score=config.min_score, nms_threshold=model.config.nms_threshold, tiles=tiles)[0]
+    detections = detect_people(
+        model.detector, frames, min_score=config.min_score, nms_threshold=model.config.nms_threshold, tiles=tiles
+    )[0]
     ids = np.zeros(image.shape[:2], np.uint16)
     if len(detections) == 0:
         return ids

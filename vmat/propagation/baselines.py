@@ -63,7 +63,8 @@ class FarnebackPropagator:
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         if grey.shape != state.grey.shape:
             raise ConfigError("the frame size changed mid-clip.")
-        backward = cv2.calcOpticalFlowFarneback(
+        # The stub wants a flow array; None (OpenCV allocates it) is what its Python docs use.
+        backward = cv2.calcOpticalFlowFarneback(  # type: ignore[call-overload]
             grey, state.grey, None, cfg.pyramid_scale, cfg.levels, cfg.window, cfg.iterations, cfg.poly_n, cfg.poly_sigma, 0
         )
         ids = warp(state.ids, backward, cv2.INTER_NEAREST)

@@ -75,7 +75,7 @@ def write_id_mask(path: str | os.PathLike[str], ids: np.ndarray) -> None:
     top = int(ids.max()) if ids.size else 0
     if top > 65535:
         raise ValueError(f"ids above 65535 do not fit a PNG, got {top}")
-    image = ids.astype(np.uint8 if top < 255 else np.uint16)
+    image: np.ndarray = ids.astype(np.uint8 if top < 255 else np.uint16)
     path = Path(path)
     if not cv2.imwrite(str(path), image):
         raise OutputError(f"cannot write the id mask {str(path)!r}.")
@@ -111,7 +111,7 @@ def read_id_mask(path: str | os.PathLike[str]) -> np.ndarray:
     rgb = image[..., 2::-1] if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
     codes = _colour_codes(rgb)
     palette_codes = _colour_codes(palette[None])[0]
-    first_index = {}
+    first_index: dict[int, int] = {}
     for index, code in enumerate(palette_codes.tolist()):
         first_index.setdefault(code, index)
     present, inverse = np.unique(codes, return_inverse=True)

@@ -166,7 +166,13 @@ class PriorPropagator:
         # extra part: the prior's mask sometimes covers what a person rides or holds, and sometimes not.
         taken = (owner[flow_ids] != flow_ids) & (ids == owner[flow_ids])
         carried[taken] = flow_ids[taken]
-        state = PriorState(self._reseeded(flow_state, carried, image), people, set(state.objects), state.histograms, state.frames_since_detection + 1)
+        state = PriorState(
+            self._reseeded(flow_state, carried, image),
+            people,
+            set(state.objects),
+            state.histograms,
+            state.frames_since_detection + 1,
+        )
         lost = [k for k in list(people) + sorted(state.objects) if not (shown == k).any()]
         if (lost or cfg.pick_up_new) and state.frames_since_detection >= cfg.redetect_every:
             shown, state = self._redetect(image, frames, shown, lost, state)
@@ -192,8 +198,9 @@ class PriorPropagator:
         for k in tracked:
             mine = (flow_ids == k) | ((flow_ids == people[k].extra) & (people[k].extra > 0))
             roi = None
-            if people[k].landmarks is not None:
-                roi = rois_from_landmarks(people[k].landmarks[None])
+            landmarks = people[k].landmarks
+            if landmarks is not None:
+                roi = rois_from_landmarks(landmarks[None])
                 if mine.any() and _cover(mine, roi) < self.config.min_roi_cover:
                     roi = None
             from_box.append(roi is None)

@@ -135,7 +135,9 @@ def _seed_map(shape: tuple[int, int], prompt: InstancePrompt, radius: int) -> tu
     negative = np.zeros(shape, np.uint8)
     for click in prompt.clicks:
         if not (0 <= click.x < shape[1] and 0 <= click.y < shape[0]):
-            raise PromptError(f"instance {prompt.id}'s click ({click.x}, {click.y}) lies outside the {shape[1]}x{shape[0]} frame.")
+            raise PromptError(
+                f"instance {prompt.id}'s click ({click.x}, {click.y}) lies outside the {shape[1]}x{shape[0]} frame."
+            )
         cv2.circle(positive if click.positive else negative, (int(click.x), int(click.y)), radius, 1, -1)
     for scribble in prompt.scribbles:
         points = np.array(scribble.points, np.int32).reshape(-1, 1, 2)
@@ -201,7 +203,8 @@ def _grabcut(image: np.ndarray, labels: np.ndarray, config: SegmentConfig) -> np
     if has_fg and has_bg:
         crop = np.ascontiguousarray(image[y0:y1, x0:x1, ::-1])
         bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-        cv2.grabCut(crop, crop_labels, None, bgd, fgd, config.iterations, cv2.GC_INIT_WITH_MASK)
+        # The stub wants a rect; OpenCV reads none when starting from the mask (rect=None is its documented use).
+        cv2.grabCut(crop, crop_labels, None, bgd, fgd, config.iterations, cv2.GC_INIT_WITH_MASK)  # type: ignore[call-overload]
     result[y0:y1, x0:x1] = np.isin(crop_labels, (cv2.GC_FGD, cv2.GC_PR_FGD))
     return result
 
@@ -251,7 +254,9 @@ def apply_prompt(
     return ids
 
 
-def _segment(image: np.ndarray, prompt: InstancePrompt, previous: np.ndarray, blocked: np.ndarray, config: SegmentConfig) -> np.ndarray:
+def _segment(
+    image: np.ndarray, prompt: InstancePrompt, previous: np.ndarray, blocked: np.ndarray, config: SegmentConfig
+) -> np.ndarray:
     """One instance's mask: the person prior's where it finds the person the prompt names, refined by
     GrabCut when negative clicks or scribbles ask for it; GrabCut alone otherwise."""
     if config.person_prior:
@@ -280,7 +285,9 @@ def load_prompts(path: str | os.PathLike[str]) -> list[FramePrompt]:
         raise InputNotFoundError(f"the prompt file {str(path)!r} does not exist.")
     where = f"the prompt file {str(path)!r}"
     if path.stat().st_size > MAX_PROMPT_FILE_BYTES:
-        raise PromptError(f"{where} is larger than {MAX_PROMPT_FILE_BYTES >> 20} MiB; prompt files are boxes, clicks and scribbles.")
+        raise PromptError(
+            f"{where} is larger than {MAX_PROMPT_FILE_BYTES >> 20} MiB; prompt files are boxes, clicks and scribbles."
+        )
     try:
         document = json.loads(path.read_bytes().decode("utf-8"))
     except UnicodeDecodeError:
@@ -323,9 +330,9 @@ def _parse_instance(entry: object, where: str) -> InstancePrompt:
     for number, click in enumerate(_list(fields.get("clicks", []), f"{where}: 'clicks'")):
         what = f"{where}, click {number + 1} [x, y] or [x, y, true|false]"
         if isinstance(click, list) and len(click) == 3:
-            clicks.append(Click(*_coordinates(click[:2], 2, what), _flag(click[2], what)))
+            clicks.append(Click(*_point(click[:2], what), _flag(click[2], what)))
         else:
-            clicks.append(Click(*_coordinates(click, 2, what)))
+            clicks.append(Click(*_point(click, what)))
     scribbles = []
     for number, scribble in enumerate(_list(fields.get("scribbles", []), f"{where}: 'scribbles'")):
         what = f"{where}, scribble {number + 1}"
@@ -335,7 +342,7 @@ def _parse_instance(entry: object, where: str) -> InstancePrompt:
             raise PromptError(f"{what} has no points.")
         scribbles.append(
             Scribble(
-                points=tuple(_coordinates(point, 2, f"{what}: a point [x, y]") for point in points),
+                points=tuple(_point(point, f"{what}: a point [x, y]") for point in points),
                 positive=_flag(parts.get("positive", True), f"{what}: 'positive'"),
                 width=_whole(parts.get("width", 5), f"{what}: 'width'", 1, MAX_SCRIBBLE_WIDTH),
             )
@@ -390,6 +397,12 @@ def _coordinates(value: object, count: int, where: str) -> tuple[int, ...]:
     ):
         raise PromptError(f"{where} needs {count} pixel coordinates within {MAX_FRAME_SIDE} of 0, not {_shown(value)}.")
     return tuple(int(v) for v in numbers)
+
+
+def _point(value: object, where: str) -> tuple[int, int]:
+    """One ``[x, y]`` pixel position (see :func:`_coordinates`)."""
+    x, y = _coordinates(value, 2, where)
+    return x, y
 
 
 def boxes_prompt(frame: int, boxes: Sequence[Box], first_id: int = 1) -> FramePrompt:

@@ -134,7 +134,7 @@ class FlowPropagator:
             raise ConfigError(f"work_short_side must be at least 16 pixels, not {self.config.work_short_side}.")
         if self.config.pick_up_new and not hog_available():
             raise ConfigError("picking up new people needs OpenCV's HOG people detector, which this OpenCV lacks.")
-        self._flow = cv2.DISOpticalFlow_create(self.config.dis_preset)
+        self._flow = cv2.DISOpticalFlow.create(self.config.dis_preset)
         # The region of interest is found on a subsampled mask: exact enough, given its margin.
         self._stride = 4
 
@@ -163,8 +163,9 @@ class FlowPropagator:
         if state.ids.shape != work.shape[:2]:
             raise ConfigError("the frame size changed mid-clip.")
         small = self._small_grey(work)
-        backward = self._flow.calc(small, state.small_grey, None)
-        forward = self._flow.calc(state.small_grey, small, None)
+        # flow=None lets OpenCV allocate the output; the stub wants an array there.
+        backward = self._flow.calc(small, state.small_grey, None)  # type: ignore[call-overload]
+        forward = self._flow.calc(state.small_grey, small, None)  # type: ignore[call-overload]
         instances = np.nonzero(np.bincount(state.ids.reshape(-1)))[0][1:].tolist()
         ids = np.zeros((height, width), np.uint16)
         crop_codes = None
@@ -176,7 +177,9 @@ class FlowPropagator:
             small_xs = slice(int(xs.start * cfg.flow_scale), int(np.ceil(xs.stop * cfg.flow_scale)))
             occluded_small = occlusion_mask(backward, forward, cfg.occlusion_tolerance)[small_ys, small_xs]
             crop_backward = self._crop_flow(backward, small_ys, small_xs, ys, xs)
-            occluded = cv2.resize(occluded_small.astype(np.uint8), crop_backward.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
+            occluded = (
+                cv2.resize(occluded_small.astype(np.uint8), crop_backward.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
+            )
             labels = [0] + instances
             prior = self._warped_prior(state.ids, labels, crop_backward, ys, xs)
             crop = np.ascontiguousarray(work[ys, xs])
@@ -186,7 +189,9 @@ class FlowPropagator:
             scale = self._work_scale(image.shape)
             full_ys, full_xs = self._to_full(ys, scale, height), self._to_full(xs, scale, width)
             full_shape = (full_ys.stop - full_ys.start, full_xs.stop - full_xs.start)
-            ids[full_ys, full_xs] = self._drop_fragments(np.asarray(labels, np.uint16)[self._resize_scores(scores, full_shape).argmax(axis=2)], instances)
+            ids[full_ys, full_xs] = self._drop_fragments(
+                np.asarray(labels, np.uint16)[self._resize_scores(scores, full_shape).argmax(axis=2)], instances
+            )
             crop_codes = (codes, roi)
         before = self._to_work(ids, cv2.INTER_NEAREST)
         # _update edits the mask it is given, and `before` must stay as it was for the comparison below.
@@ -220,7 +225,10 @@ class FlowPropagator:
         if scores.shape[:2] == shape:
             return scores
         # cv2.resize handles at most 4 channels at a time.
-        parts = [cv2.resize(np.ascontiguousarray(scores[..., i : i + 4]), shape[::-1], interpolation=cv2.INTER_LINEAR) for i in range(0, scores.shape[2], 4)]
+        parts = [
+            cv2.resize(np.ascontiguousarray(scores[..., i : i + 4]), shape[::-1], interpolation=cv2.INTER_LINEAR)
+            for i in range(0, scores.shape[2], 4)
+        ]
         return np.concatenate([p.reshape(shape + (-1,)) for p in parts], axis=2)
 
     def _small_grey(self, work: np.ndarray) -> np.ndarray:

@@ -59,7 +59,9 @@ class MaskStream(Generic[T]):
         self._prompted = sorted(self._by_frame)
         self.start_frame = self._prompted[0] if self._prompted else 0
         # The weight-free finder looks at every auto_stride-th frame of the first ones; the detector at frame 0.
-        self._sample = 1 if self.config.people.method == "detector" else (self.config.auto_frames - 1) * self.config.auto_stride + 1
+        self._sample = (
+            1 if self.config.people.method == "detector" else (self.config.auto_frames - 1) * self.config.auto_stride + 1
+        )
         self._held: deque[list] = deque()  # [index, image, item, ids or None before the first prompt]
         self._state = None
         self._last = -1
@@ -147,8 +149,9 @@ class MaskStream(Generic[T]):
         return ids.astype(np.uint16, copy=False)
 
     def _start(self, image: np.ndarray, rounds: list[FramePrompt]) -> np.ndarray:
-        ids = None
-        for round_ in rounds:
+        """The first prompted frame's ids: ``rounds`` (at least one) applied in order."""
+        ids = apply_prompt(image, rounds[0], None, self.config.segment)
+        for round_ in rounds[1:]:
             ids = apply_prompt(image, round_, ids, self.config.segment)
         self._state = self.propagator.start(image, ids)
         return ids.astype(np.uint16, copy=False)
@@ -156,7 +159,9 @@ class MaskStream(Generic[T]):
     def _start_automatic(self) -> list[tuple[T, np.ndarray]]:
         first = self._held[0][1]
         sample = [entry[1] for entry in self._held][:: self.config.auto_stride][: self.config.auto_frames]
-        self._held[0][3] = self._start(first, [FramePrompt(0, id_mask=find_people_ids(sample, self.config.people, self.config.segment))])
+        self._held[0][3] = self._start(
+            first, [FramePrompt(0, id_mask=find_people_ids(sample, self.config.people, self.config.segment))]
+        )
         for entry in list(self._held)[1:]:
             entry[3] = self._step(entry[0], entry[1])
         return self._release(len(self._held))
