@@ -35,7 +35,9 @@ def generated_clip(tmp_path_factory: pytest.TempPathFactory) -> GeneratedClip:
     from vmat.io import VideoWriter, open_video
     from vmat.synthetic.scene import SceneConfig, SyntheticScene
 
-    scene = SyntheticScene(SceneConfig(level="easy", width=320, height=192, num_frames=12, fps=12.0, seed=3, num_people=2, hair=False))
+    scene = SyntheticScene(
+        SceneConfig(level="easy", width=320, height=192, num_frames=12, fps=12.0, seed=3, num_people=2, hair=False)
+    )
     path = tmp_path_factory.mktemp("clip") / "walk.mp4"
     images, ids, backgrounds = [], [], []
     with VideoWriter(path, fps=12, crf=12) as writer:

@@ -28,7 +28,9 @@ def app_dirs(generated_clip, tmp_path):
 @pytest.fixture
 def client(app_dirs):
     root, work = app_dirs
-    with TestClient(create_app(AppConfig(work=work, roots=[root], max_upload_bytes=1 << 20)), base_url="http://127.0.0.1") as client:
+    with TestClient(
+        create_app(AppConfig(work=work, roots=[root], max_upload_bytes=1 << 20)), base_url="http://127.0.0.1"
+    ) as client:
         yield client
 
 
@@ -45,7 +47,9 @@ class Tab:
         return self.client.get(f"/api/s/{self.sid}{path}")
 
     def post(self, path: str, data: object = None):
-        return self.client.post(f"/api/s/{self.sid}{path}", json=data if data is not None else {}, headers={"X-Vmat-Session": self.sid})
+        return self.client.post(
+            f"/api/s/{self.sid}{path}", json=data if data is not None else {}, headers={"X-Vmat-Session": self.sid}
+        )
 
     def put(self, path: str, body: bytes):
         return self.client.put(f"/api/s/{self.sid}{path}", content=body, headers={"X-Vmat-Session": self.sid})
@@ -105,7 +109,9 @@ def test_changes_need_the_page_header(client, app_dirs):
     response = client.post(f"/api/s/{tab.sid}/open", json={"path": str(app_dirs[0] / "walk.mp4")})
     assert response.status_code == 403
     other = Tab(client)
-    response = client.post(f"/api/s/{tab.sid}/open", json={"path": str(app_dirs[0] / "walk.mp4")}, headers={"X-Vmat-Session": other.sid})
+    response = client.post(
+        f"/api/s/{tab.sid}/open", json={"path": str(app_dirs[0] / "walk.mp4")}, headers={"X-Vmat-Session": other.sid}
+    )
     assert response.status_code == 403
     assert client.get("/api/s/not-a-session/state").status_code == 404
     assert client.get("/api/s/x/state", headers={"Host": "evil.example"}).status_code == 400  # DNS rebinding
@@ -171,7 +177,10 @@ def test_box_prompt_mask_prompt_file_and_undo(client, app_dirs, generated_clip, 
     assert other.put("/prompt.json", saved.read_bytes()).status_code == 200
     assert np.array_equal(read_id_mask(mask_path(app_dirs[1] / other.sid / "prompted", 0)), page_mask)
     assert other.put("/prompt.json", b'{"prompts": [{"frame": 0, "id_mask": "/etc/passwd"}]}').status_code == 400
-    assert other.put("/prompt.json", b'{"prompts": [{"frame": 99, "instances": [{"id": 1, "box": [1, 1, 9, 9]}]}]}').status_code == 400
+    assert (
+        other.put("/prompt.json", b'{"prompts": [{"frame": 99, "instances": [{"id": 1, "box": [1, 1, 9, 9]}]}]}').status_code
+        == 400
+    )
     assert other.post("/prompt", {"frame": 0, "id": 0, "box": [1, 1, 9, 9]}).status_code == 400
     assert other.post("/prompt", {"frame": 0, "id": 1, "box": [1, 1, 9]}).status_code == 400
     assert other.post("/clear", {"frame": 0}).json()["prompt"] == {"prompts": []}

@@ -29,7 +29,9 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="the browser test needs Debian's chromium (apt-get install chromium)"),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM), reason="the browser test needs Debian's chromium (apt-get install chromium)"
+    ),
 ]
 
 
@@ -70,7 +72,8 @@ def _drag(page, canvas_box: dict, size: tuple[int, int], start: tuple[int, int],
     """Drag on the canvas from frame pixel ``start`` to ``end``, or click at ``start`` (the canvas is scaled on screen)."""
 
     def screen(x: float, y: float) -> tuple[float, float]:
-        return canvas_box["x"] + (x + 0.5) * canvas_box["width"] / size[0], canvas_box["y"] + (y + 0.5) * canvas_box["height"] / size[1]
+        screen_x = canvas_box["x"] + (x + 0.5) * canvas_box["width"] / size[0]
+        return screen_x, canvas_box["y"] + (y + 0.5) * canvas_box["height"] / size[1]
 
     page.mouse.move(*screen(*start))
     page.mouse.down()
@@ -82,7 +85,8 @@ def _drag(page, canvas_box: dict, size: tuple[int, int], start: tuple[int, int],
 def _wait_job(page, kind: str, timeout_s: float) -> str:
     """The end state of the page's ``kind`` job (the label shows the previous job until the new one starts)."""
     page.wait_for_function(
-        f"(t => t.dataset.kind === '{kind}' && ['done', 'failed', 'cancelled'].includes(t.dataset.state))(document.getElementById('job-text'))",
+        f"(t => t.dataset.kind === '{kind}' && ['done', 'failed', 'cancelled'].includes(t.dataset.state))"
+        "(document.getElementById('job-text'))",
         timeout=timeout_s * 1000,
     )
     return page.locator("#job-text").get_attribute("data-state")
@@ -117,7 +121,13 @@ def test_click_a_person_propagate_remove_and_download(served, page, generated_cl
     page.click(f"#person-{other}")
     page.check("input[name=tool][value='click+']")
     row = int(np.median(np.nonzero(clip.ids[0] == other)[0]))
-    _drag(page, page.locator("#canvas").bounding_box(), (width, height), (int(np.median(np.nonzero(clip.ids[0][row] == other)[0])), row), None)
+    _drag(
+        page,
+        page.locator("#canvas").bounding_box(),
+        (width, height),
+        (int(np.median(np.nonzero(clip.ids[0][row] == other)[0])), row),
+        None,
+    )
     page.wait_for_function(f"Number(document.querySelector('#person-{other} .area').dataset.area) > 0", timeout=60_000)
     ids = read_id_mask(mask_path(session / "prompted", 0))
     for instance, least in ((other, 0.75), (target, 0.8)):
@@ -129,7 +139,10 @@ def test_click_a_person_propagate_remove_and_download(served, page, generated_cl
     # Step 3: propagate; the last frame shows a propagated mask on the person.
     page.click("#propagate")
     assert _wait_job(page, "propagate", 180) == "done", page.locator("#job-text").text_content()
-    page.evaluate(f"() => {{ const s = document.getElementById('slider'); s.value = {len(clip.ids) - 1}; s.dispatchEvent(new Event('input')); }}")
+    page.evaluate(
+        f"() => {{ const s = document.getElementById('slider'); s.value = {len(clip.ids) - 1}; "
+        "s.dispatchEvent(new Event('input')); }"
+    )
     page.wait_for_function("document.getElementById('mask-source').textContent === 'propagated mask'")
     page.wait_for_function(f"Number(document.querySelector('#person-{target} .area').dataset.area) > 0")
 

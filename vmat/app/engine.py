@@ -82,7 +82,9 @@ def check_document(document: object) -> dict:
     if not isinstance(document, dict) or not isinstance(document.get("prompts"), list):
         raise PromptError('a prompt file is {"prompts": [...]} with a list of prompts.')
     if any(isinstance(entry, dict) and "id_mask" in entry for entry in document["prompts"]):
-        raise PromptError("the page edits box, click and scribble prompts; run prompt files with an id_mask with `vmat run --prompt`.")
+        raise PromptError(
+            "the page edits box, click and scribble prompts; run prompt files with an id_mask with `vmat run --prompt`."
+        )
     return document
 
 

@@ -129,7 +129,9 @@ def create_app(config: AppConfig) -> Starlette:
         if purpose == "clip":
             check_idle(session)
         suffixes = VIDEO_SUFFIXES if purpose == "clip" else VIDEO_SUFFIXES + IMAGE_SUFFIXES
-        path = await save_upload(request.stream(), session.folder / "uploads", request.query_params.get("name", ""), suffixes, config.max_upload_bytes)
+        path = await save_upload(
+            request.stream(), session.folder / "uploads", request.query_params.get("name", ""), suffixes, config.max_upload_bytes
+        )
         if purpose == "clip" or path.suffix in VIDEO_SUFFIXES:
             try:
                 info = await run_in_threadpool(engine.probe_clip, path)
@@ -173,7 +175,9 @@ def create_app(config: AppConfig) -> Starlette:
         whole = all(isinstance(data.get(key), int) and not isinstance(data.get(key), bool) for key in ("frame", "id"))
         if len(kinds) != 1 or not whole:
             raise ConfigError("a prompt names frame, id and one of box, click or scribble.")
-        await run_in_threadpool(session.add_prompt, data["frame"], data["id"], kinds[0], data[kinds[0]], bool(data.get("new_round")))
+        await run_in_threadpool(
+            session.add_prompt, data["frame"], data["id"], kinds[0], data[kinds[0]], bool(data.get("new_round"))
+        )
         return state(session)
 
     async def undo(request: Request) -> JSONResponse:
@@ -220,7 +224,13 @@ def create_app(config: AppConfig) -> Starlette:
             folder.mkdir(parents=True)
             snapshot = folder / "prompt.json"
             shutil.copyfile(session.prompt_file, snapshot)
-            spec = {"clip": clip.path, "prompt": str(snapshot), "masks": str(folder / "masks"), "version": session.version, "frames": clip.frames}
+            spec = {
+                "clip": clip.path,
+                "prompt": str(snapshot),
+                "masks": str(folder / "masks"),
+                "version": session.version,
+                "frames": clip.frames,
+            }
         jobs.start(session.id, "propagate", folder, spec)
         return state(session)
 
@@ -282,7 +292,11 @@ def create_app(config: AppConfig) -> Starlette:
         folder = session.last_run
         if folder is None or not folder.is_dir():
             return {}
-        return {entry.name + (".zip" if entry.is_dir() else ""): entry for entry in sorted(folder.iterdir()) if not entry.name.startswith(".")}
+        return {
+            entry.name + (".zip" if entry.is_dir() else ""): entry
+            for entry in sorted(folder.iterdir())
+            if not entry.name.startswith(".")
+        }
 
     async def outputs(request: Request) -> JSONResponse:
         session = session_of(request)

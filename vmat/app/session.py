@@ -160,7 +160,9 @@ class Session:
             for frame in sorted(by_frame) if frames is None else frames:
                 # Propagation applies later frames' rounds on top of the propagated mask there.
                 previous = engine.read_ids(engine.mask_file(self.masks, frame)) if self.masks and frame != first else None
-                masks[frame] = engine.frame_ids(self.image(frame), by_frame.get(frame, []), previous) if frame in by_frame else None
+                masks[frame] = (
+                    engine.frame_ids(self.image(frame), by_frame.get(frame, []), previous) if frame in by_frame else None
+                )
             if record:
                 self.undo = (self.undo + [json.dumps(self.document)])[-_UNDO_DEPTH:]
             self.document = document
