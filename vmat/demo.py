@@ -47,4 +47,7 @@ def run_demo(folder: Path, scene_config: SceneConfig = DEMO_SCENE, *, overwrite:
         clip, prompt, ids = make_demo_clip(folder, scene_config)
     config = RunConfig(prompt=str(prompt), write_layers=True, edit=EditSpec(remove=(ids[0],), background="#2f6fb0"))
     summary = run_clip(clip, folder, config, overwrite=overwrite)
-    return [f"wrote {clip} (generated input, {len(ids)} people, ids {ids}) and {prompt} (their ids on frame 0)", summary.describe()]
+    return [
+        f"wrote {clip} (generated input, {len(ids)} people, ids {ids}) and {prompt} (their ids on frame 0)",
+        summary.describe(),
+    ]

@@ -33,7 +33,10 @@ def smooth_clip(path: Path, seed: int, width: int = 48, height: int = 32, frames
 
 def layers_of(clip: Path, path: Path) -> Path:
     """A layers file of ``clip``: its frames as the background and person 1 as a red box."""
-    with open_video(clip) as reader, LayersWriter(path, frame_rate=reader.info.frame_rate, source=source_fingerprint(clip)) as writer:
+    with (
+        open_video(clip) as reader,
+        LayersWriter(path, frame_rate=reader.info.frame_rate, source=source_fingerprint(clip)) as writer,
+    ):
         for frame in reader:
             image = torch.from_numpy(frame.image).permute(2, 0, 1).float() / 255
             colour = torch.stack([image, torch.tensor([1.0, 0.0, 0.0])[:, None, None].expand_as(image)])

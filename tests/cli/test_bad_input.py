@@ -29,7 +29,9 @@ def good_clip(tmp_path):
 
 
 def test_missing_file(tmp_path, capsys):
-    _fails_cleanly(capsys, ["convert", str(tmp_path / "nope.mp4"), "-o", str(tmp_path / "o.mp4")], tmp_path / "o.mp4", "does not exist")
+    _fails_cleanly(
+        capsys, ["convert", str(tmp_path / "nope.mp4"), "-o", str(tmp_path / "o.mp4")], tmp_path / "o.mp4", "does not exist"
+    )
 
 
 def test_a_file_that_is_not_media(tmp_path, capsys):
@@ -40,7 +42,9 @@ def test_a_file_that_is_not_media(tmp_path, capsys):
 
 def test_an_empty_file(tmp_path, capsys):
     (tmp_path / "empty.mp4").write_bytes(b"")
-    _fails_cleanly(capsys, ["convert", str(tmp_path / "empty.mp4"), "-o", str(tmp_path / "o.mp4")], tmp_path / "o.mp4", "empty file")
+    _fails_cleanly(
+        capsys, ["convert", str(tmp_path / "empty.mp4"), "-o", str(tmp_path / "o.mp4")], tmp_path / "o.mp4", "empty file"
+    )
 
 
 def test_a_video_with_zero_frames(tmp_path, capsys):
@@ -55,7 +59,9 @@ def test_audio_without_video(tmp_path, capsys):
 
 def test_truncated_mp4_with_its_index_at_the_front(tmp_path, capsys):
     clip = media.truncated(media.faststart_clip(tmp_path / "fs.mp4"), tmp_path / "cut.mp4")
-    _fails_cleanly(capsys, ["convert", str(clip), "-o", str(tmp_path / "o.mp4")], tmp_path / "o.mp4", "declares 40 frames but holds")
+    _fails_cleanly(
+        capsys, ["convert", str(clip), "-o", str(tmp_path / "o.mp4")], tmp_path / "o.mp4", "declares 40 frames but holds"
+    )
 
 
 def test_truncated_mp4_with_its_index_at_the_end(tmp_path, capsys, good_clip):
@@ -66,12 +72,16 @@ def test_truncated_mp4_with_its_index_at_the_end(tmp_path, capsys, good_clip):
 def test_truncated_matroska_reports_where_it_broke(tmp_path, capsys):
     source = write_test_pattern_clip(tmp_path / "full.mkv", width=96, height=64, num_frames=60)
     clip = media.truncated(source, tmp_path / "cut.mkv")
-    _fails_cleanly(capsys, ["convert", str(clip), "-o", str(tmp_path / "o.mp4")], tmp_path / "o.mp4", "decoding stopped after frame")
+    _fails_cleanly(
+        capsys, ["convert", str(clip), "-o", str(tmp_path / "o.mp4")], tmp_path / "o.mp4", "decoding stopped after frame"
+    )
 
 
 def test_damage_in_the_middle_reports_where_it_broke(tmp_path, capsys):
     clip = media.overwritten_middle(media.faststart_clip(tmp_path / "fs.mp4"), tmp_path / "damaged.mp4")
-    _fails_cleanly(capsys, ["convert", str(clip), "-o", str(tmp_path / "o.mp4")], tmp_path / "o.mp4", "decoding stopped after frame")
+    _fails_cleanly(
+        capsys, ["convert", str(clip), "-o", str(tmp_path / "o.mp4")], tmp_path / "o.mp4", "decoding stopped after frame"
+    )
 
 
 def test_salvage_keeps_the_frames_before_the_damage(tmp_path, capsys):
@@ -88,7 +98,9 @@ def test_salvage_keeps_the_frames_before_the_damage(tmp_path, capsys):
 
 def test_unsupported_codec(tmp_path, capsys):
     clip = media.unknown_codec_clip(tmp_path)
-    _fails_cleanly(capsys, ["convert", str(clip), "-o", str(tmp_path / "o.mp4")], tmp_path / "o.mp4", "video codec vmat cannot decode")
+    _fails_cleanly(
+        capsys, ["convert", str(clip), "-o", str(tmp_path / "o.mp4")], tmp_path / "o.mp4", "video codec vmat cannot decode"
+    )
 
 
 def test_unsupported_pixel_format(tmp_path, capsys):

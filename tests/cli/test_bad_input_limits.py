@@ -42,7 +42,10 @@ def layers(clip, tmp_path):
 
 
 def _edit(clip, layers, out, *extra):
-    return ["replace-bg", str(clip), "--layers", str(layers), "--background", "#00ff00", "--no-completion", "-o", str(out), *extra]
+    return [
+        "replace-bg", str(clip), "--layers", str(layers), "--background", "#00ff00", "--no-completion", "-o",
+        str(out), *extra,
+    ]
 
 
 # -- sizes from a flag or a file, checked before allocation (issue 18, item 4) -------------------------
@@ -141,7 +144,10 @@ def test_an_infinite_blur_sigma_is_refused(capfd, tmp_path, clip, layers):
 
 
 def test_a_blur_wider_than_the_frame_works(capfd, tmp_path, clip, layers):
-    argv = ["-q", "replace-bg", str(clip), "--layers", str(layers), "--background", "blur:500", "--no-completion", "-o", str(tmp_path / "o.mp4")]
+    argv = [
+        "-q", "replace-bg", str(clip), "--layers", str(layers), "--background", "blur:500", "--no-completion", "-o",
+        str(tmp_path / "o.mp4"),
+    ]
     assert run_vmat(capfd, argv) == (0, [])
     assert probe(tmp_path / "o.mp4").num_frames == 4
 
@@ -192,7 +198,9 @@ def _corrupt(path) -> None:
 @pytest.mark.parametrize("damage", [_truncate, _corrupt])
 def test_a_damaged_jpeg_in_an_image_folder_is_an_error(capfd, tmp_path, damage):
     _image_folder(tmp_path / "frames", damage)
-    fails_cleanly(capfd, ["convert", str(tmp_path / "frames"), "-o", str(tmp_path / "o.mp4")], "2.jpg is damaged or cannot be decoded")
+    fails_cleanly(
+        capfd, ["convert", str(tmp_path / "frames"), "-o", str(tmp_path / "o.mp4")], "2.jpg is damaged or cannot be decoded"
+    )
     fails_cleanly(capfd, ["masks", str(tmp_path / "frames"), "-o", str(tmp_path / "m")], "2.jpg is damaged or cannot be decoded")
 
 
@@ -222,21 +230,45 @@ def test_a_corrupt_png_in_an_image_folder_is_one_line(capfd, tmp_path):
 PROMPT_CASES = {
     "binary": (bytes(range(256)) * 4, "is not UTF-8 text"),
     "100k deep": ('{"prompts": ' + "[" * 100_000 + "]" * 100_000 + "}", "nests its JSON too deeply"),
-    "frame null": ({"prompts": [{"frame": None, "instances": [{"id": 1, "box": [1, 1, 20, 20]}]}]}, "'frame' is a whole number of at least 0, not null"),
-    "frame abc": ({"prompts": [{"frame": "abc", "instances": [{"id": 1, "box": [1, 1, 20, 20]}]}]}, "'frame' is a whole number of at least 0, not \"abc\""),
-    "prompts 5": ({"prompts": 5}, "needs {\"prompts\": [...]}"),
-    "id 70000": ({"prompts": [{"frame": 0, "instances": [{"id": 70000, "box": [1, 1, 20, 20]}]}]}, "'id' is a whole number from 1 to 65535"),
-    "click at 1e11": ({"prompts": [{"frame": 0, "instances": [{"id": 1, "clicks": [[1e11, 5]]}]}]}, "click 1 [x, y] or [x, y, true|false] needs 2 pixel coordinates"),
+    "frame null": (
+        {"prompts": [{"frame": None, "instances": [{"id": 1, "box": [1, 1, 20, 20]}]}]},
+        "'frame' is a whole number of at least 0, not null",
+    ),
+    "frame abc": (
+        {"prompts": [{"frame": "abc", "instances": [{"id": 1, "box": [1, 1, 20, 20]}]}]},
+        "'frame' is a whole number of at least 0, not \"abc\"",
+    ),
+    "prompts 5": ({"prompts": 5}, 'needs {"prompts": [...]}'),
+    "id 70000": (
+        {"prompts": [{"frame": 0, "instances": [{"id": 70000, "box": [1, 1, 20, 20]}]}]},
+        "'id' is a whole number from 1 to 65535",
+    ),
+    "click at 1e11": (
+        {"prompts": [{"frame": 0, "instances": [{"id": 1, "clicks": [[1e11, 5]]}]}]},
+        "click 1 [x, y] or [x, y, true|false] needs 2 pixel coordinates",
+    ),
     "scribble 1e9 wide": (
-        {"prompts": [{"frame": 0, "instances": [{"id": 1, "scribbles": [{"points": [[5, 5], [9, 9]], "width": 1_000_000_000}]}]}]},
+        {
+            "prompts": [
+                {"frame": 0, "instances": [{"id": 1, "scribbles": [{"points": [[5, 5], [9, 9]], "width": 1_000_000_000}]}]}
+            ]
+        },
         "'width' is a whole number from 1 to 1024",
     ),
     "instance not an object": ({"prompts": [{"frame": 0, "instances": [7]}]}, "instance 1 is 7, not an object"),
     "id mask not a name": ({"prompts": [{"frame": 0, "id_mask": 5}]}, "'id_mask' is the name of a PNG file, not 5"),
     # wrong data that was ignored: a click off the frame, a prompt past the clip's end
-    "click off the frame": ({"prompts": [{"frame": 0, "instances": [{"id": 1, "clicks": [[400, 5]]}]}]}, "click (400, 5) lies outside the 48x32 frame"),
+    "click off the frame": (
+        {"prompts": [{"frame": 0, "instances": [{"id": 1, "clicks": [[400, 5]]}]}]},
+        "click (400, 5) lies outside the 48x32 frame",
+    ),
     "prompt past the end": (
-        {"prompts": [{"frame": 0, "instances": [{"id": 1, "box": [10, 8, 30, 24]}]}, {"frame": 99, "instances": [{"id": 1, "box": [10, 8, 30, 24]}]}]},
+        {
+            "prompts": [
+                {"frame": 0, "instances": [{"id": 1, "box": [10, 8, 30, 24]}]},
+                {"frame": 99, "instances": [{"id": 1, "box": [10, 8, 30, 24]}]},
+            ]
+        },
         "a prompt is on frame 99, but the clip ends at frame 3",
     ),
 }
@@ -260,7 +292,10 @@ def test_bad_prompt_files(capfd, tmp_path, clip, name):
         ("[1, 2]", "is not a vmat layers file"),
         (b'{"format": "vmat-layers", "version": 2, "width": "\xff\xfe"}', "is not UTF-8 text"),
         (None, "has nothing as 'width'"),  # the real header without its width
-        ('{"format": "vmat-layers", "version": 2, "width": 48, "height": 32, "num_frames": 4}', "as 'times', not a list of 4 times"),
+        (
+            '{"format": "vmat-layers", "version": 2, "width": 48, "height": 32, "num_frames": 4}',
+            "as 'times', not a list of 4 times",
+        ),
     ],
 )
 def test_bad_layers_headers(capfd, tmp_path, clip, layers, header, expected):
@@ -304,5 +339,8 @@ def test_the_smallest_tracked_frame_works(capfd, tmp_path):
 
 
 def test_drag_by_nan_and_infinity(capfd, tmp_path, clip, layers):
-    argv = ["drag", str(clip), "--layers", str(layers), "--drag", "1", "--angle", "nan", "--by=nan,inf", "-o", str(tmp_path / "o.mp4")]
+    argv = [
+        "drag", str(clip), "--layers", str(layers), "--drag", "1", "--angle", "nan", "--by=nan,inf", "-o",
+        str(tmp_path / "o.mp4"),
+    ]
     fails_cleanly(capfd, argv, "must be a finite number")

@@ -39,6 +39,10 @@ def test_every_old_spelling_is_in_the_table():
         if action.help is argparse.SUPPRESS
         for option in action.option_strings
     }
-    ours = {option for option in hidden if option in ("--reorder", "--people", "--no-layers", "--id", "--out", "--id-mask", "--frame", "--work-size")}
+    ours = {
+        option
+        for option in hidden
+        if option in ("--reorder", "--people", "--no-layers", "--id", "--out", "--id-mask", "--frame", "--work-size")
+    }
     assert ours == {"--reorder", "--people", "--no-layers", "--id", "--out", "--id-mask", "--frame", "--work-size"}
     assert all(option in text for option in ours)

@@ -93,7 +93,11 @@ def test_a_terminated_run_leaves_no_output_behind(tmp_path):
 
     source = write_test_pattern_clip(tmp_path / "in.mp4", width=640, height=480, num_frames=150, audio=False)
     output = tmp_path / "out.mp4"
-    process = subprocess.Popen([sys.executable, "-m", "vmat", "convert", "--preset", "slow", str(source), "-o", str(output)], stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vmat", "convert", "--preset", "slow", str(source), "-o", str(output)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while not [p for p in tmp_path.iterdir() if ".partial-" in p.name]:  # wait until it is writing
         assert time.monotonic() < deadline and process.poll() is None

@@ -104,7 +104,11 @@ PROMPT = {
             "frame": 0,
             "instances": [
                 {"id": 1, "box": [30, 4, 46, 28]},
-                {"id": 3, "clicks": [[5, 5, True], [20, 20, False]], "scribbles": [{"points": [[4, 4], [8, 9]], "positive": True, "width": 3}]},
+                {
+                    "id": 3,
+                    "clicks": [[5, 5, True], [20, 20, False]],
+                    "scribbles": [{"points": [[4, 4], [8, 9]], "positive": True, "width": 3}],
+                },
             ],
         },
         {"frame": 2, "instances": [{"id": 1, "box": [28, 4, 46, 28]}]},
@@ -136,7 +140,10 @@ def test_layers_headers(capfd, scene):
         rng = random.Random(seed)
         (layers / "header.json").write_bytes(_serialise(_mutate(header, rng), rng))
         out = folder / f"header{seed}.mp4"
-        argv = ["-q", "replace-bg", str(clip), "--layers", str(layers), "--background", "#00ff00", "--no-completion", "-o", str(out)]
+        argv = [
+            "-q", "replace-bg", str(clip), "--layers", str(layers), "--background", "#00ff00", "--no-completion",
+            "-o", str(out),
+        ]
         code = _one_line_or_success(capfd, argv, seed)
         assert out.exists() == (code == 0), seed
         outcomes.append(code)
@@ -181,6 +188,9 @@ def test_layers_frames(capfd, scene):
         rng = random.Random(seed)
         frame.write_bytes(_pack_raw(_mutate_arrays(original, rng)))
         out = folder / f"frame{seed}.mp4"
-        argv = ["-q", "replace-bg", str(clip), "--layers", str(layers), "--background", "#00ff00", "--no-completion", "-o", str(out)]
+        argv = [
+            "-q", "replace-bg", str(clip), "--layers", str(layers), "--background", "#00ff00", "--no-completion",
+            "-o", str(out),
+        ]
         outcomes.append(_one_line_or_success(capfd, argv, seed))
     assert 0 in outcomes and 2 in outcomes

@@ -31,7 +31,8 @@ def clip_folder(tmp_path):
 
 def test_masks_command_writes_masks_and_preview(tmp_path, clip_folder, capsys):
     folder, frames = clip_folder
-    args = _parse(["masks", str(folder), "-o", str(tmp_path / "out"), "--prompt", str(tmp_path / "first.png"), "--preview", str(tmp_path / "p.mp4")])
+    out, prompt, preview = tmp_path / "out", tmp_path / "first.png", tmp_path / "p.mp4"
+    args = _parse(["masks", str(folder), "-o", str(out), "--prompt", str(prompt), "--preview", str(preview)])
     assert args.handler(args) == 0
     last = read_id_mask(mask_path(tmp_path / "out", 5)) == 1
     truth = frames[5][1] == 1

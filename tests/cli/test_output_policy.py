@@ -31,7 +31,15 @@ def made(tmp_path_factory):
         ids = np.zeros((48, 64), np.uint8)
         ids[10:40, 8 + 2 * index : 30 + 2 * index] = 1
         write_id_mask(mask_path(masks, index), ids)
-    assert main(["-q", "run", str(clip), "--masks", str(masks), "-o", str(folder / "run"), "--no-preview", "--no-completion", "--keep-layers"]) == 0
+    assert (
+        main(
+            [
+                "-q", "run", str(clip), "--masks", str(masks), "-o", str(folder / "run"), "--no-preview",
+                "--no-completion", "--keep-layers",
+            ]
+        )
+        == 0
+    )
     return clip, masks, folder / "run" / "clip.vlayers"
 
 
@@ -104,7 +112,11 @@ def test_masks_into_the_folder_holding_the_clip_keeps_the_clip(tmp_path, capsys,
     clip.write_bytes(made[0].read_bytes())
     (sub / "notes.txt").write_text("beside the clip")
     before = _snapshot(tmp_path)
-    _refused(capsys, ["masks", clip, "-o", sub, "--prompt", mask_path(made[1], 0)] + (["--overwrite"] if overwrite else []), "holds the input")
+    _refused(
+        capsys,
+        ["masks", clip, "-o", sub, "--prompt", mask_path(made[1], 0)] + (["--overwrite"] if overwrite else []),
+        "holds the input",
+    )
     assert _snapshot(tmp_path) == before
 
 
@@ -118,7 +130,9 @@ def test_masks_into_the_current_folder_is_one_line(tmp_path, capsys, made, monke
     monkeypatch.chdir(here)
     before = _snapshot(tmp_path)
     expected = "holds the input" if clip_here else "is the current folder"
-    _refused(capsys, ["masks", clip, "-o", ".", "--prompt", mask_path(made[1], 0)] + (["--overwrite"] if overwrite else []), expected)
+    _refused(
+        capsys, ["masks", clip, "-o", ".", "--prompt", mask_path(made[1], 0)] + (["--overwrite"] if overwrite else []), expected
+    )
     assert _snapshot(tmp_path) == before
 
 

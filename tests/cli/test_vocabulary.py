@@ -41,7 +41,10 @@ def _parse(argv):
     "old, new",
     [
         (["masks", "c.mp4", "--out", "m"], ["masks", "c.mp4", "-o", "m"]),
-        (["masks", "c.mp4", "-o", "m", "--id-mask", "p.png", "--frame", "3"], ["masks", "c.mp4", "-o", "m", "--prompt", "p.png", "--prompt-frame", "3"]),
+        (
+            ["masks", "c.mp4", "-o", "m", "--id-mask", "p.png", "--frame", "3"],
+            ["masks", "c.mp4", "-o", "m", "--prompt", "p.png", "--prompt-frame", "3"],
+        ),
         (["masks", "c.mp4", "-o", "m", "--work-size", "480"], ["masks", "c.mp4", "-o", "m", "--flow-size", "480"]),
         (["remove", "c.mp4", "-o", "e.mp4", "--id", "2", "3"], ["remove", "c.mp4", "-o", "e.mp4", "--remove", "2", "3"]),
         (["drag", "c.mp4", "-o", "e.mp4", "--id", "2"], ["drag", "c.mp4", "-o", "e.mp4", "--drag", "2"]),
@@ -64,7 +67,14 @@ def test_old_spellings_do_what_the_new_ones_do_with_a_one_line_note(capsys, old,
 
 
 def test_old_spellings_are_hidden_from_help(capsys):
-    for command, old in [("masks", "--id-mask"), ("masks", "--work-size"), ("remove", "--id"), ("run", "--reorder"), ("run", "--people"), ("run", "--no-layers")]:
+    for command, old in [
+        ("masks", "--id-mask"),
+        ("masks", "--work-size"),
+        ("remove", "--id"),
+        ("run", "--reorder"),
+        ("run", "--people"),
+        ("run", "--no-layers"),
+    ]:
         with pytest.raises(SystemExit):
             main([command, "--help"])
         assert old not in capsys.readouterr().out
@@ -108,14 +118,28 @@ def test_run_refuses_a_video_name_for_its_output_folder(tmp_path, capsys, scene,
 
 def test_a_person_the_prompt_does_not_name_fails_at_once(tmp_path, capsys, scene):
     out = tmp_path / "out"
-    line = fails_cleanly(capsys, ["run", str(scene / "clip.mp4"), "--prompt", str(scene / "ids.png"), "--remove", "7", "-o", str(out)], "person 7 not in the prompt")
+    line = fails_cleanly(
+        capsys,
+        ["run", str(scene / "clip.mp4"), "--prompt", str(scene / "ids.png"), "--remove", "7", "-o", str(out)],
+        "person 7 not in the prompt",
+    )
     assert "which names 1" in line and not out.exists()
     prompt = tmp_path / "p.json"
-    prompt.write_text(json.dumps({"prompts": [{"frame": 0, "instances": [{"id": 2, "box": [5, 5, 40, 40]}, {"id": 4, "box": [40, 5, 60, 40]}]}]}))
-    line = fails_cleanly(capsys, ["run", str(scene / "clip.mp4"), "--prompt", str(prompt), "--swap", "2", "3", "-o", str(out)], "person 3 not in")
+    prompt.write_text(
+        json.dumps(
+            {"prompts": [{"frame": 0, "instances": [{"id": 2, "box": [5, 5, 40, 40]}, {"id": 4, "box": [40, 5, 60, 40]}]}]}
+        )
+    )
+    line = fails_cleanly(
+        capsys, ["run", str(scene / "clip.mp4"), "--prompt", str(prompt), "--swap", "2", "3", "-o", str(out)], "person 3 not in"
+    )
     assert "which names 2, 4" in line
     edited = tmp_path / "e.mp4"
-    fails_cleanly(capsys, ["remove", str(scene / "clip.mp4"), "--prompt", str(prompt), "--remove", "2", "5", "-o", str(edited)], "person 5 not in")
+    fails_cleanly(
+        capsys,
+        ["remove", str(scene / "clip.mp4"), "--prompt", str(prompt), "--remove", "2", "5", "-o", str(edited)],
+        "person 5 not in",
+    )
     assert not edited.exists() and not edited.with_suffix(".vlayers").exists()
 
 
@@ -124,7 +148,11 @@ def test_a_person_the_masks_do_not_hold_fails_at_once(tmp_path, capsys, scene):
     masks.mkdir()
     for index in range(FRAMES):
         write_id_mask(mask_path(masks, index), read_id_mask(scene / "ids.png") * (3 if index == 5 else 1))
-    fails_cleanly(capsys, ["drag", str(scene / "clip.mp4"), "--masks", str(masks), "--drag", "2", "-o", str(tmp_path / "e.mp4")], "person 2 not in the masks")
+    fails_cleanly(
+        capsys,
+        ["drag", str(scene / "clip.mp4"), "--masks", str(masks), "--drag", "2", "-o", str(tmp_path / "e.mp4")],
+        "person 2 not in the masks",
+    )
     check_edit_people([1, 3], masks=str(masks))  # person 3 is on one frame only: that is enough
 
 
@@ -148,7 +176,9 @@ def test_a_run_that_finds_nobody_warns_and_succeeds(tmp_path, capsys, scene):
     masks.mkdir()
     for index in range(FRAMES):
         write_id_mask(mask_path(masks, index), np.zeros_like(read_id_mask(scene / "ids.png")))
-    code, lines = run_vmat(capsys, ["-q", "run", str(scene / "clip.mp4"), "--masks", str(masks), "-o", str(tmp_path / "o"), "--no-completion"])
+    code, lines = run_vmat(
+        capsys, ["-q", "run", str(scene / "clip.mp4"), "--masks", str(masks), "-o", str(tmp_path / "o"), "--no-completion"]
+    )
     assert code == 0 and len(lines) == 1 and lines[0].startswith("vmat run: warning: ") and "names nobody" in lines[0]
     assert probe(tmp_path / "o" / "clip.vmat.mp4").num_frames == FRAMES
 
@@ -163,7 +193,10 @@ def test_run_reads_an_image_folder_and_a_range_of_it(tmp_path, capsys, scene):
 
 def test_layers_made_from_a_range_are_edited_with_that_range(tmp_path, capsys, scene):
     out = tmp_path / "o"
-    run = ["-q", "run", str(scene / "clip.mp4"), "--prompt", str(scene / "ids.png"), "-o", str(out), "--no-completion", "--no-preview"]
+    run = [
+        "-q", "run", str(scene / "clip.mp4"), "--prompt", str(scene / "ids.png"), "-o", str(out), "--no-completion",
+        "--no-preview",
+    ]
     assert main([*run, "--start", "2", "--end", "6", "--keep-layers"]) == 0
     edit = ["remove", str(scene / "clip.mp4"), "--layers", str(out / "clip.vlayers"), "--remove", "1", "--no-completion"]
     assert main(["-q", *edit, "-o", str(tmp_path / "e.mp4"), "--start", "2", "--end", "6"]) == 0
@@ -175,7 +208,10 @@ def test_layers_made_from_a_range_are_edited_with_that_range(tmp_path, capsys, s
 def test_a_device_that_is_not_there_fails_in_one_line(tmp_path, capsys, scene, device, words):
     if device == "cuda:99" and torch.cuda.is_available():
         words = "CUDA device(s)"
-    for argv in (["run", str(scene / "clip.mp4"), "-o", str(tmp_path / "o")], ["masks", str(scene / "clip.mp4"), "-o", str(tmp_path / "m")]):
+    for argv in (
+        ["run", str(scene / "clip.mp4"), "-o", str(tmp_path / "o")],
+        ["masks", str(scene / "clip.mp4"), "-o", str(tmp_path / "m")],
+    ):
         fails_cleanly(capsys, [*argv, "--device", device], words)
     assert not (tmp_path / "o").exists() and not (tmp_path / "m").exists()
 
@@ -186,7 +222,15 @@ def test_cuda_on_a_machine_without_it_fails_in_one_line(tmp_path, capsys, scene)
 
 
 def test_masks_and_convert_take_a_frame_range(tmp_path, capsys, scene):
-    assert main(["-q", "masks", str(scene / "clip.mp4"), "--prompt", str(scene / "ids.png"), "-o", str(tmp_path / "m"), "--start", "2", "--end", "6"]) == 0
+    assert (
+        main(
+            [
+                "-q", "masks", str(scene / "clip.mp4"), "--prompt", str(scene / "ids.png"), "-o", str(tmp_path / "m"),
+                "--start", "2", "--end", "6",
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in (tmp_path / "m").glob("*.png")) == [f"{i:06d}.png" for i in range(4)]
     clip = write_test_pattern_clip(tmp_path / "t.mp4", width=64, height=48, num_frames=20, fps=20)
     assert main(["-q", "convert", str(clip), "-o", str(tmp_path / "part.mp4"), "--start", "5", "--end", "12"]) == 0
@@ -201,7 +245,9 @@ def test_masks_and_convert_take_a_frame_range(tmp_path, capsys, scene):
 @pytest.mark.parametrize("command", ["run", "masks", "convert"])
 def test_a_range_outside_the_clip_fails_before_any_work(tmp_path, capsys, scene, command):
     out = tmp_path / ("o.mp4" if command == "convert" else "o")
-    fails_cleanly(capsys, [command, str(scene / "clip.mp4"), "-o", str(out), "--start", str(FRAMES)], f"the clip has {FRAMES} frames")
+    fails_cleanly(
+        capsys, [command, str(scene / "clip.mp4"), "-o", str(out), "--start", str(FRAMES)], f"the clip has {FRAMES} frames"
+    )
     fails_cleanly(capsys, [command, str(scene / "clip.mp4"), "-o", str(out), "--start", "4", "--end", "4"], "is empty")
     assert not out.exists()
 

@@ -21,10 +21,14 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "them and download the results. The page's prompt is the JSON file `vmat run --prompt` reads."
         ),
     )
-    parser.add_argument("clip", nargs="?", type=Path, help="a clip to open in every new tab (optional: the page can open or upload one)")
+    parser.add_argument(
+        "clip", nargs="?", type=Path, help="a clip to open in every new tab (optional: the page can open or upload one)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
-    parser.add_argument("--work", type=Path, default=Path("vmat_app"), help="folder for uploads, masks and outputs (default ./vmat_app)")
+    parser.add_argument(
+        "--work", type=Path, default=Path("vmat_app"), help="folder for uploads, masks and outputs (default ./vmat_app)"
+    )
     parser.add_argument(
         "--root", type=Path, action="append", default=None, metavar="DIR",
         help="a folder whose files the page may open by path (repeatable; default: the current folder and the clip's)",

@@ -17,7 +17,9 @@ from vmat.io.atomic import check_new_output
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("bench", help="measure speed; score masks and edits", description="Measure vmat's speed; score its masks and edits.")
+    parser = subparsers.add_parser(
+        "bench", help="measure speed; score masks and edits", description="Measure vmat's speed; score its masks and edits."
+    )
     benchmarks = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
     io = benchmarks.add_parser(
         "io",
@@ -78,7 +80,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     pipeline.add_argument("clip", help="clip to run on")
     pipeline.add_argument("--frames", type=int, help="loop the clip to this many frames first (to show memory flat in length)")
     pipeline.add_argument(
-        "--process-size", type=int, action="append", default=[], metavar="PIXELS", help="also run at this processing size (repeatable)"
+        "--process-size",
+        type=int,
+        action="append",
+        default=[],
+        metavar="PIXELS",
+        help="also run at this processing size (repeatable)",
     )
     pipeline.add_argument(
         "--config", metavar="FILE", action="append", default=[],
@@ -98,9 +105,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         ),
     )
     source = masks.add_mutually_exclusive_group()
-    source.add_argument("--data", type=Path, help="folder of NAME/NAME.mp4 + NAME/masks/*.png (default: ../shared/data/davis beside the repository)")
+    source.add_argument(
+        "--data",
+        type=Path,
+        help="folder of NAME/NAME.mp4 + NAME/masks/*.png (default: ../shared/data/davis beside the repository)",
+    )
     source.add_argument("--synthetic", metavar="SUITE", help="use a synthetic suite's clips instead (exact ground truth)")
-    masks.add_argument("--method", action="append", metavar="NAME", help="a registered propagator (repeatable; default: all of them)")
+    masks.add_argument(
+        "--method", action="append", metavar="NAME", help="a registered propagator (repeatable; default: all of them)"
+    )
     masks.add_argument("--sequence", action="append", metavar="NAME", help="only this sequence of --data (repeatable)")
     masks.add_argument("--frames", type=int, help="only the first N frames of each sequence (at least 3)")
     masks.add_argument("--auto", action="store_true", help="start from the automatic people finder instead of the ground truth")
@@ -119,7 +132,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     completion.add_argument("--clip", action="append", help="only this clip of the suite (repeatable)")
     completion.add_argument("--data", type=Path, help="../shared/data-like folder for the real-footage test (default: none)")
     completion.add_argument("--frames", type=int, default=40, help="frames of each real clip (default 40)")
-    completion.add_argument("--time-frames", type=int, default=0, help="also time completion on this many 1280x720 frames (needs --data)")
+    completion.add_argument(
+        "--time-frames", type=int, default=0, help="also time completion on this many 1280x720 frames (needs --data)"
+    )
     completion.set_defaults(handler=run_completion)
     return parser
 
@@ -178,7 +193,9 @@ def run_pipeline(args: argparse.Namespace) -> int:
     from vmat.pipeline.run import RunConfig
 
     _check_json(args)
-    bases = [(Path(name).stem, run_config_from_mapping(read_run_config(name), name)) for name in args.config] or [("", RunConfig())]
+    bases = [(Path(name).stem, run_config_from_mapping(read_run_config(name), name)) for name in args.config] or [
+        ("", RunConfig())
+    ]
     sizes = ([] if args.no_full_size else [None]) + args.process_size
     with tempfile.TemporaryDirectory(prefix="vmat-bench-") as folder:
         clip = loop_clip(args.clip, Path(folder) / "looped.mp4", args.frames) if args.frames else Path(args.clip)

@@ -30,7 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument("input", help="a media file or a folder of PNG/JPG images")
     add_output_option(
-        parser, "one video file (.mp4 .mov .mkv .webm), or a folder of PNGs (000000.png, ...) for png-rgba", required=True, old_positional=True
+        parser,
+        "one video file (.mp4 .mov .mkv .webm), or a folder of PNGs (000000.png, ...) for png-rgba",
+        required=True,
+        old_positional=True,
     )
     add_encoding_options(parser)
     add_decoding_options(parser)

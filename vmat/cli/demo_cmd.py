@@ -15,7 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="make a clip and run the main job on it (the quick start)",
         description="Generate a clip with audio and run vmat's main job on it, writing the results to a folder.",
     )
-    add_output_option(parser, "folder for the results (the clip, the edited video and more)", default="demo_out", old_positional=True)
+    add_output_option(
+        parser, "folder for the results (the clip, the edited video and more)", default="demo_out", old_positional=True
+    )
     add_overwrite_option(parser)
     parser.set_defaults(handler=run)
     return parser

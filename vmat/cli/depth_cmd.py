@@ -22,12 +22,26 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument("input", help="a media file or a folder of PNG/JPG images")
     add_output_option(parser, "folder for the depth PNGs (one per frame)", required=True, old_positional=True)
-    parser.add_argument("--model", choices=DEPTH_ESTIMATORS, default="ground-plane", help="depth stage (default ground-plane, weight-free)")
-    parser.add_argument("--checkpoint", metavar="PATH", help="weights for --model dav2-small (depth_anything_v2_vits.pth or .safetensors)")
-    parser.add_argument("--masks", metavar="FOLDER", help="per-frame id masks: the ground plane places people with them, the stabiliser ignores them")
-    parser.add_argument("--horizon", type=float, default=0.4, help="ground plane: horizon row as a fraction of the height (default 0.4)")
     parser.add_argument(
-        "--input-size", type=int, default=518, metavar="PIXELS", help="dav2-small: short side fed to the network (default 518, as Depth Anything's own)"
+        "--model", choices=DEPTH_ESTIMATORS, default="ground-plane", help="depth stage (default ground-plane, weight-free)"
+    )
+    parser.add_argument(
+        "--checkpoint", metavar="PATH", help="weights for --model dav2-small (depth_anything_v2_vits.pth or .safetensors)"
+    )
+    parser.add_argument(
+        "--masks",
+        metavar="FOLDER",
+        help="per-frame id masks: the ground plane places people with them, the stabiliser ignores them",
+    )
+    parser.add_argument(
+        "--horizon", type=float, default=0.4, help="ground plane: horizon row as a fraction of the height (default 0.4)"
+    )
+    parser.add_argument(
+        "--input-size",
+        type=int,
+        default=518,
+        metavar="PIXELS",
+        help="dav2-small: short side fed to the network (default 518, as Depth Anything's own)",
     )
     parser.add_argument("--batch-size", type=int, default=4, metavar="N", help="frames per batch (default 4)")
     parser.add_argument("--no-stabilize", action="store_true", help="keep each frame's own scale and shift")

@@ -38,14 +38,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     remove.set_defaults(make_edit=lambda args: EditSpec(remove=tuple(args.remove), keep_shadow=args.keep_shadow))
 
     reorder = _edit_parser(subparsers, "reorder", "swap who is in front: two people exchange their places in depth")
-    reorder.add_argument("--swap", type=int, nargs=2, required=True, metavar=("P", "Q"), help="the two people (as in vmat run --swap)")
+    reorder.add_argument(
+        "--swap", type=int, nargs=2, required=True, metavar=("P", "Q"), help="the two people (as in vmat run --swap)"
+    )
     reorder.set_defaults(make_edit=lambda args: EditSpec(reorder=tuple(args.swap)))
 
     drag = _edit_parser(subparsers, "drag", "move a person: shift, scale and rotate them in every frame")
     mover = drag.add_mutually_exclusive_group(required=True)
     mover.add_argument("--drag", type=int, metavar="ID", help="the person to move")
     add_old_spelling(mover, "--id", "--drag", "drag", type=int, metavar="ID")
-    drag.add_argument("--by", type=_offset, default=(0.0, 0.0), metavar="DX,DY", help="shift in pixels (default 0,0); write --by=-40,10 when it starts with a minus")
+    drag.add_argument(
+        "--by",
+        type=_offset,
+        default=(0.0, 0.0),
+        metavar="DX,DY",
+        help="shift in pixels (default 0,0); write --by=-40,10 when it starts with a minus",
+    )
     drag.add_argument("--scale", type=float, default=1.0, help="scale about the person's centre (default 1)")
     drag.add_argument("--angle", type=float, default=0.0, help="rotation in degrees, counter-clockwise (default 0)")
     drag.add_argument("--keep-depth", action="store_true", help="stay at their depth instead of coming to the front")
@@ -54,7 +62,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     background = _edit_parser(subparsers, "replace-bg", "replace the background behind everyone")
     background.add_argument(
-        "--background", required=True, metavar="SPEC", help="#rrggbb or r,g,b colour, blur:SIGMA, an image file or a video file (looped)"
+        "--background",
+        required=True,
+        metavar="SPEC",
+        help="#rrggbb or r,g,b colour, blur:SIGMA, an image file or a video file (looped)",
     )
     background.set_defaults(make_edit=lambda args: EditSpec(background=args.background))
 
@@ -72,11 +83,19 @@ def _edit_parser(subparsers: argparse._SubParsersAction, name: str, summary: str
     layers = parser.add_argument_group("layers (one of; default: make them, people found by the person detector)")
     given = layers.add_mutually_exclusive_group()
     given.add_argument("--layers", metavar="PATH", help="the clip's saved layers (CLIP.vlayers): nothing is recomputed")
-    given.add_argument("--prompt", metavar="FILE", help="make the layers from a JSON prompt file or an id-mask PNG of --prompt-frame (see vmat run --help)")
+    given.add_argument(
+        "--prompt",
+        metavar="FILE",
+        help="make the layers from a JSON prompt file or an id-mask PNG of --prompt-frame (see vmat run --help)",
+    )
     given.add_argument("--masks", metavar="FOLDER", help="make the layers from per-frame id-mask PNGs")
-    layers.add_argument("--prompt-frame", type=int, default=0, metavar="N", help="the frame an id-mask PNG --prompt belongs to (default 0)")
+    layers.add_argument(
+        "--prompt-frame", type=int, default=0, metavar="N", help="the frame an id-mask PNG --prompt belongs to (default 0)"
+    )
     parser.add_argument("--no-completion", action="store_true", help="do not recover the background hidden behind people")
-    parser.add_argument("--crf", type=int, default=RunConfig.crf, help=f"H.264 quality, lower is better (default {RunConfig.crf})")
+    parser.add_argument(
+        "--crf", type=int, default=RunConfig.crf, help=f"H.264 quality, lower is better (default {RunConfig.crf})"
+    )
     parser.add_argument("--preset", default=RunConfig.preset, help=f"x264 preset (default {RunConfig.preset})")
     add_fast_encode_option(parser)
     add_backend_option(parser)
@@ -98,7 +117,10 @@ def _drag_edit(args: argparse.Namespace) -> EditSpec:
     if args.scale <= 0:
         raise ConfigError(f"--scale must be positive, not {args.scale}")
     dx, dy = args.by
-    return EditSpec(drag=DragSpec(args.drag, Placement(dx=dx, dy=dy, scale=args.scale, angle=args.angle), args.keep_depth), keep_shadow=args.keep_shadow)
+    return EditSpec(
+        drag=DragSpec(args.drag, Placement(dx=dx, dy=dy, scale=args.scale, angle=args.angle), args.keep_depth),
+        keep_shadow=args.keep_shadow,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,7 +128,11 @@ def run(args: argparse.Namespace) -> int:
     edit = make_edit(args)
     output = Path(args.output)
     # Without --layers the edit makes them, and the masks unless given, beside the output for the next edit.
-    made = [] if args.layers is not None else [output.with_suffix(".vlayers")] + ([output.with_suffix(".masks")] if args.masks is None else [])
+    made = (
+        []
+        if args.layers is not None
+        else [output.with_suffix(".vlayers")] + ([output.with_suffix(".masks")] if args.masks is None else [])
+    )
     check_edit_people(edit.instance_ids, prompt=args.prompt, prompt_frame=args.prompt_frame, masks=args.masks)
     with open_video(args.clip, backend=args.backend, start=args.start, end=args.end):
         pass  # the clip opens, and the frame range lies inside it
@@ -121,7 +147,12 @@ def run(args: argparse.Namespace) -> int:
         if layers is None:
             layers = staging.folder / made[0].name
             config = RunConfig(
-                masks_folder=args.masks, prompt=args.prompt, prompt_frame=args.prompt_frame, backend=args.backend, start=args.start, end=args.end
+                masks_folder=args.masks,
+                prompt=args.prompt,
+                prompt_frame=args.prompt_frame,
+                backend=args.backend,
+                start=args.start,
+                end=args.end,
             )
             lines += make_layers(args.clip, layers, config)
         summary = edit_clip(

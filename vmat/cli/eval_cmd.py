@@ -61,7 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "(default methods: coarse-mask, default, mask-matting, mask-matting:solver=guided-filter, guided-filter, "
         "pymatting when installed, mpmat)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the perturbed guidance and of the --real-alpha coarse masks (default 0)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the perturbed guidance and of the --real-alpha coarse masks (default 0)"
+    )
     parser.add_argument("--verbose", action="store_true", help="with --real-alpha, also print a row per image")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--list-methods", action="store_true", help="list the registered methods and exit")
@@ -111,7 +113,14 @@ def run(args: argparse.Namespace) -> int:
             "guidance": labels,
             "seed": args.seed,
             "clips": [
-                {"name": c.name, "level": c.level, "camera": c.camera, "people": len(c.instance_ids), "frames": c.num_frames, "occlusion": c.manifest["occlusion"]}
+                {
+                    "name": c.name,
+                    "level": c.level,
+                    "camera": c.camera,
+                    "people": len(c.instance_ids),
+                    "frames": c.num_frames,
+                    "occlusion": c.manifest["occlusion"],
+                }
                 for c in clips
             ],
             "occlusion_by_level": occlusion_by_level(clips),
@@ -154,7 +163,8 @@ def _run_real_alpha(args: argparse.Namespace) -> int:
             "coarse_mask": asdict(config),
             "methods": {
                 COARSE_MASK: "the coarse mask itself as the alpha",
-                DEFAULT: f"vmat's default configuration: the {results.methods[DEFAULT]['spec']} decomposer with its default options",
+                DEFAULT: f"vmat's default configuration: the {results.methods[DEFAULT]['spec']} decomposer "
+                "with its default options",
                 **{name: METHODS[parse_method_spec(name)[0]].description for name in list(results.methods)[2:]},
             },
             "band_source": results.band_source,

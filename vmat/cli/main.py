@@ -87,7 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if error.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
         where = f" while writing {error.filename!r}" if error.filename else ""
-        print(f"vmat {args.command}: error: {os.strerror(error.errno).lower()}{where}; unfinished outputs were removed", file=sys.stderr)
+        print(
+            f"vmat {args.command}: error: {os.strerror(error.errno).lower()}{where}; unfinished outputs were removed",
+            file=sys.stderr,
+        )
         return 2
 
 

@@ -47,7 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     prompts = parser.add_mutually_exclusive_group()
     prompts.add_argument("--prompt", metavar="FILE", help="a JSON prompt file or an id-mask PNG of --prompt-frame (format below)")
     add_old_spelling(prompts, "--id-mask", "--prompt", "prompt")
-    parser.add_argument("--prompt-frame", type=int, default=0, metavar="N", help="the frame an id-mask PNG --prompt belongs to (default 0)")
+    parser.add_argument(
+        "--prompt-frame", type=int, default=0, metavar="N", help="the frame an id-mask PNG --prompt belongs to (default 0)"
+    )
     add_old_spelling(parser, "--frame", "--prompt-frame", "prompt_frame", type=int)
     parser.add_argument("--preview", metavar="VIDEO", help="also write a video (.mp4) with the coloured, numbered masks")
     parser.add_argument(
@@ -86,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     source = video_frames(args.input, **options)
     rounds = prompt_rounds(args.prompt, args.prompt_frame)
     flow = FlowPropagatorConfig(work_short_side=args.flow_size)
+    propagator: PriorPropagator | FlowPropagator
     if args.propagator == "prior":
         propagator = PriorPropagator(PriorPropagatorConfig(flow=flow, pick_up_new=rounds is None, device=device))
     else:

@@ -90,7 +90,9 @@ def add_range_options(parser: argparse.ArgumentParser) -> None:
     """``--start`` / ``--end``: work on frames START to END-1 only (see :func:`vmat.io.open_video`)."""
     group = parser.add_argument_group("frame range (the part is then a clip of its own: its frames count from 0)")
     group.add_argument("--start", type=_frame_number, default=0, metavar="N", help="first frame to use (default 0)")
-    group.add_argument("--end", type=_frame_number, metavar="N", help="the frame to stop before (default: to the last; past it reads to it)")
+    group.add_argument(
+        "--end", type=_frame_number, metavar="N", help="the frame to stop before (default: to the last; past it reads to it)"
+    )
 
 
 def _frame_number(text: str) -> int:
@@ -109,7 +111,12 @@ def add_device_option(group: argparse._ActionsContainer, what: str, default: str
 
 
 def add_output_option(
-    parser: argparse.ArgumentParser, what: str, *, required: bool = False, default: str | None = None, old_positional: bool = False
+    parser: argparse.ArgumentParser,
+    what: str,
+    *,
+    required: bool = False,
+    default: str | None = None,
+    old_positional: bool = False,
 ) -> None:
     """``-o/--output``: one file where the command writes one file, a folder where it writes several; ``what``
     says which, in the help. ``old_positional`` keeps the output's old spelling, a second positional argument,
@@ -130,7 +137,9 @@ def output_of(args: argparse.Namespace) -> str:
         return args.output if args.output is not None else args.output_default
     if args.output is not None:
         raise ConfigError(f"two outputs: -o {args.output!r} and {args.old_output!r}; give one, with -o")
-    print(f"vmat {args.command}: note: an OUTPUT after the input is the old spelling of -o OUTPUT; it will go away", file=sys.stderr)
+    print(
+        f"vmat {args.command}: note: an OUTPUT after the input is the old spelling of -o OUTPUT; it will go away", file=sys.stderr
+    )
     return args.old_output
 
 

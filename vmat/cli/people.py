@@ -8,7 +8,9 @@ from vmat.propagation.idmask import mask_folder_ids
 from vmat.propagation.prompts import PromptError, prompt_ids, prompt_rounds
 
 
-def check_edit_people(named: Iterable[int], *, prompt: str | None = None, prompt_frame: int = 0, masks: str | None = None) -> None:
+def check_edit_people(
+    named: Iterable[int], *, prompt: str | None = None, prompt_frame: int = 0, masks: str | None = None
+) -> None:
     """Fail at once, in one line, when an edit names a person id that the prompt file (or id-mask PNG), or the
     folder of id masks, does not hold. With neither (people found automatically) the ids are known only once the
     masks are made, and the pipeline checks them then."""
@@ -29,5 +31,8 @@ def check_edit_people(named: Iterable[int], *, prompt: str | None = None, prompt
 def nobody_found(clip: str, given: str | None, outcome: str) -> str:
     """The warning for a command that found no person: why, ``outcome`` (what its outputs then are), what to do."""
     if given is None:
-        return f"the person detector found nobody on the first frame of {clip!r}: {outcome}; name them with --prompt FILE (see --help)"
+        return (
+            f"the person detector found nobody on the first frame of {clip!r}: {outcome}; "
+            "name them with --prompt FILE (see --help)"
+        )
     return f"{given!r} names nobody: {outcome}"

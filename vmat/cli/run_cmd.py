@@ -37,9 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "run",
         help="run the pipeline on a clip: layers per person, edits, video out",
         description=(
-            "Decode a clip, find each person's mask on every frame (propagated from a prompt), estimate depth, decompose every frame into "
-            "layers (background + one alpha/colour plane per person), complete the background from other "
-            "frames, apply the edits and encode the result with the source audio. Writes several files into the "
+            "Decode a clip, find each person's mask on every frame (propagated from a prompt), estimate depth, "
+            "decompose every frame into layers (background + one alpha/colour plane per person), complete the background "
+            "from other frames, apply the edits and encode the result with the source audio. Writes several files into the "
             "-o folder: CLIP.vmat.mp4 (the edited video), CLIP.ids.png (the first frame with each person's id) and, "
             "as asked, CLIP.vlayers (--keep-layers: the layers, reusable by vmat remove/reorder/drag/replace-bg "
             "--layers), CLIP.masks (--keep-masks: per-frame id masks, reusable by --masks) and each person's videos "
@@ -93,7 +93,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "still; MaGGIe's forward fusion), refiner (the learned Conv-GRU refiner with the shipped weights, then the "
         "same fusion; slower) or off",
     )
-    stages.add_argument("--temporal-checkpoint", metavar="PATH", help="temporal refiner weights (.safetensors) for --temporal refiner")
+    stages.add_argument(
+        "--temporal-checkpoint", metavar="PATH", help="temporal refiner weights (.safetensors) for --temporal refiner"
+    )
     stages.add_argument(
         "--process-size",
         type=int,
@@ -102,7 +104,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "keeps the source size and its detail wherever the source is shown); default: the source size",
     )
     stages.add_argument("--no-completion", action="store_true", help="do not recover the background hidden behind people")
-    stages.add_argument("--batch-size", type=int, metavar="N", help=f"frames per batch in the model stages (default {RunConfig.batch_size})")
+    stages.add_argument(
+        "--batch-size", type=int, metavar="N", help=f"frames per batch in the model stages (default {RunConfig.batch_size})"
+    )
     add_device_option(stages, "the networks run", "cpu; --depth dav2-small: cuda when present")
     add_range_options(parser)
     out = parser.add_argument_group("outputs")
@@ -113,7 +117,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="also write CLIP.vlayers, for later edits (vmat remove ... --layers)",
     )
     add_old_spelling(out, "--no-layers", "the default (no layers file unless --keep-layers)", "keep_layers", nargs=0, const=False)
-    out.add_argument("--keep-masks", action="store_true", default=None, help="also write CLIP.masks, the per-frame id masks (reusable by --masks)")
+    out.add_argument(
+        "--keep-masks",
+        action="store_true",
+        default=None,
+        help="also write CLIP.masks, the per-frame id masks (reusable by --masks)",
+    )
     out.add_argument("--no-preview", action="store_true", help="do not write the labelled first frame")
     out.add_argument(
         "--person-videos",
@@ -128,7 +137,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_overwrite_option(out)
     add_backend_option(stages)
     parser.add_argument("--config", metavar="FILE", help="a TOML run configuration (see --print-config); flags override it")
-    parser.add_argument("--print-config", action="store_true", help="print the configuration this command would use, as TOML, and stop")
+    parser.add_argument(
+        "--print-config", action="store_true", help="print the configuration this command would use, as TOML, and stop"
+    )
     # No flag has a default of its own: an absent flag leaves the config file's value (or RunConfig's default).
     parser.set_defaults(handler=run, backend=None, people=None, start=None)
     return parser

@@ -20,7 +20,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "ids, removal and occlusion-swap ground truth) into a folder, or a named benchmark suite."
         ),
     )
-    parser.add_argument("output", type=Path, help="clip folder to write (with --suite: the folder holding the suite's clips, reused: missing or stale clips are made)")
+    parser.add_argument(
+        "output",
+        type=Path,
+        help="clip folder to write (with --suite: the folder holding the suite's clips, reused: missing or stale clips are made)",
+    )
     parser.add_argument("--suite", choices=sorted(SUITES), help="generate this named suite instead of one clip")
     parser.add_argument("--level", choices=sorted(LEVELS), default="medium", help="V-HIM difficulty (default medium)")
     parser.add_argument("--camera", choices=("static", "pan"), default="static", help="static or panning camera")
@@ -32,8 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--background", type=Path, help="an image/video file, or a folder of them, to use as backgrounds")
     parser.add_argument("--blur-samples", type=int, default=3, help="motion-blur samples per frame; 1 disables blur (default 3)")
     parser.add_argument("--no-hair", action="store_true", help="draw no semi-transparent hair strands")
-    parser.add_argument("--detailed", action="store_true",
-                        help="detailed people: thick soft hair strands with a stray-hair halo, coats and skirts (some sheer), cuffs")
+    parser.add_argument(
+        "--detailed",
+        action="store_true",
+        help="detailed people: thick soft hair strands with a stray-hair halo, coats and skirts (some sheer), cuffs",
+    )
     parser.add_argument("--no-edits", action="store_true", help="do not store removal / swap ground-truth images")
     parser.add_argument("--preview", action="store_true", help="also write preview.mp4 (lossy; for looking, not scoring)")
     add_overwrite_option(parser)

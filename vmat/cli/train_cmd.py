@@ -28,30 +28,73 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("task", choices=sorted(TASKS), help="what to train")
     parser.add_argument("--model", default=DEFAULTS.model, help=f"model size name (default {DEFAULTS.model})")
     parser.add_argument("--steps", type=int, default=DEFAULTS.steps, help=f"optimiser steps (default {DEFAULTS.steps})")
-    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help=f"samples per step (default {DEFAULTS.batch_size})")
-    parser.add_argument("--crop", default="x".join(map(str, DEFAULTS.crop)), help="training crop HEIGHTxWIDTH (default %(default)s)")
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=DEFAULTS.optimizer, help="adamw (default) or sgd (the MP-Mat paper's)")
+    parser.add_argument(
+        "--batch-size", type=int, default=DEFAULTS.batch_size, help=f"samples per step (default {DEFAULTS.batch_size})"
+    )
+    parser.add_argument(
+        "--crop", default="x".join(map(str, DEFAULTS.crop)), help="training crop HEIGHTxWIDTH (default %(default)s)"
+    )
+    parser.add_argument(
+        "--optimizer", choices=OPTIMIZERS, default=DEFAULTS.optimizer, help="adamw (default) or sgd (the MP-Mat paper's)"
+    )
     parser.add_argument("--lr", type=float, help="learning rate (default: the task's AdamW rate, 0.01 for sgd)")
     parser.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (default: cosine for adamw, poly for sgd)")
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seed of the model and the batches (default 0)")
     parser.add_argument("--threads", type=int, default=DEFAULTS.threads, help=f"CPU threads (default {DEFAULTS.threads})")
     parser.add_argument("--device", default=DEFAULTS.device, help="torch device to train on, e.g. cuda (default cpu)")
-    parser.add_argument("--cache", type=Path, default=DEFAULTS.cache, help=f"training-clip cache folder (default {DEFAULTS.cache})")
-    parser.add_argument("--cache-clips", type=int, default=DEFAULTS.cache_clips, help=f"clips in the cache (default {DEFAULTS.cache_clips})")
-    parser.add_argument("--cache-frames", type=int, default=DEFAULTS.cache_frames, help=f"frames per cached clip (default {DEFAULTS.cache_frames})")
-    parser.add_argument("--cache-size", type=parse_size, default=DEFAULTS.cache_size, help="WIDTHxHEIGHT of the cached frames (default 160x96)")
+    parser.add_argument(
+        "--cache", type=Path, default=DEFAULTS.cache, help=f"training-clip cache folder (default {DEFAULTS.cache})"
+    )
+    parser.add_argument(
+        "--cache-clips", type=int, default=DEFAULTS.cache_clips, help=f"clips in the cache (default {DEFAULTS.cache_clips})"
+    )
+    parser.add_argument(
+        "--cache-frames",
+        type=int,
+        default=DEFAULTS.cache_frames,
+        help=f"frames per cached clip (default {DEFAULTS.cache_frames})",
+    )
+    parser.add_argument(
+        "--cache-size", type=parse_size, default=DEFAULTS.cache_size, help="WIDTHxHEIGHT of the cached frames (default 160x96)"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULTS.out, help=f"output folder (default {DEFAULTS.out})")
-    parser.add_argument("--log-every", type=int, default=DEFAULTS.log_every, help=f"steps per log line (default {DEFAULTS.log_every})")
-    parser.add_argument("--checkpoint-every", type=int, default=DEFAULTS.checkpoint_every, help=f"steps per checkpoint (default {DEFAULTS.checkpoint_every})")
+    parser.add_argument(
+        "--log-every", type=int, default=DEFAULTS.log_every, help=f"steps per log line (default {DEFAULTS.log_every})"
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=DEFAULTS.checkpoint_every,
+        help=f"steps per checkpoint (default {DEFAULTS.checkpoint_every})",
+    )
     parser.add_argument("--stop-after", type=int, help="end this run after this step; continue later with --resume")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    parser.add_argument("--init", type=Path, help="start from these weights (a .safetensors of the same task): every tensor whose name and shape "
-                        "fit --model is copied, the rest start fresh and are listed (how an ablation starts from the full network)")
-    parser.add_argument("--guidance", choices=GUIDANCE, default=DEFAULTS.guidance,
-                        help="guidance faults: default (threshold, dilation/erosion, drops, merges, jitter) or realistic (also holes and coarse polygons)")
-    parser.add_argument("--zoom", type=float, default=DEFAULTS.zoom, help="scale crops up by a random factor up to this (larger people; default 1: none)")
-    parser.add_argument("--validate", type=Path, metavar="DIR",
-                        help="a real-alpha folder (image/, alpha/, optional trimap1/) scored at every checkpoint; the best weights are kept as best-<task>-<model>.safetensors")
+    parser.add_argument(
+        "--init",
+        type=Path,
+        help="start from these weights (a .safetensors of the same task): every tensor whose name and shape "
+        "fit --model is copied, the rest start fresh and are listed (how an ablation starts from the full network)",
+    )
+    parser.add_argument(
+        "--guidance",
+        choices=GUIDANCE,
+        default=DEFAULTS.guidance,
+        help="guidance faults: default (threshold, dilation/erosion, drops, merges, jitter) "
+        "or realistic (also holes and coarse polygons)",
+    )
+    parser.add_argument(
+        "--zoom",
+        type=float,
+        default=DEFAULTS.zoom,
+        help="scale crops up by a random factor up to this (larger people; default 1: none)",
+    )
+    parser.add_argument(
+        "--validate",
+        type=Path,
+        metavar="DIR",
+        help="a real-alpha folder (image/, alpha/, optional trimap1/) scored at every checkpoint; "
+        "the best weights are kept as best-<task>-<model>.safetensors",
+    )
     parser.set_defaults(handler=run)
     return parser
 
