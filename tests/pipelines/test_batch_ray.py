@@ -124,5 +124,5 @@ def test_driver_killed_then_resumed(ray_address, tmp_path):
         # vmat's own bookkeeping files are hidden (and no partial is left: checked above).
         shown = [name for name in files if "/frames/" not in name and not name.rsplit("/", 1)[-1].startswith(".")]
         assert [name for name in shown if name.startswith(f"{clip}.mp4/")] == [
-            f"{clip}.mp4/{clip}.ids.png", f"{clip}.mp4/{clip}.vlayers/header.json", f"{clip}.mp4/{clip}.vmat.mp4",
+            f"{clip}.mp4/{clip}.ids.png", f"{clip}.mp4/{clip}.vmat.mp4",  # no layers file: not asked for
         ]
