@@ -188,6 +188,8 @@ def _train(task: Task, config: TrainConfig, resume: bool) -> Path:
         start, seconds_before = int(state["step"]), float(state["seconds"])
         _keep_log_until(out / LOG, start)
 
+    # Before the cache: a run that cannot validate fails before minutes of rendering.
+    validation = _Validation(task, config, out) if config.validate_on is not None else None
     width, height = config.cache_size
     build_cache(config.cache, clips=config.cache_clips, frames_per_clip=config.cache_frames, width=width, height=height, seed=config.cache_seed)
     cache = TrainingCache(config.cache)
@@ -196,7 +198,6 @@ def _train(task: Task, config: TrainConfig, resume: bool) -> Path:
         sequence_length=config.sequence_length if task.sequences else None, coarse_alpha=task.sequences, seed=config.seed,
         guidance=REALISTIC if config.guidance == "realistic" else GuidanceConfig(), zoom=config.zoom,
     ))
-    validation = _Validation(task, config, out) if config.validate_on is not None else None
     stop = config.stop_after or config.steps
 
     completed, window, last = start, {}, {}
