@@ -152,3 +152,31 @@ def test_trimap_keeps_occlusion_edges_hard():
     assert (trimap[others] == 0).all()
     assert trimap[20, 29] == 1.0  # the subject's side facing the other person is not in the band
     assert trimap[20, 10] == UNKNOWN  # its side facing the background is
+
+
+def test_regularised_solve_is_the_closed_form_system_plus_a_pull_to_the_prior():
+    rng = np.random.default_rng(4)
+    image = rng.random((8, 10, 3))
+    trimap = (rng.random((8, 10)) > 0.5).astype(np.float64)
+    unknown = np.zeros((8, 10), bool)
+    unknown[2:6, 2:8] = True
+    trimap[unknown] = UNKNOWN
+    prior = rng.random((8, 10)).astype(np.float32)
+    weight, eps = 0.3, 1e-3
+    laplacian = _dense_laplacian(image, eps)
+    u, k = unknown.ravel(), ~unknown.ravel()
+    # (L_UU + lambda Id) alpha_U = -L_UK alpha_K + lambda prior_U, solved densely.
+    expected = np.linalg.solve(laplacian[np.ix_(u, u)] + weight * np.eye(u.sum()), -laplacian[np.ix_(u, k)] @ trimap.ravel()[k] + weight * prior.ravel()[u])
+    config = SolverConfig(eps=eps, iterations=5000, tolerance=1e-12, levels=1, prior_weight=weight)
+    solved = solve_band(image, trimap, config, prior)
+    assert ((expected > 0) & (expected < 1)).mean() > 0.5  # the final clip leaves most of the answer as solved
+    np.testing.assert_allclose(solved[unknown], np.clip(expected, 0, 1), atol=1e-5)
+    np.testing.assert_array_equal(solved[~unknown], trimap[~unknown])
+
+
+def test_a_prior_without_weight_only_starts_the_solve():
+    image, alpha = _two_colour_ramp()
+    trimap = np.where(alpha >= 1, 1.0, 0.0)
+    trimap[:, 8:32] = UNKNOWN
+    prior = np.full(alpha.shape, 0.9, np.float32)
+    np.testing.assert_allclose(solve_band(image, trimap, CONVERGED, prior), solve_band(image, trimap, CONVERGED), atol=1e-4)

@@ -36,6 +36,17 @@ class BandSystem:
     unknown: np.ndarray
 
 
+def _inverse_3x3(matrix: np.ndarray) -> np.ndarray:
+    """The inverses of ``matrix (n, 3, 3)`` symmetric positive definite, by the adjugate (a batched
+    ``np.linalg.inv`` pays a LAPACK call per matrix)."""
+    s00, s01, s02 = matrix[:, 0, 0], matrix[:, 0, 1], matrix[:, 0, 2]
+    s11, s12, s22 = matrix[:, 1, 1], matrix[:, 1, 2], matrix[:, 2, 2]
+    i00, i01, i02 = s11 * s22 - s12 * s12, s02 * s12 - s01 * s22, s01 * s12 - s02 * s11
+    i11, i12, i22 = s00 * s22 - s02 * s02, s01 * s02 - s00 * s12, s00 * s11 - s01 * s01
+    adjugate = np.stack([i00, i01, i02, i01, i11, i12, i02, i12, i22], axis=1).reshape(-1, 3, 3)
+    return adjugate / (s00 * i00 + s01 * i01 + s02 * i02)[:, None, None]
+
+
 def band_system(image: np.ndarray, known_alpha: np.ndarray, unknown: np.ndarray, eps: float = 1e-7) -> BandSystem:
     """The closed-form system over the ``unknown (H, W)`` bool pixels of ``image (H, W, 3)`` float in [0, 1];
     ``known_alpha (H, W)`` holds the alpha of every other pixel (its values under ``unknown`` are ignored).
@@ -53,11 +64,9 @@ def band_system(image: np.ndarray, known_alpha: np.ndarray, unknown: np.ndarray,
         return BandSystem(scipy.sparse.csr_matrix((0, 0)), np.zeros(0), unknown)
     wy = cy[:, None] + np.array([dy for dy, _ in _WINDOW])  # (n, 9) the window's pixels
     wx = cx[:, None] + np.array([dx for _, dx in _WINDOW])
-    colours = image[wy, wx]  # (n, 9, 3)
-    mean = colours.mean(1)
-    centred = colours - mean[:, None, :]
+    centred = image[wy, wx] - cv2.blur(image, (3, 3))[cy, cx][:, None, :]  # (n, 9, 3) colour minus window mean
     covariance = np.matmul(centred.transpose(0, 2, 1), centred) / 9 + (eps / 9) * np.eye(3)
-    whitened = np.matmul(centred, np.linalg.inv(covariance))  # (n, 9, 3)
+    whitened = np.matmul(centred, _inverse_3x3(covariance))  # (n, 9, 3)
     values = np.eye(9) - (1.0 + np.matmul(whitened, centred.transpose(0, 2, 1))) / 9.0  # (n, 9, 9)
 
     index = np.full((height, width), -1, np.int64)
@@ -67,9 +76,10 @@ def band_system(image: np.ndarray, known_alpha: np.ndarray, unknown: np.ndarray,
     # Window pixel a couples to pixel b at stencil offset (b - a); its slot in the 5x5 stencil:
     offset_a = np.array([(dy + 1) * 5 + (dx + 1) for dy, dx in _WINDOW])  # shifts a window offset to the stencil
     slot = (offset_a[None, :] - offset_a[:, None]) + 12  # (9, 9) stencil slot of the pair (a, b)
-    # Pairs whose row pixel is known go to one spare bin past the end, dropped.
-    key = np.where(rows[:, :, None] >= 0, rows[:, :, None] * 25 + slot[None], count * 25)
-    stencil = np.bincount(key.ravel(), weights=values.ravel(), minlength=count * 25 + 1)[:-1].reshape(count, 25)
+    # Only rows of unknown pixels are kept: known window pixels' rows belong to no equation.
+    window, pixel = np.nonzero(rows >= 0)
+    key = rows[window, pixel][:, None] * 25 + slot[pixel]  # (m, 9)
+    stencil = np.bincount(key.ravel(), weights=values[window, pixel].ravel(), minlength=count * 25).reshape(count, 25)
 
     # Columns: each unknown pixel's 25 neighbours; unknown ones stay in the matrix, known ones move to the rhs.
     uy, ux = np.nonzero(unknown)

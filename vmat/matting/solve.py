@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import scipy.sparse
 
 from vmat.filters import guided_coefficients
 from vmat.matting.cg import jacobi_pcg
@@ -22,22 +23,28 @@ class SolverConfig:
     upsample_radius: int = 1  # coarser levels' guided upsampling: window radius in coarse pixels
     upsample_eps: float = 1e-4
     levels: int = 3  # solve at 1/2, 1/4, ... of the working size first, each start of the next (1: no coarser level)
+    # With a prior alpha (e.g. the guided filter's): its weight lambda in the regularised closed form
+    # (L_UU + lambda Id) alpha_U = -L_UK alpha_K + lambda prior_U, which keeps alpha near a temporally smoother
+    # answer where the colours leave it undecided (0: the prior only starts the solve).
+    prior_weight: float = 0.0
 
 
 MIN_LEVEL_SIDE = 16  # no coarser level below this many pixels on the shorter side
 
 
-def solve_band(image: np.ndarray, trimap: np.ndarray, config: SolverConfig = SolverConfig()) -> np.ndarray:
+def solve_band(image: np.ndarray, trimap: np.ndarray, config: SolverConfig = SolverConfig(), prior: np.ndarray | None = None) -> np.ndarray:
     """Alpha ``(H, W)`` float32 in [0, 1] for ``image (H, W, 3)`` float32 in [0, 1] and ``trimap (H, W)`` (0, 0.5, 1).
 
-    Known pixels keep the trimap's value. The unknown band starts at 0.5 on the coarsest level; each
-    conjugate-gradient step spreads the known values about two pixels further in.
+    Known pixels keep the trimap's value. Without ``prior`` the unknown band starts at 0.5 on the coarsest
+    level; each conjugate-gradient step spreads the known values about two pixels further in. ``prior (H, W)``
+    float32: an alpha that starts the solve in the band instead, and that alpha is pulled towards by
+    ``config.prior_weight``.
     """
     unknown = trimap == UNKNOWN
     if not unknown.any():
         return trimap.astype(np.float32)
-    start = trimap.astype(np.float32)  # the band's 0.5 is the start
-    return _solve_levels(image, trimap, start, config, config.levels)
+    start = trimap.astype(np.float32) if prior is None else np.where(unknown, prior, trimap).astype(np.float32)
+    return _solve_levels(image, trimap, start, config, config.levels, prior is not None)
 
 
 def guided_upsample(small_image: np.ndarray, small_alpha: np.ndarray, image: np.ndarray, radius: int = 1, eps: float = 1e-4) -> np.ndarray:
@@ -51,7 +58,9 @@ def guided_upsample(small_image: np.ndarray, small_alpha: np.ndarray, image: np.
     return (np.einsum("hwc,hwc->hw", a, image) + b).astype(np.float32)
 
 
-def _solve_smaller(image: np.ndarray, trimap: np.ndarray, start: np.ndarray, config: SolverConfig, size: tuple[int, int], levels: int) -> np.ndarray:
+def _solve_smaller(
+    image: np.ndarray, trimap: np.ndarray, start: np.ndarray, config: SolverConfig, size: tuple[int, int], levels: int, has_prior: bool
+) -> np.ndarray:
     """The band's alpha solved at the smaller ``size`` (width, height) and brought back to ``trimap``'s size."""
     unknown = trimap == UNKNOWN
     # At the working size a pixel is unknown when any full-size pixel it covers is.
@@ -60,26 +69,32 @@ def _solve_smaller(image: np.ndarray, trimap: np.ndarray, start: np.ndarray, con
     small_known = cv2.resize(trimap.astype(np.float32), size, interpolation=cv2.INTER_AREA).round()
     small_trimap = np.where(small_unknown, UNKNOWN, small_known).astype(np.float32)
     small_start = cv2.resize(start, size, interpolation=cv2.INTER_AREA)
-    small_alpha = _solve_levels(small_image, small_trimap, small_start, config, levels)
+    small_alpha = _solve_levels(small_image, small_trimap, small_start, config, levels, has_prior)
     guided = guided_upsample(small_image, small_alpha, image, config.upsample_radius, config.upsample_eps)
     return np.where(unknown, np.clip(guided, 0.0, 1.0), trimap).astype(np.float32)
 
 
-def _solve_levels(image: np.ndarray, trimap: np.ndarray, start: np.ndarray, config: SolverConfig, levels: int) -> np.ndarray:
+def _solve_levels(image: np.ndarray, trimap: np.ndarray, start: np.ndarray, config: SolverConfig, levels: int, has_prior: bool) -> np.ndarray:
     """Coarse to fine: the band solved at half the size first starts the solve at this size, so that the
-    few conjugate-gradient steps here need only carry detail, not values across the band."""
+    few conjugate-gradient steps here need only carry detail, not values across the band. With a prior,
+    ``start`` is the prior in the band on every level."""
     height, width = trimap.shape
+    prior = start if has_prior else None
     if levels > 1 and min(height, width) >= 2 * MIN_LEVEL_SIDE:
         half = ((width + 1) // 2, (height + 1) // 2)
-        start = np.where(trimap == UNKNOWN, _solve_smaller(image, trimap, start, config, half, levels - 1), start)
-    return _solve(image, trimap, start, config)
+        start = np.where(trimap == UNKNOWN, _solve_smaller(image, trimap, start, config, half, levels - 1, has_prior), start)
+    return _solve(image, trimap, start, config, prior)
 
 
-def _solve(image: np.ndarray, trimap: np.ndarray, start: np.ndarray, config: SolverConfig) -> np.ndarray:
+def _solve(image: np.ndarray, trimap: np.ndarray, start: np.ndarray, config: SolverConfig, prior: np.ndarray | None) -> np.ndarray:
     unknown = trimap == UNKNOWN
     system = band_system(image, trimap, unknown, config.eps)
     alpha = start.astype(np.float64)
     if system.rhs.size:
-        solved, _ = jacobi_pcg(system.matrix, system.rhs, alpha[unknown], iterations=config.iterations, tolerance=config.tolerance)
+        matrix, rhs = system.matrix, system.rhs
+        if prior is not None and config.prior_weight > 0:
+            matrix = matrix + config.prior_weight * scipy.sparse.identity(rhs.size, format="csr")
+            rhs = rhs + config.prior_weight * prior[unknown]
+        solved, _ = jacobi_pcg(matrix, rhs, alpha[unknown], iterations=config.iterations, tolerance=config.tolerance)
         alpha[unknown] = solved
     return np.clip(alpha, 0.0, 1.0).astype(np.float32)
