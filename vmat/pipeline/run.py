@@ -131,6 +131,7 @@ class RunSummary:
 
 
 def masking_config(config: RunConfig) -> MaskingConfig:
+    """How ``config``'s masks are propagated (the settings :class:`RunConfig` and :class:`MaskingConfig` share)."""
     return MaskingConfig(propagator=config.propagator, backward_window=config.backward_window, device=config.device or "cpu")
 
 

@@ -153,9 +153,6 @@ class Alongside(Generic[T]):
     def take(self) -> T:
         return self._waiting.popleft()
 
-    def __len__(self) -> int:
-        return len(self._waiting)
-
 
 def paired(records: Iterable[FrameRecord], frames: Alongside[Frame]) -> Iterator[tuple[Frame, FrameRecord]]:
     """Each processed record with its full-size decoded frame (records come back in frame order)."""
