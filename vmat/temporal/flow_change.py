@@ -79,27 +79,35 @@ def camera_homography(previous: np.ndarray, current: np.ndarray) -> np.ndarray |
     return np.linalg.inv(warp)
 
 
+def _is_identity(homography: np.ndarray) -> bool:
+    return np.array_equal(homography, np.eye(3))
+
+
 def _warp(image: np.ndarray, homography: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``image`` warped by ``homography`` onto a ``(width, height)`` frame."""
+    """``image`` warped by ``homography`` onto a ``(width, height)`` frame (``image`` itself for the identity: a
+    still camera's warp samples whole pixels and is an exact copy)."""
+    if _is_identity(homography) and image.shape[1::-1] == size:
+        return image
     return cv2.warpPerspective(image, homography, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def _smoothed_change(reference: np.ndarray, current: np.ndarray, sigma: float, threshold: float, grow: int) -> np.ndarray:
-    return frame_change_map(*(cv2.GaussianBlur(frame, (0, 0), sigma) for frame in (reference, current)), threshold, grow)
+def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(image, (0, 0), sigma)
 
 
-def _consecutive_change(
-    previous: np.ndarray, current: np.ndarray, homography: np.ndarray | None, threshold: float, grow: int
+def _aligned_change(
+    previous: np.ndarray, smoothed_current: np.ndarray, homography: np.ndarray, threshold: float, grow: int
 ) -> np.ndarray:
-    """:func:`flow_change_map` with the camera's ``homography`` (previous -> current) given; ``None``: the plain
-    :func:`frame_change_map`."""
-    if homography is None:
-        return frame_change_map(previous, current, threshold, grow)
-    size = (current.shape[1], current.shape[0])
+    """:func:`flow_change_map` with the camera's ``homography`` (previous -> current) given and the current frame
+    already smoothed by :data:`RESAMPLING_SIGMA`."""
+    size = (smoothed_current.shape[1], smoothed_current.shape[0])
+    change = frame_change_map(_blur(_warp(previous, homography, size), RESAMPLING_SIGMA), smoothed_current, threshold, grow)
+    if _is_identity(homography):  # covers the whole frame
+        return change
     # The warped frame's edge is resampled from the border; a 1-px erosion keeps it out of the map.
-    covered = cv2.warpPerspective(np.ones(current.shape[:2], np.uint8), homography, size, flags=cv2.INTER_NEAREST)
+    covered = cv2.warpPerspective(np.ones(size[::-1], np.uint8), homography, size, flags=cv2.INTER_NEAREST)
     covered = cv2.erode(covered, np.ones((3, 3), np.uint8)) > 0
-    return _smoothed_change(_warp(previous, homography, size), current, RESAMPLING_SIGMA, threshold, grow) | ~covered
+    return change | ~covered
 
 
 def flow_change_map(previous: np.ndarray, current: np.ndarray, threshold: float = 12.0, grow: int = 4) -> np.ndarray:
@@ -109,7 +117,10 @@ def flow_change_map(previous: np.ndarray, current: np.ndarray, threshold: float 
     :data:`RESAMPLING_SIGMA`; pixels the warped previous frame does not cover (newly revealed) count as
     changed. When no alignment is found it is the plain :func:`frame_change_map`.
     """
-    return _consecutive_change(previous, current, camera_homography(previous, current), threshold, grow)
+    homography = camera_homography(previous, current)
+    if homography is None:
+        return frame_change_map(previous, current, threshold, grow)
+    return _aligned_change(previous, _blur(current, RESAMPLING_SIGMA), homography, threshold, grow)
 
 
 class ChangeTracker:
@@ -128,21 +139,31 @@ class ChangeTracker:
         self.align, self.threshold, self.grow = align, threshold, grow
         self._previous: np.ndarray | None = None
         self._reference: np.ndarray | None = None
+        self._smoothed: np.ndarray | None = None  # the previous image smoothed by RESAMPLING_SIGMA (None: it was not)
 
     def update(self, image: np.ndarray, homography: np.ndarray | None | str = ESTIMATE) -> np.ndarray:
         """``homography``: the camera's motion from the previous image to this one when known (the pipeline
         tracks it once per frame; ``None``: untracked, the frames are compared as they are), else
         :data:`ESTIMATE`: :func:`camera_homography` of the two frames."""
         if self._previous is None or self._previous.shape != image.shape:
-            self._previous, self._reference = image, image
+            self._previous, self._reference, self._smoothed = image, image.copy(), None  # the reference is updated in place
             return np.ones(image.shape[:2], bool)
         if not self.align:
             homography = None
         elif isinstance(homography, str):
             homography = camera_homography(self._previous, image)
-        change = _consecutive_change(self._previous, image, homography, self.threshold, self.grow)
+        smoothed = None
+        if homography is None:
+            change = frame_change_map(self._previous, image, self.threshold, self.grow)
+        else:
+            smoothed = _blur(image, RESAMPLING_SIGMA)
+            if self._smoothed is not None and _is_identity(homography):  # the previous frame as it was smoothed
+                change = frame_change_map(self._smoothed, smoothed, self.threshold, self.grow)
+            else:
+                change = _aligned_change(self._previous, smoothed, homography, self.threshold, self.grow)
         reference = self._reference if homography is None else _warp(self._reference, homography, image.shape[1::-1])
-        change |= _smoothed_change(reference, image, SLOW_CHANGE_SIGMA, self.threshold, self.grow)
-        self._reference = np.where(change[..., None], image, reference)
-        self._previous = image
+        slow = (_blur(frame, SLOW_CHANGE_SIGMA) for frame in (reference, image))
+        change |= frame_change_map(*slow, self.threshold, self.grow)
+        self._reference = cv2.copyTo(image, change.view(np.uint8), reference)  # ours: a copy or a warp
+        self._previous, self._smoothed = image, smoothed
         return change
