@@ -35,7 +35,7 @@ from scipy.optimize import linear_sum_assignment
 from vmat.errors import ConfigError
 from vmat.geometry import bounding_box
 from vmat.propagation.appearance import bhattacharyya_distance, colour_codes, colour_histogram
-from vmat.propagation.propagator import FlowPropagator, FlowPropagatorConfig, PropagationState
+from vmat.propagation.propagator import FlowPropagator, FlowPropagatorConfig, PropagationState, best_labels
 from vmat.propagation.registry import register_propagator
 
 
@@ -152,20 +152,25 @@ class PriorPropagator:
         flow_ids, flow_state = self.flow.step(image, state.flow)
         frames = self._frames(image)
         people = dict(state.people)
-        tracked = [k for k in people if (flow_ids == k).any() or people[k].landmarks is not None]
-        scores, labels = self._fuse(frames, flow_ids, people, tracked)
-        ids = labels[scores.argmax(axis=0)]
+        counts = np.bincount(flow_ids.reshape(-1))
+        tracked = [k for k in people if _count(counts, k) > 0 or people[k].landmarks is not None]
+        region, scores, labels = self._fuse(frames, flow_ids, counts, people, tracked)
         owner = np.arange(2**16, dtype=np.uint16)
         for k, track in people.items():
             if track.extra:
                 owner[track.extra] = k
+        # Everything below is 0 outside `region` (no label scores above the background there): work on it.
+        crop_flow = flow_ids[region]
+        crop_ids = best_labels(list(scores), labels)
         # The hidden extra labels come back as their instance's id; the flow keeps them apart.
-        shown = owner[ids]
-        carried = ids.copy()
+        shown, carried = np.zeros_like(flow_ids, np.uint16), np.zeros_like(flow_ids, np.uint16)
+        shown[region] = owner[crop_ids]
         # Where the prior took the extra part's pixels for the person, the flow keeps tracking them as the
         # extra part: the prior's mask sometimes covers what a person rides or holds, and sometimes not.
-        taken = (owner[flow_ids] != flow_ids) & (ids == owner[flow_ids])
-        carried[taken] = flow_ids[taken]
+        flow_owner = owner[crop_flow]
+        taken = (flow_owner != crop_flow) & (crop_ids == flow_owner)
+        crop_ids[taken] = crop_flow[taken]
+        carried[region] = crop_ids
         state = PriorState(
             self._reseeded(flow_state, carried, image),
             people,
@@ -173,7 +178,8 @@ class PriorPropagator:
             state.histograms,
             state.frames_since_detection + 1,
         )
-        lost = [k for k in list(people) + sorted(state.objects) if not (shown == k).any()]
+        shown_counts = np.bincount(shown[region].reshape(-1))
+        lost = [k for k in list(people) + sorted(state.objects) if _count(shown_counts, k) == 0]
         if (lost or cfg.pick_up_new) and state.frames_since_detection >= cfg.redetect_every:
             shown, state = self._redetect(image, frames, shown, lost, state)
         return shown, state
@@ -216,34 +222,44 @@ class PriorPropagator:
         self,
         frames: torch.Tensor,
         flow_ids: np.ndarray,
+        counts: np.ndarray,
         people: dict[int, PersonTrack],
         tracked: list[int],
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Per-label scores ``(L, H, W)`` and the labels ``(L,)`` (background first, scored 0.5)."""
+    ) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray]:
+        """The region ``(rows, cols)`` outside which every label scores at most the background (no flow
+        label, no prior mask), the per-label scores ``(L, h, w)`` on it and the labels ``(L,)`` (background
+        first, scored 0.5). ``counts``: the pixels of each id in ``flow_ids``."""
         cfg = self.config
-        present = [k for k in np.unique(flow_ids).tolist() if k > 0]
+        present = [k for k in np.flatnonzero(counts).tolist() if k > 0]
         labels = [0] + sorted(set(present) | set(tracked) | {people[k].extra for k in tracked if people[k].extra})
-        scores = np.zeros((len(labels),) + flow_ids.shape, np.float32)
-        scores[0] = 0.5
-        index = {label: i for i, label in enumerate(labels)}
-        for label in labels[1:]:
-            scores[index[label]] = flow_ids == label
+        masks = presence = landmarks = None
+        boxes = [bounding_box(flow_ids > 0)] if present else []
         if tracked:
             rois, any_box = self._rois(flow_ids, people, tracked)
             # Landmark ROIs track as MediaPipe's graph does; a box ROI needs one pass to centre on the body.
             result = self.model.segment(frames, rois, refine_passes=1 if any_box else 0)
-            masks = result.masks.cpu().numpy()
-            trusted = self._trusted(masks > 0.5, result.presence.cpu().numpy(), flow_ids, tracked)
+            masks, presence, landmarks = result.masks.cpu().numpy(), result.presence.cpu().numpy(), result.landmarks
+            boxes += [bounding_box(mask != 0) for mask in masks if mask.any()]
+        region = _union(boxes)
+        crop_flow = flow_ids[region]
+        scores = np.zeros((len(labels),) + crop_flow.shape, np.float32)
+        scores[0] = 0.5
+        index = {label: i for i, label in enumerate(labels)}
+        for label in labels[1:]:
+            scores[index[label]] = crop_flow == label
+        if masks is not None:
+            masks = masks[(slice(None),) + region]
+            trusted = self._trusted(masks > 0.5, presence, crop_flow, tracked)
             for i, k in enumerate(tracked):
                 if not trusted[i]:
                     people[k] = replace(people[k], landmarks=None)
                     continue
-                people[k] = replace(people[k], landmarks=result.landmarks[i].cpu())
+                people[k] = replace(people[k], landmarks=landmarks[i].cpu())
                 scores[index[k]] = cfg.prior_weight * masks[i] + (1 - cfg.prior_weight) * scores[index[k]]
                 if people[k].extra:
                     # The non-person part may not take the person's pixels.
                     scores[index[people[k].extra]] *= masks[i] < 0.5
-        return scores, np.asarray(labels, np.uint16)
+        return region, scores, np.asarray(labels, np.uint16)
 
     def _trusted(self, masks: np.ndarray, presence: np.ndarray, flow_ids: np.ndarray, tracked: list[int]) -> list[bool]:
         """Which tracked people's prior masks ``(N, H, W)`` to use this frame.
@@ -330,6 +346,22 @@ def _unused_label(ids: np.ndarray, people: dict[int, PersonTrack]) -> int:
     if label >= 2**16:
         raise ConfigError("no free label is left for a person's non-person part (ids reach 65535).")
     return label
+
+
+def _count(counts: np.ndarray, label: int) -> int:
+    """``label``'s entry of a ``np.bincount`` (0 past its end)."""
+    return int(counts[label]) if label < len(counts) else 0
+
+
+def _union(boxes: list[tuple[slice, slice]]) -> tuple[slice, slice]:
+    """The smallest ``(rows, cols)`` holding every box; empty for none."""
+    if not boxes:
+        return slice(0, 0), slice(0, 0)
+    rows, cols = zip(*boxes)
+    return (
+        slice(min(r.start for r in rows), max(r.stop for r in rows)),
+        slice(min(c.start for c in cols), max(c.stop for c in cols)),
+    )
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:

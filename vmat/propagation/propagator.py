@@ -85,6 +85,19 @@ class MaskPropagator(Protocol[StateT]):
         ...
 
 
+def best_labels(scores: list[np.ndarray], labels: np.ndarray) -> np.ndarray:
+    """``labels[argmax]`` over ``scores`` (one ``(H, W)`` plane per label; the first of equal maxima wins, as in
+    ``np.argmax``; no NaNs): ``(H, W)`` of ``labels``' dtype. A pass per label is faster than ``np.argmax``
+    over a short axis, and skips building the index map."""
+    ids = np.full(scores[0].shape, labels[0], labels.dtype)
+    best = scores[0].copy()
+    for score, label in zip(scores[1:], labels[1:]):
+        better = score > best
+        np.copyto(ids, label, where=better)
+        np.maximum(best, score, out=best)
+    return ids
+
+
 @dataclass
 class FlowPropagatorConfig:
     """Settings of :class:`FlowPropagator`; the defaults favour speed at 480p on a small CPU."""
@@ -175,7 +188,7 @@ class FlowPropagator:
             # Everything below happens on the crop around the instances: the rest of the frame is background.
             small_ys = slice(int(ys.start * cfg.flow_scale), int(np.ceil(ys.stop * cfg.flow_scale)))
             small_xs = slice(int(xs.start * cfg.flow_scale), int(np.ceil(xs.stop * cfg.flow_scale)))
-            occluded_small = occlusion_mask(backward, forward, cfg.occlusion_tolerance)[small_ys, small_xs]
+            occluded_small = occlusion_mask(backward, forward, cfg.occlusion_tolerance, region=(small_ys, small_xs))
             crop_backward = self._crop_flow(backward, small_ys, small_xs, ys, xs)
             occluded = (
                 cv2.resize(occluded_small.astype(np.uint8), crop_backward.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
@@ -189,9 +202,9 @@ class FlowPropagator:
             scale = self._work_scale(image.shape)
             full_ys, full_xs = self._to_full(ys, scale, height), self._to_full(xs, scale, width)
             full_shape = (full_ys.stop - full_ys.start, full_xs.stop - full_xs.start)
-            ids[full_ys, full_xs] = self._drop_fragments(
-                np.asarray(labels, np.uint16)[self._resize_scores(scores, full_shape).argmax(axis=2)], instances
-            )
+            full_scores = self._resize_scores(scores, full_shape)
+            best = best_labels([full_scores[..., i] for i in range(len(labels))], np.asarray(labels, np.uint16))
+            ids[full_ys, full_xs] = self._drop_fragments(best, instances)
             crop_codes = (codes, roi)
         before = self._to_work(ids, cv2.INTER_NEAREST)
         # _update edits the mask it is given, and `before` must stay as it was for the comparison below.
