@@ -11,7 +11,7 @@ import pytest
 
 from tests.propagation.conftest import SHARED
 from tests.propagation.scenes import disc_shape, moving_scene
-from vmat.propagation import FlowPropagator, FramePrompt, PriorPropagator, apply_prompt, mask_clip
+from vmat.propagation import FlowPropagator, FramePrompt, PriorPropagator, PriorPropagatorConfig, apply_prompt, mask_clip
 from vmat.propagation.auto import detect_people_ids
 from vmat.propagation.clip import MaskingConfig, default_propagator
 from vmat.propagation.person_prompt import person_mask
@@ -122,3 +122,27 @@ def test_mask_clip_with_the_prior_on_a_clip_without_people(tmp_path):
     prompt = FramePrompt(0, id_mask=scene[0][1])
     summary = mask_clip(lambda: (image for image, _ in scene), tmp_path / "masks", [prompt])
     assert summary.frames == 5 and summary.ids == [1]
+
+
+def test_a_capped_working_size_gives_full_size_masks_close_to_the_full_size_ones():
+    pairs = _davis("lucia", 6)
+    full, capped = PriorPropagator(), PriorPropagator(PriorPropagatorConfig(max_side=320))
+    image, truth = pairs[0]
+    full_state, capped_state = full.start(image, truth), capped.start(image, truth)
+    assert capped_state.flow.ids.shape[1] < full_state.flow.ids.shape[1]  # it works at the smaller size
+    for image, _ in pairs[1:]:
+        expected, full_state = full.step(image, full_state)
+        got, capped_state = capped.step(image, capped_state)
+        assert got.shape == expected.shape and got.dtype == expected.dtype
+        assert _iou(got == 1, expected == 1) > 0.9
+
+
+def test_a_cap_above_the_frame_size_changes_nothing():
+    pairs = _davis("lucia", 4)
+    full, capped = PriorPropagator(), PriorPropagator(PriorPropagatorConfig(max_side=4000))
+    image, truth = pairs[0]
+    full_state, capped_state = full.start(image, truth), capped.start(image, truth)
+    for image, _ in pairs[1:]:
+        expected, full_state = full.step(image, full_state)
+        got, capped_state = capped.step(image, capped_state)
+        np.testing.assert_array_equal(got, expected)

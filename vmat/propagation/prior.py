@@ -33,7 +33,8 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from vmat.errors import ConfigError
-from vmat.geometry import bounding_box
+from vmat.decomposition.resolution import shrink_ids, shrink_image
+from vmat.geometry import bounding_box, processing_size
 from vmat.propagation.appearance import bhattacharyya_distance, colour_codes, colour_histogram
 from vmat.propagation.propagator import FlowPropagator, FlowPropagatorConfig, PropagationState, best_labels
 from vmat.propagation.registry import register_propagator
@@ -67,6 +68,9 @@ class PriorPropagatorConfig:
     reidentify_distance: float = 0.5
     histogram_bins: int = 16
     device: str = "cpu"
+    # Work on frames shrunk to this longer side at most (None: the frame's own size); the id mask comes back
+    # to the frame's size by nearest neighbour. Not the default: see docs/results/pipeline.md.
+    max_side: int | None = None
 
 
 @dataclass
@@ -107,7 +111,7 @@ class PriorPropagator:
 
     def start(self, image: np.ndarray, ids: np.ndarray, state: PriorState | None = None) -> PriorState:
         """Begin at an ``(H, W, 3)`` RGB uint8 frame with its ``(H, W)`` id mask (a prompt's result)."""
-        ids = ids.astype(np.uint16)
+        image, ids = self._capped(image), self._capped(ids.astype(np.uint16))
         present = [k for k in np.unique(ids).tolist() if k > 0]
         people = dict(state.people) if state else {}
         objects = set(state.objects) if state else set()
@@ -149,6 +153,8 @@ class PriorPropagator:
     def step(self, image: np.ndarray, state: PriorState) -> tuple[np.ndarray, PriorState]:
         """The ``(H, W)`` uint16 id mask of ``image`` (``(H, W, 3)`` RGB uint8) given the previous state."""
         cfg = self.config
+        height, width = image.shape[:2]
+        image = self._capped(image)
         flow_ids, flow_state = self.flow.step(image, state.flow)
         frames = self._frames(image)
         people = dict(state.people)
@@ -182,9 +188,14 @@ class PriorPropagator:
         lost = [k for k in list(people) + sorted(state.objects) if _count(shown_counts, k) == 0]
         if (lost or cfg.pick_up_new) and state.frames_since_detection >= cfg.redetect_every:
             shown, state = self._redetect(image, frames, shown, lost, state)
-        return shown, state
+        return shrink_ids(shown, (width, height)), state
 
     # -- steps -----------------------------------------------------------------------------------------
+
+    def _capped(self, image: np.ndarray) -> np.ndarray:
+        """An image or id mask at most :attr:`PriorPropagatorConfig.max_side` on its longer side."""
+        size = processing_size(image.shape[1], image.shape[0], self.config.max_side)
+        return shrink_ids(image, size) if image.ndim == 2 else shrink_image(image, size)
 
     def _frames(self, image: np.ndarray) -> torch.Tensor:
         from vmat.person.model import image_to_frames
