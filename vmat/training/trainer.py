@@ -53,7 +53,7 @@ class TrainingDivergedError(VmatError):
 
 
 class _Validation:
-    """Scores checkpointed weights on ``config.validate`` and keeps the best as ``best-<task>-<model>.safetensors``."""
+    """Scores checkpointed weights on ``config.validate_on`` and keeps the best as ``best-<task>-<model>.safetensors``."""
 
     def __init__(self, task: Task, config: TrainConfig, out: Path) -> None:
         if task.validate is None:
@@ -68,11 +68,9 @@ class _Validation:
             if scores is not None:  # a resumed run remembers what it has already kept
                 self.best = min(self.best, scores[SELECT_BY])
 
-    def score(self, model: torch.nn.Module, step: int) -> dict[str, float]:
+    def score(self, model: torch.nn.Module) -> dict[str, float]:
         scratch = self.out / "validation.safetensors"
-        training = model.training
         self.task.save(model, scratch)
-        model.train(training)
         scores = self.task.validate(scratch, self.folder)
         if scores[SELECT_BY] < self.best:
             self.best = scores[SELECT_BY]
@@ -228,7 +226,7 @@ def _train(task: Task, config: TrainConfig, resume: bool) -> Path:
                     seconds = seconds_before + time.perf_counter() - started
                     _save_checkpoint(out / CHECKPOINT, task, config, completed, seconds, model, optimizer)
                     if validation is not None:
-                        log.write(json.dumps({"step": completed, "validation": validation.score(model, completed)}) + "\n")
+                        log.write(json.dumps({"step": completed, "validation": validation.score(model)}) + "\n")
                         log.flush()
     except KeyboardInterrupt:
         # Keep what was learnt: the next --resume continues from the last finished step.
