@@ -19,7 +19,6 @@ read back per frame, so every method of a run gets the same masks and memory doe
 
 from __future__ import annotations
 
-import itertools
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -106,9 +105,7 @@ def propagate_ids(images: Iterable[np.ndarray], first_ids: np.ndarray, propagato
 
 def propagate_clip(clip: SyntheticClip, propagator: str, folder) -> None:
     """Frame 0's ground-truth id map carried through ``clip`` by ``propagator`` (:func:`propagate_ids`)."""
-    frames = iter(clip)
-    first = next(frames)
-    propagate_ids(itertools.chain([first.image], (frame.image for frame in frames)), first.id_map, propagator, folder)
+    propagate_ids((frame.image for frame in clip), clip.read_frame(0).id_map, propagator, folder)
 
 
 @contextmanager
