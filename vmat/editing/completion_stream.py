@@ -295,7 +295,8 @@ class CompletionStream:
         lifting = [k for k in frames if k >= index and k not in self._lifted]
         if self._shadowed and lifting:
             # Shadows are looked for only near the people (static camera: the plate is needed only there).
-            near = [bounding_box(~self._unlifted[k].away) for k in lifting if not self._unlifted[k].away.all()]
+            grounds = (self._unlifted[k].away for k in lifting)
+            near = [bounding_box(~ground) for ground in grounds if ground is not None and not ground.all()]
             away = self._plate.away((_union(near) if near else _EMPTY) if self._static else None)
         for k, pending in ((index, stack), *self._pending):
             if k not in frames:
