@@ -1,5 +1,5 @@
 """Milliseconds per frame of the weight-free decomposer's mattes on a real clip: the closed-form band solve
-(the default) against the previous guided-filter mattes, at the source size and at a processing size.
+(the default) against its first version and the guided-filter mattes, at the source size and at a processing size.
 
     python benchmarks/matting_speed.py ../shared/data/clips/juggle_static_720p.mp4 [--frames 8] [--process-size 640]
 
@@ -22,6 +22,7 @@ import torch
 from vmat.decomposition import MaskMattingConfig, MaskMattingDecomposer
 from vmat.decomposition.resolution import shrink_ids, shrink_image, upsample_layers
 from vmat.geometry import processing_size
+from vmat.matting import SolverConfig
 from vmat.person.model import default_person_model, image_to_frames, rois_from_detections
 from vmat.propagation import video_frames
 
@@ -52,7 +53,13 @@ def main() -> None:
         if index >= args.frames:
             break
         frames.append((image, person_ids(model, image)))
-    configs = {"guided-filter (previous)": MaskMattingConfig(solver="guided-filter"), "closed-form (default)": MaskMattingConfig()}
+    configs = {
+        "guided-filter (before issue 19)": MaskMattingConfig(solver="guided-filter"),
+        "closed-form, first version (band 6 px, 3 levels x 40 steps)": MaskMattingConfig(
+            band_pixels=6.0, guided_prior=False, matting=SolverConfig(levels=3, iterations=40, prior_weight=0.0)
+        ),
+        "closed-form (default)": MaskMattingConfig(),
+    }
     height, width = frames[0][0].shape[:2]
     small = processing_size(width, height, args.process_size)
     print(f"{args.clip}: {len(frames)} frames {width}x{height}, people per frame {np.mean([ids.max() for _, ids in frames]):.1f}, "

@@ -39,19 +39,21 @@ SOLVERS = ("closed-form", "guided-filter")
 class MaskMattingConfig:
     """Sizes are fractions of the frame's longer side, so one config suits any resolution.
 
-    ``solver`` picks the matte: ``"closed-form"`` uses ``trimap`` and ``matting``; ``"guided-filter"`` uses
-    ``band``, ``radius``, ``eps`` and ``subsample``.
+    ``solver`` picks the matte: ``"closed-form"`` uses ``trimap`` and ``matting`` (and ``radius``, ``eps`` for its
+    guided-filter prior); ``"guided-filter"`` uses ``band``, ``radius``, ``eps`` and ``subsample``.
     """
 
     solver: Literal["closed-form", "guided-filter"] = "closed-form"
     trimap: TrimapConfig = field(default_factory=TrimapConfig)
-    matting: SolverConfig = field(default_factory=SolverConfig)
+    # Started from the guided filter's matte, one level of 20 steps does what three levels of 40 did from 0.5,
+    # and the small pull towards that matte steadies alpha from frame to frame (docs/results/real_alpha.md).
+    matting: SolverConfig = field(default_factory=lambda: SolverConfig(levels=1, iterations=20, prior_weight=0.02))
     # Closed-form: the person is matted at the size where the band's narrow half-width is this many pixels
     # (never above the frame's size), so the cost follows the outline's length in band widths, not the resolution.
-    band_pixels: float = 6.0
+    band_pixels: float = 3.0
     # Closed-form: the guided filter's matte (radius and eps below) at the working size starts the band's solve
     # and is the prior that ``matting.prior_weight`` pulls alpha toward (False: start from the coarser levels only).
-    guided_prior: bool = False
+    guided_prior: bool = True
     band: float = 0.01  # guided filter: half-width of the uncertain band around each mask boundary
     radius: float = 0.01  # guided-filter window radius
     eps: float = 1e-3  # guided-filter regularisation: larger is smoother, smaller follows edges more
@@ -131,11 +133,12 @@ def person_layer(
 
     small_image = shrink(image)
     small_others = None if others is None else shrink(others) >= 0.5
-    trimap = trimap_from_mask(shrink(mask) >= 0.5, config.trimap, others=small_others, longer_side=round(longest * scale))
+    small_mask = shrink(mask) >= 0.5
+    trimap = trimap_from_mask(small_mask, config.trimap, others=small_others, longer_side=round(longest * scale))
     prior = None
     if config.guided_prior:
         radius = max(1, round(config.radius * longest * scale))
-        prior = np.clip(guided_filter(small_image, (trimap > UNKNOWN).astype(np.float32), radius, config.eps), 0.0, 1.0)
+        prior = np.clip(guided_filter(small_image, small_mask.astype(np.float32), radius, config.eps), 0.0, 1.0)
     small_alpha = solve_band(small_image, trimap, config.matting, prior)
     foreground, background = estimate_foreground(small_image, small_alpha)
     if not small:
