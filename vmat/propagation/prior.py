@@ -33,7 +33,6 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from vmat.errors import ConfigError
-from vmat.decomposition.resolution import shrink_ids, shrink_image
 from vmat.geometry import bounding_box, processing_size
 from vmat.propagation.appearance import bhattacharyya_distance, colour_codes, colour_histogram
 from vmat.propagation.propagator import FlowPropagator, FlowPropagatorConfig, PropagationState, best_labels
@@ -188,14 +187,14 @@ class PriorPropagator:
         lost = [k for k in list(people) + sorted(state.objects) if _count(shown_counts, k) == 0]
         if (lost or cfg.pick_up_new) and state.frames_since_detection >= cfg.redetect_every:
             shown, state = self._redetect(image, frames, shown, lost, state)
-        return shrink_ids(shown, (width, height)), state
+        return _resized(shown, (width, height), cv2.INTER_NEAREST), state
 
     # -- steps -----------------------------------------------------------------------------------------
 
     def _capped(self, image: np.ndarray) -> np.ndarray:
         """An image or id mask at most :attr:`PriorPropagatorConfig.max_side` on its longer side."""
         size = processing_size(image.shape[1], image.shape[0], self.config.max_side)
-        return shrink_ids(image, size) if image.ndim == 2 else shrink_image(image, size)
+        return _resized(image, size, cv2.INTER_NEAREST if image.ndim == 2 else cv2.INTER_AREA)
 
     def _frames(self, image: np.ndarray) -> torch.Tensor:
         from vmat.person.model import image_to_frames
@@ -357,6 +356,12 @@ def _unused_label(ids: np.ndarray, people: dict[int, PersonTrack]) -> int:
     if label >= 2**16:
         raise ConfigError("no free label is left for a person's non-person part (ids reach 65535).")
     return label
+
+
+def _resized(image: np.ndarray, size: tuple[int, int], interpolation: int) -> np.ndarray:
+    """``image`` at ``size`` (width, height); itself when it has that size already. (Not
+    ``vmat.decomposition.resolution``'s helpers: importing the decomposition here would be circular.)"""
+    return image if image.shape[1::-1] == size else cv2.resize(image, size, interpolation=interpolation)
 
 
 def _count(counts: np.ndarray, label: int) -> int:
