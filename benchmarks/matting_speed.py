@@ -26,6 +26,10 @@ from vmat.matting import SolverConfig
 from vmat.person.model import default_person_model, image_to_frames, rois_from_detections
 from vmat.propagation import video_frames
 
+# The closed-form default as issue 19 first shipped it: matted where the band is 6 px, started from 0.5,
+# three levels of 40 steps, no prior.
+FIRST_CLOSED_FORM = MaskMattingConfig(band_pixels=6.0, guided_prior=False, matting=SolverConfig(levels=3, iterations=40, prior_weight=0.0))
+
 
 def person_ids(model, image: np.ndarray) -> np.ndarray:
     """``(H, W)`` uint16 ids 1.. of the people the person model finds in ``image`` (probability > 0.5)."""
@@ -55,9 +59,7 @@ def main() -> None:
         frames.append((image, person_ids(model, image)))
     configs = {
         "guided-filter (before issue 19)": MaskMattingConfig(solver="guided-filter"),
-        "closed-form, first version (band 6 px, 3 levels x 40 steps)": MaskMattingConfig(
-            band_pixels=6.0, guided_prior=False, matting=SolverConfig(levels=3, iterations=40, prior_weight=0.0)
-        ),
+        "closed-form, first version (band 6 px, 3 levels x 40 steps)": FIRST_CLOSED_FORM,
         "closed-form (default)": MaskMattingConfig(),
     }
     height, width = frames[0][0].shape[:2]
