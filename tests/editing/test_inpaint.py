@@ -64,3 +64,33 @@ def test_too_little_context_and_bad_patches_are_refused():
     with pytest.raises(LayerError, match="odd"):
         inpaint(image, hole, config=InpaintConfig(patch=4))
     assert np.array_equal(inpaint(image, np.zeros((8, 8), bool)), image)
+
+
+def test_a_field_update_equals_scoring_every_candidate():
+    """The search scores only usable candidates that differ from the current match; the field it leaves
+    must be the one that scoring every candidate and keeping the strictly better would leave."""
+    import torch
+
+    from vmat.editing.inpaint import _Field, _Level
+
+    wall = torch.from_numpy(bricks(40, 56, seed=3)).permute(2, 0, 1).float() / 255.0
+    unknown = torch.zeros(40, 56, dtype=torch.bool)
+    unknown[12:28, 18:38] = True
+    field = _Field(_Level(wall, unknown), 7, torch.Generator().manual_seed(0))
+    features = field.patches()
+    field.target_features = features[field.targets]
+    field.distance = field.score(features, field.source)
+    rng = np.random.default_rng(1)
+    for _ in range(4):
+        candidates = torch.from_numpy(rng.integers(-1, 40 * 56, field.targets.numel()))
+        # Some proposals repeat the current match, as neighbours' matches do in a coherent field.
+        repeat = torch.from_numpy(rng.random(field.targets.numel()) < 0.5)
+        candidates = torch.where(repeat, field.source, candidates)
+        distance = field.score(features, candidates)
+        better = distance < field.distance
+        expected_source = torch.where(better, candidates, field.source)
+        expected_distance = torch.where(better, distance, field.distance)
+        assert better.any() and (~better).any()
+        field.consider(features, candidates)
+        assert torch.equal(field.source, expected_source)
+        assert torch.equal(field.distance, expected_distance)

@@ -121,10 +121,19 @@ class _Field:
         return torch.where(self.valid[safe] & (candidates >= 0), distance, torch.inf)
 
     def consider(self, features: torch.Tensor, candidates: torch.Tensor) -> None:
-        distance = self.score(features, candidates)
-        better = distance < self.distance
-        self.source = torch.where(better, candidates, self.source)
-        self.distance = torch.where(better, distance, self.distance)
+        """Move each target to its candidate where that matches strictly better. Only usable candidates that
+        differ from the current match can win, so only those are scored: once the field is coherent most
+        proposals are the match itself, and gathering their patches was most of the search's time."""
+        safe = candidates.clamp(0, self.valid.numel() - 1)
+        fresh = torch.nonzero((candidates >= 0) & self.valid[safe] & (candidates != self.source)).flatten()
+        if fresh.numel() == 0:
+            return
+        proposed = candidates[fresh]
+        distance = (self.target_features[fresh] - features[proposed]).square_().sum(1)
+        better = distance < self.distance[fresh]
+        winners = fresh[better]
+        self.source[winners] = proposed[better]
+        self.distance[winners] = distance[better]
 
     def search(self, features: torch.Tensor, rounds: int, reach: float) -> None:
         """PatchMatch, every target at once: neighbours' matches shifted back, then random search from
