@@ -242,13 +242,13 @@ class PriorPropagator:
         cfg = self.config
         present = [k for k in np.flatnonzero(counts).tolist() if k > 0]
         labels = [0] + sorted(set(present) | set(tracked) | {people[k].extra for k in tracked if people[k].extra})
-        masks = presence = landmarks = None
+        result, masks = None, np.zeros((0,) + flow_ids.shape, np.float32)
         boxes = [bounding_box(flow_ids > 0)] if present else []
         if tracked:
             rois, any_box = self._rois(flow_ids, people, tracked)
             # Landmark ROIs track as MediaPipe's graph does; a box ROI needs one pass to centre on the body.
             result = self.model.segment(frames, rois, refine_passes=1 if any_box else 0)
-            masks, presence, landmarks = result.masks.cpu().numpy(), result.presence.cpu().numpy(), result.landmarks
+            masks = result.masks.cpu().numpy()
             boxes += [bounding_box(mask != 0) for mask in masks if mask.any()]
         region = _union(boxes)
         crop_flow = flow_ids[region]
@@ -257,14 +257,14 @@ class PriorPropagator:
         index = {label: i for i, label in enumerate(labels)}
         for label in labels[1:]:
             scores[index[label]] = crop_flow == label
-        if masks is not None:
+        if result is not None:
             masks = masks[(slice(None),) + region]
-            trusted = self._trusted(masks > 0.5, presence, crop_flow, tracked)
+            trusted = self._trusted(masks > 0.5, result.presence.cpu().numpy(), crop_flow, tracked)
             for i, k in enumerate(tracked):
                 if not trusted[i]:
                     people[k] = replace(people[k], landmarks=None)
                     continue
-                people[k] = replace(people[k], landmarks=landmarks[i].cpu())
+                people[k] = replace(people[k], landmarks=result.landmarks[i].cpu())
                 scores[index[k]] = cfg.prior_weight * masks[i] + (1 - cfg.prior_weight) * scores[index[k]]
                 if people[k].extra:
                     # The non-person part may not take the person's pixels.
