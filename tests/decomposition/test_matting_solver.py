@@ -166,7 +166,8 @@ def test_regularised_solve_is_the_closed_form_system_plus_a_pull_to_the_prior():
     laplacian = _dense_laplacian(image, eps)
     u, k = unknown.ravel(), ~unknown.ravel()
     # (L_UU + lambda Id) alpha_U = -L_UK alpha_K + lambda prior_U, solved densely.
-    expected = np.linalg.solve(laplacian[np.ix_(u, u)] + weight * np.eye(u.sum()), -laplacian[np.ix_(u, k)] @ trimap.ravel()[k] + weight * prior.ravel()[u])
+    system = laplacian[np.ix_(u, u)] + weight * np.eye(u.sum())
+    expected = np.linalg.solve(system, -laplacian[np.ix_(u, k)] @ trimap.ravel()[k] + weight * prior.ravel()[u])
     config = SolverConfig(eps=eps, iterations=5000, tolerance=1e-12, levels=1, prior_weight=weight)
     solved = solve_band(image, trimap, config, prior)
     assert ((expected > 0) & (expected < 1)).mean() > 0.5  # the final clip leaves most of the answer as solved

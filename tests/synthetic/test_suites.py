@@ -31,5 +31,6 @@ def test_hd_suite_is_720p_with_detailed_people_and_its_own_names():
 def test_quick_suite_is_the_first_clip_of_each_standard_level_and_camera():
     quick = suite_specs("quick")
     standard = {s.name: s.config for s in suite_specs("standard")}
-    assert [s.name for s in quick] == [f"{level}-{camera}-0" for level in ("easy", "medium", "hard") for camera in ("static", "pan")]
+    levels, cameras = ("easy", "medium", "hard"), ("static", "pan")
+    assert [s.name for s in quick] == [f"{level}-{camera}-0" for level in levels for camera in cameras]
     assert all(standard[s.name] == s.config for s in quick)
