@@ -355,7 +355,7 @@ def camera_agreement(data: Path, frames: int = 60) -> str:
     ]
     for name, clip, masks in CAMERA_CLIPS:
         tracker = CameraTracker()
-        errors: dict[str, list[float]] = defaultdict(list)
+        errors: dict[tuple[str, str], list[float]] = defaultdict(list)
         residuals: dict[str, list[float]] = defaultdict(list)
         seconds: dict[str, float] = defaultdict(float)
         last, pairs = None, 0
@@ -367,8 +367,10 @@ def camera_agreement(data: Path, frames: int = 60) -> str:
                 height, width = image.shape[:2]
                 seen = np.ones((height, width), bool)
                 if masks is not None:
-                    mask = cv2.imread(str(data / masks / f"{index:05d}.png"), cv2.IMREAD_GRAYSCALE) > 0
-                    seen = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)) == 0
+                    grey = cv2.imread(str(data / masks / f"{index:05d}.png"), cv2.IMREAD_GRAYSCALE)
+                    if grey is None:
+                        raise InputNotFoundError(f"cannot read mask {index:05d}.png under {str(data / masks)!r}")
+                    seen = cv2.dilate((grey > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) == 0
                 start = time.perf_counter()
                 estimates = {"tracker": tracker.update(image, seen)}
                 seconds["tracker"] += time.perf_counter() - start

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
-from typing import ClassVar, Protocol
+from typing import Protocol
 
 from vmat.io.metadata import VideoInfo
 from vmat.pipeline.record import FrameRecord
@@ -21,8 +21,9 @@ class Stage:
     order; stages with ``ordered = False`` treat each frame on its own and may be pooled across workers.
     """
 
-    name: ClassVar[str] = "stage"
-    ordered: ClassVar[bool] = False
+    # Class attributes of each stage kind; a StageChain sets its own from its parts.
+    name: str = "stage"
+    ordered: bool = False
 
     def start_clip(self, info: VideoInfo) -> None:
         """Reset per-clip state; ``info`` describes the clip about to come."""
