@@ -16,13 +16,11 @@ configuration: a :class:`RunConfig` or a TOML file's path; keyword options go ov
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
-from vmat.errors import ConfigError
 from vmat.pipeline.config_file import load_run_config, run_config_from_mapping
 from vmat.pipeline.run import RunConfig, RunSummary, run_clip
-from vmat.pipelines.clips import VIDEO_SUFFIXES
+from vmat.io.atomic import check_output_folder
 
 PathLike = str | os.PathLike[str]
 
@@ -51,7 +49,8 @@ def run(
     """
     named = {"prompt": prompt, "remove": remove, "background": background, "process_size": process_size}
     options = {name: value for name, value in named.items() if value is not None} | options
-    return run_clip(source, _folder(output_dir), _config(config, options, "vmat.run"), overwrite=overwrite)
+    folder = check_output_folder(output_dir, "output_dir")
+    return run_clip(source, folder, _config(config, options, "vmat.run"), overwrite=overwrite)
 
 
 def matte(
@@ -67,21 +66,11 @@ def matte(
     grey) and ``CLIP.personID.webm`` (colour and alpha, VP9), with ``CLIP.ids.png`` showing who is who; no
     edited video. ``prompt`` and the options are those of :func:`run`."""
     options = {"write_people": True, "write_video": False} | ({"prompt": prompt} if prompt is not None else {}) | options
-    return run_clip(source, _folder(output_dir), _config(config, options, "vmat.matte"), overwrite=overwrite)
+    folder = check_output_folder(output_dir, "output_dir")
+    return run_clip(source, folder, _config(config, options, "vmat.matte"), overwrite=overwrite)
 
 
 def _config(base: RunConfig | PathLike | None, options: dict[str, Any], source: str) -> RunConfig:
     if base is not None and not isinstance(base, RunConfig):
         base = load_run_config(base)
     return run_config_from_mapping(options, source, base)
-
-
-def _folder(output_dir: PathLike) -> Path:
-    """``output_dir`` is a folder: a name that looks like a video file is refused rather than made a folder."""
-    path = Path(output_dir)
-    if path.suffix.lower() in VIDEO_SUFFIXES and not path.is_dir():
-        raise ConfigError(
-            f"output_dir names the folder the outputs go to, and {str(path)!r} looks like a video file: "
-            f"give a folder such as {str(path.with_suffix(''))!r} (the edited video is then <folder>/<clip>.vmat.mp4)"
-        )
-    return path

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from vmat.cli.options import (
     HelpFormatter,
@@ -20,16 +19,14 @@ from vmat.cli.parsing import check_device
 from vmat.cli.people import check_edit_people, nobody_found
 from vmat.decomposition.build import DECOMPOSERS
 from vmat.depth.build import DEPTH_ESTIMATORS
-from vmat.errors import ConfigError
 from vmat.io import open_video
-from vmat.io.writer import FORMATS
+from vmat.io.atomic import check_output_folder
 from vmat.pipeline.config_file import config_to_toml, read_run_config, run_config_from_mapping
 from vmat.pipeline.run import RunConfig, run_clip
 from vmat.pipeline.stages import TEMPORAL_MODES
 from vmat.propagation.prompts import PROMPT_HELP
 
 _NO_PEOPLE = "the outputs hold no people (the video is the clip re-encoded)"
-_VIDEO_SUFFIXES = {suffix for format in FORMATS.values() for suffix in format.suffixes if suffix} | {".avi"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -185,23 +182,13 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return run_config_from_mapping(given, "command line", config)
 
 
-def check_output_folder(output: str) -> None:
-    """``-o`` of ``vmat run`` is a folder: a name that looks like a video file is refused, not made a folder."""
-    path = Path(output)
-    if path.suffix.lower() in _VIDEO_SUFFIXES and not path.is_dir():
-        raise ConfigError(
-            f"-o names the output folder (vmat run writes several files), and {output!r} looks like a video file: "
-            f"use -o {str(path.with_suffix(''))!r} (the edited video is then {str(path.with_suffix('') / '<clip>.vmat.mp4')!r})"
-        )
-
-
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     if args.print_config:
         print(config_to_toml(config), end="")
         return 0
     # Everything the user can get wrong is checked before the first frame is decoded.
-    check_output_folder(args.output)
+    check_output_folder(args.output, "-o")
     check_device(config.device)
     with open_video(args.clip, backend=config.backend, start=config.start, end=config.end):
         pass  # the clip opens, and the frame range lies inside it

@@ -26,7 +26,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from vmat.errors import OutputError
+from vmat.errors import ConfigError, OutputError
+from vmat.io.metadata import VIDEO_SUFFIXES
 
 # Written into every folder vmat commits: its first line says what it is, the others list the folder's entries.
 MARKER = ".vmat-output"
@@ -272,3 +273,16 @@ def _listed_entries(folder: Path) -> set[str] | None:
             return {line.rstrip("\n") for line in marker if line.strip()}
     except (OSError, UnicodeDecodeError):
         return None
+
+
+def check_output_folder(output: str | os.PathLike[str], named_by: str) -> Path:
+    """``output`` is a folder for several outputs: a name that looks like a video file (``out.mp4``) is refused
+    rather than made a folder. ``named_by`` says where the name came from (``-o``, ``output_dir``)."""
+    path = Path(output)
+    if path.suffix.lower() in VIDEO_SUFFIXES and not path.is_dir():
+        folder = path.with_suffix("")
+        raise ConfigError(
+            f"{named_by} names the output folder (several files are written into it), and {str(path)!r} looks like a "
+            f"video file: use {named_by} {str(folder)!r} (the edited video is then {str(folder / '<clip>.vmat.mp4')!r})"
+        )
+    return path

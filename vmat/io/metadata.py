@@ -15,6 +15,10 @@ import av
 from vmat.errors import InputNotFoundError, NotMediaError, NoVideoError, UnsupportedMediaError
 from vmat.io.colour import ColourInfo, resolve_colour
 
+# File names taken for video files: vmat batch finds an archive's clips by them, and an output folder may not
+# look like one.
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".gif"})
+
 # Packets arrive in decode order; B-frames put presentation times out of order by at most the codec's
 # reorder depth (16 for H.264). Sorting through a window this wide restores presentation order.
 _REORDER_WINDOW = 32

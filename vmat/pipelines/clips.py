@@ -27,11 +27,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from vmat.errors import ConfigError, InputNotFoundError
+from vmat.io.metadata import VIDEO_SUFFIXES
 from vmat.pipeline.config_file import apply_options, coerce_options
 from vmat.pipeline.run import RunConfig
 from vmat.pipelines.job import RESERVED_NAMES
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".gif"})
 MANIFEST_SUFFIXES = frozenset({".csv", ".jsonl"})
 # A clip's instance masks, when no option names them and the folder exists: next to the clip
 # (walk.mp4 -> walk.masks/). Without one the run finds its people itself.

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vmat.geometry import bounding_box
+from vmat.geometry import bounding_box, morph, shift
 
 
 @dataclass(frozen=True)
@@ -78,26 +78,6 @@ def draw_perturbation(rng: np.random.Generator, people: int, config: GuidanceCon
     if config.polygon_probability > 0:
         polygon = np.where(rng.random(people) < config.polygon_probability, rng.uniform(*config.polygon_tolerance, people), 0.0)
     return Perturbation(threshold, beta, dropped, merged, holes, polygon)
-
-
-def morph(mask: np.ndarray, radius: int) -> np.ndarray:
-    """Dilate a bool mask by a disc of ``radius`` pixels, or erode it when ``radius`` is negative."""
-    if radius == 0:
-        return mask.copy()
-    size = 2 * abs(radius) + 1
-    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    operation = cv2.dilate if radius > 0 else cv2.erode
-    return operation(mask.astype(np.uint8), disc).astype(bool)
-
-
-def shift(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
-    """Move a ``(H, W)`` mask by ``(dy, dx)`` pixels; what enters from the border is empty."""
-    height, width = mask.shape
-    out = np.zeros_like(mask)
-    out[max(dy, 0) : height + min(dy, 0), max(dx, 0) : width + min(dx, 0)] = mask[
-        max(-dy, 0) : height + min(-dy, 0), max(-dx, 0) : width + min(-dx, 0)
-    ]
-    return out
 
 
 def shorter_box_side(mask: np.ndarray) -> int:
