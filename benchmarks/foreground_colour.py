@@ -31,7 +31,9 @@ GREEN = np.array([0.1, 0.7, 0.2], np.float32)
 def half_size_estimate(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     height, width = alpha.shape
     size = (width // 2, height // 2)
-    small_f, small_b = estimate_foreground(cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.resize(alpha, size, interpolation=cv2.INTER_AREA))
+    small_f, small_b = estimate_foreground(
+        cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)
+    )
     return recompose_colours(image, alpha, small_f, small_b)[0]
 
 
@@ -50,7 +52,9 @@ def main() -> None:
         "vmat multi-level, half size + recomposing correction": half_size_estimate,
     }
     if estimate_foreground_ml is not None:
-        estimators["pymatting estimate_foreground_ml"] = lambda image, alpha: estimate_foreground_ml(image.astype(np.float64), alpha.astype(np.float64)).astype(np.float32)
+        estimators["pymatting estimate_foreground_ml"] = lambda image, alpha: estimate_foreground_ml(
+            image.astype(np.float64), alpha.astype(np.float64)
+        ).astype(np.float32)
     decomposers = {
         "guided-filter mattes (previous)": MaskMattingDecomposer(MaskMattingConfig(solver="guided-filter")),
         "closed-form mattes (default)": MaskMattingDecomposer(),
@@ -58,7 +62,9 @@ def main() -> None:
     colour_errors = {name: [] for name in estimators}
     composite_errors = {name: [] for name in decomposers}
     for seed in range(args.clips):
-        scene = SyntheticScene(SceneConfig(level="easy", width=640, height=384, num_frames=args.frames, seed=seed, namespace="eval"))
+        scene = SyntheticScene(
+            SceneConfig(level="easy", width=640, height=384, num_frames=args.frames, seed=seed, namespace="eval")
+        )
         for frame in scene.frames():
             image = frame.image.astype(np.float32) / 255
             alphas = frame.alpha.astype(np.float32)
@@ -66,14 +72,19 @@ def main() -> None:
             for k, alpha in enumerate(alphas):
                 step = int(np.random.default_rng([seed, frame.index, k]).integers(-2, 3))
                 ids[morph(alpha > 0.5, step) & (ids == 0)] = k + 1
-            stacks = {name: decomposer.decompose(frame.image, ids, instance_ids=list(range(1, len(alphas) + 1))) for name, decomposer in decomposers.items()}
+            stacks = {
+                name: decomposer.decompose(frame.image, ids, instance_ids=list(range(1, len(alphas) + 1)))
+                for name, decomposer in decomposers.items()
+            }
             for k, alpha in enumerate(alphas):
                 if not (alpha > 0.5).any():
                     continue
                 truth = frame.foreground[k].astype(np.float32) / 255
                 soft = (alpha > 0.02) & (alpha < 0.98)
                 for name, estimate in estimators.items():
-                    colour_errors[name].append(float((alpha[..., None] * np.abs(estimate(image, alpha) - truth))[soft].mean() * 255))
+                    colour_errors[name].append(
+                        float((alpha[..., None] * np.abs(estimate(image, alpha) - truth))[soft].mean() * 255)
+                    )
                 near = morph(alpha > 0.5, 8) & ~morph(alpha > 0.5, -8)
                 expected = alpha[..., None] * truth + (1 - alpha[..., None]) * GREEN
                 for name, stack in stacks.items():

@@ -31,7 +31,8 @@ def frame_and_ids(spec: str) -> tuple[np.ndarray, np.ndarray]:
     index = int(index or 0)
     source = Path(path)
     clip = source / f"{source.name}.mp4" if source.is_dir() else source
-    for k, image in enumerate(video_frames(clip)()):
+    # The frame at index (or the last one) stays in image after the loop.
+    for k, image in enumerate(video_frames(clip)()):  # noqa: B007
         if k == index:
             break
     if source.is_dir():

@@ -28,7 +28,9 @@ from vmat.propagation import video_frames
 
 # The closed-form default as issue 19 first shipped it: matted where the band is 6 px, started from 0.5,
 # three levels of 40 steps, no prior.
-FIRST_CLOSED_FORM = MaskMattingConfig(band_pixels=6.0, guided_prior=False, matting=SolverConfig(levels=3, iterations=40, prior_weight=0.0))
+FIRST_CLOSED_FORM = MaskMattingConfig(
+    band_pixels=6.0, guided_prior=False, matting=SolverConfig(levels=3, iterations=40, prior_weight=0.0)
+)
 
 
 def person_ids(model, image: np.ndarray) -> np.ndarray:
@@ -64,8 +66,10 @@ def main() -> None:
     }
     height, width = frames[0][0].shape[:2]
     small = processing_size(width, height, args.process_size)
-    print(f"{args.clip}: {len(frames)} frames {width}x{height}, people per frame {np.mean([ids.max() for _, ids in frames]):.1f}, "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, load {os.getloadavg()[0]:.1f}")
+    print(
+        f"{args.clip}: {len(frames)} frames {width}x{height}, people per frame {np.mean([ids.max() for _, ids in frames]):.1f}, "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, load {os.getloadavg()[0]:.1f}"
+    )
     print("| mattes | ms/frame at source size | ms/frame at --process-size "
           f"{args.process_size} ({small[0]}x{small[1]}) | + upsample_layers ms/frame |")
     print("|---|---|---|---|")

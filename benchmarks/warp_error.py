@@ -48,7 +48,10 @@ def clip_warp_errors(images: list[np.ndarray], ids_folder: Path, specs: list[str
     """Mean warp error per method over people and frame pairs; every method runs in step, one flow per pair."""
     all_ids = [read_id_mask(mask_path(ids_folder, index)) for index in range(len(images))]
     instance_ids = sorted({int(i) for ids in all_ids for i in np.unique(ids) if i > 0})
-    inputs = [MethodInput(index, image, masks_of_ids(ids, instance_ids), instance_ids) for index, (image, ids) in enumerate(zip(images, all_ids))]
+    inputs = [
+        MethodInput(index, image, masks_of_ids(ids, instance_ids), instance_ids)
+        for index, (image, ids) in enumerate(zip(images, all_ids))
+    ]
     streams = {spec: method_factory(spec)()(iter(inputs)) for spec in specs}
     values: dict[str, list[float]] = {spec: [] for spec in specs}
     previous = None
@@ -82,7 +85,7 @@ def main() -> None:
                 ids_folder.mkdir()
                 propagate_ids(images, first_ids, args.propagator, ids_folder)
             else:
-                mask_clip(lambda: iter(images), ids_folder, config=MaskingConfig(propagator=args.propagator))
+                mask_clip(lambda images=images: iter(images), ids_folder, config=MaskingConfig(propagator=args.propagator))
             rows[name] = clip_warp_errors(images, ids_folder, specs)
         print(f"{name}: " + ", ".join(f"{spec} {value:.3f}" for spec, value in rows[name].items()), flush=True)
     print("\n| clip | " + " | ".join("mask" if s == "gt-hard" else s for s in specs) + " |")
