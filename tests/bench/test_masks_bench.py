@@ -79,7 +79,9 @@ def test_matching_per_clip_pairs_ids_once_and_scores_missed_objects_by_absence()
 # -- a generated dataset: textured squares moving over a textured background ----------------------------
 
 
-def _frame_and_ids(rng_background: np.ndarray, texture: np.ndarray, motion: dict[int, tuple[int, int]], t: int) -> tuple[np.ndarray, np.ndarray]:
+def _frame_and_ids(
+    rng_background: np.ndarray, texture: np.ndarray, motion: dict[int, tuple[int, int]], t: int
+) -> tuple[np.ndarray, np.ndarray]:
     image = rng_background.copy()
     ids = np.zeros(image.shape[:2], np.uint16)
     for k, (x0, dx) in motion.items():
@@ -240,7 +242,10 @@ def test_real_davis_sequences_and_flow_exactly_as_vmat_masks(davis, tmp_path):
     for method in ("prior", "flow"):
         out = tmp_path / method
         mask_clip(lambda: islice(source(), frames), out, rounds, config=MaskingConfig(propagator=method))
-        scores = [j_and_f(read_id_mask(mask_path(out, t)), read_id_mask(davis / "hike" / "masks" / f"{t:05d}.png"))[1] for t in range(1, frames - 1)]
+        scores = [
+            j_and_f(read_id_mask(mask_path(out, t)), read_id_mask(davis / "hike" / "masks" / f"{t:05d}.png"))[1]
+            for t in range(1, frames - 1)
+        ]
         assert by[("hike", method)].mean_j == pytest.approx(100 * statistics.fmean(j for j, _ in scores), abs=1e-9)
         assert by[("hike", method)].mean_f == pytest.approx(100 * statistics.fmean(f for _, f in scores), abs=1e-9)
 

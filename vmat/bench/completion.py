@@ -1,4 +1,5 @@
-"""``vmat bench completion``: the previous and the current background completion side by side, and the current one in a one-pass stream.
+"""``vmat bench completion``: the previous and the current background completion side by side, and the current
+one in a one-pass stream.
 
     vmat bench completion --suite standard --real
 
@@ -17,11 +18,12 @@ person stands (there the truth shows that person). That region is split into wha
 Synthetic clips (:mod:`vmat.synthetic`, exact ground truth) are removed with realistic masks: each
 person's visible matte thresholded, dilated or eroded and jittered per frame as
 :mod:`vmat.training.perturb` does for training. Completion runs once per clip, told that every person is
-being removed (so each one's shadow and mask edge is handled), and each person is removed from its result. "previous" is the completion vmat had before (:data:`~vmat.editing.completion.PREVIOUS_DEFAULT`, shadows
+being removed (so each one's shadow and mask edge is handled), and each person is removed from its result.
+"previous" is the completion vmat had before (:data:`~vmat.editing.completion.PREVIOUS_DEFAULT`, shadows
 left); "current" is the default, shadows lifted; "streamed" is the default in the one-pass stream
 (:mod:`vmat.editing.completion_stream`: camera from a :class:`~vmat.camera.CameraTracker`, look-ahead
-:data:`STREAM_LOOKAHEAD` frames, the plate only of the frames pushed so far). The real-footage test pastes a person cut from a DAVIS
-sequence (its mask gives the cut), held nearly still, into real clips, removes them with that exact mask,
+:data:`STREAM_LOOKAHEAD` frames, the plate only of the frames pushed so far). The real-footage test pastes a
+person cut from a DAVIS sequence (its mask gives the cut), held nearly still, into real clips, removes them with that exact mask,
 and compares with the untouched clip; there "never seen" is what completion itself had to invent (the
 same pixels for both methods) and the motion is optical flow on the untouched clip.
 """
@@ -62,7 +64,9 @@ class Method:
 
     def complete(self, stacks: list[LayerStack], removing: list[int]) -> Iterator[CompletedFrame]:
         if self.lookahead is not None:
-            return complete_stream(iter(stacks), self.config, removing=removing, keep_shadows=not self.lifts_shadows, lookahead=self.lookahead)
+            return complete_stream(
+                iter(stacks), self.config, removing=removing, keep_shadows=not self.lifts_shadows, lookahead=self.lookahead
+            )
         return complete_background(stacks, self.config, removing=removing, keep_shadows=not self.lifts_shadows)
 
 
@@ -152,7 +156,9 @@ class _Scores:
             "| clips | split | method | PSNR dB | SSIM | sharpness | warping error | true background's |",
             "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
-        for (group, method, split), cell in sorted(self.cells.items(), key=lambda item: (item[0][0], item[0][2], item[0][1] != "previous")):
+        for (group, method, split), cell in sorted(
+            self.cells.items(), key=lambda item: (item[0][0], item[0][2], item[0][1] != "previous")
+        ):
             psnr, ssim, sharpness, warp, true_warp = cell.row()
             sharp = "" if math.isnan(sharpness) else f"{sharpness:.2f}"
             lines.append(f"| {group} | {split} | {method} | {psnr:.2f} | {ssim:.3f} | {sharp} | {warp:.2f} | {true_warp:.2f} |")
@@ -193,7 +199,11 @@ def synthetic(scores: _Scores, suite: str, clips: list[str] | None = None, metho
         for frame, offset in zip(frames, offsets):
             masks = perturb_guidance(frame.alpha, perturbation, offset)
             guidance.append(masks)
-            stacks.append(decomposer.decompose(frame.image, _id_map(masks, frame.instance_ids, frame.order), instance_ids=frame.instance_ids))
+            stacks.append(
+                decomposer.decompose(
+                    frame.image, _id_map(masks, frame.instance_ids, frame.order), instance_ids=frame.instance_ids
+                )
+            )
         # Where the true background was seen by some frame, in plate coordinates (the pan is horizontal).
         shifts = [int(round(scene.camera_offset(frame.time))) for frame in frames]
         low = min(shifts)
@@ -278,7 +288,7 @@ def pasted_clip(
 
 def real(scores: _Scores, davis: Path, pastes: list[Paste], frames: int, width: int) -> None:
     """Score both methods on a DAVIS person pasted into real clips and removed with their exact mask."""
-    flow_method = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    flow_method = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     for paste in pastes:
         clean, pasted, masks = pasted_clip(davis, paste, frames, width)
         decomposer = MaskMattingDecomposer()
@@ -298,7 +308,9 @@ def real(scores: _Scores, davis: Path, pastes: list[Paste], frames: int, width: 
                 region = masks[t] | (frame.stack.alpha[1] > 0).numpy()
                 result = _render(remove(frame.stack, 1))
                 previous = None if last is None else (*last, flows[t])
-                scores.add(group, method, result, truth, {"seen": region & ~invented[t], "never seen": region & invented[t]}, previous)
+                scores.add(
+                    group, method, result, truth, {"seen": region & ~invented[t], "never seen": region & invented[t]}, previous
+                )
                 last = (result, truth)
 
 
@@ -316,7 +328,9 @@ def speed(davis: Path, paste: Paste, frames: int) -> str:
         start = time.perf_counter()
         count = sum(1 for _ in stream)
         lines.append(f"| {method} | {first:.2f} | {1000 * (time.perf_counter() - start) / max(count, 1):.0f} |")
-    return "\n".join([f"1280x{pasted[0].shape[0]}, {len(stacks)} frames, {davis.name} pasted into {Path(paste.clip).stem}", "", *lines])
+    return "\n".join(
+        [f"1280x{pasted[0].shape[0]}, {len(stacks)} frames, {davis.name} pasted into {Path(paste.clip).stem}", "", *lines]
+    )
 
 
 CAMERA_CLIPS = (
@@ -334,7 +348,10 @@ def _alignment_residual(previous: np.ndarray, current: np.ndarray, homography: n
     height, width = seen.shape
     grey = [cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32) for image in (previous, current)]
     warped = cv2.warpPerspective(grey[0], homography, (width, height))
-    inside = cv2.erode(cv2.warpPerspective(np.ones((height, width), np.uint8), homography, (width, height)), np.ones((9, 9), np.uint8)) > 0
+    inside = (
+        cv2.erode(cv2.warpPerspective(np.ones((height, width), np.uint8), homography, (width, height)), np.ones((9, 9), np.uint8))
+        > 0
+    )
     return float(np.abs(warped - grey[1])[inside & seen].mean())
 
 
@@ -349,7 +366,8 @@ def camera_agreement(data: Path, frames: int = 60) -> str:
     from vmat.temporal.flow_change import camera_homography
 
     lines = [
-        "| clip | size | pairs | tracker vs full-size KLT: corner px, median / 90th pct | full-size KLT vs ORB+ECC | tracker vs ORB+ECC "
+        "| clip | size | pairs | tracker vs full-size KLT: corner px, median / 90th pct | full-size KLT vs ORB+ECC "
+        "| tracker vs ORB+ECC "
         "| residual grey levels: full-size KLT / tracker / ORB+ECC | ms: full-size KLT / tracker / ORB+ECC |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -387,7 +405,12 @@ def camera_agreement(data: Path, frames: int = 60) -> str:
                             errors[first, second].append(corner_error(estimates[first], estimates[second], width, height))
                     for key, homography in estimates.items():
                         if homography is not None:
-                            both = seen & (cv2.warpPerspective(last[1].astype(np.uint8), homography, (width, height), flags=cv2.INTER_NEAREST) > 0)
+                            both = seen & (
+                                cv2.warpPerspective(
+                                    last[1].astype(np.uint8), homography, (width, height), flags=cv2.INTER_NEAREST
+                                )
+                                > 0
+                            )
                             residuals[key].append(_alignment_residual(last[0], image, homography, both))
                 last = (image, seen)
 
@@ -396,8 +419,10 @@ def camera_agreement(data: Path, frames: int = 60) -> str:
 
         keys = ("klt", "tracker", "ecc")
         lines.append(
-            f"| {name} | {width}x{height} | {pairs} | {spread(errors['tracker', 'klt'])} | {spread(errors['klt', 'ecc'])} | {spread(errors['tracker', 'ecc'])} "
-            f"| {' / '.join(f'{np.mean(residuals[k]):.2f}' for k in keys)} | {' / '.join(f'{1000 * seconds[k] / max(pairs, 1):.1f}' for k in keys)} |"
+            f"| {name} | {width}x{height} | {pairs} | {spread(errors['tracker', 'klt'])} | {spread(errors['klt', 'ecc'])} "
+            f"| {spread(errors['tracker', 'ecc'])} "
+            f"| {' / '.join(f'{np.mean(residuals[k]):.2f}' for k in keys)} "
+            f"| {' / '.join(f'{1000 * seconds[k] / max(pairs, 1):.1f}' for k in keys)} |"
         )
     return "\n".join(lines)
 

@@ -64,10 +64,16 @@ def _video_pairs(name: str, video: Path, masks: list[Path]) -> FramePairs:
     def pairs() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for index, (image, mask_file) in enumerate(zip_longest(frames(), masks)):
             if image is None or mask_file is None:
-                raise ConfigError(f"sequence {name!r} has {'more' if image is None else 'fewer'} masks than frames (first odd one: frame {index}).")
+                raise ConfigError(
+                    f"sequence {name!r} has {'more' if image is None else 'fewer'} masks than frames "
+                    f"(first odd one: frame {index})."
+                )
             ids = read_id_mask(mask_file)
             if ids.shape != image.shape[:2]:
-                raise ConfigError(f"sequence {name!r}: mask {mask_file.name} is {ids.shape[1]}x{ids.shape[0]}, the frame {image.shape[1]}x{image.shape[0]}.")
+                raise ConfigError(
+                    f"sequence {name!r}: mask {mask_file.name} is {ids.shape[1]}x{ids.shape[0]}, "
+                    f"the frame {image.shape[1]}x{image.shape[0]}."
+                )
             yield image, ids
 
     return pairs
@@ -233,14 +239,19 @@ def start_masks(sequence: BenchSequence, first: tuple[np.ndarray, np.ndarray], a
     return apply_prompt(image, prompt, None, config.segment)
 
 
-def run_sequence(sequence: BenchSequence, methods: Sequence[str], frames: int | None = None, auto: bool = False) -> SequenceResult:
+def run_sequence(
+    sequence: BenchSequence, methods: Sequence[str], frames: int | None = None, auto: bool = False
+) -> SequenceResult:
     """Every method in ``methods`` on ``sequence`` (its first ``frames`` frames), in one decoding pass."""
     from vmat.progress import progress
     from vmat.propagation import make_propagator
 
     length = sequence.length if frames is None else min(frames, sequence.length)
     if length < 3:
-        raise ConfigError(f"sequence {sequence.name!r} needs at least 3 frames to score (DAVIS leaves out the first and the last); it has {length}.")
+        raise ConfigError(
+            f"sequence {sequence.name!r} needs at least 3 frames to score (DAVIS leaves out the first and the last); "
+            f"it has {length}."
+        )
     # Without a limit the whole clip is read, so that a clip longer than its masks is caught.
     pairs = sequence.pairs() if frames is None else islice(sequence.pairs(), length)
     image, gt = next(pairs)
@@ -273,7 +284,9 @@ def run_sequence(sequence: BenchSequence, methods: Sequence[str], frames: int | 
     return result
 
 
-def run_benchmark(sequences: Sequence[BenchSequence], methods: Sequence[str] | None = None, frames: int | None = None, auto: bool = False) -> list[SequenceResult]:
+def run_benchmark(
+    sequences: Sequence[BenchSequence], methods: Sequence[str] | None = None, frames: int | None = None, auto: bool = False
+) -> list[SequenceResult]:
     """:func:`run_sequence` on each sequence; ``methods`` default to every registered propagator."""
     from vmat.propagation import make_propagator, propagator_names
 
@@ -299,7 +312,12 @@ def method_means(results: Sequence[SequenceResult]) -> dict[str, MethodMean]:
     for name in [m.method for m in results[0].methods]:
         rows = [m for r in results for m in r.methods if m.method == name]
         ms = 1000 * sum(m.seconds for m in rows) / max(sum(m.frames_stepped for m in rows), 1)
-        means[name] = MethodMean(statistics.fmean(m.mean_j for m in rows), statistics.fmean(m.mean_f for m in rows), statistics.fmean(m.mean_jf for m in rows), ms)
+        means[name] = MethodMean(
+            statistics.fmean(m.mean_j for m in rows),
+            statistics.fmean(m.mean_f for m in rows),
+            statistics.fmean(m.mean_jf for m in rows),
+            ms,
+        )
     return means
 
 
@@ -328,16 +346,24 @@ def markdown(results: Sequence[SequenceResult], auto: bool = False) -> str:
         lines.append("| sequence | frames | annotated | found | " + " | ".join(f"{m} J" for m in methods) + " |")
         lines.append("| --- " * (4 + len(methods)) + "|")
         for r in results:
-            lines.append(f"| {r.sequence} | {r.frames} | {len(r.objects)} | {r.found} | " + " | ".join(_number(m.mean_j) for m in r.methods) + " |")
+            lines.append(
+                f"| {r.sequence} | {r.frames} | {len(r.objects)} | {r.found} | "
+                + " | ".join(_number(m.mean_j) for m in r.methods)
+                + " |"
+            )
         for label, group in _groups(results):
             means = method_means(group)
             annotated, found = sum(len(r.objects) for r in group), sum(r.found or 0 for r in group)
-            lines.append(f"| **{label}** | | {annotated} | {found} | " + " | ".join(f"**{_number(means[m].j)}**" for m in methods) + " |")
+            lines.append(
+                f"| **{label}** | | {annotated} | {found} | " + " | ".join(f"**{_number(means[m].j)}**" for m in methods) + " |"
+            )
     else:
         lines.append("| sequence | frames | objects | " + " | ".join(f"{m} {headline}" for m in methods) + " |")
         lines.append("| --- " * (3 + len(methods)) + "|")
         for r in results:
-            lines.append(f"| {r.sequence} | {r.frames} | {len(r.objects)} | " + " | ".join(_number(m.mean_jf) for m in r.methods) + " |")
+            lines.append(
+                f"| {r.sequence} | {r.frames} | {len(r.objects)} | " + " | ".join(_number(m.mean_jf) for m in r.methods) + " |"
+            )
         for label, group in _groups(results):
             means = method_means(group)
             lines.append(f"| **{label}** | | | " + " | ".join(f"**{_number(means[m].jf)}**" for m in methods) + " |")
@@ -355,10 +381,15 @@ def markdown(results: Sequence[SequenceResult], auto: bool = False) -> str:
     lines += ["", "| sequence | method | J | F | J&F | ms/frame |", "| --- | --- | --- | --- | --- | --- |"]
     for r in results:
         for m in r.methods:
-            lines.append(f"| {r.sequence} | {m.method} | {_number(m.mean_j)} | {_number(m.mean_f)} | {_number(m.mean_jf)} | {m.ms_per_frame:.1f} |")
+            lines.append(
+                f"| {r.sequence} | {m.method} | {_number(m.mean_j)} | {_number(m.mean_f)} | {_number(m.mean_jf)} "
+                f"| {m.ms_per_frame:.1f} |"
+            )
     for label, group in _groups(results):
         for name, mean in method_means(group).items():
-            lines.append(f"| **{label}** | {name} | {_number(mean.j)} | {_number(mean.f)} | {_number(mean.jf)} | {mean.ms_per_frame:.1f} |")
+            lines.append(
+                f"| **{label}** | {name} | {_number(mean.j)} | {_number(mean.f)} | {_number(mean.jf)} | {mean.ms_per_frame:.1f} |"
+            )
     return "\n".join(lines)
 
 
@@ -375,10 +406,20 @@ def to_json(results: Sequence[SequenceResult], data: str, frames: int | None, au
         "matching": "per clip" if auto else None,
         "methods": [m.method for m in results[0].methods] if results else [],
         "sequences": [
-            {"sequence": r.sequence, "frames": r.frames, "objects": r.objects, "found": r.found, "methods": [m.to_dict() for m in r.methods]} for r in results
+            {
+                "sequence": r.sequence,
+                "frames": r.frames,
+                "objects": r.objects,
+                "found": r.found,
+                "methods": [m.to_dict() for m in r.methods],
+            }
+            for r in results
         ],
         "means": {
-            label: {name: {"J": clean(mean.j), "F": clean(mean.f), "J&F": clean(mean.jf), "ms_per_frame": mean.ms_per_frame} for name, mean in method_means(group).items()}
+            label: {
+                name: {"J": clean(mean.j), "F": clean(mean.f), "J&F": clean(mean.jf), "ms_per_frame": mean.ms_per_frame}
+                for name, mean in method_means(group).items()
+            }
             for label, group in (_groups(results) if results else [])
         },
     }

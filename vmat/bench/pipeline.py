@@ -1,9 +1,9 @@
 """``vmat bench pipeline``: the whole pipeline's speed and peak memory, next to the raw decode+encode loop.
 
-Each configuration (every ``--config`` file at every size) runs ``vmat run`` in a child process of its own, so the peak resident memory reported
-(``ru_maxrss`` of that child) is the pipeline's alone; the raw loop (:func:`vmat.bench.io.plain_pyav_passthrough`)
-runs in this process first, as the floor no pipeline can beat. ``--frames`` loops the clip (re-encoded,
-lossless-ish) to a given length, which is how memory is shown flat in clip length.
+Each configuration (every ``--config`` file at every size) runs ``vmat run`` in a child process of its own, so
+the peak resident memory reported (``ru_maxrss`` of that child) is the pipeline's alone; the raw loop
+(:func:`vmat.bench.io.plain_pyav_passthrough`) runs in this process first, as the floor no pipeline can beat.
+``--frames`` loops the clip (re-encoded, lossless-ish) to a given length, which is how memory is shown flat in clip length.
 """
 
 from __future__ import annotations
