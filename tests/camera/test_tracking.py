@@ -39,7 +39,9 @@ def test_a_translating_camera_gives_the_translation_homography(size):
         motion = tracker.update(view)
         # The scene moves left and up in the image as the camera moves right and down.
         assert corner_error(motion, translation(-3.0, -1.0), 160, 96) < (0.05 if size is None else 0.15)
-        assert corner_error(estimate_motion(before, view, *(np.ones((96, 160), bool),) * 2), translation(-3.0, -1.0), 160, 96) < 0.05
+        assert (
+            corner_error(estimate_motion(before, view, *(np.ones((96, 160), bool),) * 2), translation(-3.0, -1.0), 160, 96) < 0.05
+        )
 
 
 def test_people_outside_the_background_mask_do_not_drag_the_estimate():

@@ -75,8 +75,13 @@ def _track(
     tracked both ways, back within ``round_trip`` pixels, landing inside the frame on seen background."""
     height, width = seen_after.shape
     size = (window, window)
-    moved, status, _ = cv2.calcOpticalFlowPyrLK(before, after, points, None, winSize=size, maxLevel=_PYRAMID_LEVELS)
-    back, status_back, _ = cv2.calcOpticalFlowPyrLK(after, before, moved, None, winSize=size, maxLevel=_PYRAMID_LEVELS)
+    # OpenCV's stubs type nextPts as required; OpenCV itself allocates it when given None.
+    moved, status, _ = cv2.calcOpticalFlowPyrLK(  # type: ignore[call-overload]
+        before, after, points, None, winSize=size, maxLevel=_PYRAMID_LEVELS
+    )
+    back, status_back, _ = cv2.calcOpticalFlowPyrLK(  # type: ignore[call-overload]
+        after, before, moved, None, winSize=size, maxLevel=_PYRAMID_LEVELS
+    )
     ok = (status.ravel() == 1) & (status_back.ravel() == 1)
     ok &= np.linalg.norm((back - points)[:, 0], axis=1) < round_trip
     x, y = moved[:, 0, 0], moved[:, 0, 1]
