@@ -113,7 +113,11 @@ class Clip:
             if len(labels) != len(points):
                 raise PromptError(f"{len(points)} points but {len(labels)} labels for person {id}.")
             clicks = tuple(Click(int(x), int(y), bool(label)) for (x, y), label in zip(points, labels))
-        self.prompts.append(FramePrompt(frame, instances=(InstancePrompt(id, box=None if box is None else Box(*(int(v) for v in box)), clicks=clicks),)))
+        self.prompts.append(
+            FramePrompt(
+                frame, instances=(InstancePrompt(id, box=None if box is None else Box(*(int(v) for v in box)), clicks=clicks),)
+            )
+        )
 
     def clear_prompts(self) -> None:
         self.prompts = []
@@ -146,7 +150,10 @@ class Clip:
     def layers(self) -> Iterator[tuple[int, LayerStack]]:
         """``(frame_index, stack)`` per frame in order: the :class:`~vmat.layers.LayerStack` (background + one
         plane per person, at the processing size) after masks, depth, decomposition and temporal smoothing."""
-        with torch_threads(self.config.torch_threads), LayerPass(self.path, self.config, prompts=self.prompts or None) as layer_pass:
+        with (
+            torch_threads(self.config.torch_threads),
+            LayerPass(self.path, self.config, prompts=self.prompts or None) as layer_pass,
+        ):
             for frame, record in layer_pass:
                 yield frame.index, record.layers
 
