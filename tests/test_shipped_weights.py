@@ -21,7 +21,9 @@ def test_the_shipped_mpmat_weights_load_strictly_and_find_each_guided_person():
     assert path is not None and path.stat().st_size < 5_000_000
     config, _ = read_checkpoint(path)
     assert config.name == "small"
-    frame = next(iter(SyntheticScene(SceneConfig(level="medium", width=192, height=128, num_frames=3, seed=3, namespace="eval")).frames()))
+    frame = next(
+        iter(SyntheticScene(SceneConfig(level="medium", width=192, height=128, num_frames=3, seed=3, namespace="eval")).frames())
+    )
     stack = build_decomposer("mpmat").decompose(frame.image, frame.id_map, instance_ids=frame.instance_ids)
     stack.validate()
     weights = stack.weights().numpy()

@@ -74,7 +74,9 @@ def test_decomposer_without_depth_puts_lower_feet_in_front():
 def test_colours_from_a_smaller_size_recompose_the_image_and_are_the_image_where_alpha_is_one():
     image, alpha, _, _ = _scene()
     size = (image.shape[1] // 2, image.shape[0] // 2)
-    small_f, small_b = estimate_foreground(cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.resize(alpha, size, interpolation=cv2.INTER_AREA))
+    small_f, small_b = estimate_foreground(
+        cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)
+    )
     foreground, background = recompose_colours(image, alpha, small_f, small_b)
     recomposed = alpha[..., None] * foreground + (1 - alpha[..., None]) * background
     # The correction is exact before clipping; the scene's colours are inside [0, 1], so clipping rarely bites.

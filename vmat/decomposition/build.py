@@ -29,7 +29,9 @@ def check_decomposer(name: str, checkpoint: str | Path | None = None) -> None:
     if name in WEIGHT_FREE and checkpoint is not None:
         raise ConfigError(f"The {name} decomposer uses no weights, so a checkpoint cannot be given to it.")
     if name == "mpmat" and checkpoint is None and shipped_mpmat_checkpoint() is None:
-        raise ConfigError("This vmat has no shipped MP-Mat weights: train some with `vmat train decomposition` and pass the checkpoint.")
+        raise ConfigError(
+            "This vmat has no shipped MP-Mat weights: train some with `vmat train decomposition` and pass the checkpoint."
+        )
     if checkpoint is not None and not Path(checkpoint).is_file():
         raise ConfigError(f"The decomposer checkpoint {str(checkpoint)!r} does not exist.")
 

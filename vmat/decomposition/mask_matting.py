@@ -149,7 +149,9 @@ def person_layer(
     return (alpha, *recompose_colours(image, alpha, foreground, background))
 
 
-def recompose_colours(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def recompose_colours(
+    image: np.ndarray, alpha: np.ndarray, foreground: np.ndarray, background: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Colours ``foreground``, ``background`` estimated at a smaller size, enlarged to ``image (H, W, 3)``'s size
     and changed as little as possible (least squares) so that ``alpha F + (1 - alpha) B`` is ``image`` again
     (before clipping to [0, 1]): where alpha is 1, F is the image; where 0, B is."""
@@ -159,7 +161,8 @@ def recompose_colours(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarr
     a = alpha[..., None]
     residual = image - a * foreground - (1 - a) * background
     weight = residual / (a * a + (1 - a) * (1 - a))  # min |dF|^2 + |dB|^2 with a dF + (1 - a) dB = residual
-    return np.clip(foreground + a * weight, 0, 1).astype(np.float32), np.clip(background + (1 - a) * weight, 0, 1).astype(np.float32)
+    new_foreground = np.clip(foreground + a * weight, 0, 1).astype(np.float32)
+    return new_foreground, np.clip(background + (1 - a) * weight, 0, 1).astype(np.float32)
 
 
 def feet_depth(mask: np.ndarray) -> float:
@@ -171,7 +174,9 @@ def feet_depth(mask: np.ndarray) -> float:
     return 1.0 - float(rows[-1] + 1) / mask.shape[0]
 
 
-def stack_planes(id_mask: np.ndarray, depth: np.ndarray | None, instance_ids: list[int] | None) -> tuple[list[int], list[int], np.ndarray]:
+def stack_planes(
+    id_mask: np.ndarray, depth: np.ndarray | None, instance_ids: list[int] | None
+) -> tuple[list[int], list[int], np.ndarray]:
     """What every decomposer's stack is made of, from a frame's ``id_mask (H, W)``.
 
     Returns the person ids of the stack's planes 1.. (``instance_ids``, or the mask's ids when ``None``), those
@@ -221,7 +226,9 @@ class MaskMattingDecomposer:
             mask = id_mask == instance
             rows, cols = bounding_box(mask, margin)
             others = (id_mask != 0) & ~mask
-            own, foreground, behind = person_layer(rgb[rows, cols], mask[rows, cols], self.config, others[rows, cols], max(height, width))
+            own, foreground, behind = person_layer(
+                rgb[rows, cols], mask[rows, cols], self.config, others[rows, cols], max(height, width)
+            )
             alpha[plane, rows, cols] = own
             colour[plane, rows, cols] = foreground
             edge = (own > 0) & (own < 1)

@@ -48,7 +48,12 @@ def shrink_ids(ids: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def _enlarge(
-    small: np.ndarray, small_size: tuple[int, int], full_size: tuple[int, int], rows: slice, cols: slice, origin: tuple[int, int] = (0, 0)
+    small: np.ndarray,
+    small_size: tuple[int, int],
+    full_size: tuple[int, int],
+    rows: slice,
+    cols: slice,
+    origin: tuple[int, int] = (0, 0),
 ) -> np.ndarray:
     """The full-size ``rows, cols`` region of a small image resized bilinearly to ``full_size`` (width, height),
     with the same pixel-centre mapping as ``cv2.resize`` but without enlarging the rest of the frame.
@@ -106,7 +111,9 @@ def upsample_layers(stack: LayerStack, image: np.ndarray, config: UpsampleConfig
         enlarged = _enlarge(small_alpha[plane], small_size, full_size, *region)
         soft = (enlarged > 0) & (enlarged < 1)
         if soft.any():
-            rows, cols = _region(small_alpha[plane] > 0, small_size, small_margin)
+            small_region = _region(small_alpha[plane] > 0, small_size, small_margin)
+            assert small_region is not None  # the plane has soft pixels, so its mask is not empty
+            rows, cols = small_region
             a, b = guided_coefficients(small[rows, cols], small_alpha[plane][rows, cols], config.radius, config.eps)
             origin = (rows.start, cols.start)
             guided = np.einsum("hwc,hwc->hw", _enlarge(a, small_size, full_size, *region, origin), full[region])

@@ -68,7 +68,8 @@ def laplacian_pyramid_loss(prediction: Tensor, target: Tensor, levels: int = PYR
     input pixels. The pyramid is linear, so this is the pyramid of the difference.
     """
     bands = laplacian_pyramid(prediction - target, levels)
-    return sum((2.0**level) * band.abs().mean() for level, band in enumerate(bands))
+    # Start from a zero tensor, not the int 0, so the result is a Tensor even with no bands (0 + x is exact).
+    return sum(((2.0**level) * band.abs().mean() for level, band in enumerate(bands)), prediction.new_zeros(()))
 
 
 def alpha_loss(weights: Tensor, target: Tensor) -> Tensor:
