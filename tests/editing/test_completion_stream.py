@@ -23,7 +23,9 @@ def same(first, second) -> bool:
     )
 
 
-@pytest.mark.parametrize("config", [CompletionConfig(), PREVIOUS_DEFAULT, CompletionConfig(window=2)], ids=["default", "previous", "window 2"])
+@pytest.mark.parametrize(
+    "config", [CompletionConfig(), PREVIOUS_DEFAULT, CompletionConfig(window=2)], ids=["default", "previous", "window 2"]
+)
 def test_a_lookahead_covering_the_clip_gives_the_whole_clip_result_exactly(config):
     _, stacks = static_clip()
     for removing in ([], [1]):
@@ -70,7 +72,7 @@ def test_moving_camera_is_registered_like_the_whole_clip_form():
     views, stacks = pan(20, 2)
     done = list(complete_stream(stacks, CompletionConfig(window=10), lookahead=4))
     whole = list(complete_background(stacks, CompletionConfig(window=10)))
-    for view, (stack, source), reference in zip(views, done, whole):
+    for view, (stack, source), _reference in zip(views, done, whole):
         copied = torch.from_numpy(np.isin(source, [Filled.NEIGHBOUR, Filled.PLATE]))
         # Bilinear resampling of a whole-pixel pan registered to about 1e-3 px: one 8-bit step at most.
         assert float((stack.colour[0][:, copied] - truth(view)[:, copied]).abs().max()) <= 1.0 / 255 + 1e-6
@@ -109,7 +111,14 @@ def test_memory_does_not_grow_with_the_clip():
         stream.push(frame(view, [(6, 3, 10, 9)]), np.array([[1.0, 0, (t % 7 == 0) * 6.0 - 1.0], [0, 1.0, 0], [0, 0, 1.0]]))
         if t in (100, 599):
             sizes.append(
-                (len(stream._pending), len(stream._donors), len(stream._lifted), len(stream._unlifted), len(stream._from_first), stream._plate.size)
+                (
+                    len(stream._pending),
+                    len(stream._donors),
+                    len(stream._lifted),
+                    len(stream._unlifted),
+                    len(stream._from_first),
+                    stream._plate.size,
+                )
             )
     assert sizes[0] == sizes[1]
     pending, donors, lifted, unlifted, cameras, _ = sizes[1]

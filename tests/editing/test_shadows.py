@@ -84,7 +84,10 @@ def test_completion_removes_a_moving_shadow_unless_it_is_kept():
     # shadow is seen lit in other frames, while the person is elsewhere.
     stacks = [stack_of(shaded(ground, shadow_from(20 + 12 * t, 320)), person_box(20 + 12 * t, 320)) for t in range(12)]
     lifted = [remove(done.stack, 1).render().permute(1, 2, 0).numpy() for done in complete_background(stacks, removing=[1])]
-    kept = [remove(done.stack, 1).render().permute(1, 2, 0).numpy() for done in complete_background(stacks, removing=[1], keep_shadows=True)]
+    kept = [
+        remove(done.stack, 1).render().permute(1, 2, 0).numpy()
+        for done in complete_background(stacks, removing=[1], keep_shadows=True)
+    ]
     for t in range(12):
         inside = shadow_from(20 + 12 * t, 320) > 0.5
         assert np.abs(lifted[t] - ground)[inside].mean() < 0.3 * np.abs(kept[t] - ground)[inside].mean()

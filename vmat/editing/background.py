@@ -7,6 +7,7 @@ colour and no trace of the old background.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from typing import Literal
 
@@ -126,9 +127,9 @@ def replace_background_clip(
 ) -> Iterator[LayerStack]:
     """Replace the background of every frame (streamed): one ``(3, H, W)`` plane for all frames, or an
     iterable with one per frame (e.g. :func:`video_backgrounds`)."""
-    planes = None if isinstance(backgrounds, torch.Tensor) else iter(backgrounds)
+    planes = itertools.repeat(backgrounds) if isinstance(backgrounds, torch.Tensor) else iter(backgrounds)
     for stack in stacks:
-        plane = backgrounds if planes is None else next(planes, None)
+        plane = next(planes, None)
         if plane is None:
             raise LayerError("The background stream ended before the clip; loop or hold it.")
         yield replace_background(stack, plane)

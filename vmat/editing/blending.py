@@ -18,7 +18,9 @@ import scipy.sparse.linalg as sparse_linalg
 _STEPS = ((0, 1), (0, -1), (1, 0), (-1, 0))
 
 
-def gain_of(reference: np.ndarray, donor: np.ndarray, where: np.ndarray, *, tolerance: float = 0.01, samples: int = 4096) -> np.ndarray | None:
+def gain_of(
+    reference: np.ndarray, donor: np.ndarray, where: np.ndarray, *, tolerance: float = 0.01, samples: int = 4096
+) -> np.ndarray | None:
     """The per-channel gain ``(3,)`` that best maps ``donor`` onto ``reference`` over ``where``, or ``None``
     when it is 1.
 
@@ -36,7 +38,9 @@ def gain_of(reference: np.ndarray, donor: np.ndarray, where: np.ndarray, *, tole
     return gain_of_samples(reference[ys, xs], donor[ys, xs], tolerance=tolerance, samples=samples)
 
 
-def gain_of_samples(reference: np.ndarray, donor: np.ndarray, *, tolerance: float = 0.01, samples: int = 4096) -> np.ndarray | None:
+def gain_of_samples(
+    reference: np.ndarray, donor: np.ndarray, *, tolerance: float = 0.01, samples: int = 4096
+) -> np.ndarray | None:
     """:func:`gain_of` from the ``(n, 3)`` uint8 values of the pixels both see, in any fixed order (for a
     caller that gathers the reference once for many donors)."""
     usable = np.flatnonzero(donor.min(axis=1) >= 8)
@@ -61,7 +65,9 @@ def gain_between(reference: np.ndarray, donor: np.ndarray, where: np.ndarray) ->
     return apply_gain(donor, gain_of(reference, donor, where))
 
 
-def _harmonic(values: np.ndarray, unknown: np.ndarray, start: np.ndarray | None = None, iterations: int | None = None) -> np.ndarray:
+def _harmonic(
+    values: np.ndarray, unknown: np.ndarray, start: np.ndarray | None = None, iterations: int | None = None
+) -> np.ndarray:
     """``values`` ``(H, W, C)`` with its ``unknown`` pixels replaced by the harmonic function that equals the
     known pixels around them (the image border is a mirror).
 
@@ -97,7 +103,11 @@ def _harmonic(values: np.ndarray, unknown: np.ndarray, start: np.ndarray | None 
         solution = sparse_linalg.splu(system.tocsc()).solve(right)
     else:
         solution = np.stack(
-            [sparse_linalg.cg(system, right[:, c], x0=start[unknown][:, c], maxiter=iterations)[0] for c in range(values.shape[2])], 1
+            [
+                sparse_linalg.cg(system, right[:, c], x0=start[unknown][:, c], maxiter=iterations)[0]
+                for c in range(values.shape[2])
+            ],
+            1,
         )
     out[unknown] = solution
     return out

@@ -401,12 +401,19 @@ def _with_background(stack: LayerStack, image: np.ndarray, source: np.ndarray, b
     rows, cols = box
     colour = stack.colour.clone()
     changed = torch.from_numpy(replaced).to(colour.device)
-    colour[0, :, rows, cols] = torch.where(changed, image_to_tensor(np.ascontiguousarray(image)).to(colour.device), colour[0, :, rows, cols])
+    colour[0, :, rows, cols] = torch.where(
+        changed, image_to_tensor(np.ascontiguousarray(image)).to(colour.device), colour[0, :, rows, cols]
+    )
     return stack.replace(colour=colour)
 
 
 def _lift(
-    stack: LayerStack, shadowed: tuple[int, ...], config: CompletionConfig, away: _Plate | None, camera: _Camera | None, index: int
+    stack: LayerStack,
+    shadowed: tuple[int, ...],
+    config: CompletionConfig,
+    away: _Plate | None,
+    camera: _Camera | None,
+    index: int,
 ) -> tuple[LayerStack, np.ndarray]:
     """Frame ``index`` with the shadows of ``shadowed`` lifted, knowing the ground seen ``away`` from them
     (a plate in ``camera``'s canvas); the lifted layers and the ``(H, W)`` bool pixels that changed."""
@@ -430,7 +437,9 @@ class _Prepared:
     people's shadows lifted from the background plane (unless the shadows are kept).
     """
 
-    def __init__(self, stacks: Iterable[LayerStack], removing: tuple[int, ...], keep_shadows: bool, config: CompletionConfig) -> None:
+    def __init__(
+        self, stacks: Iterable[LayerStack], removing: tuple[int, ...], keep_shadows: bool, config: CompletionConfig
+    ) -> None:
         self.stacks, self.config = stacks, config
         self.shadowed = () if keep_shadows else removing
         self.camera: _Camera | None = None

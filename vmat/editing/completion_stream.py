@@ -56,7 +56,10 @@ _EMPTY = (slice(0, 0), slice(0, 0))
 
 def _union(boxes: Iterable[tuple[slice, slice]]) -> tuple[slice, slice]:
     rows, cols = zip(*boxes)
-    return slice(min(r.start for r in rows), max(r.stop for r in rows)), slice(min(c.start for c in cols), max(c.stop for c in cols))
+    return (
+        slice(min(r.start for r in rows), max(r.stop for r in rows)),
+        slice(min(c.start for c in cols), max(c.stop for c in cols)),
+    )
 
 
 def _relit(view: _View, stack: LayerStack, changed: np.ndarray) -> _View:
@@ -126,7 +129,9 @@ class _OnlinePlate:
                     # patch, diffusion across it is as good, and costs milliseconds instead of a search.
                     around = bounding_box(todo, 2 * config.inpaint_radius)
                     unknown = ~(plate.seen | self.has_fill)[around]
-                    invented = cv2.inpaint(np.ascontiguousarray(known[around]), unknown.astype(np.uint8), config.inpaint_radius, cv2.INPAINT_TELEA)
+                    invented = cv2.inpaint(
+                        np.ascontiguousarray(known[around]), unknown.astype(np.uint8), config.inpaint_radius, cv2.INPAINT_TELEA
+                    )
                     self.filled[around][todo[around]] = invented[todo[around]]
                 else:
                     self.filled[todo] = _invent(known, todo, plate.seen | self.has_fill, config)[todo]
@@ -173,7 +178,9 @@ class CompletionStream:
         """
         lookahead = config.window if lookahead is None else lookahead
         if config.window < 0 or lookahead < 0:
-            raise LayerError(f"The completion window and look-ahead must be 0 or more frames, got {config.window} and {lookahead}.")
+            raise LayerError(
+                f"The completion window and look-ahead must be 0 or more frames, got {config.window} and {lookahead}."
+            )
         self.config, self.lookahead, self.tracker = config, lookahead, tracker
         self._shadowed = () if keep_shadows else tuple(removing)
         self._pending: deque[tuple[int, LayerStack]] = deque()
@@ -277,11 +284,22 @@ class CompletionStream:
         rows, cols = box
         if rows.start >= rows.stop:
             return box
-        corners = np.array([[[cols.start, rows.start]], [[cols.stop - 1, rows.start]], [[cols.start, rows.stop - 1]], [[cols.stop - 1, rows.stop - 1]]], np.float64)
+        corners = np.array(
+            [
+                [[cols.start, rows.start]],
+                [[cols.stop - 1, rows.start]],
+                [[cols.start, rows.stop - 1]],
+                [[cols.stop - 1, rows.stop - 1]],
+            ],
+            np.float64,
+        )
         placed = cv2.perspectiveTransform(corners, to_canvas)[:, 0]
         (x0, y0), (x1, y1) = np.floor(placed.min(0)) - 2, np.ceil(placed.max(0)) + 3
         width, height = self._plate.size
-        return slice(int(np.clip(y0, 0, height)), int(np.clip(y1, 0, height))), slice(int(np.clip(x0, 0, width)), int(np.clip(x1, 0, width)))
+        return (
+            slice(int(np.clip(y0, 0, height)), int(np.clip(y1, 0, height))),
+            slice(int(np.clip(x0, 0, width)), int(np.clip(x1, 0, width))),
+        )
 
     def _emit(self) -> CompletedFrame:
         index, stack = self._pending.popleft()

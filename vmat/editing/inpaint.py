@@ -105,7 +105,8 @@ class _Field:
         self.targets = torch.nonzero(touching.flatten()).flatten()
         self.index = torch.full((height * width,), -1, dtype=torch.long, device=level.unknown.device)
         self.index[self.targets] = torch.arange(self.targets.numel(), device=self.targets.device)
-        self.source = self.sources[torch.randint(self.sources.numel(), (self.targets.numel(),), generator=generator, device="cpu").to(self.sources.device)]
+        picks = torch.randint(self.sources.numel(), (self.targets.numel(),), generator=generator, device="cpu")
+        self.source = self.sources[picks.to(self.sources.device)]
         self.distance = torch.empty(0)
 
     def patches(self) -> torch.Tensor:

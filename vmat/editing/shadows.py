@@ -108,7 +108,10 @@ def _is_cast_shadow(
     if away is not None:
         brightness, seen = away
         evidence = region & seen
-        if evidence.sum() >= config.evidence * region.sum() and (brightness[evidence] < (1.0 + config.darker_than) / 2).mean() > 0.5:
+        if (
+            evidence.sum() >= config.evidence * region.sum()
+            and (brightness[evidence] < (1.0 + config.darker_than) / 2).mean() > 0.5
+        ):
             return False
     return True
 
@@ -180,7 +183,9 @@ def find_shadow(
     ground_away = None
     if away is not None:
         ground_away = (away[0][y0:y1, x0:x1].mean(axis=2) / np.maximum(lit_brightness, 1e-4), away[1][y0:y1, x0:x1])
-    keep = np.array([label for label in keep if _is_cast_shadow(labels == label, ratio, bottom - y0, tall, config, ground_away)], dtype=int)
+    keep = np.array(
+        [label for label in keep if _is_cast_shadow(labels == label, ratio, bottom - y0, tall, config, ground_away)], dtype=int
+    )
     if keep.size == 0:
         return matte
     attached = np.isin(labels, keep)
