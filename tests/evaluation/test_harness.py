@@ -21,7 +21,9 @@ def _oracle_factory(clips, *, flicker: float = 0.0, bias: float = 0.0):
     def factory():
         def run(inputs):
             for item in inputs:
-                truth = next(f for (name, index), f in frames.items() if index == item.index and np.array_equal(f.image, item.image))
+                truth = next(
+                    f for (name, index), f in frames.items() if index == item.index and np.array_equal(f.image, item.image)
+                )
                 alpha = truth.alpha.copy()
                 inside = alpha > 0
                 # flicker: an error that changes sign every frame; bias: the same error every frame
@@ -78,7 +80,7 @@ def test_worse_methods_score_worse(smoke_clips):
 def test_method_output_shape_is_checked(smoke_clips):
     def factory():
         def run(inputs):
-            for item in inputs:
+            for _item in inputs:
                 yield MethodOutput(alpha=np.zeros((1, 2, 2)))
 
         return run
@@ -131,7 +133,9 @@ def test_eval_command_prints_table_and_writes_json(smoke_clips, tmp_path, capsys
     parser.add_argument("--quiet", action="store_true")
     eval_cmd.register(parser.add_subparsers())
     data = smoke_clips[0].folder.parent
-    args = parser.parse_args(["eval", "--suite", "smoke", "--data", str(data), "--method", "blurred-mask", "--json", str(tmp_path / "r.json")])
+    args = parser.parse_args(
+        ["eval", "--suite", "smoke", "--data", str(data), "--method", "blurred-mask", "--json", str(tmp_path / "r.json")]
+    )
     assert args.handler(args) == 0
     out = capsys.readouterr().out
     report = json.loads((tmp_path / "r.json").read_text())
@@ -160,5 +164,7 @@ def test_method_specs_carry_options():
 def test_more_blur_moves_further_from_the_truth(smoke_clips):
     from vmat.evaluation import method_factory
 
-    results = evaluate({s: method_factory(s) for s in ("blurred-mask:sigma=1", "blurred-mask:sigma=4")}, smoke_clips, guidance="exact")
+    results = evaluate(
+        {s: method_factory(s) for s in ("blurred-mask:sigma=1", "blurred-mask:sigma=4")}, smoke_clips, guidance="exact"
+    )
     assert results["blurred-mask:sigma=1"]["all"]["sad"] < results["blurred-mask:sigma=4"]["all"]["sad"]

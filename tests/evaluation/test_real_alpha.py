@@ -115,7 +115,10 @@ def test_cli_json_has_one_entry_per_method_and_default_is_mask_matting(tmp_path,
     soft[9, 10:30] = 128  # a soft row, so that the band has soft pixels too
     folder = _write_folder(tmp_path / "d", {"a": soft, "b": _square_alpha(48, 8, 36)})
     out = tmp_path / "r.json"
-    code = main(["eval", "--real-alpha", str(folder), "--json", str(out), "--verbose", "--method", "mask-matting", "--method", "guided-filter:radius=4"])
+    code = main(
+        ["eval", "--real-alpha", str(folder), "--json", str(out), "--verbose"]
+        + ["--method", "mask-matting", "--method", "guided-filter:radius=4"]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "| coarse-mask | mean |" in printed and "| guided-filter:radius=4 | b |" in printed
@@ -147,7 +150,11 @@ def test_pymatting_rows_solve_the_default_decomposers_trimap(tmp_path, capsys):
     expected = solve_band(image.astype(np.float64) / 255, trimap, SolverConfig(iterations=5000, tolerance=1e-10, levels=1))
     np.testing.assert_allclose(run_on_image(method_factory("pymatting")(), image, mask), expected, atol=1e-3)
     assert run_on_image(method_factory("pymatting:solver=knn")(), image, mask).shape == mask.shape
-    _fails_cleanly(capsys, ["eval", "--real-alpha", str(_write_folder(tmp_path / "d", {"a": _square_alpha()})), "--method", "pymatting:solver=x"], "pymatting's solver is one of")
+    _fails_cleanly(
+        capsys,
+        ["eval", "--real-alpha", str(_write_folder(tmp_path / "d", {"a": _square_alpha()})), "--method", "pymatting:solver=x"],
+        "pymatting's solver is one of",
+    )
 
 
 def _fails_cleanly(capsys, argv, expected: str) -> None:

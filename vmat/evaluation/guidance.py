@@ -118,6 +118,7 @@ def clip_guidance(clip: SyntheticClip, spec: str, seed: int = 0) -> Iterator[Gui
     elif setting == PERTURBED:
         yield perturbed_guidance(clip, seed)
     else:
+        assert propagator is not None  # parse_guidance always names one for propagated guidance
         with tempfile.TemporaryDirectory(prefix="vmat-guidance-") as folder:
             propagate_clip(clip, propagator, folder)
             yield lambda frame: masks_of_ids(read_id_mask(mask_path(folder, frame.index)), list(frame.instance_ids))

@@ -103,7 +103,9 @@ def _check_output(output: MethodOutput, frame: SyntheticFrame) -> np.ndarray:
     return np.clip(alpha, 0.0, 1.0)
 
 
-def score_frame(totals: LevelTotals, frame: SyntheticFrame, output: MethodOutput, previous: tuple[SyntheticFrame, np.ndarray] | None) -> np.ndarray:
+def score_frame(
+    totals: LevelTotals, frame: SyntheticFrame, output: MethodOutput, previous: tuple[SyntheticFrame, np.ndarray] | None
+) -> np.ndarray:
     """Add one frame's scores to ``totals``; return the checked predicted alphas (for the next frame's temporal scores)."""
     alpha = _check_output(output, frame)
     gt = frame.alpha

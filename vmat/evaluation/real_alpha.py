@@ -135,7 +135,9 @@ def _grey(path: Path, what: str) -> np.ndarray:
 
 def _read(path: Path) -> np.ndarray:
     if not path.is_file():
-        raise InputNotFoundError(f"{path} is missing: every image/NAME.png needs alpha/NAME.png (and trimap1/NAME.png when trimap1/ exists).")
+        raise InputNotFoundError(
+            f"{path} is missing: every image/NAME.png needs alpha/NAME.png (and trimap1/NAME.png when trimap1/ exists)."
+        )
     pixels = read_image(path, alpha=False)
     if pixels is None:
         raise NotMediaError(f"{path} cannot be read as an image.")
@@ -149,7 +151,10 @@ def list_real_alpha(folder: Path) -> list[str]:
         raise InputNotFoundError(f"The real-alpha folder {folder} does not exist.")
     for sub in ("image", "alpha"):
         if not (folder / sub).is_dir():
-            raise ConfigError(f"{folder} is not laid out as image/NAME.png + alpha/NAME.png (optional trimap1/NAME.png): it has no {sub}/ folder.")
+            raise ConfigError(
+                f"{folder} is not laid out as image/NAME.png + alpha/NAME.png (optional trimap1/NAME.png): "
+                f"it has no {sub}/ folder."
+            )
     names = sorted(p.stem for p in (folder / "image").glob("*.png") if not p.name.startswith("."))
     if not names:
         raise ConfigError(f"{folder / 'image'} holds no .png images.")
@@ -205,7 +210,9 @@ def run_on_image(method: Method, image: np.ndarray, mask: np.ndarray) -> np.ndar
     expected = (1, *mask.shape)
     if len(outputs) != 1 or np.shape(outputs[0].alpha) != expected:
         shapes = [np.shape(o.alpha) for o in outputs]
-        raise ConfigError(f"the method returned {len(outputs)} frame(s) of alphas {shapes} for one image, expected one of {expected}.")
+        raise ConfigError(
+            f"the method returned {len(outputs)} frame(s) of alphas {shapes} for one image, expected one of {expected}."
+        )
     return np.clip(np.asarray(outputs[0].alpha[0], np.float32), 0.0, 1.0)
 
 

@@ -106,7 +106,9 @@ def _register_other_decomposers() -> None:
             )
 
 
-def decomposer_method(decomposer: MaskMattingDecomposer | NetworkDecomposer, options: PipelineOptions = PipelineOptions()) -> Method:
+def decomposer_method(
+    decomposer: MaskMattingDecomposer | NetworkDecomposer, options: PipelineOptions = PipelineOptions()
+) -> Method:
     """An eval method running the pipeline's stages with ``decomposer``: optional shrinking to the processing
     size, decomposition from the (optionally jittered) guidance masks, optional temporal stage, layers brought
     back to the frame's size."""

@@ -34,9 +34,11 @@ COLUMNS = (
 )
 
 UNITS = (
-    "SAD, Grad, Conn, SAD-O, SAD-NO: /1000 per instance pair; MSE, MAD: x1e-3; IMQ: x100 (w=10, IoU 0.5 of alpha >= 1/255 masks); "
+    "SAD, Grad, Conn, SAD-O, SAD-NO: /1000 per instance pair; MSE, MAD: x1e-3; "
+    "IMQ: x100 (w=10, IoU 0.5 of alpha >= 1/255 masks); "
     "dtSSD x1e2; MESSDdt x1e3; warp: flow-warping error x1e3 (mean squared alpha change along the frames' flow over "
-    "pixels seen in both frames), warp(gt) the true alpha's; rm/sw: instance removal / occlusion swap against the exact edited frame "
+    "pixels seen in both frames), warp(gt) the true alpha's; "
+    "rm/sw: instance removal / occlusion swap against the exact edited frame "
     "(L1, L2 in % of full scale, PSNR dB); depth: pairwise instance order accuracy; frames/s inside the method."
 )
 
@@ -62,6 +64,7 @@ def format_table(
             if level not in per_level or (level == "all" and len(levels) == 1):
                 continue
             row = per_level[level]
-            cells = [method, *([guidance] if guidance is not None else []), level] + [_cell(row.get(key), fmt) for key, _, fmt in COLUMNS]
+            labels = [method, *([guidance] if guidance is not None else []), level]
+            cells = labels + [_cell(row.get(key), fmt) for key, _, fmt in COLUMNS]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
