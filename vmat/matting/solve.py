@@ -32,7 +32,9 @@ class SolverConfig:
 MIN_LEVEL_SIDE = 16  # no coarser level below this many pixels on the shorter side
 
 
-def solve_band(image: np.ndarray, trimap: np.ndarray, config: SolverConfig = SolverConfig(), prior: np.ndarray | None = None) -> np.ndarray:
+def solve_band(
+    image: np.ndarray, trimap: np.ndarray, config: SolverConfig = SolverConfig(), prior: np.ndarray | None = None
+) -> np.ndarray:
     """Alpha ``(H, W)`` float32 in [0, 1] for ``image (H, W, 3)`` float32 in [0, 1] and ``trimap (H, W)`` (0, 0.5, 1).
 
     Known pixels keep the trimap's value. Without ``prior`` the unknown band starts at 0.5 on the coarsest
@@ -47,7 +49,9 @@ def solve_band(image: np.ndarray, trimap: np.ndarray, config: SolverConfig = Sol
     return _solve_levels(image, trimap, start, config, config.levels, prior is not None)
 
 
-def guided_upsample(small_image: np.ndarray, small_alpha: np.ndarray, image: np.ndarray, radius: int = 1, eps: float = 1e-4) -> np.ndarray:
+def guided_upsample(
+    small_image: np.ndarray, small_alpha: np.ndarray, image: np.ndarray, radius: int = 1, eps: float = 1e-4
+) -> np.ndarray:
     """``small_alpha (h, w)`` brought to ``image``'s size ``(H, W, 3)`` along ``image``'s edges: the guided
     filter's affine coefficients (alpha ~ a . colour + b) fitted to ``small_image (h, w, 3)`` and applied to
     ``image`` (He and Sun 2015). Returns ``(H, W)`` float32, not clipped."""
@@ -59,7 +63,13 @@ def guided_upsample(small_image: np.ndarray, small_alpha: np.ndarray, image: np.
 
 
 def _solve_smaller(
-    image: np.ndarray, trimap: np.ndarray, start: np.ndarray, config: SolverConfig, size: tuple[int, int], levels: int, has_prior: bool
+    image: np.ndarray,
+    trimap: np.ndarray,
+    start: np.ndarray,
+    config: SolverConfig,
+    size: tuple[int, int],
+    levels: int,
+    has_prior: bool,
 ) -> np.ndarray:
     """The band's alpha solved at the smaller ``size`` (width, height) and brought back to ``trimap``'s size."""
     unknown = trimap == UNKNOWN
@@ -74,7 +84,9 @@ def _solve_smaller(
     return np.where(unknown, np.clip(guided, 0.0, 1.0), trimap).astype(np.float32)
 
 
-def _solve_levels(image: np.ndarray, trimap: np.ndarray, start: np.ndarray, config: SolverConfig, levels: int, has_prior: bool) -> np.ndarray:
+def _solve_levels(
+    image: np.ndarray, trimap: np.ndarray, start: np.ndarray, config: SolverConfig, levels: int, has_prior: bool
+) -> np.ndarray:
     """Coarse to fine: the band solved at half the size first starts the solve at this size, so that the
     few conjugate-gradient steps here need only carry detail, not values across the band. With a prior,
     ``start`` is the prior in the band on every level."""
@@ -86,7 +98,9 @@ def _solve_levels(image: np.ndarray, trimap: np.ndarray, start: np.ndarray, conf
     return _solve(image, trimap, start, config, prior)
 
 
-def _solve(image: np.ndarray, trimap: np.ndarray, start: np.ndarray, config: SolverConfig, prior: np.ndarray | None) -> np.ndarray:
+def _solve(
+    image: np.ndarray, trimap: np.ndarray, start: np.ndarray, config: SolverConfig, prior: np.ndarray | None
+) -> np.ndarray:
     unknown = trimap == UNKNOWN
     system = band_system(image, trimap, unknown, config.eps)
     alpha = start.astype(np.float64)

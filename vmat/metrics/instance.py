@@ -160,7 +160,12 @@ def imq_similarity(maps: ErrorMaps, union: np.ndarray, w: float = IMQ_BALANCE) -
 
 
 def score_instances(
-    pred: np.ndarray, gt: np.ndarray, *, w: float = IMQ_BALANCE, threshold: float = IMQ_IOU_THRESHOLD, min_alpha: float = IMQ_MIN_ALPHA
+    pred: np.ndarray,
+    gt: np.ndarray,
+    *,
+    w: float = IMQ_BALANCE,
+    threshold: float = IMQ_IOU_THRESHOLD,
+    min_alpha: float = IMQ_MIN_ALPHA,
 ) -> InstanceScores:
     """Match ``pred`` ``(P, H, W)`` to ``gt`` ``(G, H, W)`` both ways and score every pair.
 

@@ -47,7 +47,10 @@ def ground_truth_motion(gt: np.ndarray, gt_prev: np.ndarray) -> np.ndarray:
     x0, x1 = max(cols.min() - FLOW_MARGIN, 0), min(cols.max() + FLOW_MARGIN + 1, gt.shape[1])
     current = np.clip(gt[y0:y1, x0:x1] * 255.0 + 0.5, 0, 255).astype(np.uint8)
     previous = np.clip(np.asarray(gt_prev)[y0:y1, x0:x1] * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    flow[y0:y1, x0:x1] = cv2.calcOpticalFlowFarneback(current, previous, None, 0.5, 5, 10, 2, 7, 1.5, cv2.OPTFLOW_FARNEBACK_GAUSSIAN)
+    # OpenCV's stubs type the output flow as required; OpenCV itself allocates it when given None.
+    flow[y0:y1, x0:x1] = cv2.calcOpticalFlowFarneback(  # type: ignore[call-overload]
+        current, previous, None, 0.5, 5, 10, 2, 7, 1.5, cv2.OPTFLOW_FARNEBACK_GAUSSIAN
+    )
     return flow
 
 
@@ -89,8 +92,10 @@ def source_flows(image: np.ndarray, image_prev: np.ndarray) -> tuple[np.ndarray,
     RGB frames (OpenCV DIS on grey): the source frames' motion, which a matte should follow."""
     grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
     grey_prev = cv2.cvtColor(np.ascontiguousarray(image_prev), cv2.COLOR_RGB2GRAY)
-    dis = cv2.DISOpticalFlow_create(WARP_FLOW_PRESET)
-    return dis.calc(grey, grey_prev, None), dis.calc(grey_prev, grey, None)
+    dis = cv2.DISOpticalFlow.create(WARP_FLOW_PRESET)
+    # OpenCV's stubs type the output flow as required; OpenCV itself allocates it when given None.
+    backward = dis.calc(grey, grey_prev, None)  # type: ignore[call-overload]
+    return backward, dis.calc(grey_prev, grey, None)  # type: ignore[call-overload]
 
 
 def warp_error(alpha: np.ndarray, alpha_prev: np.ndarray, backward: np.ndarray, valid: np.ndarray | None = None) -> float:
