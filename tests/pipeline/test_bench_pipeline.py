@@ -15,10 +15,15 @@ def test_two_configurations_are_one_table_beside_the_raw_loop(tmp_path, capsys):
     write_id_mask(prompt, ids)
     for name, edit in (("green", 'background = "#00ff00"'), ("remove", "remove = [1]")):
         (tmp_path / f"{name}.toml").write_text(f'prompt = "{prompt}"\npropagator = "flow"\n\n[edit]\n{edit}\n')
-    argv = ["bench", "pipeline", str(clip), "--config", str(tmp_path / "green.toml"), "--config", str(tmp_path / "remove.toml"), "--no-full-size", "--process-size", "32"]
+    argv = ["bench", "pipeline", str(clip), "--config", str(tmp_path / "green.toml"), "--config", str(tmp_path / "remove.toml")]
+    argv += ["--no-full-size", "--process-size", "32"]
     assert main(argv) == 0
     lines = capsys.readouterr().out.splitlines()
-    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines if line.startswith("| ") and not line.startswith("| ---")]
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in lines
+        if line.startswith("| ") and not line.startswith("| ---")
+    ]
     header = rows[0]
     assert rows[1][0] == "raw decode+encode loop"
     assert [row[0] for row in rows[2:]] == ["green, process size 32", "remove, process size 32"]

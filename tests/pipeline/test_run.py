@@ -35,7 +35,9 @@ def clip(tmp_path_factory):
 
 def test_run_writes_layers_preview_and_an_edited_video_with_the_clip_timing_and_audio(tmp_path, clip):
     source, masks, _, ids = clip
-    summary = run_clip(source, tmp_path / "out", RunConfig(masks_folder=str(masks), write_layers=True, edit=EditSpec(background="#00ff00")))
+    summary = run_clip(
+        source, tmp_path / "out", RunConfig(masks_folder=str(masks), write_layers=True, edit=EditSpec(background="#00ff00"))
+    )
     out = tmp_path / "out"
     assert summary.frames == 6
     assert (out / "clip.vlayers" / "header.json").exists() and (out / "clip.ids.png").exists()
@@ -85,13 +87,16 @@ def test_edits_check_ids_and_that_layers_belong_to_the_clip(tmp_path, clip):
 
 def test_edit_commands_make_layers_once_and_reuse_them(tmp_path, clip, capsys):
     source, masks, _, ids = clip
-    assert main(["drag", str(source), "--masks", str(masks), "--id", str(ids[1]), "--by", "10,0", "-o", str(tmp_path / "drag.mp4")]) == 0
+    first, second = str(ids[0]), str(ids[1])
+    drag = ["drag", str(source), "--masks", str(masks), "--id", second, "--by", "10,0", "-o", str(tmp_path / "drag.mp4")]
+    assert main(drag) == 0
     assert (tmp_path / "drag.vlayers" / "header.json").exists()
-    assert main(["reorder", str(source), "--layers", str(tmp_path / "drag.vlayers"), "--swap", str(ids[0]), str(ids[1]), "-o", str(tmp_path / "re.mp4")]) == 0
-    assert main(["replace-bg", str(source), "--layers", str(tmp_path / "drag.vlayers"), "--background", "10,20,30", "-o", str(tmp_path / "bg.mp4")]) == 0
+    layers = str(tmp_path / "drag.vlayers")
+    assert main(["reorder", str(source), "--layers", layers, "--swap", first, second, "-o", str(tmp_path / "re.mp4")]) == 0
+    assert main(["replace-bg", str(source), "--layers", layers, "--background", "10,20,30", "-o", str(tmp_path / "bg.mp4")]) == 0
     for name in ("drag.mp4", "re.mp4", "bg.mp4"):
         assert probe(tmp_path / name).num_frames == 6
-    assert main(["remove", str(source), "--layers", str(tmp_path / "drag.vlayers"), "--id", "42", "-o", str(tmp_path / "rm.mp4")]) == 2
+    assert main(["remove", str(source), "--layers", layers, "--id", "42", "-o", str(tmp_path / "rm.mp4")]) == 2
     assert "are not in" in capsys.readouterr().err
 
 
@@ -109,8 +114,16 @@ def test_run_from_a_first_frame_prompt_propagates_masks(tmp_path, clip):
 
 def test_temporal_stage_keeps_every_frame_in_order_and_steadies_still_mattes(tmp_path, clip):
     source, masks, _, ids = clip
-    run_clip(source, tmp_path / "plain", RunConfig(masks_folder=str(masks), temporal="off", write_layers=True, write_video=False, write_preview=False))
-    run_clip(source, tmp_path / "steady", RunConfig(masks_folder=str(masks), temporal="fusion", write_layers=True, write_video=False, write_preview=False))
+    run_clip(
+        source,
+        tmp_path / "plain",
+        RunConfig(masks_folder=str(masks), temporal="off", write_layers=True, write_video=False, write_preview=False),
+    )
+    run_clip(
+        source,
+        tmp_path / "steady",
+        RunConfig(masks_folder=str(masks), temporal="fusion", write_layers=True, write_video=False, write_preview=False),
+    )
     from vmat.layers import LayersReader
 
     plain, steady = LayersReader(tmp_path / "plain" / "clip.vlayers"), LayersReader(tmp_path / "steady" / "clip.vlayers")

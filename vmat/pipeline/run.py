@@ -231,7 +231,9 @@ def completion_shown(config: RunConfig) -> bool:
     return background is None or background.startswith("blur:")
 
 
-def completed(pairs: Iterator[tuple[Frame, FrameRecord]], edit: EditSpec, clock: StageClock) -> Iterator[tuple[Frame, LayerStack]]:
+def completed(
+    pairs: Iterator[tuple[Frame, FrameRecord]], edit: EditSpec, clock: StageClock
+) -> Iterator[tuple[Frame, LayerStack]]:
     """Each frame with its background completed, through the streaming completion (frames come back after
     its look-ahead, in order)."""
     stream = CompletionStream(CompletionConfig(), removing=edit.vacated_ids, keep_shadows=edit.keep_shadow)
@@ -248,7 +250,9 @@ def completed(pairs: Iterator[tuple[Frame, FrameRecord]], edit: EditSpec, clock:
         yield frames.take(), item.stack
 
 
-def edited(stacks: Iterator[tuple[Frame, LayerStack]], edit: EditSpec, info: VideoInfo, clock: StageClock) -> Iterator[tuple[Frame, LayerStack]]:
+def edited(
+    stacks: Iterator[tuple[Frame, LayerStack]], edit: EditSpec, info: VideoInfo, clock: StageClock
+) -> Iterator[tuple[Frame, LayerStack]]:
     """Each frame's layers brought to the frame's size (its detail where the source shows) and edited."""
     frames: Alongside[Frame] = Alongside()
 
@@ -292,7 +296,10 @@ def make_layers(
     layers_path = Path(layers_path)
     _make_folder(layers_path.parent)
     masks = layers_path.with_suffix(".masks") if config.masks_folder is None else None
-    with _masks_folder(masks) as masks_out, LayerPass(source, config, runner=runner, clock=clock, masks_out=masks_out) as layer_pass:
+    with (
+        _masks_folder(masks) as masks_out,
+        LayerPass(source, config, runner=runner, clock=clock, masks_out=masks_out) as layer_pass,
+    ):
         sinks = _Sinks(layer_pass, layers_path=layers_path)
         with sinks:
             for frame, record in progress(layer_pass, total=layer_pass.info.num_frames, desc="layers"):
@@ -329,19 +336,32 @@ def edit_clip(
         raise ConfigError(f"person id(s) {missing} are not in {str(layers_path)!r}, whose people are {info.instance_ids}")
     stacks: Iterator = clock.iterate("layers file", layers)
     if complete:
-        stacks = clock.iterate("completion", (frame.stack for frame in complete_background(_ClockedLayers(layers, clock), removing=edit.vacated_ids, keep_shadows=edit.keep_shadow)))
+        stacks = clock.iterate(
+            "completion",
+            (
+                frame.stack
+                for frame in complete_background(
+                    _ClockedLayers(layers, clock), removing=edit.vacated_ids, keep_shadows=edit.keep_shadow
+                )
+            ),
+        )
     with open_video(source, backend=backend, start=start, end=end) as reader, _video_writer(
         output, reader.info, source, crf, preset, deterministic
     ) as writer:
         if reader.info.num_frames != info.num_frames:
-            raise ConfigError(f"{str(layers_path)!r} holds {info.num_frames} frames but {str(source)!r} has {reader.info.num_frames}: not its layers")
+            raise ConfigError(
+                f"{str(layers_path)!r} holds {info.num_frames} frames but {str(source)!r} has {reader.info.num_frames}: "
+                "not its layers"
+            )
         frames = clock.iterate("decode", in_thread(reader))
         pairs = edited(zip(frames, stacks), edit, reader.info, clock)
         _encode(progress(pairs, total=info.num_frames, desc="edit + encode"), writer, clock)
     return writer.summary
 
 
-def run_outputs(source: str | os.PathLike[str], output_dir: str | os.PathLike[str], config: RunConfig = RunConfig()) -> list[Path]:
+def run_outputs(
+    source: str | os.PathLike[str], output_dir: str | os.PathLike[str], config: RunConfig = RunConfig()
+) -> list[Path]:
     """The outputs :func:`run_clip` would write for ``source`` into ``output_dir`` that exist now or are known by
     name before the run (each person's videos are named after ids found on the way: those already there count)."""
     stem, folder = Path(source).stem, Path(output_dir)
@@ -388,9 +408,16 @@ def run_clip(
         here = staging.folder
         masks = here / f"{source.stem}.masks" if config.write_masks and config.masks_folder is None else None
         layers_path = here / f"{source.stem}.vlayers" if config.write_layers else None
-        with _masks_folder(masks) as masks_out, LayerPass(source, config, runner=runner, clock=clock, masks_out=masks_out) as layer_pass:
-            sinks = _Sinks(layer_pass, layers_path=layers_path, preview=here / f"{source.stem}.ids.png" if config.write_preview else None,
-                           people=here if config.write_people else None)
+        with (
+            _masks_folder(masks) as masks_out,
+            LayerPass(source, config, runner=runner, clock=clock, masks_out=masks_out) as layer_pass,
+        ):
+            sinks = _Sinks(
+                layer_pass,
+                layers_path=layers_path,
+                preview=here / f"{source.stem}.ids.png" if config.write_preview else None,
+                people=here if config.write_people else None,
+            )
             with sinks:
                 pairs = progress(sinks.tapped(layer_pass), total=layer_pass.info.num_frames, desc="run")
                 if config.write_video:
@@ -413,7 +440,9 @@ class _Sinks:
     each person's matte and RGBA videos (:meth:`take` one ``(frame, record)`` at a time; use as a context
     manager: the files appear on a clean exit)."""
 
-    def __init__(self, layer_pass: LayerPass, *, layers_path: Path | None = None, preview: Path | None = None, people: Path | None = None) -> None:
+    def __init__(
+        self, layer_pass: LayerPass, *, layers_path: Path | None = None, preview: Path | None = None, people: Path | None = None
+    ) -> None:
         self.layer_pass, self.layers_path, self.preview, self.people = layer_pass, layers_path, preview, people
         self.clock = layer_pass.clock
         self.frames = 0

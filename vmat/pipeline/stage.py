@@ -42,7 +42,9 @@ def batched(records: Iterable[FrameRecord], size: int) -> Iterator[list[FrameRec
         yield batch
 
 
-def run_stages(records: Iterable[FrameRecord], stages: list[Stage], info: VideoInfo, batch_size: int = 4) -> Iterator[FrameRecord]:
+def run_stages(
+    records: Iterable[FrameRecord], stages: list[Stage], info: VideoInfo, batch_size: int = 4
+) -> Iterator[FrameRecord]:
     """Pass a clip's records through ``stages`` in this process, lazily: frames flow through one batch at a time."""
     stream: Iterable[FrameRecord] = records
     for stage in stages:

@@ -71,7 +71,8 @@ class PropagationStage(Stage):
     def start_clip(self, info: VideoInfo) -> None:
         if min(info.width, info.height) < MIN_TRACKED_SIDE:
             raise UnsupportedMediaError(
-                f"the clip is {info.width}x{info.height}: people are tracked in frames of at least {MIN_TRACKED_SIDE}x{MIN_TRACKED_SIDE} pixels."
+                f"the clip is {info.width}x{info.height}: people are tracked in frames of at least "
+                f"{MIN_TRACKED_SIDE}x{MIN_TRACKED_SIDE} pixels."
             )
         self._stream = MaskStream(self.prompts, self.config)
 
@@ -245,7 +246,11 @@ class TemporalStage(Stage):
         for record in batch:
             stack = record.layers
             # Only people in view enter the stream: a person who leaves and comes back starts afresh.
-            alphas = {instance: stack.alpha[plane].numpy() for plane, instance in enumerate(stack.ids) if plane > 0 and stack.alpha[plane].any()}
+            alphas = {
+                instance: stack.alpha[plane].numpy()
+                for plane, instance in enumerate(stack.ids)
+                if plane > 0 and stack.alpha[plane].any()
+            }
             self._held.append(record)
             steadier = self._stream.push(record.frame.image, alphas, camera=record.camera)
             if steadier is not None:
