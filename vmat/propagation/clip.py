@@ -167,7 +167,9 @@ def mask_clip(
         count = 1
         began = time.perf_counter()
         last = start_index
-        for index, ids in progress(propagate(frames, propagator, (start_image, start_ids), by_frame, config.segment), desc="masks forward"):
+        for index, ids in progress(
+            propagate(frames, propagator, (start_image, start_ids), by_frame, config.segment), desc="masks forward"
+        ):
             write_id_mask(mask_path(out_dir, index), ids)
             seen.update(np.unique(ids).tolist())
             count += 1
@@ -177,7 +179,9 @@ def mask_clip(
             raise ConfigError(f"a prompt is on frame {beyond[0]}, but the clip ends at frame {last}.")
         if start_index > 0:
             backward = _reversed_frames(source, start_index, config.backward_chunk)
-            for index, ids in progress(propagate(backward, propagator, (start_image, start_ids)), total=start_index, desc="masks backward"):
+            for index, ids in progress(
+                propagate(backward, propagator, (start_image, start_ids)), total=start_index, desc="masks backward"
+            ):
                 write_id_mask(mask_path(out_dir, index), ids)
                 seen.update(np.unique(ids).tolist())
                 count += 1
