@@ -13,7 +13,10 @@ def _parse(argv):
 
 
 def test_synth_writes_a_clip_with_preview(tmp_path, capsys):
-    args = _parse(["synth", str(tmp_path / "clip"), "--level", "hard", "--camera", "pan", "--size", "96x72", "--frames", "3", "--seed", "4", "--preview"])
+    args = _parse(
+        ["synth", str(tmp_path / "clip"), "--level", "hard", "--camera", "pan", "--size", "96x72"]
+        + ["--frames", "3", "--seed", "4", "--preview"]
+    )
     assert args.handler(args) == 0
     clip = SyntheticClip(tmp_path / "clip")
     assert clip.level == "hard" and clip.num_frames == 3
@@ -33,7 +36,9 @@ def test_synth_suite(tmp_path, capsys):
 
 
 def test_synth_detailed_people(tmp_path):
-    args = _parse(["synth", str(tmp_path / "clip"), "--level", "easy", "--size", "160x96", "--frames", "2", "--detailed", "--no-edits"])
+    args = _parse(
+        ["synth", str(tmp_path / "clip"), "--level", "easy", "--size", "160x96", "--frames", "2", "--detailed", "--no-edits"]
+    )
     assert args.handler(args) == 0
     manifest = json.loads((tmp_path / "clip" / "manifest.json").read_text())
     assert manifest["config"]["detailed"] is True

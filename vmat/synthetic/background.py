@@ -106,7 +106,9 @@ class GroundCamera:
 def fit_cover(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """Scale ``image`` to cover ``(height, width)`` and centre-crop it."""
     scale = max(height / image.shape[0], width / image.shape[1])
-    resized = cv2.resize(image, (math.ceil(image.shape[1] * scale), math.ceil(image.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    resized = cv2.resize(
+        image, (math.ceil(image.shape[1] * scale), math.ceil(image.shape[0] * scale)), interpolation=cv2.INTER_AREA
+    )
     y = (resized.shape[0] - height) // 2
     x = (resized.shape[1] - width) // 2
     return resized[y : y + height, x : x + width]
@@ -122,7 +124,9 @@ def list_backgrounds(folder: Path) -> list[Path]:
     """Images and videos directly in ``folder``, sorted by name."""
     if not folder.is_dir():
         raise InputNotFoundError(f"background folder {str(folder)!r} does not exist.")
-    found = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES and not p.name.startswith("."))
+    found = sorted(
+        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES and not p.name.startswith(".")
+    )
     if not found:
         raise ConfigError(f"background folder {str(folder)!r} holds no .png/.jpg image or video file.")
     return found

@@ -35,8 +35,11 @@ def visible_contributions(layer_alpha: np.ndarray, order: list[int] | np.ndarray
     return contributions, transmitted
 
 
-def composite(contributions: np.ndarray, background_weight: np.ndarray, foreground: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """``sum_k c_k F_k + c_0 B`` as float ``(H, W, 3)`` in [0, 1]; ``foreground`` ``(N, H, W, 3)`` and ``background`` in [0, 1]."""
+def composite(
+    contributions: np.ndarray, background_weight: np.ndarray, foreground: np.ndarray, background: np.ndarray
+) -> np.ndarray:
+    """``sum_k c_k F_k + c_0 B`` as float ``(H, W, 3)`` in [0, 1]; ``foreground`` ``(N, H, W, 3)`` and
+    ``background`` in [0, 1]."""
     image = background_weight[..., None] * background
     for k in range(len(contributions)):
         image = image + contributions[k][..., None] * foreground[k]

@@ -139,7 +139,9 @@ def pose(motion: PersonMotion, t: float) -> dict[str, np.ndarray]:
     return joints
 
 
-def capsule_coverage(xs: np.ndarray, ys: np.ndarray, p0: np.ndarray, p1: np.ndarray, radius: float, softness: float) -> np.ndarray:
+def capsule_coverage(
+    xs: np.ndarray, ys: np.ndarray, p0: np.ndarray, p1: np.ndarray, radius: float, softness: float
+) -> np.ndarray:
     """Coverage in [0, 1] of a capsule (segment ``p0``-``p1`` thickened by ``radius``) at pixel centres.
 
     ``xs`` ``(1, W)`` and ``ys`` ``(H, 1)`` are pixel-centre coordinates; coverage falls linearly from 1 to
@@ -177,7 +179,13 @@ def _body_parts(joints: dict[str, np.ndarray], look: PersonLook) -> list[tuple[s
         ("pelvis", joints["hip_l"], joints["hip_r"], RADII["pelvis"], look.trousers),
         ("torso", joints["neck"] + 0.07 * (joints["hip"] - joints["neck"]), joints["hip"], RADII["torso"], look.shirt),
         ("neck", joints["neck"], joints["head"], RADII["neck"], look.skin),
-        ("hair_cap", joints["head"] + np.array([0.0, -0.012]), joints["head"] + np.array([0.0, -0.012]), HEAD_RADIUS * 1.06, look.hair),
+        (
+            "hair_cap",
+            joints["head"] + np.array([0.0, -0.012]),
+            joints["head"] + np.array([0.0, -0.012]),
+            HEAD_RADIUS * 1.06,
+            look.hair,
+        ),
         ("face", joints["head"] + np.array([0.0, 0.008]), joints["head"] + np.array([0.0, 0.012]), HEAD_RADIUS * 0.88, look.skin),
     ]
     for side in ("l", "r"):

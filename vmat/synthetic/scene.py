@@ -283,7 +283,9 @@ class SyntheticScene:
         def at(t: float) -> Placement:
             depth = person.depth_at(t, self.duration)
             x = motion.x_start + motion.x_speed * t - self.camera_offset(t)
-            return Placement(x * scale, self.camera.feet_row(depth) * scale, self.camera.pixel_height(depth, person.metres) * scale)
+            return Placement(
+                x * scale, self.camera.feet_row(depth) * scale, self.camera.pixel_height(depth, person.metres) * scale
+            )
 
         return at
 
@@ -378,7 +380,9 @@ class SyntheticScene:
     def _plates(self) -> Iterator[np.ndarray]:
         config = self.config
         if self._background_choice is None:
-            plate = procedural_plate(np.random.default_rng(self._plate_seed), config.height, self.plate_width, self.camera.horizon)
+            plate = procedural_plate(
+                np.random.default_rng(self._plate_seed), config.height, self.plate_width, self.camera.horizon
+            )
             while True:
                 yield plate
         yield from user_plates(self._background_choice, config.height, self.plate_width)
@@ -419,7 +423,15 @@ class SyntheticScene:
             "config": self.config.to_json(),
             "level": asdict(self.level),
             "instance_ids": self.instance_ids,
-            "people": [{"instance_id": p.spec.instance_id, "height_m": p.metres, "look": asdict(p.spec.look), "motion": asdict(p.spec.motion)} for p in self.people],
+            "people": [
+                {
+                    "instance_id": p.spec.instance_id,
+                    "height_m": p.metres,
+                    "look": asdict(p.spec.look),
+                    "motion": asdict(p.spec.motion),
+                }
+                for p in self.people
+            ],
             "camera": asdict(self.camera) | {"pan_speed_px_per_s": self.pan_speed},
             "background": "procedural" if self._background_choice is None else str(self._background_choice),
             "placement_attempts": self.attempts,

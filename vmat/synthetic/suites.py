@@ -53,8 +53,14 @@ def _clips(levels: tuple[str, ...], cameras: tuple[str, ...], per_camera: int, d
     for level in levels:
         for camera in cameras:
             for n in range(per_camera):
-                name = f"{level}-{camera}-{n}" + ("-" + "x".join(str(v) for v in size.values()) if size else "") + ("-detailed" if detailed else "")
-                config = SceneConfig(level=level, camera=camera, seed=derive_seed(name), namespace="eval", detailed=detailed, **size)
+                name = (
+                    f"{level}-{camera}-{n}"
+                    + ("-" + "x".join(str(v) for v in size.values()) if size else "")
+                    + ("-detailed" if detailed else "")
+                )
+                config = SceneConfig(
+                    level=level, camera=camera, seed=derive_seed(name), namespace="eval", detailed=detailed, **size
+                )
                 specs.append(ClipSpec(name, config))
     return specs
 
