@@ -62,7 +62,9 @@ def test_large_frames_are_aligned_at_a_reduced_size_and_scaled_back():
 
 def _grass(rng: np.random.Generator, width: int = 740) -> np.ndarray:
     """A 480 x ``width`` grass-like texture (detail down to a pixel) with some patches for features."""
-    big = sum(cv2.resize(rng.normal(0, 1, (480 // s, width // s)), (width, 480), interpolation=cv2.INTER_CUBIC) for s in (1, 4, 16, 48))
+    big = sum(
+        cv2.resize(rng.normal(0, 1, (480 // s, width // s)), (width, 480), interpolation=cv2.INTER_CUBIC) for s in (1, 4, 16, 48)
+    )
     big = np.repeat(np.clip(128 + 25 * big, 0, 255).astype(np.uint8)[..., None], 3, 2)
     for _ in range(12):
         x, y = (int(v) for v in rng.integers(0, (650, 420)))

@@ -50,4 +50,6 @@ def test_the_default_holds_a_wandering_matte_while_the_picture_holds():
     assert [round(float(r.layers.alpha[1, 2, 2]), 6) for r in out] == [0.60, 0.60, 0.60, 0.60, 0.20]
     records = [_record(i, 50, a) for i, a in enumerate(alphas)]
     both = TemporalStage(None, StreamConfig(fusion="both", change="flow", fusion_lookahead=4))
-    assert [round(float(r.layers.alpha[1, 2, 2]), 6) for r in run_stages(iter(records), [both], info=None, batch_size=1)] == alphas
+    assert [
+        round(float(r.layers.alpha[1, 2, 2]), 6) for r in run_stages(iter(records), [both], info=None, batch_size=1)
+    ] == alphas

@@ -46,7 +46,9 @@ def _masked_mean(values: Tensor, weights: Tensor) -> Tensor:
     return (per_frame * weights).sum() / weights.sum().clamp(min=1)
 
 
-def temporal_loss(model: TemporalRefiner, batch: dict[str, Tensor], config: TemporalLossConfig = TemporalLossConfig()) -> tuple[Tensor, dict[str, float]]:
+def temporal_loss(
+    model: TemporalRefiner, batch: dict[str, Tensor], config: TemporalLossConfig = TemporalLossConfig()
+) -> tuple[Tensor, dict[str, float]]:
     """Total loss and its named parts for one temporal batch.
 
     ``batch`` holds ``"image"`` ``(B, T, 3, H, W)``, ``"alpha"`` and ``"coarse_alpha"`` ``(B, T, M, H, W)`` and

@@ -133,7 +133,9 @@ class TemporalRefinerStream:
 
     def __init__(self, model: TemporalRefiner | None, config: StreamConfig = StreamConfig()) -> None:
         if model is None and config.change == "predicted":
-            raise ConfigError("predicted change maps need a trained temporal refiner: give a checkpoint or use change=frames or flow.")
+            raise ConfigError(
+                "predicted change maps need a trained temporal refiner: give a checkpoint or use change=frames or flow."
+            )
         self.model = model.eval() if model is not None else None
         self.config = config
         self._device = next(model.parameters()).device if model is not None else torch.device("cpu")
@@ -153,7 +155,9 @@ class TemporalRefinerStream:
         return self._pushed - self._returned
 
     @torch.inference_mode()
-    def push(self, image: np.ndarray, alphas: dict[int, np.ndarray], camera: np.ndarray | None | str = ESTIMATE) -> dict[int, np.ndarray] | None:
+    def push(
+        self, image: np.ndarray, alphas: dict[int, np.ndarray], camera: np.ndarray | None | str = ESTIMATE
+    ) -> dict[int, np.ndarray] | None:
         """``camera``: the ``(3, 3)`` homography from the previous frame to this one when the caller tracks the
         camera already (``None``: it could not be tracked), else :data:`ESTIMATE` (the ``"flow"`` change map
         estimates it from the frames)."""
