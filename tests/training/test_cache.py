@@ -21,7 +21,17 @@ def test_manifest_records_train_seeds_levels_and_cameras(tiny_cache_dir):
 
 def test_shard_matches_the_scene_it_was_rendered_from(tiny_cache):
     info = tiny_cache.clips[1]
-    scene = SyntheticScene(SceneConfig(level=info["level"], camera=info["camera"], width=96, height=64, num_frames=TINY["frames_per_clip"], seed=info["seed"], namespace="train"))
+    scene = SyntheticScene(
+        SceneConfig(
+            level=info["level"],
+            camera=info["camera"],
+            width=96,
+            height=64,
+            num_frames=TINY["frames_per_clip"],
+            seed=info["seed"],
+            namespace="train",
+        )
+    )
     frame = next(iter(scene.frames()))
     shard = tiny_cache.clip(1)
     assert shard["image"].shape == (5, 64, 96, 3) and shard["image"].dtype == np.uint8

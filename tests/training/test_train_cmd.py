@@ -34,7 +34,9 @@ def test_bad_crop_is_a_one_line_error(tmp_path):
 
 def test_unknown_model_is_a_one_line_error(tmp_path):
     pytest.importorskip("vmat.decomposition.mpmat")
-    code, message = _run(["train", "decomposition", "--model", "huge", "--out", str(tmp_path / "o"), "--cache", str(tmp_path / "c")])
+    code, message = _run(
+        ["train", "decomposition", "--model", "huge", "--out", str(tmp_path / "o"), "--cache", str(tmp_path / "c")]
+    )
     assert code == 2 and "huge" in message and "\n" not in message
     assert not (tmp_path / "c").exists()  # the name is checked before any rendering
 

@@ -34,7 +34,9 @@ def _save(model, path):
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
 
 
-TINY_TASK = Task("tiny", lambda name: TinyMatter(), lambda path: load_file(str(path)), _loss, _save, sequences=False, adamw_lr=1e-2)
+TINY_TASK = Task(
+    "tiny", lambda name: TinyMatter(), lambda path: load_file(str(path)), _loss, _save, sequences=False, adamw_lr=1e-2
+)
 
 
 def _config(tmp_path: Path, cache: Path, **changes) -> TrainConfig:
@@ -55,7 +57,9 @@ def test_straight_run_writes_weights_log_and_summary(tmp_path, tiny_cache_dir):
     summary = json.loads((out / "train.json").read_text())
     assert summary["finished"] and summary["steps_done"] == 6 and summary["task"] == "tiny"
     assert summary["config"]["lr"] == 1e-2 and summary["config"]["schedule"] == "cosine"
-    assert [c["seed"] for c in summary["data"]["clips"]] == [c["seed"] for c in json.loads((tiny_cache_dir / "manifest.json").read_text())["clips"]]
+    assert [c["seed"] for c in summary["data"]["clips"]] == [
+        c["seed"] for c in json.loads((tiny_cache_dir / "manifest.json").read_text())["clips"]
+    ]
     assert summary["final_losses"]["loss"] == lines[-1]["loss"]
     assert summary["wall_seconds"] > 0 and "command" in summary
 

@@ -13,8 +13,9 @@ takes about 1 MB instead of 5, and reads in about 10 ms)::
 
 Visible mattes and the depth map are not stored: they follow exactly from ``layer_alpha``, ``order`` and
 the depths (front-to-back compositing, :mod:`vmat.synthetic.compose`), so a person pasted in later
-(:mod:`vmat.training.compositing`) stays consistent with them. Clips cycle through the levels (easy, medium, hard) and cameras (static, pan); their
-seeds derive from the cache seed in the ``train`` namespace, which never yields an evaluation scene.
+(:mod:`vmat.training.compositing`) stays consistent with them. Clips cycle through the levels (easy, medium, hard)
+and cameras (static, pan); their seeds derive from the cache seed in the ``train`` namespace, which never yields
+an evaluation scene.
 
 Building is streamed (one clip in memory at a time), atomic per shard and resumable: a shard already on
 disk is kept. ``manifest.json`` records the settings and every finished clip's seed, level and camera.
@@ -98,7 +99,9 @@ def _render_clip(index: int, settings: CacheSettings) -> tuple[dict, dict]:
         except ConfigError:
             continue
     else:
-        raise ConfigError(f"no {level} scene of {settings.frames_per_clip} frames could be placed for clip {index}; use more frames per clip.")
+        raise ConfigError(
+            f"no {level} scene of {settings.frames_per_clip} frames could be placed for clip {index}; use more frames per clip."
+        )
     people = len(scene.people)
     shape = (settings.frames_per_clip, settings.height, settings.width)
     arrays = {
@@ -169,7 +172,10 @@ class TrainingCache:
         self.settings = CacheSettings(**manifest["settings"])
         self.clips: list[dict] = manifest["clips"]
         if len(self.clips) != self.settings.clips:
-            raise ConfigError(f"training cache {str(self.folder)!r} is unfinished ({len(self.clips)} of {self.settings.clips} clips); build it again to finish.")
+            raise ConfigError(
+                f"training cache {str(self.folder)!r} is unfinished ({len(self.clips)} of {self.settings.clips} clips); "
+                "build it again to finish."
+            )
 
     def __len__(self) -> int:
         return len(self.clips)

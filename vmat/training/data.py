@@ -93,7 +93,9 @@ class BatchSampler:
         top = int(rng.integers(settings.height - cut_height + 1))
         left = int(rng.integers(settings.width - cut_width + 1))
         flip = bool(rng.random() < self.config.flip_probability)
-        sample = LayeredSample.from_shard(self.cache.window(clip, start, self.length)).crop(top, left, cut_height, cut_width, flip)
+        sample = LayeredSample.from_shard(self.cache.window(clip, start, self.length)).crop(
+            top, left, cut_height, cut_width, flip
+        )
         return sample if scale == 1.0 else sample.resized(height, width)
 
     def _maybe_paste(self, sample: LayeredSample, rng: np.random.Generator) -> LayeredSample:
@@ -150,6 +152,7 @@ class BatchSampler:
 
     def _coarse(self, image: np.ndarray, guidance: np.ndarray, depth: np.ndarray) -> np.ndarray:
         """The weight-free decomposer's visible mattes ``(M, H, W)`` for one frame's guidance ``(M, H, W)``."""
+        assert self._decomposer is not None  # called only when the config asks for coarse alphas
         ids = list(range(1, len(guidance) + 1))
         id_mask = np.zeros(guidance.shape[1:], np.uint8)
         # Overlapping guidance goes to the nearer person: paint farthest first.

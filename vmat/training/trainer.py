@@ -189,7 +189,14 @@ def _train(task: Task, config: TrainConfig, resume: bool) -> Path:
     # Before the cache: a run that cannot validate fails before minutes of rendering.
     validation = _Validation(task, config, out) if config.validate_on is not None else None
     width, height = config.cache_size
-    build_cache(config.cache, clips=config.cache_clips, frames_per_clip=config.cache_frames, width=width, height=height, seed=config.cache_seed)
+    build_cache(
+        config.cache,
+        clips=config.cache_clips,
+        frames_per_clip=config.cache_frames,
+        width=width,
+        height=height,
+        seed=config.cache_seed,
+    )
     cache = TrainingCache(config.cache)
     sampler = BatchSampler(cache, SamplerConfig(
         batch_size=config.batch_size, crop=config.crop, slots=config.slots,
@@ -231,13 +238,17 @@ def _train(task: Task, config: TrainConfig, resume: bool) -> Path:
     except KeyboardInterrupt:
         # Keep what was learnt: the next --resume continues from the last finished step.
         if completed > start:
-            _save_checkpoint(out / CHECKPOINT, task, config, completed, seconds_before + time.perf_counter() - started, model, optimizer)
+            _save_checkpoint(
+                out / CHECKPOINT, task, config, completed, seconds_before + time.perf_counter() - started, model, optimizer
+            )
         raise
 
     weights = out / f"{task.name}-{config.model}.safetensors" if stop == config.steps else None
     if weights is not None:
         task.save(model.cpu(), weights)
-    _write_summary(out / SUMMARY, task, config, cache, start if resume else None, stop, last, seconds_before, started, weights, fresh)
+    _write_summary(
+        out / SUMMARY, task, config, cache, start if resume else None, stop, last, seconds_before, started, weights, fresh
+    )
     return weights if weights is not None else out / CHECKPOINT
 
 
