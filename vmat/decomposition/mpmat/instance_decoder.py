@@ -131,9 +131,10 @@ class InstanceDecoder(nn.Module):
         if self.refine_opacity is not None:
             region = masked_average(coarse, top_fraction_mask(uncertainty.detach(), self.uncertain_fraction))
             opacity = self.refine_opacity(opacity, region)
-            if colour is not None:
+            # The colour modules exist exactly when colours are estimated (colour is not None then).
+            if colour is not None and self.refine_colour is not None:
                 colour = self.refine_colour(colour, region)
-        if colour is not None:
+        if colour is not None and self.colour_predictor is not None:
             colour = self.colour_predictor(colour).view(batch, -1, 3, self.colour_width)
         return InstanceEmbeddings(
             matte=self.matte_predictor(opacity),
