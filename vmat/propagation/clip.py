@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from itertools import islice
 
 import numpy as np
@@ -189,7 +190,9 @@ def mask_clip(
     return MaskingSummary(count, start_index, sorted(seen - {0}), automatic, elapsed)
 
 
-def write_preview(source: FrameSource, mask_dir: str | os.PathLike[str], path: str | os.PathLike[str], fps: float) -> int:
+def write_preview(
+    source: FrameSource, mask_dir: str | os.PathLike[str], path: str | os.PathLike[str], fps: float | Fraction
+) -> int:
     """Encode the clip with its coloured, id-labelled masks over it (H.264 via :mod:`vmat.io`). Returns frames."""
     from vmat.io import VideoWriter
 
