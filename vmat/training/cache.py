@@ -104,7 +104,7 @@ def _render_clip(index: int, settings: CacheSettings) -> tuple[dict, dict]:
         )
     people = len(scene.people)
     shape = (settings.frames_per_clip, settings.height, settings.width)
-    arrays = {
+    arrays: dict[str, np.ndarray] = {
         "image": np.zeros((*shape, 3), np.uint8),
         "background": np.zeros((*shape, 3), np.uint8),
         "layer_alpha": np.zeros((shape[0], people, *shape[1:]), np.uint8),
