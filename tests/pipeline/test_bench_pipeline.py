@@ -31,3 +31,13 @@ def test_two_configurations_are_one_table_beside_the_raw_loop(tmp_path, capsys):
     # The replaced background hides completion: that run does not compute it; removal does.
     column = header.index("completion ms")
     assert rows[2][column] == "-" and float(rows[3][column]) > 0
+
+
+def test_a_bad_prompt_is_one_line_and_exit_2_not_a_hang(tmp_path, capsys):
+    clip = write_test_pattern_clip(tmp_path / "clip.mp4", width=64, height=48, num_frames=2, audio=False)
+    (tmp_path / "prompt.json").write_text('{"frame": 0}')
+    (tmp_path / "bad.toml").write_text(f'prompt = "{tmp_path / "prompt.json"}"\n')
+    argv = ["bench", "pipeline", str(clip), "--config", str(tmp_path / "bad.toml"), "--no-full-size", "--process-size", "32"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a vmat prompt file" in err[0] and "Traceback" not in err[0]

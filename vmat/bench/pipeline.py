@@ -15,8 +15,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty
 
 from vmat.bench.io import plain_pyav_passthrough
+from vmat.errors import ConfigError, VmatError
 from vmat.io import VideoWriter, open_video, probe
 from vmat.pipeline.run import RunConfig, RunSummary, run_clip
 
@@ -49,7 +51,11 @@ def loop_clip(source: str | os.PathLike[str], output: Path, frames: int) -> Path
 
 
 def _child(clip: str, output: str, config: RunConfig, queue: multiprocessing.Queue) -> None:
-    summary: RunSummary = run_clip(clip, output, config)
+    try:
+        summary: RunSummary = run_clip(clip, output, config)
+    except VmatError as error:  # the user's mistake (a bad prompt, say): one line in the parent, no traceback
+        queue.put(str(error))
+        return
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
     queue.put((summary.frames, summary.wall_seconds, peak_kb / 1024, dict(summary.stage_seconds)))
 
@@ -60,8 +66,18 @@ def run_in_child(name: str, clip: str | os.PathLike[str], output: str | os.PathL
     queue = context.Queue()
     process = context.Process(target=_child, args=(str(clip), str(output), config, queue))
     process.start()
-    frames, seconds, peak_mb, stage_seconds = queue.get()
+    # Poll, so that a child that dies without a word (killed, out of memory) ends the bench instead of hanging it.
+    while True:
+        try:
+            result = queue.get(timeout=1.0)
+            break
+        except Empty:
+            if not process.is_alive():
+                raise VmatError(f"the pipeline run {name!r} stopped with exit status {process.exitcode}") from None
     process.join()
+    if isinstance(result, str):
+        raise ConfigError(f"{name}: {result}")
+    frames, seconds, peak_mb, stage_seconds = result
     stage_ms = {stage: 1000 * value / max(frames, 1) for stage, value in stage_seconds.items()}
     return PipelineRun(name, frames, seconds, peak_mb, stage_ms)
 

@@ -159,8 +159,8 @@ class SyntheticClip:
             return SyntheticFrame(
                 index=index,
                 time=float(layers["time"]),
-                image=read_image(self.folder / "composite" / f"{name}.png", alpha=False),
-                background=read_image(self.folder / "background" / f"{name}.png", alpha=False),
+                image=_stored_image(self.folder / "composite" / f"{name}.png"),
+                background=_stored_image(self.folder / "background" / f"{name}.png"),
                 layer_alpha=layers["layer_alpha"],
                 foreground=layers["foreground"],
                 order=[int(k) for k in layers["order"]],
@@ -173,3 +173,11 @@ class SyntheticClip:
         """The stored removal ground truth, or ``None`` when the clip was written without edits."""
         path = self.folder / "removed" / str(instance_id) / f"{_name(index)}.png"
         return read_image(path, alpha=False) if path.is_file() else None
+
+
+def _stored_image(path: Path) -> np.ndarray:
+    """A frame image of a stored clip; a missing or damaged one is a one-line error, not a None frame."""
+    image = read_image(path, alpha=False)
+    if image is None:
+        raise NotMediaError(f"{str(path)!r} is missing or damaged: write the synthetic clip again")
+    return image
