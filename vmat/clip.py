@@ -23,6 +23,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,17 @@ from vmat.io.metadata import VideoInfo
 from vmat.layers import LayerStack, LayersWriter
 from vmat.layers.store import source_fingerprint
 from vmat.pipeline.edits import EditSpec
-from vmat.pipeline.run import LayerPass, RunConfig, completed, completion_shown, edited, masking_config, render, write_video
+from vmat.pipeline.run import (
+    LayerPass,
+    RunConfig,
+    completed,
+    completion_shown,
+    edited,
+    layer_stacks,
+    masking_config,
+    render,
+    write_video,
+)
 from vmat.pipeline.stream import in_thread, torch_threads
 from vmat.propagation.idmask import mask_path, write_id_mask
 from vmat.propagation.prompts import Box, Click, FramePrompt, InstancePrompt, PromptError
@@ -63,8 +74,13 @@ class Clip:
         if not self.path.exists():
             raise InputNotFoundError(f"clip {str(path)!r} does not exist")
         config = config or RunConfig()
-        overrides = {name: value for name, value in (("process_size", process_size), ("device", device)) if value is not None}
-        self.config = replace(config, prompt=None, masks_folder=None, **overrides)
+        self.config = replace(
+            config,
+            prompt=None,
+            masks_folder=None,
+            process_size=config.process_size if process_size is None else process_size,
+            device=config.device if device is None else device,
+        )
         self.prompts = []
         self._info: VideoInfo | None = None
 
@@ -107,7 +123,7 @@ class Clip:
             self.prompts.append(FramePrompt(frame, id_mask=np.where(mask, id, 0).astype(np.uint16)))
         if box is None and points is None:
             return
-        clicks = ()
+        clicks: tuple[Click, ...] = ()
         if points is not None:
             labels = [1] * len(points) if labels is None else list(labels)
             if len(labels) != len(points):
@@ -154,10 +170,10 @@ class Clip:
             torch_threads(self.config.torch_threads),
             LayerPass(self.path, self.config, prompts=self.prompts or None) as layer_pass,
         ):
-            for frame, record in layer_pass:
-                yield frame.index, record.layers
+            for frame, stack in layer_stacks(layer_pass):
+                yield frame.index, stack
 
-    def edit(self, spec: EditSpec | None = None, **edits: object) -> Iterator[tuple[int, np.ndarray]]:
+    def edit(self, spec: EditSpec | None = None, **edits: Any) -> Iterator[tuple[int, np.ndarray]]:
         """``(frame_index, image)`` per frame in order: the edited frame, ``(H, W, 3)`` uint8 RGB at the full size.
 
         The edits are an :class:`~vmat.pipeline.edits.EditSpec` or its fields as keywords (``remove=[2]``,
@@ -168,7 +184,7 @@ class Clip:
         config = replace(self.config, edit=spec)
         with torch_threads(config.torch_threads), LayerPass(self.path, config, prompts=self.prompts or None) as layer_pass:
             pairs = iter(layer_pass)
-            stacks = completed(pairs, spec, layer_pass.clock) if completion_shown(config) else ((f, r.layers) for f, r in pairs)
+            stacks = completed(pairs, spec, layer_pass.clock) if completion_shown(config) else layer_stacks(pairs)
             for frame, stack in edited(stacks, spec, layer_pass.info, layer_pass.clock):
                 yield frame.index, render(stack)
 
@@ -191,18 +207,18 @@ class Clip:
             torch_threads(self.config.torch_threads),
             LayerPass(self.path, self.config, prompts=self.prompts or None) as layer_pass,
         ):
-            for frame, record in layer_pass:
-                writer.write(record.layers, frame.time)
+            for frame, stack in layer_stacks(layer_pass):
+                writer.write(stack, frame.time)
         return Path(path)
 
-    def write_video(self, path: str | os.PathLike[str], spec: EditSpec | None = None, **edits: object) -> Path:
+    def write_video(self, path: str | os.PathLike[str], spec: EditSpec | None = None, **edits: Any) -> Path:
         """The edited clip (:meth:`edit`'s frames) as a video file with the source's timing and audio."""
         config = replace(self.config, edit=self._spec(spec, edits))
         with torch_threads(config.torch_threads), LayerPass(self.path, config, prompts=self.prompts or None) as layer_pass:
             write_video(iter(layer_pass), path, config, layer_pass)
         return Path(path)
 
-    def _spec(self, spec: EditSpec | None, edits: dict[str, object]) -> EditSpec:
+    def _spec(self, spec: EditSpec | None, edits: dict[str, Any]) -> EditSpec:
         if spec is not None and edits:
             raise ConfigError("give the edits as an EditSpec or as keywords, not both")
         if spec is None:

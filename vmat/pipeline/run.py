@@ -18,12 +18,13 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 
@@ -190,7 +191,13 @@ class LayerPass:
         self.start_frame = min((p.frame for p in prompts), default=0) if prompts else 0
         self.ids: set[int] = set()
         self._files = ExitStack()
-        self.info: VideoInfo | None = None
+        self._info: VideoInfo | None = None
+
+    @property
+    def info(self) -> VideoInfo:
+        """The clip's description (known once the pass is entered)."""
+        assert self._info is not None, "a LayerPass is read inside its with block"
+        return self._info
 
     @property
     def unreached(self) -> int:
@@ -200,7 +207,7 @@ class LayerPass:
     def __enter__(self) -> LayerPass:
         config = self.config
         reader = self._files.enter_context(open_video(self.source, backend=config.backend, start=config.start, end=config.end))
-        self._reader, self.info = reader, reader.info
+        self._reader, self._info = reader, reader.info
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -216,6 +223,7 @@ class LayerPass:
 
         processed = self.runner.run(decoded(), self.factories, self.info, self.config.batch_size)
         for frame, record in paired(processed, frames):
+            assert record.layers is not None, "the decompose stage gives every record its layers"
             with self.clock.measure("quantise"):
                 record.layers = stored(record.layers)
             self.ids.update(record.layers.instance_ids)
@@ -232,7 +240,7 @@ def completion_shown(config: RunConfig) -> bool:
 
 
 def completed(
-    pairs: Iterator[tuple[Frame, FrameRecord]], edit: EditSpec, clock: StageClock
+    pairs: Iterable[tuple[Frame, FrameRecord]], edit: EditSpec, clock: StageClock
 ) -> Iterator[tuple[Frame, LayerStack]]:
     """Each frame with its background completed, through the streaming completion (frames come back after
     its look-ahead, in order)."""
@@ -240,6 +248,7 @@ def completed(
     frames: Alongside[Frame] = Alongside()
     for frame, record in pairs:
         frames.keep(frame)
+        assert record.layers is not None, "a LayerPass gives every record its layers"
         with clock.measure("completion"):
             done = stream.push(record.layers, record.camera)
         for item in done:
@@ -265,6 +274,13 @@ def edited(
         yield frames.take(), stack
 
 
+def layer_stacks(pairs: Iterable[tuple[Frame, FrameRecord]]) -> Iterator[tuple[Frame, LayerStack]]:
+    """Each frame with its record's layers, as they come from a :class:`LayerPass`."""
+    for frame, record in pairs:
+        assert record.layers is not None, "a LayerPass gives every record its layers"
+        yield frame, record.layers
+
+
 def render(stack: LayerStack) -> np.ndarray:
     """``(H, W, 3)`` uint8 RGB of a frame's layers composited."""
     return np.ascontiguousarray(tensor_to_image(stack.render()))
@@ -277,7 +293,7 @@ def write_video(
     ``path`` with the source's timing and audio."""
     clock, info = layer_pass.clock, layer_pass.info
     with _video_writer(path, info, layer_pass.source, config.crf, config.preset, not config.fast_encode) as writer:
-        stacks = completed(pairs, config.edit, clock) if completion_shown(config) else ((f, r.layers) for f, r in pairs)
+        stacks = completed(pairs, config.edit, clock) if completion_shown(config) else layer_stacks(pairs)
         _encode(edited(stacks, config.edit, info, clock), writer, clock)
     return writer.summary
 
@@ -451,7 +467,7 @@ class _Sinks:
         self._layers: LayersWriter | None = None
         self._cameras: list[list[float] | None] = []
         self._people: dict[int, tuple[VideoWriter, VideoWriter]] = {}
-        self._timings: list[tuple[int, object, int | None]] = []  # each frame's pts, time base and duration so far
+        self._timings: list[tuple[int, Fraction, int | None]] = []  # each frame's pts, time base and duration so far
 
     def __enter__(self) -> _Sinks:
         info = self.layer_pass.info
@@ -472,13 +488,14 @@ class _Sinks:
         else:
             self._files.__exit__(kind, error, tb)
 
-    def tapped(self, pairs: Iterator[tuple[Frame, FrameRecord]]) -> Iterator[tuple[Frame, FrameRecord]]:
+    def tapped(self, pairs: Iterable[tuple[Frame, FrameRecord]]) -> Iterator[tuple[Frame, FrameRecord]]:
         for frame, record in pairs:
             self.take(frame, record)
             yield frame, record
 
     def take(self, frame: Frame, record: FrameRecord) -> None:
         stack = record.layers
+        assert stack is not None, "a LayerPass gives every record its layers"
         if self._layers is not None:
             with self.clock.measure("layers file"):
                 self._layers.write(stack, frame.time)
@@ -515,6 +532,7 @@ class _Sinks:
     def _person_writers(self, instance: int) -> tuple[VideoWriter, VideoWriter]:
         """Person ``instance``'s matte and RGBA videos, transparent over the frames before they appeared."""
         info, name = self.layer_pass.info, f"{self.layer_pass.source.stem}.person{instance}"
+        assert self.people is not None, "only a run writing each person's videos makes their writers"
         pair = (
             self._files.enter_context(VideoWriter(self.people / f"{name}.matte.mp4", format="matte", fps=info.frame_rate)),
             self._files.enter_context(VideoWriter(self.people / f"{name}.webm", format="vp9-alpha", fps=info.frame_rate)),
@@ -527,7 +545,7 @@ class _Sinks:
 
 def _encode(pairs: Iterator[tuple[Frame, LayerStack]], writer: VideoWriter, clock: StageClock) -> None:
     """Render each frame here and encode it on a thread of its own."""
-    encoder = BackgroundSink(lambda item: writer.write_frame(*item))
+    encoder = BackgroundSink(lambda item: writer.write_frame(*cast(tuple[Frame, np.ndarray], item)))
     try:
         for frame, stack in pairs:
             with clock.measure("render"):

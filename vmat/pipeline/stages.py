@@ -77,10 +77,15 @@ class PropagationStage(Stage):
         self._stream = MaskStream(self.prompts, self.config)
 
     def process(self, batch: list[FrameRecord]) -> list[FrameRecord]:
-        return [self._with(*ready) for record in batch for ready in self._stream.push(record.index, record.frame.image, record)]
+        stream = self._clip_stream()
+        return [self._with(*ready) for record in batch for ready in stream.push(record.index, record.frame.image, record)]
 
     def finish_clip(self) -> list[FrameRecord]:
-        return [self._with(*ready) for ready in self._stream.finish()]
+        return [self._with(*ready) for ready in self._clip_stream().finish()]
+
+    def _clip_stream(self) -> MaskStream[FrameRecord]:
+        assert self._stream is not None, "the runner calls start_clip before a clip's frames"
+        return self._stream
 
     @staticmethod
     def _with(record: FrameRecord, ids: np.ndarray) -> FrameRecord:
@@ -98,6 +103,7 @@ class MaskWriterStage(Stage):
 
     def process(self, batch: list[FrameRecord]) -> list[FrameRecord]:
         for record in batch:
+            assert record.masks is not None, "the runner puts a mask stage before the mask writer"
             write_id_mask(mask_path(self.folder, record.index), record.masks)
         return batch
 
@@ -137,9 +143,10 @@ class DepthStage(Stage):
 
     def process(self, batch: list[FrameRecord]) -> list[FrameRecord]:
         frames = images_to_tensor([record.frame.image for record in batch]).to(self.estimator.device)
+        ids = [record.masks for record in batch]
         masks = None
-        if all(record.masks is not None for record in batch):
-            masks = torch.from_numpy(np.stack([record.masks.astype(np.int64) for record in batch])).to(self.estimator.device)
+        if all(m is not None for m in ids):
+            masks = torch.from_numpy(np.stack([m.astype(np.int64) for m in ids if m is not None])).to(self.estimator.device)
         with torch.inference_mode():
             depth = self.estimator(frames, masks)
         for record, plane in zip(batch, depth[:, 0].float().cpu().numpy(), strict=True):
@@ -189,6 +196,7 @@ class CameraStage(Stage):
 
     def process(self, batch: list[FrameRecord]) -> list[FrameRecord]:
         for record in batch:
+            assert record.layers is not None, "the runner puts the decompose stage before the camera stage"
             seen = (record.layers.weights()[0] > SEEN_BACKGROUND).numpy()
             record.camera = self._tracker.update(record.frame.image, seen)
         return batch
@@ -232,10 +240,10 @@ class TemporalStage(Stage):
             return cls(None, config)
         if mode != "refiner":
             raise ConfigError(f"unknown temporal mode {mode!r}: choose one of {', '.join(TEMPORAL_MODES)}")
-        checkpoint = checkpoint or shipped_temporal_checkpoint()
-        if checkpoint is None:
+        weights = checkpoint or shipped_temporal_checkpoint()
+        if weights is None:
             raise ConfigError("this vmat has no shipped temporal refiner weights: train some with `vmat train temporal`")
-        return cls(build_temporal_refiner(checkpoint=checkpoint).to(device or "cpu"), config)
+        return cls(build_temporal_refiner(checkpoint=weights).to(device or "cpu"), config)
 
     def start_clip(self, info: VideoInfo | None) -> None:
         self._stream = TemporalRefinerStream(self.model, self.config)
@@ -245,6 +253,7 @@ class TemporalStage(Stage):
         ready = []
         for record in batch:
             stack = record.layers
+            assert stack is not None, "the runner puts the decompose stage before the temporal stage"
             # Only people in view enter the stream: a person who leaves and comes back starts afresh.
             alphas = {
                 instance: stack.alpha[plane].numpy()
@@ -263,6 +272,7 @@ class TemporalStage(Stage):
 
 def _with_alphas(record: FrameRecord, alphas: dict[int, np.ndarray]) -> FrameRecord:
     stack = record.layers
+    assert stack is not None, "records reach the temporal stream only with layers"
     alpha = stack.alpha.clone()
     for plane, instance in enumerate(stack.ids):
         if instance in alphas:
