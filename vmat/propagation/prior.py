@@ -33,7 +33,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from vmat.errors import ConfigError
-from vmat.geometry import bounding_box, processing_size
+from vmat.geometry import bounding_box, morph, processing_size
 from vmat.propagation.appearance import bhattacharyya_distance, colour_codes, colour_histogram
 from vmat.propagation.propagator import FlowPropagator, FlowPropagatorConfig, PropagationState, best_labels
 from vmat.propagation.registry import register_propagator
@@ -136,7 +136,7 @@ class PriorPropagator:
                 if not is_person:
                     objects.add(k)
                     continue
-                extra = mine & ~_dilate(person, self._margin(float(result.rois.size[i])))
+                extra = mine & ~morph(person, self._margin(float(result.rois.size[i])))
                 extra = cv2.morphologyEx(extra.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)) > 0
                 hidden = 0
                 if extra.sum() >= self.config.min_extra_share * mine.sum():
@@ -389,11 +389,6 @@ def _box(mask: np.ndarray) -> list[float]:
     """``[x0, y0, x1, y1]`` (exclusive ends) around a non-empty ``(H, W)`` bool mask."""
     rows, cols = bounding_box(mask)
     return [float(cols.start), float(rows.start), float(cols.stop), float(rows.stop)]
-
-
-def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    return cv2.dilate(mask.astype(np.uint8), kernel) > 0
 
 
 def _cover(mask: np.ndarray, roi) -> float:

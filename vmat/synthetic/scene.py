@@ -26,10 +26,10 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vmat.errors import ConfigError, InputNotFoundError
+from vmat.geometry import morph
 from vmat.synthetic.background import GroundCamera, crop, list_backgrounds, procedural_plate, user_plates
 from vmat.synthetic.compose import (
     composite,
@@ -337,7 +337,7 @@ class SyntheticScene:
             order = list(np.argsort(depths, kind="stable"))
             if self.level.name == "easy":
                 # Easy means no contact at all, hair and blur included: require a gap of a few pixels.
-                grown = [_dilate(layer > 0, 3) for layer in layers]
+                grown = [morph(layer > 0, 3) for layer in layers]
                 values.append(float(np.sum(np.sum(grown, axis=0) >= 2) > 0))
             else:
                 contributions, _ = visible_contributions(layers, order)
@@ -438,6 +438,3 @@ class SyntheticScene:
         }
 
 
-def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
