@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
-from torch.nn.functional import avg_pool2d, interpolate, max_pool2d, pad, unfold
+from torch.nn.functional import avg_pool2d, interpolate, max_pool2d, pad
 
 from vmat.editing.blending import poisson_membrane
 from vmat.geometry import bounding_box
@@ -81,6 +81,29 @@ def _diffusion_fill(level: _Level) -> torch.Tensor:
     return torch.from_numpy(filled).to(level.image).permute(2, 0, 1) / 255.0
 
 
+class _Patches:
+    """The patches of a ``(3, h, w)`` picture, indexed by flat pixel position: ``patches[positions]`` is
+    ``(n, 3 * patch**2)`` (channel, then row, then column, as ``unfold`` lays them out).
+
+    Gathered on demand rather than unfolded into an ``(h * w, 3 * patch**2)`` table: the search only ever
+    reads the targets' patches and its candidates', and the table of a 720p plate took half a gigabyte.
+    """
+
+    def __init__(self, image: torch.Tensor, patch: int) -> None:
+        radius = patch // 2
+        _, height, width = image.shape
+        self.width, self.padded_width = width, width + 2 * radius
+        self.flat = pad(image[None], (radius,) * 4, mode="replicate")[0].reshape(3, -1)
+        rows, cols = torch.meshgrid(torch.arange(patch), torch.arange(patch), indexing="ij")
+        self.offsets = (rows * self.padded_width + cols).flatten().to(image.device)
+
+    def __getitem__(self, positions: torch.Tensor) -> torch.Tensor:
+        # A patch centred on (y, x) starts at (y, x) of the padded picture.
+        corner = (positions // self.width) * self.padded_width + positions % self.width
+        values = self.flat[:, corner[:, None] + self.offsets]
+        return values.permute(1, 0, 2).reshape(positions.numel(), -1)
+
+
 class _Field:
     """A nearest-neighbour field over the target pixels (those whose patch touches the unknown region).
 
@@ -109,19 +132,17 @@ class _Field:
         self.source = self.sources[picks.to(self.sources.device)]
         self.distance = torch.empty(0)
 
-    def patches(self) -> torch.Tensor:
-        """``(h * w, 3 * patch**2)`` every pixel's patch (edges padded by replication)."""
-        radius = self.patch // 2
-        padded = pad(self.level.image[None], (radius,) * 4, mode="replicate")
-        return unfold(padded, self.patch)[0].T
+    def patches(self) -> _Patches:
+        """Every pixel's patch, gathered when asked for (edges padded by replication)."""
+        return _Patches(self.level.image, self.patch)
 
-    def score(self, features: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+    def score(self, features: _Patches, candidates: torch.Tensor) -> torch.Tensor:
         """Sum of squared differences between each target's patch and its candidate's (inf when invalid)."""
         safe = candidates.clamp(0, self.valid.numel() - 1)
         distance = (self.target_features - features[safe]).square_().sum(1)
         return torch.where(self.valid[safe] & (candidates >= 0), distance, torch.inf)
 
-    def consider(self, features: torch.Tensor, candidates: torch.Tensor) -> None:
+    def consider(self, features: _Patches, candidates: torch.Tensor) -> None:
         """Move each target to its candidate where that matches strictly better. Only usable candidates that
         differ from the current match can win, so only those are scored: once the field is coherent most
         proposals are the match itself, and gathering their patches was most of the search's time."""
@@ -136,7 +157,7 @@ class _Field:
         self.source[winners] = proposed[better]
         self.distance[winners] = distance[better]
 
-    def search(self, features: torch.Tensor, rounds: int, reach: float) -> None:
+    def search(self, features: _Patches, rounds: int, reach: float) -> None:
         """PatchMatch, every target at once: neighbours' matches shifted back, then random search from
         ``reach`` pixels away down to one."""
         self.target_features = features[self.targets]
@@ -162,14 +183,14 @@ class _Field:
                 sy0, sx0 = self.source // self.width, self.source % self.width
                 radius /= 2.0
 
-    def vote(self, features: torch.Tensor, *, best_only: bool) -> torch.Tensor:
+    def vote(self, features: _Patches, *, best_only: bool) -> torch.Tensor:
         """``(3, h, w)`` what the matched patches say each pixel is: their weighted mean (Wexler's vote),
         or with ``best_only`` the pixel of the best-matching patch covering it."""
         radius = self.patch // 2
         # Patches nearer the known region are more trustworthy (Wexler's 1.3 ** -distance), and closer
         # matches more than poorer ones.
         unknown = self.level.unknown.cpu().numpy().astype(np.uint8)
-        to_known = torch.from_numpy(cv2.distanceTransform(unknown, cv2.DIST_L2, 3)).flatten().to(features.device)
+        to_known = torch.from_numpy(cv2.distanceTransform(unknown, cv2.DIST_L2, 3)).flatten().to(self.level.image.device)
         spread = self.distance.median().clamp_min(1e-6)
         weight = torch.exp(-self.distance / (2 * spread)) * 1.3 ** (-to_known[self.targets])
         ys, xs = self.targets // self.width, self.targets % self.width
@@ -180,17 +201,17 @@ class _Field:
         if best_only:
             # Each pixel keeps the vote of its highest-weight covering patch: first the per-pixel maximum
             # over every offset, then the value of the patch that reached it.
-            best = torch.full((size,), -1.0, device=features.device)
+            best = torch.full((size,), -1.0, device=self.level.image.device)
             for ky, kx in offsets:
                 best.scatter_reduce_(0, (ys + ky) * stride + (xs + kx), weight, reduce="amax")
-            colour = torch.zeros(size, 3, device=features.device)
+            colour = torch.zeros(size, 3, device=self.level.image.device)
             for ky, kx in offsets:
                 position = (ys + ky) * stride + (xs + kx)
                 winner = weight >= best[position]
                 colour[position[winner]] = source[winner, :, ky, kx]
         else:
-            colour = torch.zeros(size, 3, device=features.device)
-            total = torch.zeros(size, device=features.device)
+            colour = torch.zeros(size, 3, device=self.level.image.device)
+            total = torch.zeros(size, device=self.level.image.device)
             for ky, kx in offsets:
                 position = (ys + ky) * stride + (xs + kx)
                 colour.index_add_(0, position, source[:, :, ky, kx] * weight[:, None])
