@@ -1,7 +1,8 @@
 """``vmat bench pipeline``: the whole pipeline's speed and peak memory, next to the raw decode+encode loop.
 
 Each configuration (every ``--config`` file at every size) runs ``vmat run`` in a child process of its own, so
-the peak resident memory reported (``ru_maxrss`` of that child) is the pipeline's alone; the raw loop
+the peak resident memory reported (``ru_maxrss`` of that child, plus its pipeline's second process's) is the
+pipeline's alone; the raw loop
 (:func:`vmat.bench.io.plain_pyav_passthrough`) runs in this process first, as the floor no pipeline can beat.
 ``--frames`` loops the clip (re-encoded, lossless-ish) to a given length, which is how memory is shown flat in clip length.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import resource
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -56,8 +56,8 @@ def _child(clip: str, output: str, config: RunConfig, queue: multiprocessing.Que
     except VmatError as error:  # the user's mistake (a bad prompt, say): one line in the parent, no traceback
         queue.put(str(error))
         return
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
-    queue.put((summary.frames, summary.wall_seconds, peak_kb / 1024, dict(summary.stage_seconds)))
+    # This process's peak plus the pipeline's second process's (each its own peak: an upper bound of the two at once).
+    queue.put((summary.frames, summary.wall_seconds, summary.peak_rss_mb, dict(summary.stage_seconds)))
 
 
 def run_in_child(name: str, clip: str | os.PathLike[str], output: str | os.PathLike[str], config: RunConfig) -> PipelineRun:

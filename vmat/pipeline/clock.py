@@ -34,6 +34,11 @@ class StageClock:
             if self._open:
                 self._open[-1] += elapsed
 
+    def add(self, seconds: dict[str, float]) -> None:
+        """Charge time measured elsewhere (another process's clock) to its stages."""
+        for name, value in seconds.items():
+            self.seconds[name] = self.seconds.get(name, 0.0) + value
+
     def iterate(self, name: str, items: Iterable[T]) -> Iterator[T]:
         """Yield ``items``, charging the time spent producing each to ``name``."""
         iterator = iter(items)

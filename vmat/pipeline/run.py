@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -34,6 +35,7 @@ from vmat.editing import complete_background
 from vmat.editing.completion import CompletionConfig
 from vmat.editing.completion_stream import CompletionStream
 from vmat.errors import ConfigError, OutputError
+from vmat.geometry import processing_size
 from vmat.io import VideoWriter, WriteSummary, open_video
 from vmat.io.atomic import atomic_output, atomic_outputs, check_new_output, created_folder
 from vmat.io.frame import Frame
@@ -45,7 +47,8 @@ from vmat.layers.store import check_source, source_fingerprint
 from vmat.pipeline.clock import StageClock
 from vmat.pipeline.edits import EditSpec, apply_edits, check_background
 from vmat.pipeline.record import FrameRecord
-from vmat.pipeline.stage import InProcessRunner, Stage, StageChain, StageFactory, StageRunner, chained
+from vmat.pipeline.pipelined import PipelinedRunner
+from vmat.pipeline.stage import InProcessRunner, StageFactory, StageRunner, chained, timed
 from vmat.pipeline.stages import (
     CameraStage,
     DecomposeStage,
@@ -108,9 +111,14 @@ class RunConfig:
     # mask files are numbered from 0 at ``start``.
     start: int = 0
     end: int | None = None
-    # Torch intra-op threads while the run lasts (None: leave torch's setting). One thread per process: a second
+    # Torch intra-op and OpenCV threads per process while the run lasts (None: leave their settings). One: a second
     # gained about 1% on an idle 2-core machine and cost 2-3x when anything else ran (docs/results/pipeline.md).
     torch_threads: int | None = 1
+    # The leading stages in a second process, alongside the rest (vmat.pipeline.pipelined): None means on when the
+    # machine has two CPUs or more. ``pipeline_split`` names the last stage of the second process (None: the
+    # split that balances the measured stage costs).
+    pipelining: bool | None = None
+    pipeline_split: str | None = None
 
 
 @dataclass
@@ -122,6 +130,7 @@ class RunSummary:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     wall_seconds: float = 0.0
     ids: list[int] = field(default_factory=list)
+    peak_rss_mb: float = 0.0  # this process's peak resident memory plus the pipeline's second process's
 
     def describe(self) -> str:
         rate = self.frames / self.wall_seconds if self.wall_seconds else 0.0
@@ -184,7 +193,7 @@ class LayerPass:
     ) -> None:
         self.source, self.config = Path(source), config
         self.clock = clock or StageClock()
-        self.runner = runner or InProcessRunner(wrap=partial(_timed, clock=self.clock))
+        self.runner = runner
         if config.masks_folder is None:
             prompts = prompts if prompts is not None else prompt_rounds(config.prompt, config.prompt_frame)
         self.factories = stage_factories(config, prompts, masks_out)
@@ -221,13 +230,49 @@ class LayerPass:
                 frames.keep(frame)
                 yield FrameRecord(frame)
 
-        processed = self.runner.run(decoded(), self.factories, self.info, self.config.batch_size)
+        processed = self._runner().run(decoded(), self.factories, self.info, self.config.batch_size)
+        # Closed with the pass, so a run that stops early (an error, Ctrl-C) stops the stages' second process too.
+        self._files.callback(getattr(processed, "close", lambda: None))
         for frame, record in paired(processed, frames):
             assert record.layers is not None, "the decompose stage gives every record its layers"
             with self.clock.measure("quantise"):
                 record.layers = stored(record.layers)
             self.ids.update(record.layers.instance_ids)
             yield frame, record
+
+
+    @property
+    def second_process_rss_mb(self) -> float:
+        """The peak resident memory of the stages' second process (0 when the stages ran in this one)."""
+        return self.runner.peak_rss_mb if isinstance(self.runner, PipelinedRunner) else 0.0
+
+    def _runner(self) -> StageRunner:
+        """The runner given, else the stages in this process, or in two when pipelining (the default on two CPUs)."""
+        config = self.config
+        pipelining = config.pipelining if config.pipelining is not None else (os.cpu_count() or 1) >= 2
+        if self.runner is None and not pipelining:
+            self.runner = InProcessRunner(wrap=partial(timed, clock=self.clock))
+        elif self.runner is None:
+            scale = 1.0
+            if config.process_size is not None:
+                width, height = processing_size(self.info.width, self.info.height, config.process_size)
+                scale = width * height / (self.info.width * self.info.height)
+            self.runner = PipelinedRunner(
+                config.pipeline_split, clock=self.clock, downstream=downstream_stages(config), scale=scale,
+                threads=config.torch_threads,
+            )
+        return self.runner
+
+
+def downstream_stages(config: RunConfig) -> list[str]:
+    """The steps a run takes after the stages, by :class:`~vmat.pipeline.stage.Stage` name (their costs choose
+    the pipelining split)."""
+    steps = ["quantise"]
+    steps += ["completion"] if completion_shown(config) else []
+    steps += ["upsample"] if config.process_size is not None else []
+    steps += ["edit", "render"] if config.write_video else []
+    steps += ["layers file"] if config.write_layers else []
+    return steps
 
 
 def completion_shown(config: RunConfig) -> bool:
@@ -444,10 +489,12 @@ def run_clip(
             _check_ids(config.edit, layer_pass.ids)
         summary.frames = sinks.frames
         summary.ids = sorted(layer_pass.ids)
+        summary.peak_rss_mb = layer_pass.second_process_rss_mb
         summary.outputs = [*_masks_lines(layer_pass, masks), *sinks.lines, *summary.outputs]
     summary.outputs = [staging.shown(line) for line in summary.outputs]
     summary.wall_seconds = time.perf_counter() - started
     summary.stage_seconds = clock.seconds
+    summary.peak_rss_mb += resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
     return summary
 
 
@@ -604,32 +651,6 @@ class _ClockedLayers:
 
     def __iter__(self) -> Iterator:
         return self.clock.iterate("layers file", self.layers)
-
-
-def _timed(stage: Stage, clock: StageClock) -> Stage:
-    """``stage`` with its work charged to its name on ``clock`` (each stage of a chain to its own)."""
-    if isinstance(stage, StageChain):
-        return StageChain([_TimedStage(inner, clock) for inner in stage.stages])
-    return _TimedStage(stage, clock)
-
-
-class _TimedStage(Stage):
-    """A stage whose work is charged to its name on the run's clock."""
-
-    def __init__(self, inner: Stage, clock: StageClock) -> None:
-        self.inner, self.clock = inner, clock
-        self.name, self.ordered = inner.name, inner.ordered
-
-    def start_clip(self, info) -> None:
-        self.inner.start_clip(info)
-
-    def process(self, batch: list[FrameRecord]) -> list[FrameRecord]:
-        with self.clock.measure(self.name):
-            return self.inner.process(batch)
-
-    def finish_clip(self) -> list[FrameRecord]:
-        with self.clock.measure(self.name):
-            return self.inner.finish_clip()
 
 
 def _make_folder(folder: Path) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from itertools import islice
 from typing import Protocol
 
 from vmat.io.metadata import VideoInfo
+from vmat.pipeline.clock import StageClock
 from vmat.pipeline.record import FrameRecord
 
 
@@ -92,6 +94,47 @@ class StageChain(Stage):
 def chained(*factories: StageFactory) -> StageChain:
     """The stages ``factories`` build, as one :class:`StageChain`; ``partial(chained, a, b)`` is its factory."""
     return StageChain([factory() for factory in factories])
+
+
+def stage_names(factory: StageFactory) -> list[str]:
+    """The names of the stages ``factory`` builds (several for a :func:`chained` one), without building them: a
+    factory is a :class:`Stage` class, a classmethod of one (``DepthStage.build``), a ``partial`` of either, or
+    a ``partial`` of :func:`chained`. ``["stage"]`` for any other callable."""
+    target: object = factory
+    arguments: tuple = ()
+    while isinstance(target, partial):
+        arguments = target.args + arguments
+        target = target.func
+    if target is chained:
+        return [name for part in arguments for name in stage_names(part)]
+    owner = getattr(target, "__self__", target)
+    return [owner.name if isinstance(owner, type) and issubclass(owner, Stage) else Stage.name]
+
+
+def timed(stage: Stage, clock: StageClock) -> Stage:
+    """``stage`` with its work charged to its name on ``clock`` (each stage of a chain to its own)."""
+    if isinstance(stage, StageChain):
+        return StageChain([TimedStage(inner, clock) for inner in stage.stages])
+    return TimedStage(stage, clock)
+
+
+class TimedStage(Stage):
+    """A stage whose work is charged to its name on a run's clock."""
+
+    def __init__(self, inner: Stage, clock: StageClock) -> None:
+        self.inner, self.clock = inner, clock
+        self.name, self.ordered = inner.name, inner.ordered
+
+    def start_clip(self, info: VideoInfo) -> None:
+        self.inner.start_clip(info)
+
+    def process(self, batch: list[FrameRecord]) -> list[FrameRecord]:
+        with self.clock.measure(self.name):
+            return self.inner.process(batch)
+
+    def finish_clip(self) -> list[FrameRecord]:
+        with self.clock.measure(self.name):
+            return self.inner.finish_clip()
 
 
 class StageRunner(Protocol):

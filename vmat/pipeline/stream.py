@@ -52,18 +52,21 @@ def _rounded(values: torch.Tensor, scale: float) -> torch.Tensor:
 
 @contextmanager
 def torch_threads(count: int | None) -> Iterator[None]:
-    """Torch's intra-op thread count set to ``count`` while the block runs (``None``: unchanged)."""
+    """Torch's intra-op and OpenCV's thread counts set to ``count`` while the block runs (``None``: unchanged)."""
+    import cv2
     import torch
 
     if count is None:
         yield
         return
-    before = torch.get_num_threads()
+    before = torch.get_num_threads(), cv2.getNumThreads()
     torch.set_num_threads(count)
+    cv2.setNumThreads(count)
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        torch.set_num_threads(before[0])
+        cv2.setNumThreads(before[1])
 
 
 def in_thread(items: Iterable[T], ahead: int = 4) -> Iterator[T]:

@@ -1,0 +1,344 @@
+"""Both cores busy: a clip's leading stages in a second process, the rest in this one, frames in order.
+
+:class:`PipelinedRunner` is a :class:`~vmat.pipeline.stage.StageRunner`: the stages up to a split point
+(mask propagation and depth, say) run in a child process on the next frames while this process runs the
+stages after it and whatever the caller does with the records (completion, upsampling, edits, render). The
+split is chosen from :data:`STAGE_MS`, the measured cost of every stage, so that the two processes carry
+about the same work; ``split`` names it instead.
+
+- The child is forked from a forkserver that has imported the stages' modules (a warm start), builds its
+  stages from the factories (models load there, as on a Ray actor) and runs torch and OpenCV at
+  ``threads`` threads, like this process.
+- Records cross in batches through two pipes, each read by a thread of its own at the far end, so neither
+  process waits for the other to be free to read. At most ``ahead`` batches are sent that the child's
+  stages have not taken yet: memory stays bounded whatever the clip's length.
+- Both sides batch each stage's input as :func:`~vmat.pipeline.stage.run_stages` does, so every stage sees
+  the same batches as in one process and the records come back in frame order with the same contents.
+- An error in the child is raised here (a :class:`~vmat.errors.VmatError` as the same one-line error, any
+  other with the child's traceback as a note); a child that dies ends the run with
+  :class:`SecondProcessError`; closing the records' iterator (Ctrl-C, an error here) stops the child.
+- The child's stage times are added to ``clock`` at the end of the clip; ``wait`` is this process waiting
+  for the child, ``idle`` the child waiting for this process, ``handoff`` both sending records.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import pickle
+import queue
+import resource
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+import torch
+
+from vmat.errors import ConfigError, VmatError
+from vmat.io.metadata import VideoInfo
+from vmat.pipeline.clock import StageClock
+from vmat.pipeline.record import FrameRecord
+from vmat.pipeline.stage import Stage, StageFactory, batched, run_stages, stage_names, timed
+from vmat.pipeline.stream import torch_threads
+
+# Milliseconds per frame of each stage at 1280x720 on the 2-core machine, one thread each (docs/results/
+# pipeline.md, "Current"; "handoff" is one 720p record with its layers crossing between the processes). Only
+# their ratios matter. Stages working at the processing size scale with its pixel count.
+STAGE_MS: dict[str, float] = {
+    "masks": 105.0, "depth": 18.0, "decompose": 77.0, "camera": 16.0, "temporal": 35.0, "quantise": 20.0,
+    "completion": 950.0, "upsample": 58.0, "edit": 7.0, "render": 37.0, "layers file": 29.0,
+}
+AT_PROCESSING_SIZE = frozenset({"depth", "decompose", "camera", "temporal", "quantise", "completion", "layers file"})
+# The stages that give a record its layers: after them, a record crossing to this process carries them too.
+LAYERED_AFTER = frozenset({"decompose"})
+HANDOFF_MS = {"frame": 4.0, "layers": 25.0}
+
+
+class SecondProcessError(VmatError):
+    """The pipeline's second process stopped before the end of the clip (killed, out of memory)."""
+
+
+def split_point(
+    names: Sequence[Sequence[str]],
+    downstream: Iterable[str] = (),
+    scale: float = 1.0,
+    costs: dict[str, float] = STAGE_MS,
+    handoff: dict[str, float] = HANDOFF_MS,
+) -> int:
+    """How many of the leading stages (``names``: the stage names each factory builds) to run in the second
+    process so that the busier process has the least to do: this one runs the rest and ``downstream`` (what
+    the caller does with the records), and both pay for the records crossing (dearer once they carry layers).
+    ``scale``: the processing size's share of the source's pixels."""
+
+    def cost(name: str) -> float:
+        return costs.get(name, 0.0) * (scale if name in AT_PROCESSING_SIZE else 1.0)
+
+    stage_ms = [sum(cost(name) for name in group) for group in names]
+    after = sum(cost(name) for name in downstream)
+    best, best_load, layered = 1, float("inf"), False
+    for count in range(1, len(names) + 1):
+        layered = layered or any(name in LAYERED_AFTER for name in names[count - 1])
+        crossing = handoff["layers"] * scale if layered else handoff["frame"]
+        load = max(sum(stage_ms[:count]), sum(stage_ms[count:]) + after) + crossing
+        if load < best_load:
+            best, best_load = count, load
+    return best
+
+
+class PipelinedRunner:
+    """Runs a clip's leading stages in a second process and the rest here (see the module docstring).
+
+    ``split``: the name of the last stage the second process runs (default: chosen by :func:`split_point` from
+    ``downstream`` and ``scale``). ``clock``: where every stage's time is charged, both processes'.
+    ``threads``: torch and OpenCV threads of the second process. ``ahead``: batches sent and not yet taken.
+    """
+
+    def __init__(
+        self,
+        split: str | None = None,
+        *,
+        clock: StageClock | None = None,
+        downstream: Iterable[str] = (),
+        scale: float = 1.0,
+        threads: int | None = 1,
+        ahead: int = 2,
+    ) -> None:
+        self.split, self.downstream, self.scale = split, tuple(downstream), scale
+        self.clock = clock or StageClock()
+        self.threads, self.ahead = threads, ahead
+        self.peak_rss_mb = 0.0  # the second process's peak resident memory, over every clip run so far
+
+    def split_of(self, factories: list[StageFactory]) -> int:
+        """How many of ``factories``' stages the second process runs."""
+        names = [stage_names(factory) for factory in factories]
+        if self.split is None:
+            return split_point(names, self.downstream, self.scale)
+        for count, group in enumerate(names, start=1):
+            if self.split in group:
+                return count
+        known = ", ".join(name for group in names for name in group)
+        raise ConfigError(f"pipeline split {self.split!r} is not one of this run's stages: {known}")
+
+    def run(
+        self, records: Iterable[FrameRecord], factories: list[StageFactory], info: VideoInfo, batch_size: int
+    ) -> Iterator[FrameRecord]:
+        count = self.split_of(factories) if factories else 0
+        here = [timed(factory(), self.clock) for factory in factories[count:]]
+        if not count:
+            return run_stages(records, here, info, batch_size)
+        return self._run(records, factories[:count], here, info, batch_size)
+
+    def _run(
+        self, records: Iterable[FrameRecord], factories: list[StageFactory], here: list[Stage], info: VideoInfo,
+        batch_size: int,
+    ) -> Iterator[FrameRecord]:
+        context = multiprocessing.get_context("forkserver")
+        # Imported once, when the forkserver starts (once per process): each child then starts in milliseconds.
+        context.set_forkserver_preload([__name__, "vmat.pipeline.stages"])
+        child_inbox, to_child = context.Pipe(duplex=False)
+        from_child, child_outbox = context.Pipe(duplex=False)
+        child = context.Process(
+            target=_serve, args=(child_inbox, child_outbox, self.threads), name="vmat-stages", daemon=True
+        )
+        with self.clock.measure("wait"), _main_module_hidden():
+            child.start()
+        # Only the child holds its ends now: when it dies, this process reads the end of its pipe at once.
+        child_inbox.close()
+        child_outbox.close()
+        inbox = _Receiver(from_child, child)
+        try:
+            _send(to_child, (factories, info, batch_size))
+            yield from run_stages(self._exchange(records, to_child, inbox, batch_size), here, info, batch_size)
+        finally:  # also when the caller closes this iterator early
+            _stop(child, to_child, inbox)
+
+    def _exchange(self, records: Iterable[FrameRecord], to_child: Connection, inbox: _Receiver, batch_size: int):
+        batches = batched(records, batch_size)
+        waiting, more = 0, True  # batches sent that the child's stages have not taken yet
+        while True:
+            while more and waiting < self.ahead:
+                batch = next(batches, None)
+                with self.clock.measure("handoff"):
+                    _send(to_child, batch)
+                more, waiting = batch is not None, waiting + (batch is not None)
+            with self.clock.measure("wait"):
+                kind, payload = inbox.get()
+            if kind == "taken":
+                waiting -= 1
+            elif kind == "record":
+                yield payload
+            elif kind == "end":
+                seconds, peak_rss_mb = payload
+                self.clock.add(seconds)
+                self.peak_rss_mb = max(self.peak_rss_mb, peak_rss_mb)
+                return
+            else:
+                raise _child_error(payload)
+
+
+@contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """While a child starts: the caller's ``__main__`` unnamed, so that the child does not import it again
+    (multiprocessing's way under spawn and forkserver, which would rerun a script without a ``__main__``
+    guard). The child runs only vmat's code; its factories must not be defined in ``__main__``."""
+    main = sys.modules["__main__"]
+    saved: dict[str, Any] = {name: main.__dict__.pop(name) for name in ("__spec__", "__file__") if name in main.__dict__}
+    main.__spec__ = None
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
+
+
+def _serve(inbox_end: Connection, outbox: Connection, threads: int | None) -> None:
+    """The second process: build the stages, run the clip's batches through them, send each record back."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent, which stops this process
+    inbox = _Receiver(inbox_end)
+    clock = StageClock()
+
+    def taken() -> Iterator[FrameRecord]:
+        while True:
+            with clock.measure("idle"):
+                batch = inbox.get()
+            if batch is None:
+                return
+            _send(outbox, ("taken", None))  # so the parent sends the next batch while these are worked on
+            yield from batch
+
+    try:
+        with torch_threads(threads):
+            factories, info, batch_size = inbox.get()
+            stages: list[Stage] = [timed(factory(), clock) for factory in factories]
+            for record in run_stages(taken(), stages, info, batch_size):
+                with clock.measure("handoff"):
+                    _send(outbox, ("record", record))
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+        _send(outbox, ("end", (clock.seconds, peak_mb)))
+    except _ParentGone:
+        pass
+    except BaseException as error:  # the parent raises it
+        try:
+            _send(outbox, ("error", _error_report(error)))
+        except OSError:
+            pass  # the parent is gone
+
+
+class _ParentGone(Exception):
+    """The parent closed its end: the run is over (finished, stopped, or the parent died)."""
+
+
+class _Receiver:
+    """Messages from a pipe, read and unpickled by a thread of its own as soon as they come, so that the
+    sender never waits for this process to be free. :meth:`get` raises :class:`_ParentGone` at the end of the
+    pipe, or :class:`SecondProcessError` when ``sender`` (the child) stops without finishing."""
+
+    def __init__(self, connection: Connection, sender: BaseProcess | None = None) -> None:
+        self.connection, self.sender = connection, sender
+        self._messages: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._read, name="vmat-receive", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = pickle.loads(self.connection.recv_bytes())
+            except (EOFError, OSError):
+                self._messages.put(_CLOSED)
+                return
+            self._messages.put(message)
+
+    def get(self) -> Any:
+        while True:
+            try:
+                message = self._messages.get(timeout=0.5)  # in slices: Ctrl-C reaches a waiting main thread
+            except queue.Empty:
+                continue
+            if message is _CLOSED:
+                self._messages.put(_CLOSED)  # for any later get
+                if self.sender is None:
+                    raise _ParentGone
+                self.sender.join(5.0)
+                raise SecondProcessError(
+                    f"the pipeline's second process stopped before the end of the clip ({_exit(self.sender.exitcode)}); "
+                    "run with --no-pipelining to use one process"
+                )
+            return message
+
+    def join(self) -> None:
+        self._thread.join()
+        self.connection.close()
+
+
+_CLOSED = object()
+
+
+def _exit(code: int | None) -> str:
+    if code is None:
+        return "it closed its pipe"
+    if code < 0:
+        name = signal.Signals(-code).name
+        return f"killed by {name}" + (", perhaps for lack of memory" if name == "SIGKILL" else "")
+    return f"exit status {code}"
+
+
+def _stop(child: BaseProcess, to_child: Connection, inbox: _Receiver) -> None:
+    """End the child: closing its inbox stops it between batches; one busy in a stage is terminated."""
+    to_child.close()
+    child.join(2.0)
+    if child.is_alive():
+        child.terminate()
+        child.join(2.0)
+    if child.is_alive():
+        child.kill()
+        child.join()
+    inbox.join()
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles CPU tensors as numpy arrays: torch's own pickling goes through ``torch.save``, several times slower."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is torch.Tensor and obj.device.type == "cpu" and not obj.requires_grad and obj.dtype in _NUMPY_DTYPES:
+            return torch.from_numpy, (obj.numpy(),)
+        return NotImplemented
+
+
+_NUMPY_DTYPES = frozenset(
+    {torch.float32, torch.float64, torch.float16, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool}
+)
+
+
+def _send(connection: Connection, message: Any) -> None:
+    buffer = io.BytesIO()
+    _Pickler(buffer, protocol=5).dump(message)
+    connection.send_bytes(buffer.getbuffer())
+
+
+def _error_report(error: BaseException) -> tuple[bytes | None, bool, str, str, str]:
+    """``error`` as the parent can raise it: pickled when it comes back whole, and by kind, message and traceback."""
+    blob: bytes | None = None
+    try:
+        pickled = pickle.dumps(error)
+        pickle.loads(pickled)  # an exception whose constructor takes more than its message does not come back
+        blob = pickled
+    except Exception:
+        pass
+    return blob, isinstance(error, VmatError), type(error).__name__, str(error), traceback.format_exc()
+
+
+def _child_error(report: tuple[bytes | None, bool, str, str, str]) -> BaseException:
+    blob, user_error, kind, message, trace = report
+    if blob is not None:
+        error: BaseException = pickle.loads(blob)
+    else:
+        error = VmatError(message) if user_error else RuntimeError(f"{kind}: {message}")
+    if not user_error:
+        error.add_note(f"in the pipeline's second process:\n{trace}")
+    return error
