@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import multiprocessing
+import os
 import pickle
 import queue
 import resource
@@ -57,7 +58,7 @@ STAGE_MS: dict[str, float] = {
 AT_PROCESSING_SIZE = frozenset({"depth", "decompose", "camera", "temporal", "quantise", "completion", "layers file"})
 # The stages that give a record its layers: after them, a record crossing to this process carries them too.
 LAYERED_AFTER = frozenset({"decompose"})
-HANDOFF_MS = {"frame": 4.0, "layers": 25.0}
+HANDOFF_MS = {"frame": 5.0, "layers": 25.0}
 
 
 class SecondProcessError(VmatError):
@@ -248,7 +249,7 @@ class _Receiver:
     def _read(self) -> None:
         while True:
             try:
-                message = pickle.loads(self.connection.recv_bytes())
+                message = _receive(self.connection)
             except (EOFError, OSError):
                 self._messages.put(_CLOSED)
                 return
@@ -316,9 +317,30 @@ _NUMPY_DTYPES = frozenset(
 
 
 def _send(connection: Connection, message: Any) -> None:
-    buffer = io.BytesIO()
-    _Pickler(buffer, protocol=5).dump(message)
-    connection.send_bytes(buffer.getbuffer())
+    """``message`` pickled with its arrays out of band: a framed header (the pickle and the arrays' sizes), then
+    each array's memory written to the pipe as it is and read by :func:`_receive` straight into the memory of
+    the array it rebuilds (multiprocessing's own framing would copy each array three more times)."""
+    buffers: list[pickle.PickleBuffer] = []
+    stream = io.BytesIO()
+    _Pickler(stream, protocol=5, buffer_callback=buffers.append).dump(message)
+    views = [buffer.raw() for buffer in buffers]
+    connection.send_bytes(pickle.dumps((stream.getvalue(), [view.nbytes for view in views])))
+    for view in views:
+        while view:
+            view = view[os.write(connection.fileno(), view) :]
+
+
+def _receive(connection: Connection) -> Any:
+    stream, sizes = pickle.loads(connection.recv_bytes())
+    buffers = [bytearray(size) for size in sizes]
+    for buffer in buffers:
+        view = memoryview(buffer)
+        while view:
+            read = os.readv(connection.fileno(), [view])
+            if not read:
+                raise EOFError
+            view = view[read:]
+    return pickle.loads(stream, buffers=buffers)
 
 
 def _error_report(error: BaseException) -> tuple[bytes | None, bool, str, str, str]:
