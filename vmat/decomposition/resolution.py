@@ -15,6 +15,7 @@ output:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import cv2
@@ -24,6 +25,7 @@ import torch
 from vmat.filters import guided_coefficients
 from vmat.layers import LayerStack
 from vmat.layers.compositing import effective_weights
+from vmat.layers.stack import BACKGROUND_ID
 
 
 @dataclass(frozen=True)
@@ -80,10 +82,14 @@ def _region(mask: np.ndarray, full_size: tuple[int, int], margin: int) -> tuple[
     )
 
 
-def upsample_layers(stack: LayerStack, image: np.ndarray, config: UpsampleConfig = UpsampleConfig()) -> LayerStack:
+def upsample_layers(
+    stack: LayerStack, image: np.ndarray, config: UpsampleConfig = UpsampleConfig(), discard: Collection[int] = ()
+) -> LayerStack:
     """``stack`` (made at a processing size) at the size of ``image`` ``(H, W, 3)`` uint8, the full-size frame.
 
-    Only the boxes around people are resampled; elsewhere the background is the frame itself.
+    Only the boxes around people are resampled; elsewhere the background is the frame itself. The planes of
+    the ids in ``discard`` (people an edit removes; 0 for a background it replaces) get no colour, as it would
+    not be seen; their alpha is made all the same, as it decides what the other planes show.
     """
     height, width = image.shape[:2]
     if (stack.height, stack.width) == (height, width):
@@ -97,7 +103,8 @@ def upsample_layers(stack: LayerStack, image: np.ndarray, config: UpsampleConfig
     alpha = np.zeros((planes, height, width), np.float32)
     alpha[0] = 1.0
     colour = np.zeros((planes, height, width, 3), np.float32)
-    colour[0] = full
+    if BACKGROUND_ID not in discard:
+        colour[0] = full
     small_size = (stack.width, stack.height)
     margin = 2 + round(config.radius * width / stack.width)
     # The guided filter's coefficients reach 2 * radius small pixels (two box filters) beyond what they serve.
@@ -120,12 +127,14 @@ def upsample_layers(stack: LayerStack, image: np.ndarray, config: UpsampleConfig
             guided += _enlarge(b, small_size, full_size, *region, origin)
             enlarged = np.where(soft, np.clip(guided, 0.0, 1.0), enlarged)
         alpha[plane][region] = enlarged
-        colour[plane][region] = _enlarge(small_colour[plane], small_size, full_size, *region)
+        if stack.ids[plane] not in discard:
+            colour[plane][region] = _enlarge(small_colour[plane], small_size, full_size, *region)
     region = _region(union, full_size, margin)
     if region is not None:
         # Inside the people's box, the frame's own pixel wherever a plane is what the camera saw.
-        colour[0][region] = _enlarge(small_colour[0], small_size, full_size, *region)
+        if BACKGROUND_ID not in discard:
+            colour[0][region] = _enlarge(small_colour[0], small_size, full_size, *region)
         seen = effective_weights(torch.from_numpy(alpha[(slice(None), *region)]), stack.order()).numpy() >= config.opaque_above
-        for plane in range(planes):
+        for plane in [plane for plane in range(planes) if stack.ids[plane] not in discard]:
             colour[plane][region][seen[plane]] = full[region][seen[plane]]
     return LayerStack(torch.from_numpy(colour).permute(0, 3, 1, 2), torch.from_numpy(alpha), stack.depth.clone(), stack.ids)

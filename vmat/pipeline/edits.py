@@ -24,6 +24,7 @@ from vmat.editing import (
 from vmat.errors import ConfigError
 from vmat.io.reader import open_video
 from vmat.layers import LayerStack
+from vmat.layers.stack import BACKGROUND_ID
 
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
@@ -57,6 +58,17 @@ class EditSpec:
     def vacated_ids(self) -> tuple[int, ...]:
         """The people who leave their place (removed or moved): completion fills where they were."""
         return (*self.remove, *((self.drag.instance_id,) if self.drag is not None else ()))
+
+    @property
+    def replaces_background(self) -> bool:
+        """Whether a new background (a colour, an image or a video) hides the whole background plane (``blur:``
+        keeps the clip's own)."""
+        return self.background is not None and not self.background.startswith("blur:")
+
+    @property
+    def discarded_ids(self) -> set[int]:
+        """The planes whose colour the edits never show: removed people, and the background (0) when replaced."""
+        return set(self.remove) | ({BACKGROUND_ID} if self.replaces_background else set())
 
     @property
     def instance_ids(self) -> set[int]:

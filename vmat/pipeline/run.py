@@ -278,10 +278,7 @@ def downstream_stages(config: RunConfig) -> list[str]:
 def completion_shown(config: RunConfig) -> bool:
     """Whether the completed background can show in the video: not under a new background (a colour, an image
     or a video replaces the whole background plane; ``blur:`` keeps the clip's own)."""
-    if not (config.write_video and config.complete_background):
-        return False
-    background = config.edit.background
-    return background is None or background.startswith("blur:")
+    return config.write_video and config.complete_background and not config.edit.replaces_background
 
 
 def completed(
@@ -307,13 +304,15 @@ def completed(
 def edited(
     stacks: Iterator[tuple[Frame, LayerStack]], edit: EditSpec, info: VideoInfo, clock: StageClock
 ) -> Iterator[tuple[Frame, LayerStack]]:
-    """Each frame's layers brought to the frame's size (its detail where the source shows) and edited."""
+    """Each frame's layers brought to the frame's size (its detail where the source shows; no colour for the
+    planes the edits drop) and edited."""
     frames: Alongside[Frame] = Alongside()
+    discarded = edit.discarded_ids
 
     def upsampled() -> Iterator[LayerStack]:
         for frame, stack in stacks:
             frames.keep(frame)
-            yield upsample_layers(stack, frame.image)
+            yield upsample_layers(stack, frame.image, discard=discarded)
 
     for stack in clock.iterate("edit", apply_edits(clock.iterate("upsample", upsampled()), edit, info.width, info.height)):
         yield frames.take(), stack
