@@ -118,8 +118,9 @@ def test_crops_come_from_their_own_frame_and_repeat_the_border():
     )
     crops = crop_rois(frames, rois, 16)
     assert (crops[0] == 2).all() and (crops[2] == 0).all()
-    # ROI 1 reaches 15 pixels past the right edge: what lies beyond is the edge column, repeated.
-    assert (crops[1] == 7).all()
+    # ROI 1 reaches 15 pixels past the right edge: what lies beyond is the edge column, repeated (bilinear
+    # weights between two equal pixels may round to an ulp off 7; the left half would be 1).
+    torch.testing.assert_close(crops[1], torch.full_like(crops[1], 7.0), rtol=0, atol=1e-6)
 
 
 def test_uncrop_puts_each_crop_pixel_back_and_zero_outside():
@@ -176,3 +177,50 @@ def test_crop_and_uncrop_on_cuda_match_the_cpu():
     on_cpu = uncrop(crop_rois(frames, rois, S), rois, (90, 120))
     on_gpu = uncrop(crop_rois(frames.cuda(), rois.to("cuda"), S), rois.to("cuda"), (90, 120)).cpu()
     assert (on_cpu - on_gpu).abs().max() <= 1e-4
+
+
+def _bilinear_border(frame: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Reference: ``frame (C, H, W)`` sampled at continuous frame points ``(..., 2)``, edge pixels repeated."""
+    height, width = frame.shape[-2:]
+    x, y = points[..., 0] - 0.5, points[..., 1] - 0.5
+    x0, y0 = torch.floor(x), torch.floor(y)
+    out = 0
+    for dx, wx in ((0, x0 + 1 - x), (1, x - x0)):
+        for dy, wy in ((0, y0 + 1 - y), (1, y - y0)):
+            xi = (x0 + dx).clamp(0, width - 1).long()
+            yi = (y0 + dy).clamp(0, height - 1).long()
+            out = out + frame[:, yi, xi] * (wx * wy)
+    return out
+
+
+def test_crops_read_only_their_window_and_match_the_whole_frame_sampled():
+    # uint8 frames (divided by 255) and ROIs inside, across the edge, and wholly past it: each crop is the
+    # frame sampled bilinearly with the edge repeated, whatever window crop_rois reads it from.
+    frames = torch.randint(0, 256, (2, 3, 60, 90), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
+    rois = Rois(
+        torch.tensor([[40.0, 30.0], [85.0, 10.0], [150.0, 80.0], [20.0, 50.0]]),
+        torch.tensor([30.0, 50.0, 20.0, 70.0]),
+        torch.tensor([0.3, -0.7, 0.0, 2.0]),
+        torch.tensor([0, 1, 1, 0]),
+    )
+    crops = crop_rois(frames, rois, 32)
+    affine = rois.crop_to_frame(32).double()
+    steps = torch.arange(32, dtype=torch.float64)
+    v, u = torch.meshgrid(steps, steps, indexing="ij")
+    for n in range(len(rois)):
+        points = torch.stack([u, v], -1) @ affine[n, :, :2].T + affine[n, :, 2]
+        expected = _bilinear_border(frames[rois.frame[n]].double() / 255, points)
+        torch.testing.assert_close(crops[n].double(), expected, rtol=0, atol=1e-5)
+
+
+def test_uncrop_onto_a_smaller_grid_is_uncrop_of_the_rois_scaled_to_it():
+    crops = torch.rand(2, 1, S, S, generator=torch.Generator().manual_seed(2))
+    rois = Rois(
+        torch.tensor([[100.0, 80.0], [30.0, 150.0]]), torch.tensor([120.0, 90.0]), torch.tensor([0.4, 0.0]), torch.tensor([0, 0])
+    )
+    small = uncrop(crops, rois, (180, 240), (90, 120))
+    half = Rois(rois.center / 2, rois.size / 2, rois.rotation, rois.frame)
+    expected = uncrop(crops, half, (90, 120))
+    assert small.shape == (2, 1, 90, 120)
+    torch.testing.assert_close(small, expected, rtol=0, atol=1e-5)
+    assert (small[1, 0, :30] == 0).all()  # far from ROI 1

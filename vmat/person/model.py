@@ -105,10 +105,11 @@ def image_to_frames(image: np.ndarray, device: str | torch.device | None = None)
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(device)
 
 
-def _as_float(frames: Tensor) -> Tensor:
+def _checked(frames: Tensor) -> Tensor:
+    """``frames`` as uint8 or float32 ``(B, 3, H, W)``."""
     if frames.ndim != 4 or frames.shape[1] != 3:
         raise ValueError(f"frames must be (B, 3, H, W), got {tuple(frames.shape)}")
-    return frames.float() / 255.0 if frames.dtype == torch.uint8 else frames.float()
+    return frames if frames.dtype == torch.uint8 else frames.float()
 
 
 class PersonModel(nn.Module):
@@ -142,7 +143,12 @@ class PersonModel(nn.Module):
 
     @torch.no_grad()
     def segment(
-        self, frames: Tensor, rois: Rois | Tensor, frame: Tensor | None = None, refine_passes: int | None = None
+        self,
+        frames: Tensor,
+        rois: Rois | Tensor,
+        frame: Tensor | None = None,
+        refine_passes: int | None = None,
+        mask_size: tuple[int, int] | None = None,
     ) -> PersonSegmentation:
         """Masks, landmarks and presence of the people in ``rois`` of ``frames (B, 3, H, W)``.
 
@@ -150,14 +156,19 @@ class PersonModel(nn.Module):
         is in, default all frame 0) that :func:`roi_from_box` turns into ROIs. All people of all frames
         go through the network together; ``refine_passes`` (default the config's) re-centre each ROI on
         the person's auxiliary landmarks and run again, except where the person was not found.
+        ``mask_size`` ``(h, w)``: the masks on a grid of that size over the frame (for a caller that works
+        on a smaller copy of it; the network still crops each person from ``frames``); default ``(H, W)``.
+        Only the pixels the ROIs reach are read from ``frames``, so uint8 frames cost less than float ones.
         """
-        frames = _as_float(frames).to(self.device)
+        frames = _checked(frames).to(self.device)
         if not isinstance(rois, Rois):
             rois = roi_from_box(rois, frame)
         rois = rois.to(self.device)
+        frame_size = (frames.shape[-2], frames.shape[-1])
+        height, width = mask_size or frame_size
         if len(rois) == 0:
-            height, width = frames.shape[-2:]
-            return PersonSegmentation(frames.new_zeros(0, height, width), frames.new_zeros(0, 39, 5), frames.new_zeros(0), rois)
+            empty = torch.zeros(0, device=frames.device)
+            return PersonSegmentation(empty.new_zeros(0, height, width), empty.new_zeros(0, 39, 5), empty, rois)
         passes = self.config.refine_passes if refine_passes is None else refine_passes
         for step in range(passes + 1):
             output = self.landmarker(crop_rois(frames, rois, INPUT_SIZE), segment=step == passes)
@@ -165,7 +176,7 @@ class PersonModel(nn.Module):
             landmarks = torch.cat([project_points(landmarks[..., :3], rois, INPUT_SIZE), torch.sigmoid(landmarks[..., 3:])], -1)
             if step < passes:
                 rois = _refined(rois, landmarks, output.presence >= self.config.min_presence)
-        masks = uncrop(torch.sigmoid(output.segmentation), rois, (frames.shape[-2], frames.shape[-1]))[:, 0]
+        masks = uncrop(torch.sigmoid(output.segmentation), rois, frame_size, (height, width))[:, 0]
         return PersonSegmentation(masks, landmarks, output.presence, rois)
 
 

@@ -120,24 +120,57 @@ def _homogeneous(affine: Tensor) -> Tensor:
 
 
 def crop_rois(frames: Tensor, rois: Rois, crop_size: int) -> Tensor:
-    """Resample each ROI of ``frames (B, C, H, W)`` to ``(N, C, crop_size, crop_size)`` (bilinear).
+    """Resample each ROI of ``frames (B, C, H, W)`` to ``(N, C, crop_size, crop_size)`` float (bilinear).
 
-    Outside the frame the edge pixels are repeated (MediaPipe's default ``BORDER_REPLICATE``). Each
-    frame is sampled once for all its ROIs, so the frames are not copied per ROI.
+    ``frames`` are float, or uint8 (then values are divided by 255). Outside the frame the edge pixels are
+    repeated (MediaPipe's default ``BORDER_REPLICATE``). Each frame is sampled once for all its ROIs, and
+    only the window of it that they reach is read (and converted to float), so the cost follows the ROIs,
+    not the frame's size.
     """
     _, channels, height, width = frames.shape
-    # Crop pixel indices -> continuous frame pixels -> grid_sample's align_corners=False coordinates.
-    to_grid = frames.new_tensor([[2 / width, 0, -1], [0, 2 / height, -1], [0, 0, 1]])
-    matrix = (to_grid @ _homogeneous(rois.crop_to_frame(crop_size).to(frames.dtype)))[:, :2]
-    steps = torch.arange(crop_size, device=frames.device, dtype=frames.dtype)
-    grid = _affine_grid(matrix, steps, steps)
-    crops = frames.new_empty(len(rois), channels, crop_size, crop_size)
+    dtype = torch.float32 if frames.dtype == torch.uint8 else frames.dtype
+    affine = rois.crop_to_frame(crop_size).to(dtype)
+    steps = torch.arange(crop_size, device=frames.device, dtype=dtype)
+    crops = torch.empty(len(rois), channels, crop_size, crop_size, device=frames.device, dtype=dtype)
+    lows, highs = _reach(rois, 1.0, 1.0)
     for b in torch.unique(rois.frame).tolist():
         index = torch.nonzero(rois.frame == b).squeeze(1)
-        stacked = grid[index].reshape(1, -1, crop_size, 2)  # the frame's ROIs one under the other
-        sampled = F.grid_sample(frames[b : b + 1], stacked, mode="bilinear", padding_mode="border", align_corners=False)
+        # The window holds every pixel a bilinear sample of these ROIs reads; samples past the frame's edge
+        # read the edge, which the window keeps wherever the ROIs cross it.
+        (x0, y0), (x1, y1) = _window([lows[i] for i in index.tolist()], [highs[i] for i in index.tolist()], width, height)
+        window = frames[b : b + 1, :, y0:y1, x0:x1]
+        # In place: a new tensor from `/` loses the frame's layout and costs five times as much.
+        window = window.to(dtype).div_(255.0) if frames.dtype == torch.uint8 else window
+        # Crop pixel indices -> continuous frame pixels -> the window's grid_sample (align_corners=False) coordinates.
+        w, h = x1 - x0, y1 - y0
+        to_grid = affine.new_tensor([[2 / w, 0, -1 - 2 * x0 / w], [0, 2 / h, -1 - 2 * y0 / h], [0, 0, 1]])
+        matrix = (to_grid @ _homogeneous(affine[index]))[:, :2]
+        stacked = _affine_grid(matrix, steps, steps).reshape(1, -1, crop_size, 2)  # the ROIs one under the other
+        sampled = F.grid_sample(window, stacked, mode="bilinear", padding_mode="border", align_corners=False)
         crops[index] = sampled.view(channels, len(index), crop_size, crop_size).transpose(0, 1)
     return crops
+
+
+def _window(lows: list[list[int]], highs: list[list[int]], width: int, height: int) -> tuple[list[int], list[int]]:
+    """The smallest ``[x0, y0]``, ``[x1, y1]`` holding every box ``lows[i]`` .. ``highs[i]``, clipped to the
+    frame but never empty (a box past the frame's edge keeps that edge's pixels, which it reads)."""
+    start, stop = [], []
+    for k, size in ((0, width), (1, height)):
+        low = min(max(0, min(box[k] for box in lows)), size - 1)
+        start.append(low)
+        stop.append(max(min(size, max(box[k] for box in highs)), low + 1))
+    return start, stop
+
+
+def _reach(rois: Rois, scale_x: float, scale_y: float) -> tuple[list[list[int]], list[list[int]]]:
+    """Per ROI, the whole pixels ``[x0, y0]`` .. ``[x1, y1]`` (exclusive) of a grid ``scale_x, scale_y`` times
+    the frame's that hold its rotated square and a 2-pixel margin (for bilinear reads and fades); not
+    clipped to the frame."""
+    reach = rois.size / 2 * (torch.cos(rois.rotation).abs() + torch.sin(rois.rotation).abs())
+    scale = rois.center.new_tensor([scale_x, scale_y])
+    lows = torch.floor((rois.center - reach[:, None]) * scale - 2).long().tolist()
+    highs = torch.ceil((rois.center + reach[:, None]) * scale + 2).long().tolist()
+    return lows, highs
 
 
 def project_points(points: Tensor, rois: Rois, crop_size: int) -> Tensor:
@@ -157,27 +190,33 @@ def _frame_to_crop(rois: Rois, crop_size: int) -> Tensor:
     return torch.cat([inverse, -inverse @ affine[:, :, 2:]], -1)
 
 
-def uncrop(crops: Tensor, rois: Rois, frame_size: tuple[int, int]) -> Tensor:
+def uncrop(
+    crops: Tensor, rois: Rois, frame_size: tuple[int, int], out_size: tuple[int, int] | None = None
+) -> Tensor:
     """Warp per-ROI maps ``(N, C, S, S)`` back onto the frame: ``(N, C, H, W)``, 0 outside each ROI.
 
     Bilinear, with zeros past the crop's edge pixels, so a map fades to 0 over one crop pixel at the
     ROI's border: MediaPipe's ``WarpAffineCalculator`` with ``BORDER_ZERO``, which its pose graph uses
     to put the segmentation back (on probabilities, which scored 0.002 IoU above warping logits on
-    DAVIS). Only the frame pixels within each ROI's bounding box are sampled.
+    DAVIS). Only the frame pixels within each ROI's bounding box are sampled. ``out_size`` ``(h, w)``: the
+    maps on a grid of that size over the same frame (each output pixel samples at its centre's place in
+    the frame), for callers that work on a smaller copy of the frame; default ``frame_size`` ``(H, W)``.
     """
     height, width = frame_size
+    out_height, out_width = out_size if out_size is not None else frame_size
     count, channels, crop_size, _ = crops.shape
-    out = crops.new_zeros(count, channels, height, width)
-    # Half the side of the rotated square's bounding box, and the fade.
-    reach = rois.size / 2 * (torch.cos(rois.rotation).abs() + torch.sin(rois.rotation).abs()) + 2
-    lows = torch.floor(rois.center - reach[:, None]).clamp_min(0).long().tolist()
-    uppers = torch.ceil(rois.center + reach[:, None]).long()
-    highs = torch.minimum(uppers, torch.tensor([width, height], device=uppers.device)).tolist()
+    out = crops.new_zeros(count, channels, out_height, out_width)
+    lows, highs = _reach(rois, out_width / width, out_height / height)
     # Continuous frame pixels -> crop pixel indices -> grid_sample's align_corners=True coordinates.
     to_grid = crops.new_tensor([[2 / (crop_size - 1), 0, -1], [0, 2 / (crop_size - 1), -1], [0, 0, 1]])
-    matrix = (to_grid @ _homogeneous(_frame_to_crop(rois, crop_size).to(crops.dtype)))[:, :2]
+    matrix = to_grid @ _homogeneous(_frame_to_crop(rois, crop_size).to(crops.dtype))
+    if (out_height, out_width) != (height, width):
+        # Output pixels -> continuous frame pixels.
+        matrix = matrix @ crops.new_tensor([[width / out_width, 0, 0], [0, height / out_height, 0], [0, 0, 1]])
+    matrix = matrix[:, :2]
     for n in range(count):
         (x0, y0), (x1, y1) = lows[n], highs[n]
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, out_width), min(y1, out_height)
         if x1 <= x0 or y1 <= y0:
             continue
         xs = torch.arange(x0, x1, device=crops.device, dtype=crops.dtype) + 0.5  # pixel centres
