@@ -7,9 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from vmat.io.reader import open_video
-from vmat.person.landmarks import NUM_LANDMARKS, PoseLandmarker, pose_landmarker_state_from_tflite, refine_from_heatmap
+from vmat.person.detector import Pointwise
+from vmat.person.landmarks import (
+    NUM_LANDMARKS,
+    PoseLandmarker,
+    SingleOutput,
+    pose_landmarker_state_from_tflite,
+    refine_from_heatmap,
+)
 from vmat.person.roi import crop_rois, rois_from_boxes
 from vmat.person.tflite_reader import read_tflite
 
@@ -182,3 +190,21 @@ def test_runs_on_cuda_like_on_the_cpu(landmarker, person_crops):
     # cuDNN may use TF32 or other algorithms: compare what a user sees.
     assert (on_cpu.landmarks[..., :2] - on_gpu.landmarks[..., :2].cpu()).abs().max() <= 0.5
     assert (torch.sigmoid(on_cpu.segmentation) - torch.sigmoid(on_gpu.segmentation.cpu())).abs().max() <= 0.02
+
+
+@pytest.mark.parametrize(("cin", "cout", "width"), [(8, 8, 64), (16, 8, 32), (8, 8, 30), (48, 39, 16)])
+def test_pointwise_and_single_output_convolutions_are_plain_convolutions(cin, cout, width):
+    # Few channels (packed pixels), a width that does not pack, many channels: all the plain 1x1 convolution.
+    generator = torch.Generator().manual_seed(cin + width)
+    x = torch.rand(2, cin, 24, width, generator=generator).contiguous(memory_format=torch.channels_last)
+    pointwise = Pointwise(cin, cout)
+    single = SingleOutput(cin, 3)
+    with torch.no_grad():
+        for conv in (pointwise, single):
+            conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator))
+            conv.bias.copy_(torch.randn(conv.bias.shape, generator=generator))
+        expected = F.conv2d(x.contiguous(), pointwise.weight, pointwise.bias)
+        torch.testing.assert_close(pointwise(x), expected, rtol=0, atol=1e-5)
+        torch.testing.assert_close(pointwise(x.contiguous()), expected, rtol=0, atol=1e-5)
+        expected = F.conv2d(x.contiguous(), single.weight, single.bias, padding=1)
+        torch.testing.assert_close(single(x), expected, rtol=0, atol=1e-5)
