@@ -3,6 +3,7 @@
 import multiprocessing
 import os
 import signal
+import threading
 from contextlib import closing
 from fractions import Fraction
 from functools import partial
@@ -94,12 +95,20 @@ def _indices_and_outputs(records):
     return [(r.index, r.output.tolist(), r.masks.tolist()) for r in records]
 
 
-@pytest.mark.parametrize("split", ["hold", "scale"])
-def test_records_come_back_in_order_with_the_same_contents_and_batches(split):
+@pytest.mark.parametrize(("split", "other_thread"), [("hold", False), ("scale", False), ("scale", True)])
+def test_records_come_back_in_order_with_the_same_contents_and_batches(split, other_thread):
     factories = [partial(Hold, 11), partial(Scale, 3), partial(chained, partial(Hold), partial(Scale, 2))]
     expected = _indices_and_outputs(run_stages(_records(20), [f() for f in factories], INFO, 3))
     clock = StageClock()
-    got = _indices_and_outputs(PipelinedRunner(split, clock=clock).run(_records(20), factories, INFO, 3))
+    # With another thread running, the second process comes from the forkserver instead of a fork.
+    done = threading.Event()
+    waiting = threading.Thread(target=done.wait)
+    if other_thread:
+        waiting.start()
+    try:
+        got = _indices_and_outputs(PipelinedRunner(split, clock=clock).run(_records(20), factories, INFO, 3))
+    finally:
+        done.set()
     assert got == expected
     assert [index for index, _, _ in got] == list(range(20))
     # The child's stage times come back with the records.

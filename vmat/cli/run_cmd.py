@@ -104,6 +104,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     stages.add_argument(
         "--batch-size", type=int, metavar="N", help=f"frames per batch in the model stages (default {RunConfig.batch_size})"
     )
+    stages.add_argument(
+        "--no-pipelining",
+        action="store_true",
+        help="run every stage in this process (default with two or more CPUs: the leading stages run in a second "
+        "process alongside the rest, same outputs)",
+    )
     add_device_option(stages, "the networks run", "cpu; --depth dav2-small: cuda when present")
     add_range_options(parser)
     out = parser.add_argument_group("outputs")
@@ -167,6 +173,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "preset": args.preset,
         "fast_encode": True if args.fast_encode else None,
         "batch_size": args.batch_size,
+        "pipelining": False if args.no_pipelining else None,
         "backend": args.backend,
         "device": args.device,
         "start": args.start,

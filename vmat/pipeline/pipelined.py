@@ -114,6 +114,7 @@ class PipelinedRunner:
         self.clock = clock or StageClock()
         self.threads, self.ahead = threads, ahead
         self.peak_rss_mb = 0.0  # the second process's peak resident memory, over every clip run so far
+        self._child: _Child | None = None
 
     def split_of(self, factories: list[StageFactory]) -> int:
         """How many of ``factories``' stages the second process runs."""
@@ -125,6 +126,19 @@ class PipelinedRunner:
                 return count
         known = ", ".join(name for group in names for name in group)
         raise ConfigError(f"pipeline split {self.split!r} is not one of this run's stages: {known}")
+
+    def start(self) -> None:
+        """Start the second process now, for the next :meth:`run`: called before this process starts any other
+        thread (decoding, encoding), it is forked, at once, instead of coming from the forkserver."""
+        if self._child is None:
+            with self.clock.measure("wait"):
+                self._child = _Child(self.threads)
+
+    def close(self) -> None:
+        """Stop a second process started and not used."""
+        if self._child is not None:
+            self._child.stop()
+            self._child = None
 
     def run(
         self, records: Iterable[FrameRecord], factories: list[StageFactory], info: VideoInfo, batch_size: int
@@ -139,37 +153,26 @@ class PipelinedRunner:
         self, records: Iterable[FrameRecord], factories: list[StageFactory], here: list[Stage], info: VideoInfo,
         batch_size: int,
     ) -> Iterator[FrameRecord]:
-        context = multiprocessing.get_context("forkserver")
-        # Imported once, when the forkserver starts (once per process): each child then starts in milliseconds.
-        context.set_forkserver_preload([__name__, "vmat.pipeline.stages"])
-        child_inbox, to_child = context.Pipe(duplex=False)
-        from_child, child_outbox = context.Pipe(duplex=False)
-        child = context.Process(
-            target=_serve, args=(child_inbox, child_outbox, self.threads), name="vmat-stages", daemon=True
-        )
-        with self.clock.measure("wait"), _main_module_hidden():
-            child.start()
-        # Only the child holds its ends now: when it dies, this process reads the end of its pipe at once.
-        child_inbox.close()
-        child_outbox.close()
-        inbox = _Receiver(from_child, child)
+        self.start()
+        child, self._child = self._child, None  # one process per clip: its stages' state is the clip's
+        assert child is not None
         try:
-            _send(to_child, (factories, info, batch_size))
-            yield from run_stages(self._exchange(records, to_child, inbox, batch_size), here, info, batch_size)
+            _send(child.inbox, (factories, info, batch_size))
+            yield from run_stages(self._exchange(records, child, batch_size), here, info, batch_size)
         finally:  # also when the caller closes this iterator early
-            _stop(child, to_child, inbox)
+            child.stop()
 
-    def _exchange(self, records: Iterable[FrameRecord], to_child: Connection, inbox: _Receiver, batch_size: int):
+    def _exchange(self, records: Iterable[FrameRecord], child: _Child, batch_size: int) -> Iterator[FrameRecord]:
         batches = batched(records, batch_size)
         waiting, more = 0, True  # batches sent that the child's stages have not taken yet
         while True:
             while more and waiting < self.ahead:
                 batch = next(batches, None)
                 with self.clock.measure("handoff"):
-                    _send(to_child, batch)
+                    _send(child.inbox, batch)
                 more, waiting = batch is not None, waiting + (batch is not None)
             with self.clock.measure("wait"):
-                kind, payload = inbox.get()
+                kind, payload = child.outbox.get()
             if kind == "taken":
                 waiting -= 1
             elif kind == "record":
@@ -181,6 +184,44 @@ class PipelinedRunner:
                 return
             else:
                 raise _child_error(payload)
+
+
+class _Child:
+    """The second process and both ends of its pipes: ``inbox`` to send to it, ``outbox`` to read from it.
+
+    It is forked when this process runs no other Python thread (nothing can then be held across the fork by
+    another thread, and the modules are already loaded); otherwise it comes from a forkserver that has imported
+    the stages' modules once for this process (the first start takes as long as those imports)."""
+
+    def __init__(self, threads: int | None) -> None:
+        forked = threading.active_count() == 1
+        context = multiprocessing.get_context("fork") if forked else multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__, "vmat.pipeline.stages"])  # used when the forkserver starts
+        child_inbox, self.inbox = context.Pipe(duplex=False)
+        outbox, child_outbox = context.Pipe(duplex=False)
+        # A forked child inherits this process's ends too, and must close them for its pipes to end when we go.
+        inherited = (self.inbox, outbox) if forked else ()
+        self.process = context.Process(
+            target=_serve, args=(child_inbox, child_outbox, threads, inherited), name="vmat-stages", daemon=True
+        )
+        with _main_module_hidden():
+            self.process.start()
+        # Only the child holds its ends now: when it dies, this process reads the end of its pipe at once.
+        child_inbox.close()
+        child_outbox.close()
+        self.outbox = _Receiver(outbox, self.process)
+
+    def stop(self) -> None:
+        """End the child: closing its inbox stops it between batches; one busy in a stage is terminated."""
+        self.inbox.close()
+        self.process.join(2.0)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(2.0)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.outbox.join()
 
 
 @contextmanager
@@ -198,9 +239,11 @@ def _main_module_hidden() -> Iterator[None]:
         main.__dict__.update(saved)
 
 
-def _serve(inbox_end: Connection, outbox: Connection, threads: int | None) -> None:
+def _serve(inbox_end: Connection, outbox: Connection, threads: int | None, inherited: tuple[Connection, ...]) -> None:
     """The second process: build the stages, run the clip's batches through them, send each record back."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent, which stops this process
+    for connection in inherited:
+        connection.close()
     inbox = _Receiver(inbox_end)
     clock = StageClock()
 
@@ -287,19 +330,6 @@ def _exit(code: int | None) -> str:
         name = signal.Signals(-code).name
         return f"killed by {name}" + (", perhaps for lack of memory" if name == "SIGKILL" else "")
     return f"exit status {code}"
-
-
-def _stop(child: BaseProcess, to_child: Connection, inbox: _Receiver) -> None:
-    """End the child: closing its inbox stops it between batches; one busy in a stage is terminated."""
-    to_child.close()
-    child.join(2.0)
-    if child.is_alive():
-        child.terminate()
-        child.join(2.0)
-    if child.is_alive():
-        child.kill()
-        child.join()
-    inbox.join()
 
 
 class _Pickler(pickle.Pickler):

@@ -217,6 +217,11 @@ class LayerPass:
         config = self.config
         reader = self._files.enter_context(open_video(self.source, backend=config.backend, start=config.start, end=config.end))
         self._reader, self._info = reader, reader.info
+        runner = self._runner()
+        if isinstance(runner, PipelinedRunner):
+            # Now, before decoding and encoding start their threads: the second process can then be forked.
+            self._files.callback(runner.close)
+            runner.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
