@@ -126,7 +126,7 @@ def test_mask_clip_with_the_prior_on_a_clip_without_people(tmp_path):
 
 def test_a_capped_working_size_gives_full_size_masks_close_to_the_full_size_ones():
     pairs = _davis("lucia", 6)
-    full, capped = PriorPropagator(), PriorPropagator(PriorPropagatorConfig(max_side=320))
+    full, capped = PriorPropagator(PriorPropagatorConfig(max_side=None)), PriorPropagator(PriorPropagatorConfig(max_side=320))
     image, truth = pairs[0]
     full_state, capped_state = full.start(image, truth), capped.start(image, truth)
     assert capped_state.flow.ids.shape[1] < full_state.flow.ids.shape[1]  # it works at the smaller size
@@ -139,10 +139,60 @@ def test_a_capped_working_size_gives_full_size_masks_close_to_the_full_size_ones
 
 def test_a_cap_above_the_frame_size_changes_nothing():
     pairs = _davis("lucia", 4)
-    full, capped = PriorPropagator(), PriorPropagator(PriorPropagatorConfig(max_side=4000))
+    full, capped = PriorPropagator(PriorPropagatorConfig(max_side=None)), PriorPropagator(PriorPropagatorConfig(max_side=4000))
     image, truth = pairs[0]
     full_state, capped_state = full.start(image, truth), capped.start(image, truth)
     for image, _ in pairs[1:]:
         expected, full_state = full.step(image, full_state)
         got, capped_state = capped.step(image, capped_state)
         np.testing.assert_array_equal(got, expected)
+
+
+def _upsampled_reference(scores: np.ndarray, owners: np.ndarray, region, shape, size) -> tuple[np.ndarray, np.ndarray]:
+    """Reference for the fused mask at the frame's size: per id the best of its labels' scores, sampled
+    bilinearly at each frame pixel's centre (0 outside ``region`` of the working ``shape``), arg-max
+    against the background's 0.5. Returns the ids and the margin between the best and second-best score."""
+    keys = np.unique(owners)
+    full = np.zeros((len(keys) - 1,) + shape)
+    for i, key in enumerate(keys[1:]):
+        full[i][region] = scores[owners == key].max(axis=0)
+    height, width = size
+    y = (np.arange(height) + 0.5) * shape[0] / height - 0.5
+    x = (np.arange(width) + 0.5) * shape[1] / width - 0.5
+    y0, x0 = np.floor(y).astype(int), np.floor(x).astype(int)
+    padded = np.pad(full, ((0, 0), (1, 1), (1, 1)))
+    sampled = 0
+    for dy, wy in ((0, y0 + 1 - y), (1, y - y0)):
+        for dx, wx in ((0, x0 + 1 - x), (1, x - x0)):
+            sampled = sampled + padded[:, (y0 + dy + 1)[:, None], (x0 + dx + 1)[None, :]] * (wy[:, None] * wx[None, :])
+    planes = np.concatenate([np.full((1,) + size, 0.5), sampled])
+    ordered = np.sort(planes, axis=0)
+    return keys[planes.argmax(axis=0)].astype(np.uint16), ordered[-1] - ordered[-2]
+
+
+def test_the_fused_mask_comes_to_the_frame_size_as_the_arg_max_of_upsampled_scores():
+    from vmat.propagation.prior import _upsampled
+
+    rng = np.random.default_rng(3)
+    shape, size, region = (36, 64), (72, 128), (slice(5, 30), slice(10, 50))
+    # Smooth scores for four labels: the background, ids 1 and 2, and id 1's hidden extra label 7.
+    owners = np.array([0, 1, 2, 1])
+    ys, xs = np.mgrid[0:25, 0:40]
+    scores = np.stack(
+        [np.full((25, 40), 0.5)]
+        + [np.clip(1 - np.hypot(ys - cy, xs - cx) / r, 0, 1) for cy, cx, r in ((10, 12, 9), (14, 30, 10), (20, 8, 6))]
+    ).astype(np.float32)
+    scores[1:] += rng.uniform(0, 0.05, scores[1:].shape).astype(np.float32)
+    shown = np.zeros(shape, np.uint16)
+    shown[region] = owners[scores.argmax(axis=0)]
+    got = _upsampled(shown, shown, scores, owners, region, size)
+    expected, margin = _upsampled_reference(scores, owners, region, shape, size)
+    sure = margin > 0.02  # OpenCV's bilinear weights are rounded to 1/32 of a pixel
+    assert got.dtype == np.uint16 and got.shape == size
+    assert (got[sure] == expected[sure]).all() and sure.mean() > 0.9
+    assert {1, 2} <= set(np.unique(got).tolist())
+    # Ids the re-detection changed on the working copy come to the frame's size by nearest neighbour.
+    found = shown.copy()
+    found[0:4, 60:64] = 5
+    moved = _upsampled(shown, found, scores, owners, region, size)
+    assert (moved[0:8, 120:128] == 5).all() and (moved[sure & (got != 0)] == got[sure & (got != 0)]).all()

@@ -20,6 +20,11 @@ else), or the prior loses the person, the ROI is rebuilt from the flow mask's bo
 people no instance covers: a lost person is given back their id by colour (Hungarian matching of
 histograms, as the flow propagator does), and with ``pick_up_new`` the others become new ids.
 
+Everything but the network works on a copy of the frame shrunk to ``max_side`` (640) on its longer side,
+so the cost does not grow with the frame: the network crops each person from the full-size frame (and
+its masks are sampled onto the working copy), and the id mask comes back to the frame's size as the
+arg-max of the bilinearly upsampled scores, on the people's region only.
+
 State is the flow propagator's state plus one small record per id: it does not grow with the clip.
 """
 
@@ -67,9 +72,11 @@ class PriorPropagatorConfig:
     reidentify_distance: float = 0.5
     histogram_bins: int = 16
     device: str = "cpu"
-    # Work on frames shrunk to this longer side at most (None: the frame's own size); the id mask comes back
-    # to the frame's size by nearest neighbour. Not the default: see docs/results/pipeline.md.
-    max_side: int | None = None
+    # The flow, the fusion and the bookkeeping work on frames shrunk to this longer side at most (None: the
+    # frame's own size), so their cost does not grow with the frame; the landmark network still crops each
+    # person from the full-size frame. The id mask comes back to the frame's size as the arg-max of the
+    # bilinearly upsampled label scores, on the people's region only (docs/results/masks.md).
+    max_side: int | None = 640
 
 
 @dataclass
@@ -110,52 +117,16 @@ class PriorPropagator:
 
     def start(self, image: np.ndarray, ids: np.ndarray, state: PriorState | None = None) -> PriorState:
         """Begin at an ``(H, W, 3)`` RGB uint8 frame with its ``(H, W)`` id mask (a prompt's result)."""
-        image, ids = self._capped(image), self._capped(ids.astype(np.uint16))
-        present = [k for k in np.unique(ids).tolist() if k > 0]
-        people = dict(state.people) if state else {}
-        objects = set(state.objects) if state else set()
-        histograms = dict(state.histograms) if state else {}
-        for k in present:
-            people.pop(k, None)
-            objects.discard(k)
-        flow_ids = ids.copy()
-        if present:
-            frames = self._frames(image)
-            boxes = torch.tensor([_box(ids == k) for k in present], dtype=torch.float32)
-            result = self.model.segment(frames, boxes)
-            masks = result.masks.cpu().numpy() > 0.5
-            for i, k in enumerate(present):
-                mine = ids == k
-                person = masks[i]
-                overlap = float((person & mine).sum())
-                is_person = (
-                    float(result.presence[i]) >= self.config.min_presence
-                    and overlap >= self.config.min_person_share * mine.sum()
-                    and overlap >= self.config.min_precision * max(person.sum(), 1)
-                )
-                if not is_person:
-                    objects.add(k)
-                    continue
-                extra = mine & ~morph(person, self._margin(float(result.rois.size[i])))
-                extra = cv2.morphologyEx(extra.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)) > 0
-                hidden = 0
-                if extra.sum() >= self.config.min_extra_share * mine.sum():
-                    hidden = _unused_label(ids, people)
-                    flow_ids[extra] = hidden
-                people[k] = PersonTrack(result.landmarks[i].cpu(), hidden)
-            codes = colour_codes(image, self.config.histogram_bins)
-            for k in present:
-                histograms[k] = colour_histogram(codes[ids == k], self.config.histogram_bins)
-        flow_state = self.flow.start(image, flow_ids, state.flow if state else None)
-        return PriorState(flow_state, people, objects, histograms, state.frames_since_detection if state else 0)
+        frames = self._frames(image)
+        return self._start(frames, self._capped(image), self._capped(ids.astype(np.uint16)), state)
 
     def step(self, image: np.ndarray, state: PriorState) -> tuple[np.ndarray, PriorState]:
         """The ``(H, W)`` uint16 id mask of ``image`` (``(H, W, 3)`` RGB uint8) given the previous state."""
         cfg = self.config
-        height, width = image.shape[:2]
+        frames = self._frames(image)
+        size = image.shape[:2]
         image = self._capped(image)
         flow_ids, flow_state = self.flow.step(image, state.flow)
-        frames = self._frames(image)
         people = dict(state.people)
         counts = np.bincount(flow_ids.reshape(-1))
         tracked = [k for k in people if _count(counts, k) > 0 or people[k].landmarks is not None]
@@ -185,11 +156,54 @@ class PriorPropagator:
         )
         shown_counts = np.bincount(shown[region].reshape(-1))
         lost = [k for k in list(people) + sorted(state.objects) if _count(shown_counts, k) == 0]
+        found = shown
         if (lost or cfg.pick_up_new) and state.frames_since_detection >= cfg.redetect_every:
-            shown, state = self._redetect(image, frames, shown, lost, state)
-        return _resized(shown, (width, height), cv2.INTER_NEAREST), state
+            found, state = self._redetect(image, frames, shown, lost, state)
+        if shown.shape == size:
+            return found, state
+        return _upsampled(shown, found, scores, owner[labels], region, size), state
 
     # -- steps -----------------------------------------------------------------------------------------
+
+    def _start(self, frames: torch.Tensor, image: np.ndarray, ids: np.ndarray, state: PriorState | None) -> PriorState:
+        """:meth:`start` on the working copy ``image``, ``ids`` of the full-size ``frames (1, 3, H, W)``."""
+        scale = _scale(frames, ids.shape)
+        present = [k for k in np.unique(ids).tolist() if k > 0]
+        people = dict(state.people) if state else {}
+        objects = set(state.objects) if state else set()
+        histograms = dict(state.histograms) if state else {}
+        for k in present:
+            people.pop(k, None)
+            objects.discard(k)
+        flow_ids = ids.copy()
+        if present:
+            boxes = torch.tensor([_box(ids == k, scale) for k in present], dtype=torch.float32)
+            result = self.model.segment(frames, boxes, mask_size=ids.shape)
+            masks = result.masks.cpu().numpy() > 0.5
+            for i, k in enumerate(present):
+                mine = ids == k
+                person = masks[i]
+                overlap = float((person & mine).sum())
+                is_person = (
+                    float(result.presence[i]) >= self.config.min_presence
+                    and overlap >= self.config.min_person_share * mine.sum()
+                    and overlap >= self.config.min_precision * max(person.sum(), 1)
+                )
+                if not is_person:
+                    objects.add(k)
+                    continue
+                extra = mine & ~morph(person, self._margin(float(result.rois.size[i]) * min(scale)))
+                extra = cv2.morphologyEx(extra.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)) > 0
+                hidden = 0
+                if extra.sum() >= self.config.min_extra_share * mine.sum():
+                    hidden = _unused_label(ids, people)
+                    flow_ids[extra] = hidden
+                people[k] = PersonTrack(result.landmarks[i].cpu(), hidden)
+            codes = colour_codes(image, self.config.histogram_bins)
+            for k in present:
+                histograms[k] = colour_histogram(codes[ids == k], self.config.histogram_bins)
+        flow_state = self.flow.start(image, flow_ids, state.flow if state else None)
+        return PriorState(flow_state, people, objects, histograms, state.frames_since_detection if state else 0)
 
     def _capped(self, image: np.ndarray) -> np.ndarray:
         """An image or id mask at most :attr:`PriorPropagatorConfig.max_side` on its longer side."""
@@ -204,9 +218,10 @@ class PriorPropagator:
     def _margin(self, roi_size: float) -> int:
         return max(2, int(round(self.config.extra_margin * roi_size)))
 
-    def _rois(self, flow_ids: np.ndarray, people: dict[int, PersonTrack], tracked: list[int]):
-        """One ROI per tracked person: from their landmarks while those stay on their flow mask, else from
-        the flow mask's box. Returns the ROIs and whether any came from a box (those need a refine pass)."""
+    def _rois(self, flow_ids: np.ndarray, people: dict[int, PersonTrack], tracked: list[int], scale: tuple[float, float]):
+        """One ROI per tracked person (frame pixels): from their landmarks while those stay on their flow mask,
+        else from the flow mask's box. ``scale``: working pixels per frame pixel, x and y. Returns the ROIs and
+        whether any came from a box (those need a refine pass)."""
         from vmat.person.model import roi_from_box
         from vmat.person.roi import Rois, rois_from_landmarks
 
@@ -217,11 +232,11 @@ class PriorPropagator:
             landmarks = people[k].landmarks
             if landmarks is not None:
                 roi = rois_from_landmarks(landmarks[None])
-                if mine.any() and _cover(mine, roi) < self.config.min_roi_cover:
+                if mine.any() and _cover(mine, roi, scale) < self.config.min_roi_cover:
                     roi = None
             from_box.append(roi is None)
             if roi is None:
-                roi = roi_from_box(torch.tensor([_box(mine)], dtype=torch.float32))
+                roi = roi_from_box(torch.tensor([_box(mine, scale)], dtype=torch.float32))
             centers.append(roi.center)
             sizes.append(roi.size)
             rotations.append(roi.rotation)
@@ -236,8 +251,8 @@ class PriorPropagator:
         people: dict[int, PersonTrack],
         tracked: list[int],
     ) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray]:
-        """The region ``(rows, cols)`` outside which every label scores at most the background (no flow
-        label, no prior mask), the per-label scores ``(L, h, w)`` on it and the labels ``(L,)`` (background
+        """The region ``(rows, cols)`` outside which every label scores below the background (no flow label,
+        no prior mask above 0.5), the per-label scores ``(L, h, w)`` on it and the labels ``(L,)`` (background
         first, scored 0.5). ``counts``: the pixels of each id in ``flow_ids``."""
         cfg = self.config
         present = [k for k in np.flatnonzero(counts).tolist() if k > 0]
@@ -245,12 +260,16 @@ class PriorPropagator:
         result, masks = None, np.zeros((0,) + flow_ids.shape, np.float32)
         boxes = [bounding_box(flow_ids > 0)] if present else []
         if tracked:
-            rois, any_box = self._rois(flow_ids, people, tracked)
+            rois, any_box = self._rois(flow_ids, people, tracked, _scale(frames, flow_ids.shape))
             # Landmark ROIs track as MediaPipe's graph does; a box ROI needs one pass to centre on the body.
-            result = self.model.segment(frames, rois, refine_passes=1 if any_box else 0)
+            result = self.model.segment(frames, rois, refine_passes=1 if any_box else 0, mask_size=flow_ids.shape)
             masks = result.masks.cpu().numpy()
-            boxes += [bounding_box(mask != 0) for mask in masks if mask.any()]
-        region = _union(boxes)
+            # Off the flow's labels a prior mask scores prior_weight * mask, above the background's 0.5 only
+            # where the mask exceeds 0.5 / prior_weight (> 0.5); trust is judged on mask > 0.5 too. The rest of
+            # each ROI (the mask is soft, never quite 0 inside it) is left out: a region a third the size.
+            boxes += [bounding_box(mask > 0.5) for mask in masks if (mask > 0.5).any()]
+        # One pixel more all round, so the scores next to the region's edge are there to be upsampled.
+        region = _grown(_union(boxes), flow_ids.shape)
         crop_flow = flow_ids[region]
         scores = np.zeros((len(labels),) + crop_flow.shape, np.float32)
         scores[0] = 0.5
@@ -293,7 +312,7 @@ class PriorPropagator:
         """
         work = self.flow._to_work(ids, cv2.INTER_NEAREST)
         histograms, lost, areas = dict(flow_state.histograms), dict(flow_state.lost), dict(flow_state.areas)
-        missing = [k for k in np.unique(work).tolist() if k not in histograms]
+        missing = [k for k in np.flatnonzero(np.bincount(work.reshape(-1))).tolist() if k not in histograms]
         if missing:
             codes = colour_codes(self.flow._to_work(image), self.config.flow.histogram_bins)
             for k in missing:
@@ -305,7 +324,8 @@ class PriorPropagator:
     def _redetect(
         self, image: np.ndarray, frames: torch.Tensor, ids: np.ndarray, lost: list[int], state: PriorState
     ) -> tuple[np.ndarray, PriorState]:
-        """Find people no instance covers; give lost ids back by colour, and add new ones if asked."""
+        """Find people no instance covers; give lost ids back by colour, and add new ones if asked. ``image``
+        and ``ids``: the working copy; ``frames``: the full-size frame the networks look at."""
         cfg = self.config
         state = replace(state, frames_since_detection=0)
         detections = self.model.detect(frames)[0]
@@ -313,7 +333,7 @@ class PriorPropagator:
             return ids, state
         from vmat.person.model import rois_from_detections
 
-        result = self.model.segment(frames, rois_from_detections([detections]))
+        result = self.model.segment(frames, rois_from_detections([detections]), mask_size=ids.shape)
         masks = []
         for j, probability in enumerate(result.masks.cpu().numpy()):
             person = probability > 0.5
@@ -346,7 +366,7 @@ class PriorPropagator:
         ids = ids.copy()
         for row, k in assigned.items():
             ids[masks[row]] = k
-        return ids, self.start(image, ids, state)
+        return ids, self._start(frames, image, ids, state)
 
 
 def _unused_label(ids: np.ndarray, people: dict[int, PersonTrack]) -> int:
@@ -362,6 +382,59 @@ def _resized(image: np.ndarray, size: tuple[int, int], interpolation: int) -> np
     """``image`` at ``size`` (width, height); itself when it has that size already. (Not
     ``vmat.decomposition.resolution``'s helpers: importing the decomposition here would be circular.)"""
     return image if image.shape[1::-1] == size else cv2.resize(image, size, interpolation=interpolation)
+
+
+def _upsampled(
+    shown: np.ndarray,
+    found: np.ndarray,
+    scores: np.ndarray,
+    owners: np.ndarray,
+    region: tuple[slice, slice],
+    size: tuple[int, int],
+) -> np.ndarray:
+    """The ``(H, W)`` id mask at the frame's ``size`` from the working copy's fused label ``scores (L, h', w')``
+    on ``region`` (``owners (L,)``: the id each label shows as; label 0 first, the background, scored 0.5;
+    every label scores below 0.5 outside the region and on its edge pixels, but where it meets the frame's edge):
+    each id's best score is upsampled bilinearly and the arg-max taken at the frame's size, so edges are as
+    smooth as the full-size fusion's. ``shown`` is that arg-max on the working copy, ``found`` the same after
+    re-detection: pixels it changed come to the frame's size by nearest neighbour.
+    """
+    height, width = size
+    ids = np.zeros(size, np.uint16)
+    rows, cols = region
+    keys = np.unique(owners)
+    if rows.stop > rows.start and cols.stop > cols.start and len(keys) > 1:
+        scale_y, scale_x = shown.shape[0] / height, shown.shape[1] / width
+        # Outside `region` every label but the background scores below 0.5, and so do the region's edge
+        # pixels (but at the frame's edge): a frame pixel that reads past them cannot reach 0.5, and the
+        # frame pixels whose samples reach one working pixel past the region are all that can hold an id.
+        top, bottom = max(0, int((rows.start - 1) / scale_y)), min(height, int(np.ceil((rows.stop + 1) / scale_y)))
+        left, right = max(0, int((cols.start - 1) / scale_x)), min(width, int(np.ceil((cols.stop + 1) / scale_x)))
+        # Frame pixel (x, y) of the crop -> the crop of scores, through pixel centres.
+        to_scores = np.array(
+            [
+                [scale_x, 0, (left + 0.5) * scale_x - 0.5 - cols.start],
+                [0, scale_y, (top + 0.5) * scale_y - 0.5 - rows.start],
+            ]
+        )
+        planes: list[np.ndarray] = [np.full((bottom - top, right - left), 0.5, np.float32)]
+        for key in keys[1:]:
+            best = scores[owners == key].max(axis=0)
+            planes.append(
+                cv2.warpAffine(
+                    best,
+                    to_scores,
+                    (right - left, bottom - top),
+                    flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                    borderMode=cv2.BORDER_REPLICATE,
+                )
+            )
+        ids[top:bottom, left:right] = best_labels(planes, keys.astype(np.uint16))
+    changed = found != shown
+    if changed.any():
+        mapped = cv2.resize(changed.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+        ids[mapped] = cv2.resize(found, (width, height), interpolation=cv2.INTER_NEAREST)[mapped]
+    return ids
 
 
 def _count(counts: np.ndarray, label: int) -> int:
@@ -380,21 +453,39 @@ def _union(boxes: list[tuple[slice, slice]]) -> tuple[slice, slice]:
     )
 
 
+def _grown(box: tuple[slice, slice], shape: tuple[int, ...]) -> tuple[slice, slice]:
+    """``box`` ``(rows, cols)`` one pixel larger all round, within ``shape``; empty stays empty."""
+    rows, cols = box
+    if rows.stop <= rows.start:
+        return box
+    return (
+        slice(max(0, rows.start - 1), min(shape[0], rows.stop + 1)),
+        slice(max(0, cols.start - 1), min(shape[1], cols.stop + 1)),
+    )
+
+
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
     union = np.count_nonzero(a | b)
     return np.count_nonzero(a & b) / union if union else 0.0
 
 
-def _box(mask: np.ndarray) -> list[float]:
-    """``[x0, y0, x1, y1]`` (exclusive ends) around a non-empty ``(H, W)`` bool mask."""
+def _scale(frames: torch.Tensor, shape: tuple[int, ...]) -> tuple[float, float]:
+    """Pixels of a working copy of ``shape`` ``(h, w)`` per pixel of ``frames (1, 3, H, W)``: x, y."""
+    return shape[1] / frames.shape[-1], shape[0] / frames.shape[-2]
+
+
+def _box(mask: np.ndarray, scale: tuple[float, float]) -> list[float]:
+    """``[x0, y0, x1, y1]`` (exclusive ends, frame pixels) around a non-empty ``(h, w)`` bool mask of a
+    working copy ``scale`` (x, y) times the frame's size."""
     rows, cols = bounding_box(mask)
-    return [float(cols.start), float(rows.start), float(cols.stop), float(rows.stop)]
+    return [cols.start / scale[0], rows.start / scale[1], cols.stop / scale[0], rows.stop / scale[1]]
 
 
-def _cover(mask: np.ndarray, roi) -> float:
-    """The share of ``mask``'s pixels inside the (rotated square) ``roi``."""
+def _cover(mask: np.ndarray, roi, scale: tuple[float, float]) -> float:
+    """The share of ``mask``'s pixels (a working copy ``scale`` times the frame's size) inside the (rotated
+    square) ``roi`` (frame pixels)."""
     ys, xs = np.nonzero(mask[::4, ::4])
-    points = np.stack([xs * 4 + 2.0, ys * 4 + 2.0], axis=1)
+    points = np.stack([(xs * 4 + 2.0) / scale[0], (ys * 4 + 2.0) / scale[1]], axis=1)
     center = roi.center[0].cpu().numpy()
     angle = float(roi.rotation[0])
     half = float(roi.size[0]) / 2
