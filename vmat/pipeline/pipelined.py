@@ -178,6 +178,7 @@ class PipelinedRunner:
             elif kind == "record":
                 yield payload
             elif kind == "end":
+                child.finished = True
                 seconds, peak_rss_mb = payload
                 self.clock.add(seconds)
                 self.peak_rss_mb = max(self.peak_rss_mb, peak_rss_mb)
@@ -210,11 +211,13 @@ class _Child:
         child_inbox.close()
         child_outbox.close()
         self.outbox = _Receiver(outbox, self.process)
+        self.finished = False  # the child has sent the end of the clip
 
     def stop(self) -> None:
-        """End the child: closing its inbox stops it between batches; one busy in a stage is terminated."""
+        """End the child: once it has sent the end of the clip, closing its inbox ends it; before (an error, an
+        interruption), nothing it could still send is wanted, so it is terminated at once."""
         self.inbox.close()
-        self.process.join(2.0)
+        self.process.join(2.0 if self.finished else 0.0)
         if self.process.is_alive():
             self.process.terminate()
             self.process.join(2.0)
