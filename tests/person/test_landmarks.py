@@ -192,9 +192,9 @@ def test_runs_on_cuda_like_on_the_cpu(landmarker, person_crops):
     assert (torch.sigmoid(on_cpu.segmentation) - torch.sigmoid(on_gpu.segmentation.cpu())).abs().max() <= 0.02
 
 
-@pytest.mark.parametrize(("cin", "cout", "width"), [(8, 8, 64), (16, 8, 32), (8, 8, 30), (48, 39, 16)])
+@pytest.mark.parametrize(("cin", "cout", "width"), [(8, 8, 64), (16, 8, 32), (8, 5, 32), (8, 8, 31), (48, 39, 16)])
 def test_pointwise_and_single_output_convolutions_are_plain_convolutions(cin, cout, width):
-    # Few channels (packed pixels), a width that does not pack, many channels: all the plain 1x1 convolution.
+    # Few outputs (packed pixels), a width that does not pack, many outputs: all the plain 1x1 convolution.
     generator = torch.Generator().manual_seed(cin + width)
     x = torch.rand(2, cin, 24, width, generator=generator).contiguous(memory_format=torch.channels_last)
     pointwise = Pointwise(cin, cout)
