@@ -100,7 +100,7 @@ def test_records_come_back_in_order_with_the_same_contents_and_batches(split, ot
     factories = [partial(Hold, 11), partial(Scale, 3), partial(chained, partial(Hold), partial(Scale, 2))]
     expected = _indices_and_outputs(run_stages(_records(20), [f() for f in factories], INFO, 3))
     clock = StageClock()
-    # With another thread running, the second process comes from the forkserver instead of a fork.
+    # With another thread running, the second process is spawned instead of forked.
     done = threading.Event()
     waiting = threading.Thread(target=done.wait)
     if other_thread:

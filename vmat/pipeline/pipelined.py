@@ -6,7 +6,7 @@ stages after it and whatever the caller does with the records (completion, upsam
 split is chosen from :data:`STAGE_MS`, the measured cost of every stage, so that the two processes carry
 about the same work; ``split`` names it instead.
 
-- The child is forked from a forkserver that has imported the stages' modules (a warm start), builds its
+- The child is forked when this process runs no other thread, else spawned (:class:`_Child`); it builds its
   stages from the factories (models load there, as on a Ray actor) and runs torch and OpenCV at
   ``threads`` threads, like this process.
 - Records cross in batches through two pipes, each read by a thread of its own at the far end, so neither
@@ -129,7 +129,7 @@ class PipelinedRunner:
 
     def start(self) -> None:
         """Start the second process now, for the next :meth:`run`: called before this process starts any other
-        thread (decoding, encoding), it is forked, at once, instead of coming from the forkserver."""
+        thread (decoding, encoding), it is forked, at once, instead of spawned."""
         if self._child is None:
             with self.clock.measure("wait"):
                 self._child = _Child(self.threads)
@@ -191,13 +191,14 @@ class _Child:
     """The second process and both ends of its pipes: ``inbox`` to send to it, ``outbox`` to read from it.
 
     It is forked when this process runs no other Python thread (nothing can then be held across the fork by
-    another thread, and the modules are already loaded); otherwise it comes from a forkserver that has imported
-    the stages' modules once for this process (the first start takes as long as those imports)."""
+    another thread, and the modules are already loaded: it starts at once); otherwise it is spawned, a fresh
+    interpreter that imports the stages' modules (a second or two, while this process waits in short slices
+    that a signal can interrupt: a forkserver would be quicker from the second run on, but waiting for it to
+    start cannot be interrupted)."""
 
     def __init__(self, threads: int | None) -> None:
         forked = threading.active_count() == 1
-        context = multiprocessing.get_context("fork") if forked else multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__, "vmat.pipeline.stages"])  # used when the forkserver starts
+        context = multiprocessing.get_context("fork") if forked else multiprocessing.get_context("spawn")
         child_inbox, self.inbox = context.Pipe(duplex=False)
         outbox, child_outbox = context.Pipe(duplex=False)
         # A forked child inherits this process's ends too, and must close them for its pipes to end when we go.
@@ -229,9 +230,9 @@ class _Child:
 
 @contextmanager
 def _main_module_hidden() -> Iterator[None]:
-    """While a child starts: the caller's ``__main__`` unnamed, so that the child does not import it again
-    (multiprocessing's way under spawn and forkserver, which would rerun a script without a ``__main__``
-    guard). The child runs only vmat's code; its factories must not be defined in ``__main__``."""
+    """While a child starts: the caller's ``__main__`` unnamed, so that a spawned child does not import it again
+    (multiprocessing's way, which would rerun a script without a ``__main__`` guard). The child runs only
+    vmat's code; its factories must not be defined in ``__main__``."""
     main = sys.modules["__main__"]
     saved: dict[str, Any] = {name: main.__dict__.pop(name) for name in ("__spec__", "__file__") if name in main.__dict__}
     main.__spec__ = None
