@@ -55,6 +55,13 @@ class InpaintConfig:
     membrane (the smoothest interpolation of the hole's border); 0 keeps the copy as it is."""
     fine_reach: float = 16.0
     """Farthest random-search jump, in pixels, below the coarsest level."""
+    row_cost: float = 0.5
+    column_cost: float = 0.1
+    """A source patch ``dy`` rows and ``dx`` columns away from the pixel it fills costs as if each of its
+    values differed by ``row_cost * dy / height`` and ``column_cost * dx / width`` more (in quadrature;
+    colours in 0..1): ground behind a person is likelier to look like the ground beside them, at the
+    same height in the picture, than like what is far above or below (a lawn does not go on above the
+    roof line), so layers of the scene carry on through the hole instead of one texture filling it."""
     seed: int = 0
 
 
@@ -104,6 +111,60 @@ class _Patches:
         return values.permute(1, 0, 2).reshape(positions.numel(), -1)
 
 
+class _OffsetCost:
+    """The cost of copying from far away (see :attr:`InpaintConfig.row_cost`), for flat positions on an
+    ``(h, w)`` grid, per patch of ``values`` numbers."""
+
+    def __init__(self, shape: tuple[int, int], values: int, config: InpaintConfig) -> None:
+        height, width = shape
+        self.width = width
+        self.row = values * (config.row_cost / height) ** 2
+        self.column = values * (config.column_cost / width) ** 2
+
+    def __call__(self, targets: torch.Tensor, sources: torch.Tensor) -> torch.Tensor:
+        """Pairwise when ``targets`` is ``(n, 1)`` and ``sources`` ``(1, m)``, else elementwise."""
+        dy = (targets // self.width - sources // self.width).float()
+        dx = (targets % self.width - sources % self.width).float()
+        return self.row * dy.square() + self.column * dx.square()
+
+
+def _peeled_fill(level: _Level, patch: int, sources: torch.Tensor, cost: _OffsetCost) -> torch.Tensor:
+    """The coarsest level's starting guess ``(3, h, w)``: the hole filled from its border inwards, a ring of
+    pixels at a time, each pixel taking the centre of the known patch that best matches what is already
+    there around it (Efros and Leung 1999, onion-peel order).
+
+    A diffusion start is a smear that the search then matches to the smoothest texture around (a column of
+    lawn through a building); grown from the border, the roof line, a wall's edge or a trunk go on into
+    the hole, and the searches that follow refine that layout instead of inventing one.
+    """
+    image = level.image.clone()
+    height, width = level.unknown.shape
+    unknown = level.unknown.clone()
+    catalogue = _Patches(image, patch)
+    known_patches = catalogue[sources]
+    known_energy = known_patches.square().T.contiguous()
+    centre = image.reshape(3, -1)[:, sources]
+    channels = 3
+    while unknown.any():
+        filled = (~unknown).float()
+        ring = unknown & (max_pool2d(filled[None, None], 3, 1, 1)[0, 0] > 0)
+        if not ring.any():  # nothing known touches what is left (cannot happen after the first ring)
+            break
+        targets = torch.nonzero(ring.flatten()).flatten()
+        values = _Patches(image, patch)[targets]
+        mask = _Patches(filled[None].expand(channels, height, width), patch)[targets]
+        chunk = max(1, 4_000_000 // max(1, sources.numel()))
+        for start in range(0, targets.numel(), chunk):
+            part = slice(start, start + chunk)
+            weighted = mask[part] * values[part]
+            # Masked sum of squared differences, expanded so that it is two matrix products.
+            distance = mask[part] @ known_energy - 2 * weighted @ known_patches.T + cost(targets[part, None], sources[None])
+            best = distance.argmin(1)
+            image.reshape(3, -1)[:, targets[part]] = centre[:, best]
+        unknown &= ~ring
+    return image
+
+
 class _Field:
     """A nearest-neighbour field over the target pixels (those whose patch touches the unknown region).
 
@@ -111,9 +172,10 @@ class _Field:
     its matched patch, which always lies wholly inside the known region.
     """
 
-    def __init__(self, level: _Level, patch: int, generator: torch.Generator) -> None:
-        self.level, self.patch, self.generator = level, patch, generator
+    def __init__(self, level: _Level, patch: int, generator: torch.Generator, config: InpaintConfig) -> None:
+        self.level, self.patch, self.generator, self.config = level, patch, generator, config
         height, width = level.unknown.shape
+        self.cost = _OffsetCost((height, width), 3 * patch * patch, config)
         self.height, self.width = height, width
         radius = patch // 2
         unknown = level.unknown[None, None].float()
@@ -139,7 +201,7 @@ class _Field:
     def score(self, features: _Patches, candidates: torch.Tensor) -> torch.Tensor:
         """Sum of squared differences between each target's patch and its candidate's (inf when invalid)."""
         safe = candidates.clamp(0, self.valid.numel() - 1)
-        distance = (self.target_features - features[safe]).square_().sum(1)
+        distance = (self.target_features - features[safe]).square_().sum(1) + self.cost(self.targets, safe)
         return torch.where(self.valid[safe] & (candidates >= 0), distance, torch.inf)
 
     def consider(self, features: _Patches, candidates: torch.Tensor) -> None:
@@ -151,7 +213,7 @@ class _Field:
         if fresh.numel() == 0:
             return
         proposed = candidates[fresh]
-        distance = (self.target_features[fresh] - features[proposed]).square_().sum(1)
+        distance = (self.target_features[fresh] - features[proposed]).square_().sum(1) + self.cost(self.targets[fresh], proposed)
         better = distance < self.distance[fresh]
         winners = fresh[better]
         self.source[winners] = proposed[better]
@@ -223,7 +285,7 @@ class _Field:
     def upsampled(self, finer: _Level) -> _Field:
         """This field carried to the next finer level (twice the size): each fine target starts from its
         coarse pixel's match, offset by its position within that pixel; unusable starts stay random."""
-        field = _Field(finer, self.patch, self.generator)
+        field = _Field(finer, self.patch, self.generator, self.config)
         ys, xs = field.targets // field.width, field.targets % field.width
         coarse = self.index[(ys // 2).clamp_max(self.height - 1) * self.width + (xs // 2).clamp_max(self.width - 1)]
         matched = self.source[coarse.clamp_min(0)]
@@ -289,8 +351,8 @@ def inpaint(
         levels.append(_downsample(levels[-1]))
     generator = torch.Generator().manual_seed(config.seed)
     current = levels[-1]
-    current.image = torch.where(current.unknown, _diffusion_fill(current), current.image)
-    field = _Field(current, config.patch, generator)
+    field = _Field(current, config.patch, generator, config)
+    current.image = _peeled_fill(current, config.patch, field.sources, field.cost)
     for depth in range(len(levels) - 1, -1, -1):
         level = levels[depth]
         if level is not current:
