@@ -46,8 +46,11 @@ class MaskMattingConfig:
     solver: Literal["closed-form", "guided-filter"] = "closed-form"
     trimap: TrimapConfig = field(default_factory=TrimapConfig)
     # Started from the guided filter's matte, one level of 20 steps does what three levels of 40 did from 0.5,
-    # and the small pull towards that matte steadies alpha from frame to frame (docs/results/real_alpha.md).
-    matting: SolverConfig = field(default_factory=lambda: SolverConfig(levels=1, iterations=20, prior_weight=0.02))
+    # and the small pull towards that matte steadies alpha from frame to frame; the colour term decides where
+    # the closed form alone leaks over textured backgrounds (docs/results/real_alpha.md).
+    matting: SolverConfig = field(
+        default_factory=lambda: SolverConfig(levels=1, iterations=20, prior_weight=0.02, colour_weight=1.0)
+    )
     # Closed-form: the person is matted at the size where the band's narrow half-width is this many pixels
     # (never above the frame's size), so the cost follows the outline's length in band widths, not the resolution.
     band_pixels: float = 3.0
@@ -135,11 +138,12 @@ def person_layer(
     small_others = None if others is None else shrink(others) >= 0.5
     small_mask = shrink(mask) >= 0.5
     trimap = trimap_from_mask(small_mask, config.trimap, others=small_others, longer_side=round(longest * scale))
+    band = band_pixels(small_mask, config.trimap, round(longest * scale))[0]
     prior = None
     if config.guided_prior:
         radius = max(1, round(config.radius * longest * scale))
         prior = np.clip(guided_filter(small_image, small_mask.astype(np.float32), radius, config.eps), 0.0, 1.0)
-    small_alpha = solve_band(small_image, trimap, config.matting, prior)
+    small_alpha = solve_band(small_image, trimap, config.matting, prior, band)
     foreground, background = estimate_foreground(small_image, small_alpha)
     if not small:
         return small_alpha, foreground, background

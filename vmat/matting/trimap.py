@@ -25,9 +25,12 @@ class TrimapConfig:
     """Half-widths are fractions of the image's longer side, never below ``min_pixels``."""
 
     band: float = 0.015  # the unknown band's half-width along the outline
-    hair_band: float = 0.03  # its half-width in the head zone
+    # Its half-width in the head zone. No wider than the band by default: a band twice as wide over the top of
+    # the silhouette took the branches of a tree behind a short-haired head in, and left a half-transparent
+    # ghost of them on a new background (docs/matting.md); on the real-alpha track it gained 1.5% band SAD.
+    hair_band: float = 0.015
     band_of_height: float = 0.02  # the band's half-width at most, as a fraction of the subject's height
-    hair_band_of_height: float = 0.04  # the head zone's, likewise
+    hair_band_of_height: float = 0.02  # the head zone's, likewise
     head: float = 0.15  # without a head region: the top fraction of the silhouette's height
     min_pixels: int = 2
 
