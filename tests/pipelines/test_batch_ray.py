@@ -25,7 +25,7 @@ pytestmark = pytest.mark.ray
 # Lossless video: x264's output differs from run to run (threading), its lossless output does not. Weight-free
 # temporal fusion: the learned refiner's convolutions add up in an order that depends on torch's thread count,
 # which differs between a Ray actor and this process (its mattes then differ by one 16-bit step here and there).
-EXACT = RunConfig(crf=0, temporal="fusion", write_layers=True)
+EXACT = RunConfig(crf=0, temporal="fusion", write_layers=True, process_size=48)
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +46,13 @@ def test_ray_batch_equals_in_process(ray_address, archive, in_process, tmp_path)
     assert "not a readable media file" in next(c for c in report.clips if c["key"] == "day2/broken.mp4")["error"]
     for key in GOOD:
         assert_same_clip_outputs(tmp_path / "out" / key, in_process / key)
+    # The stages' times come back from the actors, next to the driver's own.
+    assert {"decode", "masks", "shrink", "depth", "decompose", "camera", "temporal", "render"} <= set(report.stage_seconds)
+    assert all(set(clip["stage_seconds"]) >= {"masks", "depth"} for clip in report.clips if clip["state"] == "done")
+    # Two calls a batch (the mask reader, shrink, depth and decomposition fused; the ordered camera and temporal
+    # stages), and only the driver's hop carries the 96x64 frames (the pass's own records stay at the clip's size).
+    assert set(report.moved) == {"driver", "masks+shrink+depth+decompose", "camera+temporal"}
+    assert report.moved["driver"] == report.frames * 96 * 64 * 3
 
 
 def test_actor_killed_mid_job_and_the_job_completes(ray_address, archive, in_process, tmp_path):
@@ -58,9 +65,10 @@ def test_actor_killed_mid_job_and_the_job_completes(ray_address, archive, in_pro
     def kill_a_worker_once_running():
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not killed:
-            actors = runner.actors()
-            if "depth" in actors and (output / STATE_FILE).exists() and "running" in _states(output).values():
-                ray.kill(actors["depth"][0], no_restart=False)
+            # The pooled call that runs the depth stage (with the mask reader, shrink and decomposition).
+            pooled = [actors for name, actors in runner.actors().items() if "depth" in name.split("+")]
+            if pooled and (output / STATE_FILE).exists() and "running" in _states(output).values():
+                ray.kill(pooled[0][0], no_restart=False)
                 killed.append(True)
             time.sleep(0.01)
 

@@ -8,7 +8,8 @@ import pytest
 from vmat.pipelines.runner import RayRunner, RayRunnerConfig, WorkerLostError, _stage_class
 from vmat.errors import ConfigError, InputNotFoundError
 from vmat.pipeline import InProcessRunner
-from vmat.pipeline.stages import DepthStage, MaskFolderStage
+from vmat.pipeline.clock import StageClock
+from vmat.pipeline.stages import DepthStage, MaskFolderStage, ShrinkStage
 
 from tests.pipelines.toy_stages import (
     DieOnce,
@@ -16,6 +17,7 @@ from tests.pipelines.toy_stages import (
     Double,
     RefusesToStart,
     RunningSum,
+    Threshold,
     make_running_sum,
     toy_info,
     toy_records,
@@ -141,7 +143,7 @@ def test_more_actors_than_the_cluster_can_host_is_refused(ray_address):
     runner = RayRunner(RayRunnerConfig(workers=3, num_cpus=0.5))
     try:
         with pytest.raises(ConfigError, match="reserve 1.5"):
-            runner.run(toy_records(1), [Double, Double], toy_info(1), 1)
+            runner.run(toy_records(1), [Double, RunningSum], toy_info(1), 1)
     finally:
         runner.close()
 
@@ -156,3 +158,48 @@ def test_plain_function_factory_is_described_by_building_it_remotely(ray_address
         runner.close()
     for record, total in zip(got, _expected_sums(6), strict=True):
         np.testing.assert_array_equal(record.output, total)
+
+
+def test_fused_calls_shrink_before_the_next_hop_and_time_every_stage(ray_address):
+    # Ordered masks on the full-size frame, then shrink, then two pooled stages: two calls, and only the driver's
+    # hop carries full-size frames.
+    factories = [Threshold, partial(ShrinkStage, 16), Double, RunningSum]
+    records = partial(toy_records, 9, 48, 64)
+    expected = list(InProcessRunner().run(records(), factories, toy_info(9), 2))
+    clock = StageClock()
+    runner = RayRunner(RayRunnerConfig(workers=2, max_in_flight=3))
+    try:
+        got = list(runner.run(records(), factories, toy_info(9), 2, clock=clock))
+        assert list(runner.actors()) == ["threshold+shrink", "double", "running-sum"]
+        moved = runner.moved()
+        fused = list(runner.timed_by(clock).run(records(), [Double, partial(ShrinkStage, 32), Double], toy_info(9), 2))
+        assert list(runner.actors())[-1] == "double+shrink+double"
+    finally:
+        runner.close()
+    assert [r.index for r in got] == list(range(9))
+    for mine, theirs in zip(got, expected, strict=True):
+        assert mine.frame.image.shape == (12, 16, 3)
+        np.testing.assert_array_equal(mine.masks, theirs.masks)
+        np.testing.assert_array_equal(mine.output, theirs.output)
+    assert {"threshold", "shrink", "double", "running-sum"} <= set(clock.seconds)
+    assert all(seconds > 0 for seconds in clock.seconds.values())
+    full = 9 * 48 * 64 * 3
+    assert moved["driver"] == full
+    # masks (uint16) and frame at 16x12; then a float32 depth plane; then the running sum's output.
+    assert moved["threshold+shrink"] == 9 * 16 * 12 * (3 + 2)
+    assert moved["double"] == 9 * 16 * 12 * (3 + 2 + 4)
+    assert moved["running-sum"] == 9 * 16 * 12 * (3 + 2 + 4 + 4)
+    assert [r.frame.image.shape for r in fused] == [(24, 32, 3)] * 9
+
+
+def test_unfused_every_stage_is_a_call_of_its_own(ray_address):
+    factories = [Threshold, partial(ShrinkStage, 16), Double]
+    runner = RayRunner(RayRunnerConfig(fuse_stages=False))
+    try:
+        got = list(runner.run(toy_records(4, 48, 64), factories, toy_info(4), 2))
+        assert list(runner.actors()) == ["threshold", "shrink", "double"]
+        # The full-size frames and their masks cross twice: into the masks call and into shrink's.
+        assert runner.moved()["threshold"] == 4 * 48 * 64 * (3 + 2)
+    finally:
+        runner.close()
+    assert [r.depth.shape for r in got] == [(12, 16)] * 4

@@ -73,9 +73,9 @@ def test_the_least_recently_returned_go_beyond_the_size():
 def test_a_failing_build_hands_back_what_was_leased():
     cache = StageCache()
     with pytest.raises(ValueError, match="no weights"):
-        cache.lease([Counted, Broken])
+        cache.lease([("a", Counted), ("b", Broken)])
     assert cache.builds == 1
-    cache.lease([Counted])
+    cache.lease([("a", Counted)])
     assert cache.builds == 1
 
 

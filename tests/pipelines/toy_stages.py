@@ -23,10 +23,10 @@ def toy_info(num_frames: int) -> VideoInfo:
     )
 
 
-def toy_records(count: int):
-    """Frame ``i`` is a 2x3 image filled with ``i``."""
+def toy_records(count: int, height: int = 2, width: int = 3):
+    """Frame ``i`` is a 2x3 (or ``height`` x ``width``) image filled with ``i``."""
     for index in range(count):
-        yield FrameRecord(Frame(index, np.full((2, 3, 3), index, np.uint8), index, Fraction(1, 10)))
+        yield FrameRecord(Frame(index, np.full((height, width, 3), index, np.uint8), index, Fraction(1, 10)))
 
 
 class Double(Stage):
@@ -49,7 +49,7 @@ class RunningSum(Stage):
     ordered = True
 
     def start_clip(self, info):
-        self.total = np.zeros((info.height, info.width), np.float32)
+        self.total = 0.0  # an array from the first frame on, at whatever size the frames come
         self.held = []
 
     def process(self, batch):
@@ -83,6 +83,18 @@ class DieOnce(Stage):
 class DieOnceOrdered(DieOnce):
     name = "die-once-ordered"
     ordered = True
+
+
+class Threshold(Stage):
+    """Ordered, like mask propagation: ids where the frame's red channel is odd."""
+
+    name = "threshold"
+    ordered = True
+
+    def process(self, batch):
+        for record in batch:
+            record.masks = (record.frame.image[..., 0] % 2).astype(np.uint16)
+        return batch
 
 
 def make_running_sum() -> Stage:

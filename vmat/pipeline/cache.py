@@ -57,12 +57,11 @@ class StageCache:
             self.builds += 1
         return stage
 
-    def lease(self, factories: Sequence[StageFactory]) -> list[Lease]:
-        """A stage for each factory (:meth:`acquire`); those taken go back if one cannot be built."""
+    def lease(self, parts: Sequence[tuple[str | None, StageFactory]]) -> list[Lease]:
+        """A stage for each ``(key, factory)`` (:meth:`acquire`); those taken go back if one cannot be built."""
         leases: list[Lease] = []
         try:
-            for factory in factories:
-                key = factory_key(factory)
+            for key, factory in parts:
                 leases.append((key, self.acquire(key, factory)))
         except BaseException:
             self.release_all(leases)

@@ -8,7 +8,7 @@ from itertools import islice
 from typing import Protocol
 
 from vmat.io.metadata import VideoInfo
-from vmat.pipeline.cache import Lease, shared
+from vmat.pipeline.cache import Lease, factory_key, shared
 from vmat.pipeline.clock import StageClock
 from vmat.pipeline.record import FrameRecord
 
@@ -165,7 +165,7 @@ class InProcessRunner:
     def run(
         self, records: Iterable[FrameRecord], factories: list[StageFactory], info: VideoInfo, batch_size: int
     ) -> Iterator[FrameRecord]:
-        leases = shared.lease(factories)
+        leases = shared.lease([(factory_key(factory), factory) for factory in factories])
         stages = [stage for _, stage in leases]
         if self.wrap is not None:
             stages = [self.wrap(stage) for stage in stages]

@@ -113,6 +113,7 @@ class ShrinkStage(Stage):
     it cost less; :func:`vmat.decomposition.resolution.upsample_layers` brings the layers back up."""
 
     name = "shrink"
+    light = True
 
     def __init__(self, max_side: int) -> None:
         if max_side < 16:

@@ -41,6 +41,7 @@ from vmat import weights
 from vmat.errors import ConfigError, OutputError, VmatError
 from vmat.io.atomic import atomic_output
 from vmat.pipeline.edits import EditSpec
+from vmat.pipeline.clock import StageClock
 from vmat.pipeline.run import RunConfig, run_clip
 from vmat.pipeline.stage import StageRunner
 from vmat.progress import progress
@@ -84,7 +85,12 @@ class BatchConfig:
 
 @dataclass
 class BatchReport:
-    """What a job run did: clips done / failed / skipped (done before), frames and time of this run."""
+    """What a job run did: clips done / failed / skipped (done before), frames and time of this run.
+
+    ``stage_seconds``: each stage's seconds over the clips done (with Ray, timed in the actors and summed over
+    them: work, not elapsed time). ``moved``: with Ray, the bytes of records handed through the object store,
+    by the call that sent them (:meth:`~vmat.pipelines.runner.RayRunner.moved`; retried clips included).
+    """
 
     done: int = 0
     failed: int = 0
@@ -95,6 +101,8 @@ class BatchReport:
     runner: str = ""
     stopped_by: str | None = None
     clips: list[dict[str, Any]] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    moved: dict[str, int] = field(default_factory=dict)
 
     @property
     def frames_per_second(self) -> float:
@@ -111,8 +119,13 @@ class BatchReport:
             "seconds": round(self.seconds, 3),
             "frames_per_second": round(self.frames_per_second, 3),
             "runner": self.runner,
+            "stage_ms_per_frame": {name: round(ms, 2) for name, ms in self.stage_ms_per_frame().items()},
+            "object_store_bytes_per_frame": {sender: round(count / max(self.frames, 1)) for sender, count in self.moved.items()},
             "clips": self.clips,
         }
+
+    def stage_ms_per_frame(self) -> dict[str, float]:
+        return {name: 1000 * seconds / max(self.frames, 1) for name, seconds in self.stage_seconds.items()}
 
     def describe(self) -> str:
         lines = [f"{clip['key']}: failed ({clip['error']})" for clip in self.clips if clip["state"] == "failed"]
@@ -121,6 +134,13 @@ class BatchReport:
             f"{self.done} done, {self.failed} failed{interrupted}, {self.skipped} skipped; {self.frames} frames in "
             f"{self.seconds:.1f} s ({self.frames_per_second:.2f} frames/s)"
         )
+        if self.stage_seconds:
+            stages = ", ".join(f"{name} {ms:.1f}" for name, ms in self.stage_ms_per_frame().items())
+            lines.append(f"ms per frame: {stages}")
+        if self.moved:
+            frames = max(self.frames, 1)
+            hops = ", ".join(f"{sender} {count / frames / 1e6:.2f}" for sender, count in self.moved.items())
+            lines.append(f"object store: {sum(self.moved.values()) / frames / 1e6:.2f} MB per frame (sent by {hops})")
         return "\n".join(lines)
 
     def add(self, clip: dict[str, Any]) -> None:
@@ -129,6 +149,8 @@ class BatchReport:
         if clip["state"] == "done":
             self.done += 1
             self.frames += clip["frames"]
+            for name, seconds in clip["stage_seconds"].items():
+                self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + seconds
         elif clip["state"] == "failed":
             self.failed += 1
         else:
@@ -176,6 +198,7 @@ def run_batch(
                         stack.enter_context(ray_cluster(config.cluster))
                         runner = RayRunner(config.ray)
                         stack.callback(runner.close)
+                    moved_before = runner.moved() if isinstance(runner, RayRunner) else {}
                     work = functools.partial(_run_one, output=output, state=state, runner=runner, config=config, threads=threads)
                     # Closed before the runner and Ray: the clips stop first, however the loop ends.
                     records = stack.enter_context(closing(_run_clips(todo, work, config.parallel_clips, threads)))
@@ -186,6 +209,10 @@ def run_batch(
                                 f"{clip['key']}: {clip['state']}" + (f" ({clip['error']})" if clip.get("error") else ""),
                                 file=sys.stderr,
                             )
+                    if isinstance(runner, RayRunner):
+                        report.moved = {
+                            sender: count - moved_before.get(sender, 0) for sender, count in runner.moved().items()
+                        }
             except BatchInterrupted as interrupted:
                 # The clips are stopped (_run_clips) and Ray is shut down (the stack): record what did not finish.
                 reported = {clip["key"] for clip in report.clips}
@@ -278,10 +305,13 @@ def _run_one(
         attempts += 1
         state.update(job.key, state="running", attempts=attempts, error=None)
         started = time.perf_counter()
+        # The Ray actors' stage seconds; the driver's own stages are in the run's summary.
+        actors = StageClock()
+        clip_runner = runner.timed_by(actors) if isinstance(runner, RayRunner) else runner
         try:
             # The clip can be stopped only inside threads.running(), never while its output is being committed.
             with atomic_output(_clip_folder(output, job.key), is_dir=True) as folder, threads.running():
-                summary = run_clip(job.source, folder, job.config(config.run), runner=runner)
+                summary = run_clip(job.source, folder, job.config(config.run), runner=clip_runner)
         except ClipInterrupted:
             return _finish(state, job, "interrupted", attempts)
         except VmatError as error:
@@ -294,7 +324,11 @@ def _run_one(
             time.sleep(min(0.5 * 2 ** (config.retries - retries_left), 5.0))
             retries_left -= 1
             continue
-        return _finish(state, job, "done", attempts, frames=summary.frames, seconds=time.perf_counter() - started)
+        actors.add(summary.stage_seconds)
+        return _finish(
+            state, job, "done", attempts, frames=summary.frames, seconds=time.perf_counter() - started,
+            stage_seconds=actors.seconds,
+        )
 
 
 def _clip_folder(output: Path, key: str) -> Path:
@@ -315,10 +349,22 @@ def _clip_folder(output: Path, key: str) -> Path:
 
 
 def _finish(
-    state: JobState, job: ClipJob, outcome: str, attempts: int, *, error: str | None = None, frames: int = 0, seconds: float = 0.0
+    state: JobState,
+    job: ClipJob,
+    outcome: str,
+    attempts: int,
+    *,
+    error: str | None = None,
+    frames: int = 0,
+    seconds: float = 0.0,
+    stage_seconds: dict[str, float] | None = None,
 ) -> dict[str, Any]:
+    stages = {name: round(value, 4) for name, value in (stage_seconds or {}).items()}
     return _record(
-        job.key, state.update(job.key, state=outcome, attempts=attempts, error=error, frames=frames, seconds=round(seconds, 3))
+        job.key,
+        state.update(
+            job.key, state=outcome, attempts=attempts, error=error, frames=frames, seconds=round(seconds, 3), stage_seconds=stages
+        ),
     )
 
 
@@ -332,6 +378,7 @@ def _record(key: str, clip: ClipState) -> dict[str, Any]:
         "attempts": clip.attempts,
         "frames": clip.frames,
         "seconds": clip.seconds,
+        "stage_seconds": clip.stage_seconds,
     }
 
 

@@ -2,9 +2,9 @@
 
 ``vmat-batch.json`` maps each clip's key (its output folder) to its state: ``pending``, ``running``,
 ``done``, ``failed`` or ``interrupted`` (by a signal), with the error, the attempts so far, the frames and
-the seconds of the last attempt, and a fingerprint of the clip's source and options (a clip whose source or
-options changed is redone). The file is rewritten atomically after every change, so it is never
-half-written, whenever the driver is killed.
+the seconds of the last attempt (and each stage's share of them), and a fingerprint of the clip's source and
+options (a clip whose source or options changed is redone). The file is rewritten atomically after every
+change, so it is never half-written, whenever the driver is killed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,8 @@ class ClipState:
     attempts: int = 0
     frames: int = 0
     seconds: float = 0.0
+    # Seconds per stage of the last attempt (Ray: summed over the actors, which work at the same time).
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
 class JobState:

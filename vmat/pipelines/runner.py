@@ -1,18 +1,24 @@
 """The Ray runner: a clip's stages on pools of Ray actors, with the records back in frame order.
 
-Each stage of the chain gets a pool of :class:`StageWorker` actors. A worker builds its stage from the
-factory it is sent (so a model loads on the worker's device) and keeps it for the next clips.
+The stages are first grouped into calls (:func:`fuse`): consecutive stages with ``ordered = False`` make one
+call, and a ``light`` stage (shrinking the frames to the processing size) joins the call before it, so a
+batch makes one hop per group instead of one per stage, and the full-size frames cross the object store once,
+into the first call, which hands on only what it shrank. Each group gets a pool of :class:`StageWorker`
+actors. A worker builds its stages from the factory it is sent (so a model loads on the worker's device) and
+keeps them for the next clips (:class:`~vmat.pipeline.cache.StageCache`).
 
-- A stage with ``ordered = False`` runs on ``workers`` actors; consecutive batches go to them in turn, and
-  each batch is a call of its own (``start_clip``, ``process``, ``finish_clip``), as the stage treats
-  every frame on its own.
-- An ordered stage (propagation, temporal smoothing) needs one instance to see a whole clip in order, so
+- A group with ``ordered = False`` runs on ``workers`` actors; consecutive batches go to them in turn, and
+  each batch is a call of its own (``start_clip``, ``process``, ``finish_clip``), as the stages treat
+  every frame on their own.
+- An ordered group (propagation, temporal smoothing) needs one instance to see a whole clip in order, so
   its pool holds ``workers`` *lanes*: a clip leases one lane for its duration, and Ray runs one caller's
   calls on one actor in submission order. Several clips run at once when there are several lanes.
 
 Batches flow actor to actor through the object store; the driver keeps at most ``max_in_flight``
 batches of a clip in the chain and waits for the oldest before reading more frames (backpressure), so
-memory stays flat and frames never pile up in the object store.
+memory stays flat and frames never pile up in the object store. Each batch carries the seconds every stage
+spent on the clip's batches so far, timed in the actors as the in-process runner times them, and the bytes
+each call handed on; the driver adds the seconds to the run's clock and counts the bytes (:meth:`RayRunner.moved`).
 
 A pooled actor that dies is restarted by Ray and its batches are redone (``max_restarts``,
 ``task_retries``). An ordered lane that dies loses the clip's state, so the clip cannot go on: the run
@@ -21,19 +27,26 @@ raises :class:`WorkerLostError`, the lane is restarted for the next clip, and a 
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import queue
 import threading
 import uuid
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
+import numpy as np
+import torch
+
 from vmat.errors import ConfigError, VmatError
+from vmat.io.frame import Frame
 from vmat.io.metadata import VideoInfo
+from vmat.layers import LayerStack
+from vmat.pipeline.cache import Lease, StageCache, factory_key
+from vmat.pipeline.clock import StageClock
 from vmat.pipeline.record import FrameRecord
-from vmat.pipeline.stage import Stage, StageFactory, batched
+from vmat.pipeline.stage import Stage, StageChain, StageFactory, StageRunner, batched, timed
 
 
 _WAIT_SLICE_SECONDS = 0.5
@@ -47,13 +60,15 @@ class WorkerLostError(RuntimeError):
 class RayRunnerConfig:
     """How the stages are spread over actors.
 
-    - ``workers``: actors per pooled stage, and lanes (clips at once) per ordered stage.
+    - ``workers``: actors per pooled group, and lanes (clips at once) per ordered group.
     - ``num_cpus`` / ``num_gpus``: Ray resources reserved per actor; fractions share a device (0.25 GPU:
       four actors on one GPU). ``stage_num_gpus`` overrides ``num_gpus`` by stage name (a GPU for the
-      depth model, none for reading masks).
+      depth model, none for reading masks); a group's actors take the largest share of its stages.
     - ``max_in_flight``: batches of one clip inside the chain at once (default ``2 * workers + 1``: every
       actor busy and one batch waiting for each).
     - ``max_restarts`` / ``task_retries``: how often a dead actor is restarted and a lost batch redone.
+    - ``fuse_stages``: group the stages into calls (:func:`fuse`); ``False`` gives every stage a call of its own
+      (an actor pool each, so ``stage_num_gpus`` places each stage on its own; and to measure what fusing saves).
     """
 
     workers: int = 1
@@ -63,6 +78,7 @@ class RayRunnerConfig:
     max_in_flight: int | None = None
     max_restarts: int = 3
     task_retries: int = 3
+    fuse_stages: bool = True
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -77,48 +93,101 @@ class RayRunnerConfig:
         return self.max_in_flight or 2 * self.workers + 1
 
 
-class StageWorker:
-    """A Ray actor that runs one stage of the chain (see the module docstring).
+@dataclass
+class Parcel:
+    """A batch on its way through the actors, and what the clip's batches cost so far: ``seconds`` by stage
+    (summed over the stages it went through, and what an ordered stage did with batches it held back) and
+    ``moved``, the bytes of records handed through the object store, by the call that sent them."""
 
-    Built stages are cached by the factory's fingerprint: a model stage is built once per actor, while a
-    stage whose factory changes with every clip (a clip's own mask folder) does not pile up.
+    records: list[FrameRecord]
+    seconds: dict[str, float] = field(default_factory=dict)
+    moved: dict[str, int] = field(default_factory=dict)
+
+    def handed_on(self, sender: str, records: list[FrameRecord], seconds: Mapping[str, float]) -> Parcel:
+        """The parcel ``sender`` hands on: ``records``, and its ``seconds`` added to the costs so far."""
+        spent = dict(self.seconds)
+        for name, value in seconds.items():
+            spent[name] = spent.get(name, 0.0) + value
+        moved = dict(self.moved)
+        moved[sender] = moved.get(sender, 0) + sum(map(record_bytes, records))
+        return Parcel(records, spent, moved)
+
+
+def record_bytes(record: FrameRecord) -> int:
+    """The bytes of a record's arrays: about what it takes in the object store."""
+    return sum(_nbytes(getattr(record, item.name)) for item in dataclasses.fields(record))
+
+
+def _nbytes(value: object) -> int:
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, torch.Tensor):
+        return value.element_size() * value.nelement()
+    if isinstance(value, Frame):
+        return value.image.nbytes
+    if isinstance(value, LayerStack):
+        return sum(_nbytes(tensor) for tensor in (value.colour, value.alpha, value.depth))
+    return 0
+
+
+class StageWorker:
+    """A Ray actor that runs one group of stages (see the module docstring).
+
+    Each stage of a group comes from a :class:`~vmat.pipeline.cache.StageCache`, keyed by its factory's
+    fingerprint: a model stage is built once per actor, also in a group whose first stage changes with every
+    clip (a clip's own mask folder), and those per-clip stages do not pile up. Every call times its stages
+    and returns a :class:`Parcel`.
     """
 
-    cache_size = 4
+    cache_size = 8
 
     def __init__(self) -> None:
-        self._stages: OrderedDict[str, Stage] = OrderedDict()
+        self._cache = StageCache(self.cache_size)
         self._clip: str | None = None
+        self._leases: list[Lease] = []
         self._stage: Stage | None = None
+        self._clock = StageClock()
 
-    def _build(self, key: str, factory: StageFactory) -> Stage:
-        if key in self._stages:
-            self._stages.move_to_end(key)
-        else:
-            self._stages[key] = factory()
-            if len(self._stages) > self.cache_size:
-                self._stages.popitem(last=False)
-        return self._stages[key]
+    def run_batch(self, parts: Parts, info: VideoInfo, parcel: Parcel) -> Parcel:
+        """A pooled group on one batch, as a clip of its own."""
+        leases = self._cache.lease(parts)
+        clock = StageClock()
+        try:
+            working = timed(_assembled(leases), clock)
+            working.start_clip(info)
+            done = (working.process(parcel.records) if parcel.records else []) + working.finish_clip()
+        finally:
+            self._cache.release_all(leases)
+        return parcel.handed_on(working.name, done, clock.seconds)
 
-    def run_batch(self, key: str, factory: StageFactory, info: VideoInfo, batch: list[FrameRecord]) -> list[FrameRecord]:
-        """A pooled stage on one batch, as a clip of its own."""
-        stage = self._build(key, factory)
-        stage.start_clip(info)
-        done = stage.process(batch) if batch else []
-        return done + stage.finish_clip()
-
-    def start_clip(self, clip: str, key: str, factory: StageFactory, info: VideoInfo) -> None:
-        self._stage = self._build(key, factory)
-        self._clip = clip
+    def start_clip(self, clip: str, parts: Parts, info: VideoInfo) -> None:
+        self._end_clip()
+        self._leases = self._cache.lease(parts)
+        self._clip, self._clock = clip, StageClock()
+        self._stage = timed(_assembled(self._leases), self._clock)
         self._stage.start_clip(info)
 
-    def process(self, clip: str, batch: list[FrameRecord]) -> list[FrameRecord]:
-        return self._current(clip).process(batch) if batch else []
+    def process(self, clip: str, parcel: Parcel) -> Parcel:
+        stage = self._current(clip)
+        done = stage.process(parcel.records) if parcel.records else []
+        return parcel.handed_on(stage.name, done, self._spent())
 
-    def finish_clip(self, clip: str) -> list[FrameRecord]:
-        done = self._current(clip).finish_clip()
-        self._clip = None
-        return done
+    def finish_clip(self, clip: str) -> Parcel:
+        stage = self._current(clip)
+        done = stage.finish_clip()
+        parcel = Parcel([]).handed_on(stage.name, done, self._spent())
+        self._end_clip()
+        return parcel
+
+    def _spent(self) -> dict[str, float]:
+        """The seconds charged since the last call (each reaches the driver once)."""
+        spent, self._clock.seconds = self._clock.seconds, {}
+        return spent
+
+    def _end_clip(self) -> None:
+        """Hand the clip's stages back to the cache (also when the driver gave up on the clip without finishing it)."""
+        self._cache.release_all(self._leases)
+        self._leases, self._stage, self._clip = [], None, None
 
     def _current(self, clip: str) -> Stage:
         if clip != self._clip or self._stage is None:
@@ -127,16 +196,59 @@ class StageWorker:
         return self._stage
 
 
+def _assembled(leases: list[Lease]) -> Stage:
+    """The leased stages of a group as one stage."""
+    stages = [stage for _, stage in leases]
+    return stages[0] if len(stages) == 1 else StageChain(stages)
+
+
+Parts = tuple[tuple[str, StageFactory], ...]
+"""The stages of a group, each as its factory's fingerprint and the factory."""
+
+
 @dataclass(frozen=True)
-class _StageSpec:
-    key: str
-    name: str
+class StageSpec:
+    """A stage (or a group of them) as the runner plans with it, before anything is built: its ``names``
+    (one per stage), whether it is ``ordered`` or ``light``, and its ``parts``."""
+
+    names: tuple[str, ...]
     ordered: bool
-    factory: StageFactory
+    light: bool
+    parts: Parts
+
+    @property
+    def name(self) -> str:
+        return "+".join(self.names)
+
+
+def fuse(specs: list[StageSpec]) -> list[StageSpec]:
+    """The calls a batch goes through: consecutive stages with ``ordered = False`` as one call, and a ``light``
+    stage in the call of the stage before it (even an ordered one); every other stage a call of its own.
+
+    A group runs as one :class:`~vmat.pipeline.stage.StageChain` of its parts: ordered when any of them is.
+    """
+    groups: list[list[StageSpec]] = []
+    for spec in specs:
+        if groups and (spec.light or not (spec.ordered or any(part.ordered for part in groups[-1]))):
+            groups[-1].append(spec)
+        else:
+            groups.append([spec])
+    return [_joined(group) for group in groups]
+
+
+def _joined(group: list[StageSpec]) -> StageSpec:
+    if len(group) == 1:
+        return group[0]
+    return StageSpec(
+        names=tuple(name for spec in group for name in spec.names),
+        ordered=any(spec.ordered for spec in group),
+        light=all(spec.light for spec in group),
+        parts=tuple(part for spec in group for part in spec.parts),
+    )
 
 
 class _Pool:
-    """The actors of one stage: handed out in turn (pooled) or leased one per clip (ordered lanes)."""
+    """The actors of one group: handed out in turn (pooled) or leased one per clip (ordered lanes)."""
 
     def __init__(self, actors: list, ordered: bool) -> None:
         self.actors = actors
@@ -171,17 +283,39 @@ class RayRunner:
     def __init__(self, config: RayRunnerConfig = RayRunnerConfig()) -> None:
         self.config = config
         self._pools: dict[tuple[int, str, bool], _Pool] = {}
+        self._described: dict[str, tuple[tuple[str, ...], bool, bool]] = {}
+        self._moved: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def run(
-        self, records: Iterable[FrameRecord], factories: list[StageFactory], info: VideoInfo, batch_size: int
+        self,
+        records: Iterable[FrameRecord],
+        factories: list[StageFactory],
+        info: VideoInfo,
+        batch_size: int,
+        clock: StageClock | None = None,
     ) -> Iterator[FrameRecord]:
-        specs = [_describe(factory) for factory in factories]
-        pools = [self._pool(position, spec) for position, spec in enumerate(specs)]
-        return self._run(records, specs, pools, info, batch_size)
+        """The records through the stages, in frame order; each stage's seconds (summed over the actors) are
+        added to ``clock`` as the batches come back."""
+        specs = [self._describe(factory) for factory in factories]
+        groups = fuse(specs) if self.config.fuse_stages else specs
+        pools = [self._pool(position, group) for position, group in enumerate(groups)]
+        return self._run(records, groups, pools, info, batch_size, clock)
+
+    def timed_by(self, clock: StageClock) -> StageRunner:
+        """This runner with every run's stage seconds added to ``clock`` (for a caller that runs a clip through
+        the :class:`~vmat.pipeline.stage.StageRunner` interface, which has no clock)."""
+        return _Timed(self, clock)
+
+    def moved(self) -> dict[str, int]:
+        """Bytes of records handed through the object store so far, by sender: ``"driver"`` for the batches
+        sent to the first call, else the group that handed them on (the last one's go back to the driver)."""
+        with self._lock:
+            return dict(self._moved)
 
     def actors(self) -> dict[str, list]:
-        """The actors of every stage by stage name (for monitoring, and for tests that kill one)."""
+        """The actors of every group by its name ("shrink+depth+decompose"; for monitoring, and for tests that
+        kill one)."""
         return {name: list(pool.actors) for (_, name, _), pool in self._pools.items()}
 
     def close(self) -> None:
@@ -195,47 +329,65 @@ class RayRunner:
             self._pools.clear()
 
     def _run(
-        self, records: Iterable[FrameRecord], specs: list[_StageSpec], pools: list[_Pool], info: VideoInfo, batch_size: int
+        self,
+        records: Iterable[FrameRecord],
+        groups: list[StageSpec],
+        pools: list[_Pool],
+        info: VideoInfo,
+        batch_size: int,
+        clock: StageClock | None,
     ) -> Iterator[FrameRecord]:
         clip = uuid.uuid4().hex
         lanes = {position: pool.lease() for position, pool in enumerate(pools) if pool.ordered}
         try:
             # Waited for, so that a stage that cannot start (a bad option) reports its own error.
-            starts = [lane.start_clip.remote(clip, specs[at].key, specs[at].factory, info) for at, lane in lanes.items()]
+            starts = [lane.start_clip.remote(clip, groups[at].parts, info) for at, lane in lanes.items()]
             for start in starts:
                 _fetch(start)
             pending: deque = deque()
             for batch in batched(records, batch_size):
-                pending.append(self._submit(batch, 0, clip, specs, pools, lanes, info))
+                parcel = Parcel([]).handed_on("driver", batch, {})
+                pending.append(self._submit(parcel, 0, clip, groups, pools, lanes, info))
                 while len(pending) >= self.config.in_flight:
-                    yield from _fetch(pending.popleft())
+                    yield from self._received(pending.popleft(), clock)
             for position, lane in lanes.items():
-                # What an ordered stage held back still has to pass the stages after it.
-                pending.append(self._submit(lane.finish_clip.remote(clip), position + 1, clip, specs, pools, lanes, info))
+                # What an ordered group held back still has to pass the groups after it.
+                pending.append(self._submit(lane.finish_clip.remote(clip), position + 1, clip, groups, pools, lanes, info))
             while pending:
-                yield from _fetch(pending.popleft())
+                yield from self._received(pending.popleft(), clock)
         finally:
             for position, lane in lanes.items():
                 pools[position].release(lane)
 
-    def _submit(self, batch, start: int, clip: str, specs: list[_StageSpec], pools: list[_Pool], lanes: dict, info: VideoInfo):
-        """Send ``batch`` (records or a reference to them) through the stages from ``start`` on; return the last reference."""
-        for position in range(start, len(specs)):
-            spec = specs[position]
-            if spec.ordered:
-                batch = lanes[position].process.remote(clip, batch)
-            else:
-                batch = pools[position].next().run_batch.remote(spec.key, spec.factory, info, batch)
-        return batch
+    def _received(self, reference, clock: StageClock | None) -> list[FrameRecord]:
+        parcel = _fetch(reference)
+        if clock is not None:
+            clock.add(parcel.seconds)
+        with self._lock:
+            for sender, count in parcel.moved.items():
+                self._moved[sender] = self._moved.get(sender, 0) + count
+        return parcel.records
 
-    def _pool(self, position: int, spec: _StageSpec) -> _Pool:
+    def _submit(
+        self, parcel, start: int, clip: str, groups: list[StageSpec], pools: list[_Pool], lanes: dict, info: VideoInfo
+    ):
+        """Send ``parcel`` (or a reference to one) through the groups from ``start`` on; return the last reference."""
+        for position in range(start, len(groups)):
+            group = groups[position]
+            if group.ordered:
+                parcel = lanes[position].process.remote(clip, parcel)
+            else:
+                parcel = pools[position].next().run_batch.remote(group.parts, info, parcel)
+        return parcel
+
+    def _pool(self, position: int, group: StageSpec) -> _Pool:
         import ray
 
         with self._lock:
-            pool = self._pools.get((position, spec.name, spec.ordered))
+            pool = self._pools.get((position, group.name, group.ordered))
             if pool is None:
-                gpus = self.config.stage_num_gpus.get(spec.name, self.config.num_gpus)
-                _check_resources(spec.name, self._reserved(), (self.config.num_cpus, gpus), self.config.workers)
+                gpus = self._gpus(group.name)
+                _check_resources(group.name, self._reserved(), (self.config.num_cpus, gpus), self.config.workers)
                 actor_class = ray.remote(StageWorker).options(
                     num_cpus=self.config.num_cpus,
                     num_gpus=gpus,
@@ -245,20 +397,54 @@ class RayRunner:
                     max_task_retries=self.config.task_retries,
                 )
                 actors = [actor_class.remote() for _ in range(self.config.workers)]
-                pool = self._pools[(position, spec.name, spec.ordered)] = _Pool(actors, spec.ordered)
+                pool = self._pools[(position, group.name, group.ordered)] = _Pool(actors, group.ordered)
             return pool
 
+    def _gpus(self, name: str) -> float:
+        """The GPU share of a group's actors: the largest its stages ask for (``stage_num_gpus`` by stage name)."""
+        return max(self.config.stage_num_gpus.get(part, self.config.num_gpus) for part in name.split("+"))
 
     def _reserved(self) -> tuple[float, float]:
         """CPUs and GPUs the actors created so far reserve."""
         cpus = gpus = 0.0
         for (_, name, _), pool in self._pools.items():
             cpus += self.config.num_cpus * len(pool.actors)
-            gpus += self.config.stage_num_gpus.get(name, self.config.num_gpus) * len(pool.actors)
+            gpus += self._gpus(name) * len(pool.actors)
         return cpus, gpus
 
+    def _describe(self, factory: StageFactory) -> StageSpec:
+        """Names, order needs and fingerprint of the stage ``factory`` builds, without building it here (a
+        factory that must be built to say is built once per runner, in a throwaway worker)."""
+        import ray.cloudpickle
 
-def _fetch(reference) -> list[FrameRecord]:
+        key = factory_key(factory, ray.cloudpickle.dumps)
+        assert key is not None, "Ray's pickler takes any factory Ray can send"
+        stage_class = _stage_class(factory)
+        if stage_class is not None:
+            described = (tuple(stage_class.name.split("+")), stage_class.ordered, stage_class.light)
+        else:
+            with self._lock:
+                known = self._described.get(key)
+            described = known or _describe_remotely(factory)
+            with self._lock:
+                self._described[key] = described
+        names, ordered, light = described
+        return StageSpec(names, ordered, light, ((key, factory),))
+
+
+class _Timed:
+    """A :class:`RayRunner` whose runs charge their stage seconds to one clock."""
+
+    def __init__(self, runner: RayRunner, clock: StageClock) -> None:
+        self.runner, self.clock = runner, clock
+
+    def run(
+        self, records: Iterable[FrameRecord], factories: list[StageFactory], info: VideoInfo, batch_size: int
+    ) -> Iterator[FrameRecord]:
+        return self.runner.run(records, factories, info, batch_size, clock=self.clock)
+
+
+def _fetch(reference) -> Parcel:
     import ray
     from ray.exceptions import ActorDiedError, ActorUnavailableError, GetTimeoutError, RayActorError, RayTaskError
 
@@ -283,19 +469,6 @@ def _fetch(reference) -> list[FrameRecord]:
         raise WorkerLostError(f"a Ray worker died: {error}") from None
 
 
-def _describe(factory: StageFactory) -> _StageSpec:
-    """Name, order needs and cache key of the stage ``factory`` builds, without building it here."""
-    import ray.cloudpickle
-
-    stage_class = _stage_class(factory)
-    if stage_class is None:
-        name, ordered = _describe_remotely(factory)
-    else:
-        name, ordered = stage_class.name, stage_class.ordered
-    key = hashlib.sha1(ray.cloudpickle.dumps(factory)).hexdigest()
-    return _StageSpec(key, name, ordered, factory)
-
-
 def _stage_class(factory: StageFactory) -> type[Stage] | None:
     """The Stage class behind a class, a ``partial`` of one, or a classmethod such as ``DepthStage.build``."""
     target = factory
@@ -309,20 +482,20 @@ def _stage_class(factory: StageFactory) -> type[Stage] | None:
     return None
 
 
-def _describe_remotely(factory: StageFactory) -> tuple[str, bool]:
+def _describe_remotely(factory: StageFactory) -> tuple[tuple[str, ...], bool, bool]:
     """Build the stage once in a throwaway worker, so that no model is loaded in the driver."""
     import ray
 
     @ray.remote(num_cpus=0)
-    def describe(factory: StageFactory) -> tuple[str, bool]:
+    def describe(factory: StageFactory) -> tuple[tuple[str, ...], bool, bool]:
         stage = factory()
-        return stage.name, stage.ordered
+        return tuple(stage.name.split("+")), stage.ordered, stage.light
 
     return ray.get(describe.remote(factory))
 
 
 def _check_resources(name: str, reserved: tuple[float, float], per_actor: tuple[float, float], actors: int) -> None:
-    """Fail with a sentence, instead of waiting for ever, when the cluster cannot host a stage's actors."""
+    """Fail with a sentence, instead of waiting for ever, when the cluster cannot host a group's actors."""
     import ray
 
     total = ray.cluster_resources()
