@@ -18,8 +18,13 @@ def streamed(stacks, config=CompletionConfig(), cameras=None, **options):
 
 
 def same(first, second) -> bool:
+    """The same completed background planes, codes and pictures (a stream holds the people's planes as the
+    layers file does: their colour only over their alpha's box)."""
     return len(first) == len(second) and all(
-        torch.equal(a.stack.colour, b.stack.colour) and np.array_equal(a.source, b.source) for a, b in zip(first, second)
+        torch.equal(a.stack.colour[0], b.stack.colour[0])
+        and torch.equal(a.stack.render(), b.stack.render())
+        and np.array_equal(a.source, b.source)
+        for a, b in zip(first, second)
     )
 
 

@@ -22,7 +22,7 @@ being removed (so each one's shadow and mask edge is handled), and each person i
 "previous" is the completion vmat had before (:data:`~vmat.editing.completion.PREVIOUS_DEFAULT`, shadows
 left); "current" is the default, shadows lifted; "streamed" is the default in the one-pass stream
 (:mod:`vmat.editing.completion_stream`: camera from a :class:`~vmat.camera.CameraTracker`, look-ahead
-:data:`STREAM_LOOKAHEAD` frames, the plate only of the frames pushed so far). The real-footage test pastes a
+``CompletionConfig.lookahead`` frames, the plate only of the frames pushed so far). The real-footage test pastes a
 person cut from a DAVIS sequence (its mask gives the cut), held nearly still, into real clips, removes them with that exact mask,
 and compares with the untouched clip; there "never seen" is what completion itself had to invent (the
 same pixels for both methods) and the motion is optical flow on the untouched clip.
@@ -55,26 +55,26 @@ from vmat.training.perturb import GuidanceConfig, draw_offsets, draw_perturbatio
 
 @dataclass(frozen=True)
 class Method:
-    """A completion to compare: its settings, whether it lifts the removed people's shadows, and for the
-    one-pass stream (:func:`~vmat.editing.completion_stream.complete_stream`) its look-ahead."""
+    """A completion to compare: its settings, whether it lifts the removed people's shadows, and whether it
+    runs as the one-pass stream (:func:`~vmat.editing.completion_stream.complete_stream`, with the
+    config's look-ahead) rather than over the whole clip."""
 
     config: CompletionConfig
     lifts_shadows: bool
-    lookahead: int | None = None
+    streamed: bool = False
 
     def complete(self, stacks: list[LayerStack], removing: list[int]) -> Iterator[CompletedFrame]:
-        if self.lookahead is not None:
+        if self.streamed:
             return complete_stream(
-                iter(stacks), self.config, removing=removing, keep_shadows=not self.lifts_shadows, lookahead=self.lookahead
+                iter(stacks), self.config, removing=removing, keep_shadows=not self.lifts_shadows
             )
         return complete_background(stacks, self.config, removing=removing, keep_shadows=not self.lifts_shadows)
 
 
-STREAM_LOOKAHEAD = 10
 METHODS = {
     "previous": Method(PREVIOUS_DEFAULT, lifts_shadows=False),
     "current": Method(CompletionConfig(), lifts_shadows=True),
-    "streamed": Method(CompletionConfig(), lifts_shadows=True, lookahead=STREAM_LOOKAHEAD),
+    "streamed": Method(CompletionConfig(), lifts_shadows=True, streamed=True),
 }
 SPLITS = ("seen", "never seen")
 _GUIDANCE = GuidanceConfig(erode_probability=0.0, drop_probability=0.0, merge_probability=0.0)

@@ -74,6 +74,10 @@ class CompletionConfig:
     ``static_tolerance`` pixels over the whole clip; a static camera needs no resampling."""
     window: int = 10
     """Frames searched on each side of the frame being completed."""
+    lookahead: int = 30
+    """Frames a one-pass stream (:class:`~vmat.editing.completion_stream.CompletionStream`) reads past a
+    frame before completing it: they join its clean plate, so ground they show is copied rather than
+    invented (the whole-clip form sees every frame)."""
     donors: Literal["median", "nearest"] = "median"
     """``median``: a hidden pixel takes the median of every frame in the window that saw it, so the edge of
     a person whose mask fell short there, which moves with them, does not come along; ``nearest``: the

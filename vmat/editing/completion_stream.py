@@ -14,8 +14,9 @@ filled pixel, its plate colour takes over.
 
 For a moving camera the plate lives on a canvas twice the frame's size on each axis, centred on an anchor
 frame; when the newest frame leaves it, the canvas is re-centred on a recent frame (resampling the plate
-once) and what falls off is forgotten. Memory is the pending frames (``lookahead + 1`` layer stacks), the
-donors (``window + lookahead + 1`` 8-bit backgrounds) and the canvas, whatever the clip length.
+once) and what falls off is forgotten. Memory is the pending frames (``lookahead + 1`` layer stacks at the
+layers file's precision, ``window + 1`` of them in floats), the donors (``window + lookahead + 1`` 8-bit
+backgrounds) and the canvas, whatever the clip length.
 
 When the look-ahead covers the clip (``finish`` completes every frame) and the camera is static, the output
 is that of :func:`~vmat.editing.completion.complete_background`, bit for bit.
@@ -49,6 +50,7 @@ from vmat.geometry import bounding_box
 from vmat.layers.compositing import tensor_to_image
 from vmat.layers.errors import LayerError
 from vmat.layers.stack import LayerStack
+from vmat.layers.store import decode_stack, encode_stack
 
 
 _EMPTY = (slice(0, 0), slice(0, 0))
@@ -172,18 +174,20 @@ class CompletionStream:
                 ``window`` after it within the look-ahead).
             removing: ids of the people about to be removed or moved: their shadows are lifted.
             keep_shadows: leave the shadows of ``removing`` where they are.
-            lookahead: frames pushed after a frame before it is completed (default ``config.window``).
+            lookahead: frames pushed after a frame before it is completed (default ``config.lookahead``).
             tracker: tracks the camera on each pushed frame's visible background (then ``push`` takes
                 no ``camera``).
         """
-        lookahead = config.window if lookahead is None else lookahead
+        lookahead = config.lookahead if lookahead is None else lookahead
         if config.window < 0 or lookahead < 0:
             raise LayerError(
                 f"The completion window and look-ahead must be 0 or more frames, got {config.window} and {lookahead}."
             )
         self.config, self.lookahead, self.tracker = config, lookahead, tracker
         self._shadowed = () if keep_shadows else tuple(removing)
-        self._pending: deque[tuple[int, LayerStack]] = deque()
+        # Frames waiting for their look-ahead, held as the layers file holds them (8-bit colour, 16-bit
+        # alpha, each person over their alpha's box): a tenth of the floats' memory at 720p.
+        self._pending: deque[tuple[int, dict[str, np.ndarray]]] = deque()
         self._donors: dict[int, _View] = {}  # views donors are taken from (shadows lifted), by frame
         self._lifted: dict[int, tuple[LayerStack, np.ndarray]] = {}  # pending frames whose shadows are lifted
         self._unlifted: dict[int, _View] = {}  # pending frames' views before their shadows are lifted
@@ -234,7 +238,7 @@ class CompletionStream:
             self._unlifted[index] = view
         else:
             self._donors[index] = view
-        self._pending.append((index, stack))
+        self._pending.append((index, encode_stack(stack)))
         done = []
         while self._pending and index - self._pending[0][0] >= self.lookahead:
             done.append(self._emit())
@@ -302,7 +306,7 @@ class CompletionStream:
         )
 
     def _emit(self) -> CompletedFrame:
-        index, stack = self._pending.popleft()
+        index, held = self._pending.popleft()
         newest = self._count - 1
         frames = range(max(0, index - self.config.window), min(newest, index + self.config.window) + 1)
         camera = self._camera(frames)
@@ -316,11 +320,12 @@ class CompletionStream:
             grounds = (self._unlifted[k].away for k in lifting)
             near = [bounding_box(~ground) for ground in grounds if ground is not None and not ground.all()]
             away = self._plate.away((_union(near) if near else _EMPTY) if self._static else None)
-        for k, pending in ((index, stack), *self._pending):
+        for k, pending in ((index, held), *self._pending):
             if k not in frames:
                 break
             if k not in self._lifted:
-                self._lifted[k] = _lift(pending, self._shadowed, self.config, away, camera, k)
+                stack = decode_stack(pending, *self._size)
+                self._lifted[k] = _lift(stack, self._shadowed, self.config, away, camera, k)
                 if self._shadowed:
                     self._donors[k] = _relit(self._unlifted.pop(k), *self._lifted[k])
         lifted, shadow = self._lifted.pop(index)
