@@ -1,5 +1,7 @@
 """vmat bench pipeline: each configuration in a child process, one table beside the raw loop."""
 
+import os
+
 from vmat.cli.main import main
 from vmat.io.test_pattern import write_test_pattern_clip
 from vmat.propagation import write_id_mask
@@ -28,6 +30,9 @@ def test_two_configurations_are_one_table_beside_the_raw_loop(tmp_path, capsys):
     assert rows[1][0] == "raw decode+encode loop"
     assert [row[0] for row in rows[2:]] == ["green, process size 32", "remove, process size 32"]
     assert {"completion ms", "decode ms", "masks ms"} <= set(header)
+    # CPU time over wall time: more than nothing, at most every core.
+    busy = [float(row[header.index("cores busy")]) for row in rows[2:]]
+    assert all(0 < value <= (os.cpu_count() or 1) + 0.1 for value in busy)
     # The replaced background hides completion: that run does not compute it; removal does.
     column = header.index("completion ms")
     assert rows[2][column] == "-" and float(rows[3][column]) > 0

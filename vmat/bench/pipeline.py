@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import resource
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -30,10 +31,16 @@ class PipelineRun:
     seconds: float
     peak_rss_mb: float
     stage_ms: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: float = 0.0  # user + system CPU of the run's processes (the pipeline's second process included)
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds
+
+    @property
+    def cores_busy(self) -> float:
+        """CPU time over wall time: how many cores the run kept busy on average (2 at most on two cores)."""
+        return self.cpu_seconds / self.seconds
 
 
 def loop_clip(source: str | os.PathLike[str], output: Path, frames: int) -> Path:
@@ -51,13 +58,19 @@ def loop_clip(source: str | os.PathLike[str], output: Path, frames: int) -> Path
 
 
 def _child(clip: str, output: str, config: RunConfig, queue: multiprocessing.Queue) -> None:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    before = usage.ru_utime + usage.ru_stime  # this process's start-up (imports) is not the run's
     try:
         summary: RunSummary = run_clip(clip, output, config)
     except VmatError as error:  # the user's mistake (a bad prompt, say): one line in the parent, no traceback
         queue.put(str(error))
         return
-    # This process's peak plus the pipeline's second process's (each its own peak: an upper bound of the two at once).
-    queue.put((summary.frames, summary.wall_seconds, summary.peak_rss_mb, dict(summary.stage_seconds)))
+    # The second process is this one's child, ended and waited for by now.
+    cpu = sum(
+        usage.ru_utime + usage.ru_stime for usage in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    )
+    # The peak is this process's plus the second process's (each its own peak: an upper bound of the two at once).
+    queue.put((summary.frames, summary.wall_seconds, summary.peak_rss_mb, dict(summary.stage_seconds), cpu - before))
 
 
 def run_in_child(name: str, clip: str | os.PathLike[str], output: str | os.PathLike[str], config: RunConfig) -> PipelineRun:
@@ -77,9 +90,9 @@ def run_in_child(name: str, clip: str | os.PathLike[str], output: str | os.PathL
     process.join()
     if isinstance(result, str):
         raise ConfigError(f"{name}: {result}")
-    frames, seconds, peak_mb, stage_seconds = result
+    frames, seconds, peak_mb, stage_seconds, cpu_seconds = result
     stage_ms = {stage: 1000 * value / max(frames, 1) for stage, value in stage_seconds.items()}
-    return PipelineRun(name, frames, seconds, peak_mb, stage_ms)
+    return PipelineRun(name, frames, seconds, peak_mb, stage_ms, cpu_seconds)
 
 
 def raw_loop_fps(clip: str | os.PathLike[str]) -> float:
@@ -91,11 +104,15 @@ def raw_loop_fps(clip: str | os.PathLike[str]) -> float:
 
 def describe(clip: str, raw_fps: float, runs: list[PipelineRun]) -> str:
     stages = list(dict.fromkeys(stage for run in runs for stage in run.stage_ms))
-    header = ["configuration", "frames", "frames/s", "x raw loop", "peak RSS MB", *[f"{s} ms" for s in stages]]
+    header = [
+        "configuration", "frames", "frames/s", "x raw loop", "peak RSS MB", "CPU ms/frame", "cores busy",
+        *[f"{s} ms" for s in stages],
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    lines.append(f"| raw decode+encode loop | | {raw_fps:.1f} | 1.000 | | " + " | ".join("" for _ in stages) + " |")
+    lines.append(f"| raw decode+encode loop | | {raw_fps:.1f} | 1.000 | | | | " + " | ".join("" for _ in stages) + " |")
     for run in runs:
         cells = [run.name, str(run.frames), f"{run.fps:.2f}", f"{run.fps / raw_fps:.3f}", f"{run.peak_rss_mb:.0f}"]
+        cells += [f"{1000 * run.cpu_seconds / max(run.frames, 1):.0f}", f"{run.cores_busy:.2f}"]
         cells += [f"{run.stage_ms[s]:.1f}" if s in run.stage_ms else "-" for s in stages]
         lines.append("| " + " | ".join(cells) + " |")
     return f"clip {clip}\n" + "\n".join(lines)

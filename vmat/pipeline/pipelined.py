@@ -157,6 +157,8 @@ class PipelinedRunner:
         child, self._child = self._child, None  # one process per clip: its stages' state is the clip's
         assert child is not None
         try:
+            with self.clock.measure("wait"):
+                child.wait_ready()
             _send(child.inbox, (factories, info, batch_size))
             yield from run_stages(self._exchange(records, child, batch_size), here, info, batch_size)
         finally:  # also when the caller closes this iterator early
@@ -214,6 +216,13 @@ class _Child:
         self.outbox = _Receiver(outbox, self.process)
         self.finished = False  # the child has sent the end of the clip
 
+    def wait_ready(self) -> None:
+        """Until the child reads its pipe (a spawned one imports the stages first): until then a large message
+        would hold this thread in a write that no signal interrupts."""
+        kind, payload = self.outbox.get()
+        if kind != "ready":
+            raise _child_error(payload)
+
     def stop(self) -> None:
         """End the child: once it has sent the end of the clip, closing its inbox ends it; before (an error, an
         interruption), nothing it could still send is wanted, so it is terminated at once."""
@@ -249,6 +258,7 @@ def _serve(inbox_end: Connection, outbox: Connection, threads: int | None, inher
     for connection in inherited:
         connection.close()
     inbox = _Receiver(inbox_end)
+    _send(outbox, ("ready", None))
     clock = StageClock()
 
     def taken() -> Iterator[FrameRecord]:
