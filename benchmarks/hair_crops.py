@@ -5,7 +5,7 @@ default, on real footage without true alpha (what hair looks like, not a score).
 
 A DAVIS folder (``NAME/NAME.mp4`` with ``NAME/masks/NNNNN.png``) uses its annotated mask of that frame; a
 plain clip uses vmat's person model (probability > 0.5, the first person found). Each row: the frame's
-head crop, the guided-filter alpha, the first closed-form version's alpha (``FIRST_CLOSED_FORM``), the
+head crop, the guided-filter alpha, the closed-form alpha before the colour term (``PLAIN_CLOSED_FORM``), the
 default's alpha, then each composited on flat green with its own foreground
 colour. Decomposed at the source size, as `vmat run` does by default.
 """
@@ -60,9 +60,9 @@ def row(spec: str) -> np.ndarray:
     rows, cols = head_box(ids == 1)
     tiles = [image[rows, cols].astype(np.float32) / 255]
     composites = []
-    from benchmarks.matting_speed import FIRST_CLOSED_FORM
+    from benchmarks.matting_speed import PLAIN_CLOSED_FORM
 
-    for config in (MaskMattingConfig(solver="guided-filter"), FIRST_CLOSED_FORM, MaskMattingConfig()):
+    for config in (MaskMattingConfig(solver="guided-filter"), PLAIN_CLOSED_FORM, MaskMattingConfig()):
         stack = MaskMattingDecomposer(config).decompose(image, ids)
         alpha = stack.alpha[1].numpy()[rows, cols]
         colour = stack.colour[1].permute(1, 2, 0).numpy()[rows, cols]

@@ -22,7 +22,7 @@ import torch
 from vmat.decomposition import MaskMattingConfig, MaskMattingDecomposer
 from vmat.decomposition.resolution import shrink_ids, shrink_image, upsample_layers
 from vmat.geometry import processing_size
-from vmat.matting import SolverConfig
+from vmat.matting import SolverConfig, TrimapConfig
 from vmat.person.model import default_person_model, image_to_frames, rois_from_detections
 from vmat.propagation import video_frames
 
@@ -30,6 +30,12 @@ from vmat.propagation import video_frames
 # three levels of 40 steps, no prior.
 FIRST_CLOSED_FORM = MaskMattingConfig(
     band_pixels=6.0, guided_prior=False, matting=SolverConfig(levels=3, iterations=40, prior_weight=0.0)
+)
+# The closed-form default before the colour term (commit e2348c1): band 3 px, one level of 20 steps pulled
+# towards the guided filter's matte, and a head zone twice as wide as the band.
+PLAIN_CLOSED_FORM = MaskMattingConfig(
+    trimap=TrimapConfig(hair_band=0.03, hair_band_of_height=0.04),
+    matting=SolverConfig(levels=1, iterations=20, prior_weight=0.02),
 )
 
 
@@ -62,6 +68,7 @@ def main() -> None:
     configs = {
         "guided-filter (before issue 19)": MaskMattingConfig(solver="guided-filter"),
         "closed-form, first version (band 6 px, 3 levels x 40 steps)": FIRST_CLOSED_FORM,
+        "closed-form without the colour term (before)": PLAIN_CLOSED_FORM,
         "closed-form (default)": MaskMattingConfig(),
     }
     height, width = frames[0][0].shape[:2]
