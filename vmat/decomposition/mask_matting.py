@@ -1,8 +1,8 @@
 """The weight-free decomposer: a frame and its instance id mask -> a :class:`~vmat.layers.LayerStack`.
 
 No learned weights: each person's hard mask becomes a soft matte in a band around its outline where it
-meets the background. By default (``solver="closed-form"``) the band is a trimap's unknown region (wide
-around the head, where hair is: :mod:`vmat.matting.trimap`) and alpha there solves closed-form matting
+meets the background. By default (``solver="closed-form"``) the band is a trimap's unknown region
+(:mod:`vmat.matting.trimap`) and alpha there solves closed-form matting with a colour data term
 (:mod:`vmat.matting`); ``solver="guided-filter"`` is the previous, cheaper path: the colour guided filter of
 the mask in a narrow band. Outside the band the mask is trusted. Each person's straight foreground colour
 comes from multi-level foreground estimation, and the background plane is the frame itself with the

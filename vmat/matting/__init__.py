@@ -1,4 +1,4 @@
-"""Matting from a coarse mask: a trimap around its outline, closed-form alpha in the band."""
+"""Matting from a coarse mask: a trimap around its outline, closed-form alpha with a colour term in the band."""
 
 from vmat.matting.solve import SolverConfig, solve_band
 from vmat.matting.trimap import UNKNOWN, TrimapConfig, trimap_from_mask

@@ -1,5 +1,6 @@
-"""Alpha in a trimap's unknown band by closed-form matting: coarse to fine, a few conjugate-gradient steps
-per level, and guided upsampling to bring an alpha solved at a smaller size back up."""
+"""Alpha in a trimap's unknown band by closed-form matting, optionally pulled towards a prior alpha and
+towards the colour term's targets: coarse to fine, a few conjugate-gradient steps per level, and guided
+upsampling to bring an alpha solved at a smaller size back up."""
 
 from __future__ import annotations
 

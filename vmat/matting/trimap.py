@@ -1,12 +1,13 @@
-"""A trimap from a coarse mask: an unknown band around the boundary, wider where hair is likely.
+"""A trimap from a coarse mask: an unknown band around the boundary, optionally wider where hair is likely.
 
 A coarse mask (propagated, or drawn by hand) is wrong by a few pixels along its whole outline and by much
 more around hair, so the band's half-width is a fraction of the frame's longer side (one config suits any
 resolution), capped by a fraction of the subject's own height (a small person's head must not vanish into
-the band), and widened outwards inside a *head zone*: the given head region (from the person's head
-landmarks), or else the top of the silhouette (the rows within ``head`` of its height from its top), where
-people's hair is. Only outwards: hair sticks out of a coarse outline, while inside it the head is solid,
-and a wide inner band lets the solver thin out faces whose colour is close to the background's.
+the band), and, when ``hair_band`` asks for it, widened outwards inside a *head zone*: the given head region
+(from the person's head landmarks), or else the top of the silhouette (the rows within ``head`` of its
+height from its top), where people's hair is. Only outwards: hair sticks out of a coarse outline, while
+inside it the head is solid, and a wide inner band lets the solver thin out faces whose colour is close to
+the background's. The default head band is the band itself (see :class:`TrimapConfig`).
 """
 
 from __future__ import annotations
