@@ -124,7 +124,7 @@ def test_matches_pymatting_closed_form_on_the_same_trimap():
 def test_trimap_band_is_wider_at_the_top_of_the_silhouette():
     mask = np.zeros((100, 60), bool)
     mask[20:90, 20:40] = True
-    config = TrimapConfig(band=0.02, hair_band=0.06, head=0.2, band_of_height=1.0, hair_band_of_height=1.0)
+    config = TrimapConfig(band=0.02, hair_band=0.06, head=0.2, band_of_height=1.0, hair_band_of_height=1.0, min_pixels=2)
     trimap = trimap_from_mask(mask, config)  # 2 and 6 px
     unknown = trimap == UNKNOWN
     assert unknown[20 - 6, 30] and not unknown[20 - 7, 30]  # above the head: 6 px
@@ -138,7 +138,7 @@ def test_trimap_band_is_wider_at_the_top_of_the_silhouette():
 def test_band_is_capped_by_the_subjects_height():
     mask = np.zeros((400, 600), bool)
     mask[300:350, 100:120] = True  # a subject 50 px tall in a 600 px frame
-    config = TrimapConfig(band=0.02, hair_band=0.04, band_of_height=0.1, hair_band_of_height=0.2)
+    config = TrimapConfig(band=0.02, hair_band=0.04, band_of_height=0.1, hair_band_of_height=0.2, min_pixels=1)
     assert band_pixels(mask, config) == (5, 10)  # not 12 and 24 px from the frame's size
     assert band_pixels(mask, config, longer_side=100) == (2, 4)  # the frame fractions win for a small frame
 

@@ -69,8 +69,9 @@ class MaskMattingConfig:
 
     def margin(self, longer_side: int) -> int:
         """Pixels around a person's mask that their matte can reach (and that its filters read)."""
-        reach = max(self.band, self.radius) if self.solver == "guided-filter" else max(self.trimap.band, self.trimap.hair_band)
-        return 2 * max(self.min_pixels, round(reach * longer_side))
+        if self.solver == "guided-filter":
+            return 2 * max(self.min_pixels, round(max(self.band, self.radius) * longer_side))
+        return 2 * max(self.trimap.min_pixels, round(max(self.trimap.band, self.trimap.hair_band) * longer_side))
 
 
 def _disc(radius: int) -> np.ndarray:

@@ -33,7 +33,9 @@ class TrimapConfig:
     band_of_height: float = 0.02  # the band's half-width at most, as a fraction of the subject's height
     hair_band_of_height: float = 0.02  # the head zone's, likewise
     head: float = 0.15  # without a head region: the top fraction of the silhouette's height
-    min_pixels: int = 2
+    # 3, not 2: on the synthetic suite's 60-140 px people, whose band sits at this floor, 2 px let the matte follow
+    # every wobble of propagated masks (flow-warping error 1.60 against 1.53; SAD 0.458 against 0.462).
+    min_pixels: int = 3
 
 
 def top_of_silhouette(mask: np.ndarray, fraction: float) -> np.ndarray:
