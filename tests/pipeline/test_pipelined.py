@@ -19,7 +19,7 @@ from vmat.layers import LayersReader
 from vmat.pipeline import FrameRecord, Stage, run_stages
 from vmat.pipeline.clock import StageClock
 from vmat.pipeline.edits import EditSpec
-from vmat.pipeline.pipelined import PipelinedRunner, SecondProcessError, split_point
+from vmat.pipeline.pipelined import PipelinedRunner, SecondProcessError, core_to_spare, split_point
 from vmat.pipeline.run import RunConfig, run_clip
 from vmat.pipeline.stage import chained, stage_names
 from vmat.pipeline.stages import CameraStage, DepthStage, PropagationStage
@@ -211,3 +211,10 @@ def _outputs(folder):
 
 def _same_stack(a, b):
     return a.ids == b.ids and all(bool((getattr(a, part) == getattr(b, part)).all()) for part in ("colour", "alpha", "depth"))
+
+
+@pytest.mark.parametrize(("cpus", "load", "spare"), [(2, 0.3, True), (2, 1.5, False), (1, 0.0, False), (16, 9.0, True)])
+def test_pipelining_is_on_by_default_only_with_a_core_to_spare(monkeypatch, cpus, load, spare):
+    monkeypatch.setattr(os, "cpu_count", lambda: cpus)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    assert core_to_spare() is spare

@@ -107,8 +107,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     stages.add_argument(
         "--no-pipelining",
         action="store_true",
-        help="run every stage in this process (default with two or more CPUs: the leading stages run in a second "
-        "process alongside the rest, same outputs)",
+        help="run every stage in this process (by default, when a CPU is to spare, the leading stages run in a second "
+        "process alongside the rest, with the same outputs)",
     )
     add_device_option(stages, "the networks run", "cpu; --depth dav2-small: cuda when present")
     add_range_options(parser)

@@ -61,6 +61,15 @@ LAYERED_AFTER = frozenset({"decompose"})
 HANDOFF_MS = {"frame": 5.0, "layers": 25.0}
 
 
+def core_to_spare() -> bool:
+    """Whether a second process would find a CPU of its own: two CPUs or more, and a load average (the last
+    minute's) at least one CPU below their number. On a busy machine it would not: under Linux's per-session
+    scheduling (autogroup) both processes share one session's share of the CPUs, and pipelining only adds the
+    records' handoff (measured: docs/results/pipeline.md)."""
+    cpus = os.cpu_count() or 1
+    return cpus >= 2 and os.getloadavg()[0] <= cpus - 1
+
+
 class SecondProcessError(VmatError):
     """The pipeline's second process stopped before the end of the clip (killed, out of memory)."""
 

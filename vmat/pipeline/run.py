@@ -47,7 +47,7 @@ from vmat.layers.store import check_source, source_fingerprint
 from vmat.pipeline.clock import StageClock
 from vmat.pipeline.edits import EditSpec, apply_edits, check_background
 from vmat.pipeline.record import FrameRecord
-from vmat.pipeline.pipelined import PipelinedRunner
+from vmat.pipeline.pipelined import PipelinedRunner, core_to_spare
 from vmat.pipeline.stage import InProcessRunner, StageFactory, StageRunner, chained, timed
 from vmat.pipeline.stages import (
     CameraStage,
@@ -114,9 +114,9 @@ class RunConfig:
     # Torch intra-op and OpenCV threads per process while the run lasts (None: leave their settings). One: a second
     # gained about 1% on an idle 2-core machine and cost 2-3x when anything else ran (docs/results/pipeline.md).
     torch_threads: int | None = 1
-    # The leading stages in a second process, alongside the rest (vmat.pipeline.pipelined): None means on when the
-    # machine has two CPUs or more. ``pipeline_split`` names the last stage of the second process (None: the
-    # split that balances the measured stage costs).
+    # The leading stages in a second process, alongside the rest (vmat.pipeline.pipelined): None means on when a
+    # CPU is to spare (vmat.pipeline.pipelined.core_to_spare). ``pipeline_split`` names the last stage of the
+    # second process (None: the split that balances the measured stage costs).
     pipelining: bool | None = None
     pipeline_split: str | None = None
 
@@ -252,9 +252,10 @@ class LayerPass:
         return self.runner.peak_rss_mb if isinstance(self.runner, PipelinedRunner) else 0.0
 
     def _runner(self) -> StageRunner:
-        """The runner given, else the stages in this process, or in two when pipelining (the default on two CPUs)."""
+        """The runner given, else the stages in this process, or in two when pipelining (by default when a CPU is
+        to spare)."""
         config = self.config
-        pipelining = config.pipelining if config.pipelining is not None else (os.cpu_count() or 1) >= 2
+        pipelining = config.pipelining if config.pipelining is not None else core_to_spare()
         if self.runner is None and not pipelining:
             self.runner = InProcessRunner(wrap=partial(timed, clock=self.clock))
         elif self.runner is None:
