@@ -48,12 +48,12 @@ from vmat.pipeline.record import FrameRecord
 from vmat.pipeline.stage import Stage, StageFactory, batched, run_stages, stage_names, timed
 from vmat.pipeline.stream import torch_threads
 
-# Milliseconds per frame of each stage at 1280x720 on the 2-core machine, one thread each (docs/results/
-# pipeline.md, "Current"; "handoff" is one 720p record with its layers crossing between the processes). Only
-# their ratios matter. Stages working at the processing size scale with its pixel count.
+# Milliseconds per frame of each stage at 1280x720 on the shared 2-core machine, one thread each, in one process
+# (docs/results/pipeline.md, "Current"; upsample at --process-size 640, where it runs). Only their ratios matter.
+# Stages working at the processing size scale with its pixel count.
 STAGE_MS: dict[str, float] = {
-    "masks": 105.0, "depth": 18.0, "decompose": 77.0, "camera": 16.0, "temporal": 35.0, "quantise": 20.0,
-    "completion": 950.0, "upsample": 58.0, "edit": 7.0, "render": 37.0, "layers file": 29.0,
+    "masks": 78.0, "depth": 18.0, "decompose": 82.0, "camera": 16.0, "temporal": 34.0, "quantise": 23.0,
+    "completion": 888.0, "upsample": 58.0, "edit": 7.0, "render": 35.0, "layers file": 29.0,
 }
 AT_PROCESSING_SIZE = frozenset({"depth", "decompose", "camera", "temporal", "quantise", "completion", "layers file"})
 # The stages that give a record its layers: after them, a record crossing to this process carries them too.
