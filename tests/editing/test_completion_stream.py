@@ -39,6 +39,16 @@ def test_a_lookahead_covering_the_clip_gives_the_whole_clip_result_exactly(confi
         assert same(list(complete_stream(iter(stacks), config, removing=removing, lookahead=len(stacks))), whole)
 
 
+def test_the_lookahead_defaults_to_the_configs_and_pending_frames_are_held_compactly():
+    _, stacks = static_clip()
+    stream = CompletionStream(CompletionConfig(window=2, lookahead=5))
+    counts = [len(stream.push(stack)) for stack in stacks]
+    assert counts == [0] * 5 + [1] * (len(stacks) - 5)
+    # What waits for its look-ahead is at the layers file's precision (bytes), not float planes.
+    assert all(isinstance(held, dict) for _, held in stream._pending)
+    assert len(stream.finish()) == 5
+
+
 def test_frames_come_out_in_order_lookahead_frames_behind():
     _, stacks = static_clip()
     stream = CompletionStream(CompletionConfig(window=3), lookahead=2)
