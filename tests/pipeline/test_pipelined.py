@@ -5,7 +5,6 @@ import os
 import signal
 import threading
 from contextlib import closing
-from fractions import Fraction
 from functools import partial
 
 import numpy as np
@@ -13,10 +12,8 @@ import pytest
 
 from vmat.errors import ConfigError
 from vmat.io import VideoWriter, open_video
-from vmat.io.frame import Frame
-from vmat.io.metadata import VideoInfo
 from vmat.layers import LayersReader
-from vmat.pipeline import FrameRecord, Stage, run_stages
+from vmat.pipeline import Stage, run_stages
 from vmat.pipeline.clock import StageClock
 from vmat.pipeline.edits import EditSpec
 from vmat.pipeline.pipelined import PipelinedRunner, SecondProcessError, core_to_spare, split_point
@@ -26,16 +23,7 @@ from vmat.pipeline.stages import CameraStage, DepthStage, PropagationStage
 from vmat.propagation import mask_path, read_id_mask, write_id_mask
 from vmat.synthetic.scene import SceneConfig, SyntheticScene
 
-INFO = VideoInfo(
-    path="t", container="t", codec="t", pixel_format="rgb24", width=2, height=2, rotation=0, has_alpha=False,
-    frame_rate=Fraction(10), variable_frame_rate=False, time_base=Fraction(1, 10), start_time=0.0, duration=2.0,
-    num_frames=20, colour=None,
-)
-
-
-def _records(count):
-    for index in range(count):
-        yield FrameRecord(Frame(index, np.full((2, 2, 3), index, np.uint8), index, Fraction(1, 10)))
+from tests.pipeline.test_stage import INFO, _records
 
 
 # Stages the child builds from these module-level factories (the child imports this module to unpickle them).
