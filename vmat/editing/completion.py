@@ -60,6 +60,7 @@ from vmat.layers.store import LayersReader, LayersWriter
 
 _MAX_CANVAS = 3  # the clean plate of a moving camera spans at most this many frame widths and heights
 _GAIN_RING = 12  # pixels around the hole where a donor's gain is measured
+_GAIN_SAMPLES = 4096  # ring pixels a gain is the median of
 # The seam blend refines the membrane at full size only this close to the hole's border (the coarse
 # solution holds inside): a third of the cost for a person-sized hole.
 _SEAM_BAND = 8
@@ -347,14 +348,18 @@ def _fill(
             taken |= seen
         taken &= missing
         if taken.any():
-            # Each donor's gain is measured on the ring (this frame's side gathered once); only the hidden
-            # pixels some donor saw are gathered.
+            # Each donor's gain is measured on the ring (this frame's side gathered once, every few pixels:
+            # a median of 4096 ratios is all a gain uses); only the hidden pixels some donor saw are gathered.
             ring_ys, ring_xs = np.nonzero(ring)
+            step = max(1, ring_ys.size // (4 * _GAIN_SAMPLES))
+            ring_ys, ring_xs = ring_ys[::step], ring_xs[::step]
             ring_colour = filled[ring_ys, ring_xs]
 
             def gain(colour: np.ndarray, seen: np.ndarray) -> np.ndarray | None:
                 both = seen[ring_ys, ring_xs]
-                return gain_of_samples(ring_colour[both], colour[ring_ys[both], ring_xs[both]]) if config.gain else None
+                if not config.gain:
+                    return None
+                return gain_of_samples(ring_colour[both], colour[ring_ys[both], ring_xs[both]], samples=_GAIN_SAMPLES)
 
             values = [apply_gain(colour[taken], gain(colour, seen)) for colour, seen in offers]
             median, _ = _median_of(values, [seen[taken] for _, seen in offers])
