@@ -5,7 +5,7 @@ import numpy as np
 from vmat.decomposition.mask_matting import MaskMattingConfig, person_layer
 from vmat.geometry import morph
 from vmat.matting import UNKNOWN, SolverConfig, solve_band
-from vmat.matting.colour_term import ColourTermConfig, colour_alpha, known_colour, nearest_samples
+from vmat.matting.colour_term import ColourTermConfig, colour_alpha, known_colour, nearest_samples, sample_offsets
 from vmat.matting.laplacian import band_system
 
 RED, BLUE = np.array([0.9, 0.1, 0.1]), np.array([0.1, 0.2, 0.8])
@@ -112,3 +112,11 @@ def test_twigs_of_a_textured_background_inside_the_band_stay_background():
     assert with_colour[ring & twig].mean() < 0.15 < closed_form[ring & twig].mean()
     assert np.abs(with_colour - person).sum() < 0.5 * np.abs(closed_form - person).sum()
     assert with_colour[morph(person, -2)].min() > 0.99  # the figure itself stays solid
+
+
+def test_sample_offsets_are_distinct_pixels_on_the_circles():
+    offsets = sample_offsets([1, 5], 16)
+    assert len(offsets) == len(set(offsets)) and (0, 0) not in offsets
+    assert {o for o in offsets if max(map(abs, o)) == 1} == {(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)} - {(0, 0)}
+    far = [o for o in offsets if max(map(abs, o)) > 1]
+    assert len(far) == 16 and all(abs(np.hypot(*o) - 5) < 0.75 for o in far)

@@ -54,30 +54,40 @@ def known_colour(image: np.ndarray, known: np.ndarray, sigma: float) -> tuple[np
     return total / np.maximum(weight, 1e-6)[..., None], weight
 
 
+def sample_offsets(radii: list[int], directions: int) -> list[tuple[int, int]]:
+    """The distinct ``(dy, dx)`` pixel offsets of ``directions`` samples on each of ``radii`` (px), every other
+    radius turned by half a step (on small radii several directions round to one pixel)."""
+    offsets = []
+    for index, radius in enumerate(radii):
+        for angle in (np.arange(directions) + 0.5 * (index % 2)) * 2 * np.pi / directions:
+            offsets.append((int(round(radius * np.sin(angle))), int(round(radius * np.cos(angle)))))
+    return [offset for offset in dict.fromkeys(offsets) if offset != (0, 0)]
+
+
 def nearest_samples(
     image: np.ndarray, trimap: np.ndarray, ys: np.ndarray, xs: np.ndarray, radii: list[int], directions: int = 8
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(background, foreground)``, each ``(N,)`` float32: the least squared colour distance from pixel
     ``(ys[n], xs[n])`` of ``image (H, W, 3)`` to the known background (``trimap`` 0), and to the known
-    foreground (``trimap`` 1), among its samples: ``directions`` around each of ``radii`` px, every other
-    radius turned by half a step; ``inf`` where no sample is known."""
+    foreground (``trimap`` 1), among its samples (:func:`sample_offsets`); ``inf`` where no sample is known."""
     reach = max(radii)
-    # Padding by the largest radius (as unknown) lets every sample be a flat index into the padded arrays.
-    padded = np.pad(image, ((reach, reach), (reach, reach), (0, 0))).reshape(-1, 3)
+    # Padding by the largest radius (as unknown) lets every sample be a flat index into the padded arrays,
+    # and a side's distances are taken where the other side's pixels and unknown ones read +inf.
+    padded = np.pad(image.astype(np.float32), ((reach, reach), (reach, reach), (0, 0))).reshape(-1, 3)
     side = np.pad(trimap, reach, constant_values=UNKNOWN).ravel()
+    not_background = np.where(side == 0, 0.0, np.inf).astype(np.float32)
+    not_foreground = np.where(side == 1, 0.0, np.inf).astype(np.float32)
     width = image.shape[1] + 2 * reach
     centre = (ys + reach) * width + xs + reach
     colour = padded[centre]
     background = np.full(ys.size, np.inf, np.float32)
     foreground = np.full(ys.size, np.inf, np.float32)
-    for index, radius in enumerate(radii):
-        for angle in (np.arange(directions) + 0.5 * (index % 2)) * 2 * np.pi / directions:
-            sample = centre + int(round(radius * np.sin(angle))) * width + int(round(radius * np.cos(angle)))
-            difference = colour - padded[sample]
-            distance = np.einsum("nc,nc->n", difference, difference)
-            known = side[sample]
-            np.minimum(background, np.where(known == 0, distance, np.inf), out=background)
-            np.minimum(foreground, np.where(known == 1, distance, np.inf), out=foreground)
+    for dy, dx in sample_offsets(radii, directions):
+        sample = centre + (dy * width + dx)
+        difference = colour - padded[sample]
+        distance = np.einsum("nc,nc->n", difference, difference)
+        np.minimum(background, distance + not_background[sample], out=background)
+        np.minimum(foreground, distance + not_foreground[sample], out=foreground)
     return background, foreground
 
 
