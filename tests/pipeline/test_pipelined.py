@@ -4,6 +4,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from contextlib import closing
 from functools import partial
 
@@ -72,7 +73,7 @@ class Fail(Stage):
     def process(self, batch):
         if any(record.index == self.at for record in batch):
             if self.how == "config":
-                raise ConfigError("frame 5 is not welcome")
+                raise ConfigError(f"frame {self.at} is not welcome")
             if self.how == "bug":
                 raise ValueError("a bug in a stage")
             os.kill(os.getpid(), signal.SIGKILL)
@@ -112,6 +113,15 @@ def test_an_error_in_the_second_process_is_raised_here_as_itself(how, error, mes
         list(PipelinedRunner("fail").run(_records(20), factories, INFO, 2))
     if how == "bug":  # a bug keeps the child's traceback
         assert any("second process" in note and "raise ValueError" in note for note in raised.value.__notes__)
+    assert not _children()
+
+
+def test_an_error_that_ends_the_second_process_while_batches_are_being_sent_is_raised_as_itself():
+    # Many batches on their way (ahead=50), slowly: the child fails on the first and exits while they are sent.
+    factories = [partial(Fail, 0, "config"), partial(Scale, 1)]
+    slowly = (time.sleep(0.01) or record for record in _records(200))
+    with pytest.raises(ConfigError, match="not welcome"):
+        list(PipelinedRunner("fail", ahead=50).run(slowly, factories, INFO, 2))
     assert not _children()
 
 

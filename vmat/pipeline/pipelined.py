@@ -168,7 +168,7 @@ class PipelinedRunner:
         try:
             with self.clock.measure("wait"):
                 child.wait_ready()
-            _send(child.inbox, (factories, info, batch_size))
+            child.send((factories, info, batch_size))
             yield from run_stages(self._exchange(records, child, batch_size), here, info, batch_size)
         finally:  # also when the caller closes this iterator early
             child.stop()
@@ -180,7 +180,7 @@ class PipelinedRunner:
             while more and waiting < self.ahead:
                 batch = next(batches, None)
                 with self.clock.measure("handoff"):
-                    _send(child.inbox, batch)
+                    child.send(batch)
                 more, waiting = batch is not None, waiting + (batch is not None)
             with self.clock.measure("wait"):
                 kind, payload = child.outbox.get()
@@ -224,6 +224,16 @@ class _Child:
         child_outbox.close()
         self.outbox = _Receiver(outbox, self.process)
         self.finished = False  # the child has sent the end of the clip
+
+    def send(self, message: Any) -> None:
+        """Send ``message``; a child that stopped reading has said why (an error), which is raised, or died."""
+        try:
+            _send(self.inbox, message)
+        except OSError:
+            while True:  # its records and acknowledgements no longer matter; the end of the pipe raises
+                kind, payload = self.outbox.get()
+                if kind == "error":
+                    raise _child_error(payload) from None
 
     def wait_ready(self) -> None:
         """Until the child reads its pipe (a spawned one imports the stages first): until then a large message
