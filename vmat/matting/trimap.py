@@ -58,6 +58,16 @@ def band_pixels(mask: np.ndarray, config: TrimapConfig = TrimapConfig(), longer_
     return max(config.min_pixels, round(band)), max(config.min_pixels, round(wide))
 
 
+def inner_pixels(mask: np.ndarray, band: int, config: TrimapConfig = TrimapConfig()) -> int:
+    """How far the band of half-width ``band`` reaches into ``mask (H, W)`` bool: ``band``, but never more than
+    ``band_of_height`` of the subject's height (at least 1 px). ``min_pixels`` widens the band outwards only: on
+    a person a few dozen pixels tall, a floor-wide band on both sides swallowed whole limbs and the torso, and
+    the solve, left with no known foreground, made them transparent."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    height = rows[-1] - rows[0] + 1 if rows.size else 0
+    return min(band, max(1, round(config.band_of_height * height)))
+
+
 def trimap_from_mask(
     mask: np.ndarray,
     config: TrimapConfig = TrimapConfig(),
@@ -75,9 +85,10 @@ def trimap_from_mask(
     """
     band, wide = band_pixels(mask, config, longer_side)
     zone = top_of_silhouette(mask, config.head) if head is None else head
-    unknown = morph(mask, band) & ~morph(mask, -band)
+    solid = morph(mask, -inner_pixels(mask, band, config))
+    unknown = morph(mask, band) & ~solid
     if wide > band and zone.any():
-        unknown |= morph(mask, wide) & ~morph(mask, -band) & morph(zone & mask, wide)
+        unknown |= morph(mask, wide) & ~solid & morph(zone & mask, wide)
     trimap = mask.astype(np.float32)
     if others is not None and others.any():
         background = ~mask & ~others
