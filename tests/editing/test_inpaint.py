@@ -121,3 +121,24 @@ def test_a_field_update_equals_scoring_every_candidate():
         field.consider(features, candidates)
         assert torch.equal(field.source, expected_source)
         assert torch.equal(field.distance, expected_distance)
+
+
+def test_the_onion_peel_fills_every_hole_pixel_from_known_patches():
+    """The coarsest level's start: every hole pixel gets the centre colour of a known patch (none of the
+    hole's own magenta survives), and the known pixels stay as they are."""
+    import torch
+
+    from vmat.editing.inpaint import _Field, _Level, _peeled_fill
+
+    wall = bricks(30, 40, seed=2)
+    wall[10:20, 15:25] = (255, 0, 255)
+    image = torch.from_numpy(wall).permute(2, 0, 1).float() / 255.0
+    unknown = torch.zeros(30, 40, dtype=torch.bool)
+    unknown[10:20, 15:25] = True
+    level = _Level(image, unknown)
+    field = _Field(level, 5, torch.Generator().manual_seed(0), InpaintConfig())
+    peeled = _peeled_fill(level, 5, field.sources, field.cost)
+    hole = peeled[:, unknown]
+    known_colours = {tuple(c) for c in image[:, ~unknown].T.tolist()}
+    assert all(tuple(c) in known_colours for c in hole.T.tolist())
+    assert torch.equal(peeled[:, ~unknown], image[:, ~unknown])

@@ -138,7 +138,7 @@ def _peeled_fill(level: _Level, patch: int, sources: torch.Tensor, cost: _Offset
     lawn through a building); grown from the border, the roof line, a wall's edge or a trunk go on into
     the hole, and the searches that follow refine that layout instead of inventing one.
     """
-    image = level.image.clone()
+    image = level.image.contiguous().clone()  # written through flat views below
     height, width = level.unknown.shape
     unknown = level.unknown.clone()
     catalogue = _Patches(image, patch)
