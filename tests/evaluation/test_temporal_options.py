@@ -30,7 +30,7 @@ def test_every_frame_comes_back_and_fusion_none_is_the_base_decomposer(smoke_cli
     results = evaluate(
         {
             "base": method_factory("mask-matting"),
-            "no-fusion": method_factory("mask-matting:temporal=fusion,fusion=none"),
+            "no-fusion": method_factory("mask-matting:temporal=fusion,fusion=none,blend=0"),
             "fusion": method_factory("mask-matting:temporal=fusion,fusion=both,change=frames,jitter=2"),
             "jittered": method_factory("mask-matting:jitter=2"),
         },

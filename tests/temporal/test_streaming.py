@@ -64,7 +64,7 @@ def _offline(model, frames, lookahead):
 def test_the_stream_equals_the_offline_rule_exactly_with_bounded_memory():
     model = _model()
     lookahead = 4
-    out, held = _stream(model, StreamConfig(gru_lookahead=lookahead, fusion="none"), _frames())
+    out, held = _stream(model, StreamConfig(gru_lookahead=lookahead, fusion="none", flow_blend=0.0), _frames())
     assert len(out) == STEPS
     assert max(held) <= lookahead + 1
     assert held == [min(t + 1, lookahead) for t in range(STEPS)]
@@ -79,7 +79,7 @@ def test_the_stream_equals_the_offline_rule_exactly_with_bounded_memory():
 
 def test_fusion_with_the_predicted_change_map_is_eq_12_to_14_on_the_refined_mattes():
     model = _model()
-    config = StreamConfig(gru_lookahead=2, fusion="both", fusion_lookahead=3, tolerance=0.05)
+    config = StreamConfig(gru_lookahead=2, fusion="both", fusion_lookahead=3, tolerance=0.05, flow_blend=0.0)
     out, held = _stream(model, config, _frames())
     assert max(held) <= 2 + 3 + 1
     reference = _offline(model, _frames(), 2)
@@ -103,7 +103,7 @@ def test_fusion_with_the_predicted_change_map_is_eq_12_to_14_on_the_refined_matt
 
 def test_the_weight_free_path_is_the_existing_fusion_with_frame_differences():
     frames = list(_frames(steps=12))
-    out, held = _stream(None, StreamConfig(change="frames", fusion="both", fusion_lookahead=3), frames)
+    out, held = _stream(None, StreamConfig(change="frames", fusion="both", fusion_lookahead=3, flow_blend=0.0), frames)
     fusion = ForwardBackwardFusion(FusionConfig(lookahead=3))
     expected, previous = [], None
     for image, alphas in frames:
@@ -121,8 +121,8 @@ def test_forward_and_backward_fusion_alone():
     # one still pixel: the matte drifts, the picture does not change, so both passes hold a value
     image = np.zeros((1, 1, 3), np.uint8)
     frames = [(image, {1: np.full((1, 1), a, np.float32)}) for a in (0.5, 0.52, 0.49)]
-    forward, _ = _stream(None, StreamConfig(change="frames", fusion="forward"), frames)
-    backward, _ = _stream(None, StreamConfig(change="frames", fusion="backward", fusion_lookahead=4), frames)
+    forward, _ = _stream(None, StreamConfig(change="frames", fusion="forward", flow_blend=0.0), frames)
+    backward, _ = _stream(None, StreamConfig(change="frames", fusion="backward", fusion_lookahead=4, flow_blend=0.0), frames)
     assert [float(f[1][0, 0]) for f in forward] == pytest.approx([0.5, 0.5, 0.5])
     assert [float(f[1][0, 0]) for f in backward] == pytest.approx([0.49, 0.49, 0.49])
 
@@ -134,7 +134,7 @@ def test_large_frames_are_refined_at_the_processing_size_and_interiors_kept():
     alpha = np.zeros((height, width), np.float32)
     alpha[10:50, 15:75] = 1.0
     alpha[10:50, 75] = 0.5
-    (fused,), _ = _stream(model, StreamConfig(gru_lookahead=1, fusion="none"), [(image, {1: alpha})])
+    (fused,), _ = _stream(model, StreamConfig(gru_lookahead=1, fusion="none", flow_blend=0.0), [(image, {1: alpha})])
     assert fused[1].shape == (height, width)
     # At 0.4 scale every edge of the mask is fractional: the band (1 px there) plus the upsampling reach
     # 2 x 2.5 px; beyond 6 px from an edge the full-size coarse matte is kept exactly.

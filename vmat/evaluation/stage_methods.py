@@ -25,7 +25,7 @@ _TEMPORAL_HELP = (
     "temporal=off|fusion|refiner (fusion: weight-free matte fusion; refiner: the learned Conv-GRU refiner then fusion, "
     "temporal_checkpoint=PATH or the shipped weights), fusion=none|forward|backward|both, "
     "change=frames|flow|predicted, soften=SIGMA (px fall-off of frames/flow change maps), lookahead (fusion), gru_lookahead, "
-    "tolerance; jitter=R erodes or dilates each "
+    "tolerance, blend=W (weight of the flow blend of moving edges, 0: off); jitter=R erodes or dilates each "
     "guidance mask by a seeded random 0-R px per frame, as propagated masks wander; process_size=PIXELS decomposes "
     "with the longer side at most PIXELS and brings the layers back up with the full-size frame"
 )
@@ -44,6 +44,7 @@ class PipelineOptions:
     gru_lookahead: int = HOLD_WHERE_STILL.gru_lookahead
     tolerance: float = HOLD_WHERE_STILL.tolerance
     soften: float = HOLD_WHERE_STILL.change_soften
+    blend: float = HOLD_WHERE_STILL.flow_blend
     jitter: int = 0
     process_size: int | None = None
 
@@ -53,6 +54,7 @@ class PipelineOptions:
         config = replace(
             HOLD_WHERE_STILL, gru_lookahead=self.gru_lookahead, fusion=self.fusion, fusion_lookahead=self.lookahead,
             tolerance=self.tolerance, change=self.change, change_soften=self.soften,
+            flow_blend=self.blend,
         )
         return TemporalStage.build(self.temporal, self.temporal_checkpoint, config)
 

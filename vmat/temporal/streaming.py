@@ -3,6 +3,8 @@
 :class:`TemporalRefinerStream` takes one frame at a time with each person's coarse matte and returns
 steadier mattes a bounded number of frames later:
 
+0. the flow blend (:mod:`vmat.temporal.flow_blend`, ``flow_blend`` > 0): each coarse matte's soft band mixed
+   with the previous frame's, carried by the source frames' optical flow where the pictures agree;
 1. the learned refiner (:class:`~vmat.temporal.refiner.TemporalRefiner`, optional) at a reduced processing
    size: the forward Conv-GRU state is carried from frame to frame per person; the backward pass of frame
    ``t`` runs over frames ``t .. t + gru_lookahead`` from a zero state (every frame sees the same window, so
@@ -14,7 +16,8 @@ steadier mattes a bounded number of frames later:
 
 A person is the frames in which their id is present without a gap: an id that appears starts from a
 zero state, and one that leaves and returns starts again. Memory holds at most
-``gru_lookahead + fusion_lookahead + 1`` frames, whatever the clip's length.
+``gru_lookahead + fusion_lookahead + 1`` frames (and the flow blend's previous frame and mattes), whatever
+the clip's length.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from torch import Tensor
 
 from vmat.errors import ConfigError
 from vmat.geometry import processing_size
+from vmat.temporal.flow_blend import FlowBlend, FlowBlendConfig
 from vmat.temporal.flow_change import ESTIMATE, ChangeTracker
 from vmat.temporal.fusion import ForwardBackwardFusion, FusionConfig, backward_fusion, soften_change
 from vmat.temporal.refiner import CHANGE_PROBABILITY, TemporalRefiner
@@ -50,6 +54,9 @@ class StreamConfig:
     change_threshold: float = FusionConfig.change_threshold
     change_grow: int = FusionConfig.change_grow
     change_soften: float = 0.0  # frames/flow change maps: Gaussian fall-off in pixels (0: binary, the paper's)
+    # The flow blend's weight (FlowBlendConfig.weight; 0: off). Fusion holds mattes only where the picture is
+    # still; this steadies the soft band of people who move (docs/temporal.md).
+    flow_blend: float = FlowBlendConfig.weight
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSION_MODES:
@@ -60,6 +67,7 @@ class StreamConfig:
             raise ConfigError("look-aheads must be 0 or more frames.")
         if self.change_soften < 0:
             raise ConfigError(f"the change map's soft fall-off must be 0 or more pixels, not {self.change_soften}.")
+        FlowBlendConfig(weight=self.flow_blend)  # checks the weight
 
 
 class BackwardFusion:
@@ -146,6 +154,7 @@ class TemporalRefinerStream:
         if config.change != "predicted":
             self._changes = ChangeTracker(config.change == "flow", config.change_threshold, config.change_grow)
         self._fusion = make_fusion(config.fusion, config.fusion_lookahead, config.tolerance)
+        self._blend = FlowBlend(FlowBlendConfig(weight=config.flow_blend)) if config.flow_blend > 0 else None
         self._pushed = 0
         self._returned = 0
 
@@ -167,7 +176,10 @@ class TemporalRefinerStream:
             change = self._changes.update(image, camera)
             if self.config.change_soften > 0:
                 change = soften_change(change, self.config.change_soften)
-        frame = _Frame(image.shape[:2], None, {i: np.asarray(a, np.float32) for i, a in alphas.items()}, change)
+        alphas = {i: np.asarray(a, np.float32) for i, a in alphas.items()}
+        if self._blend is not None:
+            alphas = self._blend.push(image, alphas)
+        frame = _Frame(image.shape[:2], None, alphas, change)
         if self.model is not None:
             self._encode(frame, image)
         self._window.append(frame)
