@@ -102,3 +102,41 @@ def test_completion_keeps_dark_ground_that_stays_dark():
     assert lift_shadows(stacks[2], [1])[1][mat > 0].any()  # one frame alone cannot tell
     for done in complete_background(stacks, removing=[1]):
         assert not (done.source == Filled.SHADOW).any()
+
+
+def two_people(ground: np.ndarray) -> LayerStack:
+    """Two people with their shadows on ``ground`` (320 wide): person 1 at x = 20, person 2 at x = 180."""
+    stack = stack_of(shaded(ground, shadow_from(20, 320), shadow_from(180, 320)), person_box(20, 320))
+    second = torch.from_numpy(person_box(180, 320).astype(np.float32))
+    return LayerStack(
+        torch.cat([stack.colour, torch.full((1, 3, HEIGHT, 320), 0.3)]),
+        torch.cat([stack.alpha, second[None]]),
+        torch.tensor([float("inf"), 1.0, 2.0]),
+        (0, 1, 2),
+    )
+
+
+def test_lifting_two_shadows_is_lifting_one_after_the_other_and_leaves_the_input():
+    stack = two_people(np.concatenate([lawn(6), lawn(7)], axis=1))
+    before = stack.colour.clone()
+    both, changed = lift_shadows(stack, [1, 2])
+    first, changed_first = lift_shadows(stack, [1])
+    then, changed_then = lift_shadows(first, [2])
+    assert changed_first.any() and changed_then.any() and not (changed_first & changed_then).any()
+    assert torch.equal(both.colour, then.colour)
+    assert np.array_equal(changed, changed_first | changed_then)
+    assert torch.equal(both.colour[1:], stack.colour[1:]) and torch.equal(both.alpha, stack.alpha)
+    assert torch.equal(stack.colour, before)  # the layers given are not written to
+
+
+def test_the_ground_seen_away_may_be_8_bit():
+    ground = np.concatenate([lawn(8), lawn(9)], axis=1)
+    stack = two_people(ground)
+    seen = np.ones((HEIGHT, 320), bool)
+    # Other frames saw person 1's shadow ground lit (that shadow goes) and person 2's dark (it is ground).
+    plate = np.round(np.clip(shaded(ground, shadow_from(180, 320)), 0, 1) * 255).astype(np.uint8)
+    from_floats = lift_shadows(stack, [1, 2], away=(plate.astype(np.float32) / 255.0, seen))
+    from_bytes = lift_shadows(stack, [1, 2], away=(plate, seen))
+    assert from_floats[1][:, :160].any() and not from_floats[1][:, 160:].any()
+    assert torch.equal(from_bytes[0].colour, from_floats[0].colour)
+    assert np.array_equal(from_bytes[1], from_floats[1])

@@ -70,23 +70,34 @@ def near_people(stack: LayerStack, instance_ids: Iterable[int], config: ShadowCo
     return near
 
 
-def _smooth(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
-    """Normalised convolution: the Gaussian-weighted mean of ``values`` ``(h, w)`` or ``(h, w, c)`` over
-    ``weight``. A wide Gaussian is applied at a reduced size (the result is smooth anyway)."""
+def _smooth(weight: np.ndarray, sigma: float, *values: np.ndarray) -> list[np.ndarray]:
+    """Normalised convolution: the Gaussian-weighted mean of each of ``values`` ``(h, w)`` or ``(h, w, c)``
+    over ``weight``. A wide Gaussian is applied at a reduced size (the result is smooth anyway); the
+    weights' own blur is shared by all ``values``."""
     height, width = weight.shape
     factor = max(1, int(sigma // 4))
     small = (max(1, width // factor), max(1, height // factor))
     weight = weight.astype(np.float32)
-    weighted = values * (weight[..., None] if values.ndim == 3 else weight)
-    total = cv2.GaussianBlur(cv2.resize(weighted, small, interpolation=cv2.INTER_AREA), (0, 0), sigma / factor)
-    norm = cv2.GaussianBlur(cv2.resize(weight, small, interpolation=cv2.INTER_AREA), (0, 0), sigma / factor)
-    mean = total / np.maximum(norm, 1e-6)[..., None] if values.ndim == 3 else total / np.maximum(norm, 1e-6)
-    return cv2.resize(mean, (width, height), interpolation=cv2.INTER_LINEAR)
+    norm = np.maximum(cv2.GaussianBlur(cv2.resize(weight, small, interpolation=cv2.INTER_AREA), (0, 0), sigma / factor), 1e-6)
+    means = []
+    for value in values:
+        weighted = value * (weight[..., None] if value.ndim == 3 else weight)
+        total = cv2.GaussianBlur(cv2.resize(weighted, small, interpolation=cv2.INTER_AREA), (0, 0), sigma / factor)
+        mean = total / norm[..., None] if value.ndim == 3 else total / norm
+        means.append(cv2.resize(mean, (width, height), interpolation=cv2.INTER_LINEAR))
+    return means
+
+
+def _channel_sum(image: np.ndarray) -> np.ndarray:
+    """``(h, w)``: the sum of an ``(h, w, 3)`` image's channels, in numpy's order (bit-identical to
+    ``image.sum(axis=2)``, which reduces a 3-long axis pixel by pixel, several times slower)."""
+    return image[..., 0] + image[..., 1] + image[..., 2]
 
 
 def _is_cast_shadow(
     region: np.ndarray,
     ratio: np.ndarray,
+    top: int,
     feet_row: int,
     tall: int,
     config: ShadowConfig,
@@ -94,13 +105,15 @@ def _is_cast_shadow(
 ) -> bool:
     """Whether a dark region touching the feet looks like their cast shadow rather than a dark thing.
 
+    ``region`` is the region's mask in its own box, ``ratio`` and ``away`` the same box's, ``top`` the
+    box's top row in the window whose ``feet_row`` is given.
+
     A shadow on the ground starts at the feet, not well above them (the side of a bed, a dresser); it
     darkens the ground by a similar factor throughout (a dark object next to lit ground varies much more);
     and where other frames saw the same ground with the person away (``away``: its brightness over the
     lit ground's, and where it was seen), it was lit then.
     """
-    rows = np.flatnonzero(region.any(axis=1))
-    if rows[0] < feet_row - config.rise * tall:
+    if top < feet_row - config.rise * tall:
         return False
     low, middle, high = np.percentile(ratio[region], [10, 50, 90])
     if (high - low) > config.spread * middle:
@@ -114,6 +127,84 @@ def _is_cast_shadow(
         ):
             return False
     return True
+
+
+def _attached_shadow(
+    background: np.ndarray,
+    person: np.ndarray,
+    people: np.ndarray,
+    config: ShadowConfig,
+    away: tuple[np.ndarray, np.ndarray] | None,
+) -> tuple[tuple[slice, slice], np.ndarray] | None:
+    """:func:`find_shadow`'s matte inside the window searched (the only place it can be non-zero): the
+    window and the matte there, or None when nothing was found. Everything is computed on the window."""
+    rows = np.flatnonzero(person.any(axis=1))
+    if rows.size == 0 or rows[-1] - rows[0] + 1 < config.min_height:
+        return None
+    cols = np.flatnonzero(person.any(axis=0))
+    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    tall = bottom - top
+    height, width = person.shape
+    reach = int(config.reach * tall)
+    y0, y1 = top + tall // 2, min(height, bottom + reach // 2)
+    x0, x1 = max(0, left - reach), min(width, right + reach)
+    window = (slice(y0, y1), slice(x0, x1))
+    colour = np.ascontiguousarray(background[window])  # the plane is often a strided view
+    ground = ~cv2.dilate(people[window].astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    if ground.sum() < 64:
+        return None
+    smooth = cv2.GaussianBlur(colour, (0, 0), 1.5)
+    total = _channel_sum(smooth)
+    brightness = total / np.float32(3)
+    chroma = smooth[..., :2] / np.maximum(total, 1e-4)[..., None]
+    sigma = max(3.0, tall / 6)
+    shadow = brightness < config.darker_than * np.median(brightness[ground])
+    for _ in range(2):
+        lit = ground & ~shadow
+        if lit.sum() < 32:
+            return None
+        lit_brightness, lit_chroma = _smooth(lit, sigma, brightness, chroma)
+        ratio = brightness / np.maximum(lit_brightness, 1e-4)
+        off = np.abs(chroma - lit_chroma)
+        similar = np.maximum(off[..., 0], off[..., 1]) < config.chroma_tolerance
+        shadow = ground & (ratio < config.darker_than) & similar
+    # Keep the regions that touch the feet and stay inside the window.
+    feet_rows = slice(max(0, bottom - max(2, int(config.feet * tall)) - y0), bottom - y0)
+    feet = np.zeros(shadow.shape, np.uint8)
+    feet[feet_rows] = person[window][feet_rows]
+    feet = cv2.dilate(feet, np.ones((7, 7), np.uint8)).astype(bool)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(shadow.astype(np.uint8), connectivity=8)
+    touching = np.unique(labels[feet & shadow])
+    edges = [labels[0, :], labels[:, 0], labels[:, -1]] + ([labels[-1, :]] if y1 < height else [])
+    keep = np.setdiff1d(touching[touching > 0], np.concatenate(edges))
+    ground_away = None
+    if away is not None:
+        seen_colour = away[0][window]
+        if seen_colour.dtype == np.uint8:
+            seen_colour = seen_colour.astype(np.float32) / 255.0
+        ground_away = (_channel_sum(seen_colour) / np.float32(3) / np.maximum(lit_brightness, 1e-4), away[1][window])
+    cast = []
+    for label in keep:
+        # Each region is judged in its own box (connectedComponentsWithStats' left, top, width, height).
+        region_left, region_top, region_width, region_height = stats[label, :4]
+        box = (slice(region_top, region_top + region_height), slice(region_left, region_left + region_width))
+        region_away = None if ground_away is None else (ground_away[0][box], ground_away[1][box])
+        if _is_cast_shadow(labels[box] == label, ratio[box], region_top, bottom - y0, tall, config, region_away):
+            cast.append(label)
+    if not cast:
+        return None
+    chosen = np.zeros(count, bool)
+    chosen[cast] = True
+    attached = chosen[labels]
+    # The matte: 1 inside the shadow (bright stones in it were darkened as much as the rest); across its
+    # border, how much darker than the lit ground each pixel is, barely smoothed, so that lit pixels
+    # next to a hard shadow edge are not brightened.
+    core = float(np.median(ratio[attached]))
+    fine = _channel_sum(cv2.GaussianBlur(colour, (0, 0), 0.7)) / np.float32(3) / np.maximum(lit_brightness, 1e-4)
+    strength = np.clip((1.0 - fine) / max(1.0 - core, 1e-3), 0.0, 1.0)
+    inside = cv2.erode(attached.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    border = cv2.dilate(attached.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & ground & ~inside
+    return window, np.where(inside, 1.0, np.where(border, strength, 0.0)).astype(np.float32, copy=False)
 
 
 def find_shadow(
@@ -130,74 +221,19 @@ def find_shadow(
         person: ``(H, W)`` bool, the person.
         people: ``(H, W)`` bool, everyone (their pixels are not ground).
         config: detection settings.
-        away: ``(H, W, 3)`` float32 colour and ``(H, W)`` bool validity of the ground as other frames saw it
-            while the person was away from it: a region those frames saw dark too is dark ground (a
-            darker tile, a patch of soil), not the person's shadow. Without it, or where no frame saw the
-            ground with the person away (someone who stands still), this frame alone decides.
+        away: ``(H, W, 3)`` colour (float32 in [0, 1], or uint8) and ``(H, W)`` bool validity of the ground
+            as other frames saw it while the person was away from it: a region those frames saw dark too
+            is dark ground (a darker tile, a patch of soil), not the person's shadow. Without it, or where
+            no frame saw the ground with the person away (someone who stands still), this frame alone
+            decides.
 
     Returns:
         ``(H, W)`` float32 in [0, 1]: how much of the shadow's darkening each pixel has (0 where none).
     """
     matte = np.zeros(person.shape, np.float32)
-    rows = np.flatnonzero(person.any(axis=1))
-    if rows.size == 0 or rows[-1] - rows[0] + 1 < config.min_height:
-        return matte
-    cols = np.flatnonzero(person.any(axis=0))
-    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    tall = bottom - top
-    height, width = person.shape
-    reach = int(config.reach * tall)
-    y0, y1 = top + tall // 2, min(height, bottom + reach // 2)
-    x0, x1 = max(0, left - reach), min(width, right + reach)
-    colour = np.ascontiguousarray(background[y0:y1, x0:x1])  # the plane is often a strided view
-    ground = ~cv2.dilate(people[y0:y1, x0:x1].astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-    if ground.sum() < 64:
-        return matte
-    smooth = cv2.GaussianBlur(colour, (0, 0), 1.5)
-    brightness = smooth.mean(axis=2)
-    chroma = smooth[..., :2] / np.maximum(smooth.sum(axis=2, keepdims=True), 1e-4)
-    sigma = max(3.0, tall / 6)
-    shadow = brightness < config.darker_than * np.median(brightness[ground])
-    for _ in range(2):
-        lit = ground & ~shadow
-        if lit.sum() < 32:
-            return matte
-        lit_brightness = _smooth(brightness, lit, sigma)
-        lit_chroma = _smooth(chroma, lit, sigma)
-        ratio = brightness / np.maximum(lit_brightness, 1e-4)
-        similar = np.abs(chroma - lit_chroma).max(axis=2) < config.chroma_tolerance
-        shadow = ground & (ratio < config.darker_than) & similar
-    # Keep the regions that touch the feet and stay inside the window.
-    feet_rows = slice(max(0, bottom - max(2, int(config.feet * tall)) - y0), bottom - y0)
-    feet = np.zeros(shadow.shape, np.uint8)
-    feet[feet_rows] = person[y0:y1, x0:x1][feet_rows]
-    feet = cv2.dilate(feet, np.ones((7, 7), np.uint8)).astype(bool)
-    count, labels = cv2.connectedComponents(shadow.astype(np.uint8), connectivity=8)
-    touching = np.unique(labels[feet & shadow])
-    edge = np.zeros(shadow.shape, bool)
-    edge[0, :] = edge[:, 0] = edge[:, -1] = True
-    if y1 < height:
-        edge[-1, :] = True
-    escaping = np.unique(labels[edge & shadow])
-    keep = np.setdiff1d(touching[touching > 0], escaping)
-    ground_away = None
-    if away is not None:
-        ground_away = (away[0][y0:y1, x0:x1].mean(axis=2) / np.maximum(lit_brightness, 1e-4), away[1][y0:y1, x0:x1])
-    keep = np.array(
-        [label for label in keep if _is_cast_shadow(labels == label, ratio, bottom - y0, tall, config, ground_away)], dtype=int
-    )
-    if keep.size == 0:
-        return matte
-    attached = np.isin(labels, keep)
-    # The matte: 1 inside the shadow (bright stones in it were darkened as much as the rest); across its
-    # border, how much darker than the lit ground each pixel is, barely smoothed, so that lit pixels
-    # next to a hard shadow edge are not brightened.
-    core = float(np.median(ratio[attached]))
-    fine = cv2.GaussianBlur(colour, (0, 0), 0.7).mean(axis=2) / np.maximum(lit_brightness, 1e-4)
-    strength = np.clip((1.0 - fine) / max(1.0 - core, 1e-3), 0.0, 1.0)
-    inside = cv2.erode(attached.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    border = cv2.dilate(attached.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & ground & ~inside
-    matte[y0:y1, x0:x1] = np.where(inside, 1.0, np.where(border, strength, 0.0))
+    found = _attached_shadow(background, person, people, config, away)
+    if found is not None:
+        matte[found[0]] = found[1]
     return matte
 
 
@@ -231,25 +267,39 @@ def lift_shadows(
     """
     background = stack.colour[0].permute(1, 2, 0).cpu().numpy()
     people = (stack.alpha[1:] > 0.5).any(0).cpu().numpy() if len(stack.ids) > 1 else np.zeros(background.shape[:2], bool)
-    lifted = background
+    height, width = people.shape
     changed = np.zeros(people.shape, bool)
+    colour = None  # the new planes, made at the first change
     for instance_id in instance_ids:
         if instance_id not in stack.ids:
             continue
         person = (stack.alpha[stack.index_of(instance_id)] > 0.5).cpu().numpy()
-        matte = find_shadow(lifted, person, people, config, away)
-        if not matte.any():
+        found = _attached_shadow(background, person, people, config, away)
+        if found is None:
             continue
+        window, window_matte = found
         # Only the shadow's box changes (grown by the reach of lift_shadow's lit-ground ring).
-        box = bounding_box(matte > 0, 8)
-        crop = lifted[box]
-        relit = lift_shadow(crop, matte[box], ~people[box])
-        if lifted is background:
-            lifted = background.copy()
+        tight = bounding_box(window_matte > 0)
+        rows = slice(window[0].start + tight[0].start, window[0].start + tight[0].stop)
+        cols = slice(window[1].start + tight[1].start, window[1].start + tight[1].stop)
+        box = (
+            slice(max(0, rows.start - 8), min(height, rows.stop + 8)),
+            slice(max(0, cols.start - 8), min(width, cols.stop + 8)),
+        )
+        matte = np.zeros((box[0].stop - box[0].start, box[1].stop - box[1].start), np.float32)
+        matte[rows.start - box[0].start : rows.stop - box[0].start, cols.start - box[1].start : cols.stop - box[1].start] = (
+            window_matte[tight]
+        )
+        crop = background[box]
+        relit = lift_shadow(crop, matte, ~people[box])
+        if relit is crop:
+            continue
         changed[box] |= np.any(relit != crop, axis=2)
-        lifted[box] = relit
-    if not changed.any():
+        if colour is None:
+            colour = stack.colour.clone()
+        plane = colour[0].permute(1, 2, 0)
+        plane[box] = torch.from_numpy(relit).to(plane)
+        background = plane.cpu().numpy()  # the next person's shadow is looked for in the lifted plane
+    if colour is None or not changed.any():
         return stack, changed
-    colour = stack.colour.clone()
-    colour[0] = torch.from_numpy(np.ascontiguousarray(lifted)).permute(2, 0, 1).to(colour)
     return stack.replace(colour=colour), changed
