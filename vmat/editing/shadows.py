@@ -136,8 +136,8 @@ def _attached_shadow(
     config: ShadowConfig,
     away: tuple[np.ndarray, np.ndarray] | None,
 ) -> tuple[tuple[slice, slice], np.ndarray] | None:
-    """:func:`find_shadow`'s matte inside the window searched (the only place it can be non-zero): the
-    window and the matte there, or None when nothing was found. Everything is computed on the window."""
+    """:func:`find_shadow`'s matte where it can be non-zero: a box (frame pixels) around the shadow and
+    the matte there, or None when nothing was found. Everything is computed on the window searched."""
     rows = np.flatnonzero(person.any(axis=1))
     if rows.size == 0 or rows[-1] - rows[0] + 1 < config.min_height:
         return None
@@ -177,18 +177,18 @@ def _attached_shadow(
     touching = np.unique(labels[feet & shadow])
     edges = [labels[0, :], labels[:, 0], labels[:, -1]] + ([labels[-1, :]] if y1 < height else [])
     keep = np.setdiff1d(touching[touching > 0], np.concatenate(edges))
-    ground_away = None
-    if away is not None:
-        seen_colour = away[0][window]
-        if seen_colour.dtype == np.uint8:
-            seen_colour = seen_colour.astype(np.float32) / 255.0
-        ground_away = (_channel_sum(seen_colour) / np.float32(3) / np.maximum(lit_brightness, 1e-4), away[1][window])
     cast = []
     for label in keep:
         # Each region is judged in its own box (connectedComponentsWithStats' left, top, width, height).
         region_left, region_top, region_width, region_height = stats[label, :4]
         box = (slice(region_top, region_top + region_height), slice(region_left, region_left + region_width))
-        region_away = None if ground_away is None else (ground_away[0][box], ground_away[1][box])
+        region_away = None
+        if away is not None:
+            seen_colour = away[0][window][box]
+            if seen_colour.dtype == np.uint8:
+                seen_colour = seen_colour.astype(np.float32) / 255.0
+            lit_ratio = _channel_sum(seen_colour) / np.float32(3) / np.maximum(lit_brightness[box], 1e-4)
+            region_away = (lit_ratio, away[1][window][box])
         if _is_cast_shadow(labels[box] == label, ratio[box], region_top, bottom - y0, tall, config, region_away):
             cast.append(label)
     if not cast:
@@ -198,13 +198,20 @@ def _attached_shadow(
     attached = chosen[labels]
     # The matte: 1 inside the shadow (bright stones in it were darkened as much as the rest); across its
     # border, how much darker than the lit ground each pixel is, barely smoothed, so that lit pixels
-    # next to a hard shadow edge are not brightened.
+    # next to a hard shadow edge are not brightened. It is made only near the shadow (the border reaches
+    # 2 pixels out, the blur reads 3 more).
+    near, read = bounding_box(attached, 3), bounding_box(attached, 6)
     core = float(np.median(ratio[attached]))
-    fine = _channel_sum(cv2.GaussianBlur(colour, (0, 0), 0.7)) / np.float32(3) / np.maximum(lit_brightness, 1e-4)
+    blurred = cv2.GaussianBlur(colour[read], (0, 0), 0.7)[
+        tuple(slice(n.start - r.start, n.stop - r.start) for n, r in zip(near, read))
+    ]
+    fine = _channel_sum(blurred) / np.float32(3) / np.maximum(lit_brightness[near], 1e-4)
     strength = np.clip((1.0 - fine) / max(1.0 - core, 1e-3), 0.0, 1.0)
-    inside = cv2.erode(attached.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    border = cv2.dilate(attached.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & ground & ~inside
-    return window, np.where(inside, 1.0, np.where(border, strength, 0.0)).astype(np.float32, copy=False)
+    shape = attached[near].astype(np.uint8)
+    inside = cv2.erode(shape, np.ones((3, 3), np.uint8)).astype(bool)
+    border = cv2.dilate(shape, np.ones((5, 5), np.uint8)).astype(bool) & ground[near] & ~inside
+    box = (slice(y0 + near[0].start, y0 + near[0].stop), slice(x0 + near[1].start, x0 + near[1].stop))
+    return box, np.where(inside, 1.0, np.where(border, strength, 0.0)).astype(np.float32, copy=False)
 
 
 def find_shadow(
