@@ -49,11 +49,13 @@ from vmat.pipeline.stage import Stage, StageFactory, batched, run_stages, stage_
 from vmat.pipeline.stream import torch_threads
 
 # Milliseconds per frame of each stage at 1280x720 on the shared 2-core machine, one thread each, in one process
-# (docs/results/pipeline.md, "Current"; upsample at --process-size 640, where it runs). Only their ratios matter.
-# Stages working at the processing size scale with its pixel count.
+# (docs/results/pipeline.md, "Current": the removal row at the source size; render and edit from the new-background
+# row and upsample from the --process-size 640 rows, where it runs, each scaled by the stages the rows share; all
+# scaled by 1.38 so that masks to quantise sum as in the earlier table HANDOFF_MS was set beside; the layers file
+# not measured again). Stages working at the processing size scale with its pixel count.
 STAGE_MS: dict[str, float] = {
-    "masks": 78.0, "depth": 18.0, "decompose": 82.0, "camera": 16.0, "temporal": 34.0, "quantise": 23.0,
-    "completion": 888.0, "upsample": 58.0, "edit": 7.0, "render": 35.0, "layers file": 29.0,
+    "masks": 64.0, "depth": 23.0, "decompose": 81.0, "camera": 13.5, "temporal": 56.0, "quantise": 13.5,
+    "completion": 710.0, "upsample": 34.0, "edit": 7.5, "render": 31.5, "layers file": 29.0,
 }
 AT_PROCESSING_SIZE = frozenset({"depth", "decompose", "camera", "temporal", "quantise", "completion", "layers file"})
 # The stages that give a record its layers: after them, a record crossing to this process carries them too.
