@@ -194,3 +194,29 @@ def test_gain_correction_matches_copied_pixels_to_each_frames_exposure():
         copied = torch.from_numpy(done[3].source == Filled.NEIGHBOUR)
         errors[gain] = float((done[3].stack.colour[0][:, copied] - truth(exposed[3])[:, copied]).abs().mean())
     assert errors[False] > 0.03 and errors[True] < 0.005
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_margin_around_a_still_person_is_the_ground_not_an_invention(streamed):
+    """Person 2 never moves: the 2-pixel margin around them is never trusted as seen, yet every frame's
+    background is fully there (weight 1), so it is copied, not invented; a soft matte edge (weight 0.7)
+    may hold some of the person and is invented."""
+    from vmat.editing import complete_stream
+
+    background = texture(16, 24, seed=5)
+    stacks = []
+    for t in range(6):
+        stack = frame(background, [(3 * t, 2, 3 * t + 6, 7), (18, 12, 24, 16)])
+        alpha = stack.alpha.clone()
+        alpha[2, 14:16, 14:16] = 0.3  # a soft edge; the plane holds the ground there
+        stacks.append(stack.replace(alpha=alpha))
+    done = complete_stream(iter(stacks)) if streamed else complete_background(stacks)
+    hidden = np.zeros((16, 24), np.uint8)
+    hidden[12:16, 18:] = hidden[14:16, 14:16] = 1
+    margin = (cv2.dilate(hidden, np.ones((5, 5), np.uint8)) > 0) & (hidden == 0)
+    for stack, source in done:
+        assert (source[margin] == Filled.NEIGHBOUR).all()
+        assert torch.equal(stack.colour[0][:, torch.from_numpy(margin)], truth(background)[:, torch.from_numpy(margin)])
+        assert (source[12:16, 18:] == Filled.INPAINTED).all() and (source[14:16, 14:16] == Filled.INPAINTED).all()
+    old = list(complete_background(stacks, CompletionConfig(partly_seen_above=None)))
+    assert (old[0].source[margin] == Filled.INPAINTED).all()

@@ -66,14 +66,18 @@ def test_static_camera_fills_every_pixel_seen_so_far_exactly():
     lookahead = 2
     done = streamed(stacks, CompletionConfig(window=1), lookahead=lookahead)
     hidden = np.zeros((10, 24, 48), bool)
+    covered = np.zeros((10, 24, 48), bool)
     for t, (x0, y0, x1, y1) in enumerate(boxes):
         hidden[t, y0 - 2 : y1 + 2, max(0, x0 - 2) : x1 + 2] = True  # the box and the 2-pixel margin
+        covered[t, y0:y1, x0:x1] = True
     for t, (stack, source) in enumerate(done):
         seen_by_then = (~hidden[: t + lookahead + 1]).any(axis=0)
-        copied = hidden[t] & seen_by_then
+        # The margin is not trusted as seen, but when no frame saw it clearly its background (weight 1) is
+        # what the window offers (``partly_seen_above``).
+        copied = hidden[t] & (seen_by_then | ~covered[max(0, t - 1) : t + 2].all(axis=0))
         assert np.isin(source[copied], [Filled.NEIGHBOUR, Filled.PLATE]).all()
         assert torch.equal(stack.colour[0][:, torch.from_numpy(copied)], truth(background)[:, torch.from_numpy(copied)])
-        assert (source[hidden[t] & ~seen_by_then] == Filled.INPAINTED).all()
+        assert (source[hidden[t] & ~copied] == Filled.INPAINTED).all()
 
 
 def pan(frames: int, step: int, width: int = 64, height: int = 48, seed: int = 3, box=(26, 14, 38, 34)):

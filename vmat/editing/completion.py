@@ -85,6 +85,11 @@ class CompletionConfig:
     nearest such frame's colour."""
     seen_above: float = 0.98
     """Background weight above which a background pixel counts as seen."""
+    partly_seen_above: float | None = 0.98
+    """Hidden pixels that some frame of the window shows with at least this background weight, though
+    only ever within ``margin`` of a person (a person who hardly moves keeps that ring hidden in every
+    frame), take the median of those frames' colours, laid over the invention, instead of an invented
+    colour (a matte's soft edge, below it, may hold some of the person). ``None``: invent them."""
     margin: int = 2
     """Pixels around people not trusted as seen: a matte's edge often holds a little of the person."""
     static_tolerance: float = 1.0
@@ -101,7 +106,9 @@ class CompletionConfig:
     shadows: ShadowConfig = field(default_factory=ShadowConfig)
 
 
-PREVIOUS_DEFAULT = CompletionConfig(donors="nearest", never_seen="diffusion", gain=False, blend=False)
+PREVIOUS_DEFAULT = CompletionConfig(
+    donors="nearest", never_seen="diffusion", gain=False, blend=False, partly_seen_above=None
+)
 """The completion vmat used before exemplar inpainting, gain correction and blending (for comparisons)."""
 
 
@@ -131,6 +138,7 @@ class _View:
     colour: np.ndarray  # (H, W, 3) uint8
     seen: np.ndarray  # (H, W) bool
     away: np.ndarray | None = None  # (H, W) bool: seen, and far from the people being removed
+    mostly: np.ndarray | None = None  # (H, W) bool: background weight above partly_seen_above, any margin
 
 
 def _background_weight(stack: LayerStack) -> torch.Tensor:
@@ -144,11 +152,13 @@ def _background_weight(stack: LayerStack) -> torch.Tensor:
 
 def _view(stack: LayerStack, config: CompletionConfig) -> _View:
     colour = tensor_to_image(stack.colour[0])
-    seen = (_background_weight(stack) >= config.seen_above).cpu().numpy()
+    light = _background_weight(stack)
+    seen = (light >= config.seen_above).cpu().numpy()
     if config.margin > 0:
         size = 2 * config.margin + 1
         seen = cv2.erode(seen.astype(np.uint8), np.ones((size, size), np.uint8)).astype(bool)
-    return _View(colour, seen)
+    mostly = None if config.partly_seen_above is None else (light >= config.partly_seen_above).cpu().numpy()
+    return _View(colour, seen, mostly=mostly)
 
 
 @dataclass
@@ -328,11 +338,14 @@ def _fill(
         crop_source[take] = code
         missing[take] = False
 
-    def donor_view(other: int) -> tuple[np.ndarray, np.ndarray]:
+    def donor_view(other: int, mostly: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Frame ``other``'s background colour and where it is seen (``mostly``: :attr:`_View.mostly`), on
+        this frame's crop."""
         donor = window[other]
+        seen = donor.mostly if mostly and donor.mostly is not None else donor.seen
         if camera.static:
-            return donor.colour[rows, cols], donor.seen[rows, cols]
-        return _warp(donor.colour, donor.seen, _shifted(camera.motion(other, index), rows, cols), size)
+            return donor.colour[rows, cols], seen[rows, cols]
+        return _warp(donor.colour, seen, _shifted(camera.motion(other, index), rows, cols), size)
 
     to_frame = None if camera.static else _shifted(np.linalg.inv(camera.to_canvas[index]), rows, cols)
 
@@ -374,6 +387,7 @@ def _fill(
     if missing.any():
         take_from(plate_colour, plate_seen, Filled.PLATE)
     if missing.any():
+        unseen = missing.copy()
         if config.never_seen == "exemplar":
             invented, _ = from_plate(plate.filled, np.ones(plate.seen.shape, bool))
             if config.gain:
@@ -383,6 +397,14 @@ def _fill(
         else:
             invented = cv2.inpaint(filled, missing.astype(np.uint8), config.inpaint_radius, cv2.INPAINT_TELEA)
         take_from(invented, missing.copy(), Filled.INPAINTED)
+        if config.partly_seen_above is not None:
+            # Laid over the invention rather than before it: the invention is blended against the same
+            # border in every frame, so it does not change with where this frame's matte is soft.
+            offers = [donor_view(k, mostly=True) for k in window]
+            # The median, as for the seen pixels: a frame whose matte lost a shoe offers the shoe.
+            median, taken = _median_of([colour[unseen] for colour, _ in offers], [seen[unseen] for _, seen in offers])
+            filled[unseen] = np.where(taken[:, None], median, filled[unseen])
+            crop_source[unseen] = np.where(taken, Filled.NEIGHBOUR, crop_source[unseen])
     return CompletedFrame(_with_background(stack, filled, crop_source, (rows, cols)), source)
 
 

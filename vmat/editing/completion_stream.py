@@ -72,7 +72,7 @@ def _relit(view: _View, stack: LayerStack, changed: np.ndarray) -> _View:
     rows, cols = bounding_box(changed)
     colour = view.colour.copy()
     colour[rows, cols] = tensor_to_image(stack.colour[0][:, rows, cols])
-    return _View(colour, view.seen)
+    return _View(colour, view.seen, mostly=view.mostly)
 
 
 def _resampled(sums: _PlateSum, matrix: np.ndarray, size: tuple[int, int]) -> _PlateSum:
