@@ -220,3 +220,20 @@ def test_margin_around_a_still_person_is_the_ground_not_an_invention(streamed):
         assert (source[12:16, 18:] == Filled.INPAINTED).all() and (source[14:16, 14:16] == Filled.INPAINTED).all()
     old = list(complete_background(stacks, CompletionConfig(partly_seen_above=None)))
     assert (old[0].source[margin] == Filled.INPAINTED).all()
+
+
+def test_margin_the_frames_disagree_on_is_invented():
+    """Half the frames' mattes lost a strip of person 2's edge (their background plane shows the person
+    there at full weight): the frames disagree, so the strip is invented, not copied."""
+    background = texture(16, 24, seed=5)
+    stacks = []
+    for t in range(6):
+        stack = frame(background, [(3 * t, 2, 3 * t + 6, 7), (18, 12, 24, 16)])
+        if t % 2:
+            colour = stack.colour.clone()
+            colour[0, :, 12:16, 16:18] = PERSON[:, None, None]
+            stack = stack.replace(colour=colour)
+        stacks.append(stack)
+    for _, source in complete_background(stacks):
+        assert (source[12:16, 16:18] == Filled.INPAINTED).all()
+        assert (source[10:12, 16:18] == Filled.NEIGHBOUR).all()
