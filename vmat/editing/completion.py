@@ -474,7 +474,7 @@ def _lift(
             colour, seen = away.colour, away.seen
         else:
             colour, seen = _warp(away.colour, away.seen, np.linalg.inv(camera.to_canvas[index]), (stack.width, stack.height))
-        ground = (colour.astype(np.float32) / 255.0, seen)
+        ground = (colour, seen)  # the 8-bit plate: lift_shadows reads it as its float version, no full-frame copy
     return lift_shadows(stack, shadowed, config.shadows, ground)
 
 
