@@ -1,10 +1,13 @@
 from fractions import Fraction
+from functools import partial
 
 import numpy as np
 
 from vmat.io.frame import Frame
 from vmat.io.metadata import VideoInfo
 from vmat.pipeline import FrameRecord, Stage, run_stages
+from vmat.pipeline.stage import chained, stage_class
+from vmat.pipeline.stages import DepthStage, MaskFolderStage
 
 INFO = VideoInfo(
     path="t", container="t", codec="t", pixel_format="rgb24", width=2, height=2, rotation=0, has_alpha=False,
@@ -82,3 +85,11 @@ def test_a_chain_is_its_stages_in_one_worker_and_flushes_what_each_held_through_
     out = list(run_stages(_records(7), [chain], INFO, batch_size=3))
     assert [r.index for r in out] == list(range(7))
     assert all((r.output == r.frame.image + 1).all() for r in out)  # the frames delay held back went through add-one too
+
+
+def test_stage_class_seen_through_partials_and_classmethods():
+    assert stage_class(partial(MaskFolderStage, "x")) is MaskFolderStage
+    assert stage_class(partial(DepthStage.build, "ground-plane", None)) is DepthStage
+    assert stage_class(MaskFolderStage) is MaskFolderStage
+    assert stage_class(lambda: MaskFolderStage("x")) is None
+    assert stage_class(partial(chained, MaskFolderStage)) is None  # a chain's class is known only once built

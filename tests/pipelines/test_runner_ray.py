@@ -5,11 +5,11 @@ from functools import partial
 import numpy as np
 import pytest
 
-from vmat.pipelines.runner import RayRunner, RayRunnerConfig, WorkerLostError, _stage_class
+from vmat.pipelines.runner import RayRunner, RayRunnerConfig, WorkerLostError
 from vmat.errors import ConfigError, InputNotFoundError
 from vmat.pipeline import InProcessRunner
 from vmat.pipeline.clock import StageClock
-from vmat.pipeline.stages import DepthStage, MaskFolderStage, ShrinkStage
+from vmat.pipeline.stages import MaskFolderStage, ShrinkStage
 
 from tests.pipelines.toy_stages import (
     DieOnce,
@@ -29,13 +29,6 @@ pytestmark = pytest.mark.ray
 def _expected_sums(count):
     # Frame i has depth 2 * i, so the running sum at frame i is i * (i + 1).
     return [np.full((2, 3), i * (i + 1), np.float32) for i in range(count)]
-
-
-def test_stage_class_seen_through_partials_and_classmethods():
-    assert _stage_class(partial(MaskFolderStage, "x")) is MaskFolderStage
-    assert _stage_class(partial(DepthStage.build, "ground-plane", None)) is DepthStage
-    assert _stage_class(Double) is Double
-    assert _stage_class(lambda: Double()) is None
 
 
 def test_config_rejects_no_workers():

@@ -112,8 +112,18 @@ def stage_names(factory: StageFactory) -> list[str]:
         target = target.func
     if target is chained:
         return [name for part in arguments for name in stage_names(part)]
+    owner = stage_class(factory)
+    return [owner.name if owner is not None else Stage.name]
+
+
+def stage_class(factory: StageFactory) -> type[Stage] | None:
+    """The :class:`Stage` class behind a class, a classmethod of one (``DepthStage.build``) or a ``partial`` of
+    either, without building it; None for any other callable."""
+    target: object = factory
+    while isinstance(target, partial):
+        target = target.func
     owner = getattr(target, "__self__", target)
-    return [owner.name if isinstance(owner, type) and issubclass(owner, Stage) else Stage.name]
+    return owner if isinstance(owner, type) and issubclass(owner, Stage) else None
 
 
 def timed(stage: Stage, clock: StageClock) -> Stage:

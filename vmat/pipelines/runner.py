@@ -34,7 +34,6 @@ import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import partial
 
 import numpy as np
 import torch
@@ -46,7 +45,7 @@ from vmat.layers import LayerStack
 from vmat.pipeline.cache import Lease, StageCache, factory_key
 from vmat.pipeline.clock import StageClock
 from vmat.pipeline.record import FrameRecord
-from vmat.pipeline.stage import Stage, StageChain, StageFactory, StageRunner, batched, timed
+from vmat.pipeline.stage import Stage, StageChain, StageFactory, StageRunner, batched, stage_class, timed
 
 
 _WAIT_SLICE_SECONDS = 0.5
@@ -419,9 +418,9 @@ class RayRunner:
 
         key = factory_key(factory, ray.cloudpickle.dumps)
         assert key is not None, "Ray's pickler takes any factory Ray can send"
-        stage_class = _stage_class(factory)
-        if stage_class is not None:
-            described = (tuple(stage_class.name.split("+")), stage_class.ordered, stage_class.light)
+        owner = stage_class(factory)
+        if owner is not None:
+            described = (tuple(owner.name.split("+")), owner.ordered, owner.light)
         else:
             with self._lock:
                 known = self._described.get(key)
@@ -467,19 +466,6 @@ def _fetch(reference) -> Parcel:
         raise
     except lost as error:
         raise WorkerLostError(f"a Ray worker died: {error}") from None
-
-
-def _stage_class(factory: StageFactory) -> type[Stage] | None:
-    """The Stage class behind a class, a ``partial`` of one, or a classmethod such as ``DepthStage.build``."""
-    target = factory
-    while isinstance(target, partial):
-        target = target.func
-    if isinstance(target, type) and issubclass(target, Stage):
-        return target
-    owner = getattr(target, "__self__", None)
-    if isinstance(owner, type) and issubclass(owner, Stage):
-        return owner
-    return None
 
 
 def _describe_remotely(factory: StageFactory) -> tuple[tuple[str, ...], bool, bool]:
