@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from vmat.errors import ConfigError
+from vmat.propagation.flow import sampling_maps
 
 # The flow is estimated with the longer side at most this many pixels (DIS ultrafast costs about 3 ms at
 # 640x360 on one core) and scaled up for larger frames.
@@ -95,9 +96,7 @@ class FlowBlend:
             return alphas
         grey, grey_previous = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (smoothed, smoothed_previous))
         flow = backward_flow(grey, grey_previous)
-        height, width = grey.shape
-        xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-        map_x, map_y = xs + flow[..., 0], ys + flow[..., 1]
+        map_x, map_y = sampling_maps(flow)
 
         def warp(data: np.ndarray) -> np.ndarray:
             return cv2.remap(data, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
