@@ -6,7 +6,7 @@ import numpy as np
 from vmat.io.frame import Frame
 from vmat.io.metadata import VideoInfo
 from vmat.pipeline import FrameRecord, Stage, run_stages
-from vmat.pipeline.stage import chained, stage_class
+from vmat.pipeline.stage import chained, stage_classes
 from vmat.pipeline.stages import DepthStage, MaskFolderStage
 
 INFO = VideoInfo(
@@ -87,9 +87,13 @@ def test_a_chain_is_its_stages_in_one_worker_and_flushes_what_each_held_through_
     assert all((r.output == r.frame.image + 1).all() for r in out)  # the frames delay held back went through add-one too
 
 
-def test_stage_class_seen_through_partials_and_classmethods():
-    assert stage_class(partial(MaskFolderStage, "x")) is MaskFolderStage
-    assert stage_class(partial(DepthStage.build, "ground-plane", None)) is DepthStage
-    assert stage_class(MaskFolderStage) is MaskFolderStage
-    assert stage_class(lambda: MaskFolderStage("x")) is None
-    assert stage_class(partial(chained, MaskFolderStage)) is None  # a chain's class is known only once built
+def test_stage_classes_seen_through_partials_classmethods_and_chains():
+    assert stage_classes(partial(MaskFolderStage, "x")) == [MaskFolderStage]
+    assert stage_classes(partial(DepthStage.build, "ground-plane", None)) == [DepthStage]
+    assert stage_classes(MaskFolderStage) == [MaskFolderStage]
+    assert stage_classes(lambda: MaskFolderStage("x")) == [None]
+    assert stage_classes(partial(chained, MaskFolderStage, partial(DepthStage.build, "ground-plane"))) == [
+        MaskFolderStage,
+        DepthStage,
+    ]
+    assert stage_classes(partial(chained, MaskFolderStage, lambda: MaskFolderStage("x"))) == [MaskFolderStage, None]

@@ -102,28 +102,24 @@ def chained(*factories: StageFactory) -> StageChain:
 
 
 def stage_names(factory: StageFactory) -> list[str]:
-    """The names of the stages ``factory`` builds (several for a :func:`chained` one), without building them: a
-    factory is a :class:`Stage` class, a classmethod of one (``DepthStage.build``), a ``partial`` of either, or
-    a ``partial`` of :func:`chained`. ``["stage"]`` for any other callable."""
+    """The names of the stages ``factory`` builds (several for a :func:`chained` one), without building them;
+    ``"stage"`` for a part whose class :func:`stage_classes` cannot see."""
+    return [owner.name if owner is not None else Stage.name for owner in stage_classes(factory)]
+
+
+def stage_classes(factory: StageFactory) -> list[type[Stage] | None]:
+    """The :class:`Stage` classes ``factory`` builds, in order, without building them: a factory is a Stage
+    class, a classmethod of one (``DepthStage.build``), a ``partial`` of either, or a ``partial`` of
+    :func:`chained` (one class per part); None for a part that is any other callable."""
     target: object = factory
     arguments: tuple = ()
     while isinstance(target, partial):
         arguments = target.args + arguments
         target = target.func
     if target is chained:
-        return [name for part in arguments for name in stage_names(part)]
-    owner = stage_class(factory)
-    return [owner.name if owner is not None else Stage.name]
-
-
-def stage_class(factory: StageFactory) -> type[Stage] | None:
-    """The :class:`Stage` class behind a class, a classmethod of one (``DepthStage.build``) or a ``partial`` of
-    either, without building it; None for any other callable."""
-    target: object = factory
-    while isinstance(target, partial):
-        target = target.func
+        return [owner for part in arguments for owner in stage_classes(part)]
     owner = getattr(target, "__self__", target)
-    return owner if isinstance(owner, type) and issubclass(owner, Stage) else None
+    return [owner if isinstance(owner, type) and issubclass(owner, Stage) else None]
 
 
 def timed(stage: Stage, clock: StageClock) -> Stage:

@@ -45,7 +45,7 @@ from vmat.layers import LayerStack
 from vmat.pipeline.cache import Lease, StageCache, factory_key
 from vmat.pipeline.clock import StageClock
 from vmat.pipeline.record import FrameRecord
-from vmat.pipeline.stage import Stage, StageChain, StageFactory, StageRunner, batched, stage_class, timed
+from vmat.pipeline.stage import Stage, StageChain, StageFactory, StageRunner, batched, stage_classes, timed
 
 
 _WAIT_SLICE_SECONDS = 0.5
@@ -418,9 +418,14 @@ class RayRunner:
 
         key = factory_key(factory, ray.cloudpickle.dumps)
         assert key is not None, "Ray's pickler takes any factory Ray can send"
-        owner = stage_class(factory)
-        if owner is not None:
-            described = (tuple(owner.name.split("+")), owner.ordered, owner.light)
+        classes = stage_classes(factory)
+        if all(owner is not None for owner in classes):
+            known_classes = [owner for owner in classes if owner is not None]
+            described = (
+                tuple(name for owner in known_classes for name in owner.name.split("+")),
+                any(owner.ordered for owner in known_classes),
+                all(owner.light for owner in known_classes),
+            )
         else:
             with self._lock:
                 known = self._described.get(key)
