@@ -47,12 +47,17 @@ def top_of_silhouette(mask: np.ndarray, fraction: float) -> np.ndarray:
     return zone
 
 
+def subject_height(mask: np.ndarray) -> int:
+    """Rows from the topmost to the bottommost of ``mask (H, W)`` bool (0 for an empty mask)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    return int(rows[-1] - rows[0] + 1) if rows.size else 0
+
+
 def band_pixels(mask: np.ndarray, config: TrimapConfig = TrimapConfig(), longer_side: int | None = None) -> tuple[int, int]:
     """The band's half-widths ``(along the outline, in the head zone)`` in pixels for ``mask (H, W)`` bool;
     ``longer_side``: what the config's frame fractions refer to when ``mask`` is a crop (default: the mask's)."""
     longest = longer_side or max(mask.shape)
-    rows = np.flatnonzero(mask.any(axis=1))
-    height = rows[-1] - rows[0] + 1 if rows.size else 0
+    height = subject_height(mask)
     band = min(config.band * longest, config.band_of_height * height)
     wide = min(config.hair_band * longest, config.hair_band_of_height * height)
     return max(config.min_pixels, round(band)), max(config.min_pixels, round(wide))
@@ -63,9 +68,7 @@ def inner_pixels(mask: np.ndarray, band: int, config: TrimapConfig = TrimapConfi
     ``band_of_height`` of the subject's height (at least 1 px). ``min_pixels`` widens the band outwards only: on
     a person a few dozen pixels tall, a floor-wide band on both sides swallowed whole limbs and the torso, and
     the solve, left with no known foreground, made them transparent."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    height = rows[-1] - rows[0] + 1 if rows.size else 0
-    return min(band, max(1, round(config.band_of_height * height)))
+    return min(band, max(1, round(config.band_of_height * subject_height(mask))))
 
 
 def trimap_from_mask(
@@ -84,11 +87,12 @@ def trimap_from_mask(
     ``longer_side``: what the config's fractions refer to when ``mask`` is a crop of a frame (default: the mask's).
     """
     band, wide = band_pixels(mask, config, longer_side)
-    zone = top_of_silhouette(mask, config.head) if head is None else head
     solid = morph(mask, -inner_pixels(mask, band, config))
     unknown = morph(mask, band) & ~solid
-    if wide > band and zone.any():
-        unknown |= morph(mask, wide) & ~solid & morph(zone & mask, wide)
+    if wide > band:
+        zone = top_of_silhouette(mask, config.head) if head is None else head
+        if zone.any():
+            unknown |= morph(mask, wide) & ~solid & morph(zone & mask, wide)
     trimap = mask.astype(np.float32)
     if others is not None and others.any():
         background = ~mask & ~others
