@@ -96,3 +96,37 @@ def grey_guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: 
     a = cov_ip / (var_i + eps)
     b = mean_p - a * mean_i
     return box_mean(a, radius) * guide + box_mean(b, radius)
+
+
+def normalised_convolution(
+    weight: np.ndarray, sigma: float, *values: np.ndarray, step: int = 1
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Normalised convolution (Knutsson and Westin, 1993): the Gaussian-weighted mean (``sigma`` px) of each
+    of ``values`` ``(H, W)`` or ``(H, W, C)`` float32 around each pixel, each pixel counted by its ``weight``
+    ``(H, W)`` (a bool mask: the mean of the pixels it selects, which never sees the others).
+
+    ``step > 1`` blurs on a grid ``step`` times coarser (area-averaged, the blur ``sigma / step``) and
+    resizes the means back: for a wide Gaussian the result is smooth anyway, at a fraction of the cost.
+    The weights' own blur is shared by all ``values``.
+
+    Returns:
+        The means (0 where no weight is within reach), and the blurred weight ``(H, W)`` (on the coarse grid
+        when ``step > 1``): how much weight each mean rests on.
+    """
+    height, width = weight.shape
+    small = (max(1, width // step), max(1, height // step))
+
+    def blur(image: np.ndarray) -> np.ndarray:
+        if step > 1:
+            image = cv2.resize(image, small, interpolation=cv2.INTER_AREA)
+        return cv2.GaussianBlur(image, (0, 0), sigma / step)
+
+    weight = weight.astype(np.float32)
+    spread = blur(weight)
+    norm = np.maximum(spread, 1e-6)
+    means = []
+    for value in values:
+        total = blur(value * (weight[..., None] if value.ndim == 3 else weight))
+        mean = total / norm[..., None] if value.ndim == 3 else total / norm
+        means.append(mean if step == 1 else cv2.resize(mean, (width, height), interpolation=cv2.INTER_LINEAR))
+    return means, spread

@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 import torch
 
+from vmat.filters import normalised_convolution
 from vmat.geometry import bounding_box
 from vmat.layers.stack import LayerStack
 
@@ -68,24 +69,6 @@ def near_people(stack: LayerStack, instance_ids: Iterable[int], config: ShadowCo
             rows = np.flatnonzero(person.any(axis=1))
             near[bounding_box(person, int(config.reach * (rows[-1] - rows[0] + 1)) + 1)] = True
     return near
-
-
-def _smooth(weight: np.ndarray, sigma: float, *values: np.ndarray) -> list[np.ndarray]:
-    """Normalised convolution: the Gaussian-weighted mean of each of ``values`` ``(h, w)`` or ``(h, w, c)``
-    over ``weight``. A wide Gaussian is applied at a reduced size (the result is smooth anyway); the
-    weights' own blur is shared by all ``values``."""
-    height, width = weight.shape
-    factor = max(1, int(sigma // 4))
-    small = (max(1, width // factor), max(1, height // factor))
-    weight = weight.astype(np.float32)
-    norm = np.maximum(cv2.GaussianBlur(cv2.resize(weight, small, interpolation=cv2.INTER_AREA), (0, 0), sigma / factor), 1e-6)
-    means = []
-    for value in values:
-        weighted = value * (weight[..., None] if value.ndim == 3 else weight)
-        total = cv2.GaussianBlur(cv2.resize(weighted, small, interpolation=cv2.INTER_AREA), (0, 0), sigma / factor)
-        mean = total / norm[..., None] if value.ndim == 3 else total / norm
-        means.append(cv2.resize(mean, (width, height), interpolation=cv2.INTER_LINEAR))
-    return means
 
 
 def _channel_sum(image: np.ndarray) -> np.ndarray:
@@ -163,7 +146,7 @@ def _attached_shadow(
         lit = ground & ~shadow
         if lit.sum() < 32:
             return None
-        lit_brightness, lit_chroma = _smooth(lit, sigma, brightness, chroma)
+        (lit_brightness, lit_chroma), _ = normalised_convolution(lit, sigma, brightness, chroma, step=max(1, int(sigma // 4)))
         ratio = brightness / np.maximum(lit_brightness, 1e-4)
         off = np.abs(chroma - lit_chroma)
         similar = np.maximum(off[..., 0], off[..., 1]) < config.chroma_tolerance

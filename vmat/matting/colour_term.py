@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
+from vmat.filters import normalised_convolution
 from vmat.matting.trimap import UNKNOWN
 
 
@@ -49,9 +49,8 @@ def known_colour(image: np.ndarray, known: np.ndarray, sigma: float) -> tuple[np
     """The Gaussian-weighted mean colour ``(H, W, 3)`` of ``image (H, W, 3)`` over the ``known (H, W)`` bool
     pixels around each pixel (``sigma`` px), and the known pixels' Gaussian weight ``(H, W)`` there (0: none
     within reach; the mean is then 0)."""
-    weight = cv2.GaussianBlur(known.astype(np.float32), (0, 0), sigma)
-    total = cv2.GaussianBlur(image * known[..., None].astype(np.float32), (0, 0), sigma)
-    return total / np.maximum(weight, 1e-6)[..., None], weight
+    (mean,), weight = normalised_convolution(known, sigma, image)
+    return mean, weight
 
 
 def sample_offsets(radii: list[int], directions: int) -> list[tuple[int, int]]:
