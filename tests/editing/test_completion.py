@@ -237,3 +237,31 @@ def test_margin_the_frames_disagree_on_is_invented():
     for _, source in complete_background(stacks):
         assert (source[12:16, 16:18] == Filled.INPAINTED).all()
         assert (source[10:12, 16:18] == Filled.NEIGHBOUR).all()
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_margin_only_one_frame_shows_is_copied_for_a_static_camera_and_invented_for_a_moving_one(streamed):
+    """A person stands still in the world for 12 frames; in frame 5 their right arm is in (2 columns
+    narrower), so only that frame shows the strip of ground there, and only within the 2-pixel margin. A
+    static camera copies it from that frame; a moving camera needs two agreeing frames (one frame
+    resampled through chained homographies cannot be checked), so it is invented there."""
+    from vmat.editing import complete_stream
+
+    world = texture(48, 96 + 2 * 12, seed=8, smooth=1.5)
+    for pan in (0, 2):
+        views = [world[:, pan * t : pan * t + 96] for t in range(12)]
+        # The person's world columns are 40-53 (2 fewer in frame 5); on screen they move left by the pan.
+        boxes = [(40 - pan * t, 12, (52 if t == 5 else 54) - pan * t, 36) for t in range(12)]
+        stacks = [frame(view, [box]) for view, box in zip(views, boxes)]
+        done = list(complete_stream(iter(stacks)) if streamed else complete_background(stacks))
+        for t, (view, (stack, source)) in enumerate(zip(views, done)):
+            strip = (slice(12, 36), slice(52 - pan * t, 54 - pan * t))
+            left = (slice(14, 34), slice(38 - pan * t, 40 - pan * t))  # the margin every frame shows
+            assert (source[left] == Filled.NEIGHBOUR).all()
+            error = (stack.colour[0][:, left[0], left[1]] - truth(view)[:, left[0], left[1]]).abs()
+            assert float(error.max()) <= 2.0 / 255 + 1e-6
+            if pan:
+                assert (source[strip] == Filled.INPAINTED).all()
+            else:
+                assert (source[strip] == Filled.NEIGHBOUR).all()
+                assert torch.equal(stack.colour[0][:, strip[0], strip[1]], truth(view)[:, strip[0], strip[1]])
