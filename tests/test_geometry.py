@@ -1,8 +1,10 @@
 """Sizes and boxes shared by the stages."""
 
+import cv2
 import numpy as np
+import pytest
 
-from vmat.geometry import bounding_box, processing_size
+from vmat.geometry import bounding_box, enlarge, processing_size
 
 
 def test_processing_size_caps_the_longer_side_and_keeps_the_aspect():
@@ -18,3 +20,17 @@ def test_bounding_box_grows_by_the_margin_and_stops_at_the_edges():
     mask[2:5, 7:10] = True
     assert bounding_box(mask) == (slice(2, 5), slice(7, 10))
     assert bounding_box(mask, 3) == (slice(0, 8), slice(4, 12))
+
+
+@pytest.mark.parametrize("full_size", [(262, 194), (200, 150)])  # twice the size, and a ratio of 1.53 x 1.60
+def test_enlarge_gives_a_box_of_the_bilinear_resize_without_resizing_the_rest(full_size):
+    small = np.random.default_rng(0).random((97, 131, 3), dtype=np.float32)
+    rows, cols = slice(30, 120), slice(0, 77)
+    expected = cv2.resize(small, full_size, interpolation=cv2.INTER_LINEAR)[rows, cols]
+    # Both sample at the same pixel centres; OpenCV rounds positions to 1/32 pixel in both.
+    tolerance = np.abs(np.diff(small, axis=0)).max() / 32
+    assert np.abs(enlarge(small, (131, 97), full_size, rows, cols) - expected).max() <= tolerance
+    # From a crop of the small image that covers what the box reads: the same box.
+    crop = small[12:82, 0:55]
+    whole = enlarge(small, (131, 97), full_size, rows, cols)
+    np.testing.assert_array_equal(enlarge(crop, (131, 97), full_size, rows, cols, origin=(12, 0)), whole)

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from vmat.decomposition import MaskMattingDecomposer
-from vmat.decomposition.resolution import shrink_ids, shrink_image, upsample_layers
+from vmat.decomposition.resolution import upsample_layers
+from vmat.geometry import shrink_ids, shrink_image
 from vmat.geometry import processing_size
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from vmat.filters import guided_coefficients
+from vmat.geometry import enlarge
 from vmat.layers import LayerStack
 from vmat.layers.compositing import effective_weights
 from vmat.layers.stack import BACKGROUND_ID
@@ -33,41 +34,6 @@ class UpsampleConfig:
     radius: int = 2  # guided-filter window radius, in processing-size pixels
     eps: float = 1e-3  # guided-filter regularisation
     opaque_above: float = 0.99  # visible weight from which a plane's colour is the full-size frame's
-
-
-def shrink_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``image (H, W, C)`` uint8 resized to ``size`` (width, height) by area averaging."""
-    if (image.shape[1], image.shape[0]) == size:
-        return image
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-
-
-def shrink_ids(ids: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """An id map ``(H, W)`` resized to ``size`` (width, height) by nearest neighbour: ids are labels, not values."""
-    if (ids.shape[1], ids.shape[0]) == size:
-        return ids
-    return cv2.resize(ids, size, interpolation=cv2.INTER_NEAREST)
-
-
-def _enlarge(
-    small: np.ndarray,
-    small_size: tuple[int, int],
-    full_size: tuple[int, int],
-    rows: slice,
-    cols: slice,
-    origin: tuple[int, int] = (0, 0),
-) -> np.ndarray:
-    """The full-size ``rows, cols`` region of a small image resized bilinearly to ``full_size`` (width, height),
-    with the same pixel-centre mapping as ``cv2.resize`` but without enlarging the rest of the frame.
-
-    ``small`` may be a crop of the small image whose top-left pixel is ``origin`` (row, column); ``small_size``
-    is the whole small image's (width, height)."""
-    height, width = small.shape[:2]
-    xs = (np.arange(cols.start, cols.stop, dtype=np.float32) + 0.5) * (small_size[0] / full_size[0]) - 0.5 - origin[1]
-    ys = (np.arange(rows.start, rows.stop, dtype=np.float32) + 0.5) * (small_size[1] / full_size[1]) - 0.5 - origin[0]
-    xs, ys = xs.clip(0, width - 1), ys.clip(0, height - 1)
-    map_x, map_y = np.meshgrid(xs, ys)
-    return cv2.remap(np.ascontiguousarray(small), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _region(mask: np.ndarray, full_size: tuple[int, int], margin: int) -> tuple[slice, slice] | None:
@@ -115,7 +81,7 @@ def upsample_layers(
         if region is None:
             continue
         union |= small_alpha[plane] > 0
-        enlarged = _enlarge(small_alpha[plane], small_size, full_size, *region)
+        enlarged = enlarge(small_alpha[plane], small_size, full_size, *region)
         soft = (enlarged > 0) & (enlarged < 1)
         if soft.any():
             small_region = _region(small_alpha[plane] > 0, small_size, small_margin)
@@ -123,17 +89,17 @@ def upsample_layers(
             rows, cols = small_region
             a, b = guided_coefficients(small[rows, cols], small_alpha[plane][rows, cols], config.radius, config.eps)
             origin = (rows.start, cols.start)
-            guided = np.einsum("hwc,hwc->hw", _enlarge(a, small_size, full_size, *region, origin), full[region])
-            guided += _enlarge(b, small_size, full_size, *region, origin)
+            guided = np.einsum("hwc,hwc->hw", enlarge(a, small_size, full_size, *region, origin), full[region])
+            guided += enlarge(b, small_size, full_size, *region, origin)
             enlarged = np.where(soft, np.clip(guided, 0.0, 1.0), enlarged)
         alpha[plane][region] = enlarged
         if stack.ids[plane] not in discard:
-            colour[plane][region] = _enlarge(small_colour[plane], small_size, full_size, *region)
+            colour[plane][region] = enlarge(small_colour[plane], small_size, full_size, *region)
     region = _region(union, full_size, margin)
     if region is not None:
         # Inside the people's box, the frame's own pixel wherever a plane is what the camera saw.
         if BACKGROUND_ID not in discard:
-            colour[0][region] = _enlarge(small_colour[0], small_size, full_size, *region)
+            colour[0][region] = enlarge(small_colour[0], small_size, full_size, *region)
         seen = effective_weights(torch.from_numpy(alpha[(slice(None), *region)]), stack.order()).numpy() >= config.opaque_above
         for plane in [plane for plane in range(planes) if stack.ids[plane] not in discard]:
             colour[plane][region][seen[plane]] = full[region][seen[plane]]

@@ -16,7 +16,7 @@ import torch
 from vmat.camera import CameraTracker, TrackerConfig
 from vmat.decomposition import MaskMattingDecomposer, NetworkDecomposer
 from vmat.decomposition.build import build_decomposer
-from vmat.decomposition.resolution import shrink_ids, shrink_image
+from vmat.geometry import shrink_ids, shrink_image
 from vmat.depth.base import DepthEstimator, images_to_tensor
 from vmat.depth.build import build_depth_estimator
 from vmat.editing.completion import CompletionConfig

@@ -38,7 +38,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from vmat.errors import ConfigError
-from vmat.geometry import bounding_box, morph, processing_size
+from vmat.geometry import bounding_box, enlarge, morph, processing_size, shrink_ids, shrink_image
 from vmat.propagation.appearance import bhattacharyya_distance, colour_codes, colour_histogram
 from vmat.propagation.propagator import FlowPropagator, FlowPropagatorConfig, PropagationState, best_labels
 from vmat.propagation.registry import register_propagator
@@ -208,7 +208,7 @@ class PriorPropagator:
     def _capped(self, image: np.ndarray) -> np.ndarray:
         """An image or id mask at most :attr:`PriorPropagatorConfig.max_side` on its longer side."""
         size = processing_size(image.shape[1], image.shape[0], self.config.max_side)
-        return _resized(image, size, cv2.INTER_NEAREST if image.ndim == 2 else cv2.INTER_AREA)
+        return shrink_ids(image, size) if image.ndim == 2 else shrink_image(image, size)
 
     def _frames(self, image: np.ndarray) -> torch.Tensor:
         from vmat.person.model import image_to_frames
@@ -378,12 +378,6 @@ def _unused_label(ids: np.ndarray, people: dict[int, PersonTrack]) -> int:
     return label
 
 
-def _resized(image: np.ndarray, size: tuple[int, int], interpolation: int) -> np.ndarray:
-    """``image`` at ``size`` (width, height); itself when it has that size already. (Not
-    ``vmat.decomposition.resolution``'s helpers: importing the decomposition here would be circular.)"""
-    return image if image.shape[1::-1] == size else cv2.resize(image, size, interpolation=interpolation)
-
-
 def _upsampled(
     shown: np.ndarray,
     found: np.ndarray,
@@ -410,25 +404,10 @@ def _upsampled(
         # frame pixels whose samples reach one working pixel past the region are all that can hold an id.
         top, bottom = max(0, int((rows.start - 1) / scale_y)), min(height, int(np.ceil((rows.stop + 1) / scale_y)))
         left, right = max(0, int((cols.start - 1) / scale_x)), min(width, int(np.ceil((cols.stop + 1) / scale_x)))
-        # Frame pixel (x, y) of the crop -> the crop of scores, through pixel centres.
-        to_scores = np.array(
-            [
-                [scale_x, 0, (left + 0.5) * scale_x - 0.5 - cols.start],
-                [0, scale_y, (top + 0.5) * scale_y - 0.5 - rows.start],
-            ]
-        )
+        box, small_size, origin = (slice(top, bottom), slice(left, right)), shown.shape[1::-1], (rows.start, cols.start)
         planes: list[np.ndarray] = [np.full((bottom - top, right - left), 0.5, np.float32)]
         for key in keys[1:]:
-            best = scores[owners == key].max(axis=0)
-            planes.append(
-                cv2.warpAffine(
-                    best,
-                    to_scores,
-                    (right - left, bottom - top),
-                    flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                    borderMode=cv2.BORDER_REPLICATE,
-                )
-            )
+            planes.append(enlarge(scores[owners == key].max(axis=0), small_size, size[::-1], *box, origin))
         ids[top:bottom, left:right] = best_labels(planes, keys.astype(np.uint16))
     changed = found != shown
     if changed.any():

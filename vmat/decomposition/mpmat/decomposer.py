@@ -16,7 +16,8 @@ import torch
 from torch import Tensor
 
 from vmat.decomposition.mask_matting import feet_depth, stack_planes
-from vmat.decomposition.resolution import shrink_ids, shrink_image, upsample_layers
+from vmat.decomposition.resolution import upsample_layers
+from vmat.geometry import shrink_ids, shrink_image
 from vmat.geometry import processing_size
 from vmat.decomposition.mpmat.model import MPMat
 from vmat.depth.base import resolve_device
