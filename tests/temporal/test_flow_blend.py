@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from vmat.errors import ConfigError
-from vmat.temporal.flow_blend import FlowBlend, FlowBlendConfig
+from vmat.temporal import flow_blend
+from vmat.temporal.flow_blend import FlowBlend, FlowBlendConfig, flow_estimator
 from vmat.temporal.streaming import StreamConfig, TemporalRefinerStream
 
 HEIGHT, WIDTH = 96, 128
@@ -107,6 +108,22 @@ def test_the_stream_blends_before_fusion_and_zero_turns_it_off():
         got = [stream.push(image, alphas)[1] for image, alphas in frames]
         for a, b in zip(got, want):
             np.testing.assert_array_equal(a, b)
+
+
+def test_one_flow_estimator_for_the_clip_gives_what_a_new_one_per_frame_gives(monkeypatch):
+    moving = [(_scene(x), {1: _disc_alpha(x)}) for x in range(50, 62, 3)]
+    larger = [
+        (cv2.resize(image, (2 * WIDTH, 2 * HEIGHT)), {1: cv2.resize(alphas[1], (2 * WIDTH, 2 * HEIGHT))})
+        for image, alphas in moving
+    ]
+    frames = moving + larger + moving  # the frame size changes twice on the way
+    kept = FlowBlend()
+    expected = [kept.push(image, alphas)[1] for image, alphas in frames]
+    with_new = flow_blend.backward_flow
+    monkeypatch.setattr(flow_blend, "backward_flow", lambda grey, previous, dis: with_new(grey, previous, flow_estimator()))
+    fresh = FlowBlend()
+    for (image, alphas), want in zip(frames, expected):
+        np.testing.assert_array_equal(fresh.push(image, alphas)[1], want)
 
 
 @pytest.mark.parametrize("weight", [-0.1, 1.0])

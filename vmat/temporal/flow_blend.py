@@ -53,9 +53,15 @@ class FlowBlendConfig:
             raise ConfigError("the flow blend's colour sigma must be positive and its band growth 0 or more pixels.")
 
 
-def backward_flow(grey: np.ndarray, grey_previous: np.ndarray) -> np.ndarray:
-    """``(H, W, 2)`` float32 flow from frame t back to t-1 of two ``(H, W)`` uint8 grey frames (DIS ultrafast,
-    estimated with the longer side at most :data:`FLOW_SIDE`; zero for frames too small for DIS)."""
+def flow_estimator() -> cv2.DISOpticalFlow:
+    """The DIS estimator :func:`backward_flow` takes (ultrafast preset). One serves every frame: given no
+    initial flow, its result depends only on the two frames."""
+    return cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+
+
+def backward_flow(grey: np.ndarray, grey_previous: np.ndarray, dis: cv2.DISOpticalFlow) -> np.ndarray:
+    """``(H, W, 2)`` float32 flow from frame t back to t-1 of two ``(H, W)`` uint8 grey frames (by ``dis``, from
+    :func:`flow_estimator`, with the longer side at most :data:`FLOW_SIDE`; zero for frames too small for DIS)."""
     height, width = grey.shape
     if max(height, width) < MIN_FLOW_SIDE:
         return np.zeros((height, width, 2), np.float32)
@@ -63,7 +69,6 @@ def backward_flow(grey: np.ndarray, grey_previous: np.ndarray) -> np.ndarray:
     small = (max(1, round(width * scale)), max(1, round(height * scale)))
     if scale < 1.0:
         grey, grey_previous = (cv2.resize(g, small, interpolation=cv2.INTER_AREA) for g in (grey, grey_previous))
-    dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
     # OpenCV's stubs type the output flow as required; OpenCV itself allocates it when given None.
     flow = dis.calc(grey, grey_previous, None)  # type: ignore[call-overload]
     if scale < 1.0:
@@ -86,6 +91,9 @@ class FlowBlend:
         self._previous: dict[int, np.ndarray] = {}
         grow = 2 * config.band_grow + 1
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))
+        # Made once, not per frame. The blend lives in a stage built where it runs (stage factories cross
+        # processes, stages do not), so this unpicklable object never has to travel.
+        self._dis = flow_estimator()
 
     def push(self, image: np.ndarray, alphas: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
         smoothed = cv2.GaussianBlur(image, (0, 0), SMOOTHING)
@@ -95,7 +103,7 @@ class FlowBlend:
             self._previous = dict(alphas)
             return alphas
         grey, grey_previous = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (smoothed, smoothed_previous))
-        flow = backward_flow(grey, grey_previous)
+        flow = backward_flow(grey, grey_previous, self._dis)
         map_x, map_y = sampling_maps(flow)
 
         def warp(data: np.ndarray) -> np.ndarray:
