@@ -280,8 +280,15 @@ def _warp(
     """Warp a background image and its seen mask; a warped pixel counts as seen only when every source
     pixel it interpolates was seen."""
     colour = cv2.warpPerspective(image, homography, size, flags=cv2.INTER_LINEAR)
-    warped_seen = cv2.warpPerspective(seen.astype(np.uint8) * 255, homography, size) == 255
-    return colour, warped_seen
+    return colour, _warp_masks([seen], homography, size)[0]
+
+
+def _warp_masks(masks: Sequence[np.ndarray], homography: np.ndarray, size: tuple[int, int]) -> list[np.ndarray]:
+    """Warp ``(H, W)`` bool masks in one call; a warped pixel is in a mask only where every source pixel
+    it interpolates was."""
+    stacked = np.stack(masks, axis=-1).astype(np.uint8) * 255
+    warped = cv2.warpPerspective(stacked, homography, size).reshape(size[1], size[0], len(masks))
+    return [warped[..., k] == 255 for k in range(len(masks))]
 
 
 def _build_moving_plate(views: Iterable[_View], camera: _Camera) -> tuple[_Plate, _Plate | None]:
@@ -339,14 +346,23 @@ def _fill(
         crop_source[take] = code
         missing[take] = False
 
-    def donor_view(other: int, mostly: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Frame ``other``'s background colour and where it is seen (``mostly``: :attr:`_View.mostly`), on
-        this frame's crop."""
-        donor = window[other]
-        seen = donor.mostly if mostly and donor.mostly is not None else donor.seen
-        if camera.static:
-            return donor.colour[rows, cols], seen[rows, cols]
-        return _warp(donor.colour, seen, _shifted(camera.motion(other, index), rows, cols), size)
+    views: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def donor_view(other: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Frame ``other``'s background colour, where it is seen, and where it is mostly seen
+        (:attr:`_View.mostly`, or seen when it has none), on this frame's crop: warped once, however often
+        asked for."""
+        if other not in views:
+            donor = window[other]
+            masks = [donor.seen, donor.seen if donor.mostly is None else donor.mostly]
+            if camera.static:
+                views[other] = donor.colour[rows, cols], masks[0][rows, cols], masks[1][rows, cols]
+            else:
+                homography = _shifted(camera.motion(other, index), rows, cols)
+                colour = cv2.warpPerspective(donor.colour, homography, size, flags=cv2.INTER_LINEAR)
+                seen, mostly = _warp_masks(masks, homography, size)
+                views[other] = colour, seen, mostly
+        return views[other]
 
     to_frame = None if camera.static else _shifted(np.linalg.inv(camera.to_canvas[index]), rows, cols)
 
@@ -356,7 +372,7 @@ def _fill(
     donors = sorted((k for k in window if k != index), key=lambda k: (abs(k - index), k))
     plate_colour, plate_seen = from_plate(plate.colour, plate.seen)
     if config.donors == "median":
-        offers = [donor_view(other) for other in donors]
+        offers = [donor_view(other)[:2] for other in donors]
         taken = np.zeros_like(missing)
         for _, seen in offers:
             taken |= seen
@@ -369,13 +385,13 @@ def _fill(
             ring_ys, ring_xs = ring_ys[::step], ring_xs[::step]
             ring_colour = filled[ring_ys, ring_xs]
 
-            def gain(colour: np.ndarray, seen: np.ndarray) -> np.ndarray | None:
+            def donor_gain(colour: np.ndarray, seen: np.ndarray) -> np.ndarray | None:
                 both = seen[ring_ys, ring_xs]
                 if not config.gain:
                     return None
                 return gain_of_samples(ring_colour[both], colour[ring_ys[both], ring_xs[both]], samples=_GAIN_SAMPLES)
 
-            values = [apply_gain(colour[taken], gain(colour, seen)) for colour, seen in offers]
+            values = [apply_gain(colour[taken], donor_gain(colour, seen)) for colour, seen in offers]
             median, _ = _median_of(values, [seen[taken] for _, seen in offers])
             filled[taken] = median
             crop_source[taken] = Filled.NEIGHBOUR
@@ -384,7 +400,7 @@ def _fill(
         for other in donors:
             if not missing.any():
                 break
-            take_from(*donor_view(other), Filled.NEIGHBOUR)
+            take_from(*donor_view(other)[:2], Filled.NEIGHBOUR)
     if missing.any():
         take_from(plate_colour, plate_seen, Filled.PLATE)
     if missing.any():
@@ -401,7 +417,7 @@ def _fill(
         if config.partly_seen_above is not None:
             # Laid over the invention rather than before it: the invention is blended against the same
             # border in every frame, so it does not change with where this frame's matte is soft.
-            offers = [donor_view(k, mostly=True) for k in window]
+            offers = [(colour, mostly) for colour, _, mostly in map(donor_view, window)]
             # The median, as for the seen pixels (a frame whose matte lost a shoe offers the shoe), and only
             # where the frames agree: where they do not, the ring holds some of the person. A moving camera
             # needs two frames: one resampled through chained homographies cannot be checked, and along a
