@@ -95,7 +95,7 @@ def test_records_come_back_in_order_with_the_same_contents_and_batches(split, ot
     if other_thread:
         waiting.start()
     try:
-        got = _indices_and_outputs(PipelinedRunner(split, clock=clock).run(_records(20), factories, INFO, 3))
+        got = _indices_and_outputs(PipelinedRunner(split).run(_records(20), factories, INFO, 3, clock))
     finally:
         done.set()
     assert got == expected

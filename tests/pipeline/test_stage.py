@@ -5,7 +5,8 @@ import numpy as np
 
 from vmat.io.frame import Frame
 from vmat.io.metadata import VideoInfo
-from vmat.pipeline import FrameRecord, Stage, run_stages
+from vmat.pipeline import FrameRecord, InProcessRunner, Stage, run_stages
+from vmat.pipeline.clock import StageClock
 from vmat.pipeline.stage import chained, stage_classes
 from vmat.pipeline.stages import DepthStage, MaskFolderStage
 
@@ -61,6 +62,14 @@ def test_records_pass_every_stage_in_order_batched():
     assert delay.started_with is INFO
     assert [i for batch in add.batches for i in batch] == list(range(7))
     assert max(len(b) for b in add.batches) == 3
+
+
+def test_the_in_process_runner_charges_each_stage_of_a_run_to_the_run_s_clock():
+    clock = StageClock()
+    timed = list(InProcessRunner().run(_records(7), [Delay, partial(chained, Delay, AddOne)], INFO, 3, clock))
+    untimed = list(InProcessRunner().run(_records(7), [Delay, partial(chained, Delay, AddOne)], INFO, 3))
+    assert set(clock.seconds) == {"delay", "add-one"}
+    assert [(r.index, r.output.tolist()) for r in timed] == [(r.index, r.output.tolist()) for r in untimed]
 
 
 def test_stages_run_lazily_one_batch_at_a_time():

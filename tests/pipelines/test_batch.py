@@ -86,17 +86,19 @@ class FlakyRunner:
     def __init__(self, failures):
         self.failures = failures
 
-    def run(self, records, factories, info, batch_size):
+    def run(self, records, factories, info, batch_size, clock=None):
         if self.failures:
             self.failures -= 1
             raise ConnectionError("lost the worker")
-        return InProcessRunner().run(records, factories, info, batch_size)
+        return InProcessRunner().run(records, factories, info, batch_size, clock)
 
 
 def test_transient_failures_are_retried_then_recorded(archive, tmp_path):
     clip = str(archive / "talk.mp4")
     report = run_batch(clip, tmp_path / "a", BatchConfig(runner="inprocess", retries=1), runner=FlakyRunner(1))
     assert (report.done, report.clips[0]["attempts"]) == (1, 2)
+    # The given runner's stages are timed on the clip's clock, as the default runner's are.
+    assert {"masks", "depth", "decompose"} <= set(report.clips[0]["stage_seconds"])
     report = run_batch(clip, tmp_path / "b", BatchConfig(runner="inprocess", retries=1), runner=FlakyRunner(2))
     assert (report.failed, report.clips[0]["attempts"]) == (1, 2)
     assert report.clips[0]["error"] == "ConnectionError: lost the worker"

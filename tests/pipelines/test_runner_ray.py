@@ -165,7 +165,7 @@ def test_fused_calls_shrink_before_the_next_hop_and_time_every_stage(ray_address
         got = list(runner.run(records(), factories, toy_info(9), 2, clock=clock))
         assert list(runner.actors()) == ["threshold+shrink", "double", "running-sum"]
         moved = runner.moved()
-        fused = list(runner.timed_by(clock).run(records(), [Double, partial(ShrinkStage, 32), Double], toy_info(9), 2))
+        fused = list(runner.run(records(), [Double, partial(ShrinkStage, 32), Double], toy_info(9), 2, clock))
         assert list(runner.actors())[-1] == "double+shrink+double"
     finally:
         runner.close()

@@ -17,8 +17,8 @@ about the same work; ``split`` names it instead.
 - An error in the child is raised here (a :class:`~vmat.errors.VmatError` as the same one-line error, any
   other with the child's traceback as a note); a child that dies ends the run with
   :class:`SecondProcessError`; closing the records' iterator (Ctrl-C, an error here) stops the child.
-- The child's stage times are added to ``clock`` at the end of the clip; ``wait`` is this process waiting
-  for the child, ``idle`` the child waiting for this process, ``handoff`` both sending records.
+- The child's stage times are added to the run's ``clock`` at the end of the clip; ``wait`` is this process
+  waiting for the child, ``idle`` the child waiting for this process, ``handoff`` both sending records.
 """
 
 from __future__ import annotations
@@ -107,22 +107,20 @@ class PipelinedRunner:
     """Runs a clip's leading stages in a second process and the rest here (see the module docstring).
 
     ``split``: the name of the last stage the second process runs (default: chosen by :func:`split_point` from
-    ``downstream`` and ``scale``). ``clock``: where every stage's time is charged, both processes'.
-    ``threads``: torch and OpenCV threads of the second process. ``ahead``: batches sent and not yet taken.
+    ``downstream`` and ``scale``). ``threads``: torch and OpenCV threads of the second process. ``ahead``:
+    batches sent and not yet taken. A run's ``clock`` is charged every stage's time, both processes'.
     """
 
     def __init__(
         self,
         split: str | None = None,
         *,
-        clock: StageClock | None = None,
         downstream: Iterable[str] = (),
         scale: float = 1.0,
         threads: int | None = 1,
         ahead: int = 2,
     ) -> None:
         self.split, self.downstream, self.scale = split, tuple(downstream), scale
-        self.clock = clock or StageClock()
         self.threads, self.ahead = threads, ahead
         self.peak_rss_mb = 0.0  # the second process's peak resident memory, over every clip run so far
         self._child: _Child | None = None
@@ -142,8 +140,7 @@ class PipelinedRunner:
         """Start the second process now, for the next :meth:`run`: called before this process starts any other
         thread (decoding, encoding), it is forked, at once, instead of spawned."""
         if self._child is None:
-            with self.clock.measure("wait"):
-                self._child = _Child(self.threads)
+            self._child = _Child(self.threads)
 
     def close(self) -> None:
         """Stop a second process started and not used."""
@@ -152,39 +149,48 @@ class PipelinedRunner:
             self._child = None
 
     def run(
-        self, records: Iterable[FrameRecord], factories: list[StageFactory], info: VideoInfo, batch_size: int
+        self,
+        records: Iterable[FrameRecord],
+        factories: list[StageFactory],
+        info: VideoInfo,
+        batch_size: int,
+        clock: StageClock | None = None,
     ) -> Iterator[FrameRecord]:
+        clock = clock if clock is not None else StageClock()  # untimed: charged to a clock nobody reads
         count = self.split_of(factories) if factories else 0
-        here = [timed(factory(), self.clock) for factory in factories[count:]]
+        here = [timed(factory(), clock) for factory in factories[count:]]
         if not count:
             return run_stages(records, here, info, batch_size)
-        return self._run(records, factories[:count], here, info, batch_size)
+        return self._run(records, factories[:count], here, info, batch_size, clock)
 
     def _run(
         self, records: Iterable[FrameRecord], factories: list[StageFactory], here: list[Stage], info: VideoInfo,
-        batch_size: int,
+        batch_size: int, clock: StageClock,
     ) -> Iterator[FrameRecord]:
-        self.start()
+        with clock.measure("wait"):
+            self.start()
         child, self._child = self._child, None  # one process per clip: its stages' state is the clip's
         assert child is not None
         try:
-            with self.clock.measure("wait"):
+            with clock.measure("wait"):
                 child.wait_ready()
             child.send((factories, info, batch_size))
-            yield from run_stages(self._exchange(records, child, batch_size), here, info, batch_size)
+            yield from run_stages(self._exchange(records, child, batch_size, clock), here, info, batch_size)
         finally:  # also when the caller closes this iterator early
             child.stop()
 
-    def _exchange(self, records: Iterable[FrameRecord], child: _Child, batch_size: int) -> Iterator[FrameRecord]:
+    def _exchange(
+        self, records: Iterable[FrameRecord], child: _Child, batch_size: int, clock: StageClock
+    ) -> Iterator[FrameRecord]:
         batches = batched(records, batch_size)
         waiting, more = 0, True  # batches sent that the child's stages have not taken yet
         while True:
             while more and waiting < self.ahead:
                 batch = next(batches, None)
-                with self.clock.measure("handoff"):
+                with clock.measure("handoff"):
                     child.send(batch)
                 more, waiting = batch is not None, waiting + (batch is not None)
-            with self.clock.measure("wait"):
+            with clock.measure("wait"):
                 kind, payload = child.outbox.get()
             if kind == "taken":
                 waiting -= 1
@@ -193,7 +199,7 @@ class PipelinedRunner:
             elif kind == "end":
                 child.finished = True
                 seconds, peak_rss_mb = payload
-                self.clock.add(seconds)
+                clock.add(seconds)
                 self.peak_rss_mb = max(self.peak_rss_mb, peak_rss_mb)
                 return
             else:

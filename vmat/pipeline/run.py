@@ -48,7 +48,7 @@ from vmat.pipeline.clock import StageClock
 from vmat.pipeline.edits import EditSpec, apply_edits, check_background
 from vmat.pipeline.record import FrameRecord
 from vmat.pipeline.pipelined import PipelinedRunner, core_to_spare
-from vmat.pipeline.stage import InProcessRunner, StageFactory, StageRunner, chained, timed
+from vmat.pipeline.stage import InProcessRunner, StageFactory, StageRunner, chained
 from vmat.pipeline.stages import (
     CameraStage,
     DecomposeStage,
@@ -221,7 +221,8 @@ class LayerPass:
         if isinstance(runner, PipelinedRunner):
             # Now, before decoding and encoding start their threads: the second process can then be forked.
             self._files.callback(runner.close)
-            runner.start()
+            with self.clock.measure("wait"):
+                runner.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -235,7 +236,7 @@ class LayerPass:
                 frames.keep(frame)
                 yield FrameRecord(frame)
 
-        processed = self._runner().run(decoded(), self.factories, self.info, self.config.batch_size)
+        processed = self._runner().run(decoded(), self.factories, self.info, self.config.batch_size, self.clock)
         # Closed with the pass, so a run that stops early (an error, Ctrl-C) stops the stages' second process too.
         self._files.callback(getattr(processed, "close", lambda: None))
         for frame, record in paired(processed, frames):
@@ -257,14 +258,14 @@ class LayerPass:
         config = self.config
         pipelining = config.pipelining if config.pipelining is not None else core_to_spare()
         if self.runner is None and not pipelining:
-            self.runner = InProcessRunner(wrap=partial(timed, clock=self.clock))
+            self.runner = InProcessRunner()
         elif self.runner is None:
             scale = 1.0
             if config.process_size is not None:
                 width, height = processing_size(self.info.width, self.info.height, config.process_size)
                 scale = width * height / (self.info.width * self.info.height)
             self.runner = PipelinedRunner(
-                config.pipeline_split, clock=self.clock, downstream=downstream_stages(config), scale=scale,
+                config.pipeline_split, downstream=downstream_stages(config), scale=scale,
                 threads=config.torch_threads,
             )
         return self.runner

@@ -149,32 +149,40 @@ class TimedStage(Stage):
 
 
 class StageRunner(Protocol):
-    """Runs a clip's records through stages built from factories; in-process and Ray runners both give
-    the records back in frame order, with the same contents."""
+    """Runs a clip's records through stages built from factories; in-process, two-process and Ray runners all
+    give the records back in frame order, with the same contents.
+
+    The run's ``clock``, when given, is charged each stage's seconds by name, wherever the stage ran (and a
+    runner's own waits); a runner serves clip after clip, so the clock comes with each run, not the runner.
+    """
 
     def run(
-        self, records: Iterable[FrameRecord], factories: list[StageFactory], info: VideoInfo, batch_size: int
+        self,
+        records: Iterable[FrameRecord],
+        factories: list[StageFactory],
+        info: VideoInfo,
+        batch_size: int,
+        clock: StageClock | None = None,
     ) -> Iterator[FrameRecord]: ...
 
 
 class InProcessRunner:
     """Every stage in this process, one batch at a time (the default for one clip: no start-up cost).
 
-    ``wrap`` is applied to each stage once built (the run's clock uses it to time stages). The stages are
-    leased from this process's :data:`~vmat.pipeline.cache.shared` cache for the run, so the next clips reuse
-    them instead of building them (and loading their weights) again.
+    The stages are leased from this process's :data:`~vmat.pipeline.cache.shared` cache for the run, so the
+    next clips reuse them instead of building them (and loading their weights) again.
     """
 
-    def __init__(self, wrap: Callable[[Stage], Stage] | None = None) -> None:
-        self.wrap = wrap
-
     def run(
-        self, records: Iterable[FrameRecord], factories: list[StageFactory], info: VideoInfo, batch_size: int
+        self,
+        records: Iterable[FrameRecord],
+        factories: list[StageFactory],
+        info: VideoInfo,
+        batch_size: int,
+        clock: StageClock | None = None,
     ) -> Iterator[FrameRecord]:
         leases = shared.lease([(factory_key(factory), factory) for factory in factories])
-        stages = [stage for _, stage in leases]
-        if self.wrap is not None:
-            stages = [self.wrap(stage) for stage in stages]
+        stages = [stage if clock is None else timed(stage, clock) for _, stage in leases]
         return _releasing(run_stages(records, stages, info, batch_size), leases)
 
 

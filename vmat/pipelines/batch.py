@@ -41,7 +41,6 @@ from vmat import weights
 from vmat.errors import ConfigError, OutputError, VmatError
 from vmat.io.atomic import atomic_output
 from vmat.pipeline.edits import EditSpec
-from vmat.pipeline.clock import StageClock
 from vmat.pipeline.run import RunConfig, run_clip
 from vmat.pipeline.stage import StageRunner
 from vmat.progress import progress
@@ -305,13 +304,10 @@ def _run_one(
         attempts += 1
         state.update(job.key, state="running", attempts=attempts, error=None)
         started = time.perf_counter()
-        # The Ray actors' stage seconds; the driver's own stages are in the run's summary.
-        actors = StageClock()
-        clip_runner = runner.timed_by(actors) if isinstance(runner, RayRunner) else runner
         try:
             # The clip can be stopped only inside threads.running(), never while its output is being committed.
             with atomic_output(_clip_folder(output, job.key), is_dir=True) as folder, threads.running():
-                summary = run_clip(job.source, folder, job.config(config.run), runner=clip_runner)
+                summary = run_clip(job.source, folder, job.config(config.run), runner=runner)
         except ClipInterrupted:
             return _finish(state, job, "interrupted", attempts)
         except VmatError as error:
@@ -324,10 +320,9 @@ def _run_one(
             time.sleep(min(0.5 * 2 ** (config.retries - retries_left), 5.0))
             retries_left -= 1
             continue
-        actors.add(summary.stage_seconds)
         return _finish(
             state, job, "done", attempts, frames=summary.frames, seconds=time.perf_counter() - started,
-            stage_seconds=actors.seconds,
+            stage_seconds=summary.stage_seconds,
         )
 
 

@@ -45,7 +45,7 @@ from vmat.layers import LayerStack
 from vmat.pipeline.cache import Lease, StageCache, factory_key
 from vmat.pipeline.clock import StageClock
 from vmat.pipeline.record import FrameRecord
-from vmat.pipeline.stage import Stage, StageChain, StageFactory, StageRunner, batched, stage_classes, timed
+from vmat.pipeline.stage import Stage, StageChain, StageFactory, batched, stage_classes, timed
 
 
 _WAIT_SLICE_SECONDS = 0.5
@@ -301,11 +301,6 @@ class RayRunner:
         pools = [self._pool(position, group) for position, group in enumerate(groups)]
         return self._run(records, groups, pools, info, batch_size, clock)
 
-    def timed_by(self, clock: StageClock) -> StageRunner:
-        """This runner with every run's stage seconds added to ``clock`` (for a caller that runs a clip through
-        the :class:`~vmat.pipeline.stage.StageRunner` interface, which has no clock)."""
-        return _Timed(self, clock)
-
     def moved(self) -> dict[str, int]:
         """Bytes of records handed through the object store so far, by sender: ``"driver"`` for the batches
         sent to the first call, else the group that handed them on (the last one's go back to the driver)."""
@@ -434,18 +429,6 @@ class RayRunner:
                 self._described[key] = described
         names, ordered, light = described
         return StageSpec(names, ordered, light, ((key, factory),))
-
-
-class _Timed:
-    """A :class:`RayRunner` whose runs charge their stage seconds to one clock."""
-
-    def __init__(self, runner: RayRunner, clock: StageClock) -> None:
-        self.runner, self.clock = runner, clock
-
-    def run(
-        self, records: Iterable[FrameRecord], factories: list[StageFactory], info: VideoInfo, batch_size: int
-    ) -> Iterator[FrameRecord]:
-        return self.runner.run(records, factories, info, batch_size, clock=self.clock)
 
 
 def _fetch(reference) -> Parcel:
