@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from vmat.decomposition import MaskMattingConfig, MaskMattingDecomposer
-from vmat.decomposition.resolution import shrink_ids, shrink_image, upsample_layers
+from vmat.decomposition.resolution import upsample_layers
+from vmat.geometry import shrink_ids, shrink_image
 from vmat.geometry import processing_size
 from vmat.matting import SolverConfig, TrimapConfig
 from vmat.person.model import default_person_model, image_to_frames, rois_from_detections

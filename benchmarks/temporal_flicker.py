@@ -16,7 +16,7 @@ import argparse
 import cv2
 import numpy as np
 
-from vmat.decomposition.resolution import shrink_image
+from vmat.geometry import shrink_image
 from vmat.io import open_video
 from vmat.layers import LayersReader
 from vmat.metrics.temporal import frame_warp_error, source_flows, warp_backward

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vmat.decomposition.resolution import shrink_ids, shrink_image
+from vmat.geometry import shrink_ids, shrink_image
 from vmat.evaluation import MethodInput, method_factory
 from vmat.evaluation.guidance import masks_of_ids, propagate_ids
 from vmat.geometry import processing_size
