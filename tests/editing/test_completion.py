@@ -297,3 +297,19 @@ def test_a_moving_cameras_donor_colour_is_warped_once_per_frame(monkeypatch):
     done = list(complete_background(stacks, CompletionConfig(window=3)))
     assert any((source == Filled.INPAINTED).any() for _, source in done)  # the margin branch ran
     assert len(calls) > 12 and len(set(calls)) == len(calls)
+
+
+def test_a_tripod_shot_is_completed_as_a_static_camera(shared_dir):
+    """The woman-and-dog clip's camera hardly moves: tracked as the one-pass stream tracks it, its
+    features do not move and the whole clip is static (chaining each pair's estimate from scratch drifted
+    past the static tolerance within 24 frames, and every donor was then resampled)."""
+    from vmat.editing.completion import _track_camera, _view
+    from vmat.io import open_video
+
+    images = []
+    with open_video(shared_dir / "data" / "clips" / "woman_dog_static_720p.mp4") as reader:
+        for image in (f.image for f, _ in zip(reader, range(24))):
+            images.append(cv2.resize(image, (640, 360), interpolation=cv2.INTER_AREA))
+    config = CompletionConfig()
+    camera, _, _ = _track_camera([_view(frame(image, [(440, 120, 520, 340)]), config) for image in images], config)
+    assert camera.static

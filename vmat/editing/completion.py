@@ -47,7 +47,7 @@ import cv2
 import numpy as np
 import torch
 
-from vmat.camera import corner_shift, estimate_motion, frame_corners
+from vmat.camera import CameraTracker, TrackerConfig, corner_shift, estimate_motion, frame_corners
 from vmat.editing.blending import apply_gain, gain_between, gain_of_samples, poisson_membrane
 from vmat.editing.inpaint import InpaintConfig, inpaint
 from vmat.editing.shadows import ShadowConfig, lift_shadows, near_people
@@ -94,6 +94,12 @@ class CompletionConfig:
     margin: int = 2
     """Pixels around people not trusted as seen: a matte's edge often holds a little of the person."""
     static_tolerance: float = 1.0
+    tracking: Literal["tracker", "pairs"] = "tracker"
+    """How the whole clip's camera motion is estimated: ``tracker``, a :class:`~vmat.camera.CameraTracker`
+    as in the one-pass stream (features carried from frame to frame, and a camera whose features did not
+    move is exactly still); ``pairs``, each pair of frames from scratch (:func:`~vmat.camera.estimate_motion`,
+    the previous completion's: its chained noise drifted a tripod shot 3.5 px in 24 frames, which then
+    counted as moving, and a pan's donors lined up worse: 0.9 dB of the copied pixels on the bedroom pan)."""
     never_seen: Literal["exemplar", "diffusion"] = "exemplar"
     """``exemplar``: what no frame saw is inpainted once on the plate by PatchMatch and carried with the
     camera; ``diffusion``: ``cv2.inpaint`` (Telea) on every frame (fast; a smear)."""
@@ -108,7 +114,7 @@ class CompletionConfig:
 
 
 PREVIOUS_DEFAULT = CompletionConfig(
-    donors="nearest", never_seen="diffusion", gain=False, blend=False, partly_seen_above=None
+    donors="nearest", never_seen="diffusion", gain=False, blend=False, partly_seen_above=None, tracking="pairs"
 )
 """The completion vmat used before exemplar inpainting, gain correction and blending (for comparisons)."""
 
@@ -239,6 +245,7 @@ def _track_camera(views: Iterable[_View], config: CompletionConfig) -> tuple[_Ca
     motion = np.eye(3)
     size = (0, 0)
     static_plate = away = None
+    tracker = CameraTracker(TrackerConfig(max_features=config.max_features))
     for view in views:
         size = (view.seen.shape[1], view.seen.shape[0])
         static_plate = static_plate or _PlateSum(*size)
@@ -246,14 +253,15 @@ def _track_camera(views: Iterable[_View], config: CompletionConfig) -> tuple[_Ca
         if view.away is not None:
             away = away or _PlateSum(*size)
             away.add(view.colour, view.away)
+        if config.camera == "static":
+            estimated = None
+        elif config.tracking == "tracker":
+            estimated = tracker.update(view.colour, view.seen)
+        elif previous is not None:
+            estimated = estimate_motion(previous.colour, view.colour, previous.seen, view.seen, max_features=config.max_features)
         if previous is None:
             from_first.append(np.eye(3))
         else:
-            estimated = (
-                None
-                if config.camera == "static"
-                else estimate_motion(previous.colour, view.colour, previous.seen, view.seen, max_features=config.max_features)
-            )
             # Where too little background shows to track, the camera is assumed to keep its last motion.
             motion = motion if estimated is None else estimated
             from_first.append(motion @ from_first[-1])
