@@ -3,7 +3,7 @@ import numpy as np
 import torch
 
 from vmat.editing import Filled, complete_background, remove
-from vmat.editing.shadows import lift_shadows
+from vmat.editing.shadows import ShadowConfig, lift_shadows
 from vmat.layers import LayerStack
 
 HEIGHT, WIDTH = 120, 160
@@ -140,3 +140,25 @@ def test_the_ground_seen_away_may_be_8_bit():
     assert from_floats[1][:, :160].any() and not from_floats[1][:, 160:].any()
     assert torch.equal(from_bytes[0].colour, from_floats[0].colour)
     assert np.array_equal(from_bytes[1], from_floats[1])
+
+
+def test_dark_texture_at_the_feet_is_ground_and_a_shadow_on_the_same_texture_is_lifted():
+    """On a coarse, contrasty lawn, the threshold cuts dark blobs out of the ground's own texture, and some
+    touch the feet; they are a narrow band of darkness where a shadow keeps all of the ground's variation."""
+    false_lifts = {0.0: 0, ShadowConfig().texture: 0}
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        grain = cv2.GaussianBlur(rng.random((HEIGHT, WIDTH)).astype(np.float32), (0, 0), 1.5)
+        grain = (grain - grain.min()) / (grain.max() - grain.min())
+        ground = np.array([0.45, 0.55, 0.3], np.float32) * (0.5 + grain[..., None])
+        for x in range(30, 100, 4):
+            person = person_box(x)
+            for texture in false_lifts:
+                false_lifts[texture] += bool(lift_shadows(stack_of(ground, person), [1], ShadowConfig(texture=texture))[1].any())
+            stack = stack_of(shaded(ground, shadow_from(x)), person)
+            inside = shadow_from(x) > 0.5
+            before = np.abs(background_of(stack) - ground)[inside].mean()
+            after = np.abs(background_of(lift_shadows(stack, [1])[0]) - ground)[inside].mean()
+            assert after < 0.35 * before
+    # Without the texture rule, ground is lifted beside the feet at many of the 72 places; with it, at most one.
+    assert false_lifts[0.0] >= 6 and false_lifts[ShadowConfig().texture] <= 1

@@ -12,8 +12,9 @@ over the pixels not (yet) taken for shadow, and a pixel is shadow when it is dar
 person's feet count, and none that reaches the window's edge: that is the shade of a tree or a building,
 which was there before the person and stays after them. A shadow on the ground starts at the feet, not
 well above them (the side of a bed), and darkens the ground by a similar factor throughout (a dark object
-beside lit ground varies far more). In a clip, ground that other frames saw dark while the person was
-away is dark ground (a darker tile), not their shadow.
+beside lit ground varies far more) while keeping the ground's own variation (a clump of dark soil or a
+darker tile, which the threshold cuts out of the ground's texture, varies far less). In a clip, ground
+that other frames saw dark while the person was away is dark ground (a darker tile), not their shadow.
 
 Lifting multiplies the shadowed ground by the per-channel ratio of lit to shadowed ground, weighted by a
 soft shadow matte: the texture under the shadow is kept (nothing is painted over), the penumbra fades
@@ -53,6 +54,11 @@ class ShadowConfig:
     """A shadow region starts no higher than this fraction of the person's height above their feet."""
     spread: float = 0.8
     """Largest spread (10th to 90th percentile) of a shadow's darkening, relative to its median."""
+    texture: float = 0.5
+    """Smallest spread of a shadow's darkening, as a fraction of the same spread of the ground's brightness
+    around it (over the lit ground's): a shadow multiplies the ground, so it keeps the ground's variation
+    (the threshold's cut can take up to about half of it), while a dark patch the threshold cuts out of the
+    ground's own texture (a clump of soil, a darker tile) is a narrow band of it."""
     min_height: int = 16
     """People shorter than this many pixels are not searched (too few pixels to tell ground from shadow)."""
 
@@ -85,21 +91,24 @@ def _is_cast_shadow(
     tall: int,
     config: ShadowConfig,
     away: tuple[np.ndarray, np.ndarray] | None,
+    texture: float,
 ) -> bool:
     """Whether a dark region touching the feet looks like their cast shadow rather than a dark thing.
 
     ``region`` is the region's mask in its own box, ``ratio`` and ``away`` the same box's, ``top`` the
-    box's top row in the window whose ``feet_row`` is given.
+    box's top row in the window whose ``feet_row`` is given, ``texture`` the spread of the ground's
+    darkening around it (10th to 90th percentile over the median).
 
     A shadow on the ground starts at the feet, not well above them (the side of a bed, a dresser); it
-    darkens the ground by a similar factor throughout (a dark object next to lit ground varies much more);
-    and where other frames saw the same ground with the person away (``away``: its brightness over the
-    lit ground's, and where it was seen), it was lit then.
+    darkens the ground by a similar factor throughout (a dark object next to lit ground varies much more),
+    yet keeps the ground's own variation (a patch of dark texture varies far less); and where other
+    frames saw the same ground with the person away (``away``: its brightness over the lit ground's, and
+    where it was seen), it was lit then.
     """
     if top < feet_row - config.rise * tall:
         return False
     low, middle, high = np.percentile(ratio[region], [10, 50, 90])
-    if (high - low) > config.spread * middle:
+    if (high - low) > config.spread * middle or (high - low) < config.texture * texture * middle:
         return False
     if away is not None:
         brightness, seen = away
@@ -161,6 +170,11 @@ def _attached_shadow(
     edges = [labels[0, :], labels[:, 0], labels[:, -1]] + ([labels[-1, :]] if y1 < height else [])
     keep = np.setdiff1d(touching[touching > 0], np.concatenate(edges))
     cast = []
+    if keep.size:
+        # The ground's variation: its darkening outside the candidates (sampled: percentiles settle fast).
+        around = ratio[ground & ~np.isin(labels, keep)][::4]
+        low, middle, high = np.percentile(around, [10, 50, 90]) if around.size >= 64 else (1.0, 1.0, 1.0)
+        texture = (high - low) / max(middle, 1e-4)
     for label in keep:
         # Each region is judged in its own box (connectedComponentsWithStats' left, top, width, height).
         region_left, region_top, region_width, region_height = stats[label, :4]
@@ -172,7 +186,7 @@ def _attached_shadow(
                 seen_colour = seen_colour.astype(np.float32) / 255.0
             lit_ratio = _channel_sum(seen_colour) / np.float32(3) / np.maximum(lit_brightness[box], 1e-4)
             region_away = (lit_ratio, away[1][window][box])
-        if _is_cast_shadow(labels[box] == label, ratio[box], region_top, bottom - y0, tall, config, region_away):
+        if _is_cast_shadow(labels[box] == label, ratio[box], region_top, bottom - y0, tall, config, region_away, texture):
             cast.append(label)
     if not cast:
         return None
