@@ -19,37 +19,51 @@ _STEPS = ((0, 1), (0, -1), (1, 0), (-1, 0))
 
 
 def gain_of(
-    reference: np.ndarray, donor: np.ndarray, where: np.ndarray, *, tolerance: float = 0.01, samples: int = 4096
+    reference: np.ndarray,
+    donor: np.ndarray,
+    where: np.ndarray,
+    *,
+    tolerance: float = 0.01,
+    samples: int = 4096,
+    keep: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """The per-channel gain ``(3,)`` that best maps ``donor`` onto ``reference`` over ``where``, or ``None``
     when it is 1.
 
     The gain is the median of per-pixel ratios (robust to a few pixels of a person the masks missed), over
-    at most ``samples`` evenly spread pixels. A channel within ``tolerance`` of 1 keeps 1: there it is
-    indistinguishable from noise, and rounding would only cost precision. Fewer than 32 pixels measure
-    nothing.
+    at most ``samples`` evenly spread pixels. A channel within ``tolerance`` of ``keep`` (the gain a caller
+    already applies, e.g. the previous frame's; ``None``: 1) keeps it: there the change is
+    indistinguishable from noise, and following it would only make a picture flicker (or, for 1, cost
+    precision in rounding). Fewer than 32 pixels measure nothing (``keep`` holds).
 
     Args:
         reference, donor: ``(H, W, 3)`` uint8.
         where: ``(H, W)`` bool, pixels both see.
+        keep: ``(3,)`` or ``None``.
     """
     # Gathered by coordinates: the pictures may be crops, which a flat view would copy whole.
     ys, xs = np.nonzero(where)
-    return gain_of_samples(reference[ys, xs], donor[ys, xs], tolerance=tolerance, samples=samples)
+    return gain_of_samples(reference[ys, xs], donor[ys, xs], tolerance=tolerance, samples=samples, keep=keep)
 
 
 def gain_of_samples(
-    reference: np.ndarray, donor: np.ndarray, *, tolerance: float = 0.01, samples: int = 4096
+    reference: np.ndarray,
+    donor: np.ndarray,
+    *,
+    tolerance: float = 0.01,
+    samples: int = 4096,
+    keep: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """:func:`gain_of` from the ``(n, 3)`` uint8 values of the pixels both see, in any fixed order (for a
     caller that gathers the reference once for many donors)."""
     usable = np.flatnonzero(donor.min(axis=1) >= 8)
     if usable.size < 32:
-        return None
+        return keep
     usable = usable[:: max(1, usable.size // samples)]
     ratios = (reference[usable].astype(np.float32) + 0.5) / (donor[usable].astype(np.float32) + 0.5)
     gain = np.clip(np.median(ratios, axis=0), 0.5, 2.0)
-    gain = np.where(np.abs(gain - 1.0) < tolerance, 1.0, gain)
+    kept = np.ones(3, np.float32) if keep is None else keep
+    gain = np.where(np.abs(gain - kept) < tolerance, kept, gain)
     return None if np.all(gain == 1.0) else gain
 
 

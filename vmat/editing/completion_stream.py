@@ -45,6 +45,7 @@ from vmat.editing.completion import (
     _view,
     _warp,
 )
+from vmat.editing.fill_memory import FillMemory
 from vmat.editing.shadows import near_people
 from vmat.geometry import bounding_box
 from vmat.layers.compositing import tensor_to_image
@@ -196,6 +197,7 @@ class CompletionStream:
         self._static = config.camera != "moving"
         self._anchor = np.eye(3)  # frame 0 pixels -> canvas pixels
         self._plate: _OnlinePlate | None = None
+        self._memory = FillMemory()  # the last completed frame's fill decisions, for the next one
         self._size: tuple[int, int] | None = None
         self._count = 0
 
@@ -334,7 +336,7 @@ class CompletionStream:
         for k in [k for k in self._from_first if k < index - self.config.window and k < newest]:
             del self._from_first[k]
         window = {k: self._donors[k] for k in frames}
-        return _fill(index, lifted, window, camera, plate, shadow, self.config)
+        return _fill(index, lifted, window, camera, plate, shadow, self.config, self._memory)
 
 
 def complete_stream(
