@@ -15,8 +15,9 @@ filled pixel, its plate colour takes over.
 For a moving camera the plate lives on a canvas twice the frame's size on each axis, centred on an anchor
 frame; when the newest frame leaves it, the canvas is re-centred on a recent frame (resampling the plate
 once) and what falls off is forgotten. Memory is the pending frames (``lookahead + 1`` layer stacks at the
-layers file's precision, ``window + 1`` of them in floats), the donors (``window + lookahead + 1`` 8-bit
-backgrounds) and the canvas, whatever the clip length.
+layers file's precision; of the ``window`` whose shadows are already lifted, only the lifted pixels' box),
+the donors (``window + lookahead + 1`` 8-bit backgrounds) and the canvas, whatever the clip length; one
+frame at a time is decoded to floats.
 
 When the look-ahead covers the clip (``finish`` completes every frame) and the camera is static, the output
 is that of :func:`~vmat.editing.completion.complete_background`, bit for bit.
@@ -26,9 +27,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 import cv2
 import numpy as np
+import torch
 
 from vmat.camera import CameraTracker, corner_shift, frame_corners
 from vmat.editing.completion import (
@@ -63,6 +66,32 @@ def _union(boxes: Iterable[tuple[slice, slice]]) -> tuple[slice, slice]:
         slice(min(r.start for r in rows), max(r.stop for r in rows)),
         slice(min(c.start for c in cols), max(c.stop for c in cols)),
     )
+
+
+class _Lift(NamedTuple):
+    """What lifting shadows changed in a pending frame, all a frame waiting for its turn keeps of it (the
+    lifted float planes, 28 MB a 720p frame, are made again from the held frame when it is completed):
+    ``(H, W)`` bool ``changed`` pixels, and the background's lifted colour ``(3, h, w)`` over their box
+    (``None``: nothing changed)."""
+
+    changed: np.ndarray
+    box: tuple[slice, slice]
+    colour: torch.Tensor | None
+
+    @classmethod
+    def of(cls, lifted: LayerStack, changed: np.ndarray) -> _Lift:
+        if not changed.any():
+            return cls(changed, _EMPTY, None)
+        rows, cols = bounding_box(changed)
+        return cls(changed, (rows, cols), lifted.colour[0][:, rows, cols].clone())
+
+    def applied(self, stack: LayerStack) -> LayerStack:
+        """``stack`` (the frame as held) as lifting left it: outside ``changed`` lifting leaves every value."""
+        if self.colour is None:
+            return stack
+        colour = stack.colour.clone()
+        colour[0][:, self.box[0], self.box[1]] = self.colour
+        return stack.replace(colour=colour)
 
 
 def _relit(view: _View, stack: LayerStack, changed: np.ndarray) -> _View:
@@ -190,7 +219,7 @@ class CompletionStream:
         # alpha, each person over their alpha's box): a tenth of the floats' memory at 720p.
         self._pending: deque[tuple[int, dict[str, np.ndarray]]] = deque()
         self._donors: dict[int, _View] = {}  # views donors are taken from (shadows lifted), by frame
-        self._lifted: dict[int, tuple[LayerStack, np.ndarray]] = {}  # pending frames whose shadows are lifted
+        self._lifted: dict[int, _Lift] = {}  # what lifting changed in pending frames already lifted
         self._unlifted: dict[int, _View] = {}  # pending frames' views before their shadows are lifted
         self._from_first: dict[int, np.ndarray] = {}  # frame 0 pixels -> frame pixels, for live frames
         self._motion = np.eye(3)
@@ -214,7 +243,13 @@ class CompletionStream:
 
     def finish(self) -> list[CompletedFrame]:
         """Complete the frames still waiting for their look-ahead (the stream can be pushed to again)."""
-        return [self._emit() for _ in range(len(self._pending))]
+        return list(self.drain())
+
+    def drain(self) -> Iterator[CompletedFrame]:
+        """:meth:`finish` one frame at a time: each is completed when the iterator is advanced, so a caller
+        that passes them on holds one instead of ``lookahead`` completed frames in floats."""
+        while self._pending:
+            yield self._emit()
 
     def _push(self, stack: LayerStack, view: _View, camera: np.ndarray | None) -> list[CompletedFrame]:
         index = self._count
@@ -326,11 +361,12 @@ class CompletionStream:
             if k not in frames:
                 break
             if k not in self._lifted:
-                stack = decode_stack(pending, *self._size)
-                self._lifted[k] = _lift(stack, self._shadowed, self.config, away, camera, k)
+                stack, changed = _lift(decode_stack(pending, *self._size), self._shadowed, self.config, away, camera, k)
+                self._lifted[k] = _Lift.of(stack, changed)
                 if self._shadowed:
-                    self._donors[k] = _relit(self._unlifted.pop(k), *self._lifted[k])
-        lifted, shadow = self._lifted.pop(index)
+                    self._donors[k] = _relit(self._unlifted.pop(k), stack, changed)
+        lift = self._lifted.pop(index)
+        lifted, shadow = lift.applied(decode_stack(held, *self._size)), lift.changed
         for k in [k for k in self._donors if k < index - self.config.window]:
             del self._donors[k]
         for k in [k for k in self._from_first if k < index - self.config.window and k < newest]:
@@ -353,4 +389,4 @@ def complete_stream(
     stream = CompletionStream(config, removing=removing, keep_shadows=keep_shadows, lookahead=lookahead, tracker=tracker)
     for stack in stacks:
         yield from stream.push(stack)
-    yield from stream.finish()
+    yield from stream.drain()
