@@ -66,6 +66,11 @@ _GAIN_SAMPLES = 4096  # ring pixels a gain is the median of
 # solution holds inside): a third of the cost for a person-sized hole.
 _SEAM_BAND = 8
 _RING_AGREE = 12  # 8-bit levels the middle half of the frames offering a ring pixel may span
+# A moving camera's donor is lined up on the ring by a translation of at most this many pixels (the chained
+# homographies are off by a pixel or so; a larger shift has matched something else), measured on at
+# least _ALIGN_PIXELS ring pixels both frames see.
+_ALIGN_SHIFT = 2.0
+_ALIGN_PIXELS = 256
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,9 @@ class CompletionConfig:
     camera; ``diffusion``: ``cv2.inpaint`` (Telea) on every frame (fast; a smear)."""
     gain: bool = True
     """Correct each copied donor's colour by its per-channel gain against this frame."""
+    align: bool = True
+    """Line each donor of a moving camera up with this frame on the ring around the hole (a translation of
+    at most 2 px on top of the chained homographies)."""
     blend: bool = True
     """Blend the never-seen fill into each frame in the gradient domain (Poisson)."""
     inpaint_radius: int = 5
@@ -115,7 +123,7 @@ class CompletionConfig:
 
 
 PREVIOUS_DEFAULT = CompletionConfig(
-    donors="nearest", never_seen="diffusion", gain=False, blend=False, partly_seen_above=None, tracking="pairs"
+    donors="nearest", never_seen="diffusion", gain=False, blend=False, partly_seen_above=None, tracking="pairs", align=False
 )
 """The completion vmat used before exemplar inpainting, gain correction and blending (for comparisons)."""
 
@@ -315,6 +323,28 @@ def _build_moving_plate(views: Iterable[_View], camera: _Camera) -> tuple[_Plate
     return sums.plate(), None if away is None else away.plate()
 
 
+def _ring_shift(colour: np.ndarray, seen: np.ndarray, target: np.ndarray, ring: np.ndarray) -> tuple[float, float] | None:
+    """The translation ``(dx, dy)`` that best lines a warped donor's ``colour`` up with ``target`` ``(h, w)``
+    float32 grey on the ``ring`` where the donor is ``seen`` (ECC, free of gain and offset: ``target(x)``
+    is ``colour(x + (dx, dy))``). Chained frame-to-frame homographies put a donor a pixel or so off along a
+    pan, and a median of misaligned donors is blurred. ``None`` where too little of the ring is seen, ECC
+    does not converge, or the shift is above ``_ALIGN_SHIFT`` or too small to matter."""
+    both = ring & seen
+    if both.sum() < _ALIGN_PIXELS:
+        return None
+    grey = cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-3)
+    try:
+        _, warp = cv2.findTransformECC(
+            target, grey, np.eye(2, 3, dtype=np.float32), cv2.MOTION_TRANSLATION, criteria, both.astype(np.uint8), 3
+        )
+    except cv2.error:  # did not converge (too little texture on the ring)
+        return None
+    dx, dy = (float(v) for v in warp[:, 2])
+    # Below 1/32 px OpenCV's bilinear warp would not move the donor (its 5 fractional bits).
+    return (dx, dy) if 1 / 32 <= np.hypot(dx, dy) <= _ALIGN_SHIFT else None
+
+
 def _shifted(homography: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
     """``homography`` followed by moving the origin to the crop's corner."""
     return np.array([[1, 0, -cols.start], [0, 1, -rows.start], [0, 0, 1]], np.float64) @ homography
@@ -360,21 +390,28 @@ def _fill(
         missing[take] = False
 
     views: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    target = cv2.cvtColor(filled, cv2.COLOR_RGB2GRAY).astype(np.float32) if config.align and not camera.static else None
 
     def donor_view(other: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Frame ``other``'s background colour, where it is seen, and where it is mostly seen
-        (:attr:`_View.mostly`, or seen when it has none), on this frame's crop: warped once, however often
-        asked for."""
+        (:attr:`_View.mostly`, or seen when it has none), on this frame's crop, however often asked for; a
+        moving camera's donor is warped once, and again when the ring lines it up (:func:`_ring_shift`)."""
         if other not in views:
             donor = window[other]
             masks = [donor.seen, donor.seen if donor.mostly is None else donor.mostly]
             if camera.static:
                 views[other] = donor.colour[rows, cols], masks[0][rows, cols], masks[1][rows, cols]
             else:
+
+                def warped(homography: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    seen, mostly = _warp_masks(masks, homography, size)
+                    return cv2.warpPerspective(donor.colour, homography, size, flags=cv2.INTER_LINEAR), seen, mostly
+
                 homography = _shifted(camera.motion(other, index), rows, cols)
-                colour = cv2.warpPerspective(donor.colour, homography, size, flags=cv2.INTER_LINEAR)
-                seen, mostly = _warp_masks(masks, homography, size)
-                views[other] = colour, seen, mostly
+                views[other] = warped(homography)
+                shift = None if target is None or other == index else _ring_shift(*views[other][:2], target, ring)
+                if shift is not None:
+                    views[other] = warped(np.array([[1.0, 0.0, -shift[0]], [0.0, 1.0, -shift[1]], [0.0, 0.0, 1.0]]) @ homography)
         return views[other]
 
     to_frame = None if camera.static else _shifted(np.linalg.inv(camera.to_canvas[index]), rows, cols)
