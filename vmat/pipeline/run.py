@@ -302,9 +302,7 @@ def completed(
             done = stream.push(record.layers, record.camera)
         for item in done:
             yield frames.take(), item.stack
-    with clock.measure("completion"):
-        done = stream.finish()
-    for item in done:
+    for item in clock.iterate("completion", stream.drain()):  # one at a time: the look-ahead's floats are not held at once
         yield frames.take(), item.stack
 
 
