@@ -455,7 +455,7 @@ def _fill(
         take_from(plate_colour, plate_seen, Filled.PLATE)
     if missing.any():
         unseen = missing.copy()
-        gain = overlay = None
+        gain = None
         if config.never_seen == "exemplar":
             invented, _ = from_plate(plate.filled, np.ones(plate.seen.shape, bool))
             if config.gain:
@@ -477,49 +477,25 @@ def _fill(
             # needs two frames: one resampled through chained homographies cannot be checked, and along a
             # person's edge a pixel of misalignment brings the edge in (synthetic pans: the never-seen fill
             # lost 0.9 dB).
-            least = 1 if camera.static else 2
-            values = [colour[unseen] for colour, _ in offers]
-            shown = [seen[unseen] for _, seen in offers]
-            agree: int | np.ndarray = _RING_AGREE
-            was = None
-            if last is not None and last.overlay is not None and (camera.static or config.window > 0):
-                laid, colours = last.overlay
-                if camera.static:
-                    carried, was = colours[rows, cols][unseen], laid[rows, cols][unseen]
-                else:
-                    # The mask by its nearest pixel: the ring is a few pixels wide, and a mask warped the way
-                    # _warp does (every source pixel in it) would lose a pixel of it on each side per frame.
-                    motion = _shifted(camera.motion(index - 1, index), rows, cols)
-                    carried = cv2.warpPerspective(colours, motion, size, flags=cv2.INTER_LINEAR)[unseen]
-                    was = cv2.warpPerspective(laid.astype(np.uint8), motion, size, flags=cv2.INTER_NEAREST)[unseen] > 0
-                # Hysteresis: a pixel laid over in the last frame stays so while its frames agree within
-                # twice the spread; at the threshold it would flip between the median and the invention as
-                # the window slides.
-                agree = np.where(was, 2 * _RING_AGREE, _RING_AGREE)
-            median, taken = _median_of(values, shown, agree=agree, least=least)
-            if was is not None:
-                # Where the window has slid past every frame that showed it, a pixel keeps the last frame's
-                # colour instead of falling back to the invention: nothing says it changed.
-                orphan = was & (np.sum(shown, axis=0) < least)
-                median[orphan] = carried[orphan]
-                taken |= orphan
+            median, taken = _median_of(
+                [colour[unseen] for colour, _ in offers],
+                [seen[unseen] for _, seen in offers],
+                agree=_RING_AGREE,
+                least=1 if camera.static else 2,
+            )
             filled[unseen] = np.where(taken[:, None], median, filled[unseen])
             crop_source[unseen] = np.where(taken, Filled.NEIGHBOUR, crop_source[unseen])
-            overlay = np.zeros(view.seen.shape, bool), np.zeros(view.colour.shape, np.uint8)
-            overlay[0][rows, cols][unseen] = taken
-            overlay[1][rows, cols] = filled
         if memory is not None:
-            memory.keep(index, gain, overlay)
+            memory.keep(index, gain)
     return CompletedFrame(_with_background(stack, filled, crop_source, (rows, cols)), source)
 
 
 def _median_of(
-    values: list[np.ndarray], seen: list[np.ndarray], agree: int | np.ndarray | None = None, least: int = 1
+    values: list[np.ndarray], seen: list[np.ndarray], agree: int | None = None, least: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel and channel the median ``(n, 3)`` of the donors' ``(n, 3)`` values that saw it (the lower
-    middle of an even count), and ``(n,)`` whether any did; with ``agree`` (levels, or ``(n,)`` levels per
-    pixel), whether at least ``least`` did and their middle half spans at most ``agree`` levels in every
-    channel."""
+    middle of an even count), and ``(n,)`` whether any did; with ``agree``, whether at least ``least`` did
+    and their middle half spans at most ``agree`` levels in every channel."""
     # Donors along the last (contiguous) axis; what a donor did not see is 256, which sorts last.
     stacked = np.stack(values, axis=-1).astype(np.uint16)
     seen_here = np.stack(seen, axis=-1)
