@@ -142,3 +142,25 @@ def test_the_onion_peel_fills_every_hole_pixel_from_known_patches():
     known_colours = {tuple(c) for c in image[:, ~unknown].T.tolist()}
     assert all(tuple(c) in known_colours for c in hole.T.tolist())
     assert torch.equal(peeled[:, ~unknown], image[:, ~unknown])
+
+
+def test_deep_in_a_wide_hole_the_coarse_colour_is_the_borders_interpolation():
+    """Two textured halves, red and blue, and a hole across the whole height between them: the copy brings
+    one or the other (a seam), the membrane a ramp from red to blue. A quarter of the way in (20 pixels
+    from the red border) the fill's coarse colour is the ramp's, while the texture (the copy's detail)
+    stays; with the membrane fading 8 pixels into the hole it stays the copy's red."""
+    rng = np.random.default_rng(5)
+    image = np.empty((64, 160, 3), np.float32)
+    image[:, :80] = (200, 60, 60)
+    image[:, 80:] = (60, 60, 200)
+    image += rng.normal(0, 12, image.shape)
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    hole = np.zeros(image.shape[:2], bool)
+    hole[:, 40:120] = True
+    quarter = (slice(8, 56), slice(56, 64))
+    ramp = np.array((165, 60, 95))  # three quarters red, one quarter blue
+    filled = inpaint(image, hole)[quarter].astype(float)
+    assert np.abs(filled.mean(axis=(0, 1)) - ramp).max() < 12
+    assert filled.std(axis=(0, 1)).mean() > 6
+    faded = inpaint(image, hole, config=InpaintConfig(structure_reach=8.0))[quarter].astype(float)
+    assert faded.mean(axis=(0, 1))[0] > 185 and faded.mean(axis=(0, 1))[2] < 80
