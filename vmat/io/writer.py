@@ -22,12 +22,15 @@ Rules it follows:
   vmat writes).
 - The same frames give the same bytes on any machine: x264 and libvpx choose their thread count from the
   CPUs they may use, and their output depends on it, so the encoders run :data:`ENCODER_THREADS` threads
-  whatever the machine. ``deterministic=False`` (``--fast-encode``) lets them use every CPU instead.
+  whatever the machine; on x86-64, x264 also runs its SSE2 code whatever the CPU has
+  (:data:`X264_DETERMINISTIC`). ``deterministic=False`` (``--fast-encode``) lets them use every CPU and
+  every instruction set instead.
 """
 
 from __future__ import annotations
 
 import os
+import platform
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -77,6 +80,14 @@ FORMATS: dict[str, OutputFormat] = {
 # Encoder threads when the output must not depend on the machine (x264's frame threads and libvpx's tile
 # threads change the bitstream with their count); 4 keeps most of the speed of a small machine.
 ENCODER_THREADS = 4
+
+# x264 picks its assembly from the CPU, and its output depends on the choice; its AVX-512 routines do not even
+# give the same bytes twice: on an AVX-512 CPU the same six frames encoded in one process came out as four
+# different streams in twenty, depending on what earlier encodes left in memory (the bedroom pan: frames up
+# to 35 levels apart on a tenth of the pixels). SSE2, which every x86-64 CPU has, gives one stream on every
+# x86-64 machine for 4% more encoding CPU time (720p at veryfast: 23.1 -> 24.0 ms a frame). The
+# instruction-set names are x86's, so other machines keep x264's choice.
+X264_DETERMINISTIC = {"x264-params": "asm=SSE2"} if platform.machine().lower() in ("x86_64", "amd64") else {}
 
 _PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
@@ -324,7 +335,7 @@ class VideoWriter:
     def _encoder_options(self) -> dict[str, str]:
         codec = self.format.codec
         if codec == "libx264":
-            options = {"preset": self.preset}
+            options = {"preset": self.preset, **(X264_DETERMINISTIC if self.deterministic else {})}
             options.update({"qp": "0"} if self.lossless else {"crf": str(self.crf)})
             return options
         if codec == "libvpx-vp9":
