@@ -160,5 +160,33 @@ def test_dark_texture_at_the_feet_is_ground_and_a_shadow_on_the_same_texture_is_
             before = np.abs(background_of(stack) - ground)[inside].mean()
             after = np.abs(background_of(lift_shadows(stack, [1])[0]) - ground)[inside].mean()
             assert after < 0.35 * before
-    # Without the texture rule, ground is lifted beside the feet at many of the 72 places; with it, at most one.
-    assert false_lifts[0.0] >= 6 and false_lifts[ShadowConfig().texture] <= 1
+    # Without the texture rule, ground is lifted beside the feet at several of the 72 places; with it, at most one.
+    assert false_lifts[0.0] >= 5 and false_lifts[ShadowConfig().texture] <= 1
+
+
+def soft_soled(person: np.ndarray, background: np.ndarray) -> LayerStack:
+    """:func:`stack_of` with the matte's soft edge under the soles (alpha 0.3 on the two rows below them),
+    where the background plane holds the ground as it is there."""
+    stack = stack_of(background, person)
+    alpha = stack.alpha.clone()
+    alpha[1, 95:97][torch.from_numpy(person[93:95])] = 0.3
+    return stack.replace(alpha=alpha)
+
+
+def test_the_contact_shadow_under_the_soles_is_lifted_and_a_stripe_passing_under_them_is_not():
+    """The dark line where the soles meet the ground lies mostly inside the matte's soft edge, which the
+    cast shadow's ground leaves out; a dark stripe of the same shade under the feet that runs on far beyond
+    them on both sides is ground (a kerb, a joint)."""
+    person = person_box()
+    for seed in range(3):
+        ground = lawn(10 + seed)
+        line = np.zeros((HEIGHT, WIDTH), np.float32)
+        line[95:98, 59:76] = 1.0
+        stack = soft_soled(person, shaded(ground, line))
+        lifted, changed = lift_shadows(stack, [1])
+        inside = line > 0
+        before = np.abs(background_of(stack) - ground)[inside].mean()
+        assert np.abs(background_of(lifted) - ground)[inside].mean() < 0.3 * before
+        stripe = np.zeros((HEIGHT, WIDTH), np.float32)
+        stripe[95:98, 5:150] = 1.0
+        assert not lift_shadows(soft_soled(person, shaded(ground, stripe)), [1])[1].any()

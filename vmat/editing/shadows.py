@@ -59,6 +59,11 @@ class ShadowConfig:
     around it (over the lit ground's): a shadow multiplies the ground, so it keeps the ground's variation
     (the threshold's cut can take up to about half of it), while a dark patch the threshold cuts out of the
     ground's own texture (a clump of soil, a darker tile) is a narrow band of it."""
+    contact: float = 0.03
+    """How far below the soles, as a fraction of the person's height, the dark line where they meet the
+    ground (their contact shadow) is looked for, even inside their matte's soft edge; a dark region there
+    counts only when it stays within this reach of the soles (a kerb or a joint crossing under the feet
+    runs on far beyond them)."""
     min_height: int = 16
     """People shorter than this many pixels are not searched (too few pixels to tell ground from shadow)."""
 
@@ -92,12 +97,14 @@ def _is_cast_shadow(
     config: ShadowConfig,
     away: tuple[np.ndarray, np.ndarray] | None,
     texture: float,
+    graded: bool = False,
 ) -> bool:
     """Whether a dark region touching the feet looks like their cast shadow rather than a dark thing.
 
     ``region`` is the region's mask in its own box, ``ratio`` and ``away`` the same box's, ``top`` the
     box's top row in the window whose ``feet_row`` is given, ``texture`` the spread of the ground's
-    darkening around it (10th to 90th percentile over the median).
+    darkening around it (10th to 90th percentile over the median); ``graded``: a contact shadow, which
+    fades out below the soles, so its darkening may vary more than ``spread`` allows.
 
     A shadow on the ground starts at the feet, not well above them (the side of a bed, a dresser); it
     darkens the ground by a similar factor throughout (a dark object next to lit ground varies much more),
@@ -108,7 +115,7 @@ def _is_cast_shadow(
     if top < feet_row - config.rise * tall:
         return False
     low, middle, high = np.percentile(ratio[region], [10, 50, 90])
-    if (high - low) > config.spread * middle or (high - low) < config.texture * texture * middle:
+    if (not graded and (high - low) > config.spread * middle) or (high - low) < config.texture * texture * middle:
         return False
     if away is not None:
         brightness, seen = away
@@ -127,12 +134,14 @@ def _attached_shadow(
     people: np.ndarray,
     config: ShadowConfig,
     away: tuple[np.ndarray, np.ndarray] | None,
-) -> tuple[tuple[slice, slice], np.ndarray] | None:
-    """:func:`find_shadow`'s matte where it can be non-zero: a box (frame pixels) around the shadow and
-    the matte there, or None when nothing was found. Everything is computed on the window searched."""
+) -> list[tuple[tuple[slice, slice], np.ndarray]]:
+    """:func:`find_shadow`'s mattes where they can be non-zero: for the cast shadow and for the contact
+    shadow (each lifted by its own transmittance: the line under the soles is far darker), a box (frame
+    pixels) around it and the matte there; empty when nothing was found. Everything is computed on the
+    window searched."""
     rows = np.flatnonzero(person.any(axis=1))
     if rows.size == 0 or rows[-1] - rows[0] + 1 < config.min_height:
-        return None
+        return []
     cols = np.flatnonzero(person.any(axis=0))
     top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     tall = bottom - top
@@ -142,17 +151,114 @@ def _attached_shadow(
     x0, x1 = max(0, left - reach), min(width, right + reach)
     window = (slice(y0, y1), slice(x0, x1))
     colour = np.ascontiguousarray(background[window])  # the plane is often a strided view
+    here = person[window]
     ground = ~cv2.dilate(people[window].astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     if ground.sum() < 64:
-        return None
+        return []
     smooth = cv2.GaussianBlur(colour, (0, 0), 1.5)
     total = _channel_sum(smooth)
     brightness = total / np.float32(3)
     chroma = smooth[..., :2] / np.maximum(total, 1e-4)[..., None]
-    sigma = max(3.0, tall / 6)
+    darkening = _darkening(brightness, chroma, ground, max(3.0, tall / 6), config)
+    if darkening is None:
+        return []
+    ratio, lit_brightness, similar = darkening
+    shadow = ground & (ratio < config.darker_than) & similar
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(shadow.astype(np.uint8), connectivity=8)
+    feet_rows = slice(max(0, bottom - max(2, int(config.feet * tall)) - y0), bottom - y0)
+    feet = np.zeros(here.shape, bool)
+    feet[feet_rows] = here[feet_rows]
+    # The contact shadow: under the soles (the feet's pixels with ground below them) the ground meets the
+    # person inside their matte's soft edge, which the ground above leaves out. A region that stays within
+    # the contact reach of the soles is one (a kerb or a joint crossing under the feet runs on beyond).
+    depth = max(2, int(config.contact * tall))
+    soles = feet.copy()
+    soles[:-1] &= ~here[1:]
+    under = cv2.dilate(soles.astype(np.uint8), np.ones((depth + 1, 2 * (depth // 2) + 1), np.uint8), anchor=(depth // 2, depth))
+    under = under.astype(bool) & ~people[window]
+    reach_rows, reach_cols = bounding_box(under, depth) if under.any() else (slice(0, 0), slice(0, 0))
+
+    def near_soles(labels: np.ndarray, stats: np.ndarray, top: int = 0, left: int = 0) -> np.ndarray:
+        """Which of ``labels`` (with ``stats`` of a part of the window from ``top``, ``left``) stay
+        within the contact reach of the soles."""
+        left_, top_ = left + stats[labels, 0], top + stats[labels, 1]
+        right_, bottom_ = left_ + stats[labels, 2], top_ + stats[labels, 3]
+        return (
+            (left_ >= reach_cols.start) & (right_ <= reach_cols.stop) & (top_ >= reach_rows.start) & (bottom_ <= reach_rows.stop)
+        )
+
+    # Cast shadows: the regions that touch the feet and stay inside the window (and beyond the soles' reach).
+    touching = np.unique(labels[cv2.dilate(feet.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool) & shadow])
+    edges = [labels[0, :], labels[:, 0], labels[:, -1]] + ([labels[-1, :]] if y1 < height else [])
+    cast = np.setdiff1d(touching[touching > 0], np.concatenate(edges))
+    # A shadow starts at the feet and runs away from the light, to one side of them: a dark stripe that
+    # runs on beyond them on both sides (a kerb, a joint, a crack) passes under them.
+    feet_cols = np.flatnonzero(feet.any(axis=0))
+    span = feet_cols[-1] + 1 - feet_cols[0]
+    cast = cast[(stats[cast, 0] > feet_cols[0] - span) | (stats[cast, 0] + stats[cast, 2] < feet_cols[-1] + 1 + span)]
+    cast = cast[~near_soles(cast, stats)]
+    found = []
+    taken = _judged(cast, labels, stats, ratio, lit_brightness, ground, window, bottom - y0, tall, config, away)
+    if taken.any():
+        found.append(_matte(taken, colour, ratio, lit_brightness, ground))
+    # The contact line is a few pixels thick, so it is measured against the ground right around it (the
+    # wide estimate mixes the surfaces around the feet: gravel beside a lighter pavement reads as shadow),
+    # less the ground the smoothing darkened next to any shadow (a thin one would hide in its own blur).
+    # It darkens most at the soles and fades out below them, so its darkening may vary any amount.
+    # All of it is done around the soles only: the lit ground three of its widths out, no farther.
+    under &= ~taken
+    if not under.any():
+        return _in_frame(found, y0, x0)
+    near = bounding_box(under, 3 * depth)
+    darkening = _darkening(brightness[near], chroma[near], ground[near], float(depth), config, apart=2)
+    if darkening is None:
+        return _in_frame(found, y0, x0)
+    ratio, lit_brightness, similar = darkening
+    free = (ground[near] | under[near]) & ~taken[near]
+    shadow = free & (ratio < config.darker_than) & similar
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(shadow.astype(np.uint8), connectivity=8)
+    contact = np.unique(labels[under[near] & shadow])
+    contact = contact[contact > 0]
+    top_, left_ = near[0].start, near[1].start
+    taken = _judged(
+        contact[near_soles(contact, stats, top_, left_)],
+        labels,
+        stats,
+        ratio,
+        lit_brightness,
+        ground[near],
+        (slice(y0 + top_, y0 + near[0].stop), slice(x0 + left_, x0 + near[1].stop)),
+        bottom - y0 - top_,
+        tall,
+        config,
+        away,
+        True,
+    )
+    if taken.any():
+        (rows_, cols_), matte = _matte(taken, colour[near], ratio, lit_brightness, free)
+        found.append(((slice(top_ + rows_.start, top_ + rows_.stop), slice(left_ + cols_.start, left_ + cols_.stop)), matte))
+    return _in_frame(found, y0, x0)
+
+
+def _in_frame(
+    found: list[tuple[tuple[slice, slice], np.ndarray]], y0: int, x0: int
+) -> list[tuple[tuple[slice, slice], np.ndarray]]:
+    """The boxes of mattes ``found`` in a window whose corner is at ``(y0, x0)``, in frame pixels."""
+    return [((slice(y0 + r.start, y0 + r.stop), slice(x0 + c.start, x0 + c.stop)), matte) for (r, c), matte in found]
+
+
+def _darkening(
+    brightness: np.ndarray, chroma: np.ndarray, ground: np.ndarray, sigma: float, config: ShadowConfig, apart: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The window's brightness over the lit ground's around each pixel (``sigma`` px), that lit brightness,
+    and whether the chroma is the lit ground's; None when too little ground is lit. The lit ground is the
+    ``ground`` not taken for shadow, nor within ``apart`` pixels of it, found twice over (the first guess
+    darkens against the whole ground)."""
     shadow = brightness < config.darker_than * np.median(brightness[ground])
     for _ in range(2):
-        lit = ground & ~shadow
+        lit = ground & ~(
+            cv2.dilate(shadow.astype(np.uint8), np.ones((2 * apart + 1,) * 2, np.uint8)).astype(bool) if apart else shadow
+        )
         if lit.sum() < 32:
             return None
         (lit_brightness, lit_chroma), _ = normalised_convolution(lit, sigma, brightness, chroma, step=max(1, int(sigma // 4)))
@@ -160,22 +266,34 @@ def _attached_shadow(
         off = np.abs(chroma - lit_chroma)
         similar = np.maximum(off[..., 0], off[..., 1]) < config.chroma_tolerance
         shadow = ground & (ratio < config.darker_than) & similar
-    # Keep the regions that touch the feet and stay inside the window.
-    feet_rows = slice(max(0, bottom - max(2, int(config.feet * tall)) - y0), bottom - y0)
-    feet = np.zeros(shadow.shape, np.uint8)
-    feet[feet_rows] = person[window][feet_rows]
-    feet = cv2.dilate(feet, np.ones((7, 7), np.uint8)).astype(bool)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(shadow.astype(np.uint8), connectivity=8)
-    touching = np.unique(labels[feet & shadow])
-    edges = [labels[0, :], labels[:, 0], labels[:, -1]] + ([labels[-1, :]] if y1 < height else [])
-    keep = np.setdiff1d(touching[touching > 0], np.concatenate(edges))
-    cast = []
-    if keep.size:
-        # The ground's variation: its darkening outside the candidates (sampled: percentiles settle fast).
-        around = ratio[ground & ~np.isin(labels, keep)][::4]
-        low, middle, high = np.percentile(around, [10, 50, 90]) if around.size >= 64 else (1.0, 1.0, 1.0)
-        texture = (high - low) / max(middle, 1e-4)
-    for label in keep:
+    return ratio, lit_brightness, similar
+
+
+def _judged(
+    candidates: np.ndarray,
+    labels: np.ndarray,
+    stats: np.ndarray,
+    ratio: np.ndarray,
+    lit_brightness: np.ndarray,
+    ground: np.ndarray,
+    window: tuple[slice, slice],
+    feet_row: int,
+    tall: int,
+    config: ShadowConfig,
+    away: tuple[np.ndarray, np.ndarray] | None,
+    graded: bool = False,
+) -> np.ndarray:
+    """The window's ``(h, w)`` bool union of the ``candidates`` (labels of ``labels``, with
+    connectedComponentsWithStats' ``stats``) that :func:`_is_cast_shadow` takes for a shadow (``graded``:
+    however much its darkening varies)."""
+    chosen = np.zeros(stats.shape[0], bool)
+    if not candidates.size:
+        return chosen[labels]
+    # The ground's variation: its darkening outside the candidates (sampled: percentiles settle fast).
+    around = ratio[ground & ~np.isin(labels, candidates)][::4]
+    low, middle, high = np.percentile(around, [10, 50, 90]) if around.size >= 64 else (1.0, 1.0, 1.0)
+    texture = (high - low) / max(middle, 1e-4)
+    for label in candidates:
         # Each region is judged in its own box (connectedComponentsWithStats' left, top, width, height).
         region_left, region_top, region_width, region_height = stats[label, :4]
         box = (slice(region_top, region_top + region_height), slice(region_left, region_left + region_width))
@@ -186,17 +304,22 @@ def _attached_shadow(
                 seen_colour = seen_colour.astype(np.float32) / 255.0
             lit_ratio = _channel_sum(seen_colour) / np.float32(3) / np.maximum(lit_brightness[box], 1e-4)
             region_away = (lit_ratio, away[1][window][box])
-        if _is_cast_shadow(labels[box] == label, ratio[box], region_top, bottom - y0, tall, config, region_away, texture):
-            cast.append(label)
-    if not cast:
-        return None
-    chosen = np.zeros(count, bool)
-    chosen[cast] = True
-    attached = chosen[labels]
-    # The matte: 1 inside the shadow (bright stones in it were darkened as much as the rest); across its
-    # border, how much darker than the lit ground each pixel is, barely smoothed, so that lit pixels
-    # next to a hard shadow edge are not brightened. It is made only near the shadow (the border reaches
-    # 2 pixels out, the blur reads 3 more).
+        chosen[label] = _is_cast_shadow(
+            labels[box] == label, ratio[box], region_top, feet_row, tall, config, region_away, texture, graded
+        )
+    return chosen[labels]
+
+
+def _matte(
+    attached: np.ndarray, colour: np.ndarray, ratio: np.ndarray, lit_brightness: np.ndarray, free: np.ndarray
+) -> tuple[tuple[slice, slice], np.ndarray]:
+    """The soft matte of the ``attached`` shadow (a window's ``(h, w)`` bool) where it can be non-zero: a
+    box in the window and the matte there. ``free``: where the ground may be in shadow.
+
+    1 inside the shadow (bright stones in it were darkened as much as the rest); across its border, how
+    much darker than the lit ground each pixel is, barely smoothed, so that lit pixels next to a hard
+    shadow edge are not brightened. It is made only near the shadow (the border reaches 2 pixels out, the
+    blur reads 3 more)."""
     near, read = bounding_box(attached, 3), bounding_box(attached, 6)
     core = float(np.median(ratio[attached]))
     blurred = cv2.GaussianBlur(colour[read], (0, 0), 0.7)[
@@ -206,9 +329,8 @@ def _attached_shadow(
     strength = np.clip((1.0 - fine) / max(1.0 - core, 1e-3), 0.0, 1.0)
     shape = attached[near].astype(np.uint8)
     inside = cv2.erode(shape, np.ones((3, 3), np.uint8)).astype(bool)
-    border = cv2.dilate(shape, np.ones((5, 5), np.uint8)).astype(bool) & ground[near] & ~inside
-    box = (slice(y0 + near[0].start, y0 + near[0].stop), slice(x0 + near[1].start, x0 + near[1].stop))
-    return box, np.where(inside, 1.0, np.where(border, strength, 0.0)).astype(np.float32, copy=False)
+    border = cv2.dilate(shape, np.ones((5, 5), np.uint8)).astype(bool) & free[near] & ~inside
+    return near, np.where(inside, 1.0, np.where(border, strength, 0.0)).astype(np.float32, copy=False)
 
 
 def find_shadow(
@@ -235,9 +357,8 @@ def find_shadow(
         ``(H, W)`` float32 in [0, 1]: how much of the shadow's darkening each pixel has (0 where none).
     """
     matte = np.zeros(person.shape, np.float32)
-    found = _attached_shadow(background, person, people, config, away)
-    if found is not None:
-        matte[found[0]] = found[1]
+    for box, found in _attached_shadow(background, person, people, config, away):
+        matte[box] = np.maximum(matte[box], found)
     return matte
 
 
@@ -278,32 +399,29 @@ def lift_shadows(
         if instance_id not in stack.ids:
             continue
         person = (stack.alpha[stack.index_of(instance_id)] > 0.5).cpu().numpy()
-        found = _attached_shadow(background, person, people, config, away)
-        if found is None:
-            continue
-        window, window_matte = found
-        # Only the shadow's box changes (grown by the reach of lift_shadow's lit-ground ring).
-        tight = bounding_box(window_matte > 0)
-        rows = slice(window[0].start + tight[0].start, window[0].start + tight[0].stop)
-        cols = slice(window[1].start + tight[1].start, window[1].start + tight[1].stop)
-        box = (
-            slice(max(0, rows.start - 8), min(height, rows.stop + 8)),
-            slice(max(0, cols.start - 8), min(width, cols.stop + 8)),
-        )
-        matte = np.zeros((box[0].stop - box[0].start, box[1].stop - box[1].start), np.float32)
-        matte[rows.start - box[0].start : rows.stop - box[0].start, cols.start - box[1].start : cols.stop - box[1].start] = (
-            window_matte[tight]
-        )
-        crop = background[box]
-        relit = lift_shadow(crop, matte, ~people[box])
-        if relit is crop:
-            continue
-        changed[box] |= np.any(relit != crop, axis=2)
-        if colour is None:
-            colour = stack.colour.clone()
-        plane = colour[0].permute(1, 2, 0)
-        plane[box] = torch.from_numpy(relit).to(plane)
-        background = plane.cpu().numpy()  # the next person's shadow is looked for in the lifted plane
+        for window, window_matte in _attached_shadow(background, person, people, config, away):
+            # Only the shadow's box changes (grown by the reach of lift_shadow's lit-ground ring).
+            tight = bounding_box(window_matte > 0)
+            rows = slice(window[0].start + tight[0].start, window[0].start + tight[0].stop)
+            cols = slice(window[1].start + tight[1].start, window[1].start + tight[1].stop)
+            box = (
+                slice(max(0, rows.start - 8), min(height, rows.stop + 8)),
+                slice(max(0, cols.start - 8), min(width, cols.stop + 8)),
+            )
+            matte = np.zeros((box[0].stop - box[0].start, box[1].stop - box[1].start), np.float32)
+            matte[rows.start - box[0].start : rows.stop - box[0].start, cols.start - box[1].start : cols.stop - box[1].start] = (
+                window_matte[tight]
+            )
+            crop = background[box]
+            relit = lift_shadow(crop, matte, ~people[box])
+            if relit is crop:
+                continue
+            changed[box] |= np.any(relit != crop, axis=2)
+            if colour is None:
+                colour = stack.colour.clone()
+            plane = colour[0].permute(1, 2, 0)
+            plane[box] = torch.from_numpy(relit).to(plane)
+            background = plane.cpu().numpy()  # the next person's shadow is looked for in the lifted plane
     if colour is None or not changed.any():
         return stack, changed
     return stack.replace(colour=colour), changed
