@@ -9,8 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
-from vmat.bench.completion import CAMERA_CLIPS, _Scores, camera_agreement, ssim_map
+import torch
+
+from vmat.bench.completion import CAMERA_CLIPS, _render, _Scores, camera_agreement, camera_flow, others_layers, ssim_map
+from vmat.camera import CameraTracker
 from vmat.cli.main import main
+from vmat.editing.removal import remove
+from vmat.layers import LayerStack
 
 
 def texture(seed: int = 0) -> np.ndarray:
@@ -32,7 +37,7 @@ def test_scores_of_a_blurred_fill():
     scores = _Scores()
     flow = np.zeros((40, 40, 2), np.float32)
     scores.add("g", "m", blurred, truth, {"never seen": region}, None)
-    scores.add("g", "m", blurred, truth, {"never seen": region}, (truth, truth, flow))
+    scores.add("g", "m", blurred, truth, {"never seen": region}, (truth, truth, flow, np.ones((40, 40), bool)))
     psnr, ssim, sharpness, warp, true_warp = scores.cells["g", "m", "never seen"].row()
     error = np.mean(((blurred[region].astype(float) - truth[region]) / 255) ** 2)
     assert psnr == pytest.approx(-10 * math.log10(error))
@@ -40,6 +45,62 @@ def test_scores_of_a_blurred_fill():
     assert sharpness < 0.5
     assert warp == pytest.approx(np.abs(blurred.astype(float) - truth).mean(axis=2)[region].mean(), rel=1e-5)
     assert true_warp == 0.0
+
+
+def _two_people(background: np.ndarray, edge: int) -> LayerStack:
+    """Person 1 (removed, already filled with the true background) over columns 10-29, and person 2 in front
+    of it, whose decomposed layer reaches from column 20 to ``edge`` (their true outline ends at 24)."""
+    height, width = background.shape[:2]
+    colour = torch.from_numpy(background).permute(2, 0, 1).float().div(255).expand(3, 3, height, width).clone()
+    colour[2] = torch.tensor([1.0, 0.0, 0.0])[:, None, None]
+    alpha = torch.zeros(3, height, width)
+    alpha[0] = 1.0
+    alpha[1, :, 10:30] = 1.0
+    alpha[2, :, 20:edge] = 1.0
+    return LayerStack(colour, alpha, torch.tensor([float("inf"), 2.0, 1.0]), (0, 1, 2))
+
+
+def test_a_remaining_persons_jittering_layer_is_not_scored():
+    background = texture(2)
+    truth_others = np.zeros((40, 40), bool)
+    truth_others[:, 20:24] = True
+    truth = background.copy()
+    truth[truth_others] = (255, 0, 0)
+    scores = _Scores()
+    last = None
+    for edge in (27, 29, 26):  # the other person's mask edge jitters from frame to frame
+        stack = _two_people(background, edge)
+        occupied = truth_others | others_layers(stack, 1)
+        region = (stack.alpha[1] > 0).numpy() & ~occupied
+        result = _render(remove(stack, 1))
+        previous = None if last is None else (*last[:2], *camera_flow(np.eye(3), last[2]))
+        scores.add("g", "m", result, truth, {"never seen": region}, previous)
+        last = (result, truth, occupied)
+        # Left out: the whole of the other person's layer, not only their true outline.
+        assert not region[:, 20:edge].any() and region[:, 10:20].all() and region[:, edge:30].all()
+    psnr, _, _, warp, true_warp = scores.cells["g", "m", "never seen"].row()
+    # The fill is the true background: the red edge moving in and out of the region would score otherwise.
+    assert psnr == math.inf and warp == 0.0 and true_warp == 0.0
+    assert scores.cells["g", "m", "never seen"].warped > 0
+
+
+def test_the_camera_reference_follows_a_pan_over_stripes():
+    # Vertical stripes over most of the frame (no vertical motion visible there), texture along the top.
+    rng = np.random.default_rng(3)
+    scene = np.repeat(np.repeat(rng.integers(0, 256, (1, 100, 3)), 4, axis=1), 400, axis=0).astype(np.uint8)
+    scene[:60] = cv2.resize(rng.integers(0, 256, (15, 100, 3)).astype(np.uint8), (400, 60), interpolation=cv2.INTER_NEAREST)
+    frames = [scene[40 + 3 * t : 200 + 3 * t, 20 + 5 * t : 260 + 5 * t] for t in range(3)]  # the camera pans
+    tracker = CameraTracker()
+    homographies = [tracker.update(frame) for frame in frames]
+    scores = _Scores()
+    stripes = np.zeros(frames[0].shape[:2], bool)
+    stripes[60:] = True
+    for t in (1, 2):
+        flow, trusted = camera_flow(np.linalg.inv(homographies[t]), np.zeros(stripes.shape, bool))
+        assert not trusted[-2:].any() and trusted[:-4, :-6].all()  # the bottom and right came into view
+        scores.add("g", "m", frames[t], frames[t], {"seen": stripes}, (frames[t - 1], frames[t - 1], flow, trusted))
+    *_, warp, true_warp = scores.cells["g", "m", "seen"].row()
+    assert true_warp == warp and true_warp < 1.0
 
 
 def test_bench_completion_runs_on_a_smoke_clip(capsys):
