@@ -19,9 +19,9 @@ that disagree by a pixel or two is blurred, and the next search would then prefe
 Every match pays for its distance from the pixel it fills, rows more than columns: what is behind a
 person is likelier to look like what is beside them than what is above or below them.
 
-Last, the copy's coarse colour is replaced by the membrane's (the smoothest interpolation of the hole's
-border), keeping only its detail: texture synthesis on a structure layer, as Bertalmio et al. (2003) split
-them. A wrongly chosen patch brings the wrong texture but not a wrong-coloured blob.
+Last, near the border the copy's coarse colour is replaced by the membrane's (the smoothest interpolation
+of the hole's border), keeping only its detail: texture synthesis on a structure layer, as Bertalmio et
+al. (2003) split them. A wrongly chosen patch there brings the wrong texture but not a wrong-coloured blob.
 """
 
 from __future__ import annotations
@@ -57,14 +57,14 @@ class InpaintConfig:
     structure_sigma: float = 6.0
     """Gaussian scale (pixels) below which the fill keeps the copied texture and above which it takes the
     membrane (the smoothest interpolation of the hole's border); 0 keeps the copy as it is."""
-    structure_reach: float | None = None
+    structure_reach: float | None = 24.0
     """How far into the hole (pixels) the membrane's colour holds: its weight is ``exp(-distance /
-    structure_reach)``; ``None``: all the way. Where the copy's coarse layout is a guess, the membrane is
-    the better one: a copied patch's coarse colour is a sample of the surroundings' and misses the truth
-    by about twice their variance, an interpolation of the border by about once. Against a reach of 24 px
-    (the default before) it brought the never-seen fill 0.1-1.7 dB closer to the truth on five of six test
-    clips and 0.4 dB further on the synthetic pans (their floor's squares, which the copy continues, are
-    coarser than ``structure_sigma``), the sharpness within 0.04."""
+    structure_reach)``; ``None``: all the way. Near the border it corrects a patch of the wrong colour.
+    Deep in a wide hole the membrane scores better (0.1-1.7 dB of never-seen PSNR on five of six test
+    clips: a copied patch's coarse colour misses an unknowable truth by about twice the surroundings'
+    variance, an interpolation by about once), but it looks worse: across the still juggler's whole
+    column it washed the facade, trunk and soil the search had continued into a haze of the border's
+    colours (``vmat run`` on the juggle clip, frame 16), so the default fades it."""
     fine_reach: float = 16.0
     """Farthest random-search jump, in pixels, below the coarsest level."""
     row_cost: float = 0.5
