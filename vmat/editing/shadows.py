@@ -15,6 +15,13 @@ well above them (the side of a bed), and darkens the ground by a similar factor 
 beside lit ground varies far more) while keeping the ground's own variation (a clump of dark soil or a
 darker tile, which the threshold cuts out of the ground's texture, varies far less). In a clip, ground
 that other frames saw dark while the person was away is dark ground (a darker tile), not their shadow.
+A dark stripe that runs on beyond the feet on both sides passes under them (a kerb, a joint): a cast
+shadow runs away from the light, to one side.
+
+Where the soles meet the ground there is a contact shadow: a thin dark line, much darker than a cast
+shadow, that lies mostly inside the matte's soft edge, which the ground above leaves out. It is looked for
+just below the soles (``contact`` of the person's height), against the ground right around it, and counts
+only while it stays within that reach (a kerb crossing under the feet runs on); it is lifted on its own.
 
 Lifting multiplies the shadowed ground by the per-channel ratio of lit to shadowed ground, weighted by a
 soft shadow matte: the texture under the shadow is kept (nothing is painted over), the penumbra fades
