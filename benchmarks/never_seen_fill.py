@@ -17,10 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from vmat.bench.completion import METHODS, Method, Paste, _render, _Scores, pasted_clip, synthetic
+from vmat.bench.completion import METHODS, Method, Paste, _render, _Scores, camera_reference, pasted_clip, synthetic
 from vmat.decomposition import MaskMattingDecomposer
 from vmat.editing.completion import CompletedFrame, CompletionConfig, Filled
 from vmat.editing.inpaint import InpaintConfig
@@ -73,16 +72,15 @@ def real(scores: _Scores, group: str, davis: Path, paste: Paste, chosen: dict[st
     clean, pasted, masks = pasted_clip(davis, paste, frames, 640)
     decomposer = MaskMattingDecomposer()
     stacks = [decomposer.decompose(image, mask.astype(np.uint8), instance_ids=[1]) for image, mask in zip(pasted, masks)]
-    flow = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    grey = [cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) for image in clean]
-    flows = [np.asarray(flow.calc(now, before, None)) for before, now in zip(grey, grey[1:])]  # type: ignore[call-overload]
+    motions = camera_reference(clean)
     invented = [d.source == Filled.INPAINTED for d in chosen["current"].complete(stacks, [1])]
     for method, completion in chosen.items():
         last: tuple[np.ndarray, np.ndarray] | None = None
         for t, (frame, truth) in enumerate(zip(completion.complete(stacks, [1]), clean)):
             region = masks[t] | (frame.stack.alpha[1] > 0).numpy()
             result = _render(remove(frame.stack, 1))
-            previous = None if last is None else (*last, flows[t - 1])
+            motion = motions[t]
+            previous = None if last is None or motion is None else (*last, *motion)
             scores.add(group, method, result, truth, {"never seen": region & invented[t]}, previous)
             last = (result, truth)
 

@@ -11,8 +11,16 @@ import pytest
 
 import torch
 
-from vmat.bench.completion import CAMERA_CLIPS, _render, _Scores, camera_agreement, camera_flow, others_layers, ssim_map
-from vmat.camera import CameraTracker
+from vmat.bench.completion import (
+    CAMERA_CLIPS,
+    _render,
+    _Scores,
+    camera_agreement,
+    camera_flow,
+    camera_reference,
+    others_layers,
+    ssim_map,
+)
 from vmat.cli.main import main
 from vmat.editing.removal import remove
 from vmat.layers import LayerStack
@@ -90,13 +98,15 @@ def test_the_camera_reference_follows_a_pan_over_stripes():
     scene = np.repeat(np.repeat(rng.integers(0, 256, (1, 100, 3)), 4, axis=1), 400, axis=0).astype(np.uint8)
     scene[:60] = cv2.resize(rng.integers(0, 256, (15, 100, 3)).astype(np.uint8), (400, 60), interpolation=cv2.INTER_NEAREST)
     frames = [scene[40 + 3 * t : 200 + 3 * t, 20 + 5 * t : 260 + 5 * t] for t in range(3)]  # the camera pans
-    tracker = CameraTracker()
-    homographies = [tracker.update(frame) for frame in frames]
+    motions = camera_reference(frames)
     scores = _Scores()
     stripes = np.zeros(frames[0].shape[:2], bool)
     stripes[60:] = True
+    assert motions[0] is None
     for t in (1, 2):
-        flow, trusted = camera_flow(np.linalg.inv(homographies[t]), np.zeros(stripes.shape, bool))
+        motion = motions[t]
+        assert motion is not None
+        flow, trusted = motion
         assert not trusted[-2:].any() and trusted[:-4, :-6].all()  # the bottom and right came into view
         scores.add("g", "m", frames[t], frames[t], {"seen": stripes}, (frames[t - 1], frames[t - 1], flow, trusted))
     *_, warp, true_warp = scores.cells["g", "m", "seen"].row()

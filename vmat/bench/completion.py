@@ -337,20 +337,26 @@ def pasted_clip(
     return clean, pasted, masks
 
 
+def camera_reference(clean: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """Per frame of an untouched clip, the camera's backward flow and where it is trusted
+    (:func:`camera_flow`), tracked by :class:`~vmat.camera.CameraTracker`; ``None`` on the first frame and
+    where tracking fails. Optical flow would be wrong on texture that is the same along one direction (the
+    bedroom's striped wall), and a sharp fill paid for it there."""
+    tracker = CameraTracker()
+    nobody = np.zeros(clean[0].shape[:2], bool)
+    return [
+        None if homography is None else camera_flow(np.linalg.inv(homography), nobody)
+        for homography in (tracker.update(image) for image in clean)
+    ]
+
+
 def real(scores: _Scores, davis: Path, pastes: list[Paste], frames: int, width: int) -> None:
     """Score both methods on a DAVIS person pasted into real clips and removed with their exact mask."""
     for paste in pastes:
         clean, pasted, masks = pasted_clip(davis, paste, frames, width)
         decomposer = MaskMattingDecomposer()
         stacks = [decomposer.decompose(image, mask.astype(np.uint8), instance_ids=[1]) for image, mask in zip(pasted, masks)]
-        # The reference motion is the camera's on the untouched frames: optical flow is wrong on texture
-        # that is the same along one direction (the bedroom's striped wall) and a sharp fill paid for it.
-        tracker = CameraTracker()
-        nobody = np.zeros(masks[0].shape, bool)
-        flows = [
-            None if homography is None else camera_flow(np.linalg.inv(homography), nobody)
-            for homography in (tracker.update(image) for image in clean)
-        ]
+        flows = camera_reference(clean)
         invented = None
         group = f"real: {davis.name} in {Path(paste.clip).stem}"
         for method in ("current", "previous", "streamed"):
