@@ -1,9 +1,11 @@
+import warnings
+
 import cv2
 import numpy as np
 import torch
 
 from vmat.editing import Filled, complete_background, remove
-from vmat.editing.shadows import ShadowConfig, lift_shadows
+from vmat.editing.shadows import ShadowConfig, _darkening, lift_shadows
 from vmat.layers import LayerStack
 
 HEIGHT, WIDTH = 120, 160
@@ -190,3 +192,13 @@ def test_the_contact_shadow_under_the_soles_is_lifted_and_a_stripe_passing_under
         stripe = np.zeros((HEIGHT, WIDTH), np.float32)
         stripe[95:98, 5:150] = 1.0
         assert not lift_shadows(soft_soled(person, shaded(ground, stripe)), [1])[1].any()
+
+
+def test_a_window_with_no_ground_has_no_darkening_and_warns_nothing():
+    """A window the person fills has no ground to compare with: no darkening, and no numpy warning about
+    the median of nothing (it reached users' terminals from the contact search)."""
+    brightness = np.full((12, 12), 0.5, np.float32)
+    chroma = np.zeros((12, 12, 2), np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _darkening(brightness, chroma, np.zeros((12, 12), bool), 3.0, ShadowConfig(), apart=2) is None

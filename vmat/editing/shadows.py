@@ -261,6 +261,8 @@ def _darkening(
     and whether the chroma is the lit ground's; None when too little ground is lit. The lit ground is the
     ``ground`` not taken for shadow, nor within ``apart`` pixels of it, found twice over (the first guess
     darkens against the whole ground)."""
+    if ground.sum() < 32:
+        return None
     shadow = brightness < config.darker_than * np.median(brightness[ground])
     for _ in range(2):
         lit = ground & ~(
