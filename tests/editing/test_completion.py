@@ -6,6 +6,7 @@ from scipy.ndimage import gaussian_filter
 
 from vmat.editing import CompletionConfig, Filled, complete_background, complete_layers_file, remove
 from vmat.editing.completion import PREVIOUS_DEFAULT
+from vmat.errors import ConfigError
 from vmat.layers import LayerError, LayersReader, LayersWriter, LayerStack, tensor_to_image
 from vmat.metrics.matting import gradient_magnitude
 
@@ -313,3 +314,9 @@ def test_a_tripod_shot_is_completed_as_a_static_camera(shared_dir):
     config = CompletionConfig()
     camera, _, _ = _track_camera([_view(frame(image, [(440, 120, 520, 340)]), config) for image in images], config)
     assert camera.static
+
+
+@pytest.mark.parametrize("field", ["camera", "donors", "tracking", "never_seen"])
+def test_an_unknown_choice_is_refused_in_one_line(field):
+    with pytest.raises(ConfigError, match=field):
+        CompletionConfig(**{field: "neither"})

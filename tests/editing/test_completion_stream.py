@@ -234,3 +234,22 @@ def test_frames_lifted_ahead_keep_only_what_lifting_changed_and_complete_as_the_
     whole = list(complete_background(stacks, config, removing=[1]))
     assert sum(int((item.source == Filled.SHADOW).sum()) for item in done) > 1000
     assert same(done, whole)
+
+
+def test_with_nothing_to_lift_each_held_frame_is_decoded_once(monkeypatch):
+    """With shadows kept nothing is lifted, so no frame is decoded ahead of its turn: one decode a frame
+    (there were two)."""
+    import vmat.editing.completion_stream as module
+
+    decoded = []
+    original = module.decode_stack
+
+    def counting(arrays, width, height):
+        decoded.append(id(arrays))
+        return original(arrays, width, height)
+
+    monkeypatch.setattr(module, "decode_stack", counting)
+    _, stacks = static_clip()
+    done = streamed(stacks, CompletionConfig(window=2), removing=[1], keep_shadows=True, lookahead=3)
+    assert len(done) == len(stacks)
+    assert len(decoded) == len(stacks)

@@ -269,6 +269,8 @@ def synthetic(scores: _Scores, suite: str, clips: list[str] | None = None, metho
                 # The background moves horizontally by the camera's offset; a pixel came from there.
                 to_previous = np.eye(3)
                 to_previous[0, 2] = scene.camera_offset(frame.time) - scene.camera_offset(frames[t - 1].time) if t else 0.0
+                # Someone absent from a frame starts afresh when they come back (no frame before to warp from).
+                last = {i: pair for i, pair in last.items() if i in frame.instance_ids}
                 for k, instance_id in enumerate(frame.instance_ids):
                     region = ((frame.alpha[k] > 0) | masks[k]) & ~occupied[t][instance_id]
                     if not region.any() or instance_id not in stack.ids:

@@ -52,6 +52,7 @@ from vmat.editing.blending import apply_gain, gain_between, gain_of, gain_of_sam
 from vmat.editing.fill_memory import FillMemory
 from vmat.editing.inpaint import InpaintConfig, inpaint
 from vmat.editing.shadows import ShadowConfig, lift_shadows, near_people
+from vmat.errors import ConfigError
 from vmat.geometry import bounding_box
 from vmat.layers.compositing import image_to_tensor, tensor_to_image
 from vmat.layers.errors import LayerError
@@ -105,7 +106,8 @@ class CompletionConfig:
     as in the one-pass stream (features carried from frame to frame, and a camera whose features did not
     move is exactly still); ``pairs``, each pair of frames from scratch (:func:`~vmat.camera.estimate_motion`,
     the previous completion's: its chained noise drifted a tripod shot 3.5 px in 24 frames, which then
-    counted as moving, and a pan's donors lined up worse: 0.9 dB of the copied pixels on the bedroom pan)."""
+    counted as moving, and a pan's donors lined up worse: 0.9 dB of the copied pixels on the bedroom pan).
+    The one-pass stream always tracks."""
     never_seen: Literal["exemplar", "diffusion"] = "exemplar"
     """``exemplar``: what no frame saw is inpainted once on the plate by PatchMatch and carried with the
     camera; ``diffusion``: ``cv2.inpaint`` (Telea) on every frame (fast; a smear)."""
@@ -120,6 +122,17 @@ class CompletionConfig:
     max_features: int = 500
     inpainting: InpaintConfig = field(default_factory=InpaintConfig)
     shadows: ShadowConfig = field(default_factory=ShadowConfig)
+
+    def __post_init__(self) -> None:
+        choices = {
+            "camera": ("auto", "static", "moving"),
+            "donors": ("median", "nearest"),
+            "tracking": ("tracker", "pairs"),
+            "never_seen": ("exemplar", "diffusion"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"completion {name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}.")
 
 
 PREVIOUS_DEFAULT = CompletionConfig(

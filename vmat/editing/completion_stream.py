@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 import torch
 
-from vmat.camera import CameraTracker, corner_shift, frame_corners
+from vmat.camera import CameraTracker, TrackerConfig, corner_shift, frame_corners
 from vmat.editing.completion import (
     CompletedFrame,
     _work_box,
@@ -357,16 +357,22 @@ class CompletionStream:
             grounds = (self._unlifted[k].away for k in lifting)
             near = [bounding_box(~ground) for ground in grounds if ground is not None and not ground.all()]
             away = self._plate.away((_union(near) if near else _EMPTY) if self._static else None)
+        current = decode_stack(held, *self._size)
         for k, pending in ((index, held), *self._pending):
             if k not in frames:
                 break
-            if k not in self._lifted:
-                stack, changed = _lift(decode_stack(pending, *self._size), self._shadowed, self.config, away, camera, k)
-                self._lifted[k] = _Lift.of(stack, changed)
-                if self._shadowed:
-                    self._donors[k] = _relit(self._unlifted.pop(k), stack, changed)
+            if k in self._lifted:
+                continue
+            if not self._shadowed:
+                # Nothing to lift: no frame is decoded ahead of its turn.
+                self._lifted[k] = _Lift(np.zeros((current.height, current.width), bool), _EMPTY, None)
+                continue
+            unlifted = current if k == index else decode_stack(pending, *self._size)
+            stack, changed = _lift(unlifted, self._shadowed, self.config, away, camera, k)
+            self._lifted[k] = _Lift.of(stack, changed)
+            self._donors[k] = _relit(self._unlifted.pop(k), stack, changed)
         lift = self._lifted.pop(index)
-        lifted, shadow = lift.applied(decode_stack(held, *self._size)), lift.changed
+        lifted, shadow = lift.applied(current), lift.changed
         for k in [k for k in self._donors if k < index - self.config.window]:
             del self._donors[k]
         for k in [k for k in self._from_first if k < index - self.config.window and k < newest]:
@@ -385,7 +391,7 @@ def complete_stream(
 ) -> Iterator[CompletedFrame]:
     """Complete a clip in one pass with a :class:`CompletionStream` that tracks the camera itself (a
     :class:`~vmat.camera.CameraTracker`; none for ``camera="static"``). ``stacks`` may be a generator."""
-    tracker = None if config.camera == "static" else CameraTracker()
+    tracker = None if config.camera == "static" else CameraTracker(TrackerConfig(max_features=config.max_features))
     stream = CompletionStream(config, removing=removing, keep_shadows=keep_shadows, lookahead=lookahead, tracker=tracker)
     for stack in stacks:
         yield from stream.push(stack)
