@@ -15,9 +15,9 @@ filled pixel, its plate colour takes over.
 For a moving camera the plate lives on a canvas twice the frame's size on each axis, centred on an anchor
 frame; when the newest frame leaves it, the canvas is re-centred on a recent frame (resampling the plate
 once) and what falls off is forgotten. Memory is the pending frames (``lookahead + 1`` layer stacks at the
-layers file's precision; of the ``window`` whose shadows are already lifted, only the lifted pixels' box),
-the donors (``window + lookahead + 1`` 8-bit backgrounds) and the canvas, whatever the clip length; one
-frame at a time is decoded to floats.
+layers file's precision; of the ``window`` whose shadows are already lifted, the lifted pixels' box and
+an ``(H, W)`` bool of which pixels changed), the donors (``window + lookahead + 1`` 8-bit backgrounds) and
+the canvas, whatever the clip length; one frame at a time is decoded to floats.
 
 When the look-ahead covers the clip (``finish`` completes every frame) and the camera is static, the output
 is that of :func:`~vmat.editing.completion.complete_background`, bit for bit.
