@@ -358,21 +358,20 @@ class CompletionStream:
             near = [bounding_box(~ground) for ground in grounds if ground is not None and not ground.all()]
             away = self._plate.away((_union(near) if near else _EMPTY) if self._static else None)
         current = decode_stack(held, *self._size)
-        for k, pending in ((index, held), *self._pending):
-            if k not in frames:
-                break
-            if k in self._lifted:
-                continue
-            if not self._shadowed:
-                # Nothing to lift: no frame is decoded ahead of its turn.
-                self._lifted[k] = _Lift(np.zeros((current.height, current.width), bool), _EMPTY, None)
-                continue
-            unlifted = current if k == index else decode_stack(pending, *self._size)
-            stack, changed = _lift(unlifted, self._shadowed, self.config, away, camera, k)
-            self._lifted[k] = _Lift.of(stack, changed)
-            self._donors[k] = _relit(self._unlifted.pop(k), stack, changed)
-        lift = self._lifted.pop(index)
-        lifted, shadow = lift.applied(current), lift.changed
+        if self._shadowed:  # with nothing to lift, no frame is decoded ahead of its turn
+            for k, pending in ((index, held), *self._pending):
+                if k not in frames:
+                    break
+                if k not in self._lifted:
+                    unlifted = current if k == index else decode_stack(pending, *self._size)
+                    stack, changed = _lift(unlifted, self._shadowed, self.config, away, camera, k)
+                    self._lifted[k] = _Lift.of(stack, changed)
+                    self._donors[k] = _relit(self._unlifted.pop(k), stack, changed)
+        lift = self._lifted.pop(index, None)
+        if lift is None:
+            lifted, shadow = current, np.zeros((current.height, current.width), bool)
+        else:
+            lifted, shadow = lift.applied(current), lift.changed
         for k in [k for k in self._donors if k < index - self.config.window]:
             del self._donors[k]
         for k in [k for k in self._from_first if k < index - self.config.window and k < newest]:
