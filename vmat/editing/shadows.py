@@ -171,7 +171,7 @@ def _attached_shadow(
         return []
     ratio, lit_brightness, similar = darkening
     shadow = ground & (ratio < config.darker_than) & similar
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(shadow.astype(np.uint8), connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(shadow.astype(np.uint8), connectivity=8)
     feet_rows = slice(max(0, bottom - max(2, int(config.feet * tall)) - y0), bottom - y0)
     feet = np.zeros(here.shape, bool)
     feet[feet_rows] = here[feet_rows]
@@ -223,7 +223,7 @@ def _attached_shadow(
     ratio, lit_brightness, similar = darkening
     free = (ground[near] | under[near]) & ~taken[near]
     shadow = free & (ratio < config.darker_than) & similar
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(shadow.astype(np.uint8), connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(shadow.astype(np.uint8), connectivity=8)
     contact = np.unique(labels[under[near] & shadow])
     contact = contact[contact > 0]
     top_, left_ = near[0].start, near[1].start
@@ -234,7 +234,7 @@ def _attached_shadow(
         ratio,
         lit_brightness,
         ground[near],
-        (slice(y0 + top_, y0 + near[0].stop), slice(x0 + left_, x0 + near[1].stop)),
+        _moved(near, y0, x0),
         bottom - y0 - top_,
         tall,
         config,
@@ -242,16 +242,21 @@ def _attached_shadow(
         True,
     )
     if taken.any():
-        (rows_, cols_), matte = _matte(taken, colour[near], ratio, lit_brightness, free)
-        found.append(((slice(top_ + rows_.start, top_ + rows_.stop), slice(left_ + cols_.start, left_ + cols_.stop)), matte))
+        found += _in_frame([_matte(taken, colour[near], ratio, lit_brightness, free)], top_, left_)
     return _in_frame(found, y0, x0)
+
+
+def _moved(box: tuple[slice, slice], y0: int, x0: int) -> tuple[slice, slice]:
+    """``box`` of a window whose corner is at ``(y0, x0)``, in the pixels the window was cut from."""
+    rows, cols = box
+    return slice(y0 + rows.start, y0 + rows.stop), slice(x0 + cols.start, x0 + cols.stop)
 
 
 def _in_frame(
     found: list[tuple[tuple[slice, slice], np.ndarray]], y0: int, x0: int
 ) -> list[tuple[tuple[slice, slice], np.ndarray]]:
     """The boxes of mattes ``found`` in a window whose corner is at ``(y0, x0)``, in frame pixels."""
-    return [((slice(y0 + r.start, y0 + r.stop), slice(x0 + c.start, x0 + c.stop)), matte) for (r, c), matte in found]
+    return [(_moved(box, y0, x0), matte) for box, matte in found]
 
 
 def _darkening(
