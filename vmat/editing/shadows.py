@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -135,6 +136,48 @@ def _is_cast_shadow(
     return True
 
 
+class _Darkening(NamedTuple):
+    """How dark each pixel of a search area is against the lit ground around it (see :func:`_darkening`)."""
+
+    ratio: np.ndarray  # (h, w): brightness over the lit ground's
+    lit_brightness: np.ndarray  # (h, w): the lit ground's brightness
+    similar: np.ndarray  # (h, w) bool: the chroma is the lit ground's
+
+
+@dataclass(frozen=True)
+class _Window:
+    """Where one person's shadow is searched (or a part of that), in its own pixels: what both passes read."""
+
+    colour: np.ndarray  # (h, w, 3) float32
+    brightness: np.ndarray  # (h, w) float32, of the colour smoothed
+    chroma: np.ndarray  # (h, w, 2) float32, normalised r and g of the colour smoothed
+    ground: np.ndarray  # (h, w) bool: nobody stands there (with a margin)
+    away: tuple[np.ndarray, np.ndarray] | None  # find_shadow's ``away``, cut to the window
+    feet_row: int  # the row just below the person's lowest
+    tall: int  # the person's height in pixels
+
+    def part(self, box: tuple[slice, slice]) -> _Window:
+        """The same of ``box`` (window pixels), in that box's pixels."""
+        away = None if self.away is None else (self.away[0][box], self.away[1][box])
+        return _Window(
+            self.colour[box],
+            self.brightness[box],
+            self.chroma[box],
+            self.ground[box],
+            away,
+            self.feet_row - box[0].start,
+            self.tall,
+        )
+
+
+class _Soles(NamedTuple):
+    """Where a person's contact shadow is looked for, in the window's pixels."""
+
+    under: np.ndarray  # (h, w) bool: the ground within ``depth`` below the soles (the feet's pixels with ground below)
+    reach: tuple[slice, slice]  # the box a contact shadow stays within
+    depth: int  # pixels, ``contact`` of the person's height
+
+
 def _attached_shadow(
     background: np.ndarray,
     person: np.ndarray,
@@ -156,44 +199,27 @@ def _attached_shadow(
     reach = int(config.reach * tall)
     y0, y1 = top + tall // 2, min(height, bottom + reach // 2)
     x0, x1 = max(0, left - reach), min(width, right + reach)
-    window = (slice(y0, y1), slice(x0, x1))
-    colour = np.ascontiguousarray(background[window])  # the plane is often a strided view
-    here = person[window]
-    ground = ~cv2.dilate(people[window].astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    box = (slice(y0, y1), slice(x0, x1))
+    colour = np.ascontiguousarray(background[box])  # the plane is often a strided view
+    here = person[box]
+    ground = ~cv2.dilate(people[box].astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     if ground.sum() < 64:
         return []
     smooth = cv2.GaussianBlur(colour, (0, 0), 1.5)
     total = _channel_sum(smooth)
-    brightness = total / np.float32(3)
     chroma = smooth[..., :2] / np.maximum(total, 1e-4)[..., None]
-    darkening = _darkening(brightness, chroma, ground, max(3.0, tall / 6), config)
+    window = _Window(
+        colour, total / np.float32(3), chroma, ground, None if away is None else (away[0][box], away[1][box]), bottom - y0, tall
+    )
+    darkening = _darkening(window.brightness, chroma, ground, max(3.0, tall / 6), config)
     if darkening is None:
         return []
-    ratio, lit_brightness, similar = darkening
-    shadow = ground & (ratio < config.darker_than) & similar
+    shadow = ground & (darkening.ratio < config.darker_than) & darkening.similar
     _, labels, stats, _ = cv2.connectedComponentsWithStats(shadow.astype(np.uint8), connectivity=8)
     feet_rows = slice(max(0, bottom - max(2, int(config.feet * tall)) - y0), bottom - y0)
     feet = np.zeros(here.shape, bool)
     feet[feet_rows] = here[feet_rows]
-    # The contact shadow: under the soles (the feet's pixels with ground below them) the ground meets the
-    # person inside their matte's soft edge, which the ground above leaves out. A region that stays within
-    # the contact reach of the soles is one (a kerb or a joint crossing under the feet runs on beyond).
-    depth = max(2, int(config.contact * tall))
-    soles = feet.copy()
-    soles[:-1] &= ~here[1:]
-    under = cv2.dilate(soles.astype(np.uint8), np.ones((depth + 1, 2 * (depth // 2) + 1), np.uint8), anchor=(depth // 2, depth))
-    under = under.astype(bool) & ~people[window]
-    reach_rows, reach_cols = bounding_box(under, depth) if under.any() else (slice(0, 0), slice(0, 0))
-
-    def near_soles(labels: np.ndarray, stats: np.ndarray, top: int = 0, left: int = 0) -> np.ndarray:
-        """Which of ``labels`` (with ``stats`` of a part of the window from ``top``, ``left``) stay
-        within the contact reach of the soles."""
-        left_, top_ = left + stats[labels, 0], top + stats[labels, 1]
-        right_, bottom_ = left_ + stats[labels, 2], top_ + stats[labels, 3]
-        return (
-            (left_ >= reach_cols.start) & (right_ <= reach_cols.stop) & (top_ >= reach_rows.start) & (bottom_ <= reach_rows.stop)
-        )
-
+    soles = _soles(feet, here, people[box], tall, config)
     # Cast shadows: the regions that touch the feet and stay inside the window (and beyond the soles' reach).
     touching = np.unique(labels[cv2.dilate(feet.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool) & shadow])
     edges = [labels[0, :], labels[:, 0], labels[:, -1]] + ([labels[-1, :]] if y1 < height else [])
@@ -203,65 +229,81 @@ def _attached_shadow(
     feet_cols = np.flatnonzero(feet.any(axis=0))
     span = feet_cols[-1] + 1 - feet_cols[0]
     cast = cast[(stats[cast, 0] > feet_cols[0] - span) | (stats[cast, 0] + stats[cast, 2] < feet_cols[-1] + 1 + span)]
-    cast = cast[~near_soles(cast, stats)]
+    cast = cast[~_within(soles.reach, cast, stats)]
     found = []
-    taken = _judged(cast, labels, stats, ratio, lit_brightness, ground, window, bottom - y0, tall, config, away)
+    taken = _judged(cast, labels, stats, window, darkening, config)
     if taken.any():
-        found.append(_matte(taken, colour, ratio, lit_brightness, ground))
+        found.append(_matte(taken, colour, darkening.ratio, darkening.lit_brightness, ground))
+    return _in_frame(found + _contact_shadow(window, soles, taken, config), y0, x0)
+
+
+def _soles(feet: np.ndarray, here: np.ndarray, people: np.ndarray, tall: int, config: ShadowConfig) -> _Soles:
+    """Where to look for the contact shadow of the person ``here`` (the window's ``(h, w)`` bool), whose
+    lowest part is ``feet``; ``people``: everyone's pixels in the window."""
+    # Under the soles (the feet's pixels with ground below them) the ground meets the person inside their
+    # matte's soft edge, which the ground above leaves out. A region that stays within the contact reach of
+    # the soles is one (a kerb or a joint crossing under the feet runs on beyond).
+    depth = max(2, int(config.contact * tall))
+    soles = feet.copy()
+    soles[:-1] &= ~here[1:]
+    under = cv2.dilate(soles.astype(np.uint8), np.ones((depth + 1, 2 * (depth // 2) + 1), np.uint8), anchor=(depth // 2, depth))
+    under = under.astype(bool) & ~people
+    reach = bounding_box(under, depth) if under.any() else (slice(0, 0), slice(0, 0))
+    return _Soles(under, reach, depth)
+
+
+def _within(box: tuple[slice, slice], labels: np.ndarray, stats: np.ndarray, top: int = 0, left: int = 0) -> np.ndarray:
+    """Which of ``labels`` (with connectedComponentsWithStats' ``stats`` of a part of the window from
+    ``top``, ``left``) lie inside ``box`` (window pixels)."""
+    rows, cols = box
+    left_, top_ = left + stats[labels, 0], top + stats[labels, 1]
+    right_, bottom_ = left_ + stats[labels, 2], top_ + stats[labels, 3]
+    return (left_ >= cols.start) & (right_ <= cols.stop) & (top_ >= rows.start) & (bottom_ <= rows.stop)
+
+
+def _contact_shadow(
+    window: _Window, soles: _Soles, taken: np.ndarray, config: ShadowConfig
+) -> list[tuple[tuple[slice, slice], np.ndarray]]:
+    """The contact shadow's matte (a box in the window and the matte there), or none, beside the cast
+    shadow already ``taken`` (the window's ``(h, w)`` bool)."""
     # The contact line is a few pixels thick, so it is measured against the ground right around it (the
     # wide estimate mixes the surfaces around the feet: gravel beside a lighter pavement reads as shadow),
     # less the ground the smoothing darkened next to any shadow (a thin one would hide in its own blur).
     # It darkens most at the soles and fades out below them, so its darkening may vary any amount.
     # All of it is done around the soles only: the lit ground three of its widths out, no farther.
-    under &= ~taken
+    under = soles.under & ~taken
     if not under.any():
-        return _in_frame(found, y0, x0)
-    near = bounding_box(under, 3 * depth)
-    darkening = _darkening(brightness[near], chroma[near], ground[near], float(depth), config, apart=2)
+        return []
+    near = bounding_box(under, 3 * soles.depth)
+    part = window.part(near)
+    darkening = _darkening(part.brightness, part.chroma, part.ground, float(soles.depth), config, apart=2)
     if darkening is None:
-        return _in_frame(found, y0, x0)
-    ratio, lit_brightness, similar = darkening
-    free = (ground[near] | under[near]) & ~taken[near]
-    shadow = free & (ratio < config.darker_than) & similar
+        return []
+    free = (part.ground | under[near]) & ~taken[near]
+    shadow = free & (darkening.ratio < config.darker_than) & darkening.similar
     _, labels, stats, _ = cv2.connectedComponentsWithStats(shadow.astype(np.uint8), connectivity=8)
     contact = np.unique(labels[under[near] & shadow])
     contact = contact[contact > 0]
-    top_, left_ = near[0].start, near[1].start
-    taken = _judged(
-        contact[near_soles(contact, stats, top_, left_)],
-        labels,
-        stats,
-        ratio,
-        lit_brightness,
-        ground[near],
-        _moved(near, y0, x0),
-        bottom - y0 - top_,
-        tall,
-        config,
-        away,
-        True,
-    )
-    if taken.any():
-        found += _in_frame([_matte(taken, colour[near], ratio, lit_brightness, free)], top_, left_)
-    return _in_frame(found, y0, x0)
-
-
-def _moved(box: tuple[slice, slice], y0: int, x0: int) -> tuple[slice, slice]:
-    """``box`` of a window whose corner is at ``(y0, x0)``, in the pixels the window was cut from."""
-    rows, cols = box
-    return slice(y0 + rows.start, y0 + rows.stop), slice(x0 + cols.start, x0 + cols.stop)
+    top, left = near[0].start, near[1].start
+    found = _judged(contact[_within(soles.reach, contact, stats, top, left)], labels, stats, part, darkening, config, True)
+    if not found.any():
+        return []
+    return _in_frame([_matte(found, part.colour, darkening.ratio, darkening.lit_brightness, free)], top, left)
 
 
 def _in_frame(
     found: list[tuple[tuple[slice, slice], np.ndarray]], y0: int, x0: int
 ) -> list[tuple[tuple[slice, slice], np.ndarray]]:
-    """The boxes of mattes ``found`` in a window whose corner is at ``(y0, x0)``, in frame pixels."""
-    return [(_moved(box, y0, x0), matte) for box, matte in found]
+    """The boxes of mattes ``found`` in a window whose corner is at ``(y0, x0)``, in the pixels the window
+    was cut from."""
+    return [
+        ((slice(y0 + rows.start, y0 + rows.stop), slice(x0 + cols.start, x0 + cols.stop)), matte) for (rows, cols), matte in found
+    ]
 
 
 def _darkening(
     brightness: np.ndarray, chroma: np.ndarray, ground: np.ndarray, sigma: float, config: ShadowConfig, apart: int = 0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+) -> _Darkening | None:
     """The window's brightness over the lit ground's around each pixel (``sigma`` px), that lit brightness,
     and whether the chroma is the lit ground's; None when too little ground is lit. The lit ground is the
     ``ground`` not taken for shadow, nor within ``apart`` pixels of it, found twice over (the first guess
@@ -280,31 +322,27 @@ def _darkening(
         off = np.abs(chroma - lit_chroma)
         similar = np.maximum(off[..., 0], off[..., 1]) < config.chroma_tolerance
         shadow = ground & (ratio < config.darker_than) & similar
-    return ratio, lit_brightness, similar
+    return _Darkening(ratio, lit_brightness, similar)
 
 
 def _judged(
     candidates: np.ndarray,
     labels: np.ndarray,
     stats: np.ndarray,
-    ratio: np.ndarray,
-    lit_brightness: np.ndarray,
-    ground: np.ndarray,
-    window: tuple[slice, slice],
-    feet_row: int,
-    tall: int,
+    window: _Window,
+    darkening: _Darkening,
     config: ShadowConfig,
-    away: tuple[np.ndarray, np.ndarray] | None,
     graded: bool = False,
 ) -> np.ndarray:
-    """The window's ``(h, w)`` bool union of the ``candidates`` (labels of ``labels``, with
+    """The ``window``'s ``(h, w)`` bool union of the ``candidates`` (labels of ``labels``, with
     connectedComponentsWithStats' ``stats``) that :func:`_is_cast_shadow` takes for a shadow (``graded``:
     however much its darkening varies)."""
     chosen = np.zeros(stats.shape[0], bool)
     if not candidates.size:
         return chosen[labels]
+    ratio = darkening.ratio
     # The ground's variation: its darkening outside the candidates (sampled: percentiles settle fast).
-    around = ratio[ground & ~np.isin(labels, candidates)][::4]
+    around = ratio[window.ground & ~np.isin(labels, candidates)][::4]
     low, middle, high = np.percentile(around, [10, 50, 90]) if around.size >= 64 else (1.0, 1.0, 1.0)
     texture = (high - low) / max(middle, 1e-4)
     for label in candidates:
@@ -312,14 +350,14 @@ def _judged(
         region_left, region_top, region_width, region_height = stats[label, :4]
         box = (slice(region_top, region_top + region_height), slice(region_left, region_left + region_width))
         region_away = None
-        if away is not None:
-            seen_colour = away[0][window][box]
+        if window.away is not None:
+            seen_colour = window.away[0][box]
             if seen_colour.dtype == np.uint8:
                 seen_colour = seen_colour.astype(np.float32) / 255.0
-            lit_ratio = _channel_sum(seen_colour) / np.float32(3) / np.maximum(lit_brightness[box], 1e-4)
-            region_away = (lit_ratio, away[1][window][box])
+            lit_ratio = _channel_sum(seen_colour) / np.float32(3) / np.maximum(darkening.lit_brightness[box], 1e-4)
+            region_away = (lit_ratio, window.away[1][box])
         chosen[label] = _is_cast_shadow(
-            labels[box] == label, ratio[box], region_top, feet_row, tall, config, region_away, texture, graded
+            labels[box] == label, ratio[box], region_top, window.feet_row, window.tall, config, region_away, texture, graded
         )
     return chosen[labels]
 
