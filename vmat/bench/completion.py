@@ -73,6 +73,7 @@ from vmat.synthetic import SyntheticScene, suite_specs
 from vmat.synthetic.suites import derive_seed
 from vmat.training.perturb import GuidanceConfig, draw_offsets, draw_perturbation, perturb_guidance
 
+
 @dataclass(frozen=True)
 class Method:
     """A completion to compare: its settings, whether it lifts the removed people's shadows, and whether it
@@ -85,9 +86,7 @@ class Method:
 
     def complete(self, stacks: list[LayerStack], removing: list[int]) -> Iterator[CompletedFrame]:
         if self.streamed:
-            return complete_stream(
-                iter(stacks), self.config, removing=removing, keep_shadows=not self.lifts_shadows
-            )
+            return complete_stream(iter(stacks), self.config, removing=removing, keep_shadows=not self.lifts_shadows)
         return complete_background(stacks, self.config, removing=removing, keep_shadows=not self.lifts_shadows)
 
 
@@ -262,15 +261,22 @@ def synthetic(scores: _Scores, suite: str, clips: list[str] | None = None, metho
             }
             for frame, stack in zip(frames, stacks)
         ]
+        # The reference motion, the same for every method: per frame after the first, per person also in
+        # the frame before, the backward flow of the background (it moves horizontally by the camera's
+        # offset; a pixel came from there) and where it is trusted.
+        motions: list[dict[int, tuple[np.ndarray, np.ndarray]]] = [{}]
+        for t in range(1, len(frames)):
+            to_previous = np.eye(3)
+            to_previous[0, 2] = scene.camera_offset(frames[t].time) - scene.camera_offset(frames[t - 1].time)
+            motions.append(
+                {i: camera_flow(to_previous, occupied[t - 1][i]) for i in frames[t].instance_ids if i in occupied[t - 1]}
+            )
         group = spec.config.camera
         for method, completion in methods.items():
             completed = [done.stack for done in completion.complete(stacks, scene.instance_ids)]
             last: dict[int, tuple[np.ndarray, np.ndarray]] = {}
             for t, (frame, stack, masks) in enumerate(zip(frames, completed, guidance)):
                 ever = seen[:, shifts[t] - low : shifts[t] - low + spec.config.width]
-                # The background moves horizontally by the camera's offset; a pixel came from there.
-                to_previous = np.eye(3)
-                to_previous[0, 2] = scene.camera_offset(frame.time) - scene.camera_offset(frames[t - 1].time) if t else 0.0
                 # Someone absent from a frame starts afresh when they come back (no frame before to warp from).
                 last = {i: pair for i, pair in last.items() if i in frame.instance_ids}
                 for k, instance_id in enumerate(frame.instance_ids):
@@ -281,7 +287,7 @@ def synthetic(scores: _Scores, suite: str, clips: list[str] | None = None, metho
                     result, truth = _render(remove(stack, instance_id)), frame.removed(instance_id)
                     previous = None
                     if instance_id in last:
-                        previous = (*last[instance_id], *camera_flow(to_previous, occupied[t - 1][instance_id]))
+                        previous = (*last[instance_id], *motions[t][instance_id])
                     regions = {"seen": region & ever, "never seen": region & ~ever}
                     scores.add(f"synthetic {group}", method, result, truth, regions, previous)
                     last[instance_id] = (result, truth)
