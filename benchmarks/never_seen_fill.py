@@ -18,13 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from vmat.bench.completion import METHODS, Method, Paste, _render, _Scores, camera_reference, pasted_clip, synthetic
-from vmat.decomposition import MaskMattingDecomposer
-from vmat.editing.completion import CompletedFrame, CompletionConfig, Filled
+from vmat.bench.completion import METHODS, Method, Paste, _Scores, default_pastes, real_paste, synthetic
+from vmat.editing.completion import CompletedFrame, CompletionConfig
 from vmat.editing.inpaint import InpaintConfig
-from vmat.editing.removal import remove
 from vmat.layers import LayerStack
 
 
@@ -56,35 +52,15 @@ def methods() -> dict[str, Method]:
 
 
 def pastes(data: Path) -> dict[str, tuple[Path, Paste]]:
-    clips, davis = data / "clips", data / "davis"
+    """The bench's pastes (DAVIS lucia) and two held out (hike and stroller in the woman-and-dog clip)."""
+    juggle, bedroom = default_pastes(data)
+    davis, woman_dog = data / "davis", str(data / "clips" / "woman_dog_static_720p.mp4")
     return {
-        "lucia in juggle_static": (davis / "lucia", Paste(str(clips / "juggle_static_720p.mp4"), (0.22, 0.95))),
-        "lucia in bedroom_pan": (davis / "lucia", Paste(str(clips / "bedroom_pan_540p.mp4"), (0.82, 0.97))),
-        "held out: hike in woman_dog": (davis / "hike", Paste(str(clips / "woman_dog_static_720p.mp4"), (0.90, 0.80), 0.6)),
-        "held out: stroller in woman_dog": (
-            davis / "stroller",
-            Paste(str(clips / "woman_dog_static_720p.mp4"), (0.50, 0.62), 0.5),
-        ),
+        "lucia in juggle_static": (davis / "lucia", juggle),
+        "lucia in bedroom_pan": (davis / "lucia", bedroom),
+        "held out: hike in woman_dog": (davis / "hike", Paste(woman_dog, (0.90, 0.80), 0.6)),
+        "held out: stroller in woman_dog": (davis / "stroller", Paste(woman_dog, (0.50, 0.62), 0.5)),
     }
-
-
-def real(scores: _Scores, group: str, davis: Path, paste: Paste, chosen: dict[str, Method], frames: int) -> None:
-    """As :func:`vmat.bench.completion.real`, for any methods: the split is the current method's codes."""
-    clean, pasted, masks = pasted_clip(davis, paste, frames, 640)
-    decomposer = MaskMattingDecomposer()
-    stacks = [decomposer.decompose(image, mask.astype(np.uint8), instance_ids=[1]) for image, mask in zip(pasted, masks)]
-    motions = camera_reference(clean)
-    # The split comes from an untimed run, so that "current" is timed once like the others.
-    invented = [d.source == Filled.INPAINTED for d in METHODS["current"].complete(stacks, [1])]
-    for method, completion in chosen.items():
-        last: tuple[np.ndarray, np.ndarray] | None = None
-        for t, (frame, truth) in enumerate(zip(completion.complete(stacks, [1]), clean)):
-            region = masks[t] | (frame.stack.alpha[1] > 0).numpy()
-            result = _render(remove(frame.stack, 1))
-            motion = motions[t]
-            previous = None if last is None or motion is None else (*last, *motion)
-            scores.add(group, method, result, truth, {"never seen": region & invented[t]}, previous)
-            last = (result, truth)
 
 
 def main() -> None:
@@ -97,7 +73,7 @@ def main() -> None:
     scores = _Scores()
     synthetic(scores, args.suite, methods=chosen)
     for group, (davis, paste) in pastes(args.data).items():
-        real(scores, group, davis, paste, chosen, args.frames)
+        real_paste(scores, group, davis, paste, args.frames, 640, chosen)
     print("\n".join(line for line in scores.table().splitlines() if "| seen |" not in line))
     print()
     print("completion seconds, whole run:", ", ".join(f"{k} {v:.0f}" for k, v in SECONDS.items()))

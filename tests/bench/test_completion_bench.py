@@ -13,15 +13,19 @@ import torch
 
 from vmat.bench.completion import (
     CAMERA_CLIPS,
+    Method,
     _render,
     _Scores,
     camera_agreement,
     camera_flow,
     camera_reference,
+    default_pastes,
     others_layers,
+    real_paste,
     ssim_map,
 )
 from vmat.cli.main import main
+from vmat.editing.completion import PREVIOUS_DEFAULT, CompletionConfig
 from vmat.editing.removal import remove
 from vmat.layers import LayerStack
 
@@ -131,3 +135,22 @@ def test_camera_agreement_table_has_a_row_per_clip():
     # Two pairs; the tracker and the full-size estimator agree within a pixel on a tripod shot.
     cells = [cell.strip() for cell in juggle.split("|")[1:-1]]
     assert cells[2] == "2" and float(cells[3].split(" / ")[0]) < 1.0
+
+
+@pytest.mark.skipif(not (DATA / "davis" / "lucia").is_dir(), reason="needs ../shared/data")
+def test_a_paste_scores_any_methods_on_the_current_ones_split():
+    """``real_paste`` takes any methods (benchmarks/never_seen_fill.py passes its own); the one named
+    "current" runs first and its codes split every method's pixels, so both score the same pixels."""
+    order = []
+
+    class Logged(Method):
+        def complete(self, stacks, removing):
+            order.append(self)
+            return super().complete(stacks, removing)
+
+    methods = {"other": Logged(PREVIOUS_DEFAULT, lifts_shadows=False), "current": Logged(CompletionConfig(), lifts_shadows=True)}
+    scores = _Scores()
+    real_paste(scores, "g", DATA / "davis" / "lucia", default_pastes(DATA)[1], 3, 160, methods)
+    assert order == [methods["current"], methods["other"]]
+    for split in ("seen", "never seen"):
+        assert scores.cells["g", "other", split].pixels == scores.cells["g", "current", split].pixels > 0

@@ -361,28 +361,41 @@ def camera_reference(clean: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarr
 
 
 def real(scores: _Scores, davis: Path, pastes: list[Paste], frames: int, width: int) -> None:
-    """Score both methods on a DAVIS person pasted into real clips and removed with their exact mask."""
+    """Score every method on a DAVIS person pasted into real clips and removed with their exact mask."""
     for paste in pastes:
-        clean, pasted, masks = pasted_clip(davis, paste, frames, width)
-        decomposer = MaskMattingDecomposer()
-        stacks = [decomposer.decompose(image, mask.astype(np.uint8), instance_ids=[1]) for image, mask in zip(pasted, masks)]
-        flows = camera_reference(clean)
-        invented = None
-        group = f"real: {davis.name} in {Path(paste.clip).stem}"
-        for method in ("current", "previous", "streamed"):
-            done = list(METHODS[method].complete(stacks, [1]))
-            # Both methods classify pixels the same way up to invention, so the current one's codes split both.
-            invented = invented or [d.source == Filled.INPAINTED for d in done]
-            last = None
-            for t, (frame, truth) in enumerate(zip(done, clean)):
-                region = masks[t] | (frame.stack.alpha[1] > 0).numpy()
-                result = _render(remove(frame.stack, 1))
-                motion = flows[t]
-                previous = None if last is None or motion is None else (*last, *motion)
-                scores.add(
-                    group, method, result, truth, {"seen": region & ~invented[t], "never seen": region & invented[t]}, previous
-                )
-                last = (result, truth)
+        real_paste(scores, f"real: {davis.name} in {Path(paste.clip).stem}", davis, paste, frames, width)
+
+
+def real_paste(
+    scores: _Scores,
+    group: str,
+    davis: Path,
+    paste: Paste,
+    frames: int,
+    width: int,
+    methods: dict[str, Method] = METHODS,
+) -> None:
+    """Score ``methods`` on one paste (:func:`pasted_clip`) as ``group``. Every method classifies pixels the
+    same way up to invention, so one method's codes split all of them into seen and never seen: those of the
+    method named "current" (run first), else of the first."""
+    clean, pasted, masks = pasted_clip(davis, paste, frames, width)
+    decomposer = MaskMattingDecomposer()
+    stacks = [decomposer.decompose(image, mask.astype(np.uint8), instance_ids=[1]) for image, mask in zip(pasted, masks)]
+    flows = camera_reference(clean)
+    invented = None
+    for method in sorted(methods, key=lambda name: name != "current"):
+        done = list(methods[method].complete(stacks, [1]))
+        invented = invented or [d.source == Filled.INPAINTED for d in done]
+        last = None
+        for t, (frame, truth) in enumerate(zip(done, clean)):
+            region = masks[t] | (frame.stack.alpha[1] > 0).numpy()
+            result = _render(remove(frame.stack, 1))
+            motion = flows[t]
+            previous = None if last is None or motion is None else (*last, *motion)
+            scores.add(
+                group, method, result, truth, {"seen": region & ~invented[t], "never seen": region & invented[t]}, previous
+            )
+            last = (result, truth)
 
 
 def speed(davis: Path, paste: Paste, frames: int) -> str:
