@@ -1,6 +1,7 @@
+import cv2
 import numpy as np
 
-from vmat.editing.blending import gain_between, poisson_membrane
+from vmat.editing.blending import add_inside, gain_between, held, membrane, poisson_membrane, seam_difference
 
 
 def texture(height: int, width: int, seed: int) -> np.ndarray:
@@ -50,3 +51,41 @@ def test_membrane_refined_in_a_band_keeps_the_coarse_solution_inside_and_no_seam
     assert np.abs(banded[region] - full[region]).max() <= 2
     edge = region & ~np.pad(region[1:-1, 1:-1] & region[:-2, 1:-1] & region[2:, 1:-1] & region[1:-1, :-2] & region[1:-1, 2:], 1)
     assert np.abs(banded[edge] - target[edge]).mean() <= np.abs(full[edge] - target[edge]).mean() + 0.5
+
+
+def test_seam_difference_keeps_an_exposure_offset_and_drops_texture_noise():
+    source = texture(48, 64, 3)
+    rng = np.random.default_rng(4)
+    offset = 12.0
+    # The target is the source 12 levels brighter, plus per-pixel noise of 4 levels (texture placed a pixel
+    # off, a matte's edge): what the seam should carry is the 12.
+    target = np.clip(source + offset + rng.normal(0, 4, source.shape) + 0.5, 0, 255).astype(np.uint8)
+    region = np.zeros((48, 64), bool)
+    region[12:36, 16:48] = True
+    smooth = seam_difference(target, source, region, 4.0)
+    border = cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~region
+    raw = target.astype(np.float32) - source
+    assert (raw[border] - offset).std() > 3  # the pixels themselves: noise
+    assert np.abs(smooth[border] - offset).max() < 2  # smoothed: the offset
+    assert (smooth[region] == 0).all()
+
+
+def test_held_keeps_a_carried_value_within_tolerance_and_follows_a_larger_change():
+    carried = np.full((4, 4, 3), 5.0, np.float32)
+    measured = carried + np.array([1.5, -1.0, 0.5], np.float32)  # within 2 levels in every channel
+    known = np.ones((4, 4), bool)
+    assert np.array_equal(held(measured, carried, known, 2.0), carried)
+    measured[0, 0, 1] = 9.0  # one channel of one pixel moved by 4
+    kept = held(measured, carried, known, 2.0)
+    assert np.array_equal(kept[0, 0], measured[0, 0]) and np.array_equal(kept[1:], carried[1:])
+    known[2, 2] = False  # nothing carried there: the measurement
+    assert np.array_equal(held(measured, carried, known, 2.0)[2, 2], measured[2, 2])
+
+
+def test_poisson_membrane_is_the_source_plus_the_membrane_of_the_difference():
+    source, target = texture(32, 40, 5), texture(32, 40, 6)
+    region = np.zeros((32, 40), bool)
+    region[8:24, 10:30] = True
+    field = membrane(target.astype(np.float32) - source, region)
+    assert np.array_equal(poisson_membrane(target, source, region), add_inside(source, field, region))
+    assert np.array_equal(field[~region], (target.astype(np.float32) - source)[~region])

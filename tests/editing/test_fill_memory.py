@@ -1,10 +1,12 @@
-"""The never-seen fill keeps the last frame's gain while the new one is within noise of it."""
+"""The never-seen fill keeps the last frame's gain and seam correction while the new ones are within noise of them."""
 
 import numpy as np
 import pytest
+import torch
 
 from tests.editing.test_completion import frame, texture
 from vmat.editing import CompletionConfig, Filled, complete_background, complete_stream
+from vmat.editing import completion
 from vmat.editing.blending import gain_of
 from vmat.editing.fill_memory import FillMemory
 
@@ -63,3 +65,87 @@ def test_the_memory_serves_only_the_next_frame_and_once():
     last = memory.take(6)
     assert last is not None and last.index == 5 and last.gain is gain
     assert memory.index is None and memory.gain is None
+
+
+def test_the_seam_correction_is_carried_with_the_camera():
+    memory = FillMemory()
+    ys, xs = np.mgrid[:20, :30]
+    correction = np.stack([xs + 100 * ys, -xs, ys], -1).astype(np.float32)
+    memory.keep(3, None, correction, (slice(10, 30), slice(40, 70)))
+    motion = np.array([[1.0, 0.0, -5.0], [0.0, 1.0, 2.0], [0.0, 0.0, 1.0]])  # the scene moves 5 px left, 2 down
+    moved, known = memory.carried(motion, (slice(12, 32), slice(30, 60)))
+    # Frame pixel (y, x) now shows what was at (y - 2, x + 5): crop (r, c) of the new box is frame (12 + r,
+    # 30 + c), which was crop (12 + r - 2 - 10, 30 + c + 5 - 40) of the old one.
+    r, c = 5, 7
+    assert np.allclose(moved[r, c], correction[r, c - 5])
+    assert not known[:, :5].any() and known[:, 5:].all()  # the old box's left edge came from off it
+    assert memory.take(4).carried(motion, (slice(0, 4), slice(0, 4))) is not None
+
+
+def jittering_clip(exposures: list[float], seed: int = 7) -> list:
+    """A person who never moves (what they hide is invented), whose mask's edges jitter by up to 2 px a
+    frame, over a still background with sensor noise of 3 levels; frame ``t`` exposed ``exposures[t]``."""
+    background = 0.45 * texture(40, 56, seed=3, smooth=1.5) + 100
+    rng = np.random.default_rng(seed)
+    stacks = []
+    for exposure in exposures:
+        x0, y0, x1, y1 = (np.array([20, 10, 36, 34]) + rng.integers(-2, 3, 4)).tolist()
+        image = np.clip(background * exposure + rng.normal(0, 3, background.shape) + 0.5, 0, 255).astype(np.uint8)
+        stacks.append(frame(image, [(x0, y0, x1, y1)]))
+    return stacks
+
+
+def fill_changes(done: list) -> list[float]:
+    """Per pair of consecutive frames, the mean absolute change (8-bit levels) of the background plane
+    where both invented it."""
+    changes = []
+    for (last, last_source), (stack, source) in zip(done, done[1:]):
+        both = torch.from_numpy((source == Filled.INPAINTED) & (last_source == Filled.INPAINTED))
+        change = ((stack.colour[0] - last.colour[0]).abs() * 255)[:, both]
+        changes.append(float(change.mean()))
+    return changes
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_the_seam_blend_holds_through_exposure_noise(streamed, monkeypatch):
+    """Auto-exposure wavers by 1% (1.5 levels) from frame to frame, within the hold's tolerance: once the
+    seam correction has settled it stays (the gain is off: this is the seam blend alone). Deciding afresh,
+    the fill follows every waver."""
+    stacks = jittering_clip([1.0, 1.01] * 5)
+    config = CompletionConfig(camera="static", gain=False)
+    assert np.mean(fill_changes(completed(stacks, config, streamed))[-4:]) < 0.1
+    forgetful(monkeypatch)
+    assert np.mean(fill_changes(completed(stacks, config, streamed))) > 0.5
+
+
+def test_the_seam_blend_carries_the_smooth_difference_not_each_border_pixel(monkeypatch):
+    """Still exposure: the pixels around the hole change only with the mask and the sensor's noise. Drawn
+    through the smoothed difference the fill barely changes, even deciding afresh each frame; through
+    each border pixel's own difference (a scale far below a pixel) it takes their noise."""
+    stacks = jittering_clip([1.0] * 10)
+    config = CompletionConfig(camera="static", gain=False)
+    forgetful(monkeypatch)
+    assert np.mean(fill_changes(completed(stacks, config, False))) < 0.05
+    monkeypatch.setattr(completion, "_SEAM_SCALE", 0.3)
+    assert np.mean(fill_changes(completed(stacks, config, False))) > 0.1
+
+
+def test_the_seam_blend_follows_a_real_exposure_change(monkeypatch):
+    """Auto-exposure rises 6% (about 9 levels) at frame 6 and stays: the seam correction follows in that
+    frame as far as a correction decided afresh does (the gain is off, so hidden pixels around the hole,
+    copied from frames of either exposure, rise about half as much)."""
+    stacks = jittering_clip([1.0] * 6 + [1.06] * 4)
+    config = CompletionConfig(camera="static", gain=False)
+
+    def rises(done: list) -> np.ndarray:
+        before = done[5]
+        steps = []
+        for stack, source in done[6:]:
+            both = torch.from_numpy((before.source == Filled.INPAINTED) & (source == Filled.INPAINTED))
+            steps.append(float(((stack.colour[0] - before.stack.colour[0]) * 255)[:, both].mean()))
+        return np.array(steps)
+
+    held = rises(completed(stacks, config, False))
+    forgetful(monkeypatch)
+    afresh = rises(completed(stacks, config, False))
+    assert (afresh > 4).all() and np.abs(held - afresh).max() < 1

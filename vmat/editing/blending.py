@@ -127,30 +127,19 @@ def _harmonic(
     return out
 
 
-def poisson_membrane(
-    target: np.ndarray, source: np.ndarray, region: np.ndarray, *, coarse: int = 4, iterations: int = 40, band: int | None = None
+def membrane(
+    difference: np.ndarray, region: np.ndarray, *, coarse: int = 4, iterations: int = 40, band: int | None = None
 ) -> np.ndarray:
-    """``source`` blended into ``target`` over ``region`` in the gradient domain.
+    """``difference`` ``(H, W, 3)`` float32 (read outside ``region``) with ``region`` replaced by the harmonic
+    membrane that equals it on the region's border (a new array).
 
-    The result keeps ``source``'s gradients inside ``region`` and equals ``target`` just outside it: it is
-    ``source`` plus the harmonic membrane interpolating ``target - source`` from the region's border. The
-    membrane is solved exactly on a grid ``coarse`` times smaller, then refined at full size by
-    conjugate gradients (a two-level multigrid): the exact solve at full size costs a second for a
-    person-sized region, this a few tens of milliseconds. With ``band``, only the pixels within ``band``
-    pixels of the region's border are refined and the rest keep the coarse solution (the membrane is
-    smooth away from the border, where the coarse grid already has it): a few times cheaper again.
-
-    Args:
-        target: ``(H, W, 3)`` uint8, valid outside ``region``.
-        source: ``(H, W, 3)`` uint8, valid everywhere.
-        region: ``(H, W)`` bool.
-
-    Returns:
-        ``(H, W, 3)`` uint8: the blended source inside ``region`` (outside it, ``source``).
+    Solved exactly on a grid ``coarse`` times smaller, then refined at full size by conjugate gradients
+    (a two-level multigrid): the exact solve at full size costs a second for a person-sized region, this a
+    few tens of milliseconds. With ``band``, only the pixels within ``band`` pixels of the region's border
+    are refined and the rest keep the coarse solution (the membrane is smooth away from the border, where
+    the coarse grid already has it): a few times cheaper again.
     """
-    if not region.any():
-        return source
-    difference = target.astype(np.float32) - source.astype(np.float32)
+    difference = difference.copy()
     difference[region] = 0.0
     height, width = region.shape
     small = (max(1, width // coarse), max(1, height // coarse))
@@ -166,7 +155,62 @@ def poisson_membrane(
         inner = cv2.erode(region.astype(np.uint8), np.ones((2 * band + 1,) * 2, np.uint8), borderType=cv2.BORDER_REPLICATE) > 0
         refined = region & ~inner
         difference[inner] = rough[inner]
-    membrane = _harmonic(difference, refined, start=rough, iterations=iterations)
+    return _harmonic(difference, refined, start=rough, iterations=iterations)
+
+
+def poisson_membrane(
+    target: np.ndarray, source: np.ndarray, region: np.ndarray, *, coarse: int = 4, iterations: int = 40, band: int | None = None
+) -> np.ndarray:
+    """``source`` blended into ``target`` over ``region`` in the gradient domain.
+
+    The result keeps ``source``'s gradients inside ``region`` and equals ``target`` just outside it: it is
+    ``source`` plus the harmonic :func:`membrane` interpolating ``target - source`` from the region's border.
+
+    Args:
+        target: ``(H, W, 3)`` uint8, valid outside ``region``.
+        source: ``(H, W, 3)`` uint8, valid everywhere.
+        region: ``(H, W)`` bool.
+
+    Returns:
+        ``(H, W, 3)`` uint8: the blended source inside ``region`` (outside it, ``source``).
+    """
+    if not region.any():
+        return source
+    difference = target.astype(np.float32) - source.astype(np.float32)
+    return add_inside(source, membrane(difference, region, coarse=coarse, iterations=iterations, band=band), region)
+
+
+def add_inside(source: np.ndarray, correction: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """uint8 ``source`` ``(H, W, 3)`` plus the float ``correction`` inside ``region`` (rounded, clipped)."""
     blended = source.astype(np.float32)
-    blended[region] += membrane[region]
+    blended[region] += correction[region]
     return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+
+
+def seam_difference(target: np.ndarray, source: np.ndarray, region: np.ndarray, scale: float) -> np.ndarray:
+    """``target - source`` ``(H, W, 3)`` float32 outside ``region``, low-passed by a Gaussian of ``scale``
+    pixels over the pixels outside it (normalised convolution; inside ``region``: 0).
+
+    What a seam blend should carry into the region is the colour difference of exposure, vignetting and
+    lighting, which is smooth. A pixel's own difference also holds texture that the two pictures place a
+    little differently (a resampled plate, chained homographies a pixel off, a matte's edge), and the
+    pixels along a region's border change from frame to frame as the mask does: a membrane drawn through
+    them spreads that texture into the region and makes it flicker.
+
+    Args:
+        target: ``(H, W, 3)`` uint8, valid outside ``region``.
+        source: ``(H, W, 3)`` uint8.
+        region: ``(H, W)`` bool.
+    """
+    outside = (~region).astype(np.float32)
+    difference = (target.astype(np.float32) - source.astype(np.float32)) * outside[..., None]
+    total = cv2.GaussianBlur(difference, (0, 0), scale, borderType=cv2.BORDER_REPLICATE)
+    weight = cv2.GaussianBlur(outside, (0, 0), scale, borderType=cv2.BORDER_REPLICATE)
+    return total / np.maximum(weight, 1e-6)[..., None] * outside[..., None]
+
+
+def held(measured: np.ndarray, carried: np.ndarray, known: np.ndarray, tolerance: float) -> np.ndarray:
+    """``measured`` ``(H, W, C)``, except that a ``known`` ``(H, W)`` pixel whose ``carried`` value is within
+    ``tolerance`` of it in every channel keeps that value (hysteresis: a change that small is noise)."""
+    keep = known & (np.abs(measured - carried).max(axis=2) <= tolerance)
+    return np.where(keep[..., None], carried, measured)

@@ -48,7 +48,7 @@ import numpy as np
 import torch
 
 from vmat.camera import CameraTracker, TrackerConfig, corner_shift, estimate_motion, frame_corners
-from vmat.editing.blending import apply_gain, gain_between, gain_of, gain_of_samples, poisson_membrane
+from vmat.editing.blending import add_inside, apply_gain, gain_between, gain_of, gain_of_samples, held, membrane, seam_difference
 from vmat.editing.fill_memory import FillMemory
 from vmat.editing.inpaint import InpaintConfig, inpaint
 from vmat.editing.shadows import ShadowConfig, lift_shadows, near_people
@@ -66,6 +66,12 @@ _GAIN_SAMPLES = 4096  # ring pixels a gain is the median of
 # The seam blend refines the membrane at full size only this close to the hole's border (the coarse
 # solution holds inside): a third of the cost for a person-sized hole.
 _SEAM_BAND = 8
+# The seam blend carries the colour difference around the hole smoothed at this scale (pixels): finer
+# differences are texture the plate and the frame place a pixel or two apart, or a matte's edge, not
+# exposure (:func:`~vmat.editing.blending.seam_difference`).
+_SEAM_SCALE = 4.0
+# 8-bit levels within which a pixel's seam difference keeps the last frame's, carried with the camera.
+_SEAM_HOLD = 2.0
 _RING_AGREE = 12  # 8-bit levels the middle half of the frames offering a ring pixel may span
 # A moving camera's donor is lined up on the ring by a translation of at most this many pixels (the chained
 # homographies are off by a pixel or so; a larger shift has matched something else), measured on at
@@ -468,7 +474,7 @@ def _fill(
         take_from(plate_colour, plate_seen, Filled.PLATE)
     if missing.any():
         unseen = missing.copy()
-        gain = None
+        gain = correction = None
         if config.never_seen == "exemplar":
             invented, _ = from_plate(plate.filled, np.ones(plate.seen.shape, bool))
             if config.gain:
@@ -477,7 +483,18 @@ def _fill(
                 gain = gain_of(filled, invented, ring & plate_seen, keep=None if last is None else last.gain)
                 invented = apply_gain(invented, gain)
             if config.blend:
-                invented = poisson_membrane(filled, invented, missing, band=_SEAM_BAND)
+                # Gradient-domain blend (Poisson): the invention plus the membrane of the smooth colour
+                # difference around the hole, where the last frame's, carried with the camera, holds
+                # within noise (the hole's border and its pixels change with the mask every frame).
+                difference = seam_difference(filled, invented, missing, _SEAM_SCALE)
+                carried = None
+                # A stream's moving camera knows the frame before only when the window reaches it.
+                if last is not None and (camera.static or config.window > 0):
+                    carried = last.carried(np.eye(3) if camera.static else camera.motion(index - 1, index), (rows, cols))
+                if carried is not None:
+                    difference = held(difference, carried[0], carried[1] & ~missing, _SEAM_HOLD)
+                correction = membrane(difference, missing, band=_SEAM_BAND)
+                invented = add_inside(invented, correction, missing)
         else:
             invented = cv2.inpaint(filled, missing.astype(np.uint8), config.inpaint_radius, cv2.INPAINT_TELEA)
         take_from(invented, missing.copy(), Filled.INPAINTED)
@@ -499,7 +516,7 @@ def _fill(
             filled[unseen] = np.where(taken[:, None], median, filled[unseen])
             crop_source[unseen] = np.where(taken, Filled.NEIGHBOUR, crop_source[unseen])
         if memory is not None:
-            memory.keep(index, gain)
+            memory.keep(index, gain, correction, (rows, cols))
     return CompletedFrame(_with_background(stack, filled, crop_source, (rows, cols)), source)
 
 
