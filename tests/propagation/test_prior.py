@@ -196,3 +196,87 @@ def test_the_fused_mask_comes_to_the_frame_size_as_the_arg_max_of_upsampled_scor
     found[0:4, 60:64] = 5
     moved = _upsampled(shown, found, scores, owners, region, size)
     assert (moved[0:8, 120:128] == 5).all() and (moved[sure & (got != 0)] == got[sure & (got != 0)]).all()
+
+
+class _PaintedFrameModel:
+    """A stand-in person model for :meth:`PriorPropagator._unoccluded`: records the frame it is shown and
+    returns ``mask`` (on the working grid) for every ROI."""
+
+    device = "cpu"
+
+    def __init__(self, mask: np.ndarray) -> None:
+        self.mask = mask
+        self.calls: list[tuple] = []
+
+    def segment(self, frames, rois, refine_passes=None, mask_size=None):
+        import torch
+
+        from vmat.person.model import PersonSegmentation
+
+        self.calls.append((frames.clone(), len(rois), refine_passes, mask_size))
+        masks = torch.from_numpy(self.mask).float()[None].repeat(len(rois), 1, 1)
+        return PersonSegmentation(masks, torch.zeros(len(rois), 39, 5), torch.zeros(len(rois)), rois)
+
+
+def _occlusion_case(mask: np.ndarray, size: float):
+    """Person 1 (untrusted) partly behind person 2 (trusted) on a 40x60 frame; returns the propagator's
+    answer and the fake model."""
+    import torch
+
+    from vmat.person.roi import rois_from_points
+
+    frame = np.full((40, 60, 3), 200, np.uint8)
+    frames = torch.from_numpy(frame).permute(2, 0, 1)[None]
+    occluder = np.zeros((40, 60), np.float32)
+    occluder[5:35, 30:45] = 1.0  # person 2, in front
+    flow_ids = np.zeros((40, 60), np.uint16)
+    flow_ids[10:30, 24:34] = 1  # what the flow still carries of person 1 (partly under person 2)
+    flow_ids[5:35, 34:45] = 2
+    model = _PaintedFrameModel(mask)
+    propagator = PriorPropagator(model=model)
+    rois = rois_from_points(torch.tensor([[28.0, 20.0], [38.0, 20.0]]), 40.0)
+    masks = np.stack([np.zeros_like(occluder), occluder])
+    found = propagator._unoccluded(frames, rois, masks, [False, True], flow_ids, [1, 2], {1: size, 2: 450.0})
+    return found, model
+
+
+def test_a_hidden_person_is_segmented_again_with_the_trusted_one_painted_out():
+    # The network sees person 1's whole body (rows 10-30, columns 10-40, some of it under person 2):
+    # it is taken, but never on person 2's pixels, and the network was shown person 2 painted grey.
+    body = np.zeros((40, 60), np.float32)
+    body[10:30, 10:40] = 0.9
+    found, model = _occlusion_case(body, size=400.0)
+    assert list(found) == [0]
+    np.testing.assert_array_equal(found[0][:, 30:40][5:35], 0.0)  # person 2's pixels
+    assert (found[0][10:30, 10:30] == np.float32(0.9)).all()  # person 1's own, beyond what the flow carried
+    shown, count, passes, size = model.calls[0]
+    assert count == 1 and passes == 0 and size == (40, 60)
+    assert (shown[0, :, 5:35, 30:45] == 128).all() and (shown[0, :, :, :30] == 200).all()
+
+
+def test_a_mask_off_the_carried_person_or_too_large_is_not_taken():
+    # A mask elsewhere in the ROI (not on what the flow carries of person 1) is someone or something else.
+    elsewhere = np.zeros((40, 60), np.float32)
+    elsewhere[0:8, 0:20] = 0.9
+    assert _occlusion_case(elsewhere, size=400.0)[0] == {}
+    # A mask far larger than person 1 was lately (1.5x the remembered size) is not theirs either.
+    body = np.zeros((40, 60), np.float32)
+    body[10:30, 10:40] = 0.9  # 400 px off person 2
+    assert _occlusion_case(body, size=260.0)[0] == {}
+    assert list(_occlusion_case(body, size=270.0)[0]) == [0]
+
+
+def test_nothing_is_segmented_again_without_a_trusted_person():
+    import torch
+
+    from vmat.person.roi import rois_from_points
+
+    model = _PaintedFrameModel(np.ones((40, 60), np.float32))
+    propagator = PriorPropagator(model=model)
+    frames = torch.zeros(1, 3, 40, 60, dtype=torch.uint8)
+    rois = rois_from_points(torch.tensor([[28.0, 20.0], [38.0, 20.0]]), 40.0)
+    flow_ids = np.zeros((40, 60), np.uint16)
+    flow_ids[10:30, 20:30] = 1
+    masks = np.zeros((2, 40, 60), np.float32)
+    assert propagator._unoccluded(frames, rois, masks, [False, False], flow_ids, [1, 2], {1: 200.0, 2: 200.0}) == {}
+    assert model.calls == []

@@ -65,6 +65,13 @@ class PriorPropagatorConfig:
     min_roi_cover: float = 0.6
     # Two people whose prior masks overlap more than this (IoU) are one person found twice (see _trusted).
     max_shared: float = 0.5
+    # A person the prior did not trust while someone else was trusted is segmented again with the trusted
+    # people painted grey (the network sees one person per crop: the one hidden behind, or whose ROI slid
+    # onto, the other). Its presence is no guide there (a person seen from behind, half hidden, scores near
+    # 0 with a good mask), so the mask is taken when, off the others, it covers at least this share of the
+    # id's flow-carried mask and is at most `max_growth` times the id's remembered size.
+    min_unoccluded_cover: float = 0.5
+    max_growth: float = 1.5
     redetect_every: int = 8
     pick_up_new: bool = False
     # A detected person is someone already tracked when existing ids cover this share of their mask.
@@ -130,7 +137,10 @@ class PriorPropagator:
         people = dict(state.people)
         counts = np.bincount(flow_ids.reshape(-1))
         tracked = [k for k in people if _count(counts, k) > 0 or people[k].landmarks is not None]
-        region, scores, labels = self._fuse(frames, flow_ids, counts, people, tracked)
+        # The remembered sizes (a slowly decaying maximum, flow working pixels) in working pixels.
+        ratio = flow_ids.size / flow_state.ids.size
+        sizes = {k: area * ratio for k, area in flow_state.areas.items()}
+        region, scores, labels = self._fuse(frames, flow_ids, counts, people, tracked, sizes)
         owner = np.arange(2**16, dtype=np.uint16)
         for k, track in people.items():
             if track.extra:
@@ -250,10 +260,12 @@ class PriorPropagator:
         counts: np.ndarray,
         people: dict[int, PersonTrack],
         tracked: list[int],
+        sizes: dict[int, float],
     ) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray]:
         """The region ``(rows, cols)`` outside which every label scores below the background (no flow label,
         no prior mask above 0.5), the per-label scores ``(L, h, w)`` on it and the labels ``(L,)`` (background
-        first, scored 0.5). ``counts``: the pixels of each id in ``flow_ids``."""
+        first, scored 0.5). ``counts``: the pixels of each id in ``flow_ids``; ``sizes``: each id's remembered
+        size in pixels of ``flow_ids``."""
         cfg = self.config
         present = [k for k in np.flatnonzero(counts).tolist() if k > 0]
         labels = [0] + sorted(set(present) | set(tracked) | {people[k].extra for k in tracked if people[k].extra})
@@ -277,18 +289,70 @@ class PriorPropagator:
         for label in labels[1:]:
             scores[index[label]] = crop_flow == label
         if result is not None:
+            trusted = self._trusted(masks[(slice(None),) + region] > 0.5, result.presence.cpu().numpy(), crop_flow, tracked)
+            hidden = self._unoccluded(frames, rois, masks, trusted, flow_ids, tracked, sizes)
             masks = masks[(slice(None),) + region]
-            trusted = self._trusted(masks > 0.5, result.presence.cpu().numpy(), crop_flow, tracked)
             for i, k in enumerate(tracked):
-                if not trusted[i]:
+                if trusted[i]:
+                    people[k] = replace(people[k], landmarks=result.landmarks[i].cpu())
+                    prior = masks[i]
+                else:
+                    # Landmarks from a crop the network did not trust are no ROI for the next frame.
                     people[k] = replace(people[k], landmarks=None)
-                    continue
-                people[k] = replace(people[k], landmarks=result.landmarks[i].cpu())
-                scores[index[k]] = cfg.prior_weight * masks[i] + (1 - cfg.prior_weight) * scores[index[k]]
+                    if i not in hidden:
+                        continue
+                    prior = hidden[i][region]
+                scores[index[k]] = cfg.prior_weight * prior + (1 - cfg.prior_weight) * scores[index[k]]
                 if people[k].extra:
                     # The non-person part may not take the person's pixels.
-                    scores[index[people[k].extra]] *= masks[i] < 0.5
+                    scores[index[people[k].extra]] *= prior < 0.5
         return region, scores, np.asarray(labels, np.uint16)
+
+    def _unoccluded(
+        self,
+        frames: torch.Tensor,
+        rois,
+        masks: np.ndarray,
+        trusted: list[bool],
+        flow_ids: np.ndarray,
+        tracked: list[int],
+        sizes: dict[int, float],
+    ) -> dict[int, np.ndarray]:
+        """Prior masks ``(h, w)`` (the working copy's grid) of the tracked people not ``trusted``, by their index
+        in ``tracked``, from a second run of the network on ``frames (1, 3, H, W)`` with every trusted person's
+        mask (``masks (N, h, w)`` > 0.5) painted grey, in the same ``rois``; 0 on those people's pixels. Only
+        the masks that pass :attr:`PriorPropagatorConfig.min_unoccluded_cover` and ``max_growth`` are given.
+        """
+        from vmat.person.roi import Rois
+
+        cfg = self.config
+        shown = [i for i, sure in enumerate(trusted) if sure]
+        hidden = [i for i, k in enumerate(tracked) if not trusted[i] and sizes.get(k, 0) > 0]
+        if not shown or not hidden:
+            return {}
+        others = (masks[shown] > 0.5).any(axis=0)
+        height, width = frames.shape[-2:]
+        painted = frames.clone()
+        cover = cv2.resize(np.asarray(others, np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+        painted[0][:, torch.from_numpy(cover).to(frames.device)] = 128
+        picked = torch.tensor(hidden, dtype=torch.long)
+        result = self.model.segment(
+            painted,
+            Rois(rois.center[picked], rois.size[picked], rois.rotation[picked], rois.frame[picked]),
+            refine_passes=0,
+            mask_size=flow_ids.shape,
+        )
+        found = {}
+        for j, i in enumerate(hidden):
+            k = tracked[i]
+            mask = np.where(others, 0.0, result.masks[j].cpu().numpy()).astype(np.float32)
+            own = mask > 0.5
+            carried = (flow_ids == k) & ~others
+            if np.count_nonzero(own) > cfg.max_growth * sizes[k]:
+                continue
+            if np.count_nonzero(own & carried) >= cfg.min_unoccluded_cover * max(int(np.count_nonzero(carried)), 1):
+                found[i] = mask
+        return found
 
     def _trusted(self, masks: np.ndarray, presence: np.ndarray, flow_ids: np.ndarray, tracked: list[int]) -> list[bool]:
         """Which tracked people's prior masks ``(N, H, W)`` to use this frame.
