@@ -15,6 +15,8 @@ import numpy as np
 import scipy.sparse as sparse
 import scipy.sparse.linalg as sparse_linalg
 
+from vmat.filters import normalised_convolution
+
 _STEPS = ((0, 1), (0, -1), (1, 0), (-1, 0))
 
 
@@ -202,11 +204,9 @@ def seam_difference(target: np.ndarray, source: np.ndarray, region: np.ndarray, 
         source: ``(H, W, 3)`` uint8.
         region: ``(H, W)`` bool.
     """
-    outside = (~region).astype(np.float32)
-    difference = (target.astype(np.float32) - source.astype(np.float32)) * outside[..., None]
-    total = cv2.GaussianBlur(difference, (0, 0), scale, borderType=cv2.BORDER_REPLICATE)
-    weight = cv2.GaussianBlur(outside, (0, 0), scale, borderType=cv2.BORDER_REPLICATE)
-    return total / np.maximum(weight, 1e-6)[..., None] * outside[..., None]
+    outside = ~region
+    (smooth,), _ = normalised_convolution(outside, scale, target.astype(np.float32) - source.astype(np.float32))
+    return smooth * outside[..., None]
 
 
 def held(measured: np.ndarray, carried: np.ndarray, known: np.ndarray, tolerance: float) -> np.ndarray:
