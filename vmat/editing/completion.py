@@ -344,22 +344,85 @@ def _build_moving_plate(views: Iterable[_View], camera: _Camera) -> tuple[_Plate
 
 def _ring_shift(colour: np.ndarray, seen: np.ndarray, target: np.ndarray, ring: np.ndarray) -> tuple[float, float] | None:
     """The translation ``(dx, dy)`` that best lines a warped donor's ``colour`` up with ``target`` ``(h, w)``
-    float32 grey on the ``ring`` where the donor is ``seen`` (ECC, free of gain and offset: ``target(x)``
-    is ``colour(x + (dx, dy))``). Chained frame-to-frame homographies put a donor a pixel or so off along a
-    pan, and a median of misaligned donors is blurred. ``None`` where too little of the ring is seen, ECC
-    does not converge, or the shift is above ``_ALIGN_SHIFT`` or too small to matter."""
+    float32 grey on the ``ring`` where the donor is ``seen`` (free of gain and offset: ``target(x)`` is
+    ``colour(x + (dx, dy))``). Chained frame-to-frame homographies put a donor a pixel or so off along a
+    pan, and a median of misaligned donors is blurred. ``None`` where too little of the ring is seen, the
+    estimate does not settle, or the shift is above ``_ALIGN_SHIFT`` or too small to matter.
+
+    Only ring pixels are compared, and only with donor pixels it sees: the best whole-pixel shift by
+    normalised cross-correlation, then Gauss-Newton on gain, offset and the shift over the ring pixels whose
+    bilinear samples and gradients lie on seen donor pixels. (OpenCV's masked ECC, used before, multiplies
+    the images by the blurred mask, so a thin ring's edges pulled it up to 0.25-0.7 px off.)"""
     both = ring & seen
     if both.sum() < _ALIGN_PIXELS:
         return None
-    grey = cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-3)
-    try:
-        _, warp = cv2.findTransformECC(
-            target, grey, np.eye(2, 3, dtype=np.float32), cv2.MOTION_TRANSLATION, criteria, both.astype(np.uint8), 3
-        )
-    except cv2.error:  # did not converge (too little texture on the ring)
+    reach = int(np.ceil(_ALIGN_SHIFT)) + 1  # one past the limit, so that a peak beyond it shows as one
+    margin = reach + 2  # the refinement samples a pixel past the peak, and its gradient one more
+    rows, cols = bounding_box(both, margin)
+    grey = cv2.cvtColor(colour[rows, cols], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    fixed, donor_seen = target[rows, cols], seen[rows, cols].astype(np.uint8)
+
+    def seen_around(radius: int) -> np.ndarray:
+        # A warped donor's unseen pixels hold its own people, or nothing.
+        return cv2.erode(donor_seen, np.ones((2 * radius + 1,) * 2, np.uint8)) > 0
+
+    # Every whole-pixel shift is scored on the same ring pixels: those the donor sees as far as the search
+    # reaches, and that the crop holds with its margin (padded only where the frame allows).
+    ys, xs = np.nonzero(both[rows, cols] & seen_around(reach))
+    inside = (ys >= margin) & (xs >= margin) & (ys < grey.shape[0] - margin) & (xs < grey.shape[1] - margin)
+    ys, xs = ys[inside], xs[inside]
+    if len(ys) < _ALIGN_PIXELS // 4:  # the donor sees too little beyond the ring pixels themselves
         return None
-    dx, dy = (float(v) for v in warp[:, 2])
+    width = grey.shape[1]
+    flat = grey.ravel()
+    at = ys * width + xs
+    centred = fixed[ys, xs] - fixed[ys, xs].mean()
+
+    def correlation(dy: int, dx: int) -> float:
+        sample = flat.take(at + dy * width + dx)  # centred has mean 0, so the sample's mean drops out above
+        spread = sample @ sample - sample.sum() ** 2 / len(sample)
+        return float(centred @ sample / (np.sqrt(centred @ centred * spread) + 1e-6))
+
+    shifts = [(dy, dx) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)]
+    peak_y, peak_x = shifts[int(np.argmax([correlation(dy, dx) for dy, dx in shifts]))]
+
+    def gradients(image: np.ndarray) -> list[np.ndarray]:
+        return [cv2.Sobel(image, cv2.CV_32F, *order, ksize=1, scale=0.5).ravel() for order in ((1, 0), (0, 1))]
+
+    # The refinement uses both images' gradients (efficient second-order minimisation: the donor's alone
+    # makes the steps overshoot and ring down by halves), so it keeps the pixels whose target neighbours
+    # are on the ring, not in the hole, and whose donor samples' neighbours are seen as long as it stays
+    # within a pixel of the peak.
+    on_ring = cv2.erode(both[rows, cols].astype(np.uint8), np.ones((3, 3), np.uint8)).ravel().take(at) > 0
+    at = at[on_ring & seen_around(2).ravel().take(at + peak_y * width + peak_x)]
+    values = fixed.ravel().take(at).astype(np.float64)
+    fixed_gradients = np.stack([image.take(at) for image in gradients(fixed)]).astype(np.float64)
+    images = np.stack([flat, *gradients(grey)])
+    dx, dy, gain = float(peak_x), float(peak_y), 1.0
+    for _ in range(10):
+        # One shift for every pixel: bilinear sampling is four gathers with the same weights.
+        x0, y0 = int(np.floor(dx)), int(np.floor(dy))
+        fx, fy = dx - x0, dy - y0
+        corner = at + y0 * width + x0
+        weights = np.array([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy])
+        sample = np.einsum("k,ckn->cn", weights, images[:, corner + np.array([0, 1, width, width + 1])[:, None]])
+        slope = (sample[1:] + fixed_gradients / gain) / 2
+        design = np.stack([slope[0], slope[1], sample[0], np.ones(len(at))], axis=1)
+        # target = gain * donor(x + shift + step) + offset, linearised in the step: the gradient columns'
+        # coefficients are gain * step.
+        try:
+            solution = np.linalg.solve(design.T @ design, design.T @ values)
+        except np.linalg.LinAlgError:  # a flat ring, or too little of it left
+            return None
+        gain = solution[2]
+        if gain <= 0:
+            return None
+        step_x, step_y = float(solution[0] / gain), float(solution[1] / gain)
+        dx, dy = dx + step_x, dy + step_y
+        if max(abs(dx - peak_x), abs(dy - peak_y)) > 1:
+            return None  # left the whole-pixel peak's neighbourhood: did not settle
+        if np.hypot(step_x, step_y) < 1 / 128:  # a quarter of the warp's precision
+            break
     # Below 1/32 px OpenCV's bilinear warp would not move the donor (its 5 fractional bits).
     return (dx, dy) if 1 / 32 <= np.hypot(dx, dy) <= _ALIGN_SHIFT else None
 
