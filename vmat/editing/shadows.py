@@ -25,7 +25,9 @@ only while it stays within that reach (a kerb crossing under the feet runs on); 
 
 Lifting multiplies the shadowed ground by the per-channel ratio of lit to shadowed ground, weighted by a
 soft shadow matte: the texture under the shadow is kept (nothing is painted over), the penumbra fades
-out smoothly.
+out smoothly. Dividing by the transmittance multiplies the sensor's noise too (a transmittance of 0.3 makes it
+three times stronger than on the lit ground): the lifted ground's fine detail is brought back to the lit
+ground's own level around it, band by band, so only the excess goes and the ground's texture stays.
 """
 
 from __future__ import annotations
@@ -419,7 +421,8 @@ def lift_shadow(background: np.ndarray, matte: np.ndarray, ground: np.ndarray) -
 
     The shadowed ground is the lit ground times a per-channel transmittance ``t`` (measured as the ratio of
     the shadow's inside to the ``ground`` pixels around it), and a pixel ``matte`` deep into the shadow was
-    multiplied by ``1 - matte (1 - t)``: dividing by that undoes it exactly, penumbra included.
+    multiplied by ``1 - matte (1 - t)``: dividing by that undoes it exactly, penumbra included, but for the
+    noise it multiplies too, which :func:`_match_grain` brings back to the lit ground's level.
     """
     core = matte >= min(0.95, float(np.quantile(matte[matte > 0], 0.75))) if matte.any() else matte > 0
     around = (cv2.dilate((matte > 0).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0) & (matte == 0) & ground
@@ -427,7 +430,57 @@ def lift_shadow(background: np.ndarray, matte: np.ndarray, ground: np.ndarray) -
         return background
     transmittance = np.median(background[core], axis=0) / np.maximum(np.median(background[around], axis=0), 1e-4)
     transmittance = np.clip(transmittance, 0.25, 1.0)
-    return np.clip(background / (1.0 - matte[..., None] * (1.0 - transmittance)), 0.0, 1.0)
+    gain = 1.0 / (1.0 - matte[..., None] * (1.0 - transmittance))
+    lifted = _match_grain(background * gain, gain.mean(axis=2), core, around & _clear_of(~ground | (matte > 0)))
+    return np.clip(lifted, 0.0, 1.0)
+
+
+# Luminance and two colour differences: the ground's texture is mostly in the first, while a sensor's (and a
+# codec's) colour noise is in all three, so each is matched on its own.
+_OPPONENT = np.array([[1 / 3, 1 / 3, 1 / 3], [1 / 2, 0.0, -1 / 2], [-1 / 4, 1 / 2, -1 / 4]], np.float32)
+_FROM_OPPONENT = np.linalg.inv(_OPPONENT).astype(np.float32)
+_GRAIN_SIGMAS = (1.0, 2.0)  # the bands matched: finer than 1 px, and 1-2 px (the codec's colour noise is 2 px wide)
+
+
+def _clear_of(mask: np.ndarray) -> np.ndarray:
+    """``(h, w)`` bool: the pixels whose band-pass responses (:data:`_GRAIN_SIGMAS`) do not read ``mask``."""
+    reach = 2 * int(np.ceil(2 * max(_GRAIN_SIGMAS))) + 1
+    return ~cv2.dilate(mask.astype(np.uint8), np.ones((reach, reach), np.uint8)).astype(bool)
+
+
+def _match_grain(lifted: np.ndarray, gain: np.ndarray, core: np.ndarray, lit: np.ndarray) -> np.ndarray:
+    """``lifted`` ``(h, w, 3)`` (a shadow divided by its transmittance, ``gain`` ``(h, w)`` times brighter)
+    with its fine detail brought back to the ``lit`` ground's level, in the shadow's ``core`` and, by the
+    gain, through its penumbra.
+
+    Dividing by the transmittance multiplies the sensor's noise as much as the ground's texture, so deep in
+    a shadow the lifted ground is speckled. Each band of detail ``x`` is modelled as texture (variance T, as
+    on the lit ground) plus noise (variance N on the lit ground, N g^2 where lifted by g): the lit ground has
+    T + N, the lifted core T + N g_core^2, which gives both, and a pixel lifted by g has its band scaled to
+    the lit ground's power, sqrt((T + N) / (T + N g^2)). A Wiener filter would take the lit ground's own
+    noise away too, leaving the lifted patch smoother than the ground around it; this takes only the excess,
+    and only shrinks (a band as quiet as the lit ground's, or quieter, is left alone).
+    """
+    # Only the bands that read the core alone: its edge (penumbra lifted by one transmittance) is no noise.
+    core = core & _clear_of(~core)
+    if core.sum() < 8 or lit.sum() < 8:
+        return lifted
+    core_gain = float(np.median(gain[core]))
+    if core_gain < 1.05:
+        return lifted
+    # (T + N g^2) - (T + N) = N (g^2 - 1): the excess grows with g^2 - 1, from 0 on the lit ground.
+    growth = np.clip((np.square(gain) - 1.0) / (core_gain**2 - 1.0), 0.0, None)[..., None]
+    opponent = lifted @ _OPPONENT.T
+    correction = np.zeros_like(opponent)
+    coarser: np.ndarray = opponent
+    for sigma in _GRAIN_SIGMAS:
+        finer, coarser = coarser, cv2.GaussianBlur(opponent, (0, 0), sigma)
+        band = finer - coarser
+        lit_power = np.mean(np.square(band[lit]), axis=0)
+        excess = np.maximum(np.mean(np.square(band[core]), axis=0) - lit_power, 0.0)
+        keep = np.sqrt(lit_power / np.maximum(lit_power + excess * growth, 1e-12))
+        correction += (1.0 - keep) * band
+    return lifted - correction @ _FROM_OPPONENT.T
 
 
 def lift_shadows(
