@@ -78,6 +78,9 @@ _RING_AGREE = 12  # 8-bit levels the middle half of the frames offering a ring p
 # least _ALIGN_PIXELS ring pixels both frames see.
 _ALIGN_SHIFT = 2.0
 _ALIGN_PIXELS = 256
+# A static camera's frames are trusted about ground its layers hide only this close (pixels) to ground some
+# frame sees: a mask drawn past a person's outline, not the inside of a person.
+_AGREE_REACH = 8
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,15 @@ class CompletionConfig:
     only ever within ``margin`` of a person (a person who hardly moves keeps that ring hidden in every
     frame), take the median of those frames' colours, laid over the invention, instead of an invented
     colour (a matte's soft edge, below it, may hold some of the person). ``None``: invent them."""
+    agree_frames: int | None = 3
+    """A static camera only. Ground that the layers hide in every frame may still show in the frames
+    themselves (a mask drawn wider than the person). Within ``_AGREE_REACH`` px of ground some frame sees,
+    a pixel takes the colour the clip's frames show there when the people are farthest from it (the frame
+    where it lies least deep in the hidden region, and every frame agreeing with that one) instead of an
+    invented colour, when at least this many frames agree, at least as many show something else (something
+    moved over it: a still person's pixel shows the same in every frame and is never taken), those others
+    have it deeper in the hidden region on average, and the colour lies within the colours of the seen
+    ground around it. ``None``: invent it."""
     margin: int = 2
     """Pixels around people not trusted as seen: a matte's edge often holds a little of the person."""
     static_tolerance: float = 1.0
@@ -139,10 +151,19 @@ class CompletionConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"completion {name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}.")
+        if self.agree_frames is not None and self.agree_frames < 1:
+            raise ConfigError(f"completion agree_frames must be 1 or more (or None), got {self.agree_frames}.")
 
 
 PREVIOUS_DEFAULT = CompletionConfig(
-    donors="nearest", never_seen="diffusion", gain=False, blend=False, partly_seen_above=None, tracking="pairs", align=False
+    donors="nearest",
+    never_seen="diffusion",
+    gain=False,
+    blend=False,
+    partly_seen_above=None,
+    agree_frames=None,
+    tracking="pairs",
+    align=False,
 )
 """The completion vmat used before exemplar inpainting, gain correction and blending (for comparisons)."""
 
@@ -310,9 +331,7 @@ def _track_camera(views: Iterable[_View], config: CompletionConfig) -> tuple[_Ca
     return _Camera(False, [shift @ h for h in to_first], canvas), static_plate, away
 
 
-def _warp(
-    image: np.ndarray, seen: np.ndarray, homography: np.ndarray, size: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray]:
+def _warp(image: np.ndarray, seen: np.ndarray, homography: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Warp a background image and its seen mask; a warped pixel counts as seen only when every source
     pixel it interpolates was seen."""
     colour = cv2.warpPerspective(image, homography, size, flags=cv2.INTER_LINEAR)
@@ -448,9 +467,10 @@ def _fill(
     lifted: np.ndarray,
     config: CompletionConfig,
     memory: FillMemory | None = None,
+    agreed: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> CompletedFrame:
     """Frame ``index`` completed; ``memory`` carries the never-seen fill's decisions from the frame before
-    (frames must then be filled in order)."""
+    (frames must then be filled in order); ``agreed``: a static camera's :meth:`_Agreement.result`."""
     view = window[index]
     last = None if memory is None else memory.take(index)
     source = np.where(lifted, Filled.SHADOW, Filled.SEEN).astype(np.uint8)
@@ -578,9 +598,98 @@ def _fill(
             )
             filled[unseen] = np.where(taken[:, None], median, filled[unseen])
             crop_source[unseen] = np.where(taken, Filled.NEIGHBOUR, crop_source[unseen])
+        if agreed is not None:
+            shown = unseen & (crop_source == Filled.INPAINTED) & agreed[1][rows, cols]
+            filled[shown] = agreed[0][rows, cols][shown]
+            crop_source[shown] = Filled.NEIGHBOUR
         if memory is not None:
             memory.keep(index, gain, correction, (rows, cols))
     return CompletedFrame(_with_background(stack, filled, crop_source, (rows, cols)), source)
+
+
+class _Agreement:
+    """What a static camera's frames show where the layers hide the ground (:attr:`CompletionConfig.agree_frames`),
+    summed over the clip in two passes: :meth:`first` keeps each pixel's colour in the frame where it lies
+    least deep in the hidden region; :meth:`second` counts the frames that agree with that colour, their
+    colour, and the depths of the agreeing frames and of the others. Memory: a few frame-sized arrays,
+    whatever the clip length."""
+
+    def __init__(self, height: int, width: int) -> None:
+        self.nearest = np.full((height, width), np.inf, np.float32)
+        self.seed = np.zeros((height, width, 3), np.uint8)
+        self.frames = 0
+        # Set by start_second, over the candidates' box only (None: no candidates).
+        self.candidates = np.zeros((height, width), bool)
+        self.box: tuple[slice, slice] | None = None
+        self.count = np.zeros((0, 0), np.int32)
+        self.total = np.zeros((0, 0, 3), np.float32)
+        self.depth_in = np.zeros((0, 0), np.float32)
+        self.depth_out = np.zeros((0, 0), np.float32)
+
+    @staticmethod
+    def _seen(stack: LayerStack, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The frame as the layers compose it ``(H, W, 3)`` uint8 and each pixel's distance ``(H, W)`` from
+        the ground ``seen`` in it."""
+        return tensor_to_image(stack.render()), cv2.distanceTransform((~seen).astype(np.uint8), cv2.DIST_L2, 5)
+
+    def first(self, stack: LayerStack, seen: np.ndarray) -> None:
+        shown, depth = self._seen(stack, seen)
+        nearer = depth < self.nearest
+        self.nearest[nearer] = depth[nearer]
+        self.seed[nearer] = shown[nearer]
+
+    def start_second(self, plate: _Plate) -> None:
+        """Only pixels no frame saw, near ground some frame saw, are counted in the second pass."""
+        reach = cv2.distanceTransform((~plate.seen).astype(np.uint8), cv2.DIST_L2, 5) <= _AGREE_REACH
+        self.candidates = plate.never_seen & reach
+        if not self.candidates.any():
+            return
+        self.box = bounding_box(self.candidates)
+        shape = self.seed[self.box].shape
+        self.count = np.zeros(shape[:2], np.int32)
+        self.total = np.zeros(shape, np.float32)
+        self.depth_in = np.zeros(shape[:2], np.float32)
+        self.depth_out = np.zeros(shape[:2], np.float32)
+
+    def second(self, stack: LayerStack, config: CompletionConfig) -> None:
+        self.frames += 1
+        if self.box is None:
+            return
+        shown, depth = (image[self.box] for image in self._seen(stack, _view(stack, config).seen))
+        agree = np.abs(shown.astype(np.int16) - self.seed[self.box]).max(axis=2) <= _RING_AGREE
+        self.count += agree
+        cv2.accumulate(shown, self.total, agree.astype(np.uint8))
+        self.depth_in += np.where(agree, depth, 0)
+        self.depth_out += np.where(agree, 0, depth)
+
+    def result(self, plate: _Plate, least: int) -> tuple[np.ndarray, np.ndarray]:
+        """The agreed colour ``(H, W, 3)`` uint8 and ``(H, W)`` bool where it is trusted."""
+        colour = np.zeros(self.seed.shape, np.uint8)
+        trusted = np.zeros(self.nearest.shape, bool)
+        if self.box is None:
+            return colour, trusted
+        count = self.count
+        others = self.frames - count
+        mean = self.total / np.maximum(count, 1)[..., None]
+        deeper = self.depth_out * np.maximum(count, 1) > self.depth_in * np.maximum(others, 1)
+        # The colour must occur in the seen ground around the pixel (every channel within _RING_AGREE).
+        ys, xs = np.nonzero(self.candidates)
+        wanted = mean[ys - self.box[0].start, xs - self.box[1].start]
+        height, width = plate.seen.shape
+        radius = _AGREE_REACH + 2
+        found = np.zeros(ys.size, bool)
+        for dy in range(-radius, radius + 1):
+            for dx in range(-radius, radius + 1):
+                if dy * dy + dx * dx > radius * radius:
+                    continue
+                y, x = np.clip(ys + dy, 0, height - 1), np.clip(xs + dx, 0, width - 1)
+                near = plate.seen[y, x] & (np.abs(plate.colour[y, x] - wanted).max(axis=1) <= _RING_AGREE)
+                found |= near & (y == ys + dy) & (x == xs + dx)
+        inside = np.zeros(count.shape, bool)
+        inside[ys - self.box[0].start, xs - self.box[1].start] = found
+        colour[self.box] = np.round(mean).astype(np.uint8)
+        trusted[self.box] = self.candidates[self.box] & (count >= least) & (others >= least) & deeper & inside
+        return colour, trusted
 
 
 def _median_of(
@@ -658,10 +767,17 @@ class _Prepared:
         self.shadowed = () if keep_shadows else removing
         self.camera: _Camera | None = None
         self.away: _Plate | None = None
+        self.agreement: _Agreement | None = None
 
-    def first_views(self) -> Iterator[_View]:
+    def first_views(self, agree: bool = False) -> Iterator[_View]:
+        """The views of the first passes; with ``agree``, the clip's :class:`_Agreement` is started on the way
+        (its first pass, for a camera that may be static)."""
+        agree = agree and self.config.agree_frames is not None and self.config.camera != "moving"
         for stack in self.stacks:
             view = _view(stack, self.config)
+            if agree:
+                self.agreement = self.agreement or _Agreement(stack.height, stack.width)
+                self.agreement.first(stack, view.seen)
             if self.shadowed:
                 view.away = view.seen & ~near_people(stack, self.shadowed, self.config.shadows)
             yield view
@@ -698,7 +814,7 @@ def complete_background(
     if config.window < 0:
         raise LayerError(f"The completion window must be 0 or more frames, got {config.window}.")
     prepared = _Prepared(stacks, tuple(removing), keep_shadows, config)
-    camera, static_plate, static_away = _track_camera(prepared.first_views(), config)
+    camera, static_plate, static_away = _track_camera(prepared.first_views(agree=True), config)
     if camera.static:
         plate, away = static_plate.plate(), None if static_away is None else static_away.plate()
     else:
@@ -706,6 +822,13 @@ def complete_background(
     prepared.camera, prepared.away = camera, away
     if config.never_seen == "exemplar":
         plate.fill(config)
+    agreed = None
+    if prepared.agreement is not None and camera.static:
+        agreement = prepared.agreement
+        agreement.start_second(plate)
+        for stack in stacks:
+            agreement.second(stack, config)
+        agreed = agreement.result(plate, config.agree_frames or 0)
     ahead = enumerate(_view(stack, config) for stack, _ in prepared.lifted())
     window: dict[int, _View] = {}
     order: deque[int] = deque()
@@ -717,7 +840,7 @@ def complete_background(
             order.append(k)
         while order[0] < index - config.window:
             del window[order.popleft()]
-        yield _fill(index, stack, window, camera, plate, shadow, config, memory)
+        yield _fill(index, stack, window, camera, plate, shadow, config, memory, agreed)
 
 
 def complete_layers_file(
