@@ -239,3 +239,21 @@ def test_a_deep_shadow_is_lifted_with_the_lit_grounds_grain_not_its_noise_amplif
     # A blur would take it well below.
     assert all(abs(g - 1.0) < 0.15 for g in grain), grain
     assert np.mean(correlation) > 0.0, correlation
+
+
+def test_the_grain_match_leaves_the_ground_outside_the_shadow_alone_even_where_it_is_flat():
+    """Where the lit ground is flat in a band (one flat colour: no power at all), the lifted core's noise is
+    all excess and goes, but a pixel outside the matte (not lifted) keeps its fine detail: the noise the
+    shadow's own edge carries out to it is the frame's, not the lift's."""
+    shape = np.zeros((HEIGHT, WIDTH), np.float32)
+    cv2.rectangle(shape, (40, 30), (110, 80), 1.0, -1)
+    matte = cv2.GaussianBlur(shape, (0, 0), 1.0)
+    lit = np.empty((HEIGHT, WIDTH, 3), np.float32)
+    lit[:] = (0.6, 0.5, 0.4)
+    observed = lit * (1 - matte[..., None] * 0.6)
+    inside = matte > 0
+    observed[inside] += np.random.default_rng(0).normal(0.0, 0.01, (int(inside.sum()), 3)).astype(np.float32)
+    result = lift_shadow(observed, matte, np.ones((HEIGHT, WIDTH), bool))
+    assert np.array_equal(result[~inside], observed[~inside])
+    core = cv2.erode(shape.astype(np.uint8), np.ones((11, 11), np.uint8)).astype(bool)
+    assert np.abs(result - lit)[core].mean() < 0.5 * np.abs(observed / 0.4 - lit)[core].mean()  # the excess went

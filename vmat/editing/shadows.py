@@ -478,7 +478,9 @@ def _match_grain(lifted: np.ndarray, gain: np.ndarray, core: np.ndarray, lit: np
         band = finer - coarser
         lit_power = np.mean(np.square(band[lit]), axis=0)
         excess = np.maximum(np.mean(np.square(band[core]), axis=0) - lit_power, 0.0)
-        keep = np.sqrt(lit_power / np.maximum(lit_power + excess * growth, 1e-12))
+        # The floor keeps a pixel the lift left alone (growth 0) as it is where the lit ground is flat in a
+        # band (lit power 0: a flat colour, a grey ground's colour differences); it is far below any noise.
+        keep = np.sqrt((lit_power + 1e-12) / (lit_power + excess * growth + 1e-12))
         correction += (1.0 - keep) * band
     return lifted - correction @ _FROM_OPPONENT.T
 
