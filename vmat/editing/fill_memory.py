@@ -48,6 +48,9 @@ class FillMemory:
         correction: np.ndarray | None = None,
         box: tuple[slice, slice] | None = None,
     ) -> None:
+        """Remember frame ``index``'s decisions: ``gain`` ``(3,)`` and the seam ``correction`` ``(h, w, 3)``
+        float32 over the frame's ``box`` (rows, columns of the same size; without it the correction is never
+        :meth:`carried`)."""
         self.index, self.gain, self.correction, self.box = index, gain, correction, box
 
     def carried(self, motion: np.ndarray, box: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray] | None:
