@@ -31,6 +31,7 @@ State is the flow propagator's state plus one small record per id: it does not g
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -42,6 +43,9 @@ from vmat.geometry import bounding_box, enlarge, morph, processing_size, shrink_
 from vmat.propagation.appearance import bhattacharyya_distance, colour_codes, colour_histogram
 from vmat.propagation.propagator import FlowPropagator, FlowPropagatorConfig, PropagationState, best_labels
 from vmat.propagation.registry import register_propagator
+
+if TYPE_CHECKING:
+    from vmat.person.roi import Rois
 
 
 @dataclass
@@ -311,7 +315,7 @@ class PriorPropagator:
     def _unoccluded(
         self,
         frames: torch.Tensor,
-        rois,
+        rois: Rois,
         masks: np.ndarray,
         trusted: list[bool],
         flow_ids: np.ndarray,
