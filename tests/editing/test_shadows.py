@@ -257,3 +257,19 @@ def test_the_grain_match_leaves_the_ground_outside_the_shadow_alone_even_where_i
     assert np.array_equal(result[~inside], observed[~inside])
     core = cv2.erode(shape.astype(np.uint8), np.ones((11, 11), np.uint8)).astype(bool)
     assert np.abs(result - lit)[core].mean() < 0.5 * np.abs(observed / 0.4 - lit)[core].mean()  # the excess went
+
+
+def test_a_shadow_core_too_small_to_measure_its_noise_keeps_the_plain_lift(monkeypatch):
+    """Under _GRAIN_PIXELS core pixels (here an 18 px square: 36 px once its edge's reach is left out) a
+    band's power is too uncertain to shrink it by: the lift is the plain division."""
+    from vmat.editing import shadows
+
+    shape = np.zeros((HEIGHT, WIDTH), np.float32)
+    cv2.rectangle(shape, (60, 50), (77, 67), 1.0, -1)
+    matte = cv2.GaussianBlur(shape, (0, 0), 1.0)
+    ground = lawn(5)
+    observed = ground * (1 - matte[..., None] * 0.6)
+    observed += np.random.default_rng(5).normal(0.0, 0.02, ground.shape).astype(np.float32)
+    result = lift_shadow(observed, matte, np.ones((HEIGHT, WIDTH), bool))
+    monkeypatch.setattr(shadows, "_match_grain", lambda lifted, *_: lifted)
+    assert np.array_equal(result, lift_shadow(observed, matte, np.ones((HEIGHT, WIDTH), bool)))
