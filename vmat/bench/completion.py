@@ -375,9 +375,12 @@ def real_paste(
     width: int,
     methods: dict[str, Method] = METHODS,
 ) -> None:
-    """Score ``methods`` on one paste (:func:`pasted_clip`) as ``group``. Every method classifies pixels the
-    same way up to invention, so one method's codes split all of them into seen and never seen: those of the
-    method named "current" (run first), else of the first."""
+    """Score ``methods`` on one paste (:func:`pasted_clip`) as ``group``. One method's codes split every
+    method's pixels into seen and never seen, so all are scored on the same pixels: those of the method named
+    "current" (run first), else of the first. The methods classify pixels alike up to invention, except that
+    a static camera's frames that agree (:attr:`CompletionConfig.agree_frames`) take some pixels another
+    method invents: with it on, "current"'s never-seen split leaves those out (from ``25ea00b`` on, a static
+    paste's never-seen cells are fewer pixels than in earlier tables)."""
     clean, pasted, masks = pasted_clip(davis, paste, frames, width)
     decomposer = MaskMattingDecomposer()
     stacks = [decomposer.decompose(image, mask.astype(np.uint8), instance_ids=[1]) for image, mask in zip(pasted, masks)]
