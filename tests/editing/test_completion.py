@@ -320,3 +320,9 @@ def test_a_tripod_shot_is_completed_as_a_static_camera(shared_dir):
 def test_an_unknown_choice_is_refused_in_one_line(field):
     with pytest.raises(ConfigError, match=field):
         CompletionConfig(**{field: "neither"})
+
+
+@pytest.mark.parametrize("frames", [0, -2])
+def test_agree_frames_below_one_is_refused_in_one_line(frames):
+    with pytest.raises(ConfigError, match="agree_frames must be 1 or more"):
+        CompletionConfig(agree_frames=frames)
