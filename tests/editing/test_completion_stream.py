@@ -3,9 +3,12 @@ import pytest
 import torch
 
 from tests.editing.test_completion import frame, static_clip, texture, truth
+from tests.editing.test_completion_agree import SWAY
+from tests.editing.test_completion_agree import _clip as sway_clip
 from vmat.editing.completion import PREVIOUS_DEFAULT, CompletionConfig, Filled, complete_background
 from vmat.editing.completion_stream import CompletionStream, complete_stream
 from vmat.layers import LayerError, LayerStack
+from vmat.layers.store import decode_stack, encode_stack
 
 
 def streamed(stacks, config=CompletionConfig(), cameras=None, **options):
@@ -37,6 +40,19 @@ def test_a_lookahead_covering_the_clip_gives_the_whole_clip_result_exactly(confi
         whole = list(complete_background(stacks, config, removing=removing))
         assert same(streamed(stacks, config, removing=removing, lookahead=len(stacks)), whole)
         assert same(list(complete_stream(iter(stacks), config, removing=removing, lookahead=len(stacks))), whole)
+
+
+def test_a_lookahead_covering_the_clip_takes_the_ground_the_frames_agree_on_as_the_whole_clip():
+    """A static camera's frames that show ground every frame's layers hide (CompletionConfig.agree_frames):
+    with every frame in the look-ahead the stream's evidence is the whole clip's, and so is its output."""
+    stacks, _, _ = sway_clip(SWAY * 2, widen=6)
+    # In 8-bit steps, as the stream holds its pending frames (the whole clip form reads them as given).
+    stacks = [decode_stack(encode_stack(stack), stack.width, stack.height) for stack in stacks]
+    whole = list(complete_background(stacks, CompletionConfig(), removing=[1]))
+    invented = list(complete_background(stacks, CompletionConfig(agree_frames=None), removing=[1]))
+    taken = sum(int((a.source == Filled.NEIGHBOUR).sum() - (b.source == Filled.NEIGHBOUR).sum()) for a, b in zip(whole, invented))
+    assert taken > 1000
+    assert same(streamed(stacks, removing=[1], lookahead=len(stacks)), whole)
 
 
 def test_the_lookahead_defaults_to_the_configs_and_pending_frames_are_held_compactly():

@@ -608,88 +608,148 @@ def _fill(
 
 
 class _Agreement:
-    """What a static camera's frames show where the layers hide the ground (:attr:`CompletionConfig.agree_frames`),
-    summed over the clip in two passes: :meth:`first` keeps each pixel's colour in the frame where it lies
-    least deep in the hidden region; :meth:`second` counts the frames that agree with that colour, their
-    colour, and the depths of the agreeing frames and of the others. Memory: a few frame-sized arrays,
-    whatever the clip length."""
+    """What a static camera's frames show where the layers hide the ground (:attr:`CompletionConfig.agree_frames`).
+
+    Per pixel: the colour of the frame where it lies least deep in the hidden region so far (the seed,
+    :meth:`seed_with`), and over the frames counted against that seed (:meth:`tally`), how many agree
+    with it, their colour, and the depths of the agreeing frames and of the others. Only pixels every
+    frame so far hides can ever be taken, so everything is kept over their box, which only shrinks.
+    The whole clip counts in a second pass against the final seeds; the one-pass stream counts as frames
+    arrive (:class:`~vmat.editing.completion_stream.CompletionStream`). Memory: a few arrays the size of
+    that box, whatever the clip length."""
 
     def __init__(self, height: int, width: int) -> None:
+        self.box = (slice(0, height), slice(0, width))
+        self.hidden = np.ones((height, width), bool)  # over box: hidden by every frame so far
         self.nearest = np.full((height, width), np.inf, np.float32)
         self.seed = np.zeros((height, width, 3), np.uint8)
-        self.frames = 0
-        # Set by start_second, over the candidates' box only (None: no candidates).
-        self.candidates = np.zeros((height, width), bool)
-        self.box: tuple[slice, slice] | None = None
-        self.count = np.zeros((0, 0), np.int32)
-        self.total = np.zeros((0, 0, 3), np.float32)
-        self.depth_in = np.zeros((0, 0), np.float32)
-        self.depth_out = np.zeros((0, 0), np.float32)
+        self.restart()
 
-    @staticmethod
-    def _seen(stack: LayerStack, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The frame as the layers compose it ``(H, W, 3)`` uint8 and each pixel's distance ``(H, W)`` from
-        the ground ``seen`` in it."""
-        return tensor_to_image(stack.render()), cv2.distanceTransform((~seen).astype(np.uint8), cv2.DIST_L2, 5)
+    def restart(self, where: np.ndarray | bool = True) -> None:
+        """Forget what was counted (at ``where``, over the box)."""
+        shape = self.hidden.shape
+        if where is True:
+            self.count = np.zeros(shape, np.int32)
+            self.counted = np.zeros(shape, np.int32)
+            self.total = np.zeros((*shape, 3), np.float32)
+            self.depth_in = np.zeros(shape, np.float32)
+            self.depth_out = np.zeros(shape, np.float32)
+            return
+        for sums in (self.count, self.counted, self.total, self.depth_in, self.depth_out):
+            sums[where] = 0
 
-    def first(self, stack: LayerStack, seen: np.ndarray) -> None:
-        shown, depth = self._seen(stack, seen)
+    def shown(self, stack: LayerStack, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Over the box, the frame as the layers compose it ``(h, w, 3)`` uint8 and each pixel's distance
+        ``(h, w)`` from the ground ``seen`` ``(H, W)`` in it."""
+        rows, cols = self.box
+        crop = stack.replace(colour=stack.colour[:, :, rows, cols], alpha=stack.alpha[:, rows, cols])
+        depth = cv2.distanceTransform((~seen).astype(np.uint8), cv2.DIST_L2, 5)[self.box]
+        return tensor_to_image(crop.render()), depth
+
+    def narrow(self, hidden: np.ndarray) -> None:
+        """Keep only pixels also ``hidden`` ``(H, W)``; the box shrinks to theirs (stored crops shrink with it)."""
+        self.hidden &= hidden[self.box]
+        inner = bounding_box(self.hidden) if self.hidden.any() else (slice(0, 0), slice(0, 0))
+        if inner == (slice(0, self.hidden.shape[0]), slice(0, self.hidden.shape[1])):
+            return
+        rows, cols = self.box
+        self.box = (
+            slice(rows.start + inner[0].start, rows.start + inner[0].stop),
+            slice(cols.start + inner[1].start, cols.start + inner[1].stop),
+        )
+        for name in ("hidden", "nearest", "seed", "count", "counted", "total", "depth_in", "depth_out"):
+            setattr(self, name, getattr(self, name)[inner])
+
+    def seed_with(self, shown: np.ndarray, depth: np.ndarray) -> np.ndarray:
+        """Take a frame's ``shown`` colour and ``depth`` (over the box) as the seed where it lies least deep
+        so far (the first such frame on a tie); ``(h, w)`` bool where the seed changed."""
         nearer = depth < self.nearest
         self.nearest[nearer] = depth[nearer]
         self.seed[nearer] = shown[nearer]
+        return nearer
 
-    def start_second(self, plate: _Plate) -> None:
-        """Only pixels no frame saw, near ground some frame saw, are counted in the second pass."""
-        reach = cv2.distanceTransform((~plate.seen).astype(np.uint8), cv2.DIST_L2, 5) <= _AGREE_REACH
-        self.candidates = plate.never_seen & reach
-        if not self.candidates.any():
-            return
-        self.box = bounding_box(self.candidates)
-        shape = self.seed[self.box].shape
-        self.count = np.zeros(shape[:2], np.int32)
-        self.total = np.zeros(shape, np.float32)
-        self.depth_in = np.zeros(shape[:2], np.float32)
-        self.depth_out = np.zeros(shape[:2], np.float32)
+    def first(self, stack: LayerStack, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Narrow to a frame's hidden pixels (``seen``: its ground) and seed with it; its shown colour and
+        depth over the box, and where the seed changed (see :meth:`seed_with`); ``None``: no pixel is left."""
+        self.narrow(~seen)
+        if not self.hidden.any():
+            return None
+        shown, depth = self.shown(stack, seen)
+        return shown, depth, self.seed_with(shown, depth)
 
-    def second(self, stack: LayerStack, config: CompletionConfig) -> None:
-        self.frames += 1
-        if self.box is None:
-            return
-        shown, depth = (image[self.box] for image in self._seen(stack, _view(stack, config).seen))
-        agree = np.abs(shown.astype(np.int16) - self.seed[self.box]).max(axis=2) <= _RING_AGREE
+    def second(self, stack: LayerStack, seen: np.ndarray) -> None:
+        """Count a frame against the final seeds (the whole clip's second pass)."""
+        if self.hidden.any():
+            self.tally(*self.shown(stack, seen))
+
+    def tally(self, shown: np.ndarray, depth: np.ndarray, where: np.ndarray | None = None) -> None:
+        """Count a frame's ``shown`` colour and ``depth`` (over the box) against the seed (only ``where``)."""
+        agree = np.abs(shown.astype(np.int16) - self.seed).max(axis=2) <= _RING_AGREE
+        other = ~agree
+        if where is None:
+            self.counted += 1
+        else:
+            self.counted += where
+            agree &= where
+            other &= where
         self.count += agree
         cv2.accumulate(shown, self.total, agree.astype(np.uint8))
         self.depth_in += np.where(agree, depth, 0)
-        self.depth_out += np.where(agree, 0, depth)
+        self.depth_out += np.where(other, depth, 0)
 
-    def result(self, plate: _Plate, least: int) -> tuple[np.ndarray, np.ndarray]:
-        """The agreed colour ``(H, W, 3)`` uint8 and ``(H, W)`` bool where it is trusted."""
-        colour = np.zeros(self.seed.shape, np.uint8)
-        trusted = np.zeros(self.nearest.shape, bool)
-        if self.box is None:
+    def result(self, seen: np.ndarray, ground: np.ndarray, least: int) -> tuple[np.ndarray, np.ndarray]:
+        """The agreed colour ``(H, W, 3)`` uint8 and ``(H, W)`` bool where it is trusted, given where the
+        plate is ``seen`` and its colour ``ground`` (read within ``_AGREE_REACH + 2`` px of the box)."""
+        colour = np.zeros((*seen.shape, 3), np.uint8)
+        trusted = np.zeros(seen.shape, bool)
+        if not self.hidden.any():
             return colour, trusted
+        # Only pixels no frame saw, near ground some frame saw.
+        reach = cv2.distanceTransform((~seen).astype(np.uint8), cv2.DIST_L2, 5)[self.box] <= _AGREE_REACH
         count = self.count
-        others = self.frames - count
+        others = self.counted - count
         mean = self.total / np.maximum(count, 1)[..., None]
         deeper = self.depth_out * np.maximum(count, 1) > self.depth_in * np.maximum(others, 1)
+        wanted = ~seen[self.box] & reach & (count >= least) & (others >= least) & deeper
         # The colour must occur in the seen ground around the pixel (every channel within _RING_AGREE).
-        ys, xs = np.nonzero(self.candidates)
-        wanted = mean[ys - self.box[0].start, xs - self.box[1].start]
-        height, width = plate.seen.shape
-        radius = _AGREE_REACH + 2
-        found = np.zeros(ys.size, bool)
-        for dy in range(-radius, radius + 1):
-            for dx in range(-radius, radius + 1):
-                if dy * dy + dx * dx > radius * radius:
-                    continue
-                y, x = np.clip(ys + dy, 0, height - 1), np.clip(xs + dx, 0, width - 1)
-                near = plate.seen[y, x] & (np.abs(plate.colour[y, x] - wanted).max(axis=1) <= _RING_AGREE)
-                found |= near & (y == ys + dy) & (x == xs + dx)
-        inside = np.zeros(count.shape, bool)
-        inside[ys - self.box[0].start, xs - self.box[1].start] = found
+        ys, xs = np.nonzero(wanted)
+        found = _occurs_near(seen, ground, ys + self.box[0].start, xs + self.box[1].start, mean[ys, xs])
         colour[self.box] = np.round(mean).astype(np.uint8)
-        trusted[self.box] = self.candidates[self.box] & (count >= least) & (others >= least) & deeper & inside
+        trusted[ys[found] + self.box[0].start, xs[found] + self.box[1].start] = True
         return colour, trusted
+
+
+def _occurs_near(seen: np.ndarray, ground: np.ndarray, ys: np.ndarray, xs: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """``(n,)`` whether each pixel ``(ys, xs)``'s ``colour`` ``(n, 3)`` occurs (every channel within
+    ``_RING_AGREE``) among the ``seen`` ``(H, W)`` pixels of ``ground`` ``(H, W, 3)`` within ``_AGREE_REACH + 2`` px."""
+    found = np.zeros(ys.size, bool)
+    if not ys.size:
+        return found
+    radius = _AGREE_REACH + 2
+    # Over the pixels' box, padded with unseen ground so that no offset needs a bounds check.
+    top, left = ys.min() - radius, xs.min() - radius
+    height, width = ys.max() + radius + 1 - top, xs.max() + radius + 1 - left
+    here = (slice(max(top, 0), min(top + height, seen.shape[0])), slice(max(left, 0), min(left + width, seen.shape[1])))
+    padded_seen = np.zeros((height, width), bool)
+    padded_ground = np.zeros((height, width, 3), np.uint8)
+    inner = (slice(here[0].start - top, here[0].stop - top), slice(here[1].start - left, here[1].stop - left))
+    padded_seen[inner] = seen[here]
+    padded_ground[inner] = ground[here]
+    flat_seen, flat_ground = padded_seen.reshape(-1), padded_ground.reshape(-1, 3)
+    span = range(-radius, radius + 1)
+    offsets = [(dy, dx) for dy in span for dx in span if dy * dy + dx * dx <= radius * radius]
+    # Nearest first: most pixels find their colour within a few offsets and leave the search.
+    offsets.sort(key=lambda offset: offset[0] ** 2 + offset[1] ** 2)
+    todo = np.arange(ys.size)
+    at = (ys - top) * width + (xs - left)
+    for dy, dx in offsets:
+        near = at[todo] + dy * width + dx
+        hit = flat_seen[near] & (np.abs(flat_ground[near] - colour[todo]).max(axis=1) <= _RING_AGREE)
+        found[todo[hit]] = True
+        todo = todo[~hit]
+        if not todo.size:
+            break
+    return found
 
 
 def _median_of(
@@ -825,10 +885,9 @@ def complete_background(
     agreed = None
     if prepared.agreement is not None and camera.static:
         agreement = prepared.agreement
-        agreement.start_second(plate)
         for stack in stacks:
-            agreement.second(stack, config)
-        agreed = agreement.result(plate, config.agree_frames or 0)
+            agreement.second(stack, _view(stack, config).seen)
+        agreed = agreement.result(plate.seen, plate.colour, config.agree_frames or 0)
     ahead = enumerate(_view(stack, config) for stack, _ in prepared.lifted())
     window: dict[int, _View] = {}
     order: deque[int] = deque()

@@ -35,9 +35,12 @@ import torch
 
 from vmat.camera import CameraTracker, TrackerConfig, corner_shift, frame_corners
 from vmat.editing.completion import (
+    _AGREE_REACH,
+    _RING_AGREE,
     CompletedFrame,
     _work_box,
     CompletionConfig,
+    _Agreement,
     _Camera,
     _fill,
     _invent,
@@ -179,6 +182,68 @@ class _OnlinePlate:
         return None if self.away_sums is None else self.away_sums.plate(box)
 
 
+def _within(inner: tuple[slice, slice], outer: tuple[slice, slice]) -> tuple[slice, slice]:
+    """``inner`` (a box inside ``outer``) in ``outer``'s own pixels."""
+    return tuple(slice(i.start - o.start, i.stop - o.start) for i, o in zip(inner, outer))  # type: ignore[return-value]
+
+
+class _OnlineAgreement:
+    """A static camera's :class:`~vmat.editing.completion._Agreement` summed as frames arrive.
+
+    Each frame is counted against the seeds so far; where a frame changes a pixel's seed, that pixel is
+    counted again over the last ``keep`` frames (their shown colour and depth over the agreement's box,
+    as the stream holds its pending frames), so with every frame kept the sums are the whole clip's.
+    A pixel trusted with a colour keeps that colour while no frame saw it and its seed still shows it,
+    so that new evidence does not make it flicker."""
+
+    def __init__(self, height: int, width: int, keep: int) -> None:
+        self.sums = _Agreement(height, width)
+        self.frames: deque[tuple[np.ndarray, np.ndarray, tuple[slice, slice]]] = deque(maxlen=keep)
+        self.agreed: tuple[np.ndarray, np.ndarray] | None = None  # the last result; None: new frames since
+        self.kept: tuple[np.ndarray, np.ndarray] | None = None  # the result before them
+
+    def add(self, stack: LayerStack, seen: np.ndarray) -> None:
+        sums = self.sums
+        first = sums.first(stack, seen)
+        if self.agreed is not None:
+            self.kept, self.agreed = self.agreed, None
+        if first is None:
+            self.frames.clear()
+            return
+        shown, depth, changed = first
+        if changed.any():
+            sums.restart(changed)
+            for old_shown, old_depth, box in self.frames:
+                inner = _within(sums.box, box)
+                sums.tally(old_shown[inner], old_depth[inner], changed)
+        sums.tally(shown, depth)
+        self.frames.append((shown, depth, sums.box))
+
+    def result(self, plate: _OnlinePlate, least: int) -> tuple[np.ndarray, np.ndarray]:
+        """The agreed colour ``(H, W, 3)`` uint8 and ``(H, W)`` bool where it is trusted, from every frame so far."""
+        if self.agreed is not None:
+            return self.agreed
+        sums = self.sums
+        # The plate's colour is read within _AGREE_REACH + 2 px of the agreement's box.
+        (rows, cols), (width, height), reach = sums.box, plate.size, _AGREE_REACH + 2
+        around = (
+            slice(max(0, rows.start - reach), min(height, rows.stop + reach)),
+            slice(max(0, cols.start - reach), min(width, cols.stop + reach)),
+        )
+        ground = plate.sums.plate(around)
+        colour, trusted = sums.result(ground.seen, ground.colour, least)
+        if self.kept is not None and sums.hidden.any():
+            kept_colour, kept = (image[sums.box] for image in self.kept)
+            shows = np.abs(kept_colour.astype(np.int16) - sums.seed).max(axis=2) <= _RING_AGREE
+            held = kept & sums.hidden & shows
+            now_colour, now = colour[sums.box], trusted[sums.box]
+            stay = held & (~now | (np.abs(now_colour.astype(np.int16) - kept_colour).max(axis=2) <= _RING_AGREE))
+            now_colour[stay] = kept_colour[stay]
+            now |= stay
+        self.agreed = colour, trusted
+        return self.agreed
+
+
 class CompletionStream:
     """Completes each frame's background plane as frames arrive (see the module's docstring).
 
@@ -227,6 +292,7 @@ class CompletionStream:
         self._anchor = np.eye(3)  # frame 0 pixels -> canvas pixels
         self._plate: _OnlinePlate | None = None
         self._memory = FillMemory()  # the last completed frame's fill decisions, for the next one
+        self._agreement: _OnlineAgreement | None = None  # a static camera's, from the first frame on
         self._size: tuple[int, int] | None = None
         self._count = 0
 
@@ -257,6 +323,8 @@ class CompletionStream:
         if self._size is None:
             self._size = size
             self._plate = _OnlinePlate(size, bool(self._shadowed))
+            if self.config.agree_frames is not None and self._static:
+                self._agreement = _OnlineAgreement(size[1], size[0], self.lookahead + 1)
         elif size != self._size:
             raise LayerError(f"Frame {index} is {size[0]}x{size[1]}, the stream's frames are {self._size[0]}x{self._size[1]}.")
         self._count += 1
@@ -271,6 +339,8 @@ class CompletionStream:
             self._start_moving()
         self._place(index)
         self._plate.add(view, None if self._static else self._to_canvas(index))
+        if self._agreement is not None:
+            self._agreement.add(stack, view.seen)
         if self._shadowed:
             self._unlifted[index] = view
         else:
@@ -295,6 +365,7 @@ class CompletionStream:
         """The camera has moved: the plate summed on frame 0's grid (every frame so far was within the
         static tolerance of it) goes onto a canvas around frame 0."""
         self._static = False
+        self._agreement = None
         self._anchor, size = self._canvas_around(np.eye(3))
         self._plate.move(self._anchor, size)
 
@@ -377,7 +448,8 @@ class CompletionStream:
         for k in [k for k in self._from_first if k < index - self.config.window and k < newest]:
             del self._from_first[k]
         window = {k: self._donors[k] for k in frames}
-        return _fill(index, lifted, window, camera, plate, shadow, self.config, self._memory)
+        agreed = None if self._agreement is None else self._agreement.result(self._plate, self.config.agree_frames or 0)
+        return _fill(index, lifted, window, camera, plate, shadow, self.config, self._memory, agreed)
 
 
 def complete_stream(
