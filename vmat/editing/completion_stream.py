@@ -19,8 +19,15 @@ layers file's precision; of the ``window`` whose shadows are already lifted, the
 an ``(H, W)`` bool of which pixels changed), the donors (``window + lookahead + 1`` 8-bit backgrounds) and
 the canvas, whatever the clip length; one frame at a time is decoded to floats.
 
+A static camera's frames that show ground every frame's layers hide (``CompletionConfig.agree_frames``)
+are read as they arrive too: the agreement's sums over the frames pushed so far, and the last
+``lookahead + 1`` frames' composed colour and depth over the box of pixels every frame so far hid (a pixel
+whose seed a new frame changes is counted again over them), so its memory is bounded as well.
+
 When the look-ahead covers the clip (``finish`` completes every frame) and the camera is static, the output
-is that of :func:`~vmat.editing.completion.complete_background`, bit for bit.
+is that of :func:`~vmat.editing.completion.complete_background`, bit for bit, given layers at the layers
+file's precision (as the pipeline's are; the stream holds its pending frames at it, the whole-clip form
+reads what it is given: other float layers differ by under one 8-bit level where they are filled).
 """
 
 from __future__ import annotations
