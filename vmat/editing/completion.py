@@ -36,6 +36,7 @@ Memory is ``2 * window + 1`` 8-bit background images plus the plate, whatever th
 
 from __future__ import annotations
 
+import math
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -736,15 +737,15 @@ def _occurs_near(seen: np.ndarray, ground: np.ndarray, ys: np.ndarray, xs: np.nd
     padded_seen[inner] = seen[here]
     padded_ground[inner] = ground[here]
     flat_seen, flat_ground = padded_seen.reshape(-1), padded_ground.reshape(-1, 3)
-    span = range(-radius, radius + 1)
-    offsets = [(dy, dx) for dy in span for dx in span if dy * dy + dx * dx <= radius * radius]
-    # Nearest first: most pixels find their colour within a few offsets and leave the search.
-    offsets.sort(key=lambda offset: offset[0] ** 2 + offset[1] ** 2)
+    # A row of offsets at a time, nearest rows first: most pixels find their colour within a few rows
+    # and leave the search.
     todo = np.arange(ys.size)
     at = (ys - top) * width + (xs - left)
-    for dy, dx in offsets:
-        near = at[todo] + dy * width + dx
-        hit = flat_seen[near] & (np.abs(flat_ground[near] - colour[todo]).max(axis=1) <= _RING_AGREE)
+    for dy in sorted(range(-radius, radius + 1), key=abs):
+        reach = math.isqrt(radius * radius - dy * dy)
+        near = at[todo, None] + dy * width + np.arange(-reach, reach + 1)
+        close = np.abs(flat_ground[near] - colour[todo, None]).max(axis=2) <= _RING_AGREE
+        hit = (flat_seen[near] & close).any(axis=1)
         found[todo[hit]] = True
         todo = todo[~hit]
         if not todo.size:
