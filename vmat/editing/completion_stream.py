@@ -27,7 +27,8 @@ whose seed a new frame changes is counted again over them), so its memory is bou
 When the look-ahead covers the clip (``finish`` completes every frame) and the camera is static, the output
 is that of :func:`~vmat.editing.completion.complete_background`, bit for bit, given layers at the layers
 file's precision (as the pipeline's are; the stream holds its pending frames at it, the whole-clip form
-reads what it is given: other float layers differ by under one 8-bit level where they are filled).
+reads what it is given: other float layers differ where they are filled, by half an 8-bit level at most
+on the swaying-person test clip).
 """
 
 from __future__ import annotations
