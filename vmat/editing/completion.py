@@ -737,10 +737,19 @@ def _occurs_near(seen: np.ndarray, ground: np.ndarray, ys: np.ndarray, xs: np.nd
     padded_seen[inner] = seen[here]
     padded_ground[inner] = ground[here]
     flat_seen, flat_ground = padded_seen.reshape(-1), padded_ground.reshape(-1, 3)
+    span = range(-radius, radius + 1)
+    disk = np.array([[dy * dy + dx * dx <= radius * radius for dx in span] for dy in span], np.uint8)
+    # A colour outside the range of the seen colours around a pixel (per channel) cannot occur there: most
+    # pixels that find none leave before the search (a hundredth of a level wider than the test below,
+    # so that float rounding leaves none out that it would find).
+    highest = cv2.dilate(np.where(padded_seen[..., None], padded_ground, 0).astype(np.uint8), disk)
+    lowest = cv2.erode(np.where(padded_seen[..., None], padded_ground, 255).astype(np.uint8), disk)
+    here_y, here_x = ys - top, xs - left
+    within = (highest[here_y, here_x] >= colour - _RING_AGREE - 0.01) & (lowest[here_y, here_x] <= colour + _RING_AGREE + 0.01)
     # A row of offsets at a time, nearest rows first: most pixels find their colour within a few rows
     # and leave the search.
-    todo = np.arange(ys.size)
-    at = (ys - top) * width + (xs - left)
+    todo = np.flatnonzero(within.all(axis=1))
+    at = here_y * width + here_x
     for dy in sorted(range(-radius, radius + 1), key=abs):
         reach = math.isqrt(radius * radius - dy * dy)
         near = at[todo, None] + dy * width + np.arange(-reach, reach + 1)
