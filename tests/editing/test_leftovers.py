@@ -1,0 +1,203 @@
+import cv2
+import numpy as np
+import torch
+
+from vmat.editing.leftovers import Ground, GroundSum, LeftoverConfig, away_from, find_leftovers, leftovers_of, near
+from vmat.layers import LayerStack
+
+HEIGHT, WIDTH = 120, 180
+TOP, BOTTOM, BODY = 10, 110, 16  # the person: 100 px tall (reach 5 px), 16 px wide
+FRAMES, STILL = 12, 6  # the person walks left to right; the frame looked at
+
+
+def ground_image(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    grain = cv2.GaussianBlur(rng.random((HEIGHT, WIDTH)).astype(np.float32), (0, 0), 1.5)
+    grain = (grain - grain.mean()) / grain.std()  # gravel: 15 % of the brightness either way
+    return np.array([120, 140, 90], np.float32) * (1.0 + 0.15 * grain[..., None])
+
+
+def person_at(t: int) -> np.ndarray:
+    person = np.zeros((HEIGHT, WIDTH), bool)
+    x = 10 + 13 * t
+    person[TOP:BOTTOM, x : x + BODY] = True
+    return person
+
+
+def foot_at(t: int) -> np.ndarray:
+    """A toe the matte misses: 5 px beside the person's lowest 6 rows."""
+    foot = np.zeros((HEIGHT, WIDTH), bool)
+    x = 10 + 13 * t + BODY
+    foot[BOTTOM - 6 : BOTTOM, x : x + 5] = True
+    return foot
+
+
+def hidden_of(person: np.ndarray) -> np.ndarray:
+    """What completion fills anyway: the matte and a 2 px margin."""
+    return cv2.dilate(person.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+
+
+def clip(foot: bool = True, noise: float = 3.0, seed: int = 0) -> list[np.ndarray]:
+    ground = ground_image(seed)
+    rng = np.random.default_rng(seed + 1)
+    frames = []
+    for t in range(FRAMES):
+        frame = ground + rng.normal(0.0, noise, ground.shape)
+        if foot:
+            frame[foot_at(t)] = (235, 235, 230)  # a white shoe
+        frames.append(np.clip(frame + 0.5, 0, 255).astype(np.uint8))
+    return frames
+
+
+def summed(frames: list[np.ndarray], config: LeftoverConfig = LeftoverConfig(), frames_used: range | None = None) -> Ground:
+    total = GroundSum(HEIGHT, WIDTH)
+    for t in frames_used or range(len(frames)):
+        person = person_at(t)
+        total.add(frames[t], ~hidden_of(person) & ~near(person, config))
+    return total.ground()
+
+
+def look(
+    frame: np.ndarray,
+    ground: Ground,
+    others: np.ndarray | None = None,
+    spare: np.ndarray | None = None,
+    reach: float = 0.05,
+    texture: float = 0.7,
+) -> np.ndarray:
+    person = person_at(STILL)
+    others = np.zeros_like(person) if others is None else others
+    config = LeftoverConfig(reach=reach, texture=texture)
+    return find_leftovers(frame, hidden_of(person), person, others, ground, config, spare=spare)
+
+
+def grown(mask: np.ndarray, pixels: int = 1) -> np.ndarray:
+    return cv2.dilate(mask.astype(np.uint8), np.ones((2 * pixels + 1,) * 2, np.uint8)) > 0
+
+
+def test_a_missed_toe_is_found_and_nothing_else():
+    frames = clip()
+    found = look(frames[STILL], summed(frames))
+    toe = foot_at(STILL) & ~hidden_of(person_at(STILL))
+    assert toe.sum() >= 15
+    assert (found & toe).sum() == toe.sum()
+    assert not (found & ~grown(toe)).any()
+
+
+def test_noise_alone_finds_nothing():
+    for seed in range(3):
+        frames = clip(foot=False, noise=4.0, seed=seed)
+        assert not look(frames[STILL], summed(frames)).any()
+
+
+def test_the_toe_is_found_through_an_exposure_change():
+    frames = clip()
+    brighter = np.clip(frames[STILL].astype(np.float32) * np.array([1.15, 1.12, 1.1]) + 0.5, 0, 255).astype(np.uint8)
+    toe = foot_at(STILL) & ~hidden_of(person_at(STILL))
+    found = look(brighter, summed(frames))
+    assert (found & toe).sum() == toe.sum()
+    assert not (found & ~grown(toe)).any()
+
+
+def test_another_persons_pixels_are_never_taken():
+    frames = clip()
+    # Someone's red sleeve lies against the removed person's side, within reach.
+    other = np.zeros((HEIGHT, WIDTH), bool)
+    x = 10 + 13 * STILL + BODY
+    other[40:90, x : x + 4] = True
+    frame = frames[STILL].copy()
+    frame[other] = (200, 30, 30)
+    found = look(frame, summed(frames), others=other)
+    assert not (found & other).any()
+    assert (found & foot_at(STILL)).any()  # the toe below them is still found
+    # Without being told, the sleeve would have been taken: the guard is what keeps it.
+    assert (look(frame, summed(frames)) & other).any()
+
+
+def test_a_still_change_away_from_the_person_is_not_taken():
+    frames = clip(foot=False)
+    x = 10 + 13 * STILL + BODY
+    for t in range(STILL, FRAMES):
+        frames[t][60:80, x + 20 : x + 30] = (250, 250, 250)  # a bag put down 20 px away
+        frames[t][40:50, x + 4 : x + 7] = (250, 250, 250)  # a pole 4 px away: within reach, not touching
+    assert not look(frames[STILL], summed(frames)).any()
+
+
+def test_something_the_person_touches_is_not_taken():
+    frames = clip(foot=False)
+    x = 10 + 13 * STILL + BODY
+    frame = frames[STILL].copy()
+    frame[50:62, x : x + 25] = (240, 200, 160)  # a dog's muzzle at their hand, its head beyond the reach
+    ground = summed(frames)
+    assert not look(frame, ground).any()
+    # Nor when no frame saw the ground past the reach well enough to tell the head from it.
+    ground.count[40:70, x + 6 :] = 0
+    assert not look(frame, ground).any()
+    ground = summed(frames)
+    ground.spread[40:70, x + 6 :] = 30.0  # seen often, but varying: something moves there
+    assert not look(frame, ground).any()
+    # Only the muzzle, within reach, is taken when nothing goes on past it.
+    frame = frames[STILL].copy()
+    frame[50:62, x : x + 4] = (240, 200, 160)
+    assert look(frame, ground).sum() >= 2 * 12
+
+
+def test_ground_under_other_light_is_not_taken():
+    # Something's shadow lay by the person's feet in the frames that saw that ground: lit now, it is
+    # brighter than the ground's mean, but its texture is the ground's. (A reach of 10 px, so that the
+    # texture, not the reach, is what is tested.)
+    frames = clip(foot=False)
+    x = 10 + 13 * STILL + BODY
+    shaded = [frame.copy() for frame in frames]
+    for t in range(FRAMES):
+        if t != STILL:
+            shaded[t][BOTTOM - 12 : BOTTOM, x : x + 9] = (shaded[t][BOTTOM - 12 : BOTTOM, x : x + 9] * 0.7).astype(np.uint8)
+    ground = summed(shaded, LeftoverConfig(reach=0.1))
+    assert not look(shaded[STILL], ground, reach=0.1).any()
+    # The texture is what tells: without that test the change would be taken.
+    assert look(shaded[STILL], ground, reach=0.1, texture=2.0).sum() >= 7 * 12
+
+
+def test_a_shadow_is_left_to_the_shadow_lifter():
+    frames = clip(foot=False)
+    x = 10 + 13 * STILL + BODY
+    frame = frames[STILL].copy()
+    shade = np.zeros((HEIGHT, WIDTH), bool)
+    shade[BOTTOM - 8 : BOTTOM, x - 2 : x + 6] = True
+    frame[shade] = np.round(frame[shade] * 0.5).astype(np.uint8)
+    assert not look(frame, summed(frames)).any()
+    # Lifted ones are spared whatever they look like.
+    white = frames[STILL].copy()
+    white[foot_at(STILL)] = 250
+    assert not look(white, summed(frames), spare=foot_at(STILL)).any()
+
+
+def test_ground_seen_in_too_few_frames_is_not_trusted():
+    frames = clip()
+    # Only two frames saw the ground by the toe with the person away from it.
+    found = look(frames[STILL], summed(frames, frames_used=range(STILL - 1, STILL + 2)))
+    assert not found.any()
+
+
+def stack_of(frame: np.ndarray, people: list[np.ndarray]) -> LayerStack:
+    planes = 1 + len(people)
+    colour = torch.from_numpy(frame).permute(2, 0, 1).float().div(255).expand(planes, -1, -1, -1).clone()
+    alpha = torch.zeros(planes, HEIGHT, WIDTH)
+    alpha[0] = 1
+    for plane, person in enumerate(people, 1):
+        alpha[plane] = torch.from_numpy(person.astype(np.float32))
+    return LayerStack(colour, alpha, torch.arange(planes, 0, -1).float(), tuple(range(planes)))
+
+
+def test_layers_find_the_removed_persons_toe_only():
+    frames = clip()
+    total = GroundSum(HEIGHT, WIDTH)
+    for t, frame in enumerate(frames):
+        stack = stack_of(frame, [person_at(t)])
+        total.add(frame, away_from(stack, [1], ~hidden_of(person_at(t))))
+    ground = total.ground()
+    stack = stack_of(frames[STILL], [person_at(STILL)])
+    found = leftovers_of(stack, [1], hidden_of(person_at(STILL)), ground)
+    toe = foot_at(STILL) & ~hidden_of(person_at(STILL))
+    assert (found & toe).sum() == toe.sum() and not (found & ~grown(toe)).any()
+    assert not leftovers_of(stack, [2], hidden_of(person_at(STILL)), ground).any()  # nobody by that id

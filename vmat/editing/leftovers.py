@@ -1,0 +1,267 @@
+"""Leftovers: the parts of a person being removed that their matte missed (a shoe's toe, a hand, a racket's
+head), for a static camera.
+
+Removal shows the background plane wherever the person's matte does not reach, so whatever of the person
+lies outside it stays in the picture, with nobody attached. Such a part is found as the pixels just outside
+the matte (within ``reach`` of the person's height) whose colour in this frame disagrees with what the
+clip's other frames reliably show there, and that touch the person without going on past that reach into
+disagreeing or unknown ground (what does is something the person touches: a dog's muzzle, a bag put down).
+
+"What the other frames show" is the ground's running statistics (:class:`GroundSum`): each pixel's mean
+and spread over the frames that saw it with the people being removed farther than ``reach`` from it, so
+that a part the matte misses in every frame never counts as ground. A pixel disagrees when, after the
+frame's per-channel gain against that ground (auto-exposure), one channel is farther from the mean than
+``distance`` times the ground's own spread there (never less than ``noise``, for compression and a
+ground seen in too few frames to measure its spread); ground seen away from the person in fewer than
+``frames`` frames, or varying by more than ``steady`` over them, is not trusted either way. Guards: other
+people's layers are never taken (nor crossed);
+pixels darker than the ground with its chroma are a shadow (:mod:`vmat.editing.shadows` lifts or keeps
+those), and blobs that keep the ground's texture are the ground under other light (the person's shadow lay
+there while other frames saw it); a disagreeing blob counts only when it touches the person and holds
+``area`` pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from vmat.editing.blending import apply_gain, gain_of
+from vmat.editing.shadows import ShadowConfig
+from vmat.geometry import bounding_box
+from vmat.layers.compositing import tensor_to_image
+from vmat.layers.stack import LayerStack
+
+
+@dataclass(frozen=True)
+class LeftoverConfig:
+    """Settings for :func:`find_leftovers`."""
+
+    reach: float = 0.05
+    """How far outside the matte a leftover may lie, as a fraction of the person's height (a toe, fingers)."""
+    least_reach: int = 3
+    """The reach in pixels, at least."""
+    frames: int = 4
+    """Ground seen away from the people in fewer frames than this is not trusted."""
+    steady: float = 12.0
+    """Nor is ground whose spread over the frames is above this (8-bit levels): something else moves there
+    (a dog that is no layer), or the light does."""
+    distance: float = 4.0
+    """A pixel disagrees when a channel is farther than this many spreads (standard deviations over the
+    frames) from the ground's mean."""
+    noise: float = 4.0
+    """The least spread assumed (8-bit levels): compression noise, and a spread measured on few frames."""
+    area: int = 8
+    """The fewest pixels of a leftover blob."""
+    deepest: float = 0.25
+    """A pixel darker than the ground with its chroma (:attr:`ShadowConfig.darker_than`,
+    :attr:`ShadowConfig.chroma_tolerance`) is a shadow unless it keeps less than this fraction of the
+    ground's light (skylight keeps a shadow brighter; a black shoe is darker)."""
+    texture: float = 0.7
+    """A blob whose brightness correlates with the ground's by at least this much is the ground under other
+    light (a shadow that lay there in other frames), not something on it, where the ground has texture to
+    tell (its brightness varying over the blob by more than ``noise``)."""
+    grow: int = 1
+    """Pixels the found blobs grow by: their soft edge, where the colour is only partly the person's."""
+    gain_ring: int = 12
+    """Pixels beyond the reach where the frame's gain against the ground is measured."""
+    shadows: ShadowConfig = field(default_factory=ShadowConfig)
+
+
+def _disc(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def _height(person: np.ndarray) -> int:
+    rows = np.flatnonzero(person.any(axis=1))
+    return int(rows[-1] - rows[0] + 1) if rows.size else 0
+
+
+def reach_of(person: np.ndarray, config: LeftoverConfig = LeftoverConfig()) -> int:
+    """The reach in pixels around ``person`` ``(H, W)`` bool."""
+    return max(config.least_reach, round(config.reach * _height(person)))
+
+
+def _distance(person: np.ndarray) -> np.ndarray:
+    """``(H, W)`` float32: each pixel's distance from ``person`` (a disc of any radius at one cost)."""
+    return cv2.distanceTransform((~person).astype(np.uint8), cv2.DIST_L2, 5)
+
+
+def near(person: np.ndarray, config: LeftoverConfig = LeftoverConfig()) -> np.ndarray:
+    """``(H, W)`` bool: ``person`` ``(H, W)`` bool grown by its reach (the ground there is not summed)."""
+    if not person.any():
+        return person.copy()
+    return _distance(person) <= reach_of(person, config)
+
+
+@dataclass
+class Ground:
+    """The ground's statistics: ``mean`` and ``spread`` ``(H, W, 3)`` float32 (8-bit levels) and ``count``
+    ``(H, W)`` int32, the frames that saw it away from the people."""
+
+    mean: np.ndarray
+    spread: np.ndarray
+    count: np.ndarray
+
+
+class GroundSum:
+    """Running sums of the ground each frame sees away from the people being removed (three frame-sized
+    float64 arrays, whatever the clip length)."""
+
+    def __init__(self, height: int, width: int) -> None:
+        self.total = np.zeros((height, width, 3), np.float64)
+        self.squares = np.zeros((height, width, 3), np.float64)
+        self.count = np.zeros((height, width), np.int32)
+
+    def add(self, colour: np.ndarray, seen: np.ndarray) -> None:
+        """``colour`` ``(H, W, 3)`` uint8 where ``seen`` ``(H, W)`` bool (see :func:`away_from`)."""
+        mask = seen.astype(np.uint8)
+        cv2.accumulate(colour, self.total, mask)
+        cv2.accumulateSquare(colour, self.squares, mask)
+        self.count += seen
+
+    def ground(self) -> Ground:
+        count = np.maximum(self.count, 1)[..., None]
+        mean = self.total / count
+        spread = np.sqrt(np.maximum(self.squares / count - mean * mean, 0.0))
+        return Ground(mean.astype(np.float32), spread.astype(np.float32), self.count.copy())
+
+
+def person_masks(stack: LayerStack, instance_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(H, W)`` bool: the person's matte (alpha above 0.5) and every other person's layer (alpha above 0)."""
+    index = stack.index_of(instance_id)
+    alpha = stack.alpha.cpu().numpy()
+    others = [plane for plane in range(1, alpha.shape[0]) if plane != index]
+    other = np.zeros(alpha.shape[1:], bool)
+    if others:
+        other = np.any(alpha[others] > 0, axis=0)
+    person: np.ndarray = alpha[index] > 0.5
+    return person, other
+
+
+def away_from(
+    stack: LayerStack, instance_ids: Iterable[int], seen: np.ndarray, config: LeftoverConfig = LeftoverConfig()
+) -> np.ndarray:
+    """``seen`` ``(H, W)`` bool less the pixels within reach of the named people (those present): where this
+    frame shows the ground for :meth:`GroundSum.add`."""
+    away = seen.copy()
+    for instance_id in instance_ids:
+        if instance_id in stack.ids:
+            away &= ~near(person_masks(stack, instance_id)[0], config)
+    return away
+
+
+def trusted(count: np.ndarray, spread: np.ndarray, config: LeftoverConfig = LeftoverConfig()) -> np.ndarray:
+    """``(H, W)`` bool: where the ground (its ``(H, W)`` count and ``(H, W, 3)`` spread) is known well enough."""
+    return (count >= config.frames) & (spread.max(axis=-1) <= config.steady)
+
+
+def disagrees(colour: np.ndarray, mean: np.ndarray, spread: np.ndarray, config: LeftoverConfig = LeftoverConfig()) -> np.ndarray:
+    """``(...)`` bool: whether ``colour`` ``(..., 3)`` is farther from the ground's ``mean`` ``(..., 3)`` than
+    ``distance`` of its ``spread`` ``(..., 3)`` (at least ``noise``) in some channel."""
+    return (np.abs(colour.astype(np.float32) - mean) / np.maximum(spread, config.noise)).max(axis=-1) > config.distance
+
+
+def _shadow_like(colour: np.ndarray, mean: np.ndarray, config: LeftoverConfig) -> np.ndarray:
+    """``(n,)`` bool: ``(n, 3)`` float colours that are their ground ``mean`` in shadow."""
+    light, ground = colour.sum(axis=1), mean.sum(axis=1) + 1e-3
+    ratio = light / ground
+    chroma = np.abs(colour[:, :2] / np.maximum(light, 1e-3)[:, None] - mean[:, :2] / ground[:, None]).max(axis=1)
+    return (ratio <= config.shadows.darker_than) & (ratio >= config.deepest) & (chroma <= config.shadows.chroma_tolerance)
+
+
+def _texture_kept(here: np.ndarray, mean: np.ndarray, config: LeftoverConfig) -> bool:
+    """Whether a blob's ``(n, 3)`` colours ``here`` show the texture of the ground's ``mean`` ``(n, 3)``
+    there (the normalised cross-correlation of their brightness), on ground with texture to tell."""
+    x, y = here.sum(axis=1), mean.sum(axis=1)
+    x, y = x - x.mean(), y - y.mean()
+    # Three channels' worth of noise: a ground flatter than that has no texture to keep.
+    if (y * y).mean() <= 3 * config.noise**2:
+        return False
+    return bool((x * y).sum() > config.texture * np.sqrt((x * x).sum() * (y * y).sum()))
+
+
+def find_leftovers(
+    colour: np.ndarray,
+    hidden: np.ndarray,
+    person: np.ndarray,
+    others: np.ndarray,
+    ground: Ground,
+    config: LeftoverConfig = LeftoverConfig(),
+    spare: np.ndarray | None = None,
+) -> np.ndarray:
+    """The pixels of a person that their matte missed.
+
+    Args:
+        colour: ``(H, W, 3)`` uint8, the frame's background plane (what removal shows).
+        hidden: ``(H, W)`` bool, pixels completion fills anyway (the person's matte and its margin).
+        person: ``(H, W)`` bool, the person's matte.
+        others: ``(H, W)`` bool, other people's layers: never taken, nor crossed.
+        ground: the clip's :class:`Ground`, summed away from the people (:func:`away_from`).
+        spare: ``(H, W)`` bool or ``None``, pixels left alone (a lifted shadow).
+
+    Returns:
+        ``(H, W)`` bool, the leftovers (outside ``hidden``).
+    """
+    found = np.zeros(person.shape, bool)
+    if not person.any():
+        return found
+    reach = reach_of(person, config)
+    box = bounding_box(person, 2 * reach + config.gain_ring + config.grow)
+    body = (person | hidden)[box]
+    blocked = others[box] if spare is None else others[box] | spare[box]
+    distance = _distance(person[box])
+    ring = distance <= reach
+    # Disagreement is looked for twice as far: a blob that goes on past the reach is something the person
+    # touches (a dog's muzzle, a bag put down), not a part of them.
+    band = (distance <= 2 * reach) & ~body & ~blocked
+    mean, spread = ground.mean[box], ground.spread[box]
+    known = trusted(ground.count[box], spread, config)
+    here = colour[box]
+    # The gain is measured on the ground around the ring, which the person's missed parts do not reach.
+    around = known & ~blocked & (_distance(body) > 2 * reach + 1)
+    here = apply_gain(here, gain_of(np.clip(mean + 0.5, 0, 255).astype(np.uint8), here, around))
+    candidates = band & known
+    values = here[candidates].astype(np.float32)
+    far = disagrees(values, mean[candidates], spread[candidates], config)
+    far &= ~_shadow_like(values, mean[candidates], config)
+    disagree = np.zeros(candidates.shape, bool)
+    disagree[candidates] = far
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(disagree.astype(np.uint8), connectivity=8)
+    touching = np.unique(labels[(cv2.dilate(body.astype(np.uint8), _disc(1)) > 0) & disagree])
+    keep = np.zeros(count, bool)
+    keep[touching] = True
+    # Past the reach, neither disagreeing nor unknown (ground too rarely seen to tell) may go on from a blob.
+    beyond = cv2.dilate((band & ~ring & (disagree | ~known)).astype(np.uint8), _disc(1)) > 0
+    keep[np.unique(labels[disagree & beyond])] = False
+    keep[0] = False
+    keep &= stats[:, cv2.CC_STAT_AREA] >= config.area
+    for label in np.flatnonzero(keep):
+        blob = labels == label
+        keep[label] = not _texture_kept(here[blob].astype(np.float32), mean[blob], config)
+    taken = keep[labels]
+    if config.grow > 0 and taken.any():
+        taken = (cv2.dilate(taken.astype(np.uint8), _disc(config.grow)) > 0) & ~body & ~blocked
+    found[box] = taken
+    return found
+
+
+def leftovers_of(
+    stack: LayerStack,
+    instance_ids: Iterable[int],
+    hidden: np.ndarray,
+    ground: Ground,
+    config: LeftoverConfig = LeftoverConfig(),
+    spare: np.ndarray | None = None,
+) -> np.ndarray:
+    """``(H, W)`` bool: :func:`find_leftovers` of each named person (those present) in one frame's layers."""
+    colour = tensor_to_image(stack.colour[0])
+    found = np.zeros(hidden.shape, bool)
+    for instance_id in instance_ids:
+        if instance_id in stack.ids:
+            person, others = person_masks(stack, instance_id)
+            found |= find_leftovers(colour, hidden | found, person, others, ground, config, spare)
+    return found
