@@ -42,7 +42,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import cv2
 import numpy as np
@@ -683,20 +683,15 @@ class _Agreement:
         if self.hidden.any():
             self.tally(*self.shown(stack, seen))
 
-    def tally(self, shown: np.ndarray, depth: np.ndarray, where: np.ndarray | None = None) -> None:
-        """Count a frame's ``shown`` colour and ``depth`` (over the box) against the seed (only ``where``)."""
-        agree = np.abs(shown.astype(np.int16) - self.seed).max(axis=2) <= _RING_AGREE
-        other = ~agree
-        if where is None:
-            self.counted += 1
-        else:
-            self.counted += where
-            agree &= where
-            other &= where
-        self.count += agree
-        cv2.accumulate(shown, self.total, agree.astype(np.uint8))
-        self.depth_in += np.where(agree, depth, 0)
-        self.depth_out += np.where(other, depth, 0)
+    def tally(self, shown: np.ndarray, depth: np.ndarray, at: Any = Ellipsis) -> None:
+        """Count a frame's ``shown`` colour and ``depth`` against the seed: over the box, or only at the
+        box's pixels ``at`` (an index, e.g. ``np.nonzero(mask)``; ``shown`` and ``depth`` given there)."""
+        agree = np.abs(shown.astype(np.int16) - self.seed[at]).max(axis=-1) <= _RING_AGREE
+        self.counted[at] += 1
+        self.count[at] += agree
+        self.total[at] += np.where(agree[..., None], shown, 0)
+        self.depth_in[at] += np.where(agree, depth, 0)
+        self.depth_out[at] += np.where(agree, 0, depth)
 
     def result(self, seen: np.ndarray, ground: np.ndarray, least: int) -> tuple[np.ndarray, np.ndarray]:
         """The agreed colour ``(H, W, 3)`` uint8 and ``(H, W)`` bool where it is trusted, given where the

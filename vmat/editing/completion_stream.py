@@ -221,9 +221,10 @@ class _OnlineAgreement:
         shown, depth, changed = first
         if changed.any():
             sums.restart(changed)
+            at = np.nonzero(changed)
             for old_shown, old_depth, box in self.frames:
                 inner = _within(sums.box, box)
-                sums.tally(old_shown[inner], old_depth[inner], changed)
+                sums.tally(old_shown[inner][at], old_depth[inner][at], at)
         sums.tally(shown, depth)
         self.frames.append((shown, depth, sums.box))
 
