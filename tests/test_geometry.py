@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vmat.geometry import bounding_box, enlarge, processing_size
+from vmat.geometry import bounding_box, enlarge, processing_size, within
 
 
 def test_processing_size_caps_the_longer_side_and_keeps_the_aspect():
@@ -34,3 +34,10 @@ def test_enlarge_gives_a_box_of_the_bilinear_resize_without_resizing_the_rest(fu
     crop = small[12:82, 0:55]
     whole = enlarge(small, (131, 97), full_size, rows, cols)
     np.testing.assert_array_equal(enlarge(crop, (131, 97), full_size, rows, cols, origin=(12, 0)), whole)
+
+
+def test_within_gives_a_box_in_the_outer_box_pixels():
+    image = np.arange(100).reshape(10, 10)
+    inner, outer = (slice(3, 6), slice(4, 9)), (slice(2, 8), slice(1, 10))
+    assert within(inner, outer) == (slice(1, 4), slice(3, 8))
+    np.testing.assert_array_equal(image[outer][within(inner, outer)], image[inner])

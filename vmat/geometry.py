@@ -27,6 +27,14 @@ def bounding_box(mask: np.ndarray, margin: int = 0) -> tuple[slice, slice]:
     )
 
 
+def within(inner: tuple[slice, slice], outer: tuple[slice, slice]) -> tuple[slice, slice]:
+    """The box ``inner`` (rows and columns inside the box ``outer``) in ``outer``'s own pixels."""
+    return (
+        slice(inner[0].start - outer[0].start, inner[0].stop - outer[0].start),
+        slice(inner[1].start - outer[1].start, inner[1].stop - outer[1].start),
+    )
+
+
 def shrink_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``image (H, W, C)`` uint8 resized to ``size`` (width, height) by area averaging."""
     if (image.shape[1], image.shape[0]) == size:

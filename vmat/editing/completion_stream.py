@@ -61,7 +61,7 @@ from vmat.editing.completion import (
 )
 from vmat.editing.fill_memory import FillMemory
 from vmat.editing.shadows import near_people
-from vmat.geometry import bounding_box
+from vmat.geometry import bounding_box, within
 from vmat.layers.compositing import tensor_to_image
 from vmat.layers.errors import LayerError
 from vmat.layers.stack import LayerStack
@@ -190,11 +190,6 @@ class _OnlinePlate:
         return None if self.away_sums is None else self.away_sums.plate(box)
 
 
-def _within(inner: tuple[slice, slice], outer: tuple[slice, slice]) -> tuple[slice, slice]:
-    """``inner`` (a box inside ``outer``) in ``outer``'s own pixels."""
-    return tuple(slice(i.start - o.start, i.stop - o.start) for i, o in zip(inner, outer))  # type: ignore[return-value]
-
-
 class _OnlineAgreement:
     """A static camera's :class:`~vmat.editing.completion._Agreement` summed as frames arrive.
 
@@ -223,7 +218,7 @@ class _OnlineAgreement:
             sums.restart(changed)
             at = np.nonzero(changed)
             for old_shown, old_depth, box in self.frames:
-                inner = _within(sums.box, box)
+                inner = within(sums.box, box)
                 sums.tally(old_shown[inner][at], old_depth[inner][at], at)
         sums.tally(shown, depth)
         self.frames.append((shown, depth, sums.box))

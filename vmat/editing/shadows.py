@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from vmat.filters import normalised_convolution
-from vmat.geometry import bounding_box
+from vmat.geometry import bounding_box, within
 from vmat.layers.stack import LayerStack
 
 
@@ -376,9 +376,7 @@ def _matte(
     blur reads 3 more)."""
     near, read = bounding_box(attached, 3), bounding_box(attached, 6)
     core = float(np.median(ratio[attached]))
-    blurred = cv2.GaussianBlur(colour[read], (0, 0), 0.7)[
-        tuple(slice(n.start - r.start, n.stop - r.start) for n, r in zip(near, read))
-    ]
+    blurred = cv2.GaussianBlur(colour[read], (0, 0), 0.7)[within(near, read)]
     fine = _channel_sum(blurred) / np.float32(3) / np.maximum(lit_brightness[near], 1e-4)
     strength = np.clip((1.0 - fine) / max(1.0 - core, 1e-3), 0.0, 1.0)
     shape = attached[near].astype(np.uint8)
@@ -519,9 +517,7 @@ def lift_shadows(
                 slice(max(0, cols.start - 8), min(width, cols.stop + 8)),
             )
             matte = np.zeros((box[0].stop - box[0].start, box[1].stop - box[1].start), np.float32)
-            matte[rows.start - box[0].start : rows.stop - box[0].start, cols.start - box[1].start : cols.stop - box[1].start] = (
-                window_matte[tight]
-            )
+            matte[within((rows, cols), box)] = window_matte[tight]
             crop = background[box]
             relit = lift_shadow(crop, matte, ~people[box])
             if relit is crop:
