@@ -73,7 +73,7 @@ def test_ground_a_moving_person_uncovers_is_taken_from_the_frames(lookahead) -> 
         assert (frame.source[shown] == Filled.INPAINTED).mean() > 0.9
     # The stream knows only the frames pushed so far: its first frames have too few of them.
     for frame in _backgrounds(stacks, CompletionConfig(), lookahead)[12 if lookahead else 0 :]:
-        taken = shown & (frame.source == Filled.NEIGHBOUR)
+        taken = shown & (frame.source == Filled.AGREED)
         # Not all (0.375 at the time of writing): farther than _AGREE_REACH from seen ground, or where the
         # colour does not occur in the seen ground around it, the pixel stays invented.
         assert taken.sum() > 0.25 * shown.sum()
@@ -100,3 +100,20 @@ def test_the_stream_keeps_a_trusted_colour_while_the_frames_still_show_it() -> N
     # box of pixels every frame hid.
     assert agreement is not None and len(agreement.frames) == 1
     assert agreement.frames[0][0].shape[:2] == agreement.sums.hidden.shape
+
+
+def test_a_camera_found_moving_stops_the_agreements_first_pass(monkeypatch) -> None:
+    """``camera="auto"`` on a pan: the agreement is summed only until a frame shows the camera moving (it
+    serves a static camera only), and the output is what it is without it."""
+    from tests.editing.test_completion_stream import pan
+    from vmat.editing import completion
+
+    _, stacks = pan(12, 2)
+    calls = []
+    first = completion._Agreement.first
+    monkeypatch.setattr(completion._Agreement, "first", lambda self, *args: calls.append(1) or first(self, *args))
+    with_agreement = list(complete_background(stacks, CompletionConfig(), removing=[1]))
+    assert 0 < len(calls) < 3
+    without = list(complete_background(stacks, CompletionConfig(agree_frames=None), removing=[1]))
+    for a, b in zip(with_agreement, without, strict=True):
+        assert np.array_equal(a.stack.colour, b.stack.colour) and np.array_equal(a.source, b.source)

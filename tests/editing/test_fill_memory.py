@@ -149,3 +149,18 @@ def test_the_seam_blend_follows_a_real_exposure_change(monkeypatch):
     forgetful(monkeypatch)
     afresh = rises(completed(stacks, config, False))
     assert (afresh > 4).all() and np.abs(held - afresh).max() < 1
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_the_seam_is_held_on_a_moving_camera_with_no_window(streamed, monkeypatch):
+    """With no donors (``window=0``) the seam's difference is still carried from the frame before with the
+    camera, by the whole clip and the stream alike (the stream keeps the frame before's camera motion):
+    a person at the right edge of a pan hides a sliver of new ground every frame, which is invented."""
+    from tests.editing.test_completion_stream import pan
+
+    calls = []
+    monkeypatch.setattr(completion, "held", lambda difference, *rest: calls.append(1) or difference)
+    _, stacks = pan(8, 2, box=(50, 14, 64, 34))
+    done = completed(stacks, CompletionConfig(window=0, camera="moving"), streamed)
+    inventing = sum(bool((d.source == Filled.INPAINTED).any()) for d in done)
+    assert inventing == 8 and len(calls) == 7

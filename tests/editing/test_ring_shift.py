@@ -143,3 +143,39 @@ def test_too_few_ring_pixels_seen_gives_none():
         seen = ~ring  # the donor sees the rest of the crop: the count is of ring pixels
         seen[ys[nearest[:count]], xs[nearest[:count]]] = True
         assert (_ring_shift(donor, seen, target, ring) is not None) == expected
+
+
+def test_a_flat_noisy_ring_is_not_shifted():
+    """A ring of flat ground with independent noise in the donor and the frame has nothing to line up on:
+    its best whole-pixel correlation is the noise's (0.03-0.07 measured, under ``_ALIGN_TEXTURE``), and
+    before the texture check 3 or 4 of these 10 donors were moved anyway."""
+    ring = ring_around_hole()
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        donor, target = (np.clip(128 + rng.normal(0, 4, (SIZE, SIZE, 3)), 0, 255).astype(np.uint8) for _ in range(2))
+        assert _ring_shift(donor, EVERYWHERE, grey(target), ring) is None
+
+
+def test_a_refinement_that_does_not_settle_keeps_the_whole_pixel_peak():
+    """1.3 px off with a single Gauss-Newton step allowed (it needs a few to settle below 1/128 px): the
+    whole-pixel peak (1, 0), not the unsettled estimate; with the default steps, 1.3 within 0.06 px."""
+    ring = ring_around_hole()
+    image = ground(3)
+    donor, target = moved(image, 1.3, 0.0), grey(image)
+    found = _ring_shift(donor, EVERYWHERE, target, ring)
+    assert found is not None and np.hypot(found[0] - 1.3, found[1]) < 0.06
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(completion, "_ALIGN_STEPS", 1)
+        assert _ring_shift(donor, EVERYWHERE, target, ring) == (1.0, 0.0)
+
+
+def test_too_few_pixels_left_for_the_refinement_keep_the_whole_pixel_peak():
+    """The refinement keeps only ring pixels whose 3x3 neighbourhood is ring: on a ring 2 px wide none
+    are, and the count is taken again after that narrowing: the whole-pixel peak comes back, not a solve
+    on no pixels."""
+    image = ground(8)
+    hole = np.zeros((SIZE, SIZE), np.uint8)
+    cv2.rectangle(hole, (20, 10), (SIZE - 21, SIZE - 11), 1, -1)
+    ring = (cv2.dilate(hole, np.ones((5, 5), np.uint8)) > 0) & (hole == 0)
+    assert ring.sum() >= _ALIGN_PIXELS
+    assert _ring_shift(moved(image, 1.0, -1.0), EVERYWHERE, grey(image), ring) == (1.0, -1.0)

@@ -29,9 +29,9 @@ the shadow of someone who never moves). The clean plate is the unlifted mean, in
 diluted.
 
 It runs in streaming passes over a re-iterable source (a :class:`~vmat.layers.LayersReader` or a list):
-camera motion (and the plate, when the camera turns out static), then the plate of a moving camera, then
-the frames with a sliding window. Each frame's work is confined to the box around what people hide.
-Memory is ``2 * window + 1`` 8-bit background images plus the plate, whatever the clip length.
+camera motion (and the plate, when the camera turns out static), then the plate of a moving camera (or a
+static camera's agreement count), then the frames with a sliding window. Each frame's work is confined to
+the box around what people hide. Memory is ``2 * window + 1`` 8-bit background images plus the plate, whatever the clip length.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Literal, NamedTuple
@@ -79,6 +79,11 @@ _RING_AGREE = 12  # 8-bit levels the middle half of the frames offering a ring p
 # least _ALIGN_PIXELS ring pixels both frames see.
 _ALIGN_SHIFT = 2.0
 _ALIGN_PIXELS = 256
+# The best whole-pixel shift's normalised cross-correlation below which the ring has no texture to line up
+# on (a flat ring's noise peaks at 0.03-0.07 and still moved 3 or 4 donors in 10; textured rings peak at
+# 0.6-1.0 under 16 levels of noise, one with texture as faint as 16 levels under 4 of noise at 0.33-0.44).
+_ALIGN_TEXTURE = 0.3
+_ALIGN_STEPS = 10  # Gauss-Newton iterations; one that has not settled by then keeps the whole-pixel peak
 # A static camera's frames are trusted about ground its layers hide only this close (pixels) to ground some
 # frame sees: a mask drawn past a person's outline, not the inside of a person.
 _AGREE_REACH = 8
@@ -178,6 +183,8 @@ class Filled(IntEnum):
     INPAINTED = 3
     SHADOW = 4
     """Seen here, with a removed person's shadow lifted."""
+    AGREED = 5
+    """Hidden in every frame, taken from the frames that show it alike (:attr:`CompletionConfig.agree_frames`)."""
 
 
 class CompletedFrame(NamedTuple):
@@ -284,11 +291,14 @@ def _invent(colour: np.ndarray, hole: np.ndarray, known: np.ndarray, config: Com
         return cv2.inpaint(colour, (~known).astype(np.uint8), config.inpaint_radius, cv2.INPAINT_TELEA)
 
 
-def _track_camera(views: Iterable[_View], config: CompletionConfig) -> tuple[_Camera, _PlateSum, _PlateSum | None]:
+def _track_camera(
+    views: Iterable[_View], config: CompletionConfig, moved: Callable[[], None] | None = None
+) -> tuple[_Camera, _PlateSum, _PlateSum | None]:
     """First pass: chain frame-to-frame homographies and decide whether the camera is static.
 
     It also sums the clean plate (and the ground seen away from the people being removed, when views
-    say where that is) as if the camera were static, which saves a pass when it is.
+    say where that is) as if the camera were static, which saves a pass when it is. ``moved`` is called
+    once, as soon as a frame shows that the camera moves (the rest of the pass need not sum for a static one).
     """
     from_first: list[np.ndarray] = []  # frame 0 pixels -> frame t pixels
     previous = None
@@ -315,6 +325,9 @@ def _track_camera(views: Iterable[_View], config: CompletionConfig) -> tuple[_Ca
             # Where too little background shows to track, the camera is assumed to keep its last motion.
             motion = motion if estimated is None else estimated
             from_first.append(motion @ from_first[-1])
+            if moved is not None and config.camera == "auto" and corner_shift(from_first[-1], *size) > config.static_tolerance:
+                moved()
+                moved = None
         previous = view
     if previous is None:
         raise LayerError("There are no frames to complete the background of.")
@@ -367,7 +380,9 @@ def _ring_shift(colour: np.ndarray, seen: np.ndarray, target: np.ndarray, ring: 
     float32 grey on the ``ring`` where the donor is ``seen`` (free of gain and offset: ``target(x)`` is
     ``colour(x + (dx, dy))``). Chained frame-to-frame homographies put a donor a pixel or so off along a
     pan, and a median of misaligned donors is blurred. ``None`` where too little of the ring is seen, the
-    estimate does not settle, or the shift is above ``_ALIGN_SHIFT`` or too small to matter.
+    ring has no texture (the best whole-pixel shift's correlation is below ``_ALIGN_TEXTURE``), the estimate
+    leaves that shift's pixel, or the shift is above ``_ALIGN_SHIFT`` or too small to matter; a refinement
+    that does not settle (a step grows, or none is small within ``_ALIGN_STEPS``) gives that whole-pixel shift.
 
     Only ring pixels are compared, and only with donor pixels it sees: the best whole-pixel shift by
     normalised cross-correlation, then Gauss-Newton on gain, offset and the shift over the ring pixels whose
@@ -404,7 +419,15 @@ def _ring_shift(colour: np.ndarray, seen: np.ndarray, target: np.ndarray, ring: 
         return float(centred @ sample / (np.sqrt(centred @ centred * spread) + 1e-6))
 
     shifts = [(dy, dx) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)]
-    peak_y, peak_x = shifts[int(np.argmax([correlation(dy, dx) for dy, dx in shifts]))]
+    scores = [correlation(dy, dx) for dy, dx in shifts]
+    best = int(np.argmax(scores))
+    if scores[best] < _ALIGN_TEXTURE:
+        return None  # no texture to line up on: the peak is the noise's
+    peak_y, peak_x = shifts[best]
+
+    def accepted(dx: float, dy: float) -> tuple[float, float] | None:
+        # Below 1/32 px OpenCV's bilinear warp would not move the donor (its 5 fractional bits).
+        return (dx, dy) if 1 / 32 <= np.hypot(dx, dy) <= _ALIGN_SHIFT else None
 
     def gradients(image: np.ndarray) -> list[np.ndarray]:
         return [cv2.Sobel(image, cv2.CV_32F, *order, ksize=1, scale=0.5).ravel() for order in ((1, 0), (0, 1))]
@@ -415,11 +438,14 @@ def _ring_shift(colour: np.ndarray, seen: np.ndarray, target: np.ndarray, ring: 
     # within a pixel of the peak.
     on_ring = cv2.erode(both[rows, cols].astype(np.uint8), np.ones((3, 3), np.uint8)).ravel().take(at) > 0
     at = at[on_ring & seen_around(2).ravel().take(at + peak_y * width + peak_x)]
+    if len(at) < _ALIGN_PIXELS // 4:  # counted again: the refinement keeps fewer pixels than the search
+        return accepted(float(peak_x), float(peak_y))
     values = fixed.ravel().take(at).astype(np.float64)
     fixed_gradients = np.stack([image.take(at) for image in gradients(fixed)]).astype(np.float64)
     images = np.stack([flat, *gradients(grey)])
     dx, dy, gain = float(peak_x), float(peak_y), 1.0
-    for _ in range(10):
+    last_step = np.inf
+    for _ in range(_ALIGN_STEPS):
         # One shift for every pixel: bilinear sampling is four gathers with the same weights.
         x0, y0 = int(np.floor(dx)), int(np.floor(dy))
         fx, fy = dx - x0, dy - y0
@@ -438,13 +464,20 @@ def _ring_shift(colour: np.ndarray, seen: np.ndarray, target: np.ndarray, ring: 
         if gain <= 0:
             return None
         step_x, step_y = float(solution[0] / gain), float(solution[1] / gain)
+        step = float(np.hypot(step_x, step_y))
+        if step > last_step:
+            break  # a step growing: diverging, or circling the minimum
+        last_step = step
         dx, dy = dx + step_x, dy + step_y
         if max(abs(dx - peak_x), abs(dy - peak_y)) > 1:
             return None  # left the whole-pixel peak's neighbourhood: did not settle
-        if np.hypot(step_x, step_y) < 1 / 128:  # a quarter of the warp's precision
-            break
-    # Below 1/32 px OpenCV's bilinear warp would not move the donor (its 5 fractional bits).
-    return (dx, dy) if 1 / 32 <= np.hypot(dx, dy) <= _ALIGN_SHIFT else None
+        if step < 1 / 128:  # a quarter of the warp's precision
+            return accepted(dx, dy)
+    if last_step < 1 / 32:
+        return accepted(dx, dy)  # circling within the warp's precision (1/32 px): as good as settled
+    # Not settled (a step grew, or none was small within _ALIGN_STEPS): the whole-pixel peak, which the
+    # texture check vouches for, is within half a pixel; the refinement's last estimate may not be.
+    return accepted(float(peak_x), float(peak_y))
 
 
 def _shifted(homography: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
@@ -572,8 +605,7 @@ def _fill(
                 # within noise (the hole's border and its pixels change with the mask every frame).
                 difference = seam_difference(filled, invented, missing, _SEAM_SCALE)
                 carried = None
-                # A stream's moving camera knows the frame before only when the window reaches it.
-                if last is not None and (camera.static or config.window > 0):
+                if last is not None:
                     carried = last.carried(np.eye(3) if camera.static else camera.motion(index - 1, index), (rows, cols))
                 if carried is not None:
                     difference = held(difference, carried[0], carried[1] & ~missing, _SEAM_HOLD)
@@ -602,7 +634,7 @@ def _fill(
         if agreed is not None:
             shown = unseen & (crop_source == Filled.INPAINTED) & agreed[1][rows, cols]
             filled[shown] = agreed[0][rows, cols][shown]
-            crop_source[shown] = Filled.NEIGHBOUR
+            crop_source[shown] = Filled.AGREED
         if memory is not None:
             memory.keep(index, gain, correction, (rows, cols))
     return CompletedFrame(_with_background(stack, filled, crop_source, (rows, cols)), source)
@@ -833,14 +865,19 @@ class _Prepared:
         self.camera: _Camera | None = None
         self.away: _Plate | None = None
         self.agreement: _Agreement | None = None
+        self.moving = config.camera == "moving"
+
+    def moved(self) -> None:
+        """The camera moves: what only a static camera uses is no longer summed."""
+        self.moving, self.agreement = True, None
 
     def first_views(self, agree: bool = False) -> Iterator[_View]:
         """The views of the first passes; with ``agree``, the clip's :class:`_Agreement` is started on the way
-        (its first pass, for a camera that may be static)."""
-        agree = agree and self.config.agree_frames is not None and self.config.camera != "moving"
+        (its first pass, while the camera may be static: :meth:`moved` stops it)."""
+        agree = agree and self.config.agree_frames is not None
         for stack in self.stacks:
             view = _view(stack, self.config)
-            if agree:
+            if agree and not self.moving:
                 self.agreement = self.agreement or _Agreement(stack.height, stack.width)
                 self.agreement.first(stack, view.seen)
             if self.shadowed:
@@ -864,8 +901,10 @@ def complete_background(
     """Complete every frame's background plane where people hid it (streaming passes).
 
     Args:
-        stacks: the clip's layers; iterated up to three times (twice at once in the last pass), so it must be
-            re-iterable, e.g. a :class:`~vmat.layers.LayersReader` or a list, not a generator.
+        stacks: the clip's layers; iterated four times (the camera and a static camera's plate; a moving
+            camera's plate, or a static camera's agreement (:attr:`CompletionConfig.agree_frames`); the frames,
+            twice at once: the window ahead and the frame completed), so it must be re-iterable, e.g. a
+            :class:`~vmat.layers.LayersReader` or a list, not a generator.
         config: completion settings.
         removing: ids of the people about to be removed or moved: their shadows are lifted from the
             background plane.
@@ -879,7 +918,7 @@ def complete_background(
     if config.window < 0:
         raise LayerError(f"The completion window must be 0 or more frames, got {config.window}.")
     prepared = _Prepared(stacks, tuple(removing), keep_shadows, config)
-    camera, static_plate, static_away = _track_camera(prepared.first_views(agree=True), config)
+    camera, static_plate, static_away = _track_camera(prepared.first_views(agree=True), config, prepared.moved)
     if camera.static:
         plate, away = static_plate.plate(), None if static_away is None else static_away.plate()
     else:
@@ -916,7 +955,8 @@ def complete_layers_file(
 
     Returns:
         How many background pixels, over the clip, were seen, taken from neighbours, from the plate,
-        inpainted, and relit where a shadow was lifted (keys: the lower-case :class:`Filled` names).
+        inpainted, relit where a shadow was lifted, and taken from frames that agree (keys: the lower-case
+        :class:`Filled` names).
     """
     reader = LayersReader(source)
     counts = dict.fromkeys((f.name.lower() for f in Filled), 0)

@@ -421,7 +421,9 @@ class CompletionStream:
         index, held = self._pending.popleft()
         newest = self._count - 1
         frames = range(max(0, index - self.config.window), min(newest, index + self.config.window) + 1)
-        camera = self._camera(frames)
+        # The camera reaches the frame before too, even with no window: the seam's difference is carried
+        # from it (FillMemory), as the whole clip does.
+        camera = self._camera(range(max(0, index - max(self.config.window, 1)), frames.stop))
         view = self._donors[index] if index in self._donors else self._unlifted[index]
         box = _EMPTY if view.seen.all() else _work_box(view, self.config)
         plate = self._plate.plate(self.config, box if self._static else self._canvas_box(box, camera.to_canvas[index]))
@@ -449,7 +451,7 @@ class CompletionStream:
             lifted, shadow = lift.applied(current), lift.changed
         for k in [k for k in self._donors if k < index - self.config.window]:
             del self._donors[k]
-        for k in [k for k in self._from_first if k < index - self.config.window and k < newest]:
+        for k in [k for k in self._from_first if k < index - max(self.config.window, 1) and k < newest]:
             del self._from_first[k]
         window = {k: self._donors[k] for k in frames}
         agreed = None if self._agreement is None else self._agreement.result(self._plate, self.config.agree_frames or 0)
