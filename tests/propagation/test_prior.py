@@ -280,3 +280,27 @@ def test_nothing_is_segmented_again_without_a_trusted_person():
     masks = np.zeros((2, 40, 60), np.float32)
     assert propagator._unoccluded(frames, rois, masks, [False, False], flow_ids, [1, 2], {1: 200.0, 2: 200.0}) == {}
     assert model.calls == []
+
+
+def _box_roi_size(carried_rows: int, remembered: float, growth: float = 2.0) -> float:
+    """The ROI size (frame pixels) :meth:`PriorPropagator._rois` gives person 1, untrusted (no landmarks),
+    whose flow mask is 10 columns by ``carried_rows`` rows on a 60x80 frame, with ``remembered`` pixels."""
+    from vmat.propagation.prior import PersonTrack
+
+    propagator = PriorPropagator(PriorPropagatorConfig(max_box_growth=growth), model=_PaintedFrameModel(np.zeros((60, 80))))
+    flow_ids = np.zeros((60, 80), np.uint16)
+    flow_ids[20 : 20 + carried_rows, 30:40] = 1
+    rois, from_box = propagator._rois(flow_ids, {1: PersonTrack(None)}, [1], (1.0, 1.0), {1: remembered})
+    assert from_box
+    return float(rois.size[0])
+
+
+def test_a_box_roi_grows_with_what_the_flow_lost_of_the_person():
+    # 20x10 carried: the box ROI is 1.25 x 20 = 25 px; a person remembered 4x larger gets it twice as large
+    # (sqrt of the area ratio), at most max_box_growth times; one not larger than carried keeps it.
+    assert _box_roi_size(20, remembered=200.0) == pytest.approx(25.0)
+    assert _box_roi_size(20, remembered=100.0) == pytest.approx(25.0)
+    assert _box_roi_size(20, remembered=800.0) == pytest.approx(50.0)
+    assert _box_roi_size(20, remembered=450.0) == pytest.approx(37.5)
+    assert _box_roi_size(20, remembered=3200.0) == pytest.approx(50.0)
+    assert _box_roi_size(20, remembered=3200.0, growth=1.0) == pytest.approx(25.0)

@@ -15,7 +15,8 @@ region of interest that follows them. The two are fused per pixel:
 
 Each person's track is their last landmarks (the next ROI, as MediaPipe's pose graph tracks: a square
 around the hips, rotated with the body). When that ROI drifts off the person's flow mask (onto someone
-else), or the prior loses the person, the ROI is rebuilt from the flow mask's box. Every
+else), or the prior loses the person, the ROI is rebuilt from the flow mask's box, grown where that
+mask is smaller than the person was lately (a crop of the part still carried gives only that part). Every
 ``redetect_every`` frames while someone is lost (or always, with ``pick_up_new``), the detector looks for
 people no instance covers: a lost person is given back their id by colour (Hungarian matching of
 histograms, as the flow propagator does), and with ``pick_up_new`` the others become new ids.
@@ -76,6 +77,11 @@ class PriorPropagatorConfig:
     # id's flow-carried mask and is at most `max_growth` times the id's remembered size.
     min_unoccluded_cover: float = 0.5
     max_growth: float = 1.5
+    # A ROI rebuilt from the flow mask's box (no trusted landmarks, or they left the person) is grown about its centre by
+    # sqrt(remembered size / carried size), at most this much (1: not at all): a person partly hidden, or
+    # partly lost by the flow, is larger than the box of what is still carried of them, and a crop of only
+    # that part gives a mask of only that part, which the flow then carries on, smaller each frame.
+    max_box_growth: float = 2.0
     redetect_every: int = 8
     pick_up_new: bool = False
     # A detected person is someone already tracked when existing ids cover this share of their mask.
@@ -232,10 +238,19 @@ class PriorPropagator:
     def _margin(self, roi_size: float) -> int:
         return max(2, int(round(self.config.extra_margin * roi_size)))
 
-    def _rois(self, flow_ids: np.ndarray, people: dict[int, PersonTrack], tracked: list[int], scale: tuple[float, float]):
+    def _rois(
+        self,
+        flow_ids: np.ndarray,
+        people: dict[int, PersonTrack],
+        tracked: list[int],
+        scale: tuple[float, float],
+        remembered: dict[int, float],
+    ):
         """One ROI per tracked person (frame pixels): from their landmarks while those stay on their flow mask,
-        else from the flow mask's box. ``scale``: working pixels per frame pixel, x and y. Returns the ROIs and
-        whether any came from a box (those need a refine pass)."""
+        else from the flow mask's box, grown by up to :attr:`PriorPropagatorConfig.max_box_growth` where the
+        flow mask is smaller than the person's ``remembered`` size (working pixels, by id). ``scale``: working
+        pixels per frame pixel, x and y. Returns the ROIs and whether any came from a box (those need a refine
+        pass)."""
         from vmat.person.model import roi_from_box
         from vmat.person.roi import Rois, rois_from_landmarks
 
@@ -251,6 +266,10 @@ class PriorPropagator:
             from_box.append(roi is None)
             if roi is None:
                 roi = roi_from_box(torch.tensor([_box(mine, scale)], dtype=torch.float32))
+                carried = np.count_nonzero(flow_ids == k)
+                if carried and remembered.get(k, 0.0) > carried:
+                    growth = min(float(np.sqrt(remembered[k] / carried)), self.config.max_box_growth)
+                    roi = Rois(roi.center, roi.size * max(growth, 1.0), roi.rotation, roi.frame)
             centers.append(roi.center)
             sizes.append(roi.size)
             rotations.append(roi.rotation)
@@ -276,7 +295,7 @@ class PriorPropagator:
         result, masks = None, np.zeros((0,) + flow_ids.shape, np.float32)
         boxes = [bounding_box(flow_ids > 0)] if present else []
         if tracked:
-            rois, any_box = self._rois(flow_ids, people, tracked, _scale(frames, flow_ids.shape))
+            rois, any_box = self._rois(flow_ids, people, tracked, _scale(frames, flow_ids.shape), sizes)
             # Landmark ROIs track as MediaPipe's graph does; a box ROI needs one pass to centre on the body.
             result = self.model.segment(frames, rois, refine_passes=1 if any_box else 0, mask_size=flow_ids.shape)
             masks = result.masks.cpu().numpy()
