@@ -26,7 +26,9 @@ them (:mod:`vmat.editing.shadows`) is lifted from the background plane of every 
 copy from it (``keep_shadows`` leaves it). The first passes note the ground as frames saw it with those
 people away from it: only ground seen lit then is taken for shadow (so dark ground is never lifted, nor
 the shadow of someone who never moves). The clean plate is the unlifted mean, in which a moving shadow is
-diluted.
+diluted. With a static camera, the parts of those people that their matte missed (:mod:`vmat.editing.leftovers`,
+``CompletionConfig.leftovers``) are found in the last pass against the ground the first pass summed with
+them away, and completed as if hidden; the plate takes that ground's colour where it had summed them.
 
 It runs in streaming passes over a re-iterable source (a :class:`~vmat.layers.LayersReader` or a list):
 camera motion (and the plate, when the camera turns out static), then the plate of a moving camera (or a
@@ -52,6 +54,7 @@ from vmat.camera import CameraTracker, TrackerConfig, corner_shift, estimate_mot
 from vmat.editing.blending import add_inside, apply_gain, gain_between, gain_of, gain_of_samples, held, membrane, seam_difference
 from vmat.editing.fill_memory import FillMemory
 from vmat.editing.inpaint import InpaintConfig, inpaint
+from vmat.editing.leftovers import ClipLeftovers, LeftoverConfig, People
 from vmat.editing.shadows import ShadowConfig, lift_shadows, near_people
 from vmat.errors import ConfigError
 from vmat.geometry import bounding_box
@@ -122,6 +125,12 @@ class CompletionConfig:
     moved over it: a still person's pixel shows the same in every frame and is never taken), those others
     have it deeper in the hidden region on average, and the colour lies within the colours of the seen
     ground around it. ``None``: invent it."""
+    leftovers: LeftoverConfig | None = field(default_factory=LeftoverConfig)
+    """A static camera only. Parts of a person being removed that their matte missed (a shoe's toe,
+    fingertips: :mod:`vmat.editing.leftovers`), found against the ground the clip shows with them away,
+    are completed as if hidden (and never copied to another frame), and the clean plate, which summed
+    them from the frames where they lay outside the matte, takes that ground's colour where the frames
+    that saw a pixel with the people near disagree with it. ``None``: leave them."""
     margin: int = 2
     """Pixels around people not trusted as seen: a matte's edge often holds a little of the person."""
     static_tolerance: float = 1.0
@@ -168,6 +177,7 @@ PREVIOUS_DEFAULT = CompletionConfig(
     blend=False,
     partly_seen_above=None,
     agree_frames=None,
+    leftovers=None,
     tracking="pairs",
     align=False,
 )
@@ -866,20 +876,24 @@ class _Prepared:
         self.away: _Plate | None = None
         self.agreement: _Agreement | None = None
         self.moving = config.camera == "moving"
+        self.leftovers = _leftovers(config, removing)
 
     def moved(self) -> None:
         """The camera moves: what only a static camera uses is no longer summed."""
-        self.moving, self.agreement = True, None
+        self.moving, self.agreement, self.leftovers = True, None, None
 
-    def first_views(self, agree: bool = False) -> Iterator[_View]:
-        """The views of the first passes; with ``agree``, the clip's :class:`_Agreement` is started on the way
-        (its first pass, while the camera may be static: :meth:`moved` stops it)."""
-        agree = agree and self.config.agree_frames is not None
+    def first_views(self, first: bool = False) -> Iterator[_View]:
+        """The views of the first passes; with ``first``, what a static camera uses is started on the way (the
+        clip's :class:`_Agreement` and leftovers' ground, while the camera may be static: :meth:`moved`
+        stops them)."""
+        agree = first and self.config.agree_frames is not None
         for stack in self.stacks:
             view = _view(stack, self.config)
             if agree and not self.moving:
                 self.agreement = self.agreement or _Agreement(stack.height, stack.width)
                 self.agreement.first(stack, view.seen)
+            if first and self.leftovers is not None:
+                self.leftovers.add(stack, view.colour, view.seen)
             if self.shadowed:
                 view.away = view.seen & ~near_people(stack, self.shadowed, self.config.shadows)
             yield view
@@ -889,6 +903,32 @@ class _Prepared:
 
     def lifted(self) -> Iterator[tuple[LayerStack, np.ndarray]]:
         return (self.lift(index, stack) for index, stack in enumerate(self.stacks))
+
+    def last_views(self) -> Iterator[_View]:
+        """The views of the last pass: shadows lifted, and leftovers unseen."""
+        for stack, shadow in self.lifted():
+            people = [] if self.leftovers is None else self.leftovers.people(stack)
+            yield _without_leftovers(_view(stack, self.config), people, shadow, self.leftovers)
+
+
+def _leftovers(config: CompletionConfig, removing: Iterable[int]) -> ClipLeftovers | None:
+    """What finds the leftovers of the people ``removing`` (:attr:`CompletionConfig.leftovers`), while the
+    camera may be static; ``None``: nothing to find."""
+    removing = tuple(removing)
+    if config.leftovers is None or not removing or config.camera == "moving":
+        return None
+    return ClipLeftovers(removing, config.leftovers)
+
+
+def _without_leftovers(view: _View, people: list[People], shadow: np.ndarray, leftovers: ClipLeftovers | None) -> _View:
+    """``view`` of a frame with its leftovers unseen (also by :attr:`_View.mostly`: the ring's median would
+    bring them back), given its :meth:`~ClipLeftovers.people`; ``shadow``: its lifted pixels, never taken."""
+    if leftovers is None or not people:
+        return view
+    found = leftovers.of(people, view.colour, view.seen, shadow)
+    if not found.any():
+        return view
+    return _View(view.colour, view.seen & ~found, view.away, None if view.mostly is None else view.mostly & ~found)
 
 
 def complete_background(
@@ -918,9 +958,11 @@ def complete_background(
     if config.window < 0:
         raise LayerError(f"The completion window must be 0 or more frames, got {config.window}.")
     prepared = _Prepared(stacks, tuple(removing), keep_shadows, config)
-    camera, static_plate, static_away = _track_camera(prepared.first_views(agree=True), config, prepared.moved)
+    camera, static_plate, static_away = _track_camera(prepared.first_views(first=True), config, prepared.moved)
     if camera.static:
         plate, away = static_plate.plate(), None if static_away is None else static_away.plate()
+        if prepared.leftovers is not None:
+            prepared.leftovers.correct(plate.colour, static_plate.total, static_plate.count)
     else:
         plate, away = _build_moving_plate(prepared.first_views(), camera)
     prepared.camera, prepared.away = camera, away
@@ -932,7 +974,7 @@ def complete_background(
         for stack in stacks:
             agreement.second(stack, _view(stack, config).seen)
         agreed = agreement.result(plate.seen, plate.colour, config.agree_frames or 0)
-    ahead = enumerate(_view(stack, config) for stack, _ in prepared.lifted())
+    ahead = enumerate(prepared.last_views())
     window: dict[int, _View] = {}
     order: deque[int] = deque()
     memory = FillMemory()

@@ -22,7 +22,10 @@ the canvas, whatever the clip length; one frame at a time is decoded to floats.
 A static camera's frames that show ground every frame's layers hide (``CompletionConfig.agree_frames``)
 are read as they arrive too: the agreement's sums over the frames pushed so far, and the last
 ``lookahead + 1`` frames' composed colour and depth over the box of pixels every frame so far hid (a pixel
-whose seed a new frame changes is counted again over them), so its memory is bounded as well.
+whose seed a new frame changes is counted again over them), so its memory is bounded as well. So are its
+leftovers (``CompletionConfig.leftovers``): the ground summed from every frame pushed (three frame-sized
+float64 arrays), and of each pending frame the removed people's matte and the other people's layers over
+the box their search reads; a frame's leftovers are found when it first serves as a donor.
 
 When the look-ahead covers the clip (``finish`` completes every frame) and the camera is static, the output
 is that of :func:`~vmat.editing.completion.complete_background`, bit for bit, given layers at the layers
@@ -52,14 +55,17 @@ from vmat.editing.completion import (
     _Camera,
     _fill,
     _invent,
+    _leftovers,
     _lift,
     _Plate,
     _PlateSum,
     _View,
     _view,
     _warp,
+    _without_leftovers,
 )
 from vmat.editing.fill_memory import FillMemory
+from vmat.editing.leftovers import ClipLeftovers, People
 from vmat.editing.shadows import near_people
 from vmat.geometry import bounding_box, within
 from vmat.layers.compositing import tensor_to_image
@@ -135,6 +141,14 @@ class _OnlinePlate:
         self.away_sums = _PlateSum(*size) if shadows else None
         self.filled = np.zeros((size[1], size[0], 3), np.uint8)
         self.has_fill = np.zeros((size[1], size[0]), bool)
+        self.leftovers: ClipLeftovers | None = None  # a static camera's: the plate is put right where it summed them
+
+    def colour(self, box: tuple[slice, slice] | None = None) -> _Plate:
+        """The plate summed so far (its colour only in ``box``), put right where it summed leftovers."""
+        plate = self.sums.plate(box)
+        if self.leftovers is not None:
+            self.leftovers.correct(plate.colour, self.sums.total, self.sums.count, box)
+        return plate
 
     def add(self, view: _View, to_canvas: np.ndarray | None) -> None:
         """Add a frame's view; ``to_canvas`` ``None``: the canvas is the frame's own grid."""
@@ -160,11 +174,11 @@ class _OnlinePlate:
     def plate(self, config: CompletionConfig, box: tuple[slice, slice] | None) -> _Plate:
         """The plate now, its colours only in ``box`` (canvas pixels; ``None``: everywhere); with
         ``never_seen="exemplar"``, first inpainted wherever no frame has seen it and nothing filled it yet."""
-        plate = self.sums.plate(box)
+        plate = self.colour(box)
         if config.never_seen == "exemplar":
             todo = plate.never_seen & ~self.has_fill
             if todo.any():
-                colour = self.sums.plate().colour
+                colour = self.colour().colour
                 known = np.where(self.has_fill[..., None], self.filled, colour)
                 patch = config.inpainting.patch
                 if self.has_fill.any() and not cv2.erode(todo.astype(np.uint8), np.ones((patch, patch), np.uint8)).any():
@@ -234,7 +248,7 @@ class _OnlineAgreement:
             slice(max(0, rows.start - reach), min(height, rows.stop + reach)),
             slice(max(0, cols.start - reach), min(width, cols.stop + reach)),
         )
-        ground = plate.sums.plate(around)
+        ground = plate.colour(around)
         colour, trusted = sums.result(ground.seen, ground.colour, least)
         if self.kept is not None and sums.hidden.any():
             kept_colour, kept = (image[sums.box] for image in self.kept)
@@ -284,12 +298,17 @@ class CompletionStream:
             )
         self.config, self.lookahead, self.tracker = config, lookahead, tracker
         self._shadowed = () if keep_shadows else tuple(removing)
+        # A static camera's leftovers (CompletionConfig.leftovers): the ground summed from every frame pushed.
+        self._leftovers = _leftovers(config, removing)
+        # Pending frames are finished (shadows lifted, leftovers found) ahead of their turn, as donors.
+        self._finishing = bool(self._shadowed) or self._leftovers is not None
         # Frames waiting for their look-ahead, held as the layers file holds them (8-bit colour, 16-bit
         # alpha, each person over their alpha's box): a tenth of the floats' memory at 720p.
         self._pending: deque[tuple[int, dict[str, np.ndarray]]] = deque()
         self._donors: dict[int, _View] = {}  # views donors are taken from (shadows lifted), by frame
         self._lifted: dict[int, _Lift] = {}  # what lifting changed in pending frames already lifted
-        self._unlifted: dict[int, _View] = {}  # pending frames' views before their shadows are lifted
+        self._unlifted: dict[int, _View] = {}  # pending frames' views before their shadows are lifted (and leftovers found)
+        self._people: dict[int, list[People]] = {}  # what finding their leftovers needs of their layers
         self._from_first: dict[int, np.ndarray] = {}  # frame 0 pixels -> frame pixels, for live frames
         self._motion = np.eye(3)
         self._static = config.camera != "moving"
@@ -345,7 +364,11 @@ class CompletionStream:
         self._plate.add(view, None if self._static else self._to_canvas(index))
         if self._agreement is not None:
             self._agreement.add(stack, view.seen)
-        if self._shadowed:
+        if self._leftovers is not None:
+            self._leftovers.add(stack, view.colour, view.seen)
+            self._plate.leftovers = self._leftovers
+            self._people[index] = self._leftovers.people(stack)
+        if self._finishing:
             self._unlifted[index] = view
         else:
             self._donors[index] = view
@@ -369,7 +392,7 @@ class CompletionStream:
         """The camera has moved: the plate summed on frame 0's grid (every frame so far was within the
         static tolerance of it) goes onto a canvas around frame 0."""
         self._static = False
-        self._agreement = None
+        self._agreement = self._leftovers = self._plate.leftovers = None
         self._anchor, size = self._canvas_around(np.eye(3))
         self._plate.move(self._anchor, size)
 
@@ -424,9 +447,6 @@ class CompletionStream:
         # The camera reaches the frame before too, even with no window: the seam's difference is carried
         # from it (FillMemory), as the whole clip does.
         camera = self._camera(range(max(0, index - max(self.config.window, 1)), frames.stop))
-        view = self._donors[index] if index in self._donors else self._unlifted[index]
-        box = _EMPTY if view.seen.all() else _work_box(view, self.config)
-        plate = self._plate.plate(self.config, box if self._static else self._canvas_box(box, camera.to_canvas[index]))
         away = None
         lifting = [k for k in frames if k >= index and k not in self._lifted]
         if self._shadowed and lifting:
@@ -435,15 +455,27 @@ class CompletionStream:
             near = [bounding_box(~ground) for ground in grounds if ground is not None and not ground.all()]
             away = self._plate.away((_union(near) if near else _EMPTY) if self._static else None)
         current = decode_stack(held, *self._size)
-        if self._shadowed:  # with nothing to lift, no frame is decoded ahead of its turn
+        if self._finishing:
             for k, pending in ((index, held), *self._pending):
                 if k not in frames:
                     break
-                if k not in self._lifted:
+                if k in self._lifted:
+                    continue
+                finished = self._unlifted.pop(k)
+                if self._shadowed:  # with nothing to lift, no frame is decoded ahead of its turn
                     unlifted = current if k == index else decode_stack(pending, *self._size)
                     stack, changed = _lift(unlifted, self._shadowed, self.config, away, camera, k)
                     self._lifted[k] = _Lift.of(stack, changed)
-                    self._donors[k] = _relit(self._unlifted.pop(k), stack, changed)
+                    finished = _relit(finished, stack, changed)
+                else:
+                    changed = np.zeros(finished.seen.shape, bool)
+                    self._lifted[k] = _Lift(changed, _EMPTY, None)
+                people = self._people.pop(k, [])
+                self._donors[k] = _without_leftovers(finished, people, changed, self._leftovers)
+        # The frame's box is that of its final view: leftovers it no longer sees are completed too.
+        view = self._donors[index]
+        box = _EMPTY if view.seen.all() else _work_box(view, self.config)
+        plate = self._plate.plate(self.config, box if self._static else self._canvas_box(box, camera.to_canvas[index]))
         lift = self._lifted.pop(index, None)
         if lift is None:
             lifted, shadow = current, np.zeros((current.height, current.width), bool)

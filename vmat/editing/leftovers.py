@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -123,11 +124,21 @@ class GroundSum:
         cv2.accumulateSquare(colour, self.squares, mask)
         self.count += seen
 
-    def ground(self) -> Ground:
-        count = np.maximum(self.count, 1)[..., None]
-        mean = self.total / count
-        spread = np.sqrt(np.maximum(self.squares / count - mean * mean, 0.0))
-        return Ground(mean.astype(np.float32), spread.astype(np.float32), self.count.copy())
+    def ground(self, box: tuple[slice, slice] | None = None) -> Ground:
+        """The statistics, frame-sized; with ``box``, computed there only (elsewhere no frame saw the ground):
+        a 720p frame's take 150 ms, a person's box a fraction of that, and the values in it are the same."""
+        if box is None:
+            box = (slice(None), slice(None))
+        height, width = self.count.shape
+        mean = np.zeros((height, width, 3), np.float32)
+        spread = np.zeros((height, width, 3), np.float32)
+        count = np.zeros((height, width), np.int32)
+        seen = np.maximum(self.count[box], 1)[..., None]
+        average = self.total[box] / seen
+        mean[box] = average
+        spread[box] = np.sqrt(np.maximum(self.squares[box] / seen - average * average, 0.0))
+        count[box] = self.count[box]
+        return Ground(mean, spread, count)
 
 
 def person_masks(stack: LayerStack, instance_id: int) -> tuple[np.ndarray, np.ndarray]:
@@ -184,6 +195,12 @@ def _texture_kept(here: np.ndarray, mean: np.ndarray, config: LeftoverConfig) ->
     return bool((x * y).sum() > config.texture * np.sqrt((x * x).sum() * (y * y).sum()))
 
 
+def search_box(person: np.ndarray, config: LeftoverConfig = LeftoverConfig()) -> tuple[slice, slice]:
+    """The box :func:`find_leftovers` reads around ``person`` ``(H, W)`` bool (not empty): twice the reach,
+    the gain's ring and the growth around them."""
+    return bounding_box(person, 2 * reach_of(person, config) + config.gain_ring + config.grow)
+
+
 def find_leftovers(
     colour: np.ndarray,
     hidden: np.ndarray,
@@ -210,7 +227,7 @@ def find_leftovers(
     if not person.any():
         return found
     reach = reach_of(person, config)
-    box = bounding_box(person, 2 * reach + config.gain_ring + config.grow)
+    box = search_box(person, config)
     body = (person | hidden)[box]
     blocked = others[box] if spare is None else others[box] | spare[box]
     distance = _distance(person[box])
@@ -265,3 +282,87 @@ def leftovers_of(
             person, others = person_masks(stack, instance_id)
             found |= find_leftovers(colour, hidden | found, person, others, ground, config, spare)
     return found
+
+
+class People(NamedTuple):
+    """A person being removed in one frame, over ``box`` (:func:`search_box`): their matte and every other
+    person's layer there, ``(h, w)`` bool (:func:`person_masks`)."""
+
+    box: tuple[slice, slice]
+    person: np.ndarray
+    others: np.ndarray
+
+
+class ClipLeftovers:
+    """Leftovers of the people being removed over a static camera's clip, for completion
+    (:attr:`vmat.editing.completion.CompletionConfig.leftovers`).
+
+    :meth:`add` sums the ground each frame shows away from them as frames come (three frame-sized float64
+    arrays, whatever the clip length); :meth:`of` finds a frame's leftovers against the ground summed so far
+    (completion makes them unseen: filled, and never a donor); :meth:`correct` puts the clean plate right
+    where it summed them (the plate is the mean of every frame that saw a pixel, so a toe lying outside the
+    matte in some frames is in it): where the ground is trusted and the frames that saw a pixel with the
+    people near disagree with it, the plate takes the ground's mean."""
+
+    def __init__(self, removing: Iterable[int], config: LeftoverConfig = LeftoverConfig()) -> None:
+        self.removing, self.config = tuple(removing), config
+        self.sums: GroundSum | None = None
+
+    def add(self, stack: LayerStack, colour: np.ndarray, seen: np.ndarray) -> None:
+        """A frame's layers, its background plane's ``colour`` ``(H, W, 3)`` uint8 and where it is ``seen``."""
+        if self.sums is None:
+            self.sums = GroundSum(*seen.shape)
+        self.sums.add(colour, away_from(stack, self.removing, seen, self.config))
+
+    def people(self, stack: LayerStack) -> list[People]:
+        """What :meth:`of` needs of a frame's layers: each person being removed (present, with a matte),
+        over the box their search reads (a one-pass stream keeps this instead of the frame's layers)."""
+        found = []
+        for instance_id in self.removing:
+            if instance_id in stack.ids:
+                person, others = person_masks(stack, instance_id)
+                if person.any():
+                    box = search_box(person, self.config)
+                    found.append(People(box, person[box], others[box]))
+        return found
+
+    def of(self, people: list[People], colour: np.ndarray, seen: np.ndarray, spare: np.ndarray | None = None) -> np.ndarray:
+        """``(H, W)`` bool: a frame's leftovers outside ``~seen`` (what completion fills anyway), given its
+        :meth:`people`, its background plane's ``colour`` ``(H, W, 3)`` uint8 and the pixels ``spare`` left
+        alone (a lifted shadow), against the ground summed so far."""
+        found = np.zeros(seen.shape, bool)
+        if self.sums is None:
+            return found
+        for box, person_there, others_there in people:
+            person, others = np.zeros(seen.shape, bool), np.zeros(seen.shape, bool)
+            person[box], others[box] = person_there, others_there
+            ground = self.sums.ground(box)
+            found |= find_leftovers(colour, ~seen | found, person, others, ground, self.config, spare)
+        return found
+
+    def correct(self, colour: np.ndarray, total: np.ndarray, count: np.ndarray, box: tuple[slice, slice] | None = None) -> None:
+        """Put the plate's ``colour`` ``(H, W, 3)`` uint8 right in place (in ``box``; ``None``: everywhere),
+        given its sums: ``total`` ``(H, W, 3)`` and ``count`` ``(H, W)`` over the frames that saw each pixel
+        (the same frames' colours as :meth:`add` was given, and more: those near the people).
+
+        The plate takes the ground's mean where the ground is trusted and the frames the plate has beyond it
+        (those that saw the pixel with the people near) disagree with it on average: one frame with a toe
+        there is enough, a frame with the ground is not."""
+        if self.sums is None:
+            return
+        region = (slice(None), slice(None)) if box is None else box
+        seen = self.sums.count[region]
+        frames = count[region] - seen
+        # Only where the ground is seen in enough frames and the plate has frames beyond them (a band along
+        # the people's paths): the ground's statistics are computed there alone, as :meth:`GroundSum.ground` does.
+        ys, xs = np.nonzero((frames >= 1) & (seen >= self.config.frames))
+        if not ys.size:
+            return
+        ground_total = self.sums.total[region][ys, xs]
+        many = seen[ys, xs][:, None].astype(np.float64)
+        mean = ground_total / many
+        spread = np.sqrt(np.maximum(self.sums.squares[region][ys, xs] / many - mean * mean, 0.0)).astype(np.float32)
+        mean = mean.astype(np.float32)
+        beyond = (total[region][ys, xs] - ground_total) / frames[ys, xs][:, None]
+        wrong = (spread.max(axis=-1) <= self.config.steady) & disagrees(beyond, mean, spread, self.config)
+        colour[region][ys[wrong], xs[wrong]] = np.round(mean[wrong]).astype(np.uint8)
