@@ -1,7 +1,7 @@
 import cv2
 import numpy as np
 
-from vmat.editing.blending import add_inside, gain_between, held, membrane, poisson_membrane, seam_difference
+from vmat.editing.blending import add_inside, gain_between, gain_of_samples, held, membrane, poisson_membrane, seam_difference
 
 
 def texture(height: int, width: int, seed: int) -> np.ndarray:
@@ -89,3 +89,26 @@ def test_poisson_membrane_is_the_source_plus_the_membrane_of_the_difference():
     field = membrane(target.astype(np.float32) - source, region)
     assert np.array_equal(poisson_membrane(target, source, region), add_inside(source, field, region))
     assert np.array_equal(field[~region], (target.astype(np.float32) - source)[~region])
+
+
+def test_gain_of_samples_is_the_median_ratio_of_the_usable_pixels():
+    rng = np.random.default_rng(4)
+    reference = rng.integers(0, 256, (101, 3), dtype=np.uint8)
+    donor = rng.integers(0, 256, (101, 3), dtype=np.uint8)
+    donor[:10, 1] = 3  # too dark in one channel: not used
+    usable = donor.min(axis=1) >= 8
+    ratios = (reference[usable].astype(np.float32) + 0.5) / (donor[usable].astype(np.float32) + 0.5)
+    expected = np.clip(np.median(ratios, axis=0), 0.5, 2.0)
+    assert np.array_equal(gain_of_samples(reference, donor, tolerance=0.0), expected)
+
+
+def test_add_inside_adds_only_inside_and_rounds():
+    source = texture(6, 7, 8)
+    correction = np.random.default_rng(9).normal(0, 40, (6, 7, 3)).astype(np.float32)
+    region = np.zeros((6, 7), bool)
+    region[1:4, 2:6] = True
+    expected = source.astype(np.float32)
+    expected[region] += correction[region]
+    result = add_inside(source, correction, region)
+    assert np.array_equal(result, np.clip(expected + 0.5, 0, 255).astype(np.uint8))
+    assert np.array_equal(result[~region], source[~region])

@@ -164,3 +164,24 @@ def test_deep_in_a_wide_hole_the_coarse_colour_is_the_borders_interpolation():
     assert filled.std(axis=(0, 1)).mean() > 6
     faded = inpaint(image, hole, config=InpaintConfig(structure_reach=8.0))[quarter].astype(float)
     assert faded.mean(axis=(0, 1))[0] > 185 and faded.mean(axis=(0, 1))[2] < 80
+
+
+def test_patches_gathered_row_by_row_are_the_patches():
+    """On a CPU patches are gathered as rows of contiguous values; each must be the patch around its pixel
+    (edges replicated), channel then row then column, as the element-by-element gather lays it out."""
+    import torch
+
+    from vmat.editing.inpaint import _Patches
+
+    image = torch.arange(3 * 5 * 6, dtype=torch.float32).reshape(3, 5, 6)
+    patches = _Patches(image, 3)
+    assert patches.rows is not None
+    padded = torch.nn.functional.pad(image[None], (1, 1, 1, 1), mode="replicate")[0]
+    positions = torch.tensor([0, 7, 29, 13])
+    gathered = patches[positions]
+    assert gathered.shape == (4, 27)
+    for row, position in zip(gathered, positions.tolist()):
+        y, x = divmod(position, 6)
+        assert torch.equal(row, padded[:, y : y + 3, x : x + 3].reshape(-1))
+    patches.rows = None  # the element-by-element gather (a GPU's)
+    assert torch.equal(patches[positions], gathered)

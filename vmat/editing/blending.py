@@ -58,12 +58,14 @@ def gain_of_samples(
 ) -> np.ndarray | None:
     """:func:`gain_of` from the ``(n, 3)`` uint8 values of the pixels both see, in any fixed order (for a
     caller that gathers the reference once for many donors)."""
-    usable = np.flatnonzero(donor.min(axis=1) >= 8)
+    # Channel by channel (a reduction along a row of 3 values, or a median down a column, is numpy's slow
+    # case): the same numbers, half the time; a frame measures a gain per donor.
+    usable = np.flatnonzero(np.minimum(np.minimum(donor[:, 0], donor[:, 1]), donor[:, 2]) >= 8)
     if usable.size < 32:
         return keep
     usable = usable[:: max(1, usable.size // samples)]
     ratios = (reference[usable].astype(np.float32) + 0.5) / (donor[usable].astype(np.float32) + 0.5)
-    gain = np.clip(np.median(ratios, axis=0), 0.5, 2.0)
+    gain = np.clip(np.median(ratios.T, axis=1), 0.5, 2.0)
     kept = np.ones(3, np.float32) if keep is None else keep
     gain = np.where(np.abs(gain - kept) < tolerance, kept, gain)
     return None if np.all(gain == 1.0) else gain
@@ -110,7 +112,8 @@ def _harmonic(
         rows.append(np.flatnonzero(inside)[linked])
         cols.append(neighbour[linked])
         known = np.flatnonzero(inside)[~linked]
-        np.add.at(right, known, values[ny[~linked], nx[~linked]])
+        # A pixel has one neighbour per step, so no index repeats here: a plain add (np.add.at is slow).
+        right[known] += values[ny[~linked], nx[~linked]]
     rows.append(np.arange(count))
     cols.append(np.arange(count))
     data = np.concatenate([-np.ones(sum(len(r) for r in rows[:-1])), diagonal])
@@ -118,11 +121,9 @@ def _harmonic(
     if iterations is None:
         solution = sparse_linalg.splu(system.tocsc()).solve(right)
     else:
+        starts = start[unknown]
         solution = np.stack(
-            [
-                sparse_linalg.cg(system, right[:, c], x0=start[unknown][:, c], maxiter=iterations)[0]
-                for c in range(values.shape[2])
-            ],
+            [sparse_linalg.cg(system, right[:, c], x0=starts[:, c], maxiter=iterations)[0] for c in range(values.shape[2])],
             1,
         )
     out[unknown] = solution
@@ -141,8 +142,8 @@ def membrane(
     are refined and the rest keep the coarse solution (the membrane is smooth away from the border, where
     the coarse grid already has it): a few times cheaper again.
     """
-    difference = difference.copy()
-    difference[region] = 0.0
+    # One pass each, where a boolean gather and scatter make two (the same values).
+    difference = np.where(region[..., None], np.zeros((), difference.dtype), difference)
     height, width = region.shape
     small = (max(1, width // coarse), max(1, height // coarse))
     # A coarse pixel is known only when no region pixel falls in its block.
@@ -156,7 +157,7 @@ def membrane(
     if band is not None:
         inner = cv2.erode(region.astype(np.uint8), np.ones((2 * band + 1,) * 2, np.uint8), borderType=cv2.BORDER_REPLICATE) > 0
         refined = region & ~inner
-        difference[inner] = rough[inner]
+        np.copyto(difference, rough, where=inner[..., None])
     return _harmonic(difference, refined, start=rough, iterations=iterations)
 
 
@@ -185,8 +186,9 @@ def poisson_membrane(
 def add_inside(source: np.ndarray, correction: np.ndarray, region: np.ndarray) -> np.ndarray:
     """uint8 ``source`` ``(H, W, 3)`` plus the float ``correction`` inside ``region`` (rounded, clipped)."""
     blended = source.astype(np.float32)
-    blended[region] += correction[region]
-    return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    np.add(blended, correction, out=blended, where=region[..., None])  # in place: the same sums, no gathers
+    blended += 0.5
+    return np.clip(blended, 0, 255, out=blended).astype(np.uint8)
 
 
 def seam_difference(target: np.ndarray, source: np.ndarray, region: np.ndarray, scale: float) -> np.ndarray:
@@ -212,5 +214,10 @@ def seam_difference(target: np.ndarray, source: np.ndarray, region: np.ndarray, 
 def held(measured: np.ndarray, carried: np.ndarray, known: np.ndarray, tolerance: float) -> np.ndarray:
     """``measured`` ``(H, W, C)``, except that a ``known`` ``(H, W)`` pixel whose ``carried`` value is within
     ``tolerance`` of it in every channel keeps that value (hysteresis: a change that small is noise)."""
-    keep = known & (np.abs(measured - carried).max(axis=2) <= tolerance)
+    change = np.abs(measured - carried)
+    # The largest channel by np.maximum over the channel planes: numpy reduces a last axis of 3 slowly.
+    largest = change[..., 0]
+    for channel in range(1, change.shape[2]):
+        largest = np.maximum(largest, change[..., channel])
+    keep = known & (largest <= tolerance)
     return np.where(keep[..., None], carried, measured)

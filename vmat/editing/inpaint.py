@@ -104,14 +104,28 @@ class _Patches:
     def __init__(self, image: torch.Tensor, patch: int) -> None:
         radius = patch // 2
         _, height, width = image.shape
-        self.width, self.padded_width = width, width + 2 * radius
+        self.patch, self.width, self.padded_width = patch, width, width + 2 * radius
         self.flat = pad(image[None], (radius,) * 4, mode="replicate")[0].reshape(3, -1)
         rows, cols = torch.meshgrid(torch.arange(patch), torch.arange(patch), indexing="ij")
         self.offsets = (rows * self.padded_width + cols).flatten().to(image.device)
+        self.rows: np.ndarray | None = None
+        if self.flat.device.type == "cpu":
+            # On a CPU a patch is gathered as its 3 * patch rows of patch contiguous values (numpy copies
+            # each row at once): 2-3 times faster than torch's element-by-element gather, the same values
+            # in the same order (channel, row, column).
+            values = self.flat.contiguous().numpy().reshape(-1)
+            self.rows = np.lib.stride_tricks.as_strided(
+                values, (values.size - patch + 1, patch), (values.itemsize, values.itemsize), writeable=False
+            )
+            starts = np.arange(3)[:, None] * self.flat.shape[1] + np.arange(patch)[None] * self.padded_width
+            self.row_starts = starts.reshape(-1)
 
     def __getitem__(self, positions: torch.Tensor) -> torch.Tensor:
         # A patch centred on (y, x) starts at (y, x) of the padded picture.
         corner = (positions // self.width) * self.padded_width + positions % self.width
+        if self.rows is not None:
+            rows = self.rows[(corner.numpy()[:, None] + self.row_starts).reshape(-1)]
+            return torch.from_numpy(rows.reshape(positions.numel(), -1))
         values = self.flat[:, corner[:, None] + self.offsets]
         return values.permute(1, 0, 2).reshape(positions.numel(), -1)
 
@@ -206,7 +220,8 @@ class _Field:
     def score(self, features: _Patches, candidates: torch.Tensor) -> torch.Tensor:
         """Sum of squared differences between each target's patch and its candidate's (inf when invalid)."""
         safe = candidates.clamp(0, self.valid.numel() - 1)
-        distance = (self.target_features - features[safe]).square_().sum(1) + self.cost(self.targets, safe)
+        # The candidate's patch minus the target's, in place: the same squares as target minus candidate.
+        distance = features[safe].sub_(self.target_features).square_().sum(1) + self.cost(self.targets, safe)
         return torch.where(self.valid[safe] & (candidates >= 0), distance, torch.inf)
 
     def consider(self, features: _Patches, candidates: torch.Tensor) -> None:
@@ -218,7 +233,8 @@ class _Field:
         if fresh.numel() == 0:
             return
         proposed = candidates[fresh]
-        distance = (self.target_features[fresh] - features[proposed]).square_().sum(1) + self.cost(self.targets[fresh], proposed)
+        difference = features[proposed].sub_(self.target_features.index_select(0, fresh))
+        distance = difference.square_().sum(1) + self.cost(self.targets[fresh], proposed)
         better = distance < self.distance[fresh]
         winners = fresh[better]
         self.source[winners] = proposed[better]
@@ -265,22 +281,23 @@ class _Field:
         size = (self.height + 2 * radius) * (self.width + 2 * radius)
         stride = self.width + 2 * radius
         offsets = [(ky, kx) for ky in range(self.patch) for kx in range(self.patch)]
+        base = ys * stride + xs  # each patch's corner in the padded grid; a patch pixel is base + ky * stride + kx
         if best_only:
             # Each pixel keeps the vote of its highest-weight covering patch: first the per-pixel maximum
             # over every offset, then the value of the patch that reached it.
             best = torch.full((size,), -1.0, device=self.level.image.device)
             for ky, kx in offsets:
-                best.scatter_reduce_(0, (ys + ky) * stride + (xs + kx), weight, reduce="amax")
+                best.scatter_reduce_(0, base + (ky * stride + kx), weight, reduce="amax")
             colour = torch.zeros(size, 3, device=self.level.image.device)
             for ky, kx in offsets:
-                position = (ys + ky) * stride + (xs + kx)
+                position = base + (ky * stride + kx)
                 winner = weight >= best[position]
                 colour[position[winner]] = source[winner, :, ky, kx]
         else:
             colour = torch.zeros(size, 3, device=self.level.image.device)
             total = torch.zeros(size, device=self.level.image.device)
             for ky, kx in offsets:
-                position = (ys + ky) * stride + (xs + kx)
+                position = base + (ky * stride + kx)
                 colour.index_add_(0, position, source[:, :, ky, kx] * weight[:, None])
                 total.index_add_(0, position, weight)
             colour /= total.clamp_min(1e-12)[:, None]
