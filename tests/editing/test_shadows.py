@@ -273,3 +273,75 @@ def test_a_shadow_core_too_small_to_measure_its_noise_keeps_the_plain_lift(monke
     result = lift_shadow(observed, matte, np.ones((HEIGHT, WIDTH), bool))
     monkeypatch.setattr(shadows, "_match_grain", lambda lifted, *_: lifted)
     assert np.array_equal(result, lift_shadow(observed, matte, np.ones((HEIGHT, WIDTH), bool)))
+
+
+def _opponent(image: np.ndarray) -> np.ndarray:
+    """Brightness and two colour differences (R - B, G - (R + B) / 2) of an ``(h, w, 3)`` image."""
+    red, green, blue = image[..., 0], image[..., 1], image[..., 2]
+    return np.stack([image.mean(axis=2), red - blue, green - (red + blue) / 2], axis=2)
+
+
+def test_a_shadow_whose_texture_is_compressed_less_than_its_brightness_is_lifted_to_the_lit_grounds_contrast():
+    """A video's tone curve compresses a sunlit ground's highlights: the shadowed ground is an affine
+    function of the lit one, ``s = (l - b) / a``, darker than ``1 / a`` alone makes it. Dividing by the
+    brightness's ratio overshoots the texture (bright stones to white, gaps into the shadow's colour); the
+    affine lift gives the lit ground back."""
+    shape = np.zeros((HEIGHT, WIDTH), np.float32)
+    cv2.rectangle(shape, (30, 30), (130, 90), 1.0, -1)
+    matte = cv2.GaussianBlur(shape, (0, 0), 0.7)
+    grain = cv2.GaussianBlur(np.random.default_rng(7).random((HEIGHT, WIDTH)).astype(np.float32), (0, 0), 1.0)
+    grain = (grain - grain.min()) / (grain.max() - grain.min())
+    ground = np.array([0.8, 0.75, 0.7], np.float32) * (0.6 + 0.5 * grain[..., None])  # gravel: +-30%
+    slope, offset = np.float32(1.35), np.array([0.3, 0.25, 0.15], np.float32)  # the colour is in the offset
+    shadowed = (ground - offset) / slope
+    observed = ground + matte[..., None] * (shadowed - ground)
+    result = lift_shadow(observed, matte, np.ones((HEIGHT, WIDTH), bool))
+    plain = observed * np.median(ground[shape > 0], axis=0) / np.median(shadowed[shape > 0], axis=0)
+    core = cv2.erode(shape.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    error, plain_error = np.abs(result - ground)[core].mean(), np.abs(plain - ground)[core].mean()
+    assert error < 0.4 * plain_error, (error, plain_error)
+    spread = np.subtract(*np.percentile(result[core].mean(axis=1), [90, 10]))
+    truth = np.subtract(*np.percentile(ground[core].mean(axis=1), [90, 10]))
+    assert abs(spread / truth - 1) < 0.03, (spread, truth)
+
+
+def test_a_shadows_colour_edge_wider_than_its_brightness_leaves_no_coloured_rim():
+    """A video blurs colour wider than brightness: at a hard shadow's edge the shadowed ground still has
+    the lit ground's colour a few pixels in. Lifting it by the shadow's colour shift there painted a warm
+    rim; the colour is shifted only as far as the shadow's colour reaches."""
+    shape = np.zeros((HEIGHT, WIDTH), np.float32)
+    cv2.rectangle(shape, (30, 30), (130, 90), 1.0, -1)
+    matte = cv2.GaussianBlur(shape, (0, 0), 0.7)
+    ground = np.array([0.75, 0.7, 0.65], np.float32) * (0.8 + 0.4 * lawn(3)[..., 1:2] / 0.55 - 0.4)
+    transmittance = np.array([0.4, 0.45, 0.55], np.float32)  # skylight: bluer than the lit ground
+    sharp = ground * (1 - matte[..., None] * (1 - transmittance))
+    # The camera keeps the brightness and blurs the colour differences (3 px).
+    blurred = cv2.GaussianBlur(sharp, (0, 0), 3.0)
+    observed = blurred - blurred.mean(axis=2, keepdims=True) + sharp.mean(axis=2, keepdims=True)
+    result = lift_shadow(observed, matte, np.ones((HEIGHT, WIDTH), bool))
+    plain = observed / (1 - matte[..., None] * (1 - transmittance))  # each channel by its ratio, as before
+    inside = cv2.distanceTransform(shape.astype(np.uint8), cv2.DIST_L2, 5)
+    rim, deep = (inside > 0) & (inside <= 4), inside > 12
+    truth = _opponent(ground)[..., 1:]
+    rim_error = np.linalg.norm(_opponent(result)[..., 1:] - truth, axis=2)[rim].mean()
+    plain_rim_error = np.linalg.norm(_opponent(plain)[..., 1:] - truth, axis=2)[rim].mean()
+    assert rim_error < 0.3 * plain_rim_error, (rim_error, plain_rim_error)
+    assert (np.abs(_opponent(result)[..., 1:] - truth)[deep].mean(axis=0) < 0.01).all()
+
+
+def test_an_uneven_contact_line_is_filled_with_the_ground_around_it_not_lifted_by_one_transmittance():
+    """A contact line darkens the ground far more at the soles than a pixel away: one transmittance (its
+    core's) lifted the lighter rows beside its darkest one to white and left that one dark (woman_dog's still
+    sole). Filled, every row comes back to the ground's colour."""
+    ground = lawn(4)
+    darkening = np.zeros((HEIGHT, WIDTH), np.float32)
+    darkening[95:97, 50:90], darkening[97, 50:90] = 0.8, 0.4  # how much light goes: the soles, a pixel below
+    observed = ground * (1 - darkening[..., None])
+    matte = (darkening > 0).astype(np.float32)
+    lifted = lift_shadow(observed, matte, np.ones((HEIGHT, WIDTH), bool))
+    filled = lift_shadow(observed, matte, np.ones((HEIGHT, WIDTH), bool), line=True)
+    rows = [np.abs(filled - ground)[row, 50:90].mean() for row in (95, 96, 97)]
+    assert max(rows) < 0.04, rows  # the lawn's grain (+-20%) is what a fill cannot bring back
+    assert np.abs(lifted - ground)[97, 50:90].mean() > 5 * rows[2]  # the lighter row lifted far too far
+    assert (lifted[97, 50:90] > ground[97, 50:90] + 0.2).mean() > 0.9
+    assert np.array_equal(filled[matte == 0], observed[matte == 0])

@@ -21,13 +21,17 @@ shadow runs away from the light, to one side.
 Where the soles meet the ground there is a contact shadow: a thin dark line, much darker than a cast
 shadow, that lies mostly inside the matte's soft edge, which the ground above leaves out. It is looked for
 just below the soles (``contact`` of the person's height), against the ground right around it, and counts
-only while it stays within that reach (a kerb crossing under the feet runs on); it is lifted on its own.
+only while it stays within that reach (a kerb crossing under the feet runs on). It darkens the ground too
+unevenly for one transmittance, and is too thin to hold the ground's texture: it takes the colour of the
+lit ground right around it.
 
-Lifting multiplies the shadowed ground by the per-channel ratio of lit to shadowed ground, weighted by a
-soft shadow matte: the texture under the shadow is kept (nothing is painted over), the penumbra fades
-out smoothly. Dividing by the transmittance multiplies the sensor's noise too (a transmittance of 0.3 makes it
-three times stronger than on the lit ground): the lifted ground's fine detail is brought back to the lit
-ground's own level around it, band by band, so only the excess goes and the ground's texture stays.
+Lifting brightens the shadowed ground to the lit ground's brightness (an affine map of it, median and
+spread) and moves its colour (colour differences over the brightness) by the lit ground's minus the
+shadow's, weighted by soft shadow mattes: the texture under the shadow is kept (nothing is painted over),
+the penumbra fades out smoothly, and the colour shift follows the shadow's colour edge, which a video blurs
+wider than its brightness edge. Brightening multiplies the sensor's noise too (a transmittance of 0.3 makes
+it three times stronger than on the lit ground): the lifted ground's fine detail is brought back to the
+lit ground's own level around it, band by band, so only the excess goes and the ground's texture stays.
 """
 
 from __future__ import annotations
@@ -180,17 +184,24 @@ class _Soles(NamedTuple):
     depth: int  # pixels, ``contact`` of the person's height
 
 
+class _Shadow(NamedTuple):
+    """One shadow :func:`_attached_shadow` found."""
+
+    box: tuple[slice, slice]  # where its matte can be non-zero
+    matte: np.ndarray  # (h, w) float32, the box's
+    line: bool  # a contact shadow (filled, not lifted: see :func:`_fill_line`)
+
+
 def _attached_shadow(
     background: np.ndarray,
     person: np.ndarray,
     people: np.ndarray,
     config: ShadowConfig,
     away: tuple[np.ndarray, np.ndarray] | None,
-) -> list[tuple[tuple[slice, slice], np.ndarray]]:
+) -> list[_Shadow]:
     """:func:`find_shadow`'s mattes where they can be non-zero: for the cast shadow and for the contact
-    shadow (each lifted by its own transmittance: the line under the soles is far darker), a box (frame
-    pixels) around it and the matte there; empty when nothing was found. Everything is computed on the
-    window searched."""
+    shadow (each lifted on its own: the line under the soles is far darker), a box (frame pixels) around it
+    and the matte there; empty when nothing was found. Everything is computed on the window searched."""
     rows = np.flatnonzero(person.any(axis=1))
     if rows.size == 0 or rows[-1] - rows[0] + 1 < config.min_height:
         return []
@@ -235,7 +246,7 @@ def _attached_shadow(
     found = []
     taken = _judged(cast, labels, stats, window, darkening, config)
     if taken.any():
-        found.append(_matte(taken, colour, darkening.ratio, darkening.lit_brightness, ground))
+        found.append(_Shadow(*_matte(taken, colour, darkening.ratio, darkening.lit_brightness, ground), line=False))
     return _in_frame(found + _contact_shadow(window, soles, taken, config), y0, x0)
 
 
@@ -263,9 +274,7 @@ def _within(box: tuple[slice, slice], labels: np.ndarray, stats: np.ndarray, top
     return (left_ >= cols.start) & (right_ <= cols.stop) & (top_ >= rows.start) & (bottom_ <= rows.stop)
 
 
-def _contact_shadow(
-    window: _Window, soles: _Soles, taken: np.ndarray, config: ShadowConfig
-) -> list[tuple[tuple[slice, slice], np.ndarray]]:
+def _contact_shadow(window: _Window, soles: _Soles, taken: np.ndarray, config: ShadowConfig) -> list[_Shadow]:
     """The contact shadow's matte (a box in the window and the matte there), or none, beside the cast
     shadow already ``taken`` (the window's ``(h, w)`` bool)."""
     # The contact line is a few pixels thick, so it is measured against the ground right around it (the
@@ -290,16 +299,17 @@ def _contact_shadow(
     found = _judged(contact[_within(soles.reach, contact, stats, top, left)], labels, stats, part, darkening, config, True)
     if not found.any():
         return []
-    return _in_frame([_matte(found, part.colour, darkening.ratio, darkening.lit_brightness, free)], top, left)
+    return _in_frame(
+        [_Shadow(*_matte(found, part.colour, darkening.ratio, darkening.lit_brightness, free), line=True)], top, left
+    )
 
 
-def _in_frame(
-    found: list[tuple[tuple[slice, slice], np.ndarray]], y0: int, x0: int
-) -> list[tuple[tuple[slice, slice], np.ndarray]]:
-    """The boxes of mattes ``found`` in a window whose corner is at ``(y0, x0)``, in the pixels the window
+def _in_frame(found: list[_Shadow], y0: int, x0: int) -> list[_Shadow]:
+    """The shadows ``found`` in a window whose corner is at ``(y0, x0)``, their boxes in the pixels the window
     was cut from."""
     return [
-        ((slice(y0 + rows.start, y0 + rows.stop), slice(x0 + cols.start, x0 + cols.stop)), matte) for (rows, cols), matte in found
+        _Shadow((slice(y0 + rows.start, y0 + rows.stop), slice(x0 + cols.start, x0 + cols.stop)), matte, line)
+        for (rows, cols), matte, line in found
     ]
 
 
@@ -409,28 +419,147 @@ def find_shadow(
         ``(H, W)`` float32 in [0, 1]: how much of the shadow's darkening each pixel has (0 where none).
     """
     matte = np.zeros(person.shape, np.float32)
-    for box, found in _attached_shadow(background, person, people, config, away):
+    for box, found, _ in _attached_shadow(background, person, people, config, away):
         matte[box] = np.maximum(matte[box], found)
     return matte
 
 
-def lift_shadow(background: np.ndarray, matte: np.ndarray, ground: np.ndarray) -> np.ndarray:
+def lift_shadow(background: np.ndarray, matte: np.ndarray, ground: np.ndarray, *, line: bool = False) -> np.ndarray:
     """``background`` ``(H, W, 3)`` float32 with the shadow of ``matte`` lifted.
 
-    The shadowed ground is the lit ground times a per-channel transmittance ``t`` (measured as the ratio of
-    the shadow's inside to the ``ground`` pixels around it), and a pixel ``matte`` deep into the shadow was
-    multiplied by ``1 - matte (1 - t)``: dividing by that undoes it exactly, penumbra included, but for the
-    noise it multiplies too, which :func:`_match_grain` brings back to the lit ground's level.
+    The brightness is lifted, the colour shifted. Deep in the shadow the lit ground's brightness is an
+    affine function of the shadowed one, ``l = a s + b`` (Shor and Lischinski, 2008): its median and its
+    spread (10th to 90th percentile) are those of the ``ground`` pixels around the shadow. A plain ratio
+    (``b = 0``) is the shadow's model on linear light; a video's tone curve compresses the sunlit ground's
+    highlights (the hiker's gravel: texture 1.3-2 times the shadow's, brightness 1.8-3 times), so a ratio
+    overshoots bright stones to white and leaves the dark gaps in the shadow's blue. ``a`` lies between 1 and
+    the ratio (the ratio where too few pixels measure a spread). The colour, as colour differences over the
+    brightness, is moved by the lit ground's minus the deep shadow's (medians). A pixel ``matte`` deep into
+    the shadow gets that much of the brightness's lift (penumbra included), and as much of the colour shift
+    as :func:`_colour_matte` measures (a video's colour edge is wider than its brightness's: shifted with
+    the brightness, the lit colour still at the shadow's edge turned into an orange rim). The lift
+    multiplies the noise too, which :func:`_match_grain` brings back to the lit ground's level. A ``line``
+    (a contact shadow) is filled instead (:func:`_fill_line`).
     """
     core = matte >= min(0.95, float(np.quantile(matte[matte > 0], 0.75))) if matte.any() else matte > 0
     around = (cv2.dilate((matte > 0).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0) & (matte == 0) & ground
     if core.sum() < 8 or around.sum() < 8:
         return background
-    transmittance = np.median(background[core], axis=0) / np.maximum(np.median(background[around], axis=0), 1e-4)
-    transmittance = np.clip(transmittance, 0.25, 1.0)
-    gain = 1.0 / (1.0 - matte[..., None] * (1.0 - transmittance))
-    lifted = _match_grain(background * gain, gain.mean(axis=2), core, around & _clear_of(~ground | (matte > 0)))
-    return np.clip(lifted, 0.0, 1.0)
+    if line:
+        return _fill_line(background, matte, around)
+    brightness, colour = _chromaticity(background)
+    colour_matte = _colour_matte(colour, matte, ground, around)
+    # The brightness is measured as the matte has it (its 1 is the core's darkening), the colour where the
+    # shadow's colour is all there and the lit ground's untouched (given enough pixels).
+    slope, offset = _affine(brightness[core], brightness[around])
+    deep, lit = core & (colour_matte > 0.95), around & (colour_matte < 0.05)
+    deep, lit = deep if deep.sum() >= _COLOUR_PIXELS else core, lit if lit.sum() >= _COLOUR_PIXELS else around
+    # gain(m) (s + m b / a) undoes a penumbra that keeps 1 - m (1 - 1/a) of the light and m b / a of the offset.
+    gain = 1.0 / (1.0 - matte * (1.0 - 1.0 / slope))
+    lifted = gain * (brightness + matte * (offset / slope))
+    shift = np.median(colour[lit], axis=0) - np.median(colour[deep], axis=0)
+    opponent = np.concatenate([lifted[..., None], lifted[..., None] * (colour + colour_matte[..., None] * shift)], axis=2)
+    # The colour differences, and with them their noise, grow by the brightness's ratio (more than its slope).
+    ratio = lifted / np.maximum(brightness, _DARKEST)
+    relit = _match_grain(opponent @ _FROM_OPPONENT.T, ratio, core, around & _clear_of(~ground | (matte > 0)))
+    # What neither matte reaches is kept as it was, bit for bit (the round trip through the colour is not).
+    touched = ((matte > 0) | (colour_matte > 0))[..., None]
+    return np.where(touched, np.clip(relit, 0.0, 1.0), background).astype(np.float32, copy=False)
+
+
+def _fill_line(background: np.ndarray, matte: np.ndarray, lit: np.ndarray) -> np.ndarray:
+    """``background`` with the thin shadow of ``matte`` brought to the colour of the ``lit`` ground around it
+    (its mean within a few pixels), each pixel as far as the matte and its own darkness say.
+
+    A contact shadow is a line a few pixels thick that darkens the ground unevenly: far more at the soles
+    than a pixel away, so no one transmittance lifts it (woman_dog's still sole: the pixels beside the line's
+    darkest row were lifted to white, the darkest stayed dark: a white-and-dark streak). Its pixels carry
+    little of the ground's texture, so the lit ground's colour replaces them."""
+    (lit_colour,), weight = normalised_convolution(lit, _LINE_REACH, background)
+    # Only what is darker than that ground, and of its colour, is shadow (fully from 20% darker, and up to
+    # 15% of its level off the lit colour darkened as much; none from twice that): a yellow flower in the
+    # line stays. A pixel with no lit ground within reach stays too.
+    lit_brightness, brightness = _channel_sum(lit_colour), _channel_sum(background)
+    level = np.maximum(lit_brightness, 1e-4)
+    darker = np.clip((lit_brightness - brightness) / (0.2 * level), 0.0, 1.0)
+    off = np.abs(background - lit_colour * (brightness / level)[..., None]).max(axis=2) / (level / 3)
+    alike = np.clip(2.0 - off / 0.15, 0.0, 1.0)
+    reach = (matte * darker * alike * (weight > 1e-3))[..., None]
+    return (background + reach * (lit_colour - background)).astype(np.float32, copy=False)
+
+
+_LINE_REACH = 3.0  # px: the lit ground a contact line takes its colour from (the Gaussian's sigma)
+
+
+# The brightness's spread, and the colour's edge, are measured on at least this many shadowed and lit
+# pixels (fewer, as in a contact line: the brightness's plain ratio, the colour shifted by the matte).
+_AFFINE_PIXELS = 256
+# A shadow's colour edge is measured from this far outside it (px) to its deep inside, from at least this many
+# pixels deep inside and on the lit ground (a quarter of it at each distance).
+_COLOUR_REACH = 6
+_COLOUR_PIXELS = 128
+# Colour differences over a brightness under this are noise: they are divided by this instead.
+_DARKEST = 0.02
+
+
+def _chromaticity(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The brightness ``(h, w)`` of an ``(h, w, 3)`` image and its two colour differences (:data:`_OPPONENT`)
+    over it ``(h, w, 2)``: a shadow's colour, which a lift by the brightness alone keeps."""
+    opponent = image @ _OPPONENT.T
+    brightness = np.ascontiguousarray(opponent[..., 0])
+    return brightness, opponent[..., 1:] / np.maximum(brightness, _DARKEST)[..., None]
+
+
+def _affine(shadowed: np.ndarray, lit: np.ndarray) -> tuple[float, float]:
+    """The slope and offset of ``l = a s + b`` from the brightness of ``shadowed`` ``(n,)`` to that of
+    ``lit`` ``(m,)`` pixels: the medians agree, and the spreads as far as the slope stays between 1 and the
+    plain ratio (the ratio alone, offset 0, where either has fewer than :data:`_AFFINE_PIXELS`)."""
+    shadow_median, lit_median = float(np.median(shadowed)), float(np.median(lit))
+    ratio = 1.0 / float(np.clip(shadow_median / max(lit_median, 1e-4), 0.25, 1.0))
+    if len(shadowed) < _AFFINE_PIXELS or len(lit) < _AFFINE_PIXELS:
+        return ratio, 0.0
+    shadow_low, shadow_high = np.percentile(shadowed, [10, 90])
+    lit_low, lit_high = np.percentile(lit, [10, 90])
+    slope = float(np.clip((lit_high - lit_low) / max(shadow_high - shadow_low, 1e-4), 1.0, ratio))
+    return slope, lit_median - slope * shadow_median
+
+
+def _colour_matte(colour: np.ndarray, matte: np.ndarray, ground: np.ndarray, lit: np.ndarray) -> np.ndarray:
+    """``(h, w)``: how much of the shadow's colour shift each pixel of the ``ground`` has, by its distance from
+    the shadow's edge (``matte`` at 0.5): measured on the pixels at each distance (where their median
+    ``colour`` ``(h, w, 2)`` lies between the ``lit`` ground's and the deep shadow's, growing inwards). The
+    shadow's colour edge is wider than its brightness's, and lopsided: on the hiker's gravel the shadow's
+    blue reaches full strength only ~10 px in, while its brightness drops within 2 px (the camera's colour
+    blur, light bounced off the lit stones). The ``matte`` itself where the shadow is too small to measure
+    that."""
+    shape = (matte >= 0.5).astype(np.uint8)
+    inside = cv2.distanceTransform(shape, cv2.DIST_L2, 5)
+    distance = np.where(shape > 0, inside - 0.5, 0.5 - cv2.distanceTransform(1 - shape, cv2.DIST_L2, 5))
+    deepest = float(np.percentile(inside[shape > 0], 75)) if shape.any() else 0.0
+    deep = ground & (distance >= deepest)
+    lit = lit & (distance <= -_COLOUR_REACH)
+    if deep.sum() < _COLOUR_PIXELS or lit.sum() < _COLOUR_PIXELS:
+        return matte
+    lit_colour = np.median(colour[lit], axis=0)
+    step = lit_colour - np.median(colour[deep], axis=0)
+    if float(step @ step) < 1e-6:  # the same colour in and out: nothing to place
+        return matte
+    # Each ring (1 px of distance) gives its share at its pixels' mean distance; a ring with too few pixels
+    # gives none.
+    edges = np.arange(-_COLOUR_REACH, np.floor(deepest)) + 0.5
+    centres, shares = [float(edges[0])], [0.0]
+    # The pixels in reach, sorted by ring (one pass over the box, not one per ring).
+    reached = ground & (distance >= edges[0]) & (distance < edges[-1])
+    ring_of = np.floor(distance[reached] - edges[0]).astype(np.int64)
+    order = np.argsort(ring_of, kind="stable")
+    bounds = np.searchsorted(ring_of[order], np.arange(edges.size))
+    near_distance, near_colour = distance[reached][order], colour[reached][order]
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        if stop - start >= _COLOUR_PIXELS // 4:
+            centres.append(float(near_distance[start:stop].mean()))
+            shares.append(float((lit_colour - np.median(near_colour[start:stop], axis=0)) @ step / (step @ step)))
+    share = np.maximum.accumulate(np.clip(np.array(shares + [1.0]), 0.0, 1.0))
+    return np.interp(distance, np.array(centres + [max(deepest, centres[-1] + 0.5)]), share).astype(np.float32) * ground
 
 
 # Luminance and two colour differences: the ground's texture is mostly in the first, while a sensor's (and a
@@ -507,19 +636,19 @@ def lift_shadows(
         if instance_id not in stack.ids:
             continue
         person = (stack.alpha[stack.index_of(instance_id)] > 0.5).cpu().numpy()
-        for window, window_matte in _attached_shadow(background, person, people, config, away):
+        for window, window_matte, line in _attached_shadow(background, person, people, config, away):
             # Only the shadow's box changes (grown by the reach of lift_shadow's lit-ground ring).
             tight = bounding_box(window_matte > 0)
             rows = slice(window[0].start + tight[0].start, window[0].start + tight[0].stop)
             cols = slice(window[1].start + tight[1].start, window[1].start + tight[1].stop)
             box = (
-                slice(max(0, rows.start - 8), min(height, rows.stop + 8)),
-                slice(max(0, cols.start - 8), min(width, cols.stop + 8)),
+                slice(max(0, rows.start - 12), min(height, rows.stop + 12)),
+                slice(max(0, cols.start - 12), min(width, cols.stop + 12)),
             )
             matte = np.zeros((box[0].stop - box[0].start, box[1].stop - box[1].start), np.float32)
             matte[within((rows, cols), box)] = window_matte[tight]
             crop = background[box]
-            relit = lift_shadow(crop, matte, ~people[box])
+            relit = lift_shadow(crop, matte, ~people[box], line=line)
             if relit is crop:
                 continue
             changed[box] |= np.any(relit != crop, axis=2)
