@@ -7,6 +7,7 @@ from tests.editing.test_completion_agree import SWAY
 from tests.editing.test_completion_agree import _clip as sway_clip
 from vmat.editing.completion import PREVIOUS_DEFAULT, CompletionConfig, Filled, complete_background
 from vmat.editing.completion_stream import CompletionStream, complete_stream
+from vmat.errors import ConfigError
 from vmat.layers import LayerError, LayerStack
 from vmat.layers.store import decode_stack, encode_stack
 
@@ -270,3 +271,33 @@ def test_with_nothing_to_lift_each_held_frame_is_decoded_once(monkeypatch):
     done = streamed(stacks, CompletionConfig(window=2), removing=[1], keep_shadows=True, lookahead=3)
     assert len(done) == len(stacks)
     assert len(decoded) == len(stacks)
+
+
+def test_a_fill_that_later_frames_see_much_of_is_invented_again_on_the_grown_plate(monkeypatch):
+    """A person stands still, then steps aside past the look-ahead: the frames pushed then show 40% of
+    what the first fill invented. With ``refill``, what is still unseen is invented again on the plate
+    they grew (as the whole clip, which sees them all, invents it), keeping the first fill only where the
+    two look alike; without, the first fill stays."""
+    import vmat.editing.completion_stream as module
+    from vmat.editing.completion import _invent
+
+    searches = []
+    monkeypatch.setattr(module, "_invent", lambda *args: searches.append(1) or _invent(*args))
+    background = texture(24, 48, seed=5)
+    stacks = [frame(background, [(10, 4, 30, 20) if t < 6 else (18, 4, 38, 20)]) for t in range(10)]
+    fills = {}
+    for refill in (None, 0.1):
+        searches.clear()
+        stream = CompletionStream(CompletionConfig(window=1, refill=refill), lookahead=2)
+        done = [out for stack in stacks for out in stream.push(stack)] + stream.finish()
+        assert len(done) == len(stacks) and len(searches) == (2 if refill else 1)
+        plate = stream._plate.colour()
+        fills[refill] = stream._plate.filled[plate.never_seen]
+    unseen = plate.never_seen
+    assert 0 < unseen.sum() < 0.7 * (24 * 20)  # the box and its margin, less what the last frames saw
+    whole = _invent(plate.colour, unseen, plate.seen, CompletionConfig(window=1))[unseen]
+    assert not np.array_equal(fills[None], whole)
+    changed = (fills[0.1] != fills[None]).any(axis=1)
+    assert changed.any() and np.array_equal(fills[0.1][changed], whole[changed])
+    with pytest.raises(ConfigError):
+        CompletionConfig(refill=0.0)

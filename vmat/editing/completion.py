@@ -144,6 +144,11 @@ class CompletionConfig:
     never_seen: Literal["exemplar", "diffusion"] = "exemplar"
     """``exemplar``: what no frame saw is inpainted once on the plate by PatchMatch and carried with the
     camera; ``diffusion``: ``cv2.inpaint`` (Telea) on every frame (fast; a smear)."""
+    refill: float | None = 0.1
+    """A one-pass stream with a static camera only: a never-seen region's fill, invented on the plate
+    of the frames pushed by then, is invented again (on the plate now) once frames pushed since have
+    seen this fraction of it: the invention next to the ground they showed (a kerb that runs on under a
+    foot) no longer matches it. ``None``: keep the first fill (only what is seen replaces it)."""
     gain: bool = True
     """Correct each copied donor's colour by its per-channel gain against this frame."""
     align: bool = True
@@ -166,6 +171,8 @@ class CompletionConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"completion {name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}.")
+        if self.refill is not None and not 0.0 < self.refill <= 1.0:
+            raise ConfigError(f"completion refill must be above 0 and at most 1 (or None), got {self.refill}.")
         if self.agree_frames is not None and self.agree_frames < 1:
             raise ConfigError(f"completion agree_frames must be 1 or more (or None), got {self.agree_frames}.")
 

@@ -10,7 +10,9 @@ pushed so far (the past and the look-ahead). The camera motion comes with each f
 What no frame has seen yet is inpainted on the plate when a frame first needs it, and kept: later frames
 carry the same fill with the camera (no boiling), and only canvas that turns up unseen and unfilled (the
 edge of a pan) is inpainted later, with the earlier fill as its surroundings. Once some frame sees a
-filled pixel, its plate colour takes over.
+filled pixel, its plate colour takes over; with a static camera, once frames pushed since have seen
+``CompletionConfig.refill`` of a region of the fill, what is still unseen there is invented again on the
+grown plate, keeping the old fill where the two look alike (so only its structure, a kerb run on, changes).
 
 For a moving camera the plate lives on a canvas twice the frame's size on each axis, centred on an anchor
 frame; when the newest frame leaves it, the canvas is re-centred on a recent frame (resampling the plate
@@ -75,6 +77,7 @@ from vmat.layers.store import decode_stack, encode_stack
 
 
 _EMPTY = (slice(0, 0), slice(0, 0))
+_ALIKE, _ALIKE_SIZE = 12.0, 7  # a fill invented again keeps the old one where they look alike (_keep_alike)
 
 
 def _union(boxes: Iterable[tuple[slice, slice]]) -> tuple[slice, slice]:
@@ -122,6 +125,23 @@ def _relit(view: _View, stack: LayerStack, changed: np.ndarray) -> _View:
     return _View(colour, view.seen, mostly=view.mostly)
 
 
+def _keep_alike(invented: np.ndarray, old: np.ndarray, where: np.ndarray) -> None:
+    """Put ``old``'s pixels back into ``invented`` (both ``(H, W, 3)`` uint8, in place) in ``where``, the
+    part of a fill invented again, wherever the two look alike around a pixel (their means over
+    ``_ALIKE_SIZE`` px squares within ``_ALIKE`` levels): a new invention's texture differs everywhere from
+    the old's, and taken whole it jumps from one frame to the next; taken only where its structure differs
+    (a kerb it now runs on), the rest stays still."""
+    if not where.any():
+        return
+    box = bounding_box(where, _ALIKE_SIZE)
+    before = invented[box].copy()
+    before[where[box]] = old[box][where[box]]
+    size = (_ALIKE_SIZE, _ALIKE_SIZE)
+    difference = np.abs(cv2.blur(invented[box].astype(np.float32), size) - cv2.blur(before.astype(np.float32), size))
+    alike = where[box] & (difference.max(axis=2) <= _ALIKE)
+    invented[box][alike] = before[alike]
+
+
 def _resampled(sums: _PlateSum, matrix: np.ndarray, size: tuple[int, int]) -> _PlateSum:
     """``sums`` moved onto another canvas by ``matrix`` (old canvas pixels -> new)."""
     moved = _PlateSum(*size)
@@ -141,6 +161,7 @@ class _OnlinePlate:
         self.away_sums = _PlateSum(*size) if shadows else None
         self.filled = np.zeros((size[1], size[0], 3), np.uint8)
         self.has_fill = np.zeros((size[1], size[0]), bool)
+        self.static = True  # the canvas is the frames' own grid (a still camera): fills are invented again
         self.leftovers: ClipLeftovers | None = None  # a static camera's: the plate is put right where it summed them
 
     def colour(self, box: tuple[slice, slice] | None = None) -> _Plate:
@@ -164,7 +185,7 @@ class _OnlinePlate:
 
     def move(self, matrix: np.ndarray, size: tuple[int, int]) -> None:
         """Move everything onto another canvas by ``matrix`` (old canvas pixels -> new)."""
-        self.size = size
+        self.size, self.static = size, False
         self.sums = _resampled(self.sums, matrix, size)
         if self.away_sums is not None:
             self.away_sums = _resampled(self.away_sums, matrix, size)
@@ -176,6 +197,9 @@ class _OnlinePlate:
         ``never_seen="exemplar"``, first inpainted wherever no frame has seen it and nothing filled it yet."""
         plate = self.colour(box)
         if config.never_seen == "exemplar":
+            dropped = None
+            if self.static and config.refill is not None:
+                dropped = self._drop_stale(plate.seen, config.refill)
             todo = plate.never_seen & ~self.has_fill
             if todo.any():
                 colour = self.colour().colour
@@ -191,7 +215,10 @@ class _OnlinePlate:
                     )
                     self.filled[around][todo[around]] = invented[todo[around]]
                 else:
-                    self.filled[todo] = _invent(known, todo, plate.seen | self.has_fill, config)[todo]
+                    invented = _invent(known, todo, plate.seen | self.has_fill, config)
+                    if dropped is not None:
+                        _keep_alike(invented, self.filled, dropped & todo)
+                    self.filled[todo] = invented[todo]
                 self.has_fill |= todo
             region = (slice(None), slice(None)) if box is None else box
             plate.filled = np.zeros_like(plate.colour)
@@ -199,6 +226,25 @@ class _OnlinePlate:
             fill_here = (self.has_fill & ~plate.seen)[region]
             plate.filled[region] = np.where(fill_here[..., None], self.filled[region], plate.colour[region])
         return plate
+
+    def _drop_stale(self, seen: np.ndarray, fraction: float) -> np.ndarray | None:
+        """Forget the fill of each region of it that frames have since seen at least ``fraction`` of, so
+        that what is still unseen there is invented again next to the ground they showed (the first
+        fill, made before they were pushed, may break a kerb they show running on under a foot)."""
+        stale = self.has_fill & seen
+        if not stale.any():
+            return None
+        box = bounding_box(self.has_fill)
+        count, labels = cv2.connectedComponents(self.has_fill[box].astype(np.uint8), connectivity=8)
+        size = np.bincount(labels.ravel(), minlength=count)
+        again = np.bincount(labels[stale[box]], minlength=count) >= fraction * size
+        again[0] = False
+        if not again.any():
+            return None
+        dropped = np.zeros_like(self.has_fill)
+        dropped[box] = again[labels] & ~seen[box]
+        self.has_fill[box] &= ~again[labels]
+        return dropped
 
     def away(self, box: tuple[slice, slice] | None) -> _Plate | None:
         return None if self.away_sums is None else self.away_sums.plate(box)
