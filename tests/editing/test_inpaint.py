@@ -185,3 +185,50 @@ def test_patches_gathered_row_by_row_are_the_patches():
         assert torch.equal(row, padded[:, y : y + 3, x : x + 3].reshape(-1))
     patches.rows = None  # the element-by-element gather (a GPU's)
     assert torch.equal(patches[positions], gathered)
+
+
+def test_far_apart_parts_are_filled_each_from_its_own_box():
+    """A speck far from a big hole is its own part, searched in a small box around itself: each part's fill
+    is what inpainting it alone gives, so a part's fill does not depend on the others."""
+    from vmat.editing.inpaint import _clusters
+
+    wall = bricks(64, 256, seed=4)
+    big = np.zeros(wall.shape[:2], bool)
+    big[20:44, 16:48] = True
+    speck = np.zeros_like(big)
+    speck[30:33, 220:223] = True
+    _, parts = _clusters(big | speck, InpaintConfig())
+    assert [box for _, box in parts] == [(slice(0, 64), slice(0, 80)), (slice(2, 61), slice(192, 251))]
+    both = inpaint(wall, big | speck)
+    assert np.array_equal(both[big], inpaint(wall, big)[big])
+    assert np.array_equal(both[speck], inpaint(wall, speck)[speck])
+    assert np.array_equal(both, inpaint(wall, big | speck))  # repeatable
+
+
+def test_nearby_pieces_share_one_search_in_the_box_around_them_all():
+    """Pieces whose boxes overlap are one part, searched in the box around the whole part grown by its
+    longer side (for a one-piece hole: the box around it, as before parts)."""
+    from vmat.editing.inpaint import _clusters
+
+    hole = np.zeros((200, 300), bool)
+    hole[90:100, 100:110] = True
+    hole[90:100, 150:160] = True
+    labels, parts = _clusters(hole, InpaintConfig())
+    assert len(parts) == 1 and sorted(parts[0][0].tolist()) == [1, 2]
+    assert parts[0][1] == (slice(30, 160), slice(40, 220))  # 60 px longer side: grown by 60
+    assert labels.max() == 2
+    one = np.zeros((200, 300), bool)
+    one[90:100, 100:110] = True
+    assert _clusters(one, InpaintConfig())[1][0][1] == (slice(62, 128), slice(72, 138))  # at least 4 patches
+
+
+def test_a_part_with_too_little_known_picture_in_its_box_searches_a_wider_one():
+    wall = bricks(64, 256, seed=7)
+    hole = np.zeros(wall.shape[:2], bool)
+    hole[30:33, 220:223] = True
+    known = np.zeros_like(hole)
+    known[:, :100] = True  # nothing known within the speck's own box (4 patches around it)
+    wall[~known & ~hole] = (255, 0, 255)
+    filled = inpaint(wall, hole, known)
+    assert np.array_equal(filled[~hole], wall[~hole])
+    assert np.abs(filled[hole].astype(float) - (255, 0, 255)).max(axis=-1).min() > 100

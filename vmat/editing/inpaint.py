@@ -22,6 +22,8 @@ person is likelier to look like what is beside them than what is above or below 
 Last, near the border the copy's coarse colour is replaced by the membrane's (the smoothest interpolation
 of the hole's border), keeping only its detail: texture synthesis on a structure layer, as Bertalmio et
 al. (2003) split them. A wrongly chosen patch there brings the wrong texture but not a wrong-coloured blob.
+
+A hole in parts far apart is filled part by part, each in a box around itself (:func:`_clusters`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ import torch
 from torch.nn.functional import avg_pool2d, interpolate, max_pool2d, pad
 
 from vmat.editing.blending import poisson_membrane
-from vmat.geometry import bounding_box
 from vmat.layers.errors import LayerError
 
 
@@ -48,7 +49,8 @@ class InpaintConfig:
     """The pyramid stops before the region's shorter side drops below this many pixels."""
     context: float = 1.0
     """Source patches come from the hole's box grown by this multiple of its longer side (and at least
-    four patches) on every side: nearby texture is the likeliest match and the search stays bounded."""
+    four patches) on every side: nearby texture is the likeliest match and the search stays bounded. Parts
+    of the hole whose grown boxes do not meet are searched each in its own box (:func:`_clusters`)."""
     coarse_steps: int = 8
     """Search + vote rounds at the coarsest level; each finer level does one fewer, down to ``fine_steps``."""
     fine_steps: int = 3
@@ -337,44 +339,61 @@ def _texture_on_structure(copied: np.ndarray, hole: np.ndarray, sigma: float, re
     return np.clip(result + 0.5, 0, 255).astype(np.uint8)
 
 
-def _working_box(hole: np.ndarray, config: InpaintConfig) -> tuple[slice, slice]:
-    rows, cols = bounding_box(hole)
-    side = max(rows.stop - rows.start, cols.stop - cols.start)
-    return bounding_box(hole, max(4 * config.patch, int(config.context * side)))
+def _grown(box: tuple[int, int, int, int], shape: tuple[int, ...], config: InpaintConfig) -> tuple[int, int, int, int]:
+    """``(top, left, bottom, right)`` (ends exclusive) grown by :attr:`InpaintConfig.context` times its longer
+    side (and at least four patches) and clipped to ``shape``: the box a part of the hole is searched in."""
+    top, left, bottom, right = box
+    margin = max(4 * config.patch, int(config.context * max(bottom - top, right - left)))
+    return max(0, top - margin), max(0, left - margin), min(shape[0], bottom + margin), min(shape[1], right + margin)
 
 
-def inpaint(
-    image: np.ndarray,
-    hole: np.ndarray,
-    known: np.ndarray | None = None,
-    config: InpaintConfig = InpaintConfig(),
-    device: torch.device | str | None = None,
-) -> np.ndarray:
-    """Fill ``hole`` with texture copied from the rest of the image.
+def _clusters(hole: np.ndarray, config: InpaintConfig) -> tuple[np.ndarray, list[tuple[np.ndarray, tuple[slice, slice]]]]:
+    """The hole's parts that are searched together, each with its working box, ordered by box.
 
-    Args:
-        image: ``(H, W, 3)`` uint8.
-        hole: ``(H, W)`` bool, the pixels to synthesise.
-        known: ``(H, W)`` bool, pixels whose colour may be copied (default: all outside ``hole``); pixels
-            neither known nor in the hole are neither copied nor kept (e.g. canvas no frame covered).
-        config: search settings.
-        device: where the search runs (default CPU).
-
-    Returns:
-        ``(H, W, 3)`` uint8: ``image`` with the hole filled; every other pixel unchanged.
+    A part is a set of the hole's connected components whose working boxes (:func:`_grown`) overlap or
+    touch, merged until no two parts' boxes do: nearby pieces share one search, as one hole, while a speck
+    far from a big hole is filled from its own surroundings and does not stretch the big hole's box over
+    the picture. Returns the ``(H, W)`` int32 labels of the hole's 8-connected components (0 outside it)
+    and per part the labels that make it and its box as row and column slices.
     """
-    if config.patch < 3 or config.patch % 2 == 0:
-        raise LayerError(f"The inpainting patch must be an odd size of 3 or more, got {config.patch}.")
-    hole = hole.astype(bool)
-    if not hole.any():
-        return image.copy()
-    known = ~hole if known is None else known.astype(bool) & ~hole
-    rows, cols = _working_box(hole, config)
-    device = torch.device(device or "cpu")
-    crop = torch.from_numpy(np.ascontiguousarray(image[rows, cols])).to(device).permute(2, 0, 1).float() / 255.0
-    levels = [_Level(crop, torch.from_numpy(~known[rows, cols]).to(device))]
+    count, components, stats, _ = cv2.connectedComponentsWithStats(hole.astype(np.uint8), connectivity=8)
+    left, top = stats[1:, cv2.CC_STAT_LEFT], stats[1:, cv2.CC_STAT_TOP]
+    members = [[label] for label in range(1, count)]
+    boxes = [
+        (int(t), int(lf), int(t + h), int(lf + w))
+        for t, lf, h, w in zip(top, left, stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_WIDTH])
+    ]
+    while True:
+        grown = [_grown(box, hole.shape, config) for box in boxes]
+        painted = np.zeros(hole.shape, np.uint8)
+        for t, lf, b, r in grown:
+            painted[t:b, lf:r] = 1
+        _, regions = cv2.connectedComponents(painted, connectivity=4)
+        merged: dict[int, tuple[list[int], tuple[int, int, int, int]]] = {}
+        for labels, box, (t, lf, _, _) in zip(members, boxes, grown):
+            key = int(regions[t, lf])
+            if key in merged:
+                joined, (t0, l0, b0, r0) = merged[key]
+                merged[key] = (joined + labels, (min(t0, box[0]), min(l0, box[1]), max(b0, box[2]), max(r0, box[3])))
+            else:
+                merged[key] = (labels, box)
+        if len(merged) == len(members):
+            break
+        members = [labels for labels, _ in merged.values()]
+        boxes = [box for _, box in merged.values()]
+    parts = sorted((_grown(box, hole.shape, config), labels) for labels, box in zip(members, boxes))
+    return components, [(np.array(labels), (slice(t, b), slice(lf, r))) for (t, lf, b, r), labels in parts]
+
+
+def _fill_part(image: np.ndarray, known: np.ndarray, config: InpaintConfig, device: torch.device) -> np.ndarray:
+    """``(h, w, 3)`` uint8: the working box ``image`` with every pixel not ``known`` synthesised (``known``
+    excludes the hole; only the hole's pixels are kept by :func:`inpaint`)."""
+    crop = torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1).float() / 255.0
+    levels = [_Level(crop, torch.from_numpy(~known).to(device))]
     while min(levels[-1].unknown.shape) // 2 >= max(config.coarsest, 2 * config.patch):
         levels.append(_downsample(levels[-1]))
+    # Every part starts from the same seed: its fill depends only on the picture around it, not on the
+    # other parts or on the order they are filled in.
     generator = torch.Generator().manual_seed(config.seed)
     current = levels[-1]
     field = _Field(current, config.patch, generator, config)
@@ -395,8 +414,56 @@ def inpaint(
             level.image = torch.where(level.unknown, field.vote(features, best_only=depth == 0), level.image)
     filled = (current.image.permute(1, 2, 0) * 255).round().clamp(0, 255).byte().cpu().numpy()
     if config.structure_sigma > 0:
-        filled = _texture_on_structure(filled, levels[0].unknown.cpu().numpy(), config.structure_sigma, config.structure_reach)
+        filled = _texture_on_structure(filled, ~known, config.structure_sigma, config.structure_reach)
+    return filled
+
+
+def inpaint(
+    image: np.ndarray,
+    hole: np.ndarray,
+    known: np.ndarray | None = None,
+    config: InpaintConfig = InpaintConfig(),
+    device: torch.device | str | None = None,
+) -> np.ndarray:
+    """Fill ``hole`` with texture copied from the rest of the image.
+
+    The hole's far-apart parts are filled separately, each from a box around itself (:func:`_clusters`);
+    a part's fill is what inpainting that part alone gives.
+
+    Args:
+        image: ``(H, W, 3)`` uint8.
+        hole: ``(H, W)`` bool, the pixels to synthesise.
+        known: ``(H, W)`` bool, pixels whose colour may be copied (default: all outside ``hole``); pixels
+            neither known nor in the hole are neither copied nor kept (e.g. canvas no frame covered).
+        config: search settings.
+        device: where the search runs (default CPU).
+
+    Returns:
+        ``(H, W, 3)`` uint8: ``image`` with the hole filled; every other pixel unchanged.
+    """
+    if config.patch < 3 or config.patch % 2 == 0:
+        raise LayerError(f"The inpainting patch must be an odd size of 3 or more, got {config.patch}.")
+    hole = hole.astype(bool)
+    if not hole.any():
+        return image.copy()
+    known = ~hole if known is None else known.astype(bool) & ~hole
+    device = torch.device(device or "cpu")
+    labels, parts = _clusters(hole, config)
     out = image.copy()
-    region = out[rows, cols]
-    region[hole[rows, cols]] = filled[hole[rows, cols]]
+    for members, (rows, cols) in parts:
+        part = np.isin(labels[rows, cols], members)
+        while True:
+            try:
+                filled = _fill_part(image[rows, cols], known[rows, cols], config, device)
+                break
+            except LayerError:
+                # Too little known picture in the part's box: search a wider one, up to the whole picture.
+                if (rows, cols) == (slice(0, hole.shape[0]), slice(0, hole.shape[1])):
+                    raise
+                grow = max(rows.stop - rows.start, cols.stop - cols.start)
+                rows = slice(max(0, rows.start - grow), min(hole.shape[0], rows.stop + grow))
+                cols = slice(max(0, cols.start - grow), min(hole.shape[1], cols.stop + grow))
+                part = np.isin(labels[rows, cols], members)
+        region = out[rows, cols]
+        region[part] = filled[part]
     return out
