@@ -225,10 +225,32 @@ def test_nearby_pieces_share_one_search_in_the_box_around_them_all():
 def test_a_part_with_too_little_known_picture_in_its_box_searches_a_wider_one():
     wall = bricks(64, 256, seed=7)
     hole = np.zeros(wall.shape[:2], bool)
-    hole[30:33, 220:223] = True
+    hole[28:37, 216:225] = True  # wide enough for a patch: searched, not given the nearest colour
     known = np.zeros_like(hole)
     known[:, :100] = True  # nothing known within the speck's own box (4 patches around it)
     wall[~known & ~hole] = (255, 0, 255)
     filled = inpaint(wall, hole, known)
     assert np.array_equal(filled[~hole], wall[~hole])
     assert np.abs(filled[hole].astype(float) - (255, 0, 255)).max(axis=-1).min() > 100
+
+
+def test_slivers_no_patch_fits_in_take_the_nearest_known_colour_and_stretch_no_search():
+    """A pan's plate has one-pixel unseen lines along the frames' edges, far from the hole a person left, next
+    to canvas no frame covered: they take their nearest known pixel's colour, and the person's hole is
+    filled as if alone (before, the lines stretched one search over the whole canvas)."""
+    wall = bricks(64, 256, seed=5)
+    known = np.ones(wall.shape[:2], bool)
+    known[:, 200:] = False  # canvas no frame covered
+    wall[:, 200:] = (255, 0, 255)
+    person = np.zeros_like(known)
+    person[20:44, 16:48] = True
+    lines = np.zeros_like(known)
+    lines[:, 199] = True  # the last frame's edge, unseen
+    lines[10, 120:199] = True
+    known &= ~lines
+    filled = inpaint(wall, person | lines, known)
+    assert np.array_equal(filled[person], inpaint(wall, person, known)[person])
+    assert np.array_equal(filled[:, 199], wall[:, 198])  # the nearest known pixel is the one to the left
+    above, below = (np.all(filled[10, 120:199] == wall[row, 120:199], axis=-1) for row in (9, 11))
+    assert (above | below).all()  # either neighbour row is as near
+    assert np.array_equal(filled[~(person | lines)], wall[~(person | lines)])

@@ -347,6 +347,22 @@ def _grown(box: tuple[int, int, int, int], shape: tuple[int, ...], config: Inpai
     return max(0, top - margin), max(0, left - margin), min(shape[0], bottom + margin), min(shape[1], right + margin)
 
 
+def _thin_pieces(hole: np.ndarray, patch: int) -> np.ndarray:
+    """``(H, W)`` bool: the hole's 8-connected pieces in which no ``patch`` x ``patch`` square fits."""
+    count, components = cv2.connectedComponents(hole.astype(np.uint8), connectivity=8)
+    inner = cv2.erode(hole.astype(np.uint8), np.ones((patch, patch), np.uint8)).astype(bool)
+    thick = np.zeros(count, bool)
+    thick[components[inner]] = True
+    return hole & ~thick[components]
+
+
+def _nearest_known(image: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)``: every pixel's nearest ``known`` pixel's colour (``known`` has at least one pixel)."""
+    _, nearest = cv2.distanceTransformWithLabels((~known).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    # With DIST_LABEL_PIXEL the known (zero) pixels are labelled 1, 2, ... in raster order.
+    return image[known][nearest - 1]
+
+
 def _clusters(hole: np.ndarray, config: InpaintConfig) -> tuple[np.ndarray, list[tuple[np.ndarray, tuple[slice, slice]]]]:
     """The hole's parts that are searched together, each with its working box, ordered by box.
 
@@ -448,8 +464,16 @@ def inpaint(
         return image.copy()
     known = ~hole if known is None else known.astype(bool) & ~hole
     device = torch.device(device or "cpu")
-    labels, parts = _clusters(hole, config)
     out = image.copy()
+    thin = _thin_pieces(hole, config.patch)
+    if thin.any() and known.any():
+        # No patch fits in them, so there is no texture to copy: they take the nearest known colour. Left
+        # in, such slivers (a pan's frame edges on the plate's canvas) stretch one part over the picture.
+        out[thin] = _nearest_known(image, known)[thin]
+        hole = hole & ~thin
+        if not hole.any():
+            return out
+    labels, parts = _clusters(hole, config)
     for members, (rows, cols) in parts:
         part = np.isin(labels[rows, cols], members)
         while True:
