@@ -301,3 +301,19 @@ def test_a_fill_that_later_frames_see_much_of_is_invented_again_on_the_grown_pla
     assert changed.any() and np.array_equal(fills[0.1][changed], whole[changed])
     with pytest.raises(ConfigError):
         CompletionConfig(refill=0.0)
+
+
+def test_a_fill_is_invented_again_once_at_most(monkeypatch):
+    """A person steps aside in two stages, each showing more than ``refill`` of what is still invented: the
+    fill jumps once, not once a stage (counted afresh on its unseen rest, it would jump again)."""
+    import vmat.editing.completion_stream as module
+    from vmat.editing.completion import _invent
+
+    searches = []
+    monkeypatch.setattr(module, "_invent", lambda *args: searches.append(1) or _invent(*args))
+    background = texture(24, 48, seed=6)
+    boxes = [(10, 4, 30, 20)] * 5 + [(14, 4, 34, 20)] * 4 + [(18, 4, 38, 20)] * 5
+    stacks = [frame(background, [box]) for box in boxes]
+    stream = CompletionStream(CompletionConfig(window=1, refill=0.1), lookahead=2)
+    done = [out for stack in stacks for out in stream.push(stack)] + stream.finish()
+    assert len(done) == len(stacks) and len(searches) == 2

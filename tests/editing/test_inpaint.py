@@ -254,3 +254,8 @@ def test_slivers_no_patch_fits_in_take_the_nearest_known_colour_and_stretch_no_s
     above, below = (np.all(filled[10, 120:199] == wall[row, 120:199], axis=-1) for row in (9, 11))
     assert (above | below).all()  # either neighbour row is as near
     assert np.array_equal(filled[~(person | lines)], wall[~(person | lines)])
+    from vmat.editing.inpaint import _thin_pieces
+
+    strip = np.zeros_like(known)
+    strip[40:43, 100:180] = True  # three pixels wide: searched for texture like any hole
+    assert np.array_equal(_thin_pieces(lines | strip), lines)

@@ -33,7 +33,8 @@ them away, and completed as if hidden; the plate takes that ground's colour wher
 It runs in streaming passes over a re-iterable source (a :class:`~vmat.layers.LayersReader` or a list):
 camera motion (and the plate, when the camera turns out static), then the plate of a moving camera (or a
 static camera's agreement count), then the frames with a sliding window. Each frame's work is confined to
-the box around what people hide. Memory is ``2 * window + 1`` 8-bit background images plus the plate, whatever the clip length.
+the box around what people hide. Memory is ``2 * window + 1`` 8-bit background images plus the plate (and, for a
+static camera, the agreement's and the leftovers' frame-sized sums), whatever the clip length.
 """
 
 from __future__ import annotations
@@ -969,7 +970,7 @@ def complete_background(
     """Complete every frame's background plane where people hid it (streaming passes).
 
     Args:
-        stacks: the clip's layers; iterated four times (the camera and a static camera's plate; a moving
+        stacks: the clip's layers; iterated up to four times (the camera and a static camera's plate; a moving
             camera's plate, or a static camera's agreement (:attr:`CompletionConfig.agree_frames`); the frames,
             twice at once: the window ahead and the frame completed), so it must be re-iterable, e.g. a
             :class:`~vmat.layers.LayersReader` or a list, not a generator.

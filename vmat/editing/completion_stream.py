@@ -25,8 +25,8 @@ A static camera's frames that show ground every frame's layers hide (``Completio
 are read as they arrive too: the agreement's sums over the frames pushed so far, and the last
 ``lookahead + 1`` frames' composed colour and depth over the box of pixels every frame so far hid (a pixel
 whose seed a new frame changes is counted again over them), so its memory is bounded as well. So are its
-leftovers (``CompletionConfig.leftovers``): the ground summed from every frame pushed (three frame-sized
-float64 arrays), and of each pending frame the removed people's matte and the other people's layers over
+leftovers (``CompletionConfig.leftovers``): the ground summed from every frame pushed (two frame-sized
+float64 sums and a count), and of each pending frame the removed people's matte and the other people's layers over
 the box their search reads; a frame's leftovers are found when it first serves as a donor.
 
 When the look-ahead covers the clip (``finish`` completes every frame) and the camera is static, the output
@@ -161,6 +161,7 @@ class _OnlinePlate:
         self.away_sums = _PlateSum(*size) if shadows else None
         self.filled = np.zeros((size[1], size[0], 3), np.uint8)
         self.has_fill = np.zeros((size[1], size[0]), bool)
+        self.refilled = np.zeros((size[1], size[0]), bool)  # invented again once: never again (one jump at most)
         self.static = True  # the canvas is the frames' own grid (a still camera): fills are invented again
         self.leftovers: ClipLeftovers | None = None  # a static camera's: the plate is put right where it summed them
 
@@ -191,6 +192,7 @@ class _OnlinePlate:
             self.away_sums = _resampled(self.away_sums, matrix, size)
         self.filled = cv2.warpPerspective(self.filled, matrix, size, flags=cv2.INTER_LINEAR)
         self.has_fill = cv2.warpPerspective(self.has_fill.astype(np.uint8) * 255, matrix, size) == 255
+        self.refilled = np.zeros((size[1], size[0]), bool)  # a moving camera's fill is not invented again
 
     def plate(self, config: CompletionConfig, box: tuple[slice, slice] | None) -> _Plate:
         """The plate now, its colours only in ``box`` (canvas pixels; ``None``: everywhere); with
@@ -230,12 +232,15 @@ class _OnlinePlate:
     def _drop_stale(self, seen: np.ndarray, fraction: float) -> np.ndarray | None:
         """Forget the fill of each region of it that frames have since seen at least ``fraction`` of, so
         that what is still unseen there is invented again next to the ground they showed (the first
-        fill, made before they were pushed, may break a kerb they show running on under a foot)."""
-        stale = self.has_fill & seen
+        fill, made before they were pushed, may break a kerb they show running on under a foot). A region
+        is invented again once at most: counted afresh on its unseen rest, it would jump again each time
+        frames saw another ``fraction`` of that rest."""
+        first = self.has_fill & ~self.refilled
+        stale = first & seen
         if not stale.any():
             return None
-        box = bounding_box(self.has_fill)
-        count, labels = cv2.connectedComponents(self.has_fill[box].astype(np.uint8), connectivity=8)
+        box = bounding_box(first)
+        count, labels = cv2.connectedComponents(first[box].astype(np.uint8), connectivity=8)
         size = np.bincount(labels.ravel(), minlength=count)
         again = np.bincount(labels[stale[box]], minlength=count) >= fraction * size
         again[0] = False
@@ -244,6 +249,7 @@ class _OnlinePlate:
         dropped = np.zeros_like(self.has_fill)
         dropped[box] = again[labels] & ~seen[box]
         self.has_fill[box] &= ~again[labels]
+        self.refilled[box] |= again[labels]
         return dropped
 
     def away(self, box: tuple[slice, slice] | None) -> _Plate | None:

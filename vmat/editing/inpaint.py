@@ -347,10 +347,13 @@ def _grown(box: tuple[int, int, int, int], shape: tuple[int, ...], config: Inpai
     return max(0, top - margin), max(0, left - margin), min(shape[0], bottom + margin), min(shape[1], right + margin)
 
 
-def _thin_pieces(hole: np.ndarray, patch: int) -> np.ndarray:
-    """``(H, W)`` bool: the hole's 8-connected pieces in which no ``patch`` x ``patch`` square fits."""
+def _thin_pieces(hole: np.ndarray) -> np.ndarray:
+    """``(H, W)`` bool: the hole's 8-connected pieces at most two pixels wide (no 3 x 3 square fits in them).
+
+    Wider pieces are searched: a 5-pixel strip across bricks given its nearest colour drags the mortar
+    lines into steps (42.9 levels off against 10.1 searched)."""
     count, components = cv2.connectedComponents(hole.astype(np.uint8), connectivity=8)
-    inner = cv2.erode(hole.astype(np.uint8), np.ones((patch, patch), np.uint8)).astype(bool)
+    inner = cv2.erode(hole.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     thick = np.zeros(count, bool)
     thick[components[inner]] = True
     return hole & ~thick[components]
@@ -465,10 +468,10 @@ def inpaint(
     known = ~hole if known is None else known.astype(bool) & ~hole
     device = torch.device(device or "cpu")
     out = image.copy()
-    thin = _thin_pieces(hole, config.patch)
+    thin = _thin_pieces(hole)
     if thin.any() and known.any():
-        # No patch fits in them, so there is no texture to copy: they take the nearest known colour. Left
-        # in, such slivers (a pan's frame edges on the plate's canvas) stretch one part over the picture.
+        # A line a pixel or two wide has no texture to copy into it: it takes the nearest known colour. Left
+        # in, such lines (a pan's frame edges on the plate's canvas) stretch one part over the picture.
         out[thin] = _nearest_known(image, known)[thin]
         hole = hole & ~thin
         if not hole.any():

@@ -109,8 +109,8 @@ class Ground:
 
 
 class GroundSum:
-    """Running sums of the ground each frame sees away from the people being removed (three frame-sized
-    float64 arrays, whatever the clip length)."""
+    """Running sums of the ground each frame sees away from the people being removed (two frame-sized
+    float64 sums and an int32 count, whatever the clip length)."""
 
     def __init__(self, height: int, width: int) -> None:
         self.total = np.zeros((height, width, 3), np.float64)

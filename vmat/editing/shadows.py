@@ -579,11 +579,11 @@ def _clear_of(mask: np.ndarray) -> np.ndarray:
 
 
 def _match_grain(lifted: np.ndarray, gain: np.ndarray, core: np.ndarray, lit: np.ndarray) -> np.ndarray:
-    """``lifted`` ``(h, w, 3)`` (a shadow divided by its transmittance, ``gain`` ``(h, w)`` times brighter)
+    """``lifted`` ``(h, w, 3)`` (a shadow lifted ``gain`` ``(h, w)`` times brighter)
     with its fine detail brought back to the ``lit`` ground's level, in the shadow's ``core`` and, by the
     gain, through its penumbra.
 
-    Dividing by the transmittance multiplies the sensor's noise as much as the ground's texture, so deep in
+    Lifting a shadow multiplies the sensor's noise as much as the ground's texture, so deep in
     a shadow the lifted ground is speckled. Each band of detail ``x`` is modelled as texture (variance T, as
     on the lit ground) plus noise (variance N on the lit ground, N g^2 where lifted by g): the lit ground has
     T + N, the lifted core T + N g_core^2, which gives both, and a pixel lifted by g has its band scaled to
