@@ -133,12 +133,17 @@ class GroundSum:
         mean = np.zeros((height, width, 3), np.float32)
         spread = np.zeros((height, width, 3), np.float32)
         count = np.zeros((height, width), np.int32)
-        seen = np.maximum(self.count[box], 1)[..., None]
-        average = self.total[box] / seen
-        mean[box] = average
-        spread[box] = np.sqrt(np.maximum(self.squares[box] / seen - average * average, 0.0))
+        mean[box], spread[box] = _mean_and_spread(self.total[box], self.squares[box], self.count[box])
         count[box] = self.count[box]
         return Ground(mean, spread, count)
+
+
+def _mean_and_spread(total: np.ndarray, squares: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's mean and standard deviation ``(..., 3)`` float64 from its running ``total`` and sum of
+    ``squares`` ``(..., 3)`` over ``count`` ``(...)`` frames (none counts as one: zeros)."""
+    frames = np.maximum(count, 1)[..., None].astype(np.float64)
+    mean = total / frames
+    return mean, np.sqrt(np.maximum(squares / frames - mean * mean, 0.0))
 
 
 def person_masks(stack: LayerStack, instance_id: int) -> tuple[np.ndarray, np.ndarray]:
@@ -359,10 +364,10 @@ class ClipLeftovers:
         if not ys.size:
             return
         ground_total = self.sums.total[region][ys, xs]
-        many = seen[ys, xs][:, None].astype(np.float64)
-        mean = ground_total / many
-        spread = np.sqrt(np.maximum(self.sums.squares[region][ys, xs] / many - mean * mean, 0.0)).astype(np.float32)
-        mean = mean.astype(np.float32)
+        mean, spread = (
+            statistic.astype(np.float32)
+            for statistic in _mean_and_spread(ground_total, self.sums.squares[region][ys, xs], seen[ys, xs])
+        )
         beyond = (total[region][ys, xs] - ground_total) / frames[ys, xs][:, None]
         wrong = (spread.max(axis=-1) <= self.config.steady) & disagrees(beyond, mean, spread, self.config)
         colour[region][ys[wrong], xs[wrong]] = np.round(mean[wrong]).astype(np.uint8)
