@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import torch
 
-from vmat.editing.leftovers import Ground, GroundSum, LeftoverConfig, away_from, find_leftovers, leftovers_of, near
+from vmat.editing.leftovers import ClipLeftovers, Ground, GroundSum, LeftoverConfig, find_leftovers, near
 from vmat.layers import LayerStack
 
 HEIGHT, WIDTH = 120, 180
@@ -191,13 +191,14 @@ def stack_of(frame: np.ndarray, people: list[np.ndarray]) -> LayerStack:
 
 def test_layers_find_the_removed_persons_toe_only():
     frames = clip()
-    total = GroundSum(HEIGHT, WIDTH)
+    removing, nobody = ClipLeftovers([1]), ClipLeftovers([2])
     for t, frame in enumerate(frames):
         stack = stack_of(frame, [person_at(t)])
-        total.add(frame, away_from(stack, [1], ~hidden_of(person_at(t))))
-    ground = total.ground()
+        for leftovers in (removing, nobody):
+            leftovers.add(stack, frame, ~hidden_of(person_at(t)))
     stack = stack_of(frames[STILL], [person_at(STILL)])
-    found = leftovers_of(stack, [1], hidden_of(person_at(STILL)), ground)
+    seen = ~hidden_of(person_at(STILL))
+    found = removing.of(removing.people(stack), frames[STILL], seen)
     toe = foot_at(STILL) & ~hidden_of(person_at(STILL))
     assert (found & toe).sum() == toe.sum() and not (found & ~grown(toe)).any()
-    assert not leftovers_of(stack, [2], hidden_of(person_at(STILL)), ground).any()  # nobody by that id
+    assert not nobody.of(nobody.people(stack), frames[STILL], seen).any()  # nobody by that id

@@ -33,7 +33,6 @@ import numpy as np
 from vmat.editing.blending import apply_gain, gain_of
 from vmat.editing.shadows import ShadowConfig
 from vmat.geometry import bounding_box
-from vmat.layers.compositing import tensor_to_image
 from vmat.layers.stack import LayerStack
 
 
@@ -271,24 +270,6 @@ def find_leftovers(
     return found
 
 
-def leftovers_of(
-    stack: LayerStack,
-    instance_ids: Iterable[int],
-    hidden: np.ndarray,
-    ground: Ground,
-    config: LeftoverConfig = LeftoverConfig(),
-    spare: np.ndarray | None = None,
-) -> np.ndarray:
-    """``(H, W)`` bool: :func:`find_leftovers` of each named person (those present) in one frame's layers."""
-    colour = tensor_to_image(stack.colour[0])
-    found = np.zeros(hidden.shape, bool)
-    for instance_id in instance_ids:
-        if instance_id in stack.ids:
-            person, others = person_masks(stack, instance_id)
-            found |= find_leftovers(colour, hidden | found, person, others, ground, config, spare)
-    return found
-
-
 class People(NamedTuple):
     """A person being removed in one frame, over ``box`` (:func:`search_box`): their matte and every other
     person's layer there, ``(h, w)`` bool (:func:`person_masks`)."""
@@ -302,8 +283,8 @@ class ClipLeftovers:
     """Leftovers of the people being removed over a static camera's clip, for completion
     (:attr:`vmat.editing.completion.CompletionConfig.leftovers`).
 
-    :meth:`add` sums the ground each frame shows away from them as frames come (three frame-sized float64
-    arrays, whatever the clip length); :meth:`of` finds a frame's leftovers against the ground summed so far
+    :meth:`add` sums the ground each frame shows away from them as frames come (:class:`GroundSum`,
+    whatever the clip length); :meth:`of` finds a frame's leftovers against the ground summed so far
     (completion makes them unseen: filled, and never a donor); :meth:`correct` puts the clean plate right
     where it summed them (the plate is the mean of every frame that saw a pixel, so a toe lying outside the
     matte in some frames is in it): where the ground is trusted and the frames that saw a pixel with the
