@@ -218,6 +218,16 @@ class _PaintedFrameModel:
         return PersonSegmentation(masks, torch.zeros(len(rois), 39, 5), torch.zeros(len(rois)), rois)
 
 
+def _histograms(image: np.ndarray, ids: np.ndarray) -> dict[int, np.ndarray]:
+    """The flow propagator's colour model of each id of ``ids`` on ``image``."""
+    from vmat.propagation.appearance import colour_codes, colour_histogram
+    from vmat.propagation.propagator import FlowPropagatorConfig
+
+    bins = FlowPropagatorConfig().histogram_bins
+    codes = colour_codes(image, bins)
+    return {int(k): colour_histogram(codes[ids == k], bins) for k in np.unique(ids)}
+
+
 def _occlusion_case(mask: np.ndarray, size: float):
     """Person 1 (untrusted) partly behind person 2 (trusted) on a 40x60 frame; returns the propagator's
     answer and the fake model."""
@@ -236,7 +246,8 @@ def _occlusion_case(mask: np.ndarray, size: float):
     propagator = PriorPropagator(model=model)
     rois = rois_from_points(torch.tensor([[28.0, 20.0], [38.0, 20.0]]), 40.0)
     masks = np.stack([np.zeros_like(occluder), occluder])
-    found = propagator._unoccluded(frames, rois, masks, [False, True], flow_ids, [1, 2], {1: size, 2: 450.0})
+    colours = (frame, _histograms(frame, flow_ids))
+    found = propagator._unoccluded(frames, rois, masks, [False, True], flow_ids, [1, 2], {1: size, 2: 450.0}, colours)
     return found, model
 
 
@@ -247,11 +258,68 @@ def test_a_hidden_person_is_segmented_again_with_the_trusted_one_painted_out():
     body[10:30, 10:40] = 0.9
     found, model = _occlusion_case(body, size=400.0)
     assert list(found) == [0]
+    # The frame is one grey, so nothing under person 2's paint looks more like person 1 than like person 2.
     np.testing.assert_array_equal(found[0][:, 30:40][5:35], 0.0)  # person 2's pixels
     assert (found[0][10:30, 10:30] == np.float32(0.9)).all()  # person 1's own, beyond what the flow carried
     shown, count, passes, size = model.calls[0]
     assert count == 1 and passes == 0 and size == (40, 60)
     assert (shown[0, :, 5:35, 30:45] == 128).all() and (shown[0, :, :, :30] == 200).all()
+
+
+class _SlidRoiModel:
+    """A stand-in person model for :meth:`PriorPropagator._fuse` with two people: the first pass gives both
+    ROIs ``front`` (person 1's ROI slid onto person 2, who is in front), the second (person 2 painted grey)
+    gives ``body`` for person 1."""
+
+    device = "cpu"
+
+    def __init__(self, front: np.ndarray, body: np.ndarray) -> None:
+        self.passes = [front, body]
+
+    def segment(self, frames, rois, refine_passes=None, mask_size=None):
+        import torch
+
+        from vmat.person.model import PersonSegmentation
+
+        mask = torch.from_numpy(self.passes.pop(0)).float()[None].repeat(len(rois), 1, 1)
+        return PersonSegmentation(mask, torch.zeros(len(rois), 39, 5), torch.ones(len(rois)), rois)
+
+
+def test_a_trusted_mask_spilling_onto_a_hidden_person_leaves_them_what_looks_like_them():
+    # Person 1 (green, rows 10-30, columns 14-34) stands partly behind person 2 (purple, columns 34-48).
+    # Person 2's prior mask spills over person 1's right side (columns 26-34), and person 1's ROI gives the
+    # same mask, so person 1 is not trusted and is segmented again with person 2 painted grey. On the
+    # painted pixels the flow's label 1 stays where the colour is person 1's (columns 26-34; before, the
+    # spill took them), and goes to person 2 where the flow dragged it onto purple (columns 34-36).
+    import torch
+
+    from vmat.propagation.prior import PersonTrack, best_labels
+
+    image = np.zeros((40, 60, 3), np.uint8)
+    image[:, :34] = (60, 170, 60)
+    image[:, 34:] = (150, 60, 170)
+    flow_ids = np.zeros((40, 60), np.uint16)
+    flow_ids[10:30, 14:36] = 1
+    flow_ids[5:35, 36:48] = 2
+    front = np.zeros((40, 60), np.float32)
+    front[5:35, 26:48] = 1.0
+    body = np.zeros((40, 60), np.float32)
+    body[10:30, 14:34] = 0.9
+    propagator = PriorPropagator(model=_SlidRoiModel(front, body))
+    frames = torch.from_numpy(image).permute(2, 0, 1)[None]
+    people = {1: PersonTrack(None), 2: PersonTrack(None)}
+    counts = np.bincount(flow_ids.reshape(-1))
+    sizes = {1: 440.0, 2: 360.0}
+    region, scores, labels = propagator._fuse(
+        frames, image, flow_ids, counts, people, [1, 2], sizes, _histograms(image, flow_ids)
+    )
+    ids = np.zeros_like(flow_ids)
+    ids[region] = best_labels(list(scores), labels)
+    expected = np.zeros_like(flow_ids)
+    expected[5:35, 26:48] = 2  # person 2's prior mask
+    expected[10:30, 14:34] = 1  # person 1: their own pixels, and the green ones under person 2's spill
+    np.testing.assert_array_equal(ids, expected)
+    assert people[1].landmarks is None and people[2].landmarks is not None  # 2 trusted, 1 not
 
 
 def test_a_mask_off_the_carried_person_or_too_large_is_not_taken():
@@ -278,7 +346,8 @@ def test_nothing_is_segmented_again_without_a_trusted_person():
     flow_ids = np.zeros((40, 60), np.uint16)
     flow_ids[10:30, 20:30] = 1
     masks = np.zeros((2, 40, 60), np.float32)
-    assert propagator._unoccluded(frames, rois, masks, [False, False], flow_ids, [1, 2], {1: 200.0, 2: 200.0}) == {}
+    colours = (np.zeros((40, 60, 3), np.uint8), {})
+    assert propagator._unoccluded(frames, rois, masks, [False, False], flow_ids, [1, 2], {1: 200.0, 2: 200.0}, colours) == {}
     assert model.calls == []
 
 

@@ -150,7 +150,7 @@ class PriorPropagator:
         # The remembered sizes (a slowly decaying maximum, flow working pixels) in working pixels.
         ratio = flow_ids.size / flow_state.ids.size
         sizes = {k: area * ratio for k, area in flow_state.areas.items()}
-        region, scores, labels = self._fuse(frames, flow_ids, counts, people, tracked, sizes)
+        region, scores, labels = self._fuse(frames, image, flow_ids, counts, people, tracked, sizes, flow_state.histograms)
         owner = np.arange(2**16, dtype=np.uint16)
         for k, track in people.items():
             if track.extra:
@@ -279,16 +279,19 @@ class PriorPropagator:
     def _fuse(
         self,
         frames: torch.Tensor,
+        image: np.ndarray,
         flow_ids: np.ndarray,
         counts: np.ndarray,
         people: dict[int, PersonTrack],
         tracked: list[int],
         sizes: dict[int, float],
+        histograms: dict[int, np.ndarray],
     ) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray]:
         """The region ``(rows, cols)`` outside which every label scores below the background (no flow label,
         no prior mask above 0.5), the per-label scores ``(L, h, w)`` on it and the labels ``(L,)`` (background
-        first, scored 0.5). ``counts``: the pixels of each id in ``flow_ids``; ``sizes``: each id's remembered
-        size in pixels of ``flow_ids``."""
+        first, scored 0.5). ``image``: the working copy ``flow_ids`` belongs to; ``counts``: the pixels of each
+        id in ``flow_ids``; ``sizes``: each id's remembered size in pixels of ``flow_ids``; ``histograms``: the
+        flow propagator's colour model of each id."""
         cfg = self.config
         present = [k for k in np.flatnonzero(counts).tolist() if k > 0]
         labels = [0] + sorted(set(present) | set(tracked) | {people[k].extra for k in tracked if people[k].extra})
@@ -313,7 +316,7 @@ class PriorPropagator:
             scores[index[label]] = crop_flow == label
         if result is not None:
             trusted = self._trusted(masks[(slice(None),) + region] > 0.5, result.presence.cpu().numpy(), crop_flow, tracked)
-            hidden = self._unoccluded(frames, rois, masks, trusted, flow_ids, tracked, sizes)
+            hidden = self._unoccluded(frames, rois, masks, trusted, flow_ids, tracked, sizes, (image, histograms))
             masks = masks[(slice(None),) + region]
             for i, k in enumerate(tracked):
                 if trusted[i]:
@@ -340,11 +343,16 @@ class PriorPropagator:
         flow_ids: np.ndarray,
         tracked: list[int],
         sizes: dict[int, float],
+        colours: tuple[np.ndarray, dict[int, np.ndarray]],
     ) -> dict[int, np.ndarray]:
         """Prior masks ``(h, w)`` (the working copy's grid) of the tracked people not ``trusted``, by their index
         in ``tracked``, from a second run of the network on ``frames (1, 3, H, W)`` with every trusted person's
-        mask (``masks (N, h, w)`` > 0.5) painted grey, in the same ``rois``; 0 on those people's pixels. Only
-        the masks that pass :attr:`PriorPropagatorConfig.min_unoccluded_cover` and ``max_growth`` are given.
+        mask (``masks (N, h, w)`` > 0.5) painted grey, in the same ``rois``. On the painted pixels the network
+        saw nothing of the person: there a mask is 1 where the flow carries the person and the pixel's colour is
+        likelier under their colour model than under the painted person's, else 0. ``colours``: the working
+        copy ``(h, w, 3)`` and the flow's colour histogram of each id. Only the masks that pass
+        :attr:`PriorPropagatorConfig.min_unoccluded_cover` and ``max_growth`` (judged off the painted pixels)
+        are given.
         """
         from vmat.person.roi import Rois
 
@@ -375,6 +383,20 @@ class PriorPropagator:
                 continue
             if np.count_nonzero(own & carried) >= cfg.min_unoccluded_cover * max(int(np.count_nonzero(carried)), 1):
                 found[i] = mask
+        # A front person's mask often spills onto a neighbour's limbs, which the flow still carries as the
+        # neighbour's and which look like the neighbour; a label the flow dragged onto the front person looks
+        # like them. Painted and carried, a pixel stays the person's where its colour says so.
+        behind = {i: others & (flow_ids == tracked[i]) for i in found}
+        if any(pixels.any() for pixels in behind.values()):
+            image, histograms = colours
+            codes = colour_codes(image, cfg.flow.histogram_bins)
+            painter = np.zeros(flow_ids.shape, np.float32)
+            for i in shown:
+                if tracked[i] in histograms:
+                    painter = np.maximum(painter, np.where(masks[i] > 0.5, histograms[tracked[i]][codes], 0.0))
+            for i, pixels in behind.items():
+                if tracked[i] in histograms:
+                    found[i][pixels & (histograms[tracked[i]][codes] > painter)] = 1.0
         return found
 
     def _trusted(self, masks: np.ndarray, presence: np.ndarray, flow_ids: np.ndarray, tracked: list[int]) -> list[bool]:
