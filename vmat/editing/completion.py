@@ -275,6 +275,28 @@ class _PlateSum:
         cv2.accumulate(mask, self.count, mask)
         self.covered |= covered
 
+    def add_warped(self, colour: np.ndarray, seen: np.ndarray, to_canvas: np.ndarray) -> None:
+        """Add a frame's ``colour`` where it is ``seen`` (frame pixels), carried onto the canvas by ``to_canvas``.
+
+        Only the canvas box the frame lands on is warped and summed (a moving camera's canvas is up to nine
+        frames): the sums are those of warping onto the whole canvas, as float32 additions of the same values.
+        """
+        height, width = self.count.shape
+        box = _landing_box(to_canvas, seen.shape, (width, height))
+        if box is None:
+            return
+        rows, cols = box
+        homography, size = _shifted(to_canvas, rows, cols), (cols.stop - cols.start, rows.stop - rows.start)
+        warped, warped_seen = _warp(colour, seen, homography, size)
+        mask = warped_seen.astype(np.uint8)
+        # OpenCV accumulates into contiguous arrays only: the box's sums are copied out and back (numpy's
+        # masked add in place is ten times slower).
+        for sums, value in ((self.total, warped), (self.count, mask)):
+            inside = np.ascontiguousarray(sums[rows, cols])
+            cv2.accumulate(value, inside, mask)
+            sums[rows, cols] = inside
+        self.covered[rows, cols] |= cv2.warpPerspective(np.ones(seen.shape, np.uint8), homography, size) > 0
+
     def plate(self, box: tuple[slice, slice] | None = None) -> _Plate:
         """The plate; with ``box``, its colour only there (0 elsewhere), for a caller that reads no more."""
         seen = self.count > 0
@@ -363,6 +385,22 @@ def _track_camera(
     return _Camera(False, [shift @ h for h in to_first], canvas), static_plate, away
 
 
+def _landing_box(homography: np.ndarray, shape: tuple[int, ...], size: tuple[int, int]) -> tuple[slice, slice] | None:
+    """The box of a ``size`` (width, height) canvas that a frame of ``shape`` (height, width, ...) lands on
+    through ``homography``: its corners' box (a homography keeps a frame a quadrilateral), grown by two
+    pixels for the bilinear warp's reach; ``None`` when it misses the canvas."""
+    corners = frame_corners(shape[1], shape[0])
+    corners[:, 0] += [[-0.5, -0.5], [0.5, -0.5], [-0.5, 0.5], [0.5, 0.5]]  # the corner pixels' outer edges
+    placed = cv2.perspectiveTransform(corners, homography)[:, 0]
+    low = np.floor(placed.min(axis=0)).astype(int) - 2
+    high = np.ceil(placed.max(axis=0)).astype(int) + 3
+    left, top = max(0, low[0]), max(0, low[1])
+    right, bottom = min(size[0], high[0]), min(size[1], high[1])
+    if right <= left or bottom <= top:
+        return None
+    return slice(int(top), int(bottom)), slice(int(left), int(right))
+
+
 def _warp(image: np.ndarray, seen: np.ndarray, homography: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Warp a background image and its seen mask; a warped pixel counts as seen only when every source
     pixel it interpolates was seen."""
@@ -384,12 +422,10 @@ def _build_moving_plate(views: Iterable[_View], camera: _Camera) -> tuple[_Plate
     sums = _PlateSum(*camera.canvas_size)
     away = None
     for index, view in enumerate(views):
-        everywhere = np.ones(view.seen.shape, bool)
-        footprint = cv2.warpPerspective(everywhere.astype(np.uint8), camera.to_canvas[index], camera.canvas_size) > 0
-        sums.add(*_warp(view.colour, view.seen, camera.to_canvas[index], camera.canvas_size), footprint)
+        sums.add_warped(view.colour, view.seen, camera.to_canvas[index])
         if view.away is not None:
             away = away or _PlateSum(*camera.canvas_size)
-            away.add(*_warp(view.colour, view.away, camera.to_canvas[index], camera.canvas_size))
+            away.add_warped(view.colour, view.away, camera.to_canvas[index])
     return sums.plate(), None if away is None else away.plate()
 
 
@@ -431,13 +467,11 @@ def _ring_shift(colour: np.ndarray, seen: np.ndarray, target: np.ndarray, ring: 
     at = ys * width + xs
     centred = fixed[ys, xs] - fixed[ys, xs].mean()
 
-    def correlation(dy: int, dx: int) -> float:
-        sample = flat.take(at + dy * width + dx)  # centred has mean 0, so the sample's mean drops out above
-        spread = sample @ sample - sample.sum() ** 2 / len(sample)
-        return float(centred @ sample / (np.sqrt(centred @ centred * spread) + 1e-6))
-
     shifts = [(dy, dx) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)]
-    scores = [correlation(dy, dx) for dy, dx in shifts]
+    # Every shift's samples in one gather; centred has mean 0, so each sample's mean drops out of the product.
+    samples = flat.take(at[None, :] + np.array([dy * width + dx for dy, dx in shifts])[:, None])
+    spreads = np.einsum("sn,sn->s", samples, samples) - samples.sum(axis=1) ** 2 / len(at)
+    scores = samples @ centred / (np.sqrt(centred @ centred * spreads) + 1e-6)
     best = int(np.argmax(scores))
     if scores[best] < _ALIGN_TEXTURE:
         return None  # no texture to line up on: the peak is the noise's
@@ -447,8 +481,17 @@ def _ring_shift(colour: np.ndarray, seen: np.ndarray, target: np.ndarray, ring: 
         # Below 1/32 px OpenCV's bilinear warp would not move the donor (its 5 fractional bits).
         return (dx, dy) if 1 / 32 <= np.hypot(dx, dy) <= _ALIGN_SHIFT else None
 
-    def gradients(image: np.ndarray) -> list[np.ndarray]:
-        return [cv2.Sobel(image, cv2.CV_32F, *order, ksize=1, scale=0.5).ravel() for order in ((1, 0), (0, 1))]
+    def with_gradients(image: np.ndarray, where: np.ndarray) -> np.ndarray:
+        """``(3, *where.shape)``: the flat ``image`` at the flat indices ``where`` (at least a pixel inside the
+        crop's edges), and its central differences along x and y there (what ``cv2.Sobel`` with ``ksize=1``
+        and ``scale=0.5`` gives, computed only where they are read)."""
+        return np.stack(
+            [
+                image.take(where),
+                (image.take(where + 1) - image.take(where - 1)) * np.float32(0.5),
+                (image.take(where + width) - image.take(where - width)) * np.float32(0.5),
+            ]
+        )
 
     # The refinement uses both images' gradients (efficient second-order minimisation: the donor's alone
     # makes the steps overshoot and ring down by halves), so it keeps the pixels whose target neighbours
@@ -458,18 +501,21 @@ def _ring_shift(colour: np.ndarray, seen: np.ndarray, target: np.ndarray, ring: 
     at = at[on_ring & seen_around(2).ravel().take(at + peak_y * width + peak_x)]
     if len(at) < _ALIGN_PIXELS // 4:  # counted again: the refinement keeps fewer pixels than the search
         return accepted(float(peak_x), float(peak_y))
-    values = fixed.ravel().take(at).astype(np.float64)
-    fixed_gradients = np.stack([image.take(at) for image in gradients(fixed)]).astype(np.float64)
-    images = np.stack([flat, *gradients(grey)])
+    fixed_flat = fixed.ravel()
+    values = fixed_flat.take(at).astype(np.float64)
+    fixed_gradients = with_gradients(fixed_flat, at)[1:].astype(np.float64)
+    corners: dict[tuple[int, int], np.ndarray] = {}  # the donor's four bilinear corners, per whole-pixel cell
     dx, dy, gain = float(peak_x), float(peak_y), 1.0
     last_step = np.inf
     for _ in range(_ALIGN_STEPS):
-        # One shift for every pixel: bilinear sampling is four gathers with the same weights.
+        # One shift for every pixel: bilinear sampling is four gathers with the same weights, and the steps
+        # mostly stay in one whole-pixel cell, whose corners are gathered once.
         x0, y0 = int(np.floor(dx)), int(np.floor(dy))
         fx, fy = dx - x0, dy - y0
-        corner = at + y0 * width + x0
+        if (x0, y0) not in corners:
+            corners[x0, y0] = with_gradients(flat, at + y0 * width + x0 + np.array([0, 1, width, width + 1])[:, None])
         weights = np.array([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy])
-        sample = np.einsum("k,ckn->cn", weights, images[:, corner + np.array([0, 1, width, width + 1])[:, None]])
+        sample = np.einsum("k,ckn->cn", weights, corners[x0, y0])
         slope = (sample[1:] + fixed_gradients / gain) / 2
         design = np.stack([slope[0], slope[1], sample[0], np.ones(len(at))], axis=1)
         # target = gain * donor(x + shift + step) + offset, linearised in the step: the gradient columns'

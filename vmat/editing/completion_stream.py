@@ -63,7 +63,6 @@ from vmat.editing.completion import (
     _PlateSum,
     _View,
     _view,
-    _warp,
     _without_leftovers,
 )
 from vmat.editing.fill_memory import FillMemory
@@ -179,10 +178,9 @@ class _OnlinePlate:
             if self.away_sums is not None and view.away is not None:
                 self.away_sums.add(view.colour, view.away)
         else:
-            footprint = cv2.warpPerspective(np.ones(view.seen.shape, np.uint8), to_canvas, self.size) > 0
-            self.sums.add(*_warp(view.colour, view.seen, to_canvas, self.size), footprint)
+            self.sums.add_warped(view.colour, view.seen, to_canvas)
             if self.away_sums is not None and view.away is not None:
-                self.away_sums.add(*_warp(view.colour, view.away, to_canvas, self.size))
+                self.away_sums.add_warped(view.colour, view.away, to_canvas)
 
     def move(self, matrix: np.ndarray, size: tuple[int, int]) -> None:
         """Move everything onto another canvas by ``matrix`` (old canvas pixels -> new)."""
