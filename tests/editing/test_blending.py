@@ -1,7 +1,19 @@
 import cv2
 import numpy as np
+import scipy.sparse.linalg as sparse_linalg
 
-from vmat.editing.blending import add_inside, gain_between, gain_of_samples, held, membrane, poisson_membrane, seam_difference
+from vmat.editing.blending import (
+    _conjugate_gradients,
+    _harmonic,
+    _system,
+    add_inside,
+    gain_between,
+    gain_of_samples,
+    held,
+    membrane,
+    poisson_membrane,
+    seam_difference,
+)
 
 
 def texture(height: int, width: int, seed: int) -> np.ndarray:
@@ -112,3 +124,35 @@ def test_add_inside_adds_only_inside_and_rounds():
     result = add_inside(source, correction, region)
     assert np.array_equal(result, np.clip(expected + 0.5, 0, 255).astype(np.uint8))
     assert np.array_equal(result[~region], source[~region])
+
+
+def test_conjugate_gradients_are_scipys_number_for_number():
+    region = np.zeros((12, 14), bool)
+    region[2:10, 3:12] = True
+    region[5, 0:3] = True  # a strip to the image's border
+    matrix = _system(region).matrix
+    rng = np.random.default_rng(5)
+    right, start = rng.normal(size=(2, matrix.shape[0]))
+    for iterations in (1, 7, 40, 500):  # 500: it converges and stops early
+        expected = sparse_linalg.cg(matrix, right, x0=start, maxiter=iterations)[0]
+        assert np.array_equal(_conjugate_gradients(matrix, right, start, iterations), expected)
+    zero = np.zeros(matrix.shape[0])
+    assert np.array_equal(_conjugate_gradients(matrix, right, zero, 40), sparse_linalg.cg(matrix, right, x0=zero, maxiter=40)[0])
+    assert np.array_equal(_conjugate_gradients(matrix, zero, start, 40), zero)  # nothing to solve: scipy returns 0 too
+
+
+def test_harmonic_made_again_for_a_new_mask_and_kept_for_the_same():
+    values = np.random.default_rng(6).normal(size=(10, 12, 3)).astype(np.float32)
+    first, second = np.zeros((10, 12), bool), np.zeros((10, 12), bool)
+    first[2:8, 3:9] = True
+    second[2:8, 4:10] = True  # the same size and count, elsewhere
+    once = _harmonic(values, first)
+    assert _system(first) is _system(first)
+    other = _harmonic(values, second)
+    assert np.array_equal(_harmonic(values, first), once)  # kept: the same numbers
+    assert not np.array_equal(other, once)
+    # The exact solve is harmonic: each unknown pixel is the mean of its 4 neighbours.
+    inner = other[2:8, 4:10]
+    padded = other[1:9, 3:11]
+    mean = (padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:]) / 4
+    assert np.abs(inner - mean).max() < 1e-5

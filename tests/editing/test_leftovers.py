@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import torch
 
-from vmat.editing.leftovers import ClipLeftovers, Ground, GroundSum, LeftoverConfig, find_leftovers, near
+from vmat.editing.leftovers import ClipLeftovers, Ground, GroundSum, LeftoverConfig, _distance, find_leftovers, near, reach_of
 from vmat.layers import LayerStack
 
 HEIGHT, WIDTH = 120, 180
@@ -202,3 +202,47 @@ def test_layers_find_the_removed_persons_toe_only():
     toe = foot_at(STILL) & ~hidden_of(person_at(STILL))
     assert (found & toe).sum() == toe.sum() and not (found & ~grown(toe)).any()
     assert not nobody.of(nobody.people(stack), frames[STILL], seen).any()  # nobody by that id
+
+
+def test_near_is_the_frames_distance_within_the_reach():
+    # Measured in the person's box alone: the same pixels as the distance transform of the whole frame,
+    # for a person in the middle and one cut by the frame's corner.
+    config = LeftoverConfig()
+    corner = np.zeros((HEIGHT, WIDTH), bool)
+    corner[HEIGHT - 100 :, WIDTH - 6 :] = True
+    corner[HEIGHT - 40 :, WIDTH - 20 :] = True
+    for person in (person_at(STILL), person_at(0), corner):
+        expected = _distance(person) <= reach_of(person, config)
+        assert np.array_equal(near(person, config), expected)
+    assert not near(np.zeros((HEIGHT, WIDTH), bool), config).any()
+
+
+def test_ground_within_a_box_is_the_frames_ground_there():
+    frames = clip()
+    total = GroundSum(HEIGHT, WIDTH)
+    for t in range(FRAMES):
+        total.add(frames[t], ~near(person_at(t)))
+    box = (slice(20, 90), slice(30, 140))
+    whole, there = total.ground(), total.within(box)
+    for name in ("mean", "spread", "count"):
+        assert np.array_equal(getattr(there, name), getattr(whole, name)[box])
+
+
+def test_a_frames_leftovers_are_those_found_on_the_whole_frame():
+    frames = clip()
+    leftovers = ClipLeftovers([1])
+    for t, frame in enumerate(frames):
+        leftovers.add(stack_of(frame, [person_at(t)]), frame, ~hidden_of(person_at(t)))
+    other = np.zeros((HEIGHT, WIDTH), bool)
+    other[40:90, 10 + 13 * STILL + BODY : 10 + 13 * STILL + BODY + 4] = True
+    frame = frames[STILL].copy()
+    frame[other] = (200, 30, 30)
+    stack = stack_of(frame, [person_at(STILL), other])
+    seen = ~hidden_of(person_at(STILL))
+    spared = foot_at(STILL).copy()
+    spared[BOTTOM - 4 :] = False  # the toe's top rows (a lifted shadow): the rest is still found
+    assert leftovers.sums is not None
+    for spare in (None, spared):
+        expected = find_leftovers(frame, ~seen, person_at(STILL), other, leftovers.sums.ground(), leftovers.config, spare)
+        found = leftovers.of(leftovers.people(stack), frame, seen, spare)
+        assert expected.any() and np.array_equal(found, expected)

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from vmat.editing import Filled, complete_background, remove
-from vmat.editing.shadows import ShadowConfig, _darkening, lift_shadow, lift_shadows
+from vmat.editing.shadows import ShadowConfig, _darkening, _gathered, lift_shadow, lift_shadows
 from vmat.layers import LayerStack
 
 HEIGHT, WIDTH = 120, 160
@@ -345,3 +345,13 @@ def test_an_uneven_contact_line_is_filled_with_the_ground_around_it_not_lifted_b
     assert np.abs(lifted - ground)[97, 50:90].mean() > 5 * rows[2]  # the lighter row lifted far too far
     assert (lifted[97, 50:90] > ground[97, 50:90] + 0.2).mean() > 0.9
     assert np.array_equal(filled[matte == 0], observed[matte == 0])
+
+
+def test_a_window_of_a_planar_layer_is_gathered_as_numpy_copies_it():
+    planes = torch.rand(3, 20, 30)
+    view = planes.permute(1, 2, 0).numpy()[3:17, 5:25]  # a layer's colour, channels first, cut to a window
+    gathered = _gathered(view)
+    assert gathered.flags.c_contiguous and np.array_equal(gathered, np.ascontiguousarray(view))
+    image = np.ascontiguousarray(view)
+    assert _gathered(image) is image
+    assert np.array_equal(_gathered(image[:, ::2]), image[:, ::2])

@@ -10,6 +10,9 @@ function equal to the surroundings' difference on its border.
 
 from __future__ import annotations
 
+import threading
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 import scipy.sparse as sparse
@@ -83,25 +86,37 @@ def gain_between(reference: np.ndarray, donor: np.ndarray, where: np.ndarray) ->
     return apply_gain(donor, gain_of(reference, donor, where))
 
 
-def _harmonic(
-    values: np.ndarray, unknown: np.ndarray, start: np.ndarray | None = None, iterations: int | None = None
-) -> np.ndarray:
-    """``values`` ``(H, W, C)`` with its ``unknown`` pixels replaced by the harmonic function that equals the
-    known pixels around them (the image border is a mirror).
+class _System(NamedTuple):
+    """The linear system of :func:`_harmonic` for one mask of unknown pixels: what depends on the mask alone."""
 
-    Solved exactly (sparse LU), or with ``iterations`` conjugate-gradient steps from ``start``.
-    """
+    unknown: np.ndarray  # (H, W) bool, the mask it was made for
+    matrix: sparse.csr_matrix  # (n, n): each unknown pixel's Laplacian over its unknown neighbours
+    # Per step: the unknown pixels (their numbers) with a known neighbour there, and its rows and columns.
+    known: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+    factors: list[sparse_linalg.SuperLU]  # the matrix's LU factors once an exact solve asked for them
+
+
+# The systems made last, by thread: a static camera's hole, and with it the seam blend's two masks (the
+# coarse grid's and the refined band's), is often the last frame's (a third of the masks in the juggling
+# clip's first 24 frames), and making a band's system (11 ms at 720p) and factoring the coarse one are a
+# third of a seam blend's time.
+_SYSTEMS = threading.local()
+_KEPT_SYSTEMS = 4
+
+
+def _system(unknown: np.ndarray) -> _System:
+    """:class:`_System` for ``unknown`` ``(H, W)`` bool (with some pixels), made again only for a new mask."""
+    kept: list[_System] = getattr(_SYSTEMS, "kept", [])
+    for system in kept:
+        if system.unknown.shape == unknown.shape and np.array_equal(system.unknown, unknown):
+            return system
     count = int(unknown.sum())
-    out = values.copy()
-    if count == 0:
-        return out
     height, width = unknown.shape
     index = np.full(unknown.shape, -1, np.int64)
     index[unknown] = np.arange(count)
     ys, xs = np.nonzero(unknown)
     diagonal = np.zeros(count)
-    rows, cols = [], []
-    right = np.zeros((count, values.shape[2]))
+    rows, cols, known = [], [], []
     for dy, dx in _STEPS:
         ny, nx = ys + dy, xs + dx
         inside = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)
@@ -111,20 +126,75 @@ def _harmonic(
         linked = neighbour >= 0
         rows.append(np.flatnonzero(inside)[linked])
         cols.append(neighbour[linked])
-        known = np.flatnonzero(inside)[~linked]
-        # A pixel has one neighbour per step, so no index repeats here: a plain add (np.add.at is slow).
-        right[known] += values[ny[~linked], nx[~linked]]
+        known.append((np.flatnonzero(inside)[~linked], ny[~linked], nx[~linked]))
     rows.append(np.arange(count))
     cols.append(np.arange(count))
     data = np.concatenate([-np.ones(sum(len(r) for r in rows[:-1])), diagonal])
-    system = sparse.csr_matrix((data, (np.concatenate(rows), np.concatenate(cols))), shape=(count, count))
+    matrix = sparse.csr_matrix((data, (np.concatenate(rows), np.concatenate(cols))), shape=(count, count))
+    system = _System(unknown.copy(), matrix, known, [])
+    _SYSTEMS.kept = [system] + kept[: _KEPT_SYSTEMS - 1]
+    return system
+
+
+def _conjugate_gradients(matrix: sparse.csr_matrix, right: np.ndarray, start: np.ndarray, iterations: int) -> np.ndarray:
+    """``scipy.sparse.linalg.cg(matrix, right, x0=start, maxiter=iterations)[0]`` (its default tolerance, no
+    preconditioner) step for step, so the same numbers: ``(n,)`` float64 from ``right`` and ``start`` ``(n,)``.
+
+    Without scipy's overhead per step (a linear operator's dispatch, a new array per update, and the
+    residual's norm apart from the product the step takes next: both are ``r . r``); the matrix product is
+    most of a step, so this saves about a tenth of it on a seam's band."""
+    right = np.ascontiguousarray(right, np.float64)
+    # cg stops where the residual's norm is under 1e-5 of the right side's (norm: the root of x . x).
+    right_norm = np.sqrt(right.dot(right))
+    if right_norm == 0:
+        return right
+    tolerance = 1e-5 * float(right_norm)
+    solution = np.array(start, np.float64)
+    residual = right - matrix @ solution if solution.any() else right.copy()
+    direction = residual
+    product = previous = np.float64(0.0)
+    scaled = np.empty_like(residual)
+    for step in range(iterations):
+        product = residual.dot(residual)
+        if np.sqrt(product) < tolerance:
+            break
+        if step > 0:
+            direction *= product / previous
+            direction += residual
+        else:
+            direction = residual.copy()
+        image = matrix @ direction
+        alpha = product / direction.dot(image)
+        solution += np.multiply(alpha, direction, out=scaled)
+        residual -= np.multiply(alpha, image, out=scaled)
+        previous = product
+    return solution
+
+
+def _harmonic(
+    values: np.ndarray, unknown: np.ndarray, start: np.ndarray | None = None, iterations: int | None = None
+) -> np.ndarray:
+    """``values`` ``(H, W, C)`` with its ``unknown`` pixels replaced by the harmonic function that equals the
+    known pixels around them (the image border is a mirror).
+
+    Solved exactly (sparse LU), or with ``iterations`` conjugate-gradient steps from ``start``.
+    """
+    out = values.copy()
+    if not unknown.any():
+        return out
+    system = _system(unknown)
+    right = np.zeros((system.matrix.shape[0], values.shape[2]))
+    for known, ny, nx in system.known:
+        # A pixel has one neighbour per step, so no index repeats here: a plain add (np.add.at is slow).
+        right[known] += values[ny, nx]
     if iterations is None:
-        solution = sparse_linalg.splu(system.tocsc()).solve(right)
+        if not system.factors:
+            system.factors.append(sparse_linalg.splu(system.matrix.tocsc()))
+        solution = system.factors[0].solve(right)
     else:
         starts = start[unknown]
         solution = np.stack(
-            [sparse_linalg.cg(system, right[:, c], x0=starts[:, c], maxiter=iterations)[0] for c in range(values.shape[2])],
-            1,
+            [_conjugate_gradients(system.matrix, right[:, c], starts[:, c], iterations) for c in range(values.shape[2])], 1
         )
     out[unknown] = solution
     return out
@@ -214,10 +284,14 @@ def seam_difference(target: np.ndarray, source: np.ndarray, region: np.ndarray, 
 def held(measured: np.ndarray, carried: np.ndarray, known: np.ndarray, tolerance: float) -> np.ndarray:
     """``measured`` ``(H, W, C)``, except that a ``known`` ``(H, W)`` pixel whose ``carried`` value is within
     ``tolerance`` of it in every channel keeps that value (hysteresis: a change that small is noise)."""
-    change = np.abs(measured - carried)
-    # The largest channel by np.maximum over the channel planes: numpy reduces a last axis of 3 slowly.
-    largest = change[..., 0]
-    for channel in range(1, change.shape[2]):
-        largest = np.maximum(largest, change[..., channel])
-    keep = known & (largest <= tolerance)
+    keep = known & (_largest(np.abs(measured - carried)) <= tolerance)
     return np.where(keep[..., None], carried, measured)
+
+
+def _largest(values: np.ndarray) -> np.ndarray:
+    """``(...)``: the largest of ``values`` ``(..., C)`` over its last axis, by np.maximum over the channels
+    (numpy reduces a short last axis pixel by pixel, several times slower; a maximum is the same either way)."""
+    largest = values[..., 0]
+    for channel in range(1, values.shape[-1]):
+        largest = np.maximum(largest, values[..., channel])
+    return largest

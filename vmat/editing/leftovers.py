@@ -30,8 +30,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from vmat.editing.blending import apply_gain, gain_of
-from vmat.editing.shadows import ShadowConfig
+from vmat.editing.blending import _largest, apply_gain, gain_of_samples
+from vmat.editing.shadows import ShadowConfig, _channel_sum
 from vmat.geometry import bounding_box
 from vmat.layers.stack import LayerStack
 
@@ -94,7 +94,14 @@ def near(person: np.ndarray, config: LeftoverConfig = LeftoverConfig()) -> np.nd
     """``(H, W)`` bool: ``person`` ``(H, W)`` bool grown by its reach (the ground there is not summed)."""
     if not person.any():
         return person.copy()
-    return _distance(person) <= reach_of(person, config)
+    # Measured in the person's box grown by the reach (a frame's distance transform costs 14 ms at 720p):
+    # a pixel farther out lies farther than the reach, and within it a distance is the same as on the frame
+    # (the shortest chamfer path between two pixels stays inside their box).
+    reach = reach_of(person, config)
+    box = bounding_box(person, reach + 1)
+    grown = np.zeros(person.shape, bool)
+    grown[box] = _distance(person[box]) <= reach
+    return grown
 
 
 @dataclass
@@ -132,9 +139,15 @@ class GroundSum:
         mean = np.zeros((height, width, 3), np.float32)
         spread = np.zeros((height, width, 3), np.float32)
         count = np.zeros((height, width), np.int32)
-        mean[box], spread[box] = _mean_and_spread(self.total[box], self.squares[box], self.count[box])
-        count[box] = self.count[box]
+        there = self.within(box)
+        mean[box], spread[box], count[box] = there.mean, there.spread, there.count
         return Ground(mean, spread, count)
+
+    def within(self, box: tuple[slice, slice]) -> Ground:
+        """The statistics over ``box`` alone, ``(h, w, 3)`` and ``(h, w)``: the same values as :meth:`ground`'s
+        there, without its frame-sized arrays."""
+        mean, spread = _mean_and_spread(self.total[box], self.squares[box], self.count[box])
+        return Ground(mean.astype(np.float32), spread.astype(np.float32), self.count[box].copy())
 
 
 def _mean_and_spread(total: np.ndarray, squares: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -171,20 +184,20 @@ def away_from(
 
 def trusted(count: np.ndarray, spread: np.ndarray, config: LeftoverConfig = LeftoverConfig()) -> np.ndarray:
     """``(H, W)`` bool: where the ground (its ``(H, W)`` count and ``(H, W, 3)`` spread) is known well enough."""
-    return (count >= config.frames) & (spread.max(axis=-1) <= config.steady)
+    return (count >= config.frames) & (_largest(spread) <= config.steady)
 
 
 def disagrees(colour: np.ndarray, mean: np.ndarray, spread: np.ndarray, config: LeftoverConfig = LeftoverConfig()) -> np.ndarray:
     """``(...)`` bool: whether ``colour`` ``(..., 3)`` is farther from the ground's ``mean`` ``(..., 3)`` than
     ``distance`` of its ``spread`` ``(..., 3)`` (at least ``noise``) in some channel."""
-    return (np.abs(colour.astype(np.float32) - mean) / np.maximum(spread, config.noise)).max(axis=-1) > config.distance
+    return _largest(np.abs(colour.astype(np.float32) - mean) / np.maximum(spread, config.noise)) > config.distance
 
 
 def _shadow_like(colour: np.ndarray, mean: np.ndarray, config: LeftoverConfig) -> np.ndarray:
     """``(n,)`` bool: ``(n, 3)`` float colours that are their ground ``mean`` in shadow."""
-    light, ground = colour.sum(axis=1), mean.sum(axis=1) + 1e-3
+    light, ground = _channel_sum(colour), _channel_sum(mean) + 1e-3
     ratio = light / ground
-    chroma = np.abs(colour[:, :2] / np.maximum(light, 1e-3)[:, None] - mean[:, :2] / ground[:, None]).max(axis=1)
+    chroma = _largest(np.abs(colour[:, :2] / np.maximum(light, 1e-3)[:, None] - mean[:, :2] / ground[:, None]))
     return (ratio <= config.shadows.darker_than) & (ratio >= config.deepest) & (chroma <= config.shadows.chroma_tolerance)
 
 
@@ -230,25 +243,39 @@ def find_leftovers(
     found = np.zeros(person.shape, bool)
     if not person.any():
         return found
-    reach = reach_of(person, config)
     box = search_box(person, config)
-    body = (person | hidden)[box]
     blocked = others[box] if spare is None else others[box] | spare[box]
-    distance = _distance(person[box])
+    there = Ground(ground.mean[box], ground.spread[box], ground.count[box])
+    found[box] = _leftovers_in(colour[box], hidden[box], person[box], blocked, there, config)
+    return found
+
+
+def _leftovers_in(
+    colour: np.ndarray, hidden: np.ndarray, person: np.ndarray, blocked: np.ndarray, ground: Ground, config: LeftoverConfig
+) -> np.ndarray:
+    """:func:`find_leftovers` over the person's :func:`search_box` (everything it reads), given that box's
+    ``(h, w, 3)`` colour, its ``(h, w)`` hidden pixels, the person's matte (all of it) and the ``blocked``
+    pixels (other people, what is spared), and its :class:`Ground`; ``(h, w)`` bool."""
+    reach = reach_of(person, config)
+    body = person | hidden
+    distance = _distance(person)
     ring = distance <= reach
     # Disagreement is looked for twice as far: a blob that goes on past the reach is something the person
     # touches (a dog's muzzle, a bag put down), not a part of them.
     band = (distance <= 2 * reach) & ~body & ~blocked
-    mean, spread = ground.mean[box], ground.spread[box]
-    known = trusted(ground.count[box], spread, config)
-    here = colour[box]
+    mean, spread = ground.mean, ground.spread
+    known = trusted(ground.count, spread, config)
     # The gain is measured on the ground around the ring, which the person's missed parts do not reach.
-    around = known & ~blocked & (_distance(body) > 2 * reach + 1)
-    here = apply_gain(here, gain_of(np.clip(mean + 0.5, 0, 255).astype(np.uint8), here, around))
+    # Only the pixels it is measured on, and those looked at (the candidates: every blob lies in them), are
+    # gathered and brought to the ground's exposure: the same values as over the whole box.
+    ys, xs = np.nonzero(known & ~blocked & (_distance(body) > 2 * reach + 1))
+    reference = np.clip(mean[ys, xs] + 0.5, 0, 255).astype(np.uint8)
+    gain = gain_of_samples(reference, colour[ys, xs])
     candidates = band & known
-    values = here[candidates].astype(np.float32)
-    far = disagrees(values, mean[candidates], spread[candidates], config)
-    far &= ~_shadow_like(values, mean[candidates], config)
+    values = apply_gain(colour[candidates], gain).astype(np.float32)
+    ground_values, spread_values = mean[candidates], spread[candidates]
+    far = disagrees(values, ground_values, spread_values, config)
+    far &= ~_shadow_like(values, ground_values, config)
     disagree = np.zeros(candidates.shape, bool)
     disagree[candidates] = far
     count, labels, stats, _ = cv2.connectedComponentsWithStats(disagree.astype(np.uint8), connectivity=8)
@@ -260,14 +287,16 @@ def find_leftovers(
     keep[np.unique(labels[disagree & beyond])] = False
     keep[0] = False
     keep &= stats[:, cv2.CC_STAT_AREA] >= config.area
-    for label in np.flatnonzero(keep):
-        blob = labels == label
-        keep[label] = not _texture_kept(here[blob].astype(np.float32), mean[blob], config)
+    if keep.any():
+        # A blob's pixels in the candidates' (raster) order, as a mask over the box would gather them.
+        candidate_labels = labels[candidates]
+        for label in np.flatnonzero(keep):
+            blob = candidate_labels == label
+            keep[label] = not _texture_kept(values[blob], ground_values[blob], config)
     taken = keep[labels]
     if config.grow > 0 and taken.any():
         taken = (cv2.dilate(taken.astype(np.uint8), _disc(config.grow)) > 0) & ~body & ~blocked
-    found[box] = taken
-    return found
+    return taken
 
 
 class People(NamedTuple):
@@ -319,11 +348,11 @@ class ClipLeftovers:
         found = np.zeros(seen.shape, bool)
         if self.sums is None:
             return found
-        for box, person_there, others_there in people:
-            person, others = np.zeros(seen.shape, bool), np.zeros(seen.shape, bool)
-            person[box], others[box] = person_there, others_there
-            ground = self.sums.ground(box)
-            found |= find_leftovers(colour, ~seen | found, person, others, ground, self.config, spare)
+        # Each person's search is done in their box alone (it reads nothing outside it).
+        for box, person, others in people:
+            blocked = others if spare is None else others | spare[box]
+            hidden = ~seen[box] | found[box]
+            found[box] |= _leftovers_in(colour[box], hidden, person, blocked, self.sums.within(box), self.config)
         return found
 
     def correct(self, colour: np.ndarray, total: np.ndarray, count: np.ndarray, box: tuple[slice, slice] | None = None) -> None:
@@ -350,5 +379,5 @@ class ClipLeftovers:
             for statistic in _mean_and_spread(ground_total, self.sums.squares[region][ys, xs], seen[ys, xs])
         )
         beyond = (total[region][ys, xs] - ground_total) / frames[ys, xs][:, None]
-        wrong = (spread.max(axis=-1) <= self.config.steady) & disagrees(beyond, mean, spread, self.config)
+        wrong = (_largest(spread) <= self.config.steady) & disagrees(beyond, mean, spread, self.config)
         colour[region][ys[wrong], xs[wrong]] = np.round(mean[wrong]).astype(np.uint8)
