@@ -94,8 +94,9 @@ def test_too_little_context_and_bad_patches_are_refused():
 
 
 def test_a_field_update_equals_scoring_every_candidate():
-    """The search scores only usable candidates that differ from the current match; the field it leaves
-    must be the one that scoring every candidate and keeping the strictly better would leave."""
+    """The search scores only usable candidates that differ from the current match and whose patches' channel
+    sums leave them a chance; the field it leaves must be the one that scoring every candidate and keeping
+    the strictly better would leave."""
     import torch
 
     from vmat.editing.inpaint import _Field, _Level
@@ -106,6 +107,7 @@ def test_a_field_update_equals_scoring_every_candidate():
     field = _Field(_Level(wall, unknown), 7, torch.Generator().manual_seed(0), InpaintConfig())
     features = field.patches()
     field.target_features = features[field.targets]
+    field.target_sums = features.sums(field.targets)  # candidates that cannot win are not scored
     field.distance = field.score(features, field.source)
     rng = np.random.default_rng(1)
     for _ in range(4):
@@ -259,3 +261,27 @@ def test_slivers_no_patch_fits_in_take_the_nearest_known_colour_and_stretch_no_s
     strip = np.zeros_like(known)
     strip[40:43, 100:180] = True  # three pixels wide: searched for texture like any hole
     assert np.array_equal(_thin_pieces(lines | strip), lines)
+
+
+def test_the_nearest_known_colour_found_in_boxes_is_the_whole_pictures():
+    """Slivers take their nearest known colour from a distance transform over a box around them, grown until
+    it holds every pixel as near as the distance found: the pixel picked must be the one the transform
+    picks over the whole picture, ties and all (a box grown only until it holds known pixels picked
+    another in most of these sparse cases)."""
+    from vmat.editing.inpaint import _nearest_known
+
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        height, width = rng.integers(10, 80, 2)
+        known = rng.random((height, width)) < rng.choice([0.003, 0.02, 0.3])
+        known[rng.integers(height), rng.integers(width)] = True
+        where = np.zeros_like(known)
+        where[rng.integers(height), rng.integers(width // 2) :] = True  # a line, as on a plate
+        where |= rng.random(known.shape) < 0.02
+        where &= ~known
+        image = np.stack([np.arange(height * width) % 256, np.arange(height * width) // 256, np.zeros(height * width)], 1)
+        image = image.astype(np.uint8).reshape(height, width, 3)  # every pixel its own colour
+        _, label = cv2.distanceTransformWithLabels((~known).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+        expected = image[known][label - 1][where]
+        for tile in (8, 256):
+            assert np.array_equal(_nearest_known(image, known, where, tile=tile), expected)

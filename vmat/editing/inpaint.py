@@ -112,22 +112,43 @@ class _Patches:
         self.offsets = (rows * self.padded_width + cols).flatten().to(image.device)
         self.rows: np.ndarray | None = None
         if self.flat.device.type == "cpu":
-            # On a CPU a patch is gathered as its 3 * patch rows of patch contiguous values (numpy copies
-            # each row at once): 2-3 times faster than torch's element-by-element gather, the same values
-            # in the same order (channel, row, column).
+            # On a CPU a patch is gathered as its 3 * patch rows of patch contiguous values, each row one
+            # item of a bytes type (a row starts at every value: the items overlap) that numpy copies whole:
+            # twice as fast as the same rows indexed in a 2-d view (numpy's cost is per item), which were
+            # 2-3 times faster than torch's element-by-element gather; the same values in the same order
+            # (channel, row, column).
             values = self.flat.contiguous().numpy().reshape(-1)
-            self.rows = np.lib.stride_tricks.as_strided(
-                values, (values.size - patch + 1, patch), (values.itemsize, values.itemsize), writeable=False
+            self.dtype = values.dtype
+            self.rows = np.ndarray(
+                (values.size - patch + 1,), np.dtype((np.void, patch * values.itemsize)), values, strides=(values.itemsize,)
             )
             starts = np.arange(3)[:, None] * self.flat.shape[1] + np.arange(patch)[None] * self.padded_width
             self.row_starts = starts.reshape(-1)
+        self.channel_sums: np.ndarray | None = None  # per padded pixel, its patch's (see sums)
+
+    def corner(self, positions: torch.Tensor) -> torch.Tensor:
+        """The flat positions in the padded picture where the patches centred on ``positions`` start: a patch
+        centred on (y, x) starts at (y, x) of the padded picture."""
+        return (positions // self.width) * self.padded_width + positions % self.width
+
+    def sums(self, positions: torch.Tensor) -> np.ndarray | None:
+        """``(n, 3)`` float32, on a CPU: the sum of each channel of the patches at ``positions`` (``None``
+        elsewhere), off by less than 3e-6: OpenCV's box filter sums float32 values in float64 (off by less
+        than 1e-9 for values in 0..1) and rounds the sums to float32 once."""
+        if self.rows is None:
+            return None
+        if self.channel_sums is None:
+            planes = list(self.flat.numpy().reshape(3, -1, self.padded_width))
+            window = (self.patch, self.patch)
+            sums = cv2.boxFilter(cv2.merge(planes), cv2.CV_32F, window, anchor=(0, 0), normalize=False)
+            self.channel_sums = sums.reshape(-1, 3)
+        return self.channel_sums[self.corner(positions).numpy()]
 
     def __getitem__(self, positions: torch.Tensor) -> torch.Tensor:
-        # A patch centred on (y, x) starts at (y, x) of the padded picture.
-        corner = (positions // self.width) * self.padded_width + positions % self.width
+        corner = self.corner(positions)
         if self.rows is not None:
             rows = self.rows[(corner.numpy()[:, None] + self.row_starts).reshape(-1)]
-            return torch.from_numpy(rows.reshape(positions.numel(), -1))
+            return torch.from_numpy(rows.view(self.dtype).reshape(positions.numel(), 3 * self.patch**2))
         values = self.flat[:, corner[:, None] + self.offsets]
         return values.permute(1, 0, 2).reshape(positions.numel(), -1)
 
@@ -186,6 +207,14 @@ def _peeled_fill(level: _Level, patch: int, sources: torch.Tensor, cost: _Offset
     return image
 
 
+def _touching(unknown: torch.Tensor, patch: int) -> torch.Tensor:
+    """``(h, w)`` bool: the pixels whose patch holds an ``unknown`` pixel."""
+    if unknown.device.type == "cpu":
+        # cv2's dilation (the picture's edge adds nothing) is several times faster than max pooling on a CPU.
+        return torch.from_numpy(cv2.dilate(unknown.numpy().astype(np.uint8), np.ones((patch, patch), np.uint8)) > 0)
+    return max_pool2d(unknown[None, None].float(), patch, 1, patch // 2)[0, 0] > 0
+
+
 class _Field:
     """A nearest-neighbour field over the target pixels (those whose patch touches the unknown region).
 
@@ -199,8 +228,7 @@ class _Field:
         self.cost = _OffsetCost((height, width), 3 * patch * patch, config)
         self.height, self.width = height, width
         radius = patch // 2
-        unknown = level.unknown[None, None].float()
-        touching = max_pool2d(unknown, patch, 1, radius)[0, 0] > 0
+        touching = _touching(level.unknown, patch)
         # A source patch must lie inside the picture and in the known region.
         inside = torch.zeros_like(level.unknown)
         inside[radius : height - radius, radius : width - radius] = True
@@ -214,6 +242,9 @@ class _Field:
         picks = torch.randint(self.sources.numel(), (self.targets.numel(),), generator=generator, device="cpu")
         self.source = self.sources[picks.to(self.sources.device)]
         self.distance = torch.empty(0)
+        self.target_features = torch.empty(0)
+        self.target_sums: np.ndarray | None = None  # the targets' patches' channel sums (see consider)
+        self.to_known: torch.Tensor | None = None  # the targets' distances to the known region (see vote)
 
     def patches(self) -> _Patches:
         """Every pixel's patch, gathered when asked for (edges padded by replication)."""
@@ -229,15 +260,33 @@ class _Field:
     def consider(self, features: _Patches, candidates: torch.Tensor) -> None:
         """Move each target to its candidate where that matches strictly better. Only usable candidates that
         differ from the current match can win, so only those are scored: once the field is coherent most
-        proposals are the match itself, and gathering their patches was most of the search's time."""
+        proposals are the match itself, and gathering their patches was most of the search's time. Of those,
+        candidates whose patches' channel sums rule out a better match are not scored either."""
         safe = candidates.clamp(0, self.valid.numel() - 1)
         fresh = torch.nonzero((candidates >= 0) & self.valid[safe] & (candidates != self.source)).flatten()
         if fresh.numel() == 0:
             return
         proposed = candidates[fresh]
+        cost, current = self.cost(self.targets[fresh], proposed), self.distance[fresh]
+        sums = None if self.target_sums is None else features.sums(proposed)
+        if sums is not None and self.target_sums is not None:
+            # Nor can a candidate whose patch's channel sums differ too much from the target's. By
+            # Cauchy-Schwarz a patch difference's squares sum to at least each channel's summed difference
+            # squared over the patch's area (less 1e-5 for the sums' rounding: a bound below the exact sum
+            # of squares); float32 sums the 3 * patch**2 rounded squares of rounded differences, and the
+            # cost, to at least 1 - 1e-5 times the exact sum (2**-24 a rounding, 148 roundings at most for
+            # a 7 x 7 patch; squares below 1e-38 underflow by less than the 1e-30 given), so a candidate whose
+            # bound plus cost is over 1.0001 times the current distance would not be strictly better.
+            # Gathering 3 numbers a candidate instead of 3 * patch**2 skips a third to a half of them at
+            # full size.
+            gap = np.abs(np.subtract(sums, self.target_sums[fresh.numpy()], dtype=np.float64)) - 1e-5
+            gap = np.maximum(gap, 0.0)
+            bound = np.square(gap).sum(1) / self.patch**2 + cost.double().numpy()
+            hopeful = torch.from_numpy(np.flatnonzero(0.9999 * bound - 1e-30 < current.double().numpy()))
+            fresh, proposed, cost, current = (values.index_select(0, hopeful) for values in (fresh, proposed, cost, current))
         difference = features[proposed].sub_(self.target_features.index_select(0, fresh))
-        distance = difference.square_().sum(1) + self.cost(self.targets[fresh], proposed)
-        better = distance < self.distance[fresh]
+        distance = difference.square_().sum(1) + cost
+        better = distance < current
         winners = fresh[better]
         self.source[winners] = proposed[better]
         self.distance[winners] = distance[better]
@@ -246,6 +295,7 @@ class _Field:
         """PatchMatch, every target at once: neighbours' matches shifted back, then random search from
         ``reach`` pixels away down to one."""
         self.target_features = features[self.targets]
+        self.target_sums = features.sums(self.targets)
         self.distance = self.score(features, self.source)
         ys, xs = self.targets // self.width, self.targets % self.width
         for _ in range(rounds):
@@ -274,10 +324,12 @@ class _Field:
         radius = self.patch // 2
         # Patches nearer the known region are more trustworthy (Wexler's 1.3 ** -distance), and closer
         # matches more than poorer ones.
-        unknown = self.level.unknown.cpu().numpy().astype(np.uint8)
-        to_known = torch.from_numpy(cv2.distanceTransform(unknown, cv2.DIST_L2, 3)).flatten().to(self.level.image.device)
+        if self.to_known is None:  # the level's unknown region is fixed: once per level, not per vote
+            unknown = self.level.unknown.cpu().numpy().astype(np.uint8)
+            to_known = torch.from_numpy(cv2.distanceTransform(unknown, cv2.DIST_L2, 3)).flatten().to(self.level.image.device)
+            self.to_known = to_known[self.targets]
         spread = self.distance.median().clamp_min(1e-6)
-        weight = torch.exp(-self.distance / (2 * spread)) * 1.3 ** (-to_known[self.targets])
+        weight = torch.exp(-self.distance / (2 * spread)) * 1.3 ** (-self.to_known)
         ys, xs = self.targets // self.width, self.targets % self.width
         source = features[self.source].view(-1, 3, self.patch, self.patch)
         size = (self.height + 2 * radius) * (self.width + 2 * radius)
@@ -339,12 +391,21 @@ def _texture_on_structure(copied: np.ndarray, hole: np.ndarray, sigma: float, re
     return np.clip(result + 0.5, 0, 255).astype(np.uint8)
 
 
-def _grown(box: tuple[int, int, int, int], shape: tuple[int, ...], config: InpaintConfig) -> tuple[int, int, int, int]:
-    """``(top, left, bottom, right)`` (ends exclusive) grown by :attr:`InpaintConfig.context` times its longer
-    side (and at least four patches) and clipped to ``shape``: the box a part of the hole is searched in."""
+_Box = tuple[int, int, int, int]
+"""``(top, left, bottom, right)``, ends exclusive."""
+
+
+def _widened(box: _Box, margin: int, shape: tuple[int, ...]) -> _Box:
+    """``box`` grown by ``margin`` pixels on every side and clipped to a picture of ``shape``."""
     top, left, bottom, right = box
-    margin = max(4 * config.patch, int(config.context * max(bottom - top, right - left)))
     return max(0, top - margin), max(0, left - margin), min(shape[0], bottom + margin), min(shape[1], right + margin)
+
+
+def _grown(box: _Box, shape: tuple[int, ...], config: InpaintConfig) -> _Box:
+    """``box`` grown by :attr:`InpaintConfig.context` times its longer side (and at least four patches) and
+    clipped to ``shape``: the box a part of the hole is searched in."""
+    top, left, bottom, right = box
+    return _widened(box, max(4 * config.patch, int(config.context * max(bottom - top, right - left))), shape)
 
 
 def _thin_pieces(hole: np.ndarray) -> np.ndarray:
@@ -359,11 +420,57 @@ def _thin_pieces(hole: np.ndarray) -> np.ndarray:
     return hole & ~thick[components]
 
 
-def _nearest_known(image: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """``(H, W, 3)``: every pixel's nearest ``known`` pixel's colour (``known`` has at least one pixel)."""
-    _, nearest = cv2.distanceTransformWithLabels((~known).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
-    # With DIST_LABEL_PIXEL the known (zero) pixels are labelled 1, 2, ... in raster order.
-    return image[known][nearest - 1]
+def _nearest_known(image: np.ndarray, known: np.ndarray, where: np.ndarray, tile: int = 256) -> np.ndarray:
+    """``(n, C)``: the colour of each ``where`` pixel's nearest ``known`` pixel (``where``'s pixels in raster
+    order; ``known`` has at least one pixel), the pixel ``cv2.distanceTransformWithLabels`` (L2, 5 x 5
+    mask) picks over the whole picture.
+
+    The transform runs in a box around the ``where`` pixels of each ``tile`` x ``tile`` tile, grown until it
+    holds every pixel as near to each of them as the distance it finds: a moving camera's plate is a canvas
+    up to 3x the frame each way, and only its hole's thin lines need a colour.
+
+    Why a box gives the whole picture's answer: the transform (OpenCV's distanceTransformEx_5x5) is two
+    chamfer passes, each pixel taking the least of its mask neighbours' values plus the step's cost (the
+    first strictly smaller in a fixed order, with its label); pixels past the picture's edge count as
+    unreachable, and in a box so do those past the box's, so no value in a box is below the whole
+    picture's. A pixel's value and label are decided by the neighbours whose value plus step equals it
+    (larger candidates lose in the box too), and theirs in turn, back to a known pixel: a chain whose steps
+    cost at least the pixels they move (1 for 1 straight, 1.4 for 1 diagonal, 2.1969 for 2 as a knight), so
+    it stays within the pixel's distance d of it (Chebyshev). A box holding all pixels within d of it
+    (d in the box, at least the whole picture's) decides it as the whole picture does, by induction along
+    each pass.
+    """
+    height, width = known.shape
+    ys, xs = np.nonzero(where)
+    colours = np.empty((ys.size, image.shape[2]), image.dtype)
+    keys = (ys // tile) * (width // tile + 1) + xs // tile
+    order = np.argsort(keys, kind="stable")
+    for group in np.split(order, np.flatnonzero(np.diff(keys[order])) + 1):
+        gy, gx = ys[group], xs[group]
+        box = _widened((int(gy.min()), int(gx.min()), int(gy.max()) + 1, int(gx.max()) + 1), 4, known.shape)
+        while True:
+            top, left, bottom, right = box
+            inside = known[top:bottom, left:right]
+            distance, labels = cv2.distanceTransformWithLabels(
+                (~inside).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+            )
+            # Every pixel within the distance found (rounded up, plus one for the float's rounding).
+            reach = np.ceil(distance[gy - top, gx - left]).astype(np.int64) + 1
+            needed = (
+                max(0, int((gy - reach).min())),
+                max(0, int((gx - reach).min())),
+                min(height, int((gy + reach).max()) + 1),
+                min(width, int((gx + reach).max()) + 1),
+            )
+            if needed[0] >= top and needed[1] >= left and needed[2] <= bottom and needed[3] <= right:
+                break
+            # A larger box finds distances no larger: one more pass at most.
+            box = (min(top, needed[0]), min(left, needed[1]), max(bottom, needed[2]), max(right, needed[3]))
+        # With DIST_LABEL_PIXEL the known (zero) pixels are labelled 1, 2, ... in raster order.
+        known_ys, known_xs = np.nonzero(inside)
+        nearest = labels[gy - top, gx - left] - 1
+        colours[group] = image[top + known_ys[nearest], left + known_xs[nearest]]
+    return colours
 
 
 def _clusters(hole: np.ndarray, config: InpaintConfig) -> tuple[np.ndarray, list[tuple[np.ndarray, tuple[slice, slice]]]]:
@@ -472,25 +579,24 @@ def inpaint(
     if thin.any() and known.any():
         # A line a pixel or two wide has no texture to copy into it: it takes the nearest known colour. Left
         # in, such lines (a pan's frame edges on the plate's canvas) stretch one part over the picture.
-        out[thin] = _nearest_known(image, known)[thin]
+        out[thin] = _nearest_known(image, known, thin)
         hole = hole & ~thin
         if not hole.any():
             return out
     labels, parts = _clusters(hole, config)
     for members, (rows, cols) in parts:
-        part = np.isin(labels[rows, cols], members)
+        box = (rows.start, cols.start, rows.stop, cols.stop)
         while True:
+            rows, cols = slice(box[0], box[2]), slice(box[1], box[3])
             try:
                 filled = _fill_part(image[rows, cols], known[rows, cols], config, device)
                 break
             except LayerError:
                 # Too little known picture in the part's box: search a wider one, up to the whole picture.
-                if (rows, cols) == (slice(0, hole.shape[0]), slice(0, hole.shape[1])):
+                if box == (0, 0, *hole.shape):
                     raise
-                grow = max(rows.stop - rows.start, cols.stop - cols.start)
-                rows = slice(max(0, rows.start - grow), min(hole.shape[0], rows.stop + grow))
-                cols = slice(max(0, cols.start - grow), min(hole.shape[1], cols.stop + grow))
-                part = np.isin(labels[rows, cols], members)
+                box = _widened(box, max(box[2] - box[0], box[3] - box[1]), hole.shape)
+        part = np.isin(labels[rows, cols], members)
         region = out[rows, cols]
         region[part] = filled[part]
     return out
