@@ -32,6 +32,7 @@ from vmat.propagation.prompts import FramePrompt
 from vmat.propagation.stream import MaskStream
 from vmat.temporal import FusionConfig, StreamConfig, TemporalRefiner, TemporalRefinerStream, build_temporal_refiner
 from vmat.temporal.build import shipped_temporal_checkpoint
+from vmat.temporal.colour import raised_colour, raised_pixels
 
 
 class MaskFolderStage(Stage):
@@ -256,13 +257,12 @@ class TemporalStage(Stage):
             stack = record.layers
             assert stack is not None, "the runner puts the decompose stage before the temporal stage"
             # Only people in view enter the stream: a person who leaves and comes back starts afresh.
-            alphas = {
-                instance: stack.alpha[plane].numpy()
-                for plane, instance in enumerate(stack.ids)
-                if plane > 0 and stack.alpha[plane].any()
-            }
+            planes = {instance: plane for plane, instance in enumerate(stack.ids) if plane > 0 and stack.alpha[plane].any()}
+            alphas = {instance: stack.alpha[plane].numpy() for instance, plane in planes.items()}
+            # Each person's colour travels with their alpha: coverage held from an earlier frame keeps its colour.
+            colours = {instance: stack.colour[plane].numpy() for instance, plane in planes.items()}
             self._held.append(record)
-            steadier = self._stream.push(record.frame.image, alphas, camera=record.camera)
+            steadier = self._stream.push(record.frame.image, alphas, camera=record.camera, colours=colours)
             if steadier is not None:
                 ready.append(_with_alphas(self._held.popleft(), steadier))
         return ready
@@ -271,12 +271,20 @@ class TemporalStage(Stage):
         return [_with_alphas(self._held.popleft(), steadier) for steadier in self._stream.flush()]
 
 
-def _with_alphas(record: FrameRecord, alphas: dict[int, np.ndarray]) -> FrameRecord:
+def _with_alphas(record: FrameRecord, mattes: dict[int, np.ndarray]) -> FrameRecord:
+    """``record`` with each person's alpha from their ``(4, H, W)`` premultiplied matte, and the colour it
+    carried where the alpha was raised above the frame's own."""
     stack = record.layers
     assert stack is not None, "records reach the temporal stream only with layers"
-    alpha = stack.alpha.clone()
+    alpha, colour = stack.alpha.clone(), stack.colour
     for plane, instance in enumerate(stack.ids):
-        if instance in alphas:
-            alpha[plane] = torch.from_numpy(alphas[instance])
-    record.layers = stack.replace(alpha=alpha)
+        if instance in mattes:
+            matte, own_alpha = mattes[instance], stack.alpha[plane].numpy()
+            alpha[plane] = torch.from_numpy(matte[0])
+            pixels = raised_pixels(matte, own_alpha)
+            if len(pixels[0]):
+                colour = colour.clone() if colour is stack.colour else colour  # the stack's tensors are shared
+                own = colour[plane].numpy()
+                own[:, pixels[0], pixels[1]] = raised_colour(matte, own_alpha, own, pixels)
+    record.layers = stack.replace(alpha=alpha, colour=colour)
     return record

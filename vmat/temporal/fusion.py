@@ -28,6 +28,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from vmat.geometry import bounding_box
+from vmat.temporal.colour import alpha_of
+
 
 def _hold(alpha: np.ndarray, change: np.ndarray, held: np.ndarray) -> np.ndarray:
     """``alpha`` where ``change`` is set, else ``held``; a float ``change`` in [0, 1] blends the two (the soft
@@ -40,6 +43,22 @@ def _hold(alpha: np.ndarray, change: np.ndarray, held: np.ndarray) -> np.ndarray
 def forward_fusion(alpha: np.ndarray, change: np.ndarray, previous: np.ndarray) -> np.ndarray:
     """Eq. 12: ``alpha`` ``(..., H, W)`` where ``change`` ``(H, W)`` is set, else the previous forward value."""
     return _hold(alpha, change, previous)
+
+
+def _forward_matte(alpha: np.ndarray, change: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    """Eq. 12 on an ``(H, W)`` alpha or a premultiplied ``(4, H, W)`` matte (:mod:`vmat.temporal.colour`). A
+    matte's colour is 0 wherever its alpha is, so its colour is worked out only in the box where either alpha
+    is above 0 (the whole frame, four channels a person, cost more than the rest of the stage)."""
+    if alpha.ndim == 2:
+        return forward_fusion(alpha, change, previous)
+    out = np.zeros(alpha.shape, np.float32)
+    out[0] = forward_fusion(alpha[0], change, previous[0])
+    covered = (alpha[0] > 0) | (previous[0] > 0)
+    if covered.any():
+        box = bounding_box(covered)
+        colour = (slice(1, None), *box)
+        out[colour] = forward_fusion(alpha[colour], change[box], previous[colour])
+    return out
 
 
 def backward_fusion(alpha: np.ndarray, change_next: np.ndarray, following: np.ndarray) -> np.ndarray:
@@ -90,10 +109,11 @@ class FusionConfig:
 class ForwardBackwardFusion:
     """Eq. 12-14 per instance over a stream of frames, ``lookahead`` frames behind the input.
 
-    :meth:`push` takes frame ``t``'s mattes as ``{instance id: (H, W)}`` (an id missing from a frame has
-    matte 0 there) and its change map ``delta(t)`` ``(H, W)`` (ignored for the first frame), and returns the
-    fused mattes of frame ``t - lookahead`` (for the ids that frame holds) once they are ready, else
-    ``None``; :meth:`flush` returns the remaining frames' in order.
+    :meth:`push` takes frame ``t``'s mattes as ``{instance id: (H, W)}``, or ``(4, H, W)`` with the premultiplied
+    colour carried along (:mod:`vmat.temporal.colour`; an id missing from a frame has matte 0 there), and its
+    change map ``delta(t)`` ``(H, W)`` (ignored for the first frame), and returns the fused mattes of frame
+    ``t - lookahead`` (for the ids that frame holds) once they are ready, else ``None``; :meth:`flush` returns
+    the remaining frames' in order.
     """
 
     def __init__(self, config: FusionConfig = FusionConfig()) -> None:
@@ -102,6 +122,7 @@ class ForwardBackwardFusion:
         self.config = config
         self._window: deque[tuple[dict[int, np.ndarray], np.ndarray]] = deque()
         self._forward: dict[int, np.ndarray] = {}  # A_f of the last frame emitted, per id
+        self._zero: np.ndarray | None = None
 
     def push(self, alphas: dict[int, np.ndarray], change: np.ndarray) -> dict[int, np.ndarray] | None:
         self._window.append((alphas, change))
@@ -115,19 +136,30 @@ class ForwardBackwardFusion:
             fused.append(self._emit())
         return fused
 
+    def _zeros(self, like: np.ndarray) -> np.ndarray:
+        """A matte of zeros shaped as ``like``, made once per shape (never written to)."""
+        if self._zero is None or self._zero.shape != like.shape:
+            self._zero = np.zeros(like.shape, np.float32)
+        return self._zero
+
     def _emit(self) -> dict[int, np.ndarray]:
         alphas, change = self._window[0]
-        zeros = np.zeros_like(change, dtype=np.float32)
         for instance in set(self._forward) | set(alphas):
-            current = alphas.get(instance, zeros)
             previous = self._forward.get(instance)
-            self._forward[instance] = current if previous is None else forward_fusion(current, change, previous)
+            if previous is None:
+                self._forward[instance] = alphas[instance]
+            else:
+                self._forward[instance] = _forward_matte(alphas.get(instance, self._zeros(previous)), change, previous)
         fused = {}
         for instance, alpha in alphas.items():
+            zeros = self._zeros(alpha)
             backward = self._window[-1][0].get(instance, zeros)
             for later in range(len(self._window) - 2, -1, -1):
                 current = self._window[later][0].get(instance, zeros)
                 backward = backward_fusion(current, self._window[later + 1][1], backward)
-            fused[instance] = fuse(alpha, self._forward[instance], backward, self.config.tolerance)
+            forward = self._forward[instance]
+            # Eq. 14 decided by alpha alone; a premultiplied colour follows its alpha's choice.
+            agree = np.abs(alpha_of(forward) - alpha_of(backward)) <= self.config.tolerance
+            fused[instance] = forward if agree.all() else np.where(agree, forward, alpha)  # forward alone: all agree
         self._window.popleft()
         return fused

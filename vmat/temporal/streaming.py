@@ -32,6 +32,7 @@ from torch import Tensor
 
 from vmat.errors import ConfigError
 from vmat.geometry import processing_size
+from vmat.temporal.colour import alpha_of, premultiply, unpremultiply
 from vmat.temporal.flow_blend import FlowBlend, FlowBlendConfig
 from vmat.temporal.flow_change import ESTIMATE, ChangeTracker
 from vmat.temporal.fusion import ForwardBackwardFusion, FusionConfig, backward_fusion, soften_change
@@ -126,14 +127,20 @@ class _Person:
 class _Frame:
     shape: tuple[int, int]  # (H, W) full size
     image: Tensor | None  # (1, 3, h, w) at processing size; None without a refiner
-    alphas: dict[int, np.ndarray]  # full-size coarse mattes
+    alphas: dict[int, np.ndarray]  # full-size coarse mattes: (H, W), or (4, H, W) with the premultiplied colour
     change: np.ndarray | None  # (H, W) bool (float weights when softened) from the frames, when they are the change source
+    colours: dict[int, np.ndarray] | None = None  # each person's own straight colour (3, H, W), when carried
     people: dict[int, _Person] = field(default_factory=dict)
 
 
 class TemporalRefinerStream:
     """``push(image (H, W, 3) uint8, {id: (H, W) float coarse alpha})`` -> the steadier mattes ``{id: (H, W)}``
     of an earlier frame, or ``None`` while the look-ahead fills; :meth:`flush` returns the rest in order.
+
+    Given each person's straight colour (``colours``, ``{id: (3, H, W)}``), it returns ``(4, H, W)`` mattes:
+    alpha and the premultiplied colour carried with it (:mod:`vmat.temporal.colour`), so that coverage held
+    from an earlier frame keeps that frame's colour (:func:`~vmat.temporal.colour.raised_colour` gives it
+    where the alpha was raised). The alphas are the same, bit for bit, with or without colours.
 
     ``model`` ``None`` is the weight-free path (fusion only; ``change`` must then be ``"frames"`` or
     ``"flow"``). The model is put in eval mode. One stream per clip.
@@ -165,11 +172,15 @@ class TemporalRefinerStream:
 
     @torch.inference_mode()
     def push(
-        self, image: np.ndarray, alphas: dict[int, np.ndarray], camera: np.ndarray | None | str = ESTIMATE
+        self,
+        image: np.ndarray,
+        alphas: dict[int, np.ndarray],
+        camera: np.ndarray | None | str = ESTIMATE,
+        colours: dict[int, np.ndarray] | None = None,
     ) -> dict[int, np.ndarray] | None:
         """``camera``: the ``(3, 3)`` homography from the previous frame to this one when the caller tracks the
         camera already (``None``: it could not be tracked), else :data:`ESTIMATE` (the ``"flow"`` change map
-        estimates it from the frames)."""
+        estimates it from the frames). ``colours``: see the class."""
         self._pushed += 1
         change = None
         if self._changes is not None:
@@ -177,9 +188,11 @@ class TemporalRefinerStream:
             if self.config.change_soften > 0:
                 change = soften_change(change, self.config.change_soften)
         alphas = {i: np.asarray(a, np.float32) for i, a in alphas.items()}
+        if colours is not None:
+            alphas = {i: premultiply(a, colours[i]) for i, a in alphas.items()}
         if self._blend is not None:
             alphas = self._blend.push(image, alphas)
-        frame = _Frame(image.shape[:2], None, alphas, change)
+        frame = _Frame(image.shape[:2], None, alphas, change, colours)
         if self.model is not None:
             self._encode(frame, image)
         self._window.append(frame)
@@ -222,7 +235,7 @@ class TemporalRefinerStream:
         frame.image = self._to_processing(image, size) / 255.0
         people = {}
         for instance, alpha in frame.alphas.items():
-            coarse = self._to_processing(alpha, size)
+            coarse = self._to_processing(alpha_of(alpha), size)
             features = model.encode(frame.image, coarse)
             last = self._last.get(instance)
             state = model.forward_state(features, None if last is None else last.forward_state)
@@ -253,11 +266,20 @@ class TemporalRefinerStream:
         backward = model.backward_state(run)
         change = None if person.change_logits is None else torch.sigmoid(person.change_logits)
         refined = model.decode(frame.image, person.coarse, person.features, person.forward_state, backward, change)
-        coarse = frame.alphas[instance]
+        matte = frame.alphas[instance]
+        coarse = alpha_of(matte)
         if tuple(refined.shape[-2:]) == coarse.shape:
-            return refined[0, 0].cpu().numpy()
-        correction = F.interpolate(refined - person.coarse, size=coarse.shape, mode="bilinear", align_corners=False)
-        return np.clip(coarse + correction[0, 0].cpu().numpy(), 0.0, 1.0)
+            alpha = refined[0, 0].cpu().numpy()
+        else:
+            correction = F.interpolate(refined - person.coarse, size=coarse.shape, mode="bilinear", align_corners=False)
+            alpha = np.clip(coarse + correction[0, 0].cpu().numpy(), 0.0, 1.0)
+        if matte.ndim == 2:
+            return alpha
+        # The refiner corrects alpha where the coarse matte is uncertain, in the frame itself: the frame's colour
+        # (the flow blend's where it blended) comes with it.
+        assert frame.colours is not None, "a (4, H, W) matte comes from push's colours"
+        _, colour = unpremultiply(matte, frame.colours[instance])
+        return premultiply(alpha, colour)
 
     def _predicted_change(self, frame: _Frame) -> np.ndarray:
         """Union over the frame's people of their predicted change maps, at full size (a safe superset of each
