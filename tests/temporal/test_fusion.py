@@ -87,3 +87,13 @@ def test_softened_change_is_one_where_changed_and_falls_off_outside():
     row = weight[10]
     assert row[10] == 1.0 and 0 < row[12] < row[11] < 1 and row[0] < 1e-3
     assert np.array_equal(soften_change(change, 0), change.astype(np.float32))
+
+
+def test_fuse_carries_a_premultiplied_colour_with_its_alpha():
+    # Two pixels of (alpha, premultiplied colour): the alphas agree on the first only, the colours on neither.
+    alpha = np.array([[[0.2, 0.2]], [[0.1, 0.1]], [[0.1, 0.1]], [[0.1, 0.1]]], np.float32)
+    forward = np.array([[[0.8, 0.8]], [[0.4, 0.4]], [[0.4, 0.4]], [[0.4, 0.4]]], np.float32)
+    backward = np.array([[[0.8, 0.3]], [[0.0, 0.0]], [[0.0, 0.0]], [[0.0, 0.0]]], np.float32)
+    fused = fuse(alpha, forward, backward)
+    assert fused[:, 0, 0].tolist() == forward[:, 0, 0].tolist()
+    assert fused[:, 0, 1].tolist() == alpha[:, 0, 1].tolist()

@@ -29,7 +29,6 @@ import cv2
 import numpy as np
 
 from vmat.geometry import bounding_box
-from vmat.temporal.colour import alpha_of
 
 
 def _hold(alpha: np.ndarray, change: np.ndarray, held: np.ndarray) -> np.ndarray:
@@ -67,8 +66,13 @@ def backward_fusion(alpha: np.ndarray, change_next: np.ndarray, following: np.nd
 
 
 def fuse(alpha: np.ndarray, forward: np.ndarray, backward: np.ndarray, tolerance: float = 0.0) -> np.ndarray:
-    """Eq. 14: the forward value where the forward and backward values agree, else the frame's own."""
-    return np.where(np.abs(forward - backward) <= tolerance, forward, alpha)
+    """Eq. 14: the forward value where the forward and backward values agree, else the frame's own.
+
+    On premultiplied ``(4, H, W)`` mattes (:mod:`vmat.temporal.colour`) the alphas alone decide and the colour
+    follows its alpha's choice. Where every pixel agrees the result is ``forward`` itself, not a copy."""
+    difference = np.abs(forward[0] - backward[0]) if forward.ndim == 3 else np.abs(forward - backward)
+    agree = difference <= tolerance
+    return forward if agree.all() else np.where(agree, forward, alpha)
 
 
 def frame_change_map(previous: np.ndarray, current: np.ndarray, threshold: float = 12.0, grow: int = 4) -> np.ndarray:
@@ -157,9 +161,6 @@ class ForwardBackwardFusion:
             for later in range(len(self._window) - 2, -1, -1):
                 current = self._window[later][0].get(instance, zeros)
                 backward = backward_fusion(current, self._window[later + 1][1], backward)
-            forward = self._forward[instance]
-            # Eq. 14 decided by alpha alone; a premultiplied colour follows its alpha's choice.
-            agree = np.abs(alpha_of(forward) - alpha_of(backward)) <= self.config.tolerance
-            fused[instance] = forward if agree.all() else np.where(agree, forward, alpha)  # forward alone: all agree
+            fused[instance] = fuse(alpha, self._forward[instance], backward, self.config.tolerance)
         self._window.popleft()
         return fused
