@@ -285,3 +285,6 @@ def test_the_nearest_known_colour_found_in_boxes_is_the_whole_pictures():
         expected = image[known][label - 1][where]
         for tile in (8, 256):
             assert np.array_equal(_nearest_known(image, known, where, tile=tile), expected)
+    # No pixel asks for a colour: none is given (before, the empty tiles' minimum raised).
+    known = np.eye(4, dtype=bool)
+    assert _nearest_known(np.zeros((4, 4, 3), np.uint8), known, np.zeros_like(known)).shape == (0, 3)

@@ -443,6 +443,8 @@ def _nearest_known(image: np.ndarray, known: np.ndarray, where: np.ndarray, tile
     height, width = known.shape
     ys, xs = np.nonzero(where)
     colours = np.empty((ys.size, image.shape[2]), image.dtype)
+    if ys.size == 0:  # np.split would still give one (empty) tile
+        return colours
     keys = (ys // tile) * (width // tile + 1) + xs // tile
     order = np.argsort(keys, kind="stable")
     for group in np.split(order, np.flatnonzero(np.diff(keys[order])) + 1):
