@@ -55,6 +55,20 @@ def test_a_person_absent_from_a_frame_has_no_matte_there_and_counts_as_zero():
     assert float(first[2][0, 0]) == 0.5
 
 
+def test_people_long_gone_are_forgotten_so_memory_stays_bounded():
+    fusion = ForwardBackwardFusion(FusionConfig(lookahead=2, forget_after=3))
+    still = np.zeros((2, 2), bool)
+    for t in range(40):  # a new person in every frame, each seen once
+        fusion.push({t: np.ones((2, 2), np.float32)}, still)
+        # Held: the ids of the last frame emitted and of the three before it.
+        assert len(fusion._forward) <= 4
+    # Within the limit an absent person's matte is still held (eq. 12), and a returning one fused with it.
+    fusion = ForwardBackwardFusion(FusionConfig(lookahead=0, forget_after=3, tolerance=0.0))
+    frames = [{1: np.full((1, 1), 0.5, np.float32)}, {}, {}, {}, {1: np.full((1, 1), 0.5, np.float32)}]
+    fused = [fusion.push(frame, np.zeros((1, 1), bool)) for frame in frames]
+    assert 1 in fusion._forward and float(fused[-1][1][0, 0]) == 0.5
+
+
 def test_fuse_is_eq_14():
     alpha, forward, backward = np.array([0.1, 0.2, 0.3]), np.array([0.5, 0.2, 0.7]), np.array([0.5, 0.25, 0.9])
     assert fuse(alpha, forward, backward).tolist() == [0.5, 0.2, 0.3]

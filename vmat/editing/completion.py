@@ -533,8 +533,10 @@ def _ring_shift(colour: np.ndarray, seen: np.ndarray, target: np.ndarray, ring: 
             break  # a step growing: diverging, or circling the minimum
         last_step = step
         dx, dy = dx + step_x, dy + step_y
-        if max(abs(dx - peak_x), abs(dy - peak_y)) > 1:
-            return None  # left the whole-pixel peak's neighbourhood: did not settle
+        # Left the whole-pixel peak's neighbourhood: did not settle. (A pixel off counts: sampled from there,
+        # the corner past it and its gradient reach a pixel beyond the crop's margin.)
+        if max(abs(dx - peak_x), abs(dy - peak_y)) >= 1:
+            return None
         if step < 1 / 128:  # a quarter of the warp's precision
             return accepted(dx, dy)
     if last_step < 1 / 32:

@@ -108,6 +108,9 @@ class FusionConfig:
     tolerance: float = 0.02
     change_threshold: float = 12.0
     change_grow: int = 4
+    forget_after: int = 48
+    """Frames an id may be missing before its held matte (eq. 12) is dropped: memory stays bounded however
+    many people pass through a long clip, and someone back after longer starts afresh."""
 
 
 class ForwardBackwardFusion:
@@ -126,6 +129,7 @@ class ForwardBackwardFusion:
         self.config = config
         self._window: deque[tuple[dict[int, np.ndarray], np.ndarray]] = deque()
         self._forward: dict[int, np.ndarray] = {}  # A_f of the last frame emitted, per id
+        self._missing: dict[int, int] = {}  # frames emitted since each held id was last in a frame
         self._zero: np.ndarray | None = None
 
     def push(self, alphas: dict[int, np.ndarray], change: np.ndarray) -> dict[int, np.ndarray] | None:
@@ -149,6 +153,10 @@ class ForwardBackwardFusion:
     def _emit(self) -> dict[int, np.ndarray]:
         alphas, change = self._window[0]
         for instance in set(self._forward) | set(alphas):
+            self._missing[instance] = 0 if instance in alphas else self._missing.get(instance, 0) + 1
+            if self._missing[instance] > self.config.forget_after:
+                del self._forward[instance], self._missing[instance]
+                continue
             previous = self._forward.get(instance)
             if previous is None:
                 self._forward[instance] = alphas[instance]
