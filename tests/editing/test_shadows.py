@@ -355,3 +355,28 @@ def test_a_window_of_a_planar_layer_is_gathered_as_numpy_copies_it():
     image = np.ascontiguousarray(view)
     assert _gathered(image) is image
     assert np.array_equal(_gathered(image[:, ::2]), image[:, ::2])
+
+
+def test_dark_gaps_in_a_lifted_shadow_keep_the_grounds_colour_not_an_amplified_blue():
+    """Deep in a shadow on gravel the gaps between stones are lit by the blue sky alone and nearly black.
+    The affine lift's offset is light added evenly (with the lit ground's colour): scaled by the whole
+    lift, a gap's blue grew by its brightness's ratio into a blue blot."""
+    shape = np.zeros((HEIGHT, WIDTH), np.float32)
+    cv2.rectangle(shape, (30, 30), (130, 90), 1.0, -1)
+    matte = cv2.GaussianBlur(shape, (0, 0), 0.7)
+    rng = np.random.default_rng(5)
+    grain = cv2.GaussianBlur(rng.random((HEIGHT, WIDTH)).astype(np.float32), (0, 0), 1.0)
+    grain = (grain - grain.min()) / (grain.max() - grain.min())
+    ground = np.array([0.75, 0.72, 0.68], np.float32) * (0.6 + 0.5 * grain[..., None])
+    shadowed = (ground - np.float32(0.2)) / np.float32(1.4) * np.array([0.92, 1.0, 1.12], np.float32)
+    observed = ground + matte[..., None] * (shadowed - ground)
+    gaps = np.zeros((HEIGHT, WIDTH), np.uint8)
+    gaps[rng.integers(35, 85, 40), rng.integers(35, 125, 40)] = 1
+    gaps = cv2.dilate(gaps, np.ones((2, 2), np.uint8)).astype(bool)
+    observed[gaps] = [0.03, 0.045, 0.08]
+    result = lift_shadow(observed, matte, np.ones((HEIGHT, WIDTH), bool))
+    red_blue = (result[..., 0] - result[..., 2]) * 255
+    lit = np.median(red_blue[shape == 0])
+    # Scaled by the whole lift, 14.3 levels bluer than the lit ground (the stones between them 1.6).
+    assert np.abs(red_blue[gaps] - lit).mean() < 8.0
+    assert np.abs(red_blue[(shape > 0) & ~gaps] - lit).mean() < 1.0

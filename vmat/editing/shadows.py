@@ -472,8 +472,14 @@ def lift_shadow(background: np.ndarray, matte: np.ndarray, ground: np.ndarray, *
     # gain(m) (s + m b / a) undoes a penumbra that keeps 1 - m (1 - 1/a) of the light and m b / a of the offset.
     gain = 1.0 / (1.0 - matte * (1.0 - 1.0 / slope))
     lifted = gain * (brightness + matte * (offset / slope))
-    shift = np.median(colour[lit], axis=0) - np.median(colour[deep], axis=0)
-    opponent = np.concatenate([lifted[..., None], lifted[..., None] * (colour + colour_matte[..., None] * shift)], axis=2)
+    lit_colour, deep_colour = np.median(colour[lit], axis=0), np.median(colour[deep], axis=0)
+    # The affine map's offset is light added evenly, with the lit ground's colour: only the multiplied part
+    # (b of gain (b + m offset / slope)) keeps a pixel's own departure from the shadow's colour. Scaled by
+    # the whole lift instead, a dark gap's (noisy, skylight-blue) colour grew by up to its brightness's
+    # ratio: blue blots and orange or green flecks across the hiker's lifted gravel.
+    own = np.minimum(np.maximum(brightness, _DARKEST) / np.maximum(brightness + matte * (offset / slope), _DARKEST), 1.0)
+    shifted = colour_matte[..., None] * lit_colour + own[..., None] * (colour - colour_matte[..., None] * deep_colour)
+    opponent = np.concatenate([lifted[..., None], lifted[..., None] * shifted], axis=2)
     # The colour differences, and with them their noise, grow by the brightness's ratio (more than its slope).
     ratio = lifted / np.maximum(brightness, _DARKEST)
     relit = _match_grain(opponent @ _FROM_OPPONENT.T, ratio, core, around & _clear_of(~ground | (matte > 0)))
