@@ -449,7 +449,9 @@ def lift_shadow(background: np.ndarray, matte: np.ndarray, ground: np.ndarray, *
     highlights (the hiker's gravel: texture 1.3-2 times the shadow's, brightness 1.8-3 times), so a ratio
     overshoots bright stones to white and leaves the dark gaps in the shadow's blue. ``a`` lies between 1 and
     the ratio (the ratio where too few pixels measure a spread). The colour, as colour differences over the
-    brightness, is moved by the lit ground's minus the deep shadow's (medians). A pixel ``matte`` deep into
+    brightness, is moved by the lit ground's minus the deep shadow's (medians); a pixel keeps its own
+    departure from the shadow's colour only in the share of its lift that multiplies it, the offset being
+    light added with the lit ground's colour (a near-black gap's sky blue is not amplified). A pixel ``matte`` deep into
     the shadow gets that much of the brightness's lift (penumbra included), and as much of the colour shift
     as :func:`_colour_matte` measures (a video's colour edge is wider than its brightness's: shifted with
     the brightness, the lit colour still at the shadow's edge turned into an orange rim). The lift
