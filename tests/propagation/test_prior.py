@@ -359,7 +359,9 @@ def _box_roi_size(carried_rows: int, remembered: float, growth: float = 2.0) -> 
     propagator = PriorPropagator(PriorPropagatorConfig(max_box_growth=growth), model=_PaintedFrameModel(np.zeros((60, 80))))
     flow_ids = np.zeros((60, 80), np.uint16)
     flow_ids[20 : 20 + carried_rows, 30:40] = 1
-    rois, from_box = propagator._rois(flow_ids, {1: PersonTrack(None)}, [1], (1.0, 1.0), {1: remembered})
+    rois, from_box = propagator._rois(
+        flow_ids, np.bincount(flow_ids.reshape(-1)), {1: PersonTrack(None)}, [1], (1.0, 1.0), {1: remembered}
+    )
     assert from_box
     return float(rois.size[0])
 

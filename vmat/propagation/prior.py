@@ -241,6 +241,7 @@ class PriorPropagator:
     def _rois(
         self,
         flow_ids: np.ndarray,
+        counts: np.ndarray,
         people: dict[int, PersonTrack],
         tracked: list[int],
         scale: tuple[float, float],
@@ -248,9 +249,9 @@ class PriorPropagator:
     ):
         """One ROI per tracked person (frame pixels): from their landmarks while those stay on their flow mask,
         else from the flow mask's box, grown by up to :attr:`PriorPropagatorConfig.max_box_growth` where the
-        flow mask is smaller than the person's ``remembered`` size (working pixels, by id). ``scale``: working
-        pixels per frame pixel, x and y. Returns the ROIs and whether any came from a box (those need a refine
-        pass)."""
+        flow mask (``counts``: the pixels of each id in ``flow_ids``) is smaller than the person's ``remembered``
+        size (working pixels, by id). ``scale``: working pixels per frame pixel, x and y. Returns the ROIs and
+        whether any came from a box (those need a refine pass)."""
         from vmat.person.model import roi_from_box
         from vmat.person.roi import Rois, rois_from_landmarks
 
@@ -266,7 +267,7 @@ class PriorPropagator:
             from_box.append(roi is None)
             if roi is None:
                 roi = roi_from_box(torch.tensor([_box(mine, scale)], dtype=torch.float32))
-                carried = np.count_nonzero(flow_ids == k)
+                carried = _count(counts, k)
                 if carried and remembered.get(k, 0.0) > carried:
                     growth = min(float(np.sqrt(remembered[k] / carried)), self.config.max_box_growth)
                     roi = Rois(roi.center, roi.size * max(growth, 1.0), roi.rotation, roi.frame)
@@ -298,7 +299,7 @@ class PriorPropagator:
         result, masks = None, np.zeros((0,) + flow_ids.shape, np.float32)
         boxes = [bounding_box(flow_ids > 0)] if present else []
         if tracked:
-            rois, any_box = self._rois(flow_ids, people, tracked, _scale(frames, flow_ids.shape), sizes)
+            rois, any_box = self._rois(flow_ids, counts, people, tracked, _scale(frames, flow_ids.shape), sizes)
             # Landmark ROIs track as MediaPipe's graph does; a box ROI needs one pass to centre on the body.
             result = self.model.segment(frames, rois, refine_passes=1 if any_box else 0, mask_size=flow_ids.shape)
             masks = result.masks.cpu().numpy()
