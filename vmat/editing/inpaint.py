@@ -330,12 +330,11 @@ class _Field:
             self.to_known = to_known[self.targets]
         spread = self.distance.median().clamp_min(1e-6)
         weight = torch.exp(-self.distance / (2 * spread)) * 1.3 ** (-self.to_known)
-        ys, xs = self.targets // self.width, self.targets % self.width
         source = features[self.source].view(-1, 3, self.patch, self.patch)
         size = (self.height + 2 * radius) * (self.width + 2 * radius)
         stride = self.width + 2 * radius
         offsets = [(ky, kx) for ky in range(self.patch) for kx in range(self.patch)]
-        base = ys * stride + xs  # each patch's corner in the padded grid; a patch pixel is base + ky * stride + kx
+        base = features.corner(self.targets)  # a patch pixel is base + ky * stride + kx
         if best_only:
             # Each pixel keeps the vote of its highest-weight covering patch: first the per-pixel maximum
             # over every offset, then the value of the patch that reached it.
