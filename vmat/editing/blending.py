@@ -151,8 +151,8 @@ def _conjugate_gradients(matrix: sparse.csr_matrix, right: np.ndarray, start: np
     tolerance = 1e-5 * float(right_norm)
     solution = np.array(start, np.float64)
     residual = right - matrix @ solution if solution.any() else right.copy()
-    direction = residual
-    product = previous = np.float64(0.0)
+    direction = residual.copy()
+    previous = np.float64(0.0)
     scaled = np.empty_like(residual)
     for step in range(iterations):
         product = residual.dot(residual)
@@ -161,8 +161,6 @@ def _conjugate_gradients(matrix: sparse.csr_matrix, right: np.ndarray, start: np
         if step > 0:
             direction *= product / previous
             direction += residual
-        else:
-            direction = residual.copy()
         image = matrix @ direction
         alpha = product / direction.dot(image)
         solution += np.multiply(alpha, direction, out=scaled)
