@@ -370,5 +370,5 @@ class ClipLeftovers:
             for statistic in _mean_and_spread(ground_total, self.sums.squares[region][ys, xs], seen[ys, xs])
         )
         beyond = (total[region][ys, xs] - ground_total) / frames[ys, xs][:, None]
-        wrong = (_largest(spread) <= self.config.steady) & disagrees(beyond, mean, spread, self.config)
+        wrong = trusted(seen[ys, xs], spread, self.config) & disagrees(beyond, mean, spread, self.config)
         colour[region][ys[wrong], xs[wrong]] = np.round(mean[wrong]).astype(np.uint8)
