@@ -473,17 +473,19 @@ def lift_shadow(background: np.ndarray, matte: np.ndarray, ground: np.ndarray, *
     deep, lit = deep if deep.sum() >= _COLOUR_PIXELS else core, lit if lit.sum() >= _COLOUR_PIXELS else around
     # gain(m) (s + m b / a) undoes a penumbra that keeps 1 - m (1 - 1/a) of the light and m b / a of the offset.
     gain = 1.0 / (1.0 - matte * (1.0 - 1.0 / slope))
-    lifted = gain * (brightness + matte * (offset / slope))
+    with_offset = brightness + matte * (offset / slope)  # s + m b / a
+    lifted = gain * with_offset
+    floored = np.maximum(brightness, _DARKEST)
     lit_colour, deep_colour = np.median(colour[lit], axis=0), np.median(colour[deep], axis=0)
     # The affine map's offset is light added evenly, with the lit ground's colour: only the multiplied part
     # (b of gain (b + m offset / slope)) keeps a pixel's own departure from the shadow's colour. Scaled by
     # the whole lift instead, a dark gap's (noisy, skylight-blue) colour grew by up to its brightness's
     # ratio: blue blots and orange or green flecks across the hiker's lifted gravel.
-    own = np.minimum(np.maximum(brightness, _DARKEST) / np.maximum(brightness + matte * (offset / slope), _DARKEST), 1.0)
+    own = np.minimum(floored / np.maximum(with_offset, _DARKEST), 1.0)
     shifted = colour_matte[..., None] * lit_colour + own[..., None] * (colour - colour_matte[..., None] * deep_colour)
     opponent = np.concatenate([lifted[..., None], lifted[..., None] * shifted], axis=2)
     # The colour differences, and with them their noise, grow by the brightness's ratio (more than its slope).
-    ratio = lifted / np.maximum(brightness, _DARKEST)
+    ratio = lifted / floored
     relit = _match_grain(opponent @ _FROM_OPPONENT.T, ratio, core, around & _clear_of(~ground | (matte > 0)))
     # What neither matte reaches is kept as it was, bit for bit (the round trip through the colour is not).
     touched = ((matte > 0) | (colour_matte > 0))[..., None]
