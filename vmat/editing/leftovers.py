@@ -138,15 +138,16 @@ class GroundSum:
         """The statistics over ``box`` alone, ``(h, w, 3)`` and ``(h, w)``: the same values as :meth:`ground`'s
         there, without its frame-sized arrays."""
         mean, spread = _mean_and_spread(self.total[box], self.squares[box], self.count[box])
-        return Ground(mean.astype(np.float32), spread.astype(np.float32), self.count[box].copy())
+        return Ground(mean, spread, self.count[box].copy())
 
 
 def _mean_and_spread(total: np.ndarray, squares: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each pixel's mean and standard deviation ``(..., 3)`` float64 from its running ``total`` and sum of
-    ``squares`` ``(..., 3)`` over ``count`` ``(...)`` frames (none counts as one: zeros)."""
+    """Each pixel's mean and standard deviation ``(..., 3)`` float32 from its running ``total`` and sum of
+    ``squares`` ``(..., 3)`` float64 over ``count`` ``(...)`` frames (none counts as one: zeros), computed in
+    float64."""
     frames = np.maximum(count, 1)[..., None].astype(np.float64)
     mean = total / frames
-    return mean, np.sqrt(np.maximum(squares / frames - mean * mean, 0.0))
+    return mean.astype(np.float32), np.sqrt(np.maximum(squares / frames - mean * mean, 0.0)).astype(np.float32)
 
 
 def person_masks(stack: LayerStack, instance_id: int) -> tuple[np.ndarray, np.ndarray]:
@@ -365,10 +366,7 @@ class ClipLeftovers:
         if not ys.size:
             return
         ground_total = self.sums.total[region][ys, xs]
-        mean, spread = (
-            statistic.astype(np.float32)
-            for statistic in _mean_and_spread(ground_total, self.sums.squares[region][ys, xs], seen[ys, xs])
-        )
+        mean, spread = _mean_and_spread(ground_total, self.sums.squares[region][ys, xs], seen[ys, xs])
         beyond = (total[region][ys, xs] - ground_total) / frames[ys, xs][:, None]
         wrong = trusted(seen[ys, xs], spread, self.config) & disagrees(beyond, mean, spread, self.config)
         colour[region][ys[wrong], xs[wrong]] = np.round(mean[wrong]).astype(np.uint8)
