@@ -5,7 +5,6 @@ import pytest
 
 from vmat.decomposition import MaskMattingConfig, MaskMattingDecomposer
 from vmat.matting import UNKNOWN, SolverConfig, TrimapConfig, solve_band, trimap_from_mask
-from vmat.matting.cg import jacobi_pcg
 from vmat.matting.laplacian import band_system
 from vmat.matting.solve import guided_upsample
 from vmat.matting.trimap import band_pixels, top_of_silhouette
@@ -41,18 +40,6 @@ def test_band_system_is_the_matting_laplacian_restricted_to_the_unknown_pixels()
     u, k = unknown.ravel(), ~unknown.ravel()
     np.testing.assert_allclose(system.matrix.toarray(), laplacian[np.ix_(u, u)], atol=1e-10)
     np.testing.assert_allclose(system.rhs, -laplacian[np.ix_(u, k)] @ known.ravel()[k], atol=1e-10)
-
-
-def test_pcg_solves_a_symmetric_positive_definite_system():
-    rng = np.random.default_rng(1)
-    a = rng.random((30, 30))
-    matrix = a @ a.T + 30 * np.eye(30)
-    rhs = rng.random(30)
-    import scipy.sparse
-
-    x, steps = jacobi_pcg(scipy.sparse.csr_matrix(matrix), rhs, np.zeros(30), iterations=200, tolerance=1e-12)
-    np.testing.assert_allclose(x, np.linalg.solve(matrix, rhs), atol=1e-9)
-    assert steps <= 31  # conjugate gradients are exact within n steps (up to rounding)
 
 
 def test_a_trimap_without_unknown_band_returns_the_mask():

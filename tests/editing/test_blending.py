@@ -1,9 +1,7 @@
 import cv2
 import numpy as np
-import scipy.sparse.linalg as sparse_linalg
 
 from vmat.editing.blending import (
-    _conjugate_gradients,
     _harmonic,
     _system,
     add_inside,
@@ -124,21 +122,6 @@ def test_add_inside_adds_only_inside_and_rounds():
     result = add_inside(source, correction, region)
     assert np.array_equal(result, np.clip(expected + 0.5, 0, 255).astype(np.uint8))
     assert np.array_equal(result[~region], source[~region])
-
-
-def test_conjugate_gradients_are_scipys_number_for_number():
-    region = np.zeros((12, 14), bool)
-    region[2:10, 3:12] = True
-    region[5, 0:3] = True  # a strip to the image's border
-    matrix = _system(region).matrix
-    rng = np.random.default_rng(5)
-    right, start = rng.normal(size=(2, matrix.shape[0]))
-    for iterations in (1, 7, 40, 500):  # 500: it converges and stops early
-        expected = sparse_linalg.cg(matrix, right, x0=start, maxiter=iterations)[0]
-        assert np.array_equal(_conjugate_gradients(matrix, right, start, iterations), expected)
-    zero = np.zeros(matrix.shape[0])
-    assert np.array_equal(_conjugate_gradients(matrix, right, zero, 40), sparse_linalg.cg(matrix, right, x0=zero, maxiter=40)[0])
-    assert np.array_equal(_conjugate_gradients(matrix, zero, start, 40), zero)  # nothing to solve: scipy returns 0 too
 
 
 def test_harmonic_made_again_for_a_new_mask_and_kept_for_the_same():

@@ -19,8 +19,10 @@ import scipy.sparse as sparse
 import scipy.sparse.linalg as sparse_linalg
 
 from vmat.filters import normalised_convolution
+from vmat.linalg import conjugate_gradients
 
 _STEPS = ((0, 1), (0, -1), (1, 0), (-1, 0))
+_CG_TOLERANCE = 1e-5  # of the right side's norm (scipy's cg default, which these steps were first taken with)
 
 
 def gain_of(
@@ -136,39 +138,6 @@ def _system(unknown: np.ndarray) -> _System:
     return system
 
 
-def _conjugate_gradients(matrix: sparse.csr_matrix, right: np.ndarray, start: np.ndarray, iterations: int) -> np.ndarray:
-    """``scipy.sparse.linalg.cg(matrix, right, x0=start, maxiter=iterations)[0]`` (its default tolerance, no
-    preconditioner) step for step, so the same numbers: ``(n,)`` float64 from ``right`` and ``start`` ``(n,)``.
-
-    Without scipy's overhead per step (a linear operator's dispatch, a new array per update, and the
-    residual's norm apart from the product the step takes next: both are ``r . r``); the matrix product is
-    most of a step, so this saves about a tenth of it on a seam's band."""
-    right = np.ascontiguousarray(right, np.float64)
-    # cg stops where the residual's norm is under 1e-5 of the right side's (norm: the root of x . x).
-    right_norm = np.sqrt(right.dot(right))
-    if right_norm == 0:
-        return right
-    tolerance = 1e-5 * float(right_norm)
-    solution = np.array(start, np.float64)
-    residual = right - matrix @ solution if solution.any() else right.copy()
-    direction = residual.copy()
-    previous = np.float64(0.0)
-    scaled = np.empty_like(residual)
-    for step in range(iterations):
-        product = residual.dot(residual)
-        if np.sqrt(product) < tolerance:
-            break
-        if step > 0:
-            direction *= product / previous
-            direction += residual
-        image = matrix @ direction
-        alpha = product / direction.dot(image)
-        solution += np.multiply(alpha, direction, out=scaled)
-        residual -= np.multiply(alpha, image, out=scaled)
-        previous = product
-    return solution
-
-
 def _harmonic(
     values: np.ndarray, unknown: np.ndarray, start: np.ndarray | None = None, iterations: int | None = None
 ) -> np.ndarray:
@@ -192,7 +161,11 @@ def _harmonic(
     else:
         starts = start[unknown]
         solution = np.stack(
-            [_conjugate_gradients(system.matrix, right[:, c], starts[:, c], iterations) for c in range(values.shape[2])], 1
+            [
+                conjugate_gradients(system.matrix, right[:, c], starts[:, c], iterations=iterations, tolerance=_CG_TOLERANCE)[0]
+                for c in range(values.shape[2])
+            ],
+            1,
         )
     out[unknown] = solution
     return out

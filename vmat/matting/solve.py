@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse
 
 from vmat.filters import guided_coefficients
-from vmat.matting.cg import jacobi_pcg
+from vmat.linalg import conjugate_gradients
 from vmat.matting.colour_term import ColourTermConfig, colour_alpha
 from vmat.matting.laplacian import band_system
 from vmat.matting.trimap import UNKNOWN
@@ -136,8 +136,8 @@ def _solve(
             weight += config.colour_weight * confidence[unknown]
             pull += config.colour_weight * (confidence * target)[unknown]
         matrix = system.matrix + scipy.sparse.diags(weight, format="csr") if weight.any() else system.matrix
-        solved, _ = jacobi_pcg(
-            matrix, system.rhs + pull, alpha[unknown], iterations=config.iterations, tolerance=config.tolerance
+        solved, _ = conjugate_gradients(
+            matrix, system.rhs + pull, alpha[unknown], iterations=config.iterations, tolerance=config.tolerance, jacobi=True
         )
         alpha[unknown] = solved
     return np.clip(alpha, 0.0, 1.0).astype(np.float32)
