@@ -1,7 +1,17 @@
 import numpy as np
 import pytest
 
-from vmat.temporal.fusion import ForwardBackwardFusion, FusionConfig, forward_fusion, frame_change_map, fuse, soften_change
+from vmat.temporal.fusion import (
+    ForwardBackwardFusion,
+    FusionConfig,
+    backward_fusion,
+    backward_matte,
+    forward_fusion,
+    frame_change_map,
+    fuse,
+    pushed,
+    soften_change,
+)
 
 # One pixel, one person: the matte drifts a little while nothing changes, then jumps where the frame changes.
 ALPHAS = [0.5, 0.52, 0.49, 0.9, 0.91]
@@ -111,3 +121,42 @@ def test_fuse_carries_a_premultiplied_colour_with_its_alpha():
     fused = fuse(alpha, forward, backward)
     assert fused[:, 0, 0].tolist() == forward[:, 0, 0].tolist()
     assert fused[:, 0, 1].tolist() == alpha[:, 0, 1].tolist()
+
+
+def _whole_frame_backward(window, instance, like):
+    """Eq. 13 over whole frames, as the recursion reads: the reference for the box-limited one."""
+    frames = [frame.get(instance, np.zeros_like(like)) for frame, _ in window]
+    backward = frames[-1]
+    for later in range(len(window) - 2, -1, -1):
+        backward = backward_fusion(frames[later], window[later + 1][1], backward)
+    return backward
+
+
+@pytest.mark.parametrize("soft", [False, True])
+def test_the_backward_pass_in_the_mattes_box_is_the_whole_frames(soft):
+    rng = np.random.default_rng(3)
+    window = []
+    for t in range(6):
+        mattes = {}
+        for instance, (top, left) in {1: (2 + t, 3), 2: (9, 14 - t)}.items():
+            if instance == 2 and t == 2:
+                continue  # absent from a frame: matte 0 there
+            matte = np.zeros((4, 20, 24), np.float32)
+            matte[:, top : top + 6, left : left + 5] = rng.random((4, 6, 5))
+            mattes[instance] = matte
+        change = rng.random((20, 24)) > 0.5
+        window.append((mattes, rng.random((20, 24)).astype(np.float32) if soft else change))
+    for instance in (1, 2):
+        like = window[0][0][instance]
+        result = backward_matte([pushed(*frame) for frame in window], instance, like)
+        assert np.array_equal(result, _whole_frame_backward(window, instance, like))
+
+
+def test_fuse_in_the_disagreements_box_is_the_whole_frames():
+    rng = np.random.default_rng(4)
+    alpha, forward, backward = rng.random((3, 4, 10, 12)).astype(np.float32)
+    backward[0, :] = forward[0, :]
+    backward[0, 3:5, 6:9] += 0.5  # they disagree in a box alone
+    fused = fuse(alpha, forward, backward, tolerance=0.1)
+    assert np.array_equal(fused, np.where(np.abs(forward[0] - backward[0]) <= 0.1, forward, alpha))
+    assert fused is not forward

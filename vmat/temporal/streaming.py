@@ -35,7 +35,7 @@ from vmat.geometry import processing_size
 from vmat.temporal.colour import alpha_of, premultiply, unpremultiply
 from vmat.temporal.flow_blend import FlowBlend, FlowBlendConfig
 from vmat.temporal.flow_change import ESTIMATE, ChangeTracker
-from vmat.temporal.fusion import ForwardBackwardFusion, FusionConfig, backward_fusion, soften_change
+from vmat.temporal.fusion import ForwardBackwardFusion, FusionConfig, Pushed, backward_matte, pushed, soften_change
 from vmat.temporal.refiner import CHANGE_PROBABILITY, TemporalRefiner
 from vmat.temporal.soft_fusion import FUSION_MODES
 
@@ -77,26 +77,18 @@ class BackwardFusion:
 
     def __init__(self, lookahead: int) -> None:
         self.lookahead = lookahead
-        self._window: deque[tuple[dict[int, np.ndarray], np.ndarray]] = deque()
+        self._window: deque[Pushed] = deque()
 
     def push(self, alphas: dict[int, np.ndarray], change: np.ndarray) -> dict[int, np.ndarray] | None:
-        self._window.append((alphas, change))
+        self._window.append(pushed(alphas, change))
         return self._emit() if len(self._window) > self.lookahead else None
 
     def flush(self) -> list[dict[int, np.ndarray]]:
         return [self._emit() for _ in range(len(self._window))]
 
     def _emit(self) -> dict[int, np.ndarray]:
-        alphas = self._window[0][0]
-        fused = {}
-        for instance in alphas:
-            backward = None
-            for later in range(len(self._window) - 1, -1, -1):
-                current = self._window[later][0].get(instance)
-                if current is None:
-                    current = np.zeros_like(alphas[instance])
-                backward = current if backward is None else backward_fusion(current, self._window[later + 1][1], backward)
-            fused[instance] = backward
+        alphas = self._window[0].mattes
+        fused = {instance: backward_matte(self._window, instance, alpha) for instance, alpha in alphas.items()}
         self._window.popleft()
         return fused
 
