@@ -155,11 +155,14 @@ def test_memory_does_not_grow_with_the_clip():
                     len(stream._unlifted),
                     len(stream._from_first),
                     stream._plate.size,
+                    len(stream._people),
+                    stream._leftovers.sums.count.shape[::-1],  # the removed person's ground, on the canvas
                 )
             )
     assert sizes[0] == sizes[1]
-    pending, donors, lifted, unlifted, cameras, _ = sizes[1]
+    pending, donors, lifted, unlifted, cameras, canvas, people, ground = sizes[1]
     assert pending <= 3 and donors <= 3 + 2 + 1 and lifted <= 3 and unlifted <= 3 and cameras <= 3 + 2 + 1
+    assert people <= 3 and ground == canvas
 
 
 def test_frames_of_another_size_and_a_camera_given_to_a_tracking_stream_are_refused():

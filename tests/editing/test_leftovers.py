@@ -246,3 +246,25 @@ def test_a_frames_leftovers_are_those_found_on_the_whole_frame():
         expected = find_leftovers(frame, ~seen, person_at(STILL), other, leftovers.sums.ground(), leftovers.config, spare)
         found = leftovers.of(leftovers.people(stack), frame, seen, spare)
         assert expected.any() and np.array_equal(found, expected)
+
+
+def test_a_moving_cameras_ground_is_summed_on_the_canvas_and_read_back_where_the_frame_lands():
+    """A canvas 30 px wider and 10 taller, each frame landing 20 px right and 6 down on it (a whole-pixel
+    move, which warps exactly): the ground read back over a box is the frame-grid ground there; the count
+    is kept where trusted (0 elsewhere), and ``low``/``high`` are each channel's extremes within the slack."""
+    frames = clip()
+    config = LeftoverConfig()
+    still, moving = ClipLeftovers([1], config), ClipLeftovers([1], config, canvas=(WIDTH + 30, HEIGHT + 10))
+    to_canvas = np.array([[1.0, 0, 20], [0, 1.0, 6], [0, 0, 1.0]])
+    for t, frame in enumerate(frames):
+        stack, seen = stack_of(frame, [person_at(t)]), ~hidden_of(person_at(t))
+        still.add(stack, frame, seen)
+        moving.add(stack, frame, seen, to_canvas)
+    assert still.sums is not None and moving.sums is not None
+    box = (slice(20, 90), slice(30, 140))
+    here, there = still.sums.within(box), moving.sums.seen_from(box, to_canvas, config)
+    known = (here.count >= config.frames) & (here.spread.max(axis=2) <= config.steady)
+    assert np.array_equal(there.mean, here.mean) and np.array_equal(there.spread, here.spread)
+    assert np.array_equal(there.count, np.where(known, here.count, 0))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    assert np.array_equal(there.low, cv2.erode(here.mean, disc)) and np.array_equal(there.high, cv2.dilate(here.mean, disc))

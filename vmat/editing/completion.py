@@ -26,15 +26,16 @@ them (:mod:`vmat.editing.shadows`) is lifted from the background plane of every 
 copy from it (``keep_shadows`` leaves it). The first passes note the ground as frames saw it with those
 people away from it: only ground seen lit then is taken for shadow (so dark ground is never lifted, nor
 the shadow of someone who never moves). The clean plate is the unlifted mean, in which a moving shadow is
-diluted. With a static camera, the parts of those people that their matte missed (:mod:`vmat.editing.leftovers`,
-``CompletionConfig.leftovers``) are found in the last pass against the ground the first pass summed with
-them away, and completed as if hidden; the plate takes that ground's colour where it had summed them.
+diluted. The parts of those people that their matte missed (:mod:`vmat.editing.leftovers`,
+``CompletionConfig.leftovers``) are found in the last pass against the ground summed with them away (a static
+camera's in the first pass, a moving camera's on its canvas in the second), and completed as if hidden; the
+plate takes that ground's colour where it had summed them.
 
 It runs in streaming passes over a re-iterable source (a :class:`~vmat.layers.LayersReader` or a list):
 camera motion (and the plate, when the camera turns out static), then the plate of a moving camera (or a
 static camera's agreement count), then the frames with a sliding window. Each frame's work is confined to
 the box around what people hide. Memory is ``2 * window + 1`` 8-bit background images plus the plate (and, for a
-static camera, the agreement's and the leftovers' frame-sized sums), whatever the clip length.
+static camera, the agreement's frame-sized sums; the leftovers' sums, frame- or canvas-sized), whatever the clip length.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ from vmat.editing.fill_memory import FillMemory
 from vmat.editing.inpaint import InpaintConfig, inpaint
 from vmat.editing.leftovers import ClipLeftovers, LeftoverConfig, People
 from vmat.editing.shadows import ShadowConfig, lift_shadows, near_people
+from vmat.editing.warping import landing_box as _landing_box
+from vmat.editing.warping import shifted as _shifted
+from vmat.editing.warping import warp as _warp
+from vmat.editing.warping import warp_masks as _warp_masks
 from vmat.errors import ConfigError
 from vmat.geometry import bounding_box
 from vmat.layers.compositing import image_to_tensor, tensor_to_image
@@ -127,7 +132,7 @@ class CompletionConfig:
     have it deeper in the hidden region on average, and the colour lies within the colours of the seen
     ground around it. ``None``: invent it."""
     leftovers: LeftoverConfig | None = field(default_factory=LeftoverConfig)
-    """A static camera only. Parts of a person being removed that their matte missed (a shoe's toe,
+    """Parts of a person being removed that their matte missed (a shoe's toe,
     fingertips: :mod:`vmat.editing.leftovers`), found against the ground the clip shows with them away,
     are completed as if hidden (and never copied to another frame), and the clean plate, which summed
     them from the frames where they lay outside the matte, takes that ground's colour where the frames
@@ -385,40 +390,12 @@ def _track_camera(
     return _Camera(False, [shift @ h for h in to_first], canvas), static_plate, away
 
 
-def _landing_box(homography: np.ndarray, shape: tuple[int, ...], size: tuple[int, int]) -> tuple[slice, slice] | None:
-    """The box of a ``size`` (width, height) canvas that a frame of ``shape`` (height, width, ...) lands on
-    through ``homography``: its corners' box (a homography keeps a frame a quadrilateral), grown by two
-    pixels for the bilinear warp's reach; ``None`` when it misses the canvas."""
-    corners = frame_corners(shape[1], shape[0])
-    corners[:, 0] += [[-0.5, -0.5], [0.5, -0.5], [-0.5, 0.5], [0.5, 0.5]]  # the corner pixels' outer edges
-    placed = cv2.perspectiveTransform(corners, homography)[:, 0]
-    low = np.floor(placed.min(axis=0)).astype(int) - 2
-    high = np.ceil(placed.max(axis=0)).astype(int) + 3
-    left, top = max(0, low[0]), max(0, low[1])
-    right, bottom = min(size[0], high[0]), min(size[1], high[1])
-    if right <= left or bottom <= top:
-        return None
-    return slice(int(top), int(bottom)), slice(int(left), int(right))
-
-
-def _warp(image: np.ndarray, seen: np.ndarray, homography: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Warp a background image and its seen mask; a warped pixel counts as seen only when every source
-    pixel it interpolates was seen."""
-    colour = cv2.warpPerspective(image, homography, size, flags=cv2.INTER_LINEAR)
-    return colour, _warp_masks([seen], homography, size)[0]
-
-
-def _warp_masks(masks: Sequence[np.ndarray], homography: np.ndarray, size: tuple[int, int]) -> list[np.ndarray]:
-    """Warp ``(H, W)`` bool masks in one call; a warped pixel is in a mask only where every source pixel
-    it interpolates was."""
-    stacked = np.stack(masks, axis=-1).astype(np.uint8) * 255
-    warped = cv2.warpPerspective(stacked, homography, size).reshape(size[1], size[0], len(masks))
-    return [warped[..., k] == 255 for k in range(len(masks))]
-
-
-def _build_moving_plate(views: Iterable[_View], camera: _Camera) -> tuple[_Plate, _Plate | None]:
+def _build_moving_plate(
+    views: Iterable[_View], camera: _Camera, leftovers: ClipLeftovers | None = None
+) -> tuple[_Plate, _Plate | None]:
     """Second pass (moving camera only): the clean plate, each canvas pixel's mean colour over the frames
-    that saw it, and the same over the frames that saw it away from the people being removed."""
+    that saw it (put right where it summed ``leftovers``, whose ground the views sum on the way), and the
+    same over the frames that saw it away from the people being removed."""
     sums = _PlateSum(*camera.canvas_size)
     away = None
     for index, view in enumerate(views):
@@ -426,7 +403,10 @@ def _build_moving_plate(views: Iterable[_View], camera: _Camera) -> tuple[_Plate
         if view.away is not None:
             away = away or _PlateSum(*camera.canvas_size)
             away.add_warped(view.colour, view.away, camera.to_canvas[index])
-    return sums.plate(), None if away is None else away.plate()
+    plate = sums.plate()
+    if leftovers is not None:
+        leftovers.correct(plate.colour, sums.total, sums.count)
+    return plate, None if away is None else away.plate()
 
 
 def _ring_shift(colour: np.ndarray, seen: np.ndarray, target: np.ndarray, ring: np.ndarray) -> tuple[float, float] | None:
@@ -544,11 +524,6 @@ def _ring_shift(colour: np.ndarray, seen: np.ndarray, target: np.ndarray, ring: 
     # Not settled (a step grew, or none was small within _ALIGN_STEPS): the whole-pixel peak, which the
     # texture check vouches for, is within half a pixel; the refinement's last estimate may not be.
     return accepted(float(peak_x), float(peak_y))
-
-
-def _shifted(homography: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
-    """``homography`` followed by moving the origin to the crop's corner."""
-    return np.array([[1, 0, -cols.start], [0, 1, -rows.start], [0, 0, 1]], np.float64) @ homography
 
 
 def _work_box(view: _View, config: CompletionConfig) -> tuple[slice, slice]:
@@ -952,8 +927,11 @@ class _Prepared:
         self.camera: _Camera | None = None
         self.away: _Plate | None = None
         self.agreement: _Agreement | None = None
+        self.removing = removing
         self.moving = config.camera == "moving"
-        self.leftovers = _leftovers(config, removing)
+        # A still camera's leftovers' ground is summed in the first pass; a moving camera's, on its canvas,
+        # in the second (the canvas is known only after the first).
+        self.leftovers = None if self.moving else _leftovers(config, removing)
 
     def moved(self) -> None:
         """The camera moves: what only a static camera uses is no longer summed."""
@@ -962,15 +940,16 @@ class _Prepared:
     def first_views(self, first: bool = False) -> Iterator[_View]:
         """The views of the first passes; with ``first``, what a static camera uses is started on the way (the
         clip's :class:`_Agreement` and leftovers' ground, while the camera may be static: :meth:`moved`
-        stops them)."""
+        stops them); without, once a moving :attr:`camera` is known, the leftovers' ground on its canvas."""
         agree = first and self.config.agree_frames is not None
-        for stack in self.stacks:
+        canvas = None if first or self.camera is None or self.camera.static else self.camera.to_canvas
+        for index, stack in enumerate(self.stacks):
             view = _view(stack, self.config)
             if agree and not self.moving:
                 self.agreement = self.agreement or _Agreement(stack.height, stack.width)
                 self.agreement.first(stack, view.seen)
-            if first and self.leftovers is not None:
-                self.leftovers.add(stack, view.colour, view.seen)
+            if self.leftovers is not None and (first or canvas is not None):
+                self.leftovers.add(stack, view.colour, view.seen, None if canvas is None else canvas[index])
             if self.shadowed:
                 view.away = view.seen & ~near_people(stack, self.shadowed, self.config.shadows)
             yield view
@@ -983,26 +962,32 @@ class _Prepared:
 
     def last_views(self) -> Iterator[_View]:
         """The views of the last pass: shadows lifted, and leftovers unseen."""
-        for stack, shadow in self.lifted():
+        camera = self.camera
+        for index, (stack, shadow) in enumerate(self.lifted()):
             people = [] if self.leftovers is None else self.leftovers.people(stack)
-            yield _without_leftovers(_view(stack, self.config), people, shadow, self.leftovers)
+            to_canvas = None if camera is None or camera.static else camera.to_canvas[index]
+            yield _without_leftovers(_view(stack, self.config), people, shadow, self.leftovers, to_canvas)
 
 
-def _leftovers(config: CompletionConfig, removing: Iterable[int]) -> ClipLeftovers | None:
-    """What finds the leftovers of the people ``removing`` (:attr:`CompletionConfig.leftovers`), while the
-    camera may be static; ``None``: nothing to find."""
+def _leftovers(config: CompletionConfig, removing: Iterable[int], canvas: tuple[int, int] | None = None) -> ClipLeftovers | None:
+    """What finds the leftovers of the people ``removing`` (:attr:`CompletionConfig.leftovers`), summing
+    the ground on the frames' grid, or on a moving camera's ``canvas`` (its width and height); ``None``:
+    nothing to find."""
     removing = tuple(removing)
-    if config.leftovers is None or not removing or config.camera == "moving":
+    if config.leftovers is None or not removing:
         return None
-    return ClipLeftovers(removing, config.leftovers)
+    return ClipLeftovers(removing, config.leftovers, canvas)
 
 
-def _without_leftovers(view: _View, people: list[People], shadow: np.ndarray, leftovers: ClipLeftovers | None) -> _View:
+def _without_leftovers(
+    view: _View, people: list[People], shadow: np.ndarray, leftovers: ClipLeftovers | None, to_canvas: np.ndarray | None = None
+) -> _View:
     """``view`` of a frame with its leftovers unseen (also by :attr:`_View.mostly`: the ring's median would
-    bring them back), given its :meth:`~ClipLeftovers.people`; ``shadow``: its lifted pixels, never taken."""
+    bring them back), given its :meth:`~ClipLeftovers.people`; ``shadow``: its lifted pixels, never taken;
+    ``to_canvas``: its pixels -> a moving camera's canvas, where the leftovers' ground is summed."""
     if leftovers is None or not people:
         return view
-    found = leftovers.of(people, view.colour, view.seen, shadow)
+    found = leftovers.of(people, view.colour, view.seen, shadow, to_canvas)
     if not found.any():
         return view
     return _View(view.colour, view.seen & ~found, view.away, None if view.mostly is None else view.mostly & ~found)
@@ -1041,7 +1026,9 @@ def complete_background(
         if prepared.leftovers is not None:
             prepared.leftovers.correct(plate.colour, static_plate.total, static_plate.count)
     else:
-        plate, away = _build_moving_plate(prepared.first_views(), camera)
+        prepared.camera = camera
+        prepared.leftovers = _leftovers(config, prepared.removing, camera.canvas_size)
+        plate, away = _build_moving_plate(prepared.first_views(), camera, prepared.leftovers)
     prepared.camera, prepared.away = camera, away
     if config.never_seen == "exemplar":
         plate.fill(config)

@@ -24,10 +24,11 @@ the canvas, whatever the clip length; one frame at a time is decoded to floats.
 A static camera's frames that show ground every frame's layers hide (``CompletionConfig.agree_frames``)
 are read as they arrive too: the agreement's sums over the frames pushed so far, and the last
 ``lookahead + 1`` frames' composed colour and depth over the box of pixels every frame so far hid (a pixel
-whose seed a new frame changes is counted again over them), so its memory is bounded as well. So are its
-leftovers (``CompletionConfig.leftovers``): the ground summed from every frame pushed (two frame-sized
-float64 sums and a count), and of each pending frame the removed people's matte and the other people's layers over
-the box their search reads; a frame's leftovers are found when it first serves as a donor.
+whose seed a new frame changes is counted again over them), so its memory is bounded as well. So are the
+leftovers' (``CompletionConfig.leftovers``): the ground summed from every frame pushed (two float64 sums and a
+count, on the frames' grid, or on the plate's canvas once the camera moves, moved with it), and of each pending
+frame the removed people's matte and the other people's layers over the box their search reads; a frame's
+leftovers are found when it first serves as a donor.
 
 When the look-ahead covers the clip (``finish`` completes every frame) and the camera is static, the output
 is that of :func:`~vmat.editing.completion.complete_background`, bit for bit, given layers at the layers
@@ -68,6 +69,7 @@ from vmat.editing.completion import (
 from vmat.editing.fill_memory import FillMemory
 from vmat.editing.leftovers import ClipLeftovers, People
 from vmat.editing.shadows import near_people
+from vmat.editing.warping import reading_box
 from vmat.geometry import bounding_box, within
 from vmat.layers.compositing import tensor_to_image
 from vmat.layers.errors import LayerError
@@ -348,7 +350,9 @@ class CompletionStream:
             )
         self.config, self.lookahead, self.tracker = config, lookahead, tracker
         self._shadowed = () if keep_shadows else tuple(removing)
-        # A static camera's leftovers (CompletionConfig.leftovers): the ground summed from every frame pushed.
+        # Leftovers (CompletionConfig.leftovers): the ground summed from every frame pushed, on the frames'
+        # grid while the camera is still, on the plate's canvas once it moves.
+        self._removing = tuple(removing)
         self._leftovers = _leftovers(config, removing)
         # Pending frames are finished (shadows lifted, leftovers found) ahead of their turn, as donors.
         self._finishing = bool(self._shadowed) or self._leftovers is not None
@@ -398,6 +402,8 @@ class CompletionStream:
             self._plate = _OnlinePlate(size, bool(self._shadowed))
             if self.config.agree_frames is not None and self._static:
                 self._agreement = _OnlineAgreement(size[1], size[0], self.lookahead + 1)
+            if not self._static:
+                self._leftovers = _leftovers(self.config, self._removing, size)
         elif size != self._size:
             raise LayerError(f"Frame {index} is {size[0]}x{size[1]}, the stream's frames are {self._size[0]}x{self._size[1]}.")
         self._count += 1
@@ -415,7 +421,7 @@ class CompletionStream:
         if self._agreement is not None:
             self._agreement.add(stack, view.seen)
         if self._leftovers is not None:
-            self._leftovers.add(stack, view.colour, view.seen)
+            self._leftovers.add(stack, view.colour, view.seen, None if self._static else self._to_canvas(index))
             self._plate.leftovers = self._leftovers
             self._people[index] = self._leftovers.people(stack)
         if self._finishing:
@@ -442,9 +448,11 @@ class CompletionStream:
         """The camera has moved: the plate summed on frame 0's grid (every frame so far was within the
         static tolerance of it) goes onto a canvas around frame 0."""
         self._static = False
-        self._agreement = self._leftovers = self._plate.leftovers = None
+        self._agreement = None
         self._anchor, size = self._canvas_around(np.eye(3))
         self._plate.move(self._anchor, size)
+        if self._leftovers is not None:
+            self._leftovers.move(self._anchor, size)
 
     def _fits(self, index: int, anchor: np.ndarray) -> bool:
         corners = cv2.perspectiveTransform(frame_corners(*self._size), anchor @ np.linalg.inv(self._from_first[index]))[:, 0]
@@ -461,6 +469,8 @@ class CompletionStream:
             if centre == index or self._fits(index, anchor):
                 break
         self._plate.move(anchor @ np.linalg.inv(self._anchor), size)
+        if self._leftovers is not None:
+            self._leftovers.move(anchor @ np.linalg.inv(self._anchor), size)
         self._anchor = anchor
 
     def _camera(self, frames: range) -> _Camera:
@@ -470,25 +480,7 @@ class CompletionStream:
 
     def _canvas_box(self, box: tuple[slice, slice], to_canvas: np.ndarray) -> tuple[slice, slice]:
         """The canvas pixels a frame's ``box`` reads when warped from the canvas (bilinear: a pixel more)."""
-        rows, cols = box
-        if rows.start >= rows.stop:
-            return box
-        corners = np.array(
-            [
-                [[cols.start, rows.start]],
-                [[cols.stop - 1, rows.start]],
-                [[cols.start, rows.stop - 1]],
-                [[cols.stop - 1, rows.stop - 1]],
-            ],
-            np.float64,
-        )
-        placed = cv2.perspectiveTransform(corners, to_canvas)[:, 0]
-        (x0, y0), (x1, y1) = np.floor(placed.min(0)) - 2, np.ceil(placed.max(0)) + 3
-        width, height = self._plate.size
-        return (
-            slice(int(np.clip(y0, 0, height)), int(np.clip(y1, 0, height))),
-            slice(int(np.clip(x0, 0, width)), int(np.clip(x1, 0, width))),
-        )
+        return reading_box(box, to_canvas, self._plate.size)
 
     def _emit(self) -> CompletedFrame:
         index, held = self._pending.popleft()
@@ -521,7 +513,8 @@ class CompletionStream:
                     changed = np.zeros(finished.seen.shape, bool)
                     self._lifted[k] = _Lift(changed, _EMPTY, None)
                 people = self._people.pop(k, [])
-                self._donors[k] = _without_leftovers(finished, people, changed, self._leftovers)
+                to_canvas = None if self._static else camera.to_canvas[k]
+                self._donors[k] = _without_leftovers(finished, people, changed, self._leftovers, to_canvas)
         # The frame's box is that of its final view: leftovers it no longer sees are completed too.
         view = self._donors[index]
         box = _EMPTY if view.seen.all() else _work_box(view, self.config)

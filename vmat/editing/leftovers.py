@@ -1,5 +1,5 @@
 """Leftovers: the parts of a person being removed that their matte missed (a shoe's toe, a hand, a racket's
-head), for a static camera.
+head).
 
 Removal shows the background plane wherever the person's matte does not reach, so whatever of the person
 lies outside it stays in the picture, with nobody attached. Such a part is found as the pixels just outside
@@ -32,6 +32,7 @@ import numpy as np
 
 from vmat.editing.blending import _largest, apply_gain, gain_of_samples
 from vmat.editing.shadows import ShadowConfig, _channel_sum
+from vmat.editing.warping import landing_box, reading_box, shifted, warp, warp_masks
 from vmat.geometry import bounding_box
 from vmat.layers.stack import LayerStack
 
@@ -68,6 +69,10 @@ class LeftoverConfig:
     """Pixels the found blobs grow by: their soft edge, where the colour is only partly the person's."""
     gain_ring: int = 12
     """Pixels beyond the reach where the frame's gain against the ground is measured."""
+    slack: int = 2
+    """A moving camera's frame is compared with any of the ground's colours within this many pixels: chained
+    homographies put a frame a pixel or two off the canvas along a pan, and a striped wall's edges, a
+    pixel off, disagreed."""
     shadows: ShadowConfig = field(default_factory=ShadowConfig)
 
 
@@ -107,28 +112,51 @@ def near(person: np.ndarray, config: LeftoverConfig = LeftoverConfig()) -> np.nd
 @dataclass
 class Ground:
     """The ground's statistics: ``mean`` and ``spread`` ``(H, W, 3)`` float32 (8-bit levels) and ``count``
-    ``(H, W)`` int32, the frames that saw it away from the people."""
+    ``(H, W)``, the frames that saw it away from the people; a moving camera's also ``low`` and ``high``
+    ``(H, W, 3)`` float32, each channel's least and greatest mean within :attr:`LeftoverConfig.slack`
+    (a colour between them agrees with the ground however far its mean is)."""
 
     mean: np.ndarray
     spread: np.ndarray
     count: np.ndarray
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
 
 
 class GroundSum:
     """Running sums of the ground each frame sees away from the people being removed (two frame-sized
-    float64 sums and an int32 count, whatever the clip length)."""
+    float64 sums and a count, whatever the clip length; a moving camera's are canvas-sized)."""
 
-    def __init__(self, height: int, width: int) -> None:
-        self.total = np.zeros((height, width, 3), np.float64)
-        self.squares = np.zeros((height, width, 3), np.float64)
-        self.count = np.zeros((height, width), np.int32)
+    def __init__(self, height: int, width: int, count: type = np.int32) -> None:
+        self.total: np.ndarray = np.zeros((height, width, 3), np.float64)
+        self.squares: np.ndarray = np.zeros((height, width, 3), np.float64)
+        self.count: np.ndarray = np.zeros((height, width), count)
 
-    def add(self, colour: np.ndarray, seen: np.ndarray) -> None:
-        """``colour`` ``(H, W, 3)`` uint8 where ``seen`` ``(H, W)`` bool (see :func:`away_from`)."""
+    def add(self, colour: np.ndarray, seen: np.ndarray, box: tuple[slice, slice] | None = None) -> None:
+        """``colour`` ``(h, w, 3)`` uint8 where ``seen`` ``(h, w)`` bool (see :func:`away_from`), over ``box``
+        (``None``: the whole sums)."""
         mask = seen.astype(np.uint8)
-        cv2.accumulate(colour, self.total, mask)
-        cv2.accumulateSquare(colour, self.squares, mask)
-        self.count += seen
+        if box is None:
+            cv2.accumulate(colour, self.total, mask)
+            cv2.accumulateSquare(colour, self.squares, mask)
+            self.count += seen
+            return
+        # OpenCV accumulates into contiguous arrays only: the box's sums are copied out and back.
+        for sums, accumulate in ((self.total, cv2.accumulate), (self.squares, cv2.accumulateSquare)):
+            inside = np.ascontiguousarray(sums[box])
+            accumulate(colour, inside, mask)
+            sums[box] = inside
+        self.count[box] += seen
+
+    def moved(self, matrix: np.ndarray, size: tuple[int, int]) -> GroundSum:
+        """The sums carried onto another canvas of ``size`` (width, height) by ``matrix`` (old pixels -> new),
+        bilinearly, as the clean plate's are: a pixel's sums mix its neighbours' (their spread with them),
+        so its count is fractional (float32)."""
+        moved = GroundSum(size[1], size[0], np.float32)
+        moved.total = cv2.warpPerspective(self.total, matrix, size, flags=cv2.INTER_LINEAR)
+        moved.squares = cv2.warpPerspective(self.squares, matrix, size, flags=cv2.INTER_LINEAR)
+        moved.count = cv2.warpPerspective(self.count.astype(np.float32), matrix, size, flags=cv2.INTER_LINEAR)
+        return moved
 
     def ground(self) -> Ground:
         """The statistics, frame-sized (a 720p frame's take 150 ms: a search needs only :meth:`within` its box)."""
@@ -139,6 +167,32 @@ class GroundSum:
         there, without its frame-sized arrays."""
         mean, spread = _mean_and_spread(self.total[box], self.squares[box], self.count[box])
         return Ground(mean, spread, self.count[box].copy())
+
+    def seen_from(self, box: tuple[slice, slice], to_canvas: np.ndarray, config: LeftoverConfig) -> Ground:
+        """The statistics of a moving camera's canvas as a frame sees them over its ``box`` (frame pixels),
+        given ``to_canvas`` (frame pixels -> canvas pixels): mean and spread warped bilinearly from the
+        canvas box the frame's box reads, the count kept only where every canvas pixel warped into the
+        frame's pixel is :func:`trusted` (0 elsewhere)."""
+        rows, cols = box
+        size = (cols.stop - cols.start, rows.stop - rows.start)
+        height, width = self.count.shape
+        there = reading_box(box, to_canvas, (width, height))
+        if there[0].start >= there[0].stop or there[1].start >= there[1].stop:
+            nothing = np.zeros((size[1], size[0], 3), np.float32)
+            return Ground(nothing, nothing.copy(), nothing[..., 0].copy())
+        ground = self.within(there)
+        # Canvas box pixels -> frame box pixels.
+        to_frame = shifted(np.linalg.inv(to_canvas), rows, cols) @ np.array(
+            [[1, 0, there[1].start], [0, 1, there[0].start], [0, 0, 1]], np.float64
+        )
+        known = trusted(ground.count, ground.spread, config)
+        count = cv2.warpPerspective(ground.count.astype(np.float32), to_frame, size, flags=cv2.INTER_LINEAR)
+        count[~warp_masks([known], to_frame, size)[0]] = 0
+        mean = cv2.warpPerspective(ground.mean, to_frame, size, flags=cv2.INTER_LINEAR)
+        spread = cv2.warpPerspective(ground.spread, to_frame, size, flags=cv2.INTER_LINEAR)
+        # Unknown ground's mean is 0: next to it the range only widens (fewer pixels disagree).
+        disc = _disc(config.slack)
+        return Ground(mean, spread, count, cv2.erode(mean, disc), cv2.dilate(mean, disc))
 
 
 def _mean_and_spread(total: np.ndarray, squares: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -266,7 +320,11 @@ def _leftovers_in(
     candidates = band & known
     values = apply_gain(colour[candidates], gain).astype(np.float32)
     ground_values, spread_values = mean[candidates], spread[candidates]
-    far = disagrees(values, ground_values, spread_values, config)
+    if ground.low is None or ground.high is None:
+        far = disagrees(values, ground_values, spread_values, config)
+    else:
+        # A moving camera's: measured from the nearest colour the ground shows within the slack.
+        far = disagrees(values, np.clip(values, ground.low[candidates], ground.high[candidates]), spread_values, config)
     far &= ~_shadow_like(values, ground_values, config)
     disagree = np.zeros(candidates.shape, bool)
     disagree[candidates] = far
@@ -301,7 +359,7 @@ class People(NamedTuple):
 
 
 class ClipLeftovers:
-    """Leftovers of the people being removed over a static camera's clip, for completion
+    """Leftovers of the people being removed over a clip, for completion
     (:attr:`vmat.editing.completion.CompletionConfig.leftovers`).
 
     :meth:`add` sums the ground each frame shows away from them as frames come (:class:`GroundSum`,
@@ -309,17 +367,45 @@ class ClipLeftovers:
     (completion makes them unseen: filled, and never a donor); :meth:`correct` puts the clean plate right
     where it summed them (the plate is the mean of every frame that saw a pixel, so a toe lying outside the
     matte in some frames is in it): where the ground is trusted and the frames that saw a pixel with the
-    people near disagree with it, the plate takes the ground's mean."""
+    people near disagree with it, the plate takes the ground's mean.
 
-    def __init__(self, removing: Iterable[int], config: LeftoverConfig = LeftoverConfig()) -> None:
+    A static camera's sums are on the frames' own grid. A moving camera's (``canvas``, its width and height,
+    or after :meth:`move`) are on the clean plate's canvas: :meth:`add` and :meth:`of` then take each frame's
+    homography onto it, a frame's ground is warped onto the canvas box it lands on, and the statistics are
+    warped back to the frame over the person's search box alone. Chained homographies put frames a pixel or
+    two apart along a pan: the spread over such frames is high on the edges of textured ground (not trusted,
+    or needing a larger difference), and a misaligned edge goes on past the reach (not a part of the person).
+    """
+
+    def __init__(
+        self, removing: Iterable[int], config: LeftoverConfig = LeftoverConfig(), canvas: tuple[int, int] | None = None
+    ) -> None:
         self.removing, self.config = tuple(removing), config
-        self.sums: GroundSum | None = None
+        self.sums: GroundSum | None = None if canvas is None else GroundSum(canvas[1], canvas[0], np.float32)
 
-    def add(self, stack: LayerStack, colour: np.ndarray, seen: np.ndarray) -> None:
-        """A frame's layers, its background plane's ``colour`` ``(H, W, 3)`` uint8 and where it is ``seen``."""
+    def add(self, stack: LayerStack, colour: np.ndarray, seen: np.ndarray, to_canvas: np.ndarray | None = None) -> None:
+        """A frame's layers, its background plane's ``colour`` ``(H, W, 3)`` uint8 and where it is ``seen``;
+        ``to_canvas``: its pixels -> the canvas's (a moving camera's), ``None``: the sums are on its grid."""
+        away = away_from(stack, self.removing, seen, self.config)
+        if to_canvas is None:
+            if self.sums is None:
+                self.sums = GroundSum(*seen.shape)
+            self.sums.add(colour, away)
+            return
         if self.sums is None:
-            self.sums = GroundSum(*seen.shape)
-        self.sums.add(colour, away_from(stack, self.removing, seen, self.config))
+            raise ValueError("A frame is carried onto a canvas that ClipLeftovers was not given.")
+        height, width = self.sums.count.shape
+        box = landing_box(to_canvas, seen.shape, (width, height))
+        if box is None:
+            return
+        rows, cols = box
+        warped, warped_away = warp(colour, away, shifted(to_canvas, rows, cols), (cols.stop - cols.start, rows.stop - rows.start))
+        self.sums.add(warped, warped_away, box)
+
+    def move(self, matrix: np.ndarray, size: tuple[int, int]) -> None:
+        """Carry the sums onto another canvas of ``size`` (width, height) by ``matrix`` (old pixels -> new), as
+        the clean plate's are moved (a static camera found moving: its frame grid onto the canvas)."""
+        self.sums = GroundSum(size[1], size[0], np.float32) if self.sums is None else self.sums.moved(matrix, size)
 
     def people(self, stack: LayerStack) -> list[People]:
         """What :meth:`of` needs of a frame's layers: each person being removed (present, with a matte),
@@ -333,10 +419,17 @@ class ClipLeftovers:
                     found.append(People(box, person[box], others[box]))
         return found
 
-    def of(self, people: list[People], colour: np.ndarray, seen: np.ndarray, spare: np.ndarray | None = None) -> np.ndarray:
+    def of(
+        self,
+        people: list[People],
+        colour: np.ndarray,
+        seen: np.ndarray,
+        spare: np.ndarray | None = None,
+        to_canvas: np.ndarray | None = None,
+    ) -> np.ndarray:
         """``(H, W)`` bool: a frame's leftovers outside ``~seen`` (what completion fills anyway), given its
         :meth:`people`, its background plane's ``colour`` ``(H, W, 3)`` uint8 and the pixels ``spare`` left
-        alone (a lifted shadow), against the ground summed so far."""
+        alone (a lifted shadow), against the ground summed so far; ``to_canvas`` as for :meth:`add`."""
         found = np.zeros(seen.shape, bool)
         if self.sums is None:
             return found
@@ -344,7 +437,8 @@ class ClipLeftovers:
         for box, person, others in people:
             blocked = others if spare is None else others | spare[box]
             hidden = ~seen[box] | found[box]
-            found[box] |= _leftovers_in(colour[box], hidden, person, blocked, self.sums.within(box), self.config)
+            ground = self.sums.within(box) if to_canvas is None else self.sums.seen_from(box, to_canvas, self.config)
+            found[box] |= _leftovers_in(colour[box], hidden, person, blocked, ground, self.config)
         return found
 
     def correct(self, colour: np.ndarray, total: np.ndarray, count: np.ndarray, box: tuple[slice, slice] | None = None) -> None:
