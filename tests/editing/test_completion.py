@@ -269,12 +269,12 @@ def test_margin_only_one_frame_shows_is_copied_for_a_static_camera_and_invented_
 
 
 def test_masks_warped_together_are_those_warped_one_by_one():
-    from vmat.editing.completion import _warp_masks
+    from vmat.editing.warping import warp_masks
 
     rng = np.random.default_rng(9)
     masks = [rng.random((40, 56)) > 0.3, rng.random((40, 56)) > 0.6]
     homography = np.array([[1.01, 0.02, 2.3], [-0.015, 0.99, -1.7], [1e-4, -2e-4, 1.0]])
-    together = _warp_masks(masks, homography, (50, 36))
+    together = warp_masks(masks, homography, (50, 36))
     for mask, warped in zip(masks, together):
         alone = cv2.warpPerspective(mask.astype(np.uint8) * 255, homography, (50, 36)) == 255
         assert warped.shape == (36, 50) and np.array_equal(warped, alone)

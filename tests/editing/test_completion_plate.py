@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from vmat.editing.completion import _landing_box, _PlateSum, _warp
+from vmat.editing.completion import _PlateSum
+from vmat.editing.warping import landing_box, warp
 
 FRAME = (24, 32)  # height, width
 CANVAS = (80, 60)  # width, height
@@ -37,7 +38,7 @@ def test_sums_in_the_landing_box_equal_the_whole_canvas_warp(name: str) -> None:
     whole = _PlateSum(*CANVAS)
     for image, mask in ((colour, seen), (colour[::-1].copy(), seen[::-1].copy())):
         footprint = cv2.warpPerspective(np.ones(FRAME, np.uint8), to_canvas, CANVAS) > 0
-        whole.add(*_warp(image, mask, to_canvas, CANVAS), footprint)
+        whole.add(*warp(image, mask, to_canvas, CANVAS), footprint)
     assert whole.count.any()
     np.testing.assert_array_equal(boxed.total, whole.total)
     np.testing.assert_array_equal(boxed.count, whole.count)
@@ -46,11 +47,11 @@ def test_sums_in_the_landing_box_equal_the_whole_canvas_warp(name: str) -> None:
 
 def test_landing_box_holds_every_pixel_the_frame_reaches_and_misses_the_canvas_off_it() -> None:
     for to_canvas in MAPS.values():
-        box = _landing_box(to_canvas, FRAME, CANVAS)
+        box = landing_box(to_canvas, FRAME, CANVAS)
         assert box is not None
         rows, cols = box
         reached = cv2.warpPerspective(np.full(FRAME, 255, np.uint8), to_canvas, CANVAS) > 0
         outside = reached.copy()
         outside[rows, cols] = False
         assert reached[rows, cols].any() and not outside.any()
-    assert _landing_box(homography(0.0, 200.0, 0.0), FRAME, CANVAS) is None
+    assert landing_box(homography(0.0, 200.0, 0.0), FRAME, CANVAS) is None

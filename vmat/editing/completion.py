@@ -58,10 +58,7 @@ from vmat.editing.fill_memory import FillMemory
 from vmat.editing.inpaint import InpaintConfig, inpaint
 from vmat.editing.leftovers import ClipLeftovers, LeftoverConfig, People
 from vmat.editing.shadows import ShadowConfig, lift_shadows, near_people
-from vmat.editing.warping import landing_box as _landing_box
-from vmat.editing.warping import shifted as _shifted
-from vmat.editing.warping import warp as _warp
-from vmat.editing.warping import warp_masks as _warp_masks
+from vmat.editing.warping import landing_box, shifted, warp, warp_masks
 from vmat.errors import ConfigError
 from vmat.geometry import bounding_box
 from vmat.layers.compositing import image_to_tensor, tensor_to_image
@@ -287,12 +284,12 @@ class _PlateSum:
         frames): the sums are those of warping onto the whole canvas, as float32 additions of the same values.
         """
         height, width = self.count.shape
-        box = _landing_box(to_canvas, seen.shape, (width, height))
+        box = landing_box(to_canvas, seen.shape, (width, height))
         if box is None:
             return
         rows, cols = box
-        homography, size = _shifted(to_canvas, rows, cols), (cols.stop - cols.start, rows.stop - rows.start)
-        warped, warped_seen = _warp(colour, seen, homography, size)
+        homography, size = shifted(to_canvas, rows, cols), (cols.stop - cols.start, rows.stop - rows.start)
+        warped, warped_seen = warp(colour, seen, homography, size)
         mask = warped_seen.astype(np.uint8)
         # OpenCV accumulates into contiguous arrays only: the box's sums are copied out and back (numpy's
         # masked add in place is ten times slower).
@@ -581,20 +578,20 @@ def _fill(
             else:
 
                 def warped(homography: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-                    seen, mostly = _warp_masks(masks, homography, size)
+                    seen, mostly = warp_masks(masks, homography, size)
                     return cv2.warpPerspective(donor.colour, homography, size, flags=cv2.INTER_LINEAR), seen, mostly
 
-                homography = _shifted(camera.motion(other, index), rows, cols)
+                homography = shifted(camera.motion(other, index), rows, cols)
                 views[other] = warped(homography)
                 shift = None if target is None or other == index else _ring_shift(*views[other][:2], target, ring)
                 if shift is not None:
                     views[other] = warped(np.array([[1.0, 0.0, -shift[0]], [0.0, 1.0, -shift[1]], [0.0, 0.0, 1.0]]) @ homography)
         return views[other]
 
-    to_frame = None if camera.static else _shifted(np.linalg.inv(camera.to_canvas[index]), rows, cols)
+    to_frame = None if camera.static else shifted(np.linalg.inv(camera.to_canvas[index]), rows, cols)
 
     def from_plate(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (image[rows, cols], mask[rows, cols]) if to_frame is None else _warp(image, mask, to_frame, size)
+        return (image[rows, cols], mask[rows, cols]) if to_frame is None else warp(image, mask, to_frame, size)
 
     donors = sorted((k for k in window if k != index), key=lambda k: (abs(k - index), k))
     plate_colour, plate_seen = from_plate(plate.colour, plate.seen)
@@ -906,7 +903,7 @@ def _lift(
         if camera.static:
             colour, seen = away.colour, away.seen
         else:
-            colour, seen = _warp(away.colour, away.seen, np.linalg.inv(camera.to_canvas[index]), (stack.width, stack.height))
+            colour, seen = warp(away.colour, away.seen, np.linalg.inv(camera.to_canvas[index]), (stack.width, stack.height))
         ground = (colour, seen)  # the 8-bit plate: lift_shadows reads it as its float version, no full-frame copy
     return lift_shadows(stack, shadowed, config.shadows, ground)
 
