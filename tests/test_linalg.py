@@ -18,11 +18,12 @@ def test_plain_steps_are_scipys_cg_steps():
     matrix = _poisson_system()
     rng = np.random.default_rng(5)
     right, start = rng.normal(size=(2, matrix.shape[0]))
-    for iterations in (1, 7, 40, 500):  # 500: it converges and stops early, as scipy does
-        expected = scipy.sparse.linalg.cg(matrix, right, x0=start, maxiter=iterations)[0]
-        solution, _ = conjugate_gradients(matrix, right, start, iterations=iterations, tolerance=1e-5)
-        # The same steps; only the order of floating-point operations may differ between scipy versions.
-        np.testing.assert_allclose(solution, expected, rtol=1e-12, atol=1e-12)
+    for first in (start, np.zeros_like(start)):  # a zero start skips the first product
+        for iterations in (1, 7, 40, 500):  # 500: it converges and stops early, as scipy does
+            expected = scipy.sparse.linalg.cg(matrix, right, x0=first, maxiter=iterations)[0]
+            solution, _ = conjugate_gradients(matrix, right, first, iterations=iterations, tolerance=1e-5)
+            # The same steps; only the order of floating-point operations may differ between scipy versions.
+            np.testing.assert_allclose(solution, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_nothing_to_solve_gives_zero_from_any_start():

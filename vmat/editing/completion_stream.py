@@ -164,7 +164,7 @@ class _OnlinePlate:
         self.has_fill = np.zeros((size[1], size[0]), bool)
         self.refilled = np.zeros((size[1], size[0]), bool)  # invented again once: never again (one jump at most)
         self.static = True  # the canvas is the frames' own grid (a still camera): fills are invented again
-        self.leftovers: ClipLeftovers | None = None  # a static camera's: the plate is put right where it summed them
+        self.leftovers: ClipLeftovers | None = None  # the plate is put right where these summed leftovers
 
     def colour(self, box: tuple[slice, slice] | None = None) -> _Plate:
         """The plate summed so far (its colour only in ``box``), put right where it summed leftovers."""

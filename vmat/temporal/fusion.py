@@ -95,7 +95,10 @@ class Pushed(NamedTuple):
 
 
 def pushed(mattes: dict[int, np.ndarray], change: np.ndarray) -> Pushed:
-    """A frame for a fusion's window, its mattes' boxes found once (each frame serves ``lookahead + 1`` windows)."""
+    """A frame for a fusion's window, its mattes' boxes found once (each frame serves ``lookahead + 1`` windows).
+
+    Mattes are float32 with alpha in [0, 1] (the pipeline's and the refiner's): a box holds where alpha is
+    above 0, and :func:`backward_matte` returns float32."""
     boxes = {}
     for instance, matte in mattes.items():
         covered = (matte[0] if matte.ndim == 3 else matte) > 0
