@@ -268,3 +268,28 @@ def test_a_moving_cameras_ground_is_summed_on_the_canvas_and_read_back_where_the
     assert np.array_equal(there.count, np.where(known, here.count, 0))
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
     assert np.array_equal(there.low, cv2.erode(here.mean, disc)) and np.array_equal(there.high, cv2.dilate(here.mean, disc))
+
+
+def test_a_moving_cameras_slack_spares_ground_a_pixel_off_and_still_finds_the_toe():
+    """Chained homographies put a pan's frame a pixel or two off its canvas: against the ground's mean alone
+    a dark tile's edge beside the person, two rows off, disagrees; against the colours the ground shows within
+    the slack (``Ground.low`` / ``high``, as a moving camera's ground is read back) it does not, and a white
+    shoe still does. (A reach of 10 px, so that the tile lies within it.)"""
+    config = LeftoverConfig(reach=0.1)
+    x = 10 + 13 * STILL + BODY
+    tiled = []
+    for frame in clip(foot=False):
+        frame = frame.copy()
+        frame[60:70, x + 2 : x + 9] = (60, 70, 45)
+        tiled.append(frame)
+    ground = summed(tiled, config)
+    off = tiled[STILL].copy()
+    off[60:72, x + 2 : x + 9] = off[58:70, x + 2 : x + 9].copy()  # the frame two rows off its ground there
+    assert look(off, ground, reach=0.1).sum() >= 2 * 2 * 7  # the tile's top and bottom edges
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * config.slack + 1,) * 2)
+    ground.low, ground.high = cv2.erode(ground.mean, disc), cv2.dilate(ground.mean, disc)
+    assert not look(off, ground, reach=0.1).any()
+    off[foot_at(STILL)] = (235, 235, 230)
+    toe = foot_at(STILL) & ~hidden_of(person_at(STILL))
+    found = look(off, ground, reach=0.1)
+    assert (found & toe).sum() == toe.sum()

@@ -291,7 +291,8 @@ def find_leftovers(
         return found
     box = search_box(person, config)
     blocked = others[box] if spare is None else others[box] | spare[box]
-    there = Ground(ground.mean[box], ground.spread[box], ground.count[box])
+    low, high = (None if edge is None else edge[box] for edge in (ground.low, ground.high))
+    there = Ground(ground.mean[box], ground.spread[box], ground.count[box], low, high)
     found[box] = _leftovers_in(colour[box], hidden[box], person[box], blocked, there, config)
     return found
 
