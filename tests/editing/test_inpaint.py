@@ -288,3 +288,22 @@ def test_the_nearest_known_colour_found_in_boxes_is_the_whole_pictures():
     # No pixel asks for a colour: none is given (before, the empty tiles' minimum raised).
     known = np.eye(4, dtype=bool)
     assert _nearest_known(np.zeros((4, 4, 3), np.uint8), known, np.zeros_like(known)).shape == (0, 3)
+
+
+def test_canvas_neither_known_nor_in_the_hole_around_the_picture_changes_nothing():
+    """A moving camera's plate is a picture on a wider canvas that no frame covered: a part's box stops at
+    the picture, so the fill is the one the picture alone gets (the canvas's margin was once searched and
+    synthesised with the hole: slower, and blurrier through the deeper pyramid)."""
+    wall = bricks(64, 96, seed=8)
+    hole = np.zeros(wall.shape[:2], bool)
+    hole[20:40, 30:52] = True
+    canvas = np.full((180, 260, 3), (255, 0, 255), np.uint8)
+    where = (slice(50, 114), slice(70, 166))
+    canvas[where] = wall
+    canvas_hole = np.zeros(canvas.shape[:2], bool)
+    canvas_hole[where] = hole
+    known = np.zeros_like(canvas_hole)
+    known[where] = ~hole
+    filled = inpaint(canvas, canvas_hole, known)
+    assert np.array_equal(filled[where], inpaint(wall, hole))
+    assert np.array_equal(filled[~canvas_hole], canvas[~canvas_hole])

@@ -36,6 +36,7 @@ import torch
 from torch.nn.functional import avg_pool2d, interpolate, max_pool2d, pad
 
 from vmat.editing.blending import poisson_membrane
+from vmat.geometry import bounding_box
 from vmat.layers.errors import LayerError
 
 
@@ -394,17 +395,28 @@ _Box = tuple[int, int, int, int]
 """``(top, left, bottom, right)``, ends exclusive."""
 
 
-def _widened(box: _Box, margin: int, shape: tuple[int, ...]) -> _Box:
-    """``box`` grown by ``margin`` pixels on every side and clipped to a picture of ``shape``."""
+def _widened(box: _Box, margin: int, limit: _Box) -> _Box:
+    """``box`` grown by ``margin`` pixels on every side and clipped to the box ``limit``."""
     top, left, bottom, right = box
-    return max(0, top - margin), max(0, left - margin), min(shape[0], bottom + margin), min(shape[1], right + margin)
+    return (
+        max(limit[0], top - margin),
+        max(limit[1], left - margin),
+        min(limit[2], bottom + margin),
+        min(limit[3], right + margin),
+    )
 
 
-def _grown(box: _Box, shape: tuple[int, ...], config: InpaintConfig) -> _Box:
+def _box_of(mask: np.ndarray) -> _Box:
+    """The box of ``mask``'s true pixels (it must have some)."""
+    rows, cols = bounding_box(mask)
+    return rows.start, cols.start, rows.stop, cols.stop
+
+
+def _grown(box: _Box, limit: _Box, config: InpaintConfig) -> _Box:
     """``box`` grown by :attr:`InpaintConfig.context` times its longer side (and at least four patches) and
-    clipped to ``shape``: the box a part of the hole is searched in."""
+    clipped to ``limit``: the box a part of the hole is searched in."""
     top, left, bottom, right = box
-    return _widened(box, max(4 * config.patch, int(config.context * max(bottom - top, right - left))), shape)
+    return _widened(box, max(4 * config.patch, int(config.context * max(bottom - top, right - left))), limit)
 
 
 def _thin_pieces(hole: np.ndarray) -> np.ndarray:
@@ -448,7 +460,7 @@ def _nearest_known(image: np.ndarray, known: np.ndarray, where: np.ndarray, tile
     order = np.argsort(keys, kind="stable")
     for group in np.split(order, np.flatnonzero(np.diff(keys[order])) + 1):
         gy, gx = ys[group], xs[group]
-        box = _widened((int(gy.min()), int(gx.min()), int(gy.max()) + 1, int(gx.max()) + 1), 4, known.shape)
+        box = _widened((int(gy.min()), int(gx.min()), int(gy.max()) + 1, int(gx.max()) + 1), 4, (0, 0, *known.shape[:2]))
         while True:
             top, left, bottom, right = box
             inside = known[top:bottom, left:right]
@@ -474,8 +486,11 @@ def _nearest_known(image: np.ndarray, known: np.ndarray, where: np.ndarray, tile
     return colours
 
 
-def _clusters(hole: np.ndarray, config: InpaintConfig) -> tuple[np.ndarray, list[tuple[np.ndarray, tuple[slice, slice]]]]:
-    """The hole's parts that are searched together, each with its working box, ordered by box.
+def _clusters(
+    hole: np.ndarray, config: InpaintConfig, picture: _Box | None = None
+) -> tuple[np.ndarray, list[tuple[np.ndarray, tuple[slice, slice]]]]:
+    """The hole's parts that are searched together, each with its working box (within ``picture``, a box
+    holding the hole; ``None``: the whole image), ordered by box.
 
     A part is a set of the hole's connected components whose working boxes (:func:`_grown`) overlap or
     touch, merged until no two parts' boxes do: nearby pieces share one search, as one hole, while a speck
@@ -483,6 +498,7 @@ def _clusters(hole: np.ndarray, config: InpaintConfig) -> tuple[np.ndarray, list
     the picture. Returns the ``(H, W)`` int32 labels of the hole's 8-connected components (0 outside it)
     and per part the labels that make it and its box as row and column slices.
     """
+    limit = (0, 0, *hole.shape[:2]) if picture is None else picture
     count, components, stats, _ = cv2.connectedComponentsWithStats(hole.astype(np.uint8), connectivity=8)
     left, top = stats[1:, cv2.CC_STAT_LEFT], stats[1:, cv2.CC_STAT_TOP]
     members = [[label] for label in range(1, count)]
@@ -491,7 +507,7 @@ def _clusters(hole: np.ndarray, config: InpaintConfig) -> tuple[np.ndarray, list
         for t, lf, h, w in zip(top, left, stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_WIDTH])
     ]
     while True:
-        grown = [_grown(box, hole.shape, config) for box in boxes]
+        grown = [_grown(box, limit, config) for box in boxes]
         painted = np.zeros(hole.shape, np.uint8)
         for t, lf, b, r in grown:
             painted[t:b, lf:r] = 1
@@ -508,7 +524,7 @@ def _clusters(hole: np.ndarray, config: InpaintConfig) -> tuple[np.ndarray, list
             break
         members = [labels for labels, _ in merged.values()]
         boxes = [box for _, box in merged.values()]
-    parts = sorted((_grown(box, hole.shape, config), labels) for labels, box in zip(members, boxes))
+    parts = sorted((_grown(box, limit, config), labels) for labels, box in zip(members, boxes))
     return components, [(np.array(labels), (slice(t, b), slice(lf, r))) for (t, lf, b, r), labels in parts]
 
 
@@ -584,7 +600,12 @@ def inpaint(
         hole = hole & ~thin
         if not hole.any():
             return out
-    labels, parts = _clusters(hole, config)
+    # A part's box never reaches past the picture that is known or to be filled: the rest (a moving
+    # camera's plate canvas, where no frame landed, three quarters of it on a hand-held clip) would be
+    # synthesised with the hole, costing most of the time and blurring the hole's fill through the pyramid,
+    # and would join parts whose boxes meet only there.
+    picture = _box_of(known | hole)
+    labels, parts = _clusters(hole, config, picture)
     for members, (rows, cols) in parts:
         box = (rows.start, cols.start, rows.stop, cols.stop)
         while True:
@@ -594,9 +615,9 @@ def inpaint(
                 break
             except LayerError:
                 # Too little known picture in the part's box: search a wider one, up to the whole picture.
-                if box == (0, 0, *hole.shape):
+                if box == picture:
                     raise
-                box = _widened(box, max(box[2] - box[0], box[3] - box[1]), hole.shape)
+                box = _widened(box, max(box[2] - box[0], box[3] - box[1]), picture)
         part = np.isin(labels[rows, cols], members)
         region = out[rows, cols]
         region[part] = filled[part]
