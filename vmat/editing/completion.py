@@ -58,7 +58,7 @@ from vmat.editing.fill_memory import FillMemory
 from vmat.editing.inpaint import InpaintConfig, inpaint
 from vmat.editing.leftovers import ClipLeftovers, LeftoverConfig, People
 from vmat.editing.shadows import ShadowConfig, lift_shadows, near_people
-from vmat.editing.warping import landing_box, shifted, warp, warp_masks
+from vmat.editing.warping import accumulate_in, onto_canvas, shifted, warp, warp_masks
 from vmat.errors import ConfigError
 from vmat.geometry import bounding_box
 from vmat.layers.compositing import image_to_tensor, tensor_to_image
@@ -284,20 +284,15 @@ class _PlateSum:
         frames): the sums are those of warping onto the whole canvas, as float32 additions of the same values.
         """
         height, width = self.count.shape
-        box = landing_box(to_canvas, seen.shape, (width, height))
-        if box is None:
+        landed = onto_canvas(colour, seen, to_canvas, (width, height))
+        if landed is None:
             return
-        rows, cols = box
-        homography, size = shifted(to_canvas, rows, cols), (cols.stop - cols.start, rows.stop - rows.start)
-        warped, warped_seen = warp(colour, seen, homography, size)
-        mask = warped_seen.astype(np.uint8)
-        # OpenCV accumulates into contiguous arrays only: the box's sums are copied out and back (numpy's
-        # masked add in place is ten times slower).
-        for sums, value in ((self.total, warped), (self.count, mask)):
-            inside = np.ascontiguousarray(sums[rows, cols])
-            cv2.accumulate(value, inside, mask)
-            sums[rows, cols] = inside
-        self.covered[rows, cols] |= cv2.warpPerspective(np.ones(seen.shape, np.uint8), homography, size) > 0
+        mask = landed.seen.astype(np.uint8)
+        accumulate_in(self.total, landed.box, landed.colour, mask)
+        accumulate_in(self.count, landed.box, mask, mask)
+        rows, cols = landed.box
+        size = (cols.stop - cols.start, rows.stop - rows.start)
+        self.covered[rows, cols] |= cv2.warpPerspective(np.ones(seen.shape, np.uint8), landed.homography, size) > 0
 
     def plate(self, box: tuple[slice, slice] | None = None) -> _Plate:
         """The plate; with ``box``, its colour only there (0 elsewhere), for a caller that reads no more."""

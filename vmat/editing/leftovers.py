@@ -32,7 +32,7 @@ import numpy as np
 
 from vmat.editing.blending import _largest, apply_gain, gain_of_samples
 from vmat.editing.shadows import ShadowConfig, _channel_sum
-from vmat.editing.warping import landing_box, reading_box, shifted, warp, warp_masks
+from vmat.editing.warping import accumulate_in, onto_canvas, reading_box, shifted, warp_masks
 from vmat.geometry import bounding_box
 from vmat.layers.stack import LayerStack
 
@@ -141,11 +141,8 @@ class GroundSum:
             cv2.accumulateSquare(colour, self.squares, mask)
             self.count += seen
             return
-        # OpenCV accumulates into contiguous arrays only: the box's sums are copied out and back.
-        for sums, accumulate in ((self.total, cv2.accumulate), (self.squares, cv2.accumulateSquare)):
-            inside = np.ascontiguousarray(sums[box])
-            accumulate(colour, inside, mask)
-            sums[box] = inside
+        accumulate_in(self.total, box, colour, mask)
+        accumulate_in(self.squares, box, colour, mask, cv2.accumulateSquare)
         self.count[box] += seen
 
     def moved(self, matrix: np.ndarray, size: tuple[int, int]) -> GroundSum:
@@ -396,12 +393,9 @@ class ClipLeftovers:
         if self.sums is None:
             raise ValueError("A frame is carried onto a canvas that ClipLeftovers was not given.")
         height, width = self.sums.count.shape
-        box = landing_box(to_canvas, seen.shape, (width, height))
-        if box is None:
-            return
-        rows, cols = box
-        warped, warped_away = warp(colour, away, shifted(to_canvas, rows, cols), (cols.stop - cols.start, rows.stop - rows.start))
-        self.sums.add(warped, warped_away, box)
+        landed = onto_canvas(colour, away, to_canvas, (width, height))
+        if landed is not None:
+            self.sums.add(landed.colour, landed.seen, landed.box)
 
     def move(self, matrix: np.ndarray, size: tuple[int, int]) -> None:
         """Carry the sums onto another canvas of ``size`` (width, height) by ``matrix`` (old pixels -> new), as

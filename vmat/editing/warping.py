@@ -7,7 +7,8 @@ canvas it lands on, and what a frame reads back is warped from the box of the ca
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -66,3 +67,40 @@ def warp_masks(masks: Sequence[np.ndarray], homography: np.ndarray, size: tuple[
     stacked = np.stack(masks, axis=-1).astype(np.uint8) * 255
     warped = cv2.warpPerspective(stacked, homography, size).reshape(size[1], size[0], len(masks))
     return [warped[..., k] == 255 for k in range(len(masks))]
+
+
+class Landed(NamedTuple):
+    """A frame carried onto the box of a canvas it lands on (:func:`onto_canvas`)."""
+
+    box: tuple[slice, slice]  # canvas rows and columns
+    homography: np.ndarray  # (3, 3): frame pixels -> the box's pixels
+    colour: np.ndarray  # (h, w, C), the box's size
+    seen: np.ndarray  # (h, w) bool
+
+
+def onto_canvas(colour: np.ndarray, seen: np.ndarray, to_canvas: np.ndarray, size: tuple[int, int]) -> Landed | None:
+    """A frame's ``colour`` ``(H, W, C)`` and ``seen`` ``(H, W)`` bool warped through ``to_canvas`` (frame pixels
+    -> canvas pixels) onto the box of a ``size`` (width, height) canvas it lands on (:func:`landing_box`):
+    the values of warping onto the whole canvas, there; ``None`` when the frame misses the canvas."""
+    box = landing_box(to_canvas, seen.shape, size)
+    if box is None:
+        return None
+    rows, cols = box
+    homography = shifted(to_canvas, rows, cols)
+    warped, warped_seen = warp(colour, seen, homography, (cols.stop - cols.start, rows.stop - rows.start))
+    return Landed(box, homography, warped, warped_seen)
+
+
+def accumulate_in(
+    sums: np.ndarray,
+    box: tuple[slice, slice],
+    value: np.ndarray,
+    mask: np.ndarray,
+    accumulate: Callable[..., np.ndarray] = cv2.accumulate,
+) -> None:
+    """``accumulate`` (``cv2.accumulate`` or ``cv2.accumulateSquare``) ``value`` into ``sums[box]`` where
+    ``mask`` (uint8) is set. OpenCV accumulates into contiguous arrays only: the box's sums are copied out
+    and back (numpy's masked add in place is ten times slower)."""
+    inside = np.ascontiguousarray(sums[box])
+    accumulate(value, inside, mask)
+    sums[box] = inside
