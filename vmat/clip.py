@@ -20,6 +20,7 @@ prompts the people are found on frame 0. Prompts on a later frame are propagated
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -155,9 +156,9 @@ class Clip:
 
         with torch_threads(self.config.torch_threads), open_video(
             self.path, backend=self.config.backend, start=self.config.start, end=self.config.end
-        ) as reader:
+        ) as reader, closing(in_thread(reader)) as frames:
             stream: MaskStream[int] = MaskStream(self.prompts or None, masking_config(self.config))
-            for frame in in_thread(reader):
+            for frame in frames:
                 for index, ids in stream.push(frame.index, frame.image, frame.index):
                     yield _split(index, ids)
             for index, ids in stream.finish():

@@ -11,6 +11,7 @@ Every reader holds at most a few frames at a time, whatever the clip's length. U
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -99,9 +100,15 @@ class PyAVReader(ReaderBase):
             assert isinstance(decoder, av.video.codeccontext.VideoCodecContext)  # libvpx decodes video
             self._decoder = decoder
             self._decoder.thread_count = threads
+        # Decoding and closing take turns: a prefetching thread (vmat.pipeline.stream.in_thread) may be inside
+        # FFmpeg when the owner closes the reader, and FFmpeg crashes on a container freed under it.
+        self._lock = threading.Lock()
+        self._closed = False
 
     def close(self) -> None:
-        self._container.close()
+        with self._lock:
+            self._closed = True
+            self._container.close()
 
     def __iter__(self) -> Iterator[Frame]:
         stream = self._stream
@@ -111,10 +118,10 @@ class PyAVReader(ReaderBase):
     def _decode(self) -> Iterator[Frame]:
         index = 0
         last_time: float | None = None
+        packets = self._container.demux(self._stream)
         try:
-            for packet in self._container.demux(self._stream):
-                for decoded in self._decoder.decode(None if packet.size == 0 else packet):
-                    frame = self._to_frame(decoded, index)
+            while (frames := self._next_frames(packets, index)) is not None:
+                for frame in frames:
                     yield frame
                     index += 1
                     last_time = frame.time
@@ -131,6 +138,17 @@ class PyAVReader(ReaderBase):
             raised = self._broken(index, last_time, "; ".join(reasons))
             if self.on_error == "raise":
                 raise raised
+
+    def _next_frames(self, packets: Iterator[av.Packet], index: int) -> list[Frame] | None:
+        """The frames decoded from the next packet (numbered from ``index``), ``None`` after the last one."""
+        with self._lock:
+            if self._closed:
+                raise ValueError(f"the reader of {self.info.path!r} was closed while it was being read")
+            packet = next(packets, None)
+            if packet is None:
+                return None
+            decoded = self._decoder.decode(None if packet.size == 0 else packet)
+            return [self._to_frame(picture, index + n) for n, picture in enumerate(decoded)]
 
     def _to_frame(self, decoded: av.VideoFrame, index: int) -> Frame:
         colour = self.info.colour

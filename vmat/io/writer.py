@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import platform
+import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -191,6 +192,9 @@ class VideoWriter:
         self._size: tuple[int, int] | None = None  # (width, height) of the images given
         self._audio_part: tuple[float, float] | None = None  # (start on the source's clock, shift) for part of a clip
         self._closed = False
+        # Writing and closing take turns: an encoding thread (vmat.pipeline.stream.BackgroundSink) may be inside
+        # FFmpeg when the owner aborts, and FFmpeg crashes on a container freed under it.
+        self._lock = threading.RLock()
 
     # -- the public surface ----------------------------------------------------------------------------
 
@@ -212,17 +216,18 @@ class VideoWriter:
         ``time_base`` it counts in). pts must increase. ``duration`` (in ``time_base`` units) is how long the
         frame shows; it matters for the last frame, whose length nothing else tells.
         """
-        if self._closed:
-            raise ConfigError("this writer is already closed")
-        image = self._check_image(image)
-        pts, time_base, duration = self._timeline.advance(self.summary.frames, pts, time_base, duration)
-        if self._size is None:
-            self._open(image.shape[1], image.shape[0], time_base)
-        if self.format.codec is None:
-            write_png(self._temporary / frame_file_name(self.summary.frames), image)
-        else:
-            self._encode(image, pts, time_base, duration)
-        self.summary.frames += 1
+        with self._lock:
+            if self._closed:
+                raise ConfigError("this writer is already closed")
+            image = self._check_image(image)
+            pts, time_base, duration = self._timeline.advance(self.summary.frames, pts, time_base, duration)
+            if self._size is None:
+                self._open(image.shape[1], image.shape[0], time_base)
+            if self.format.codec is None:
+                write_png(self._temporary / frame_file_name(self.summary.frames), image)
+            else:
+                self._encode(image, pts, time_base, duration)
+            self.summary.frames += 1
 
     def write_frame(self, frame: Frame, image: np.ndarray | None = None) -> None:
         """Encode ``image`` (default: the frame's own) with ``frame``'s timing: the usual pipeline step.
@@ -238,38 +243,40 @@ class VideoWriter:
 
     def close(self) -> WriteSummary:
         """Finish the file (flush the encoder, copy the rest of the audio) and move it to its final name."""
-        if self._closed:
+        with self._lock:
+            if self._closed:
+                return self.summary
+            if self.summary.frames == 0:
+                self.abort()
+                raise OutputError(f"no frames were written, so {str(self.path)!r} was not created")
+            try:
+                if self._container is not None:
+                    self._mux_video(self._video_stream().encode(None))
+                    if self._audio is not None:
+                        # Part of a clip: its audio ends with its video; a whole clip keeps all of its audio.
+                        self._audio.finish(self._timeline.end_seconds if self._audio_part else float("inf"))
+                    self._container.close()
+            except BaseException:
+                self.abort()
+                raise
+            self._closed = True
+            commit(self._temporary, self.path)
+            self.summary.duration = self._timeline.seconds
+            self.summary.audio_packets = self._audio.packets_copied if self._audio is not None else 0
+            self.summary.bytes = _size_on_disk(self.path)
             return self.summary
-        if self.summary.frames == 0:
-            self.abort()
-            raise OutputError(f"no frames were written, so {str(self.path)!r} was not created")
-        try:
-            if self._container is not None:
-                self._mux_video(self._video_stream().encode(None))
-                if self._audio is not None:
-                    # Part of a clip: its audio ends with its video; a whole clip keeps all of its audio.
-                    self._audio.finish(self._timeline.end_seconds if self._audio_part else float("inf"))
-                self._container.close()
-        except BaseException:
-            self.abort()
-            raise
-        self._closed = True
-        commit(self._temporary, self.path)
-        self.summary.duration = self._timeline.seconds
-        self.summary.audio_packets = self._audio.packets_copied if self._audio is not None else 0
-        self.summary.bytes = _size_on_disk(self.path)
-        return self.summary
 
     def abort(self) -> None:
         """Stop without producing the output; whatever was written so far is removed."""
-        self._closed = True
-        for resource in (self._audio, self._container):
-            if resource is not None:
-                try:
-                    resource.close()
-                except (av.error.FFmpegError, OSError, ValueError):
-                    pass  # the output is being thrown away; a failing close changes nothing
-        discard(self._temporary)
+        with self._lock:
+            self._closed = True
+            for resource in (self._audio, self._container):
+                if resource is not None:
+                    try:
+                        resource.close()
+                    except (av.error.FFmpegError, OSError, ValueError):
+                        pass  # the output is being thrown away; a failing close changes nothing
+            discard(self._temporary)
 
     # -- internals --------------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import re
 import resource
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import partial
@@ -231,8 +231,13 @@ class LayerPass:
     def __iter__(self) -> Iterator[tuple[Frame, FrameRecord]]:
         frames: Alongside[Frame] = Alongside()
 
+        decoding = in_thread(self._reader)
+        # Stopped before the reader closes (callbacks run last-in first-out), even while an error that holds this
+        # generator in its traceback is on its way out.
+        self._files.callback(decoding.close)
+
         def decoded() -> Iterator[FrameRecord]:
-            for frame in self.clock.iterate("decode", in_thread(self._reader)):
+            for frame in self.clock.iterate("decode", decoding):
                 frames.keep(frame)
                 yield FrameRecord(frame)
 
@@ -412,14 +417,13 @@ def edit_clip(
         )
     with open_video(source, backend=backend, start=start, end=end) as reader, _video_writer(
         output, reader.info, source, crf, preset, deterministic
-    ) as writer:
+    ) as writer, closing(in_thread(reader)) as decoding:
         if reader.info.num_frames != info.num_frames:
             raise ConfigError(
                 f"{str(layers_path)!r} holds {info.num_frames} frames but {str(source)!r} has {reader.info.num_frames}: "
                 "not its layers"
             )
-        frames = clock.iterate("decode", in_thread(reader))
-        pairs = edited(zip(frames, stacks), edit, reader.info, clock)
+        pairs = edited(zip(clock.iterate("decode", decoding), stacks), edit, reader.info, clock)
         _encode(progress(pairs, total=info.num_frames, desc="edit + encode"), writer, clock)
     return writer.summary
 

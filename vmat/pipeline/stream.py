@@ -12,7 +12,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Generic, TypeVar
 
@@ -69,10 +69,11 @@ def torch_threads(count: int | None) -> Iterator[None]:
         cv2.setNumThreads(before[1])
 
 
-def in_thread(items: Iterable[T], ahead: int = 4) -> Iterator[T]:
+def in_thread(items: Iterable[T], ahead: int = 4) -> Generator[T, None, None]:
     """Yield ``items``, produced by a thread of their own at most ``ahead`` items in advance (decoding
     overlaps the stages; the codec releases the GIL). An error in the thread is raised here; closing the
-    generator stops the thread."""
+    generator stops the thread. Close it before what ``items`` reads from (``with closing(in_thread(reader))``
+    inside the reader's ``with``): an error on its way out keeps an unclosed generator alive."""
     buffer: queue.Queue = queue.Queue(ahead)
     stop = threading.Event()
 
