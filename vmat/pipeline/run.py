@@ -32,6 +32,7 @@ import numpy as np
 from vmat.decomposition.build import check_decomposer
 from vmat.decomposition.resolution import upsample_layers
 from vmat.editing import complete_background
+from vmat.editing.amodal import AmodalPeople, complete_people
 from vmat.editing.completion import CompletionConfig
 from vmat.editing.completion_stream import CompletionStream
 from vmat.errors import ConfigError, OutputError
@@ -299,12 +300,13 @@ def completed(
     """Each frame with its background completed, through the streaming completion (frames come back after
     its look-ahead, in order)."""
     stream = CompletionStream(CompletionConfig(), removing=edit.vacated_ids, keep_shadows=edit.keep_shadow)
+    people = AmodalPeople(edit.vacated_ids)
     frames: Alongside[Frame] = Alongside()
     for frame, record in pairs:
         frames.keep(frame)
         assert record.layers is not None, "a LayerPass gives every record its layers"
         with clock.measure("completion"):
-            done = stream.push(record.layers, record.camera)
+            done = stream.push(people.push(record.layers), record.camera)
         for item in done:
             yield frames.take(), item.stack
     for item in clock.iterate("completion", stream.drain()):  # one at a time: the look-ahead's floats are not held at once
@@ -411,7 +413,9 @@ def edit_clip(
             (
                 frame.stack
                 for frame in complete_background(
-                    _ClockedLayers(layers, clock), removing=edit.vacated_ids, keep_shadows=edit.keep_shadow
+                    _ClockedLayers(layers, clock, edit.vacated_ids),
+                    removing=edit.vacated_ids,
+                    keep_shadows=edit.keep_shadow,
                 )
             ),
         )
@@ -652,13 +656,15 @@ def _check_ids(edit: EditSpec, ids: set[int]) -> None:
 
 
 class _ClockedLayers:
-    """A re-iterable view of a layers file whose reads are charged to the "layers file" stage."""
+    """A re-iterable view of a layers file whose reads are charged to the "layers file" stage, with the people
+    behind ``vacating`` completed where those hid them (:mod:`vmat.editing.amodal`), afresh on every reading."""
 
-    def __init__(self, layers: LayersReader, clock: StageClock) -> None:
-        self.layers, self.clock = layers, clock
+    def __init__(self, layers: LayersReader, clock: StageClock, vacating: tuple[int, ...] = ()) -> None:
+        self.layers, self.clock, self.vacating = layers, clock, vacating
 
     def __iter__(self) -> Iterator:
-        return self.clock.iterate("layers file", self.layers)
+        stacks = self.clock.iterate("layers file", self.layers)
+        return complete_people(stacks, self.vacating) if self.vacating else stacks
 
 
 def _make_folder(folder: Path) -> None:

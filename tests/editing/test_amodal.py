@@ -1,0 +1,105 @@
+"""Completing the people who stay where a removed person hid them (vmat.editing.amodal)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from vmat.editing.amodal import AmodalConfig, AmodalPeople, complete_people
+from vmat.layers import LayerStack
+
+HEIGHT, WIDTH = 40, 80
+FRONT, BEHIND = 1, 2
+TEXTURE = np.random.default_rng(0).random((3, 26, 16), dtype=np.float32)
+
+
+def scene(behind_left: int, front_left: int, front_width: int = 8) -> tuple[LayerStack, np.ndarray]:
+    """A textured person (id 2, rows 10-35, 16 wide from ``behind_left``) behind an opaque bar (id 1, from
+    ``front_left``), as a decomposition gives them: the person behind unknown (alpha 0) under the bar. Also
+    the person's true own alpha."""
+    colour = np.zeros((3, 3, HEIGHT, WIDTH), np.float32)
+    alpha = np.zeros((3, HEIGHT, WIDTH), np.float32)
+    colour[0] = 0.5
+    alpha[0] = 1.0
+    colour[2, :, 10:36, behind_left : behind_left + 16] = TEXTURE
+    alpha[2, 10:36, behind_left : behind_left + 16] = 1.0
+    truth = alpha[2].copy()
+    colour[1, 0, 2:38, front_left : front_left + front_width] = 1.0
+    alpha[1, 2:38, front_left : front_left + front_width] = 1.0
+    hidden = alpha[1] > 0
+    alpha[2][hidden] = 0.0
+    colour[2][:, hidden] = 0.0
+    stack = LayerStack(torch.from_numpy(colour), torch.from_numpy(alpha), torch.tensor([np.inf, 1.0, 2.0]), (0, FRONT, BEHIND))
+    return stack, truth
+
+
+def true_colour(behind_left: int) -> np.ndarray:
+    colour = np.zeros((3, HEIGHT, WIDTH), np.float32)
+    colour[:, 10:36, behind_left : behind_left + 16] = TEXTURE
+    return colour
+
+
+def test_what_an_earlier_frame_saw_comes_back_exactly():
+    # The bar slides right across a person standing still: what it covers now, an earlier frame saw.
+    frames = [scene(30, 22 + 3 * t) for t in range(6)]
+    completed = list(complete_people([stack for stack, _ in frames], {FRONT}))
+    assert completed[0] is frames[0][0]  # nothing remembered yet
+    for t in range(1, 6):
+        stack, truth = frames[t]
+        bar = stack.alpha[1].numpy() > 0
+        seen_before = np.zeros_like(bar)
+        for earlier in range(t):
+            seen_before |= frames[earlier][0].alpha[2].numpy() > 0
+        back = bar & seen_before
+        assert back.any()
+        alpha = completed[t].alpha[2].numpy()
+        np.testing.assert_array_equal(alpha[back], truth[back])
+        np.testing.assert_allclose(completed[t].colour[2].numpy()[:, back], true_colour(30)[:, back], atol=1e-6)
+        never = bar & ~seen_before & (truth > 0)
+        assert not alpha[never].any()  # what no frame saw stays unknown
+
+
+def test_a_moving_person_is_followed():
+    # The person walks right 2 px a frame behind a bar that stays: each column they carry under it was seen.
+    frames = [scene(10 + 2 * t, 30) for t in range(8)]
+    completed = list(complete_people([stack for stack, _ in frames], {FRONT}))
+    for t in range(3, 8):
+        stack, truth = frames[t]
+        under = (stack.alpha[1].numpy() > 0) & (truth > 0)
+        # Columns of the person that reached the bar's left edge before now were seen: 2 px a frame.
+        seen = under & (np.arange(WIDTH) < 30 + 2 * t)[None, :]
+        assert seen.any()
+        np.testing.assert_array_equal(completed[t].alpha[2].numpy()[seen], 1.0)
+        np.testing.assert_allclose(completed[t].colour[2].numpy()[:, seen], true_colour(10 + 2 * t)[:, seen], atol=1e-6)
+
+
+def test_the_picture_before_any_edit_is_unchanged():
+    frames = [scene(30, 22 + 3 * t) for t in range(4)]
+    for (stack, _), done in zip(frames, complete_people([stack for stack, _ in frames], {FRONT})):
+        torch.testing.assert_close(done.render(), stack.render(), rtol=0, atol=0)
+
+
+def test_nobody_removed_in_front_leaves_every_stack_as_it_is():
+    frames = [scene(30, 22 + 3 * t)[0] for t in range(3)]
+    for removing in (set(), {BEHIND}, {7}):
+        for stack, done in zip(frames, complete_people(frames, removing)):
+            assert done is stack
+
+
+def test_a_sighting_that_does_not_join_the_person_is_dropped():
+    # Seen on the left, then the person jumps far right, too far to follow: what was remembered under the bar
+    # on the left would float free of them, so it is not filled.
+    first, _ = scene(20, 40)
+    second, _ = scene(60, 20, front_width=18)
+    people = AmodalPeople({FRONT}, AmodalConfig(search=0.1))
+    people.push(first)
+    done = people.push(second)
+    assert done is second
+    assert people.state.filled_pixels == 0
+
+
+def test_memory_is_bounded():
+    people = AmodalPeople({FRONT}, AmodalConfig(memory_frames=3))
+    for t in range(10):
+        people.push(scene(30, 22 + t)[0])
+    assert len(people.state.sightings[BEHIND]) == 3

@@ -1,0 +1,230 @@
+"""Completing the people who stay where a removed (or moved) person hid them.
+
+A layer stack knows a person only where the camera saw them: behind someone else their own alpha is 0
+(:mod:`vmat.layers.stack`). Removing the person in front then shows background through the one behind,
+who looks cut. Here each person who stays is completed there from their own earlier appearance: a short
+memory of the frames in which those pixels were seen, each carried to the present with the person's
+motion. The motion is one translation per frame pair, found by matching the person's seen pixels (their
+alpha and colour, compared only where both frames saw them) between consecutive frames, and summed over
+the memory's frames. That suits the case that leaves most of a person hidden: someone standing or sitting
+behind another; a limb that moved since it was last seen is carried with the body, not with its own motion.
+
+Only what some earlier frame saw is filled (the newest sighting wins, including a sighting of
+background, which stops older ones), and only what joins the part of the person this frame sees. The
+stream is causal: a person hidden from the clip's first frame on gets nothing until they are seen.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+
+from vmat.layers.stack import BACKGROUND_ID, LayerStack
+
+
+@dataclass(frozen=True)
+class AmodalConfig:
+    """How people hidden by the removed ones are completed."""
+
+    memory_frames: int = 24
+    """How many earlier frames of each person are remembered (about a second)."""
+    search: float = 0.1
+    """The largest motion between two frames looked for, as a share of the person's box height (at least 4 px)."""
+    revealed_above: float = 0.5
+    """Coverage by the removed people above which a hidden pixel of a person behind them is completed."""
+    seen_below: float = 0.02
+    """Coverage by anyone in front below which a person's pixel counts as seen."""
+    min_shared: float = 0.3
+    """The share of a remembered frame's seen pixels the present frame must also see for its motion to be trusted."""
+
+
+@dataclass
+class _Sighting:
+    """One earlier frame of a person over ``box`` (rows, cols of the frame): what was seen there.
+
+    ``values`` ``(h, w, 4)`` float32 alpha and alpha-premultiplied RGB, ``seen`` ``(h, w)`` bool, and ``shift``
+    (dy, dx) the person's motion from that frame to the newest."""
+
+    box: tuple[int, int, int, int]
+    values: np.ndarray
+    seen: np.ndarray
+    shift: np.ndarray = field(default_factory=lambda: np.zeros(2))
+
+
+@dataclass
+class AmodalState:
+    """Each person's remembered sightings, newest last; bounded by ``AmodalConfig.memory_frames`` per person."""
+
+    sightings: dict[int, deque[_Sighting]] = field(default_factory=dict)
+    filled_pixels: int = 0
+    """Pixels completed so far, over all frames and people (for the run's summary)."""
+
+
+class AmodalPeople:
+    """Push a clip's layer stacks in order; each comes back with the people behind ``removing`` completed
+    where those hid them (see the module docstring). Stacks without any of ``removing`` come back unchanged."""
+
+    def __init__(self, removing: Collection[int], config: AmodalConfig = AmodalConfig()) -> None:
+        self.removing = set(removing)
+        self.config = config
+        self.state = AmodalState()
+
+    def push(self, stack: LayerStack) -> LayerStack:
+        if not self.removing:
+            return stack
+        alpha = stack.alpha.float().numpy()
+        colour = stack.colour.float().numpy()
+        order = stack.order()
+        removed_planes = [p for p, i in enumerate(stack.ids) if i in self.removing]
+        completed_alpha, completed_colour = alpha, colour
+        for plane, instance in enumerate(stack.ids):
+            if instance == BACKGROUND_ID or instance in self.removing:
+                continue
+            in_front = order[: order.index(plane)]
+            front = _coverage(alpha, in_front)
+            values = np.concatenate([alpha[plane][..., None], (colour[plane] * alpha[plane]).transpose(1, 2, 0)], axis=-1)
+            seen = front < self.config.seen_below
+            memory = self.state.sightings.setdefault(instance, deque(maxlen=self.config.memory_frames))
+            box = _box(alpha[plane] > 0, self.config.search)
+            if box is None:
+                continue
+            if memory:
+                self._follow(memory, values, seen)
+            hidden = _coverage(alpha, [p for p in in_front if p in removed_planes]) > self.config.revealed_above
+            hidden &= alpha[plane] <= 0
+            if hidden.any() and memory:
+                filled = self._fill(memory, hidden, alpha[plane] >= 0.5)
+                if filled is not None:
+                    if completed_alpha is alpha:
+                        completed_alpha, completed_colour = alpha.copy(), colour.copy()
+                    where, own, premultiplied = filled
+                    completed_alpha[plane][where] = own
+                    completed_colour[plane][:, where] = (premultiplied / np.maximum(own, 1e-6)[:, None]).T
+                    self.state.filled_pixels += int(where.sum())
+            rows, cols = box
+            corners = (rows.start, rows.stop, cols.start, cols.stop)
+            memory.append(_Sighting(corners, values[rows, cols].copy(), seen[rows, cols].copy()))
+        if completed_alpha is alpha:
+            return stack
+        return stack.replace(
+            alpha=torch.from_numpy(completed_alpha).to(stack.alpha.dtype),
+            colour=torch.from_numpy(completed_colour).to(stack.colour.dtype),
+        )
+
+    def _follow(self, memory: deque[_Sighting], values: np.ndarray, seen: np.ndarray) -> None:
+        """Add the person's motion from the newest sighting to this frame to every sighting's shift."""
+        last = memory[-1]
+        y0, y1, x0, x1 = last.box
+        reach = max(4, round(self.config.search * (y1 - y0)))
+        height, width = seen.shape
+        # The present frame around the last box, ``reach`` beyond it; what lies outside the frame counts as unseen.
+        window = np.zeros((y1 - y0 + 2 * reach, x1 - x0 + 2 * reach, 4), np.float32)
+        window_seen = np.zeros(window.shape[:2], np.float32)
+        top, left = y0 - reach, x0 - reach
+        rows = slice(max(top, 0), min(y1 + reach, height))
+        cols = slice(max(left, 0), min(x1 + reach, width))
+        inner = (slice(rows.start - top, rows.stop - top), slice(cols.start - left, cols.stop - left))
+        window[inner] = values[rows, cols]
+        window_seen[inner] = seen[rows, cols]
+        shift = _translation(last.values, last.seen.astype(np.float32), window, window_seen, self.config.min_shared)
+        if shift is None:  # lost: carried blindly, the sightings would be laid where the person is not
+            memory.clear()
+            return
+        for sighting in memory:
+            sighting.shift += np.asarray(shift) - reach
+
+    def _fill(
+        self, memory: deque[_Sighting], hidden: np.ndarray, visible: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The hidden pixels the sightings fill, newest first, kept where they join ``visible``: ``(where,
+        own alpha, premultiplied colour (N, 3))``, or ``None`` when nothing is filled."""
+        height, width = hidden.shape
+        resolved = np.zeros_like(hidden)
+        values = np.zeros((height, width, 4), np.float32)
+        for sighting in reversed(memory):
+            dy, dx = (int(v) for v in np.round(sighting.shift))
+            y0, y1, x0, x1 = sighting.box
+            rows = slice(max(y0 + dy, 0), min(y1 + dy, height))
+            cols = slice(max(x0 + dx, 0), min(x1 + dx, width))
+            if rows.start >= rows.stop or cols.start >= cols.stop:
+                continue
+            source = (slice(rows.start - y0 - dy, rows.stop - y0 - dy), slice(cols.start - x0 - dx, cols.stop - x0 - dx))
+            take = sighting.seen[source] & hidden[rows, cols] & ~resolved[rows, cols]
+            values[rows, cols][take] = sighting.values[source][take]
+            resolved[rows, cols] |= take
+        person = resolved & (values[..., 0] > 0)
+        solid = resolved & (values[..., 0] >= 0.5)
+        if not solid.any():
+            return None
+        # Only what joins the seen person's solid part: a sighting carried to the wrong place, or a faint
+        # edge of one, must not float free. A solid part's soft rim (2 px) comes with it.
+        count, labels = cv2.connectedComponents((solid | visible).astype(np.uint8), connectivity=8)
+        joined = np.zeros(count, bool)
+        joined[np.unique(labels[visible])] = True
+        joined[0] = False
+        kept = cv2.dilate((solid & joined[labels]).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        where = person & kept
+        if not where.any():
+            return None
+        return where, values[..., 0][where], values[..., 1:][where]
+
+
+def _coverage(alpha: np.ndarray, planes: Iterable[int]) -> np.ndarray:
+    """``(H, W)`` how much of the light the ``planes`` (own alphas ``alpha[p]``) stop together."""
+    transmittance = np.ones(alpha.shape[1:], np.float32)
+    for plane in planes:
+        transmittance *= 1.0 - alpha[plane]
+    return 1.0 - transmittance
+
+
+def _box(person: np.ndarray, margin: float) -> tuple[slice, slice] | None:
+    """The box of the person's pixels, ``margin`` of its height larger on every side (the ground seen around
+    them tells where they are not), or ``None`` for no pixel."""
+    ys, xs = np.nonzero(person)
+    if ys.size == 0:
+        return None
+    pad = max(4, round(margin * (ys.max() + 1 - ys.min())))
+    height, width = person.shape
+    return (
+        slice(max(int(ys.min()) - pad, 0), min(int(ys.max()) + 1 + pad, height)),
+        slice(max(int(xs.min()) - pad, 0), min(int(xs.max()) + 1 + pad, width)),
+    )
+
+
+def _translation(
+    template: np.ndarray, template_seen: np.ndarray, window: np.ndarray, window_seen: np.ndarray, min_shared: float
+) -> tuple[int, int] | None:
+    """``(dy, dx)``: where in ``window`` ``template`` fits best, by the mean squared difference over the pixels
+    both saw; ``None`` when no placement shares ``min_shared`` of the template's seen pixels.
+
+    Each term of the masked sum ``sum m_t m_w (x_t - x_w)^2`` is a correlation, so the whole search is four
+    ``cv2.matchTemplate`` calls."""
+    squares_window = (window * window).sum(axis=-1) * window_seen
+    squares_template = (template * template).sum(axis=-1) * template_seen
+    shared = cv2.matchTemplate(window_seen, template_seen, cv2.TM_CCORR)
+    cross = cv2.matchTemplate(window * window_seen[..., None], template * template_seen[..., None], cv2.TM_CCORR)
+    error = (
+        cv2.matchTemplate(squares_window, template_seen, cv2.TM_CCORR)
+        - 2.0 * cross
+        + cv2.matchTemplate(window_seen, squares_template, cv2.TM_CCORR)
+    )
+    enough = shared >= min_shared * max(float(template_seen.sum()), 1.0)
+    if not enough.any():
+        return None
+    mean = np.where(enough, error / np.maximum(shared, 1.0), np.inf)
+    dy, dx = np.unravel_index(int(np.argmin(mean)), mean.shape)
+    return int(dy), int(dx)
+
+
+def complete_people(
+    stacks: Iterable[LayerStack], removing: Collection[int], config: AmodalConfig = AmodalConfig()
+) -> Iterator[LayerStack]:
+    """A clip's layer stacks with the people behind ``removing`` completed (see :class:`AmodalPeople`)."""
+    people = AmodalPeople(removing, config)
+    for stack in stacks:
+        yield people.push(stack)
