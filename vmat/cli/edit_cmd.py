@@ -92,7 +92,7 @@ def _edit_parser(subparsers: argparse._SubParsersAction, name: str, summary: str
     layers.add_argument(
         "--prompt-frame", type=int, default=0, metavar="N", help="the frame an id-mask PNG --prompt belongs to (default 0)"
     )
-    parser.add_argument("--no-completion", action="store_true", help="do not recover the background hidden behind people")
+    parser.add_argument("--no-completion", action="store_true", help="do not recover what people hid (background, people behind)")
     parser.add_argument(
         "--crf", type=int, default=RunConfig.crf, help=f"H.264 quality, lower is better (default {RunConfig.crf})"
     )

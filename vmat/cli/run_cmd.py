@@ -100,7 +100,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="run depth, decomposition and completion with the frame's longer side at most PIXELS (faster; the output "
         "keeps the source size and its detail wherever the source is shown); default: the source size",
     )
-    stages.add_argument("--no-completion", action="store_true", help="do not recover the background hidden behind people")
+    stages.add_argument("--no-completion", action="store_true", help="do not recover what people hid (background, people behind)")
     stages.add_argument(
         "--batch-size", type=int, metavar="N", help=f"frames per batch in the model stages (default {RunConfig.batch_size})"
     )
