@@ -103,3 +103,34 @@ def test_memory_is_bounded():
     for t in range(10):
         people.push(scene(30, 22 + t)[0])
     assert len(people.state.sightings[BEHIND]) == 3
+
+
+def striding(leg_left: int, front: bool) -> LayerStack:
+    """A person (id 2) with a still torso (rows 4-29) and one leg (rows 30-59, 8 wide from ``leg_left``), and,
+    when ``front``, an opaque bar (id 1) over rows 14-47 hiding the lower torso and the upper leg."""
+    height, width = 64, 80
+    colour = np.zeros((3, 3, height, width), np.float32)
+    alpha = np.zeros((3, height, width), np.float32)
+    colour[0], alpha[0] = 0.5, 1.0
+    alpha[2, 4:30, 30:50] = 1.0
+    alpha[2, 30:60, leg_left : leg_left + 8] = 1.0
+    colour[2, 1][alpha[2] > 0] = 0.8
+    if front:
+        alpha[1, 14:48, 20:60] = 1.0
+        colour[1, 2][alpha[1] > 0] = 1.0
+        alpha[2][alpha[1] > 0] = 0.0
+    return LayerStack(torch.from_numpy(colour), torch.from_numpy(alpha), torch.tensor([np.inf, 1.0, 2.0]), (0, FRONT, BEHIND))
+
+
+def test_a_limb_that_moved_is_not_laid_where_it_was():
+    # Seen with the leg on the left; now the leg shows on the right below the bar. Laid as seen, the old leg
+    # would reach the bar's lower edge where the frame shows ground: refused there, the torso still filled.
+    before, now = striding(30, front=False), striding(42, front=True)
+    for reach, old_leg_filled in ((0.25, False), (0.0, True)):
+        people = AmodalPeople({FRONT}, AmodalConfig(contradiction_reach=reach))
+        people.push(before)
+        alpha = people.push(now).alpha[2].numpy()
+        np.testing.assert_array_equal(alpha[14:30, 30:50], 1.0)
+        old_leg = alpha[34:48, 30:38] > 0
+        assert old_leg.all() if old_leg_filled else not old_leg.any()
+        assert not alpha[30:48, 42:50].any()  # the leg's new upper part was never seen

@@ -41,6 +41,9 @@ class AmodalConfig:
     """Coverage by anyone in front below which a person's pixel counts as seen."""
     min_shared: float = 0.3
     """The share of a remembered frame's seen pixels the present frame must also see for its motion to be trusted."""
+    contradiction_reach: float = 0.08
+    """How far (a share of the person's box height) a sighting is refused around a place just outside the hidden
+    region where it disagrees with the present frame (a limb that has moved since)."""
 
 
 @dataclass
@@ -98,7 +101,7 @@ class AmodalPeople:
             hidden = _coverage(alpha, [p for p in in_front if p in removed_planes]) > self.config.revealed_above
             hidden &= alpha[plane] <= 0
             if hidden.any() and memory:
-                filled = self._fill(memory, hidden, alpha[plane] >= 0.5)
+                filled = self._fill(memory, hidden, alpha[plane], seen)
                 if filled is not None:
                     if completed_alpha is alpha:
                         completed_alpha, completed_colour = alpha.copy(), colour.copy()
@@ -139,11 +142,17 @@ class AmodalPeople:
             sighting.shift += np.asarray(shift) - reach
 
     def _fill(
-        self, memory: deque[_Sighting], hidden: np.ndarray, visible: np.ndarray
+        self, memory: deque[_Sighting], hidden: np.ndarray, own: np.ndarray, seen: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """The hidden pixels the sightings fill, newest first, kept where they join ``visible``: ``(where,
-        own alpha, premultiplied colour (N, 3))``, or ``None`` when nothing is filled."""
+        """The hidden pixels the sightings fill, newest first, kept where they join the person's solid part in
+        this frame (own alpha ``own``, ``seen`` where nobody stands in front): ``(where, own alpha,
+        premultiplied colour (N, 3))``, or ``None`` when nothing is filled."""
         height, width = hidden.shape
+        visible = own >= 0.5
+        # Just outside the hidden region the present frame shows where the person goes on into it.
+        ring = (cv2.dilate(hidden.astype(np.uint8), _SQUARE_7) > 0) & ~hidden & seen
+        person_core = cv2.erode(visible.astype(np.uint8), _SQUARE_5) > 0
+        person_reach = cv2.dilate(visible.astype(np.uint8), _SQUARE_5) > 0
         resolved = np.zeros_like(hidden)
         values = np.zeros((height, width, 4), np.float32)
         for sighting in reversed(memory):
@@ -155,8 +164,22 @@ class AmodalPeople:
                 continue
             source = (slice(rows.start - y0 - dy, rows.stop - y0 - dy), slice(cols.start - x0 - dx, cols.stop - x0 - dx))
             take = sighting.seen[source] & hidden[rows, cols] & ~resolved[rows, cols]
-            values[rows, cols][take] = sighting.values[source][take]
-            resolved[rows, cols] |= take
+            if not take.any():
+                continue
+            # Where the ring and the sighting disagree by more than 2 px of misregistration (it shows the person
+            # where the present frame shows ground, or ground where it shows the person), the body has moved
+            # differently there: the sighting is refused around it.
+            sighted = sighting.seen[source]
+            solid = (sighting.values[source][..., 0] >= 0.5) & sighted
+            core = cv2.erode(solid.astype(np.uint8), _SQUARE_5) > 0
+            reach = cv2.dilate(solid.astype(np.uint8), _SQUARE_5) > 0
+            box = (rows, cols)
+            contradicted = ring[box] & sighted & ((core & ~person_reach[box]) | (person_core[box] & ~reach))
+            if contradicted.any():
+                distance = cv2.distanceTransform((~contradicted).astype(np.uint8), cv2.DIST_L2, 3)
+                take &= distance > self.config.contradiction_reach * (y1 - y0)
+            values[box][take] = sighting.values[source][take]
+            resolved[box] |= take
         person = resolved & (values[..., 0] > 0)
         solid = resolved & (values[..., 0] >= 0.5)
         if not solid.any():
@@ -167,11 +190,15 @@ class AmodalPeople:
         joined = np.zeros(count, bool)
         joined[np.unique(labels[visible])] = True
         joined[0] = False
-        kept = cv2.dilate((solid & joined[labels]).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        kept = cv2.dilate((solid & joined[labels]).astype(np.uint8), _SQUARE_5) > 0
         where = person & kept
         if not where.any():
             return None
         return where, values[..., 0][where], values[..., 1:][where]
+
+
+_SQUARE_5 = np.ones((5, 5), np.uint8)
+_SQUARE_7 = np.ones((7, 7), np.uint8)
 
 
 def _coverage(alpha: np.ndarray, planes: Iterable[int]) -> np.ndarray:
