@@ -9,7 +9,9 @@ completed as `vmat remove` does; the result is compared with the untouched clip.
 
 Prints, per pair, over every frame: PSNR where A hid B (B's true mask under A's), the IoU there of B's
 completed alpha (> 0.5) with B's true mask, PSNR on the ground A hid away from B (B's mask grown 2 px: a
-fill must not spill onto it), PSNR over all A hid, and the completion's time per frame.
+fill must not spill onto it), PSNR over all A hid, and the completion's time per frame. Then the same pair
+swapped (`--swap`: B brought in front of A, no background shows) scored where A hid B, against the untouched
+clip there (B in front shows what the camera saw of B).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from vmat.decomposition import MaskMattingDecomposer
 from vmat.editing.amodal import complete_people
 from vmat.editing.completion import complete_background
 from vmat.editing.removal import remove
+from vmat.editing.reordering import reorder
 from vmat.layers import tensor_to_image
 
 PAIRS = [
@@ -84,9 +87,18 @@ def score(davis: Path, target: str, cut: str, frames: int, width: int) -> str:
         iou = sums[2] / max(sums[3], 1)
         cells.append((psnr(sums[0], int(sums[1])), iou, psnr(sums[4], int(sums[5])), psnr(sums[6], int(sums[7]))))
     (before, iou_before, ground_before, all_before), (after, iou_after, ground_after, all_after) = cells
+    swaps = []
+    for layers in (stacks, completed):  # B completed for a swap as for A's removal: A is all that hides B
+        errors = count = 0
+        for t, stack in enumerate(layers):
+            hid = cover[t] & behind[t]
+            result = tensor_to_image(reorder(stack, 1, 2).render()).astype(np.float64)
+            errors, count = errors + ((result[hid] - clean[t][hid]) ** 2).sum(), count + 3 * hid.sum()
+        swaps.append(psnr(errors, count))
     return (
         f"| {cut} over {target} | {before:.2f} / {after:.2f} | {iou_before:.2f} / {iou_after:.2f} | "
-        f"{ground_before:.2f} / {ground_after:.2f} | {all_before:.2f} / {all_after:.2f} | {per_frame:.0f} |"
+        f"{ground_before:.2f} / {ground_after:.2f} | {all_before:.2f} / {all_after:.2f} | {swaps[0]:.2f} / {swaps[1]:.2f} | "
+        f"{per_frame:.0f} |"
     )
 
 
@@ -96,8 +108,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--width", type=int, default=640)
     args = parser.parse_args()
-    print("| A over B | PSNR where A hid B, without / with | IoU there | PSNR on the ground A hid | PSNR, all A hid | ms/frame |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| A over B | PSNR where A hid B, without / with | IoU there | ground A hid | all A hid | swap | ms/frame |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for target, cut in PAIRS:
         print(score(args.davis, target, cut, args.frames, args.width), flush=True)
 

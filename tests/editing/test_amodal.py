@@ -134,3 +134,18 @@ def test_a_limb_that_moved_is_not_laid_where_it_was():
         old_leg = alpha[34:48, 30:38] > 0
         assert old_leg.all() if old_leg_filled else not old_leg.any()
         assert not alpha[30:48, 42:50].any()  # the leg's new upper part was never seen
+
+
+def test_a_swap_brings_forward_the_whole_person():
+    from vmat.editing.reordering import reorder
+
+    frames = [scene(30, 22 + 3 * t)[0] for t in range(5)]
+    stack = frames[-1]
+    seen_before = np.zeros((HEIGHT, WIDTH), bool)
+    for earlier in frames[:-1]:
+        seen_before |= earlier.alpha[2].numpy() > 0
+    back = (stack.alpha[1].numpy() > 0) & seen_before
+    done = list(complete_people(frames, {FRONT, BEHIND}))[-1]
+    swapped, plain = reorder(done, FRONT, BEHIND).render().numpy(), reorder(stack, FRONT, BEHIND).render().numpy()
+    np.testing.assert_allclose(swapped[:, back], true_colour(30)[:, back], atol=1e-6)
+    assert not np.allclose(plain[:, back], true_colour(30)[:, back])  # without it, the bar shows through

@@ -1,8 +1,9 @@
-"""Completing the people who stay where a removed (or moved) person hid them.
+"""Completing people where a person an edit takes away from in front of them hid them.
 
 A layer stack knows a person only where the camera saw them: behind someone else their own alpha is 0
 (:mod:`vmat.layers.stack`). Removing the person in front then shows background through the one behind,
-who looks cut. Here each person who stays is completed there from their own earlier appearance: a short
+who looks cut; so does a person brought to the front by a swap. Here each such person is completed there
+from their own earlier appearance: a short
 memory of the frames in which those pixels were seen, each carried to the present with the person's
 motion. The motion is one translation per frame pair, found by matching the person's seen pixels (their
 alpha and colour, compared only where both frames saw them) between consecutive frames, and summed over
@@ -36,7 +37,7 @@ class AmodalConfig:
     search: float = 0.1
     """The largest motion between two frames looked for, as a share of the person's box height (at least 4 px)."""
     revealed_above: float = 0.5
-    """Coverage by the removed people above which a hidden pixel of a person behind them is completed."""
+    """Coverage by the uncovering people above which a hidden pixel of a person behind them is completed."""
     seen_below: float = 0.02
     """Coverage by anyone in front below which a person's pixel counts as seen."""
     min_shared: float = 0.3
@@ -69,24 +70,26 @@ class AmodalState:
 
 
 class AmodalPeople:
-    """Push a clip's layer stacks in order; each comes back with the people behind ``removing`` completed
-    where those hid them (see the module docstring). Stacks without any of ``removing`` come back unchanged."""
+    """Push a clip's layer stacks in order; each comes back with every person behind one of ``uncovering``
+    (removed, moved or swapped people) completed where those hid them (see the module docstring), except the
+    people in ``skip`` (those an edit drops). A stack with nothing to complete comes back as it is."""
 
-    def __init__(self, removing: Collection[int], config: AmodalConfig = AmodalConfig()) -> None:
-        self.removing = set(removing)
+    def __init__(self, uncovering: Collection[int], config: AmodalConfig = AmodalConfig(), skip: Collection[int] = ()) -> None:
+        self.uncovering = set(uncovering)
+        self.skip = set(skip)
         self.config = config
         self.state = AmodalState()
 
     def push(self, stack: LayerStack) -> LayerStack:
-        if not self.removing:
+        if not self.uncovering:
             return stack
         alpha = stack.alpha.float().numpy()
         colour = stack.colour.float().numpy()
         order = stack.order()
-        removed_planes = [p for p, i in enumerate(stack.ids) if i in self.removing]
+        uncovering = [p for p, i in enumerate(stack.ids) if i in self.uncovering]
         completed_alpha, completed_colour = alpha, colour
         for plane, instance in enumerate(stack.ids):
-            if instance == BACKGROUND_ID or instance in self.removing:
+            if instance == BACKGROUND_ID or instance in self.skip:
                 continue
             in_front = order[: order.index(plane)]
             front = _coverage(alpha, in_front)
@@ -98,7 +101,7 @@ class AmodalPeople:
                 continue
             if memory:
                 self._follow(memory, values, seen)
-            hidden = _coverage(alpha, [p for p in in_front if p in removed_planes]) > self.config.revealed_above
+            hidden = _coverage(alpha, [p for p in in_front if p in uncovering]) > self.config.revealed_above
             hidden &= alpha[plane] <= 0
             if hidden.any() and memory:
                 filled = self._fill(memory, hidden, alpha[plane], seen)
@@ -249,9 +252,12 @@ def _translation(
 
 
 def complete_people(
-    stacks: Iterable[LayerStack], removing: Collection[int], config: AmodalConfig = AmodalConfig()
+    stacks: Iterable[LayerStack],
+    uncovering: Collection[int],
+    config: AmodalConfig = AmodalConfig(),
+    skip: Collection[int] = (),
 ) -> Iterator[LayerStack]:
-    """A clip's layer stacks with the people behind ``removing`` completed (see :class:`AmodalPeople`)."""
-    people = AmodalPeople(removing, config)
+    """A clip's layer stacks with the people behind ``uncovering`` completed (see :class:`AmodalPeople`)."""
+    people = AmodalPeople(uncovering, config, skip)
     for stack in stacks:
         yield people.push(stack)

@@ -60,6 +60,12 @@ class EditSpec:
         return (*self.remove, *((self.drag.instance_id,) if self.drag is not None else ()))
 
     @property
+    def uncovering_ids(self) -> tuple[int, ...]:
+        """The people who stop hiding someone behind them where they stood: removed, moved and swapped people
+        (the people behind them are completed there, :mod:`vmat.editing.amodal`)."""
+        return (*self.vacated_ids, *(self.reorder or ()))
+
+    @property
     def replaces_background(self) -> bool:
         """Whether a new background (a colour, an image or a video) hides the whole background plane (``blur:``
         keeps the clip's own)."""

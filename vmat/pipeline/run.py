@@ -300,13 +300,12 @@ def completed(
     """Each frame with its background completed, through the streaming completion (frames come back after
     its look-ahead, in order)."""
     stream = CompletionStream(CompletionConfig(), removing=edit.vacated_ids, keep_shadows=edit.keep_shadow)
-    people = AmodalPeople(edit.vacated_ids)
     frames: Alongside[Frame] = Alongside()
     for frame, record in pairs:
         frames.keep(frame)
         assert record.layers is not None, "a LayerPass gives every record its layers"
         with clock.measure("completion"):
-            done = stream.push(people.push(record.layers), record.camera)
+            done = stream.push(record.layers, record.camera)
         for item in done:
             yield frames.take(), item.stack
     for item in clock.iterate("completion", stream.drain()):  # one at a time: the look-ahead's floats are not held at once
@@ -330,6 +329,19 @@ def edited(
         yield frames.take(), stack
 
 
+def people_completed(
+    pairs: Iterable[tuple[Frame, FrameRecord]], edit: EditSpec, clock: StageClock
+) -> Iterator[tuple[Frame, FrameRecord]]:
+    """Each frame with the people behind those ``edit`` takes away from in front of them completed in its
+    layers (:mod:`vmat.editing.amodal`), charged to the "edit" stage."""
+    people = AmodalPeople(edit.uncovering_ids, skip=edit.remove)
+    for frame, record in pairs:
+        assert record.layers is not None, "a LayerPass gives every record its layers"
+        with clock.measure("edit"):
+            record.layers = people.push(record.layers)
+        yield frame, record
+
+
 def layer_stacks(pairs: Iterable[tuple[Frame, FrameRecord]]) -> Iterator[tuple[Frame, LayerStack]]:
     """Each frame with its record's layers, as they come from a :class:`LayerPass`."""
     for frame, record in pairs:
@@ -349,6 +361,8 @@ def write_video(
     ``path`` with the source's timing and audio."""
     clock, info = layer_pass.clock, layer_pass.info
     with _video_writer(path, info, layer_pass.source, config.crf, config.preset, not config.fast_encode) as writer:
+        if config.complete_background and config.edit.uncovering_ids:
+            pairs = people_completed(pairs, config.edit, clock)
         stacks = completed(pairs, config.edit, clock) if completion_shown(config) else layer_stacks(pairs)
         _encode(edited(stacks, config.edit, info, clock), writer, clock)
     return writer.summary
@@ -413,7 +427,7 @@ def edit_clip(
             (
                 frame.stack
                 for frame in complete_background(
-                    _ClockedLayers(layers, clock, edit.vacated_ids),
+                    _ClockedLayers(layers, clock, edit),
                     removing=edit.vacated_ids,
                     keep_shadows=edit.keep_shadow,
                 )
@@ -657,14 +671,17 @@ def _check_ids(edit: EditSpec, ids: set[int]) -> None:
 
 class _ClockedLayers:
     """A re-iterable view of a layers file whose reads are charged to the "layers file" stage, with the people
-    behind ``vacating`` completed where those hid them (:mod:`vmat.editing.amodal`), afresh on every reading."""
+    behind those ``edit`` takes away from in front of them completed (:mod:`vmat.editing.amodal`), afresh on
+    every reading."""
 
-    def __init__(self, layers: LayersReader, clock: StageClock, vacating: tuple[int, ...] = ()) -> None:
-        self.layers, self.clock, self.vacating = layers, clock, vacating
+    def __init__(self, layers: LayersReader, clock: StageClock, edit: EditSpec) -> None:
+        self.layers, self.clock, self.edit = layers, clock, edit
 
     def __iter__(self) -> Iterator:
         stacks = self.clock.iterate("layers file", self.layers)
-        return complete_people(stacks, self.vacating) if self.vacating else stacks
+        if not self.edit.uncovering_ids:
+            return stacks
+        return complete_people(stacks, self.edit.uncovering_ids, skip=self.edit.remove)
 
 
 def _make_folder(folder: Path) -> None:
