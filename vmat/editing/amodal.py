@@ -3,12 +3,13 @@
 A layer stack knows a person only where the camera saw them: behind someone else their own alpha is 0
 (:mod:`vmat.layers.stack`). Removing the person in front then shows background through the one behind,
 who looks cut; so does a person brought to the front by a swap. Here each such person is completed there
-from their own earlier appearance: a short
-memory of the frames in which those pixels were seen, each carried to the present with the person's
-motion. The motion is one translation per frame pair, found by matching the person's seen pixels (their
-alpha and colour, compared only where both frames saw them) between consecutive frames, and summed over
-the memory's frames. That suits the case that leaves most of a person hidden: someone standing or sitting
-behind another; a limb that moved since it was last seen is carried with the body, not with its own motion.
+from their own earlier appearance: a short memory of the frames in which those pixels were seen, each
+carried to the present with the person's motion. The motion is one translation per frame pair, found by
+matching the person's seen pixels (their alpha and colour, compared only where both frames saw them)
+between consecutive frames, and summed over the memory's frames; a person it cannot follow is forgotten.
+That suits the case that leaves most of a person hidden: someone standing or sitting behind another. A
+limb that moved since it was last seen is carried with the body, not with its own motion; where that
+disagrees with what the present frame shows just outside the hidden region, the sighting is refused.
 
 Only what some earlier frame saw is filled (the newest sighting wins, including a sighting of
 background, which stops older ones), and only what joins the part of the person this frame sees. The
@@ -30,7 +31,7 @@ from vmat.layers.stack import BACKGROUND_ID, LayerStack
 
 @dataclass(frozen=True)
 class AmodalConfig:
-    """How people hidden by the removed ones are completed."""
+    """How people hidden by the uncovering ones (removed, moved or swapped) are completed."""
 
     memory_frames: int = 24
     """How many earlier frames of each person are remembered (about a second)."""
@@ -66,7 +67,7 @@ class AmodalState:
 
     sightings: dict[int, deque[_Sighting]] = field(default_factory=dict)
     filled_pixels: int = 0
-    """Pixels completed so far, over all frames and people (for the run's summary)."""
+    """Pixels completed so far, over all frames and people."""
 
 
 class AmodalPeople:
