@@ -42,7 +42,7 @@ def true_colour(behind_left: int) -> np.ndarray:
 def test_what_an_earlier_frame_saw_comes_back_exactly():
     # The bar slides right across a person standing still: what it covers now, an earlier frame saw.
     frames = [scene(30, 22 + 3 * t) for t in range(6)]
-    completed = list(complete_people([stack for stack, _ in frames], {FRONT}))
+    completed = list(complete_people([stack for stack, _ in frames], {FRONT}, AmodalConfig(lookahead=0)))
     assert completed[0] is frames[0][0]  # nothing remembered yet
     for t in range(1, 6):
         stack, truth = frames[t]
@@ -57,6 +57,23 @@ def test_what_an_earlier_frame_saw_comes_back_exactly():
         np.testing.assert_allclose(completed[t].colour[2].numpy()[:, back], true_colour(30)[:, back], atol=1e-6)
         never = bar & ~seen_before & (truth > 0)
         assert not alpha[never].any()  # what no frame saw stays unknown
+
+
+def test_what_a_later_frame_sees_comes_back_from_the_look_ahead():
+    # The bar slides left across a person standing still: what it covers now, only later frames see.
+    frames = [scene(30, 40 - 3 * t)[0] for t in range(6)]
+    for lookahead, filled in ((3, True), (0, False)):
+        completed = list(complete_people(frames, {FRONT}, AmodalConfig(lookahead=lookahead)))
+        assert len(completed) == len(frames)
+        bar = frames[1].alpha[1].numpy() > 0
+        later = bar & (frames[2].alpha[2].numpy() > 0)  # what the next frame sees of the person under the bar
+        assert later.any()
+        alpha = completed[1].alpha[2].numpy()
+        if filled:
+            np.testing.assert_array_equal(alpha[later], 1.0)
+            np.testing.assert_allclose(completed[1].colour[2].numpy()[:, later], true_colour(30)[:, later], atol=1e-6)
+        else:
+            assert not alpha[later].any()
 
 
 def test_a_moving_person_is_followed():
@@ -91,18 +108,19 @@ def test_a_sighting_that_does_not_join_the_person_is_dropped():
     # on the left would float free of them, so it is not filled.
     first, _ = scene(20, 40)
     second, _ = scene(60, 20, front_width=18)
-    people = AmodalPeople({FRONT}, AmodalConfig(search=0.1))
+    people = AmodalPeople({FRONT}, AmodalConfig(search=0.1, lookahead=0))
     people.push(first)
-    done = people.push(second)
+    [done] = people.push(second)
     assert done is second
     assert people.state.filled_pixels == 0
 
 
 def test_memory_is_bounded():
-    people = AmodalPeople({FRONT}, AmodalConfig(memory_frames=3))
+    people = AmodalPeople({FRONT}, AmodalConfig(memory_frames=3, lookahead=2))
     for t in range(10):
-        people.push(scene(30, 22 + t)[0])
-    assert len(people.state.sightings[BEHIND]) == 3
+        assert len(people.push(scene(30, 22 + t)[0])) == (t >= 2)
+        assert len(people.state.window) <= 3 + 1 + 2  # the memory, the frame being completed, the look-ahead
+    assert len(people.finish()) == 2
 
 
 def striding(leg_left: int, front: bool) -> LayerStack:
@@ -127,9 +145,10 @@ def test_a_limb_that_moved_is_not_laid_where_it_was():
     # would reach the bar's lower edge where the frame shows ground: refused there, the torso still filled.
     before, now = striding(30, front=False), striding(42, front=True)
     for reach, old_leg_filled in ((0.25, False), (0.0, True)):
-        people = AmodalPeople({FRONT}, AmodalConfig(contradiction_reach=reach))
+        people = AmodalPeople({FRONT}, AmodalConfig(contradiction_reach=reach, lookahead=0))
         people.push(before)
-        alpha = people.push(now).alpha[2].numpy()
+        [done] = people.push(now)
+        alpha = done.alpha[2].numpy()
         np.testing.assert_array_equal(alpha[14:30, 30:50], 1.0)
         old_leg = alpha[34:48, 30:38] > 0
         assert old_leg.all() if old_leg_filled else not old_leg.any()

@@ -3,23 +3,26 @@
 A layer stack knows a person only where the camera saw them: behind someone else their own alpha is 0
 (:mod:`vmat.layers.stack`). Removing the person in front then shows background through the one behind,
 who looks cut; so does a person brought to the front by a swap. Here each such person is completed there
-from their own earlier appearance: a short memory of the frames in which those pixels were seen, each
-carried to the present with the person's motion. The motion is one translation per frame pair, found by
-matching the person's seen pixels (their alpha and colour, compared only where both frames saw them)
-between consecutive frames, and summed over the memory's frames; a person it cannot follow is forgotten.
-That suits the case that leaves most of a person hidden: someone standing or sitting behind another. A
-limb that moved since it was last seen is carried with the body, not with its own motion; where that
-disagrees with what the present frame shows just outside the hidden region, the sighting is refused.
+from their own appearance in nearby frames that saw those pixels, each carried to the present with the
+person's motion. The motion is one translation per frame pair, found by matching the person's seen pixels
+(their alpha and colour, compared only where both frames saw them) between consecutive frames, and summed
+between frames; where a person cannot be followed, the chain ends. That suits the case that leaves most of
+a person hidden: someone standing or sitting behind another. A limb that moved since it was seen is carried
+with the body, not with its own motion; where that disagrees with what the present frame shows just
+outside the hidden region, the sighting is refused.
 
-Only what some earlier frame saw is filled (the newest sighting wins, including a sighting of
-background, which stops older ones), and only what joins the part of the person this frame sees. The
-stream is causal: a person hidden from the clip's first frame on gets nothing until they are seen.
+Only what another frame saw is filled (the nearest in time wins, including a sighting of background,
+which stops farther ones), and only what joins the part of the person this frame sees. The frames looked
+at are ``AmodalConfig.memory_frames`` before and ``lookahead`` after: a frame in which someone is hidden
+comes back ``lookahead`` pushes later (others as soon as the frames before them are back), so memory is
+bounded by the two.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator
+from itertools import zip_longest
 from dataclasses import dataclass, field
 
 import cv2
@@ -35,6 +38,9 @@ class AmodalConfig:
 
     memory_frames: int = 24
     """How many earlier frames of each person are remembered (about a second)."""
+    lookahead: int = 12
+    """How many later frames are waited for (a frame comes back this many pushes later): a person hidden now
+    and seen soon after is completed from those frames too."""
     search: float = 0.1
     """The largest motion between two frames looked for, as a share of the person's box height (at least 4 px)."""
     revealed_above: float = 0.5
@@ -50,30 +56,44 @@ class AmodalConfig:
 
 @dataclass
 class _Sighting:
-    """One earlier frame of a person over ``box`` (rows, cols of the frame): what was seen there.
+    """One frame of a person over ``box`` (rows, cols of the frame): what was seen there.
 
-    ``values`` ``(h, w, 4)`` float32 alpha and alpha-premultiplied RGB, ``seen`` ``(h, w)`` bool, and ``shift``
-    (dy, dx) the person's motion from that frame to the newest."""
+    ``values`` ``(h, w, 4)`` float32 alpha and alpha-premultiplied RGB, ``seen`` ``(h, w)`` bool, and ``step``
+    (dy, dx) the person's motion from the frame before to this one (``None``: not followed, so no sighting
+    before this one can be carried past it)."""
 
     box: tuple[int, int, int, int]
     values: np.ndarray
     seen: np.ndarray
-    shift: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    step: np.ndarray | None
+
+
+@dataclass
+class _Pushed:
+    """A frame pushed: its layers, each person's sighting in it (people with no pixel have none), and whether
+    an uncovering person hides someone in it (else it needs no look-ahead)."""
+
+    stack: LayerStack
+    sightings: dict[int, _Sighting]
+    hides: bool
 
 
 @dataclass
 class AmodalState:
-    """Each person's remembered sightings, newest last; bounded by ``AmodalConfig.memory_frames`` per person."""
+    """The frames kept: up to ``AmodalConfig.memory_frames`` before the next to complete (``window[next]``), and
+    the look-ahead after it."""
 
-    sightings: dict[int, deque[_Sighting]] = field(default_factory=dict)
+    window: deque[_Pushed] = field(default_factory=deque)
+    next: int = 0
     filled_pixels: int = 0
     """Pixels completed so far, over all frames and people."""
 
 
 class AmodalPeople:
-    """Push a clip's layer stacks in order; each comes back with every person behind one of ``uncovering``
-    (removed, moved or swapped people) completed where those hid them (see the module docstring), except the
-    people in ``skip`` (those an edit drops). A stack with nothing to complete comes back as it is."""
+    """Push a clip's layer stacks in order; they come back in order, ``AmodalConfig.lookahead`` pushes later
+    (:meth:`finish` gives the rest), with every person behind one of ``uncovering`` (removed, moved or swapped
+    people) completed where those hid them (see the module docstring), except the people in ``skip`` (those
+    an edit drops). A stack with nothing to complete comes back as it is."""
 
     def __init__(self, uncovering: Collection[int], config: AmodalConfig = AmodalConfig(), skip: Collection[int] = ()) -> None:
         self.uncovering = set(uncovering)
@@ -81,41 +101,85 @@ class AmodalPeople:
         self.config = config
         self.state = AmodalState()
 
-    def push(self, stack: LayerStack) -> LayerStack:
+    def push(self, stack: LayerStack) -> list[LayerStack]:
+        """The frames completed now that ``stack`` is known (none, or the one ``lookahead`` pushes before)."""
         if not self.uncovering:
-            return stack
+            return [stack]
+        window = self.state.window
+        before = window[-1].sightings if window else {}
         alpha = stack.alpha.float().numpy()
         colour = stack.colour.float().numpy()
         order = stack.order()
-        uncovering = [p for p, i in enumerate(stack.ids) if i in self.uncovering]
-        completed_alpha, completed_colour = alpha, colour
-        for plane, instance in enumerate(stack.ids):
-            if instance == BACKGROUND_ID or instance in self.skip:
-                continue
-            in_front = order[: order.index(plane)]
-            front = _coverage(alpha, in_front)
-            values = np.concatenate([alpha[plane][..., None], (colour[plane] * alpha[plane]).transpose(1, 2, 0)], axis=-1)
-            seen = front < self.config.seen_below
-            memory = self.state.sightings.setdefault(instance, deque(maxlen=self.config.memory_frames))
+        sightings = {}
+        hides = False
+        for plane, instance in self._people(stack):
             box = _box(alpha[plane] > 0, self.config.search)
             if box is None:
                 continue
-            if memory:
-                self._follow(memory, values, seen)
-            hidden = _coverage(alpha, [p for p in in_front if p in uncovering]) > self.config.revealed_above
-            hidden &= alpha[plane] <= 0
-            if hidden.any() and memory:
-                filled = self._fill(memory, hidden, alpha[plane], seen)
-                if filled is not None:
-                    if completed_alpha is alpha:
-                        completed_alpha, completed_colour = alpha.copy(), colour.copy()
-                    where, own, premultiplied = filled
-                    completed_alpha[plane][where] = own
-                    completed_colour[plane][:, where] = (premultiplied / np.maximum(own, 1e-6)[:, None]).T
-                    self.state.filled_pixels += int(where.sum())
+            hides = hides or bool(self._hidden(alpha, order, plane, stack.ids)[box].any())
+            values = np.concatenate([alpha[plane][..., None], (colour[plane] * alpha[plane]).transpose(1, 2, 0)], axis=-1)
+            seen = self._seen(alpha, order, plane)
+            step = self._step(before[instance], values, seen) if instance in before else None
             rows, cols = box
             corners = (rows.start, rows.stop, cols.start, cols.stop)
-            memory.append(_Sighting(corners, values[rows, cols].copy(), seen[rows, cols].copy()))
+            sightings[instance] = _Sighting(corners, values[rows, cols].copy(), seen[rows, cols].copy(), step)
+        window.append(_Pushed(stack, sightings, hides))
+        done = []
+        next_up = self.state.next
+        while next_up < len(window) and (not window[next_up].hides or len(window) - 1 - next_up >= self.config.lookahead):
+            done.append(self._complete_next())
+            next_up = self.state.next
+        return done
+
+    def finish(self) -> list[LayerStack]:
+        """The frames still waiting for their look-ahead, completed with what there is."""
+        done = []
+        while self.state.next < len(self.state.window):
+            done.append(self._complete_next())
+        return done
+
+    def _people(self, stack: LayerStack) -> Iterator[tuple[int, int]]:
+        """``(plane, id)`` of the people this completes."""
+        for plane, instance in enumerate(stack.ids):
+            if instance != BACKGROUND_ID and instance not in self.skip:
+                yield plane, instance
+
+    def _hidden(self, alpha: np.ndarray, order: list[int], plane: int, ids: tuple[int, ...]) -> np.ndarray:
+        """Where the uncovering people in front of ``plane`` hide it, its own alpha unknown (0)."""
+        in_front = order[: order.index(plane)]
+        hidden = _coverage(alpha, [p for p in in_front if ids[p] in self.uncovering]) > self.config.revealed_above
+        return hidden & (alpha[plane] <= 0)
+
+    def _seen(self, alpha: np.ndarray, order: list[int], plane: int) -> np.ndarray:
+        """Where nobody stands in front of ``plane``."""
+        return _coverage(alpha, order[: order.index(plane)]) < self.config.seen_below
+
+    def _complete_next(self) -> LayerStack:
+        state = self.state
+        position = state.next
+        stack = state.window[position].stack
+        alpha = stack.alpha.float().numpy()
+        colour = stack.colour.float().numpy()
+        order = stack.order()
+        completed_alpha, completed_colour = alpha, colour
+        for plane, instance in self._people(stack) if state.window[position].hides else ():
+            hidden = self._hidden(alpha, order, plane, stack.ids)
+            if not hidden.any():
+                continue
+            carried = self._carried(position, instance)
+            filled = self._fill(carried, hidden, alpha[plane], self._seen(alpha, order, plane))
+            if filled is None:
+                continue
+            if completed_alpha is alpha:
+                completed_alpha, completed_colour = alpha.copy(), colour.copy()
+            where, own, premultiplied = filled
+            completed_alpha[plane][where] = own
+            completed_colour[plane][:, where] = (premultiplied / np.maximum(own, 1e-6)[:, None]).T
+            state.filled_pixels += int(where.sum())
+        state.next += 1
+        while state.next > self.config.memory_frames:
+            state.window.popleft()
+            state.next -= 1
         if completed_alpha is alpha:
             return stack
         return stack.replace(
@@ -123,10 +187,29 @@ class AmodalPeople:
             colour=torch.from_numpy(completed_colour).to(stack.colour.dtype),
         )
 
-    def _follow(self, memory: deque[_Sighting], values: np.ndarray, seen: np.ndarray) -> None:
-        """Add the person's motion from the newest sighting to this frame to every sighting's shift."""
-        last = memory[-1]
-        y0, y1, x0, x1 = last.box
+    def _carried(self, position: int, instance: int) -> list[tuple[_Sighting, np.ndarray]]:
+        """The person's sightings in the other frames kept, each with its shift onto frame ``window[position]``,
+        nearest in time first (the earlier of two as near); a frame they were not followed into ends the chain."""
+        window = self.state.window
+
+        def walk(direction: int) -> Iterator[tuple[_Sighting, np.ndarray]]:
+            shift = np.zeros(2)
+            here = position
+            while 0 <= here + direction < len(window):
+                later = window[max(here, here + direction)].sightings.get(instance)
+                there = window[here + direction].sightings.get(instance)
+                if later is None or later.step is None or there is None:
+                    return
+                shift = shift + later.step if direction < 0 else shift - later.step
+                here += direction
+                yield there, shift
+
+        earlier, later = list(walk(-1)), list(walk(1))
+        return [pair for both in zip_longest(earlier, later) for pair in both if pair is not None]
+
+    def _step(self, before: _Sighting, values: np.ndarray, seen: np.ndarray) -> np.ndarray | None:
+        """The person's motion (dy, dx) from the sighting ``before`` to this frame, ``None`` when lost."""
+        y0, y1, x0, x1 = before.box
         reach = max(4, round(self.config.search * (y1 - y0)))
         height, width = seen.shape
         # The present frame around the last box, ``reach`` beyond it; what lies outside the frame counts as unseen.
@@ -138,17 +221,13 @@ class AmodalPeople:
         inner = (slice(rows.start - top, rows.stop - top), slice(cols.start - left, cols.stop - left))
         window[inner] = values[rows, cols]
         window_seen[inner] = seen[rows, cols]
-        shift = _translation(last.values, last.seen.astype(np.float32), window, window_seen, self.config.min_shared)
-        if shift is None:  # lost: carried blindly, the sightings would be laid where the person is not
-            memory.clear()
-            return
-        for sighting in memory:
-            sighting.shift += np.asarray(shift) - reach
+        found = _translation(before.values, before.seen.astype(np.float32), window, window_seen, self.config.min_shared)
+        return None if found is None else np.asarray(found, float) - reach
 
     def _fill(
-        self, memory: deque[_Sighting], hidden: np.ndarray, own: np.ndarray, seen: np.ndarray
+        self, carried: list[tuple[_Sighting, np.ndarray]], hidden: np.ndarray, own: np.ndarray, seen: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """The hidden pixels the sightings fill, newest first, kept where they join the person's solid part in
+        """The hidden pixels the ``carried`` sightings fill, in order, kept where they join the person's solid part in
         this frame (own alpha ``own``, ``seen`` where nobody stands in front): ``(where, own alpha,
         premultiplied colour (N, 3))``, or ``None`` when nothing is filled."""
         height, width = hidden.shape
@@ -159,8 +238,8 @@ class AmodalPeople:
         person_reach = cv2.dilate(visible.astype(np.uint8), _SQUARE_5) > 0
         resolved = np.zeros_like(hidden)
         values = np.zeros((height, width, 4), np.float32)
-        for sighting in reversed(memory):
-            dy, dx = (int(v) for v in np.round(sighting.shift))
+        for sighting, shift in carried:
+            dy, dx = (int(v) for v in np.round(shift))
             y0, y1, x0, x1 = sighting.box
             rows = slice(max(y0 + dy, 0), min(y1 + dy, height))
             cols = slice(max(x0 + dx, 0), min(x1 + dx, width))
@@ -261,4 +340,5 @@ def complete_people(
     """A clip's layer stacks with the people behind ``uncovering`` completed (see :class:`AmodalPeople`)."""
     people = AmodalPeople(uncovering, config, skip)
     for stack in stacks:
-        yield people.push(stack)
+        yield from people.push(stack)
+    yield from people.finish()

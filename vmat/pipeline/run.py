@@ -19,6 +19,7 @@ import os
 import re
 import resource
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
@@ -333,13 +334,26 @@ def people_completed(
     pairs: Iterable[tuple[Frame, FrameRecord]], edit: EditSpec, clock: StageClock
 ) -> Iterator[tuple[Frame, FrameRecord]]:
     """Each frame with the people behind those ``edit`` takes away from in front of them completed in its
-    layers (:mod:`vmat.editing.amodal`), charged to the "edit" stage."""
+    layers (:mod:`vmat.editing.amodal`; frames come back after its look-ahead, in order), charged to the
+    "edit" stage."""
     people = AmodalPeople(edit.uncovering_ids, skip=edit.remove)
+    waiting: deque[tuple[Frame, FrameRecord]] = deque()
+
+    def handed_back(stacks: list[LayerStack]) -> Iterator[tuple[Frame, FrameRecord]]:
+        for stack in stacks:
+            frame, record = waiting.popleft()
+            record.layers = stack
+            yield frame, record
+
     for frame, record in pairs:
         assert record.layers is not None, "a LayerPass gives every record its layers"
+        waiting.append((frame, record))
         with clock.measure("edit"):
-            record.layers = people.push(record.layers)
-        yield frame, record
+            done = people.push(record.layers)
+        yield from handed_back(done)
+    with clock.measure("edit"):
+        done = people.finish()
+    yield from handed_back(done)
 
 
 def layer_stacks(pairs: Iterable[tuple[Frame, FrameRecord]]) -> Iterator[tuple[Frame, LayerStack]]:
