@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import torch
 
 from vmat.editing.amodal import AmodalConfig, AmodalPeople, complete_people
+from vmat.editing.reordering import reorder
+from vmat.io import Frame
 from vmat.layers import LayerStack
+from vmat.pipeline.clock import StageClock
+from vmat.pipeline.edits import EditSpec
+from vmat.pipeline.record import FrameRecord
+from vmat.pipeline.run import people_completed
 
 HEIGHT, WIDTH = 40, 80
 FRONT, BEHIND = 1, 2
@@ -156,8 +164,6 @@ def test_a_limb_that_moved_is_not_laid_where_it_was():
 
 
 def test_a_swap_brings_forward_the_whole_person():
-    from vmat.editing.reordering import reorder
-
     frames = [scene(30, 22 + 3 * t)[0] for t in range(5)]
     stack = frames[-1]
     seen_before = np.zeros((HEIGHT, WIDTH), bool)
@@ -168,3 +174,18 @@ def test_a_swap_brings_forward_the_whole_person():
     swapped, plain = reorder(done, FRONT, BEHIND).render().numpy(), reorder(stack, FRONT, BEHIND).render().numpy()
     np.testing.assert_allclose(swapped[:, back], true_colour(30)[:, back], atol=1e-6)
     assert not np.allclose(plain[:, back], true_colour(30)[:, back])  # without it, the bar shows through
+
+
+def test_the_pipeline_step_hands_back_every_frame_in_order_after_its_look_ahead():
+    frames = [scene(30, 40 - 3 * t)[0] for t in range(8)]
+    pairs = []
+    for index, stack in enumerate(frames):
+        frame = Frame(index=index, image=np.zeros((HEIGHT, WIDTH, 3), np.uint8), pts=index, time_base=Fraction(1, 30))
+        pairs.append((frame, FrameRecord(frame, layers=stack)))
+    out = list(people_completed(iter(pairs), EditSpec(remove=(FRONT,)), StageClock()))
+    assert [frame.index for frame, _ in out] == list(range(8))
+    assert all(record.frame is frame for frame, record in out)
+    expected = list(complete_people(frames, {FRONT}, skip={FRONT}))
+    for (_, record), stack in zip(out, expected):
+        torch.testing.assert_close(record.layers.alpha, stack.alpha, rtol=0, atol=0)
+    assert any(not torch.equal(record.layers.alpha, stack.alpha) for (_, record), stack in zip(out, frames))
