@@ -196,11 +196,12 @@ class AmodalPeople:
             shift = np.zeros(2)
             here = position
             while 0 <= here + direction < len(window):
-                later = window[max(here, here + direction)].sightings.get(instance)
+                # The step into the later of the two frames is the motion between them.
+                newer = window[max(here, here + direction)].sightings.get(instance)
                 there = window[here + direction].sightings.get(instance)
-                if later is None or later.step is None or there is None:
+                if newer is None or newer.step is None or there is None:
                     return
-                shift = shift + later.step if direction < 0 else shift - later.step
+                shift = shift + newer.step if direction < 0 else shift - newer.step
                 here += direction
                 yield there, shift
 
