@@ -7,7 +7,7 @@
     vmat.matte("dance.mp4", "mattes", prompt="people.json")   # each person's matte and RGBA video
 
 Options are the fields of :class:`~vmat.pipeline.run.RunConfig` and of its edit (``remove``, ``reorder``,
-``background``, ``keep_shadow``, ``drag``) by name, checked as every other source of options is
+``background``, ``keep_shadow``, ``keep_hidden``, ``drag``) by name, checked as every other source of options is
 (:func:`vmat.pipeline.config_file.coerce_options`): ``vmat.run(clip, out, crf=20)`` means what
 ``crf = 20`` in a ``--config`` file and ``--crf 20`` on the command line mean. ``config`` is a base
 configuration: a :class:`RunConfig` or a TOML file's path; keyword options go over it.

@@ -189,3 +189,8 @@ def test_the_pipeline_step_hands_back_every_frame_in_order_after_its_look_ahead(
     for (_, record), stack in zip(out, expected):
         torch.testing.assert_close(record.layers.alpha, stack.alpha, rtol=0, atol=0)
     assert any(not torch.equal(record.layers.alpha, stack.alpha) for (_, record), stack in zip(out, frames))
+
+
+def test_keep_hidden_leaves_the_people_behind_as_they_were():
+    assert EditSpec(remove=(1,), reorder=(2, 3)).uncovering_ids == (1, 2, 3)
+    assert EditSpec(remove=(1,), reorder=(2, 3), keep_hidden=True).uncovering_ids == ()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import json
 import tomllib
 
@@ -20,7 +21,7 @@ from vmat.pipelines.clips import find_clips
 # The settings every source below spells its own way.
 EXPECTED = RunConfig(
     prompt="people.json", temporal="off", process_size=640, complete_background=False, crf=20, batch_size=2,
-    edit=EditSpec(remove=(2, 3), background="#00b140", keep_shadow=True),
+    edit=EditSpec(remove=(2, 3), background="#00b140", keep_shadow=True, keep_hidden=True),
 )
 TOML = """
 prompt = "people.json"
@@ -34,6 +35,7 @@ batch_size = 2
 remove = [2, 3]
 background = "#00b140"
 keep_shadow = true
+keep_hidden = true
 """
 
 
@@ -51,22 +53,22 @@ def test_flags_toml_manifests_batch_and_python_agree(tmp_path, clip, capsys):
 
     flags = [
         "--prompt", "people.json", "--temporal", "off", "--process-size", "640", "--no-completion", "--crf", "20",
-        "--batch-size", "2", "--remove", "2", "3", "--background", "#00b140", "--keep-shadow",
+        "--batch-size", "2", "--remove", "2", "3", "--background", "#00b140", "--keep-shadow", "--keep-hidden",
     ]
     assert main(["run", str(clip), *flags, "--print-config"]) == 0
     assert run_config_from_mapping(tomllib.loads(capsys.readouterr().out)) == EXPECTED
 
     csv = tmp_path / "clips.csv"
     csv.write_text(
-        "clip,prompt,temporal,process_size,complete_background,crf,batch_size,remove,background,keep_shadow\n"
-        'walk.mp4,people.json,off,640,false,20,2,"2,3",#00b140,yes\n'
+        "clip,prompt,temporal,process_size,complete_background,crf,batch_size,remove,background,keep_shadow,keep_hidden\n"
+        'walk.mp4,people.json,off,640,false,20,2,"2,3",#00b140,yes,yes\n'
     )
     (job,) = find_clips(csv)
     assert job.config(RunConfig()) == EXPECTED
 
     row = {
         "clip": "walk.mp4", "prompt": "people.json", "temporal": "off", "process_size": 640, "complete_background": False,
-        "crf": 20, "batch_size": 2, "remove": [2, 3], "background": "#00b140", "keep_shadow": True,
+        "crf": 20, "batch_size": 2, "remove": [2, 3], "background": "#00b140", "keep_shadow": True, "keep_hidden": True,
     }
     jsonl = tmp_path / "clips.jsonl"
     jsonl.write_text(json.dumps(row) + "\n")
@@ -85,7 +87,7 @@ def test_batch_config_file_with_flags_over_it(tmp_path):
     batch_cmd.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["batch", "in", "out", "--config", str(toml_file), "--crf", "23", "--background", "blur:4"])
     assert batch_cmd.run_config(args) == RunConfig(
-        **{**EXPECTED.__dict__, "crf": 23, "edit": EditSpec(remove=(2, 3), background="blur:4", keep_shadow=True)}
+        **{**EXPECTED.__dict__, "crf": 23, "edit": replace(EXPECTED.edit, background="blur:4")}
     )
     # Flags left out keep the file's values, not the flags' defaults.
     assert batch_cmd.run_config(parser.parse_args(["batch", "in", "out", "--config", str(toml_file)])) == EXPECTED

@@ -35,13 +35,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     people.add_argument("--remove", type=int, nargs="+", metavar="ID", help="the people to remove (as in vmat run --remove)")
     add_old_spelling(people, "--id", "--remove", "remove", type=int, nargs="+", metavar="ID")
     remove.add_argument("--keep-shadow", action="store_true", help="leave their shadows on the ground")
-    remove.set_defaults(make_edit=lambda args: EditSpec(remove=tuple(args.remove), keep_shadow=args.keep_shadow))
+    _add_keep_hidden(remove)
+    remove.set_defaults(
+        make_edit=lambda args: EditSpec(remove=tuple(args.remove), keep_shadow=args.keep_shadow, keep_hidden=args.keep_hidden)
+    )
 
     reorder = _edit_parser(subparsers, "reorder", "swap who is in front: two people exchange their places in depth")
     reorder.add_argument(
         "--swap", type=int, nargs=2, required=True, metavar=("P", "Q"), help="the two people (as in vmat run --swap)"
     )
-    reorder.set_defaults(make_edit=lambda args: EditSpec(reorder=tuple(args.swap)))
+    _add_keep_hidden(reorder)
+    reorder.set_defaults(make_edit=lambda args: EditSpec(reorder=tuple(args.swap), keep_hidden=args.keep_hidden))
 
     drag = _edit_parser(subparsers, "drag", "move a person: shift, scale and rotate them in every frame")
     mover = drag.add_mutually_exclusive_group(required=True)
@@ -58,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     drag.add_argument("--angle", type=float, default=0.0, help="rotation in degrees, counter-clockwise (default 0)")
     drag.add_argument("--keep-depth", action="store_true", help="stay at their depth instead of coming to the front")
     drag.add_argument("--keep-shadow", action="store_true", help="leave their shadow where they stood")
+    _add_keep_hidden(drag)
     drag.set_defaults(make_edit=_drag_edit)
 
     background = _edit_parser(subparsers, "replace-bg", "replace the background behind everyone")
@@ -120,6 +125,15 @@ def _drag_edit(args: argparse.Namespace) -> EditSpec:
     return EditSpec(
         drag=DragSpec(args.drag, Placement(dx=dx, dy=dy, scale=args.scale, angle=args.angle), args.keep_depth),
         keep_shadow=args.keep_shadow,
+        keep_hidden=args.keep_hidden,
+    )
+
+
+def _add_keep_hidden(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--keep-hidden",
+        action="store_true",
+        help="leave the people behind them cut where they hid them (by default completed from nearby frames)",
     )
 
 

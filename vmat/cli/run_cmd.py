@@ -62,6 +62,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--keep-shadow", action="store_true", help="with --remove: leave the removed people's shadows on the ground"
     )
     edit.add_argument("--swap", type=int, nargs=2, metavar=("P", "Q"), help="swap who is in front: person P and person Q")
+    edit.add_argument(
+        "--keep-hidden",
+        action="store_true",
+        help="with --remove or --swap: leave the people behind cut where the others hid them (default: completed)",
+    )
     add_old_spelling(edit, "--reorder", "--swap", "swap", type=int, nargs=2, metavar=("P", "Q"))
     edit.add_argument(
         "--background",
@@ -184,6 +189,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "reorder": tuple(args.swap) if args.swap else None,
         "background": args.background,
         "keep_shadow": True if args.keep_shadow else None,
+        "keep_hidden": True if args.keep_hidden else None,
     }
     given = {name: value for name, value in {**flags, **edits}.items() if value is not None}
     return run_config_from_mapping(given, "command line", config)

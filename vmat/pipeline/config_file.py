@@ -2,7 +2,7 @@
 files, batch manifests and Python keyword arguments, so the same setting means the same thing everywhere.
 
 Options are named like the fields of :class:`~vmat.pipeline.run.RunConfig` and of its edit
-(:class:`~vmat.pipeline.edits.EditSpec`: ``remove``, ``reorder``, ``background``, ``keep_shadow``), given flat
+(:class:`~vmat.pipeline.edits.EditSpec`: ``remove``, ``reorder``, ``background``, ``keep_shadow``, ``keep_hidden``), given flat
 or, in a TOML file, in an ``[edit]`` table. Keys left out keep their defaults; on the command line, flags
 override the file::
 
@@ -35,7 +35,7 @@ from vmat.pipeline.run import RunConfig
 
 _RUN_HINTS = {name: hint for name, hint in typing.get_type_hints(RunConfig).items() if name != "edit"}
 _EDIT_HINTS = typing.get_type_hints(EditSpec)
-_EDIT_KEYS = ("remove", "reorder", "background", "keep_shadow")  # the edits a file can name (drag is Python-only)
+_EDIT_KEYS = ("remove", "reorder", "background", "keep_shadow", "keep_hidden")  # the edits a file can name (drag is Python-only)
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 

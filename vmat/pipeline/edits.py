@@ -53,6 +53,9 @@ class EditSpec:
     background: str | None = None
     keep_shadow: bool = False
     """Leave the shadows of removed and dragged people where they are (by default they go with them)."""
+    keep_hidden: bool = False
+    """Leave the people behind a removed, moved or swapped person as the frames showed them, cut where that
+    person hid them (by default they are completed there from nearby frames, :mod:`vmat.editing.amodal`)."""
 
     @property
     def vacated_ids(self) -> tuple[int, ...]:
@@ -63,7 +66,7 @@ class EditSpec:
     def uncovering_ids(self) -> tuple[int, ...]:
         """The people who stop hiding someone behind them where they stood: removed, moved and swapped people
         (the people behind them are completed there, :mod:`vmat.editing.amodal`)."""
-        return (*self.vacated_ids, *(self.reorder or ()))
+        return () if self.keep_hidden else (*self.vacated_ids, *(self.reorder or ()))
 
     @property
     def replaces_background(self) -> bool:
