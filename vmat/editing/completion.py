@@ -1013,15 +1013,15 @@ def complete_background(
         raise LayerError(f"The completion window must be 0 or more frames, got {config.window}.")
     prepared = _Prepared(stacks, tuple(removing), keep_shadows, config)
     camera, static_plate, static_away = _track_camera(prepared.first_views(first=True), config, prepared.moved)
+    prepared.camera = camera  # a moving camera's second pass sums the leftovers' ground on its canvas
     if camera.static:
         plate, away = static_plate.plate(), None if static_away is None else static_away.plate()
         if prepared.leftovers is not None:
             prepared.leftovers.correct(plate.colour, static_plate.total, static_plate.count)
     else:
-        prepared.camera = camera
         prepared.leftovers = _leftovers(config, prepared.removing, camera.canvas_size)
         plate, away = _build_moving_plate(prepared.first_views(), camera, prepared.leftovers)
-    prepared.camera, prepared.away = camera, away
+    prepared.away = away
     if config.never_seen == "exemplar":
         plate.fill(config)
     agreed = None

@@ -19,7 +19,6 @@ import os
 import re
 import resource
 import time
-from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
@@ -337,17 +336,17 @@ def people_completed(
     layers (:mod:`vmat.editing.amodal`; frames come back after its look-ahead, in order), charged to the
     "edit" stage."""
     people = AmodalPeople(edit.uncovering_ids, skip=edit.remove)
-    waiting: deque[tuple[Frame, FrameRecord]] = deque()
+    waiting: Alongside[tuple[Frame, FrameRecord]] = Alongside()
 
     def handed_back(stacks: list[LayerStack]) -> Iterator[tuple[Frame, FrameRecord]]:
         for stack in stacks:
-            frame, record = waiting.popleft()
+            frame, record = waiting.take()
             record.layers = stack
             yield frame, record
 
     for frame, record in pairs:
         assert record.layers is not None, "a LayerPass gives every record its layers"
-        waiting.append((frame, record))
+        waiting.keep((frame, record))
         with clock.measure("edit"):
             done = people.push(record.layers)
         yield from handed_back(done)
@@ -693,8 +692,6 @@ class _ClockedLayers:
 
     def __iter__(self) -> Iterator:
         stacks = self.clock.iterate("layers file", self.layers)
-        if not self.edit.uncovering_ids:
-            return stacks
         return complete_people(stacks, self.edit.uncovering_ids, skip=self.edit.remove)
 
 
