@@ -3,10 +3,13 @@
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from contextlib import closing
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -138,6 +141,42 @@ def test_stopping_early_stops_the_second_process():
         assert next(stream).index == 0
         assert _children()
     assert not _children()
+
+
+_AFTER_IDLE_OPENCV = """
+import time
+from functools import partial
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from tests.pipeline.test_pipelined import Scale
+from tests.pipeline.test_stage import INFO, _records
+from vmat.pipeline.pipelined import PipelinedRunner
+
+cv2.setNumThreads(2)
+picture = np.random.default_rng(0).random((2000, 2000)).astype(np.float32)
+for _ in range(3):
+    cv2.GaussianBlur(picture, (0, 0), 5)
+time.sleep(2.0)  # OpenCV's workers stop spinning and wait on their condition variable
+records = PipelinedRunner("scale", threads=1).run(_records(6), [partial(Scale, 2), partial(Scale, 1)], INFO, 3)
+print(len(list(records)), cv2.getNumThreads())
+"""
+
+
+def test_a_forked_second_process_starts_after_opencv_ran_on_several_threads():
+    """The child sets OpenCV's thread count; inheriting the pool of idle workers of this process, that waited
+    forever for workers the fork did not copy (run in a process of its own: a hang must not hang the suite)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _AFTER_IDLE_OPENCV],
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["6", "2"]  # every record; this process's thread count as it was
 
 
 def _children():

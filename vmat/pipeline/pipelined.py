@@ -34,7 +34,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -225,7 +225,7 @@ class _Child:
         self.process = context.Process(
             target=_serve, args=(child_inbox, child_outbox, threads, inherited), name="vmat-stages", daemon=True
         )
-        with _main_module_hidden():
+        with _main_module_hidden(), _opencv_workers_stopped() if forked else nullcontext():
             self.process.start()
         # Only the child holds its ends now: when it dies, this process reads the end of its pipe at once.
         child_inbox.close()
@@ -262,6 +262,25 @@ class _Child:
             self.process.kill()
             self.process.join()
         self.outbox.join()
+
+
+@contextmanager
+def _opencv_workers_stopped() -> Iterator[None]:
+    """OpenCV's worker threads stopped while a child is forked, and started again after.
+
+    A forked child inherits the state of OpenCV's thread pool but none of its threads; when the child then
+    sets another thread count (as :func:`~vmat.pipeline.stream.torch_threads` does), OpenCV tears the pool
+    down, waiting on its workers' condition variable for threads that do not exist there, forever. It hung
+    whenever this process had run OpenCV on several threads and its workers had gone idle before the fork
+    (``pytest tests/editing tests/pipeline``). With one thread there is no worker to inherit."""
+    import cv2
+
+    count = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(count)
 
 
 @contextmanager
