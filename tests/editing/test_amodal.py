@@ -128,7 +128,33 @@ def test_memory_is_bounded():
     for t in range(10):
         assert len(people.push(scene(30, 22 + t)[0])) == (t >= 2)
         assert len(people.state.window) <= 3 + 1 + 2  # the memory, the frame being completed, the look-ahead
+        # Frames already completed are kept for their sightings only, not their whole layers.
+        kept = people.state.window
+        assert all(pushed.layers is None for pushed in list(kept)[: people.state.next])
+        assert all(pushed.layers is not None for pushed in list(kept)[people.state.next :])
     assert len(people.finish()) == 2
+
+
+def test_frames_waiting_for_their_look_ahead_are_held_as_the_layers_file_stores_them_when_that_is_exact(monkeypatch):
+    """A stack on the layers file's grid (8-bit colour, 16-bit alpha, each person's colour only over their box)
+    waits as those arrays, a tenth of the memory, and comes back exactly as if it had waited whole; a stack off
+    that grid waits whole."""
+    from vmat.editing import amodal
+    from vmat.layers.store import decode_stack, encode_stack
+
+    raw = [scene(30, 40 - 3 * t)[0] for t in range(6)]
+    on_grid = [decode_stack(encode_stack(stack), WIDTH, HEIGHT) for stack in raw]
+    for frames, held_as in ((on_grid, dict), (raw, LayerStack)):
+        people = AmodalPeople({FRONT}, AmodalConfig(lookahead=3))
+        for frame in frames[:3]:
+            assert people.push(frame) == []  # the first frame hides someone: everything waits behind it
+        assert all(isinstance(pushed.layers, held_as) for pushed in people.state.window)
+    whole = list(complete_people(on_grid, {FRONT}, AmodalConfig(lookahead=3)))
+    monkeypatch.setattr(amodal._Pushed, "compact", lambda self: None)
+    kept_whole = list(complete_people(on_grid, {FRONT}, AmodalConfig(lookahead=3)))
+    for a, b in zip(whole, kept_whole, strict=True):
+        assert torch.equal(a.alpha, b.alpha) and torch.equal(a.colour, b.colour) and a.ids == b.ids
+    assert any(not torch.equal(a.alpha, frame.alpha) for a, frame in zip(whole, on_grid))  # something was completed
 
 
 def striding(leg_left: int, front: bool) -> LayerStack:

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from vmat.layers.stack import BACKGROUND_ID, LayerStack
+from vmat.layers.store import decode_stack, encode_stack
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,43 @@ class _Sighting:
 
 @dataclass
 class _Pushed:
-    """A frame pushed: its layers, each person's sighting in it (people with no pixel have none), and whether
-    an uncovering person hides someone in it (else it needs no look-ahead)."""
+    """A frame pushed: its layers until it is completed, each person's sighting in it (people with no pixel
+    have none), and whether an uncovering person hides someone in it (else it needs no look-ahead).
 
-    stack: LayerStack
+    ``layers`` is the stack as pushed, or, while the frame waits for its look-ahead, the arrays the layers
+    file stores of it (:func:`~vmat.layers.store.encode_stack`: 8-bit colour and 16-bit alpha over each
+    person's box, a tenth of the memory) when they give it back exactly, as they do for stacks read from a
+    layers file or made by ``vmat run``; ``None`` once completed: the frames kept behind it are read only for
+    their sightings."""
+
+    layers: LayerStack | dict[str, np.ndarray] | None
     sightings: dict[int, _Sighting]
     hides: bool
+
+    def compact(self) -> None:
+        """Hold a waiting frame's stack as the layers file's arrays, if they give it back exactly."""
+        stack = self.layers
+        if not isinstance(stack, LayerStack) or stack.alpha.device.type != "cpu":
+            return
+        arrays = encode_stack(stack)
+        again = decode_stack(arrays, stack.width, stack.height)
+        exact = (
+            again.ids == tuple(stack.ids)
+            and stack.alpha.dtype == again.alpha.dtype
+            and stack.colour.dtype == again.colour.dtype
+            and torch.equal(again.alpha, stack.alpha.detach())
+            and torch.equal(again.colour, stack.colour.detach())
+            and torch.equal(again.depth, stack.depth.detach())
+        )
+        if exact:
+            self.layers = arrays
+
+    def take(self, size: tuple[int, int]) -> LayerStack:
+        """The frame's stack (``size`` its ``(width, height)``), let go of here: it is completed once."""
+        layers = self.layers
+        assert layers is not None, "a frame is completed once"
+        self.layers = None
+        return layers if isinstance(layers, LayerStack) else decode_stack(layers, *size)
 
 
 @dataclass
@@ -100,6 +132,7 @@ class AmodalPeople:
         self.skip = set(skip)
         self.config = config
         self.state = AmodalState()
+        self.size = (0, 0)  # the clip's (width, height), from its first stack
 
     def push(self, stack: LayerStack) -> list[LayerStack]:
         """The frames completed now that ``stack`` is known (none, or the one ``lookahead`` pushes before)."""
@@ -124,11 +157,14 @@ class AmodalPeople:
             corners = (rows.start, rows.stop, cols.start, cols.stop)
             sightings[instance] = _Sighting(corners, values[rows, cols].copy(), seen[rows, cols].copy(), step)
         window.append(_Pushed(stack, sightings, hides))
+        self.size = (stack.width, stack.height)
         done = []
         next_up = self.state.next
         while next_up < len(window) and (not window[next_up].hides or len(window) - 1 - next_up >= self.config.lookahead):
             done.append(self._complete_next())
             next_up = self.state.next
+        for index in range(self.state.next, len(window)):
+            window[index].compact()
         return done
 
     def finish(self) -> list[LayerStack]:
@@ -157,7 +193,7 @@ class AmodalPeople:
     def _complete_next(self) -> LayerStack:
         state = self.state
         position = state.next
-        stack = state.window[position].stack
+        stack = state.window[position].take(self.size)
         alpha = stack.alpha.float().numpy()
         colour = stack.colour.float().numpy()
         order = stack.order()
