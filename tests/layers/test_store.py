@@ -7,7 +7,7 @@ import torch
 
 from tests.layers.stacks import two_people
 from vmat.layers import LayersFileError, LayersReader, LayersWriter, LayerStack
-from vmat.layers.store import decode_stack, encode_stack, pack_frame, unpack_frame
+from vmat.layers.store import decode_stack, decodes_to, encode_stack, pack_frame, unpack_frame
 
 
 def quantised_stack(seed: int, height: int = 5, width: int = 7) -> LayerStack:
@@ -32,6 +32,37 @@ def test_encode_decode_is_lossless_on_the_grid():
     assert torch.equal(back.alpha, stack.alpha)
     assert torch.equal(back.colour, stack.colour)
     assert torch.equal(back.depth, stack.depth) and back.ids == stack.ids
+
+
+def test_decodes_to_says_whether_the_round_trip_gives_the_stack_back_exactly():
+    on_grid = quantised_stack(1)
+    assert decodes_to(encode_stack(on_grid), on_grid)
+    colour, alpha = on_grid.colour.clone(), on_grid.alpha.clone()
+    finer_colour, finer_alpha, colour_outside, alpha_outside = colour.clone(), alpha.clone(), colour.clone(), alpha.clone()
+    finer_colour[1, 0, 0, 0] += 0.25 / 255  # between two 8-bit values
+    finer_alpha[1, 0, 0] = 0.5 + 0.25 / 65535
+    colour_outside[2, 1, 0, 0] = 0.5  # plane 2 has no alpha in columns 0-2: its colour there is not kept
+    alpha_outside[2, 0, 0] = 0.2 / 65535  # rounds to 0: outside the stored box
+    changed = [
+        on_grid.replace(colour=finer_colour),
+        on_grid.replace(alpha=finer_alpha),
+        on_grid.replace(colour=colour_outside),
+        on_grid.replace(alpha=alpha_outside),
+        on_grid.replace(depth=on_grid.depth.double()),
+        on_grid.replace(colour=colour.double()),
+    ]
+    for stack in changed:
+        arrays = encode_stack(stack)
+        back = decode_stack(arrays, stack.width, stack.height)
+        exact = (
+            back.alpha.dtype == stack.alpha.dtype
+            and back.colour.dtype == stack.colour.dtype
+            and back.depth.dtype == stack.depth.dtype
+            and torch.equal(back.alpha, stack.alpha)
+            and torch.equal(back.colour, stack.colour)
+            and torch.equal(back.depth, stack.depth)
+        )
+        assert not exact and not decodes_to(arrays, stack)
 
 
 def test_packed_frame_is_exact_and_smaller_than_raw_on_smooth_images():

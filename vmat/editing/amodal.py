@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from vmat.layers.stack import BACKGROUND_ID, LayerStack
-from vmat.layers.store import decode_stack, encode_stack
+from vmat.layers.store import decode_stack, decodes_to, encode_stack
 
 
 @dataclass(frozen=True)
@@ -90,16 +90,7 @@ class _Pushed:
         if not isinstance(stack, LayerStack) or stack.alpha.device.type != "cpu":
             return
         arrays = encode_stack(stack)
-        again = decode_stack(arrays, stack.width, stack.height)
-        exact = (
-            again.ids == tuple(stack.ids)
-            and stack.alpha.dtype == again.alpha.dtype
-            and stack.colour.dtype == again.colour.dtype
-            and torch.equal(again.alpha, stack.alpha.detach())
-            and torch.equal(again.colour, stack.colour.detach())
-            and torch.equal(again.depth, stack.depth.detach())
-        )
-        if exact:
+        if decodes_to(arrays, stack):
             self.layers = arrays
 
     def take(self, size: tuple[int, int]) -> LayerStack:

@@ -287,6 +287,14 @@ def _check_arrays(arrays: Mapping[str, np.ndarray], width: int, height: int) -> 
         expect(f"colour_{plane}", (y1 - y0, x1 - x0, 3), np.uint8)
 
 
+def _decoded_alpha(stored: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(stored.astype(np.float32)) / _ALPHA_SCALE
+
+
+def _decoded_colour(stored: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(stored).permute(2, 0, 1) / _COLOUR_SCALE
+
+
 def decode_stack(arrays: Mapping[str, np.ndarray], width: int, height: int) -> LayerStack:
     """Inverse of :func:`encode_stack`; arrays that are not such a frame raise :class:`ValueError`."""
     _check_arrays(arrays, width, height)
@@ -294,13 +302,38 @@ def decode_stack(arrays: Mapping[str, np.ndarray], width: int, height: int) -> L
     boxes = arrays["boxes"]
     colour = torch.zeros((len(ids), 3, height, width))
     alpha = torch.zeros((len(ids), height, width))
-    colour[0] = torch.from_numpy(arrays["colour_0"]).permute(2, 0, 1) / _COLOUR_SCALE
+    colour[0] = _decoded_colour(arrays["colour_0"])
     alpha[0] = 1.0
     for plane in range(1, len(ids)):
         x0, y0, x1, y1 = (int(v) for v in boxes[plane])
-        alpha[plane, y0:y1, x0:x1] = torch.from_numpy(arrays[f"alpha_{plane}"].astype(np.float32)) / _ALPHA_SCALE
-        colour[plane, :, y0:y1, x0:x1] = torch.from_numpy(arrays[f"colour_{plane}"]).permute(2, 0, 1) / _COLOUR_SCALE
+        alpha[plane, y0:y1, x0:x1] = _decoded_alpha(arrays[f"alpha_{plane}"])
+        colour[plane, :, y0:y1, x0:x1] = _decoded_colour(arrays[f"colour_{plane}"])
     return LayerStack(colour, alpha, torch.from_numpy(np.asarray(arrays["depth"], dtype=np.float32)), tuple(ids))
+
+
+def decodes_to(arrays: Mapping[str, np.ndarray], stack: LayerStack) -> bool:
+    """Whether :func:`decode_stack` gives ``stack`` back exactly from ``arrays``, its :func:`encode_stack`: true
+    of a stack read from a layers file, false of one holding finer values than the file keeps (float colour,
+    a fainter alpha) or a person's colour outside their alpha's box. Compared without decoding the frame."""
+    colour, alpha, depth = stack.colour.detach(), stack.alpha.detach(), stack.depth.detach()
+    if any(values.dtype != torch.float32 or values.device.type != "cpu" for values in (colour, alpha, depth)):
+        return False
+    if tuple(int(i) for i in arrays["ids"]) != tuple(stack.ids) or not torch.equal(torch.from_numpy(arrays["depth"]), depth):
+        return False
+    if not bool((alpha[0] == 1.0).all()) or not torch.equal(_decoded_colour(arrays["colour_0"]), colour[0]):
+        return False
+    for plane in range(1, len(stack.ids)):
+        x0, y0, x1, y1 = (int(v) for v in arrays["boxes"][plane])
+        box_alpha, box_colour = alpha[plane, y0:y1, x0:x1], colour[plane, :, y0:y1, x0:x1]
+        # Outside the box the file keeps nothing: the stack must hold nothing there either.
+        outside_alpha = alpha[plane].count_nonzero() - box_alpha.count_nonzero()
+        if outside_alpha or colour[plane].count_nonzero() != box_colour.count_nonzero():
+            return False
+        if not torch.equal(_decoded_alpha(arrays[f"alpha_{plane}"]), box_alpha):
+            return False
+        if not torch.equal(_decoded_colour(arrays[f"colour_{plane}"]), box_colour):
+            return False
+    return True
 
 
 class LayersWriter:
