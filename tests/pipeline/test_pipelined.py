@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from vmat.errors import ConfigError
 from vmat.io import VideoWriter, open_video
@@ -41,6 +42,18 @@ class Scale(Stage):
         for record in batch:
             record.output = record.frame.image.astype(np.int64) * self.by
             record.masks = np.full((2, 2), len(batch), np.uint16)  # the batch's size: batches must match
+        return batch
+
+
+class TorchWork(Stage):
+    """Runs torch on the records' frames (a matrix product big enough for several threads)."""
+
+    name = "torch-work"
+
+    def process(self, batch):
+        matrix = torch.rand(600, 600)
+        for record in batch:
+            record.output = record.frame.image.astype(np.int64) + int((matrix @ matrix).sum() > 0)
         return batch
 
 
@@ -165,18 +178,45 @@ print(len(list(records)), cv2.getNumThreads())
 """
 
 
-def test_a_forked_second_process_starts_after_opencv_ran_on_several_threads():
-    """The child sets OpenCV's thread count; inheriting the pool of idle workers of this process, that waited
-    forever for workers the fork did not copy (run in a process of its own: a hang must not hang the suite)."""
+def _in_a_process_of_its_own(script: str) -> list[str]:
+    """The words ``script`` prints, run by a fresh interpreter in the repository: a hang must not hang the suite."""
     done = subprocess.run(
-        [sys.executable, "-c", _AFTER_IDLE_OPENCV],
-        cwd=Path(__file__).parents[2],
-        capture_output=True,
-        text=True,
-        timeout=30,
+        [sys.executable, "-c", script], cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=30
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["6", "2"]  # every record; this process's thread count as it was
+    return done.stdout.split()
+
+
+def test_a_forked_second_process_starts_after_opencv_ran_on_several_threads():
+    """The child sets OpenCV's thread count; inheriting the pool of idle workers of this process, that waited
+    forever for workers the fork did not copy."""
+    assert _in_a_process_of_its_own(_AFTER_IDLE_OPENCV) == ["6", "2"]  # every record; our thread count as it was
+
+
+_AFTER_TORCH_ON_TWO_THREADS = """
+import time
+from functools import partial
+
+import torch
+
+from tests.pipeline.test_pipelined import Scale, TorchWork
+from tests.pipeline.test_stage import INFO, _records
+from vmat.pipeline.pipelined import PipelinedRunner
+
+torch.set_num_threads(2)
+matrix = torch.rand(1500, 1500)
+for _ in range(5):
+    (matrix @ matrix).sum()
+time.sleep(2.0)  # torch's OpenMP workers go idle
+records = PipelinedRunner("torch-work", threads=2).run(_records(6), [TorchWork, partial(Scale, 1)], INFO, 3)
+print(len(list(records)))
+"""
+
+
+def test_a_second_process_on_several_threads_starts_after_torch_ran_on_several_threads():
+    """Forked, a child running torch on two threads hung at its first matrix product once this process had run
+    torch's OpenMP workers: it is spawned instead."""
+    assert _in_a_process_of_its_own(_AFTER_TORCH_ON_TWO_THREADS) == ["6"]
 
 
 def _children():

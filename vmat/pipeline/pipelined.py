@@ -6,7 +6,7 @@ stages after it and whatever the caller does with the records (completion, upsam
 split is chosen from :data:`STAGE_MS`, the measured cost of every stage, so that the two processes carry
 about the same work; ``split`` names it instead.
 
-- The child is forked when this process runs no other thread, else spawned (:class:`_Child`); it builds its
+- The child is forked when this process runs no other thread and it runs on one, else spawned (:class:`_Child`); it builds its
   stages from the factories (models load there, as on a Ray actor) and runs torch and OpenCV at
   ``threads`` threads, like this process.
 - Records cross in batches through two pipes, each read by a thread of its own at the far end, so neither
@@ -210,13 +210,16 @@ class _Child:
     """The second process and both ends of its pipes: ``inbox`` to send to it, ``outbox`` to read from it.
 
     It is forked when this process runs no other Python thread (nothing can then be held across the fork by
-    another thread, and the modules are already loaded: it starts at once); otherwise it is spawned, a fresh
-    interpreter that imports the stages' modules (a second or two, while this process waits in short slices
-    that a signal can interrupt: a forkserver would be quicker from the second run on, but waiting for it to
-    start cannot be interrupted)."""
+    another thread, and the modules are already loaded: it starts at once) and the child runs torch on one
+    thread: torch's OpenMP runtime (GNU libgomp) hangs a forked child at its first parallel operation on more
+    threads once this process has run some of its own. Otherwise it is spawned, a fresh interpreter that
+    imports the stages' modules (a second or two, while this process waits in short slices that a signal can
+    interrupt: a forkserver would be quicker from the second run on, but waiting for it to start cannot be
+    interrupted)."""
 
     def __init__(self, threads: int | None) -> None:
-        forked = threading.active_count() == 1
+        one_thread = (torch.get_num_threads() if threads is None else threads) == 1  # None: it inherits ours
+        forked = threading.active_count() == 1 and one_thread
         context = multiprocessing.get_context("fork") if forked else multiprocessing.get_context("spawn")
         child_inbox, self.inbox = context.Pipe(duplex=False)
         outbox, child_outbox = context.Pipe(duplex=False)
