@@ -129,7 +129,7 @@ def test_stored_layers_are_what_the_layers_file_gives_back():
     import torch
 
     from vmat.layers import LayerStack
-    from vmat.layers.store import decode_stack, encode_stack
+    from vmat.layers.store import decode_stack, decodes_to, encode_stack
     from vmat.pipeline.stream import stored
 
     generator = torch.Generator().manual_seed(0)
@@ -143,3 +143,6 @@ def test_stored_layers_are_what_the_layers_file_gives_back():
     want, got = decode_stack(encode_stack(stack), 40, 30), stored(stack)
     assert torch.equal(want.colour, got.colour) and torch.equal(want.alpha, got.alpha)
     assert torch.equal(want.depth, got.depth) and want.ids == got.ids
+    # So a stored stack goes through the file's arrays exactly (what the people-behind step relies on to hold
+    # waiting frames small), and the raw one does not.
+    assert decodes_to(encode_stack(got), got) and not decodes_to(encode_stack(stack), stack)
