@@ -159,7 +159,6 @@ def test_stopping_early_stops_the_second_process():
 _AFTER_IDLE_OPENCV = """
 import time
 from functools import partial
-from pathlib import Path
 
 import cv2
 import numpy as np

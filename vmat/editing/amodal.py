@@ -93,12 +93,15 @@ class _Pushed:
         if decodes_to(arrays, stack):
             self.layers = arrays
 
-    def take(self, size: tuple[int, int]) -> LayerStack:
-        """The frame's stack (``size`` its ``(width, height)``), let go of here: it is completed once."""
+    def take(self) -> LayerStack:
+        """The frame's stack, let go of here: it is completed once."""
         layers = self.layers
         assert layers is not None, "a frame is completed once"
         self.layers = None
-        return layers if isinstance(layers, LayerStack) else decode_stack(layers, *size)
+        if isinstance(layers, LayerStack):
+            return layers
+        height, width = layers["colour_0"].shape[:2]  # the background plane covers the frame
+        return decode_stack(layers, width, height)
 
 
 @dataclass
@@ -123,7 +126,6 @@ class AmodalPeople:
         self.skip = set(skip)
         self.config = config
         self.state = AmodalState()
-        self.size = (0, 0)  # the clip's (width, height), from its first stack
 
     def push(self, stack: LayerStack) -> list[LayerStack]:
         """The frames completed now that ``stack`` is known (none, or the one ``lookahead`` pushes before)."""
@@ -148,7 +150,6 @@ class AmodalPeople:
             corners = (rows.start, rows.stop, cols.start, cols.stop)
             sightings[instance] = _Sighting(corners, values[rows, cols].copy(), seen[rows, cols].copy(), step)
         window.append(_Pushed(stack, sightings, hides))
-        self.size = (stack.width, stack.height)
         done = []
         next_up = self.state.next
         while next_up < len(window) and (not window[next_up].hides or len(window) - 1 - next_up >= self.config.lookahead):
@@ -184,7 +185,7 @@ class AmodalPeople:
     def _complete_next(self) -> LayerStack:
         state = self.state
         position = state.next
-        stack = state.window[position].take(self.size)
+        stack = state.window[position].take()
         alpha = stack.alpha.float().numpy()
         colour = stack.colour.float().numpy()
         order = stack.order()
