@@ -5,7 +5,7 @@ import torch
 from scipy.ndimage import gaussian_filter
 
 from vmat.editing import CompletionConfig, Filled, complete_background, complete_layers_file, remove
-from vmat.editing.completion import PREVIOUS_DEFAULT
+from vmat.editing.completion import PREVIOUS_DEFAULT, _nearest_agreeing
 from vmat.errors import ConfigError
 from vmat.layers import LayerError, LayersReader, LayersWriter, LayerStack, tensor_to_image
 from vmat.metrics.matting import gradient_magnitude
@@ -326,3 +326,41 @@ def test_an_unknown_choice_is_refused_in_one_line(field):
 def test_agree_frames_below_one_is_refused_in_one_line(frames):
     with pytest.raises(ConfigError, match="agree_frames must be 1 or more"):
         CompletionConfig(agree_frames=frames)
+
+
+def striped(height: int, width: int, shift: int) -> np.ndarray:
+    """Vertical stripes 2 px dark, 2 px light, moved ``shift`` px to the left."""
+    columns = np.where((np.arange(width) + shift) % 4 < 2, 200, 60).astype(np.uint8)
+    return np.repeat(np.broadcast_to(columns[None, :, None], (height, width, 1)), 3, axis=2).copy()
+
+
+def test_a_hidden_pixel_takes_the_nearest_frame_that_agrees_with_the_others():
+    """Donors a pixel apart (a misregistered pan): the median of their stripes is a blend of them, the
+    nearest frame's colour is the stripes. Where that frame holds something the others do not (a part of a
+    person left outside their mask), the next nearest frame's colour is taken instead."""
+    shifts = [1, -1, 0, 1, -1]
+    backgrounds = [striped(32, 40, shift) for shift in shifts]
+    backgrounds[1][6:10, 10:14] = 0  # in frame 1 only
+    stacks = [frame(background, [(8, 4, 24, 28) if t == 2 else (30, 4, 38, 28)]) for t, background in enumerate(backgrounds)]
+    still = CompletionConfig(camera="static", gain=False)
+    stack, source = list(complete_background(stacks, still))[2]
+    completed = tensor_to_image(stack.colour[0])
+    copied = source == Filled.NEIGHBOUR
+    assert copied[4:28, 8:24].all()
+    assert np.array_equal(completed[6:10, 10:14], backgrounds[3][6:10, 10:14])  # the nearest frame but one
+    assert np.array_equal(completed[18:28, 8:24], backgrounds[1][18:28, 8:24])  # the nearest frame
+    blended = list(complete_background(stacks, CompletionConfig(camera="static", gain=False, donors="median")))[2].stack
+    assert not np.array_equal(tensor_to_image(blended.colour[0])[18:28, 8:24], backgrounds[1][18:28, 8:24])
+
+
+def test_nearest_agreeing_donor_exactly():
+    """Per pixel the first donor (nearest first) that saw it and whose local mean is within 24 levels of the
+    median of those that saw it; else the median given."""
+    values = [np.full((3, 3), v, np.uint8) for v in (10, 20, 30)]
+    means = [np.full((3, 3), 100, np.uint8), np.full((3, 3), 130, np.uint8), np.full((3, 3), 131, np.uint8)]
+    seen = [np.array([True, True, False]), np.array([True, True, False]), np.array([True, False, False])]
+    median = np.full((3, 3), 7, np.uint8)
+    taken = _nearest_agreeing(values, means, seen, median)
+    # Pixel 0: the median of the means is 130, donor 0 is 30 away: donor 1. Pixel 1: two donors saw it, the
+    # lower middle is 100: donor 0. Pixel 2: nobody: the median.
+    assert taken.tolist() == [[20] * 3, [10] * 3, [7] * 3]

@@ -80,6 +80,13 @@ _SEAM_SCALE = 4.0
 # 8-bit levels within which a pixel's seam difference keeps the last frame's, carried with the camera.
 _SEAM_HOLD = 2.0
 _RING_AGREE = 12  # 8-bit levels the middle half of the frames offering a ring pixel may span
+# A donor's local mean colour (Gaussian, this many px, out to _DONOR_REACH px: a box filter's mean of stripes
+# moves with their phase by about as much as the tolerance) must lie within _DONOR_AGREE 8-bit levels of the
+# median of the donors' for its own colour to be taken (CompletionConfig.donors "agreeing"): a pixel or two
+# of misregistered texture moves a local mean by less, a person's part left outside their mask by more.
+_DONOR_BLUR = 3.0
+_DONOR_REACH = 9
+_DONOR_AGREE = 24
 # A moving camera's donor is lined up on the ring by a translation of at most this many pixels (the chained
 # homographies are off by a pixel or so; a larger shift has matched something else), measured on at
 # least _ALIGN_PIXELS ring pixels both frames see.
@@ -108,10 +115,13 @@ class CompletionConfig:
     """Frames a one-pass stream (:class:`~vmat.editing.completion_stream.CompletionStream`) reads past a
     frame before completing it: they join its clean plate, so ground they show is copied rather than
     invented (the whole-clip form sees every frame)."""
-    donors: Literal["median", "nearest"] = "median"
-    """``median``: a hidden pixel takes the median of every frame in the window that saw it, so the edge of
-    a person whose mask fell short there, which moves with them, does not come along; ``nearest``: the
-    nearest such frame's colour."""
+    donors: Literal["agreeing", "median", "nearest"] = "agreeing"
+    """``agreeing``: a hidden pixel takes the colour of the nearest frame in the window that saw it whose
+    local mean colour agrees with the median of theirs (else that median): one frame's texture, and not the
+    edge of a person whose mask fell short there, which moves with them and so disagrees with most frames.
+    ``median``: the median of every frame in the window that saw it, per pixel: on a moving camera, donors
+    parallax leaves a pixel or two apart blend, and fine texture (a sheet's stripes) is wiped out;
+    ``nearest``: the nearest such frame's colour, edges of people included."""
     seen_above: float = 0.98
     """Background weight above which a background pixel counts as seen."""
     partly_seen_above: float | None = 0.98
@@ -167,7 +177,7 @@ class CompletionConfig:
     def __post_init__(self) -> None:
         choices = {
             "camera": ("auto", "static", "moving"),
-            "donors": ("median", "nearest"),
+            "donors": ("agreeing", "median", "nearest"),
             "tracking": ("tracker", "pairs"),
             "never_seen": ("exemplar", "diffusion"),
         }
@@ -590,7 +600,7 @@ def _fill(
 
     donors = sorted((k for k in window if k != index), key=lambda k: (abs(k - index), k))
     plate_colour, plate_seen = from_plate(plate.colour, plate.seen)
-    if config.donors == "median":
+    if config.donors in ("median", "agreeing"):
         offers = [donor_view(other)[:2] for other in donors]
         taken = np.zeros_like(missing)
         for _, seen in offers:
@@ -611,8 +621,19 @@ def _fill(
                 return gain_of_samples(ring_colour[both], colour[ring_ys[both], ring_xs[both]], samples=_GAIN_SAMPLES)
 
             taken_ys, taken_xs = np.nonzero(taken)
-            values = [apply_gain(_pixels(colour, taken_ys, taken_xs), donor_gain(colour, seen)) for colour, seen in offers]
-            median, _ = _median_of(values, [_pixels(seen, taken_ys, taken_xs) for _, seen in offers])
+            gains = [donor_gain(colour, seen) for colour, seen in offers]
+            values = [apply_gain(_pixels(colour, taken_ys, taken_xs), gain) for (colour, _), gain in zip(offers, gains)]
+            saw = [_pixels(seen, taken_ys, taken_xs) for _, seen in offers]
+            median, _ = _median_of(values, saw)
+            if config.donors == "agreeing":
+                # Over the box of the pixels taken, grown by the window's reach: the same means, for less.
+                box = bounding_box(taken, _DONOR_REACH)
+                box_ys, box_xs = taken_ys - box[0].start, taken_xs - box[1].start
+                means = [
+                    apply_gain(_pixels(_local_mean(colour[box], seen[box]), box_ys, box_xs), gain)
+                    for (colour, seen), gain in zip(offers, gains)
+                ]
+                median = _nearest_agreeing(values, means, saw, median)
             filled[taken] = median
             crop_source[taken] = Filled.NEIGHBOUR
             missing &= ~taken
@@ -652,7 +673,7 @@ def _fill(
             # Laid over the invention rather than before it: the invention is blended against the same
             # border in every frame, so it does not change with where this frame's matte is soft.
             offers = [(colour, mostly) for colour, _, mostly in map(donor_view, window)]
-            # The median, as for the seen pixels (a frame whose matte lost a shoe offers the shoe), and only
+            # The median, which the seen pixels' donors are judged by (a frame whose matte lost a shoe offers it), and only
             # where the frames agree: where they do not, the ring holds some of the person. A moving camera
             # needs two frames: one resampled through chained homographies cannot be checked, and along a
             # person's edge a pixel of misalignment brings the edge in (synthetic pans: the never-seen fill
@@ -864,6 +885,31 @@ def _median_of(
     low = np.take_along_axis(stacked, quarter[:, None, None], -1)[..., 0]
     high = np.take_along_axis(stacked, np.maximum(count - 1 - quarter, 0)[:, None, None], -1)[..., 0]
     return median.astype(np.uint8), (count >= least) & ((high.astype(np.int32) - low).max(axis=1) <= agree)
+
+
+def _local_mean(colour: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """``(h, w, 3)`` uint8: the mean colour around each pixel (Gaussian, ``_DONOR_BLUR`` px) of the ``seen``
+    pixels of ``colour`` only: what a donor holds where it did not see the background is not the ground."""
+    weight = cv2.GaussianBlur(seen.astype(np.float32), (_DONOR_REACH * 2 + 1,) * 2, _DONOR_BLUR)
+    summed = cv2.GaussianBlur(colour.astype(np.float32) * seen[..., None], (_DONOR_REACH * 2 + 1,) * 2, _DONOR_BLUR)
+    return np.clip(summed / np.maximum(weight, 1e-3)[..., None] + 0.5, 0, 255).astype(np.uint8)
+
+
+def _nearest_agreeing(
+    values: list[np.ndarray], means: list[np.ndarray], seen: list[np.ndarray], median: np.ndarray
+) -> np.ndarray:
+    """``(n, 3)`` uint8: per pixel the value of the first donor (nearest in time first) that saw it and whose
+    local mean lies within ``_DONOR_AGREE`` levels of the median of those donors' local means (every channel),
+    else ``median``. ``values`` and ``means`` are each donor's ``(n, 3)`` uint8, ``seen`` its ``(n,)`` bool."""
+    middle, _ = _median_of(means, seen)
+    middle = middle.astype(np.int16)
+    result = median.copy()
+    open_ = np.ones(median.shape[0], bool)
+    for value, mean, saw in zip(values, means, seen):
+        agrees = open_ & saw & (np.abs(mean.astype(np.int16) - middle).max(axis=1) <= _DONOR_AGREE)
+        result[agrees] = value[agrees]
+        open_ &= ~agrees
+    return result
 
 
 def _with_background(stack: LayerStack, image: np.ndarray, source: np.ndarray, box: tuple[slice, slice]) -> LayerStack:
