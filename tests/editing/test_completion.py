@@ -7,7 +7,7 @@ import torch
 from scipy.ndimage import gaussian_filter
 
 from vmat.editing import CompletionConfig, Filled, complete_background, complete_layers_file, remove
-from vmat.editing.completion import PREVIOUS_DEFAULT, _nearest_agreeing
+from vmat.editing.completion import PREVIOUS_DEFAULT, _local_mean, _nearest_agreeing
 from vmat.errors import ConfigError
 from vmat.layers import LayerError, LayersReader, LayersWriter, LayerStack, tensor_to_image
 from vmat.metrics.matting import gradient_magnitude
@@ -371,3 +371,13 @@ def test_nearest_agreeing_donor_exactly():
     # Pixel 0: the median of the means is 130, donor 0 is 30 away: donor 1. Pixel 1: two donors saw it, the
     # lower middle is 100: donor 0. Pixel 2: nobody: the median.
     assert taken.tolist() == [[20] * 3, [10] * 3, [7] * 3]
+
+
+def test_a_donors_local_mean_leaves_out_what_it_did_not_see():
+    """What a donor holds where it did not see the background (a person's colour) does not pull its local mean."""
+    colour = np.full((9, 12, 3), 100, np.uint8)
+    colour[:, :5] = 250
+    seen = np.ones((9, 12), bool)
+    seen[:, :5] = False
+    assert (_local_mean(colour, seen) == 100).all()
+    assert (_local_mean(colour, np.ones_like(seen))[:, 5] > 150).all()
