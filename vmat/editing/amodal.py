@@ -155,8 +155,8 @@ class AmodalPeople:
         while next_up < len(window) and (not window[next_up].hides or len(window) - 1 - next_up >= self.config.lookahead):
             done.append(self._complete_next())
             next_up = self.state.next
-        for index in range(self.state.next, len(window)):
-            window[index].compact()
+        if self.state.next < len(window):  # the new frame waits (those before it were compacted when pushed)
+            window[-1].compact()
         return done
 
     def finish(self) -> list[LayerStack]:

@@ -60,6 +60,7 @@ from vmat.editing.leftovers import ClipLeftovers, LeftoverConfig, People
 from vmat.editing.shadows import ShadowConfig, lift_shadows, near_people
 from vmat.editing.warping import accumulate_in, onto_canvas, shifted, warp, warp_masks
 from vmat.errors import ConfigError
+from vmat.filters import normalised_convolution
 from vmat.geometry import bounding_box
 from vmat.layers.compositing import image_to_tensor, tensor_to_image
 from vmat.layers.errors import LayerError
@@ -80,12 +81,12 @@ _SEAM_SCALE = 4.0
 # 8-bit levels within which a pixel's seam difference keeps the last frame's, carried with the camera.
 _SEAM_HOLD = 2.0
 _RING_AGREE = 12  # 8-bit levels the middle half of the frames offering a ring pixel may span
-# A donor's local mean colour (Gaussian, this many px, out to _DONOR_REACH px: a box filter's mean of stripes
-# moves with their phase by about as much as the tolerance) must lie within _DONOR_AGREE 8-bit levels of the
-# median of the donors' for its own colour to be taken (CompletionConfig.donors "agreeing"): a pixel or two
-# of misregistered texture moves a local mean by less, a person's part left outside their mask by more.
+# A donor's local mean colour (Gaussian, this many px: a box filter's mean of stripes moves with their phase
+# by about as much as the tolerance) must lie within _DONOR_AGREE 8-bit levels of the median of the donors'
+# for its own colour to be taken (CompletionConfig.donors "agreeing"): a pixel or two of misregistered
+# texture moves a local mean by less, a person's part left outside their mask by more.
 _DONOR_BLUR = 3.0
-_DONOR_REACH = 9
+_DONOR_REACH = math.ceil(4 * _DONOR_BLUR)  # how far OpenCV's Gaussian of a float image reaches
 _DONOR_AGREE = 24
 # A moving camera's donor is lined up on the ring by a translation of at most this many pixels (the chained
 # homographies are off by a pixel or so; a larger shift has matched something else), measured on at
@@ -891,9 +892,8 @@ def _median_of(
 def _local_mean(colour: np.ndarray, seen: np.ndarray) -> np.ndarray:
     """``(h, w, 3)`` uint8: the mean colour around each pixel (Gaussian, ``_DONOR_BLUR`` px) of the ``seen``
     pixels of ``colour`` only: what a donor holds where it did not see the background is not the ground."""
-    weight = cv2.GaussianBlur(seen.astype(np.float32), (_DONOR_REACH * 2 + 1,) * 2, _DONOR_BLUR)
-    summed = cv2.GaussianBlur(colour.astype(np.float32) * seen[..., None], (_DONOR_REACH * 2 + 1,) * 2, _DONOR_BLUR)
-    return np.clip(summed / np.maximum(weight, 1e-3)[..., None] + 0.5, 0, 255).astype(np.uint8)
+    (mean,), _ = normalised_convolution(seen, _DONOR_BLUR, colour.astype(np.float32))
+    return np.clip(mean + 0.5, 0, 255).astype(np.uint8)
 
 
 def _nearest_agreeing(
