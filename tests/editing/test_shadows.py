@@ -5,6 +5,8 @@ import numpy as np
 import torch
 
 from vmat.editing import Filled, complete_background, remove
+from vmat.editing.completion import CompletionConfig
+from vmat.editing.completion_stream import complete_stream
 from vmat.editing.shadows import ShadowConfig, _darkening, _gathered, lift_shadow, lift_shadows
 from vmat.layers import LayerStack
 
@@ -380,3 +382,29 @@ def test_dark_gaps_in_a_lifted_shadow_keep_the_grounds_colour_not_an_amplified_b
     # Scaled by the whole lift, 14.3 levels bluer than the lit ground (the stones between them 1.6).
     assert np.abs(red_blue[gaps] - lit).mean() < 8.0
     assert np.abs(red_blue[(shape > 0) & ~gaps] - lit).mean() < 1.0
+
+
+def test_a_shadow_seen_only_under_a_lifted_heel_does_not_come_back_where_the_person_stood():
+    """A person stands still; for the first three frames their heel is lifted and the shadow under it shows
+    (their matte ends above it), later their matte covers it. Frames more than the window away take that
+    ground from the clean plate, the frames' unlifted mean: the shadow came back as a dark blot under the
+    removed person's feet. It is lifted there as in the frames that saw it, and nothing else changes."""
+    ground, shadow = lawn(20), np.zeros((HEIGHT, WIDTH), np.float32)
+    shadow[91:98, 59:76] = 1.0
+    image = np.round(shaded(ground, shadow) * 255) / np.float32(255)  # 8-bit, as a stream holds its frames
+    lifted, standing = person_box(), person_box()
+    lifted[88:], standing[95:98, 60:75] = False, True
+    stacks = [stack_of(image, lifted) for _ in range(3)] + [stack_of(image, standing) for _ in range(9)]
+    config = CompletionConfig(window=2)
+    done = list(complete_background(stacks, config, removing=[1]))
+    streamed = list(complete_stream(iter(stacks), config, removing=[1], lookahead=len(stacks)))
+    plate = np.zeros((HEIGHT, WIDTH), bool)
+    plate[93:98, 61:74] = True  # what the lifted heel showed, at least 2 px from the matte (the seen margin)
+    for t in range(6, 12):
+        assert (done[t].source[plate] == Filled.PLATE).all()  # beyond every frame that saw it lifted
+        result = background_of(done[t].stack)
+        assert np.abs(result - ground)[plate].mean() < 0.3 * np.abs(image - ground)[plate].mean()
+        assert torch.equal(streamed[t].stack.colour[0], done[t].stack.colour[0])
+        # Only what was lent changed: the frame's own ground is as it was.
+        seen = done[t].source == Filled.SEEN
+        assert np.array_equal(result[seen], image[seen])

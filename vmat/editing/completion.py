@@ -26,10 +26,11 @@ them (:mod:`vmat.editing.shadows`) is lifted from the background plane of every 
 copy from it (``keep_shadows`` leaves it). The first passes note the ground as frames saw it with those
 people away from it: only ground seen lit then is taken for shadow (so dark ground is never lifted, nor
 the shadow of someone who never moves). The clean plate is the unlifted mean, in which a moving shadow is
-diluted. The parts of those people that their matte missed (:mod:`vmat.editing.leftovers`,
-``CompletionConfig.leftovers``) are found in the last pass against the ground summed with them away (a static
-camera's in the first pass, a moving camera's on its canvas in the second), and completed as if hidden; the
-plate takes that ground's colour where it had summed them.
+diluted; where it (or a static camera's agreeing frames) lends a frame ground under the removed people,
+their shadows are looked for again once the frame is filled. The parts of those people that their matte
+missed (:mod:`vmat.editing.leftovers`, ``CompletionConfig.leftovers``) are found in the last pass against
+the ground summed with them away (a static camera's in the first pass, a moving camera's on its canvas in
+the second), and completed as if hidden; the plate takes that ground's colour where it had summed them.
 
 It runs in streaming passes over a re-iterable source (a :class:`~vmat.layers.LayersReader` or a list):
 camera motion (and the plate, when the camera turns out static), then the plate of a moving camera (or a
@@ -935,9 +936,11 @@ def _lift(
     away: _Plate | None,
     camera: _Camera | None,
     index: int,
+    completed: bool = False,
 ) -> tuple[LayerStack, np.ndarray]:
     """Frame ``index`` with the shadows of ``shadowed`` lifted, knowing the ground seen ``away`` from them
-    (a plate in ``camera``'s canvas); the lifted layers and the ``(H, W)`` bool pixels that changed."""
+    (a plate in ``camera``'s canvas); the lifted layers and the ``(H, W)`` bool pixels that changed.
+    ``completed``: the background plane is completed under them (:func:`~vmat.editing.shadows.lift_shadows`)."""
     if not shadowed:
         return stack, np.zeros((stack.height, stack.width), bool)
     ground = None
@@ -947,7 +950,35 @@ def _lift(
         else:
             colour, seen = warp(away.colour, away.seen, np.linalg.inv(camera.to_canvas[index]), (stack.width, stack.height))
         ground = (colour, seen)  # the 8-bit plate: lift_shadows reads it as its float version, no full-frame copy
-    return lift_shadows(stack, shadowed, config.shadows, ground)
+    return lift_shadows(stack, shadowed, config.shadows, ground, completed)
+
+
+def _lift_lent(
+    done: CompletedFrame,
+    shadowed: tuple[int, ...],
+    config: CompletionConfig,
+    away: _Plate | None,
+    camera: _Camera | None,
+    index: int,
+) -> CompletedFrame:
+    """``done`` with the shadows of ``shadowed`` lifted from what the clean plate and the agreeing frames lent it.
+
+    The frames of the window lend their ground with the shadows lifted, but the plate is the frames' unlifted
+    mean, and a static camera's agreeing frames are read as they are: ground only some frames saw, right by
+    a person who hardly moves (under a heel they lift now and then), is their shadow there, and it came
+    back as dark blots where they stood. Only those pixels change (elsewhere, counting the person as ground
+    takes dark ground under them for shadow: a striped sheet lent by the window)."""
+    lent = (done.source == Filled.PLATE) | (done.source == Filled.AGREED)
+    if not shadowed or not lent.any():
+        return done
+    lifted, changed = _lift(done.stack, shadowed, config, away, camera, index, completed=True)
+    changed &= lent
+    if not changed.any():
+        return done
+    where = torch.from_numpy(changed).to(lifted.colour.device)
+    colour = done.stack.colour.clone()
+    colour[0] = torch.where(where, lifted.colour[0], colour[0])
+    return CompletedFrame(done.stack.replace(colour=colour), done.source)
 
 
 class _Prepared:
@@ -995,6 +1026,9 @@ class _Prepared:
 
     def lift(self, index: int, stack: LayerStack) -> tuple[LayerStack, np.ndarray]:
         return _lift(stack, self.shadowed, self.config, self.away, self.camera, index)
+
+    def lift_lent(self, index: int, done: CompletedFrame) -> CompletedFrame:
+        return _lift_lent(done, self.shadowed, self.config, self.away, self.camera, index)
 
     def lifted(self) -> Iterator[tuple[LayerStack, np.ndarray]]:
         return (self.lift(index, stack) for index, stack in enumerate(self.stacks))
@@ -1088,7 +1122,7 @@ def complete_background(
             order.append(k)
         while order[0] < index - config.window:
             del window[order.popleft()]
-        yield _fill(index, stack, window, camera, plate, shadow, config, memory, agreed)
+        yield prepared.lift_lent(index, _fill(index, stack, window, camera, plate, shadow, config, memory, agreed))
 
 
 def complete_layers_file(

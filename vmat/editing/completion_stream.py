@@ -60,6 +60,7 @@ from vmat.editing.completion import (
     _invent,
     _leftovers,
     _lift,
+    _lift_lent,
     _Plate,
     _PlateSum,
     _View,
@@ -530,7 +531,14 @@ class CompletionStream:
             del self._from_first[k]
         window = {k: self._donors[k] for k in frames}
         agreed = None if self._agreement is None else self._agreement.result(self._plate, self.config.agree_frames or 0)
-        return _fill(index, lifted, window, camera, plate, shadow, self.config, self._memory, agreed)
+        done = _fill(index, lifted, window, camera, plate, shadow, self.config, self._memory, agreed)
+        if not self._shadowed:
+            return done
+        # What other frames lent under the removed people may hold their shadow: lifted as the whole clip does
+        # (static camera: the ground seen away from them is needed only where their shadows are looked for).
+        searched = near_people(lifted, self._shadowed, self.config.shadows)
+        away = self._plate.away((bounding_box(searched) if searched.any() else _EMPTY) if self._static else None)
+        return _lift_lent(done, self._shadowed, self.config, away, camera, index)
 
 
 def complete_stream(

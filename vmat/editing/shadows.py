@@ -652,15 +652,20 @@ def lift_shadows(
     instance_ids: Iterable[int],
     config: ShadowConfig = ShadowConfig(),
     away: tuple[np.ndarray, np.ndarray] | None = None,
+    completed: bool = False,
 ) -> tuple[LayerStack, np.ndarray]:
     """The frame with the shadows of the named people (those present) lifted from its background plane;
-    ``away`` as for :func:`find_shadow`.
+    ``away`` as for :func:`find_shadow`. ``completed``: the plane has been completed under the named people,
+    so their own pixels count as ground too (what other frames lent there may hold their shadow, seen where
+    a foot was lifted).
 
     Returns:
         The new layers, and ``(H, W)`` bool: the pixels that changed.
     """
+    instance_ids = tuple(instance_ids)
     background = stack.colour[0].permute(1, 2, 0).cpu().numpy()
-    people = (stack.alpha[1:] > 0.5).any(0).cpu().numpy() if len(stack.ids) > 1 else np.zeros(background.shape[:2], bool)
+    others = [plane for plane in range(1, len(stack.ids)) if not (completed and stack.ids[plane] in instance_ids)]
+    people = (stack.alpha[others] > 0.5).any(0).cpu().numpy() if others else np.zeros(background.shape[:2], bool)
     height, width = people.shape
     changed = np.zeros(people.shape, bool)
     colour = None  # the new planes, made at the first change
