@@ -97,6 +97,32 @@ def test_completion_removes_a_moving_shadow_unless_it_is_kept():
         assert np.abs(lifted[t] - ground)[inside].mean() < 0.3 * np.abs(kept[t] - ground)[inside].mean()
 
 
+def test_a_moving_shadow_is_replaced_by_the_ground_the_window_saw_lit():
+    """A lift only approximates the lit ground; where frames of the window saw it lit (the shadow moves on
+    with the person), that ground is copied as they saw it, exactly on a still camera."""
+    ground = np.concatenate([lawn(2), lawn(3)], axis=1)
+    stacks = [stack_of(shaded(ground, shadow_from(20 + 12 * t, 320)), person_box(20 + 12 * t, 320)) for t in range(12)]
+    for t, done in enumerate(complete_background(stacks, removing=[1])):
+        inside = (shadow_from(20 + 12 * t, 320) > 0.5) & ~person_box(20 + 12 * t, 320)
+        assert (done.source[inside] == Filled.NEIGHBOUR).all()
+        np.testing.assert_allclose(background_of(done.stack)[inside], ground[inside], atol=0.51 / 255)
+
+
+def test_a_donor_still_in_the_shadow_does_not_replace_its_lift():
+    """The next frame shows the same deep shadow (a third of the light, as in sunshine) but does not lift it (the
+    person there stands apart from it: it is not attached to their feet): it is not ground seen lit, so the
+    frame keeps its lift there."""
+    ground, shadow = lawn(6), shadow_from()
+    image = ground * (1 - 0.65 * shadow[..., None])
+    apart = np.zeros((HEIGHT, WIDTH), bool)
+    apart[10:70, 60:75] = True
+    stacks = [stack_of(image, person_box()), stack_of(image, apart)]
+    first = next(complete_background(stacks, removing=[1]))
+    inside = (shadow > 0.5) & ~person_box()
+    assert (first.source[inside] == Filled.SHADOW).mean() > 0.8  # the donor's shadow's soft edge is lighter
+    assert np.abs(background_of(first.stack) - ground)[inside].mean() < 0.3 * np.abs(image - ground)[inside].mean()
+
+
 def test_completion_keeps_dark_ground_that_stays_dark():
     ground = np.concatenate([lawn(4), lawn(5)], axis=1)  # 320 wide
     mat = np.zeros((HEIGHT, 320), np.float32)

@@ -23,7 +23,9 @@ both see the background around the hole, so auto-exposure does not leave a brigh
 
 The people about to be removed (or moved) can be named (``removing``): the shadow attached to each of
 them (:mod:`vmat.editing.shadows`) is lifted from the background plane of every frame before other frames
-copy from it (``keep_shadows`` leaves it). The first passes note the ground as frames saw it with those
+copy from it (``keep_shadows`` leaves it); a lift only approximates the lit ground, so a frame's lifted
+pixels are then completed from the frames of the window that saw that ground lit, like hidden ones, and
+keep the lift where none did. The first passes note the ground as frames saw it with those
 people away from it: only ground seen lit then is taken for shadow (so dark ground is never lifted, nor
 the shadow of someone who never moves). The clean plate is the unlifted mean, in which a moving shadow is
 diluted; where it (or a static camera's agreeing frames) lends a frame ground under the removed people,
@@ -89,6 +91,11 @@ _RING_AGREE = 12  # 8-bit levels the middle half of the frames offering a ring p
 _DONOR_BLUR = 3.0
 _DONOR_REACH = math.ceil(4 * _DONOR_BLUR)  # how far OpenCV's Gaussian of a float image reaches
 _DONOR_AGREE = 24
+# A donor whose local mean is below this share of a lifted shadow's there is taken to be in the shadow still:
+# the scooter's deep shadow (DAVIS scooter-gray) keeps under it; darker paving that a lift took for shadow
+# (the traffic island there) does not, and is copied from its donors (at 0.8, the lift's own threshold, it
+# was refused and its lift stayed, in lighter blotches).
+_LIT_DONOR = 0.6
 # A moving camera's donor is lined up on the ring by a translation of at most this many pixels (the chained
 # homographies are off by a pixel or so; a larger shift has matched something else), measured on at
 # least _ALIGN_PIXELS ring pixels both frames see.
@@ -215,7 +222,7 @@ class Filled(IntEnum):
     PLATE = 2
     INPAINTED = 3
     SHADOW = 4
-    """Seen here, with a removed person's shadow lifted."""
+    """Seen here in a removed person's shadow, lifted (no frame of the window saw it lit)."""
     AGREED = 5
     """Hidden in every frame, taken from the frames that show it alike (:attr:`CompletionConfig.agree_frames`)."""
 
@@ -601,10 +608,26 @@ def _fill(
     def from_plate(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return (image[rows, cols], mask[rows, cols]) if to_frame is None else warp(image, mask, to_frame, size)
 
+    # A lifted shadow takes only what donors saw lit there (their local means not far darker than its lift),
+    # not the person's shadow still, where their own lift missed it (a scooter's, which moves with it).
+    shade = lifted[rows, cols] & missing
+    shade_box = bounding_box(shade, _DONOR_REACH) if shade.any() else None
+    # Means over the shadow's pixels alone: the lit ground beside a thin shadow would lighten a donor's there.
+    lit = None if shade_box is None else _brightness(_local_mean(filled[shade_box], shade[shade_box]))
+
+    def lit_offer(other: int) -> tuple[np.ndarray, np.ndarray]:
+        colour, seen = donor_view(other)[:2]
+        if shade_box is None or lit is None or not (seen[shade_box] & shade[shade_box]).any():
+            return colour, seen
+        dark = np.zeros_like(seen)
+        mean = _brightness(_local_mean(colour[shade_box], (seen & shade)[shade_box]))
+        dark[shade_box] = shade[shade_box] & (mean < _LIT_DONOR * lit)
+        return colour, seen & ~dark
+
     donors = sorted((k for k in window if k != index), key=lambda k: (abs(k - index), k))
     plate_colour, plate_seen = from_plate(plate.colour, plate.seen)
     if config.donors in ("median", "agreeing"):
-        offers = [donor_view(other)[:2] for other in donors]
+        offers = [lit_offer(other) for other in donors]
         taken = np.zeros_like(missing)
         for _, seen in offers:
             taken |= seen
@@ -644,7 +667,9 @@ def _fill(
         for other in donors:
             if not missing.any():
                 break
-            take_from(*donor_view(other)[:2], Filled.NEIGHBOUR)
+            take_from(*lit_offer(other), Filled.NEIGHBOUR)
+    # A lifted shadow no frame of the window saw lit keeps its lift (the plate is the frames' unlifted mean).
+    missing &= ~lifted[rows, cols]
     if missing.any():
         take_from(plate_colour, plate_seen, Filled.PLATE)
     if missing.any():
@@ -897,6 +922,11 @@ def _local_mean(colour: np.ndarray, seen: np.ndarray) -> np.ndarray:
     return np.clip(mean + 0.5, 0, 255).astype(np.uint8)
 
 
+def _brightness(colour: np.ndarray) -> np.ndarray:
+    """``(h, w)`` float32: the mean of an ``(h, w, 3)`` image's channels."""
+    return colour.astype(np.float32).mean(axis=2)
+
+
 def _nearest_agreeing(
     values: list[np.ndarray], means: list[np.ndarray], seen: list[np.ndarray], median: np.ndarray
 ) -> np.ndarray:
@@ -963,8 +993,8 @@ def _lift_lent(
 ) -> CompletedFrame:
     """``done`` with the shadows of ``shadowed`` lifted from what the clean plate and the agreeing frames lent it.
 
-    The frames of the window lend their ground with the shadows lifted, but the plate is the frames' unlifted
-    mean, and a static camera's agreeing frames are read as they are: ground only some frames saw, right by
+    The frames of the window lend only ground they saw outside the removed people's shadows, but the plate is
+    the frames' unlifted mean, and a static camera's agreeing frames are read as they are: ground only some frames saw, right by
     a person who hardly moves (under a heel they lift now and then), is their shadow there, and it came
     back as dark blots where they stood. Only those pixels change (elsewhere, counting the person as ground
     takes dark ground under them for shadow: a striped sheet lent by the window)."""
@@ -1039,7 +1069,7 @@ class _Prepared:
         for index, (stack, shadow) in enumerate(self.lifted()):
             people = [] if self.leftovers is None else self.leftovers.people(stack)
             to_canvas = None if camera is None or camera.static else camera.to_canvas[index]
-            yield _without_leftovers(_view(stack, self.config), people, shadow, self.leftovers, to_canvas)
+            yield _unshadowed(_without_leftovers(_view(stack, self.config), people, shadow, self.leftovers, to_canvas), shadow)
 
 
 def _leftovers(config: CompletionConfig, removing: Iterable[int], canvas: tuple[int, int] | None = None) -> ClipLeftovers | None:
@@ -1050,6 +1080,15 @@ def _leftovers(config: CompletionConfig, removing: Iterable[int], canvas: tuple[
     if config.leftovers is None or not removing:
         return None
     return ClipLeftovers(removing, config.leftovers, canvas)
+
+
+def _unshadowed(view: _View, shadow: np.ndarray) -> _View:
+    """``view`` with its lifted shadow pixels (``shadow``) hidden: a lift only approximates the lit ground, which
+    frames that saw it lit give as it is (:func:`_fill` takes it from them first and keeps the lift where none
+    did), so a donor never offers its own lifted pixels."""
+    if not shadow.any():
+        return view
+    return _View(view.colour, view.seen & ~shadow, view.away, None if view.mostly is None else view.mostly & ~shadow)
 
 
 def _without_leftovers(

@@ -63,6 +63,7 @@ from vmat.editing.completion import (
     _lift_lent,
     _Plate,
     _PlateSum,
+    _unshadowed,
     _View,
     _view,
     _without_leftovers,
@@ -515,7 +516,7 @@ class CompletionStream:
                     self._lifted[k] = _Lift(changed, _EMPTY, None)
                 people = self._people.pop(k, [])
                 to_canvas = None if self._static else camera.to_canvas[k]
-                self._donors[k] = _without_leftovers(finished, people, changed, self._leftovers, to_canvas)
+                self._donors[k] = _unshadowed(_without_leftovers(finished, people, changed, self._leftovers, to_canvas), changed)
         # The frame's box is that of its final view: leftovers it no longer sees are completed too.
         view = self._donors[index]
         box = _EMPTY if view.seen.all() else _work_box(view, self.config)
