@@ -111,7 +111,8 @@ def test_driver_killed_then_resumed(ray_address, tmp_path):
                 states = list(_states(output).values())
             except (FileNotFoundError, json.JSONDecodeError):
                 states = []
-            if states.count("done") >= 2 and "running" in states:
+            # Killed mid-clip: its state says running only a moment before its unfinished folder exists.
+            if states.count("done") >= 2 and "running" in states and list(output.rglob(".*.partial-*")):
                 break
             time.sleep(0.01)
         driver.send_signal(signal.SIGKILL)
