@@ -983,6 +983,12 @@ def _lift(
     return lift_shadows(stack, shadowed, config.shadows, ground, completed)
 
 
+def _lent(source: np.ndarray) -> np.ndarray:
+    """``(H, W)`` bool: the pixels of a completed frame (its ``source`` codes) that the clean plate or the
+    agreeing frames lent it, which may hold a removed person's unlifted shadow (:func:`_lift_lent`)."""
+    return (source == Filled.PLATE) | (source == Filled.AGREED)
+
+
 def _lift_lent(
     done: CompletedFrame,
     shadowed: tuple[int, ...],
@@ -998,7 +1004,7 @@ def _lift_lent(
     a person who hardly moves (under a heel they lift now and then), is their shadow there, and it came
     back as dark blots where they stood. Only those pixels change (elsewhere, counting the person as ground
     takes dark ground under them for shadow: a striped sheet lent by the window)."""
-    lent = (done.source == Filled.PLATE) | (done.source == Filled.AGREED)
+    lent = _lent(done.source)
     if not shadowed or not lent.any():
         return done
     lifted, changed = _lift(done.stack, shadowed, config, away, camera, index, completed=True)

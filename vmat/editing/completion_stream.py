@@ -60,6 +60,7 @@ from vmat.editing.completion import (
     _invent,
     _leftovers,
     _lift,
+    _lent,
     _lift_lent,
     _Plate,
     _PlateSum,
@@ -533,8 +534,8 @@ class CompletionStream:
         window = {k: self._donors[k] for k in frames}
         agreed = None if self._agreement is None else self._agreement.result(self._plate, self.config.agree_frames or 0)
         done = _fill(index, lifted, window, camera, plate, shadow, self.config, self._memory, agreed)
-        if not self._shadowed:
-            return done
+        if not self._shadowed or not _lent(done.source).any():
+            return done  # the ground seen away, a whole canvas on a moving camera, is not summed for nothing
         # What other frames lent under the removed people may hold their shadow: lifted as the whole clip does
         # (static camera: the ground seen away from them is needed only where their shadows are looked for).
         searched = near_people(lifted, self._shadowed, self.config.shadows)
