@@ -23,7 +23,9 @@ Last, near the border the copy's coarse colour is replaced by the membrane's (th
 of the hole's border), keeping only its detail: texture synthesis on a structure layer, as Bertalmio et
 al. (2003) split them. A wrongly chosen patch there brings the wrong texture but not a wrong-coloured blob.
 
-A hole in parts far apart is filled part by part, each in a box around itself (:func:`_clusters`).
+A hole in parts far apart is filled part by part, each in a box around itself (:func:`_clusters`). Before
+any of it, straight lines that the picture shows on both sides of the hole are carried through it
+(:mod:`vmat.editing.lines`): at the coarsest level a kerb is under a pixel, and the layout would break it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import torch
 from torch.nn.functional import avg_pool2d, interpolate, max_pool2d, pad
 
 from vmat.editing.blending import poisson_membrane
+from vmat.editing.lines import continue_lines
 from vmat.geometry import bounding_box
 from vmat.layers.errors import LayerError
 
@@ -77,6 +80,9 @@ class InpaintConfig:
     colours in 0..1): ground behind a person is likelier to look like the ground beside them, at the
     same height in the picture, than like what is far above or below (a lawn does not go on above the
     roof line), so layers of the scene carry on through the hole instead of one texture filling it."""
+    lines: bool = True
+    """Carry straight lines that the picture shows entering the hole and leaving it on the far side (a kerb
+    under a foot) through it before the search (:mod:`vmat.editing.lines`)."""
     seed: int = 0
 
 
@@ -600,6 +606,12 @@ def inpaint(
         hole = hole & ~thin
         if not hole.any():
             return out
+    if config.lines and known.any():
+        out, painted = continue_lines(out, hole, known)
+        hole, known = hole & ~painted, known | painted
+        if not hole.any():
+            return out
+        image = out.copy()
     # A part's box never reaches past the picture that is known or to be filled: the rest (a moving
     # camera's plate canvas, where no frame landed, three quarters of it on a hand-held clip) would be
     # synthesised with the hole, costing most of the time and blurring the hole's fill through the pyramid,

@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+from vmat.editing.inpaint import InpaintConfig, inpaint
+from vmat.editing.lines import continue_lines
+
+
+def kerb(height: int = 120, width: int = 160, *, shift: float = 0.0, seed: int = 0) -> np.ndarray:
+    """Grey pavement (speckled) crossed by a dark band 4 px wide along ``y = 0.5 x + 20``; right of the
+    picture's middle the band lies ``shift`` px lower (two kerbs that are not one line)."""
+    rng = np.random.default_rng(seed)
+    image = np.full((height, width, 3), 170.0, np.float32) + rng.normal(0, 4, (height, width, 3))
+    ys, xs = np.mgrid[:height, :width].astype(np.float32)
+    centre = 0.5 * xs + 20 + np.where(xs > width / 2, shift, 0.0)
+    distance = np.abs(ys - centre) / np.hypot(1.0, 0.5)
+    image[distance <= 2.0] = (90, 50, 40)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def disc(shape: tuple[int, int], centre: tuple[int, int], radius: int) -> np.ndarray:
+    ys, xs = np.mgrid[: shape[0], : shape[1]]
+    return (ys - centre[0]) ** 2 + (xs - centre[1]) ** 2 <= radius**2
+
+
+def on_band(shape: tuple[int, int], half_width: float) -> np.ndarray:
+    ys, xs = np.mgrid[: shape[0], : shape[1]].astype(np.float32)
+    return np.abs(ys - (0.5 * xs + 20)) / np.hypot(1.0, 0.5) <= half_width
+
+
+def test_a_kerb_seen_on_both_sides_of_a_hole_is_painted_through_it():
+    image = kerb()
+    hole = disc(image.shape[:2], (60, 80), 14)  # the band's centre passes through (60, 80)
+    out, painted = continue_lines(image, hole, ~hole)
+    assert painted.any() and not (painted & ~hole).any()
+    assert np.array_equal(out[~painted], image[~painted])
+    core = hole & on_band(hole.shape, 1.0)
+    # The band's core is painted in the band's colour (up to the speckle averaged over the profile).
+    assert painted[core].mean() > 0.95
+    assert np.abs(out[core].astype(float) - (90, 50, 40)).max() < 12
+    # Pavement far from the band is left to the search.
+    assert not painted[hole & ~on_band(hole.shape, 5.0)].any()
+
+
+@pytest.mark.parametrize("case", ["ends at the hole", "two kerbs out of line"])
+def test_a_line_the_far_side_does_not_confirm_is_not_painted(case):
+    if case == "ends at the hole":
+        image = kerb()
+        ys, xs = np.mgrid[:120, :160]
+        image[(xs > 80) & on_band((120, 160), 3.0)] = image[5, 150]  # pavement past the hole
+    else:
+        image = kerb(shift=7.0)
+    hole = disc(image.shape[:2], (60, 80), 14)
+    out, painted = continue_lines(image, hole, ~hole)
+    assert not painted.any()
+    assert np.array_equal(out, image)
+
+
+def test_inpainting_keeps_a_kerb_through_a_hole():
+    image = kerb()
+    hole = disc(image.shape[:2], (60, 80), 14)
+    core = hole & on_band(hole.shape, 1.0)
+    filled = inpaint(image, hole)
+    assert np.array_equal(filled[~hole], image[~hole])
+    assert np.abs(filled[core].astype(float) - (90, 50, 40)).mean() < 12
+    # The search alone lays the hole out at a scale where the band is under a pixel, and breaks it.
+    alone = inpaint(image, hole, config=InpaintConfig(lines=False))
+    assert np.abs(alone[core].astype(float) - (90, 50, 40)).mean() > 24
+    # What lies beside the kerb in the hole is pavement, not kerb colour spilled over it.
+    beside = hole & ~on_band(hole.shape, 4.0)
+    assert np.abs(filled[beside].astype(float) - 170).mean() < 15
