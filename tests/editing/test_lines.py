@@ -30,7 +30,7 @@ def on_band(shape: tuple[int, int], half_width: float) -> np.ndarray:
 def test_a_kerb_seen_on_both_sides_of_a_hole_is_painted_through_it():
     image = kerb()
     hole = disc(image.shape[:2], (60, 80), 14)  # the band's centre passes through (60, 80)
-    out, painted = continue_lines(image, hole, ~hole)
+    out, painted, lines = continue_lines(image, hole, ~hole)
     assert painted.any() and not (painted & ~hole).any()
     assert np.array_equal(out[~painted], image[~painted])
     core = hole & on_band(hole.shape, 1.0)
@@ -50,7 +50,7 @@ def test_a_line_the_far_side_does_not_confirm_is_not_painted(case):
     else:
         image = kerb(shift=7.0)
     hole = disc(image.shape[:2], (60, 80), 14)
-    out, painted = continue_lines(image, hole, ~hole)
+    out, painted, lines = continue_lines(image, hole, ~hole)
     assert not painted.any()
     assert np.array_equal(out, image)
 
@@ -68,3 +68,43 @@ def test_inpainting_keeps_a_kerb_through_a_hole():
     # What lies beside the kerb in the hole is pavement, not kerb colour spilled over it.
     beside = hole & ~on_band(hole.shape, 4.0)
     assert np.abs(filled[beside].astype(float) - 170).mean() < 15
+
+
+def two_regions(seed: int = 0) -> np.ndarray:
+    """A speckled blue wall over speckled beige ground, the boundary along row 40 (a horizon)."""
+    rng = np.random.default_rng(seed)
+    image = np.empty((100, 160, 3), np.float32)
+    image[:40] = (60, 80, 200)
+    image[40:] = (200, 180, 120)
+    image += rng.normal(0, 10, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def test_the_search_keeps_each_side_of_a_line_to_its_own_side():
+    image = two_regions()
+    hole = np.zeros(image.shape[:2], bool)
+    hole[14:90, 30:130] = True  # a group standing in front of the horizon: the wall shows only beside them
+    filled = inpaint(image, hole)
+    above, below = hole.copy(), hole.copy()
+    above[34:] = False
+    below[:46] = False
+    wall, ground = np.array((60, 80, 200)), np.array((200, 180, 120))
+    # Every row of the hole above the horizon is wall, every row below it ground (up to the speckle).
+    for rows, colour in ((above, wall), (below, ground)):
+        assert (np.abs(filled[rows].astype(float) - colour).mean(1) < 30).mean() > 0.97
+
+
+def test_a_source_across_a_line_costs_the_whole_colour_range():
+    from vmat.editing.inpaint import _OffsetCost, _Sides
+    from vmat.editing.lines import Line
+
+    import torch
+
+    line = Line(np.array([0.0, 10.0]), np.array([19.0, 10.0]))  # along row 10 of a 20 x 20 level
+    sides = _Sides.of([line], (20, 20), 1.0, 3, torch.device("cpu"))
+    cost = _OffsetCost((20, 20), 3 * 7 * 7, InpaintConfig(row_cost=0.0, column_cost=0.0), sides)
+    flat = lambda y, x: torch.tensor([y * 20 + x])  # noqa: E731
+    assert cost(flat(2, 5), flat(3, 15)).item() == 0.0  # both clear of the line, on one side
+    assert cost(flat(2, 5), flat(17, 5)).item() == 3 * 7 * 7  # across it
+    assert cost(flat(2, 5), flat(8, 5)).item() == 3 * 7 * 7  # on its side, but the patch reaches over it
+    assert cost(flat(8, 5), flat(9, 15)).item() == 0.0  # a target whose own patch reaches over may

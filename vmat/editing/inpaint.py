@@ -30,6 +30,7 @@ any of it, straight lines that the picture shows on both sides of the hole are c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -38,7 +39,7 @@ import torch
 from torch.nn.functional import avg_pool2d, interpolate, max_pool2d, pad
 
 from vmat.editing.blending import poisson_membrane
-from vmat.editing.lines import continue_lines
+from vmat.editing.lines import Line, continue_lines
 from vmat.geometry import bounding_box
 from vmat.layers.errors import LayerError
 
@@ -88,10 +89,42 @@ class InpaintConfig:
 
 @dataclass
 class _Level:
-    """One pyramid level of the working region: its picture and which pixels are to be synthesised."""
+    """One pyramid level of the working region: its picture, which pixels are to be synthesised, and the
+    lines carried through the hole (:class:`_Sides`)."""
 
     image: torch.Tensor  # (3, h, w) float
     unknown: torch.Tensor  # (h, w) bool
+    sides: _Sides | None = None
+
+
+@dataclass
+class _Sides:
+    """Per line carried through the hole (:func:`~vmat.editing.lines.continue_lines`) and per flat pixel of a
+    level: which side of the line it lies on, ``side``, whether its patch stays clear of the line, ``clear``,
+    and whether it lies across the hole from the line, ``bound`` (each ``(L, h * w)`` bool). A bound target
+    copies only from its own side, and a target whose patch is clear of the line only from a patch clear of
+    it: else the patch would bring what lies across the line (the ground above a horizon)."""
+
+    side: torch.Tensor
+    clear: torch.Tensor
+    bound: torch.Tensor
+
+    @classmethod
+    def of(cls, lines: Sequence[Line], shape: tuple[int, int], scale: float, radius: int, device: torch.device) -> _Sides | None:
+        """The sides on a level ``scale`` times smaller than the picture the lines are in (patches ``radius``
+        level pixels from their centre), or ``None`` for no line."""
+        if not lines:
+            return None
+        ys, xs = np.mgrid[: shape[0], : shape[1]].astype(np.float64)
+        # A level pixel's centre in the full picture's pixel coordinates.
+        xs, ys = (xs + 0.5) * scale - 0.5, (ys + 0.5) * scale - 0.5
+        found = [line.place(xs.reshape(-1), ys.reshape(-1)) for line in lines]
+        distance = np.stack([d for d, _ in found]) / scale
+
+        def tensor(values: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(values).to(device)
+
+        return cls(tensor(distance > 0), tensor(np.abs(distance) > radius), tensor(np.stack([b for _, b in found])))
 
 
 def _downsample(level: _Level) -> _Level:
@@ -160,21 +193,34 @@ class _Patches:
         return values.permute(1, 0, 2).reshape(positions.numel(), -1)
 
 
+# A source on the other side of a line carried through the hole than its target costs as if every value of its
+# patch differed by this much (colours in 0..1: the whole range, so only a target with no source on its own side
+# takes one).
+_ACROSS_A_LINE = 1.0
+
+
 class _OffsetCost:
     """The cost of copying from far away (see :attr:`InpaintConfig.row_cost`), for flat positions on an
     ``(h, w)`` grid, per patch of ``values`` numbers."""
 
-    def __init__(self, shape: tuple[int, int], values: int, config: InpaintConfig) -> None:
+    def __init__(self, shape: tuple[int, int], values: int, config: InpaintConfig, sides: _Sides | None = None) -> None:
         height, width = shape
         self.width = width
         self.row = values * (config.row_cost / height) ** 2
         self.column = values * (config.column_cost / width) ** 2
+        self.sides = sides
+        self.across = values * _ACROSS_A_LINE
 
     def __call__(self, targets: torch.Tensor, sources: torch.Tensor) -> torch.Tensor:
         """Pairwise when ``targets`` is ``(n, 1)`` and ``sources`` ``(1, m)``, else elementwise."""
         dy = (targets // self.width - sources // self.width).float()
         dx = (targets % self.width - sources % self.width).float()
-        return self.row * dy.square() + self.column * dx.square()
+        cost = self.row * dy.square() + self.column * dx.square()
+        if self.sides is not None:
+            side, clear, bound = self.sides.side, self.sides.clear, self.sides.bound
+            crossed = ((side[:, targets] != side[:, sources]) | (clear[:, targets] & ~clear[:, sources])) & bound[:, targets]
+            cost = cost + self.across * crossed.sum(0)
+        return cost
 
 
 def _peeled_fill(level: _Level, patch: int, sources: torch.Tensor, cost: _OffsetCost) -> torch.Tensor:
@@ -232,7 +278,7 @@ class _Field:
     def __init__(self, level: _Level, patch: int, generator: torch.Generator, config: InpaintConfig) -> None:
         self.level, self.patch, self.generator, self.config = level, patch, generator, config
         height, width = level.unknown.shape
-        self.cost = _OffsetCost((height, width), 3 * patch * patch, config)
+        self.cost = _OffsetCost((height, width), 3 * patch * patch, config, level.sides)
         self.height, self.width = height, width
         radius = patch // 2
         touching = _touching(level.unknown, patch)
@@ -534,13 +580,18 @@ def _clusters(
     return components, [(np.array(labels), (slice(t, b), slice(lf, r))) for (t, lf, b, r), labels in parts]
 
 
-def _fill_part(image: np.ndarray, known: np.ndarray, config: InpaintConfig, device: torch.device) -> np.ndarray:
+def _fill_part(
+    image: np.ndarray, known: np.ndarray, config: InpaintConfig, device: torch.device, lines: Sequence[Line] = ()
+) -> np.ndarray:
     """``(h, w, 3)`` uint8: the working box ``image`` with every pixel not ``known`` synthesised (``known``
     excludes the hole; only the hole's pixels are kept by :func:`inpaint`)."""
     crop = torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1).float() / 255.0
     levels = [_Level(crop, torch.from_numpy(~known).to(device))]
     while min(levels[-1].unknown.shape) // 2 >= max(config.coarsest, 2 * config.patch):
         levels.append(_downsample(levels[-1]))
+    for depth, level in enumerate(levels):
+        height, width = level.unknown.shape
+        level.sides = _Sides.of(lines, (height, width), 2.0**depth, config.patch // 2, device)
     # Every part starts from the same seed: its fill depends only on the picture around it, not on the
     # other parts or on the order they are filled in.
     generator = torch.Generator().manual_seed(config.seed)
@@ -606,8 +657,9 @@ def inpaint(
         hole = hole & ~thin
         if not hole.any():
             return out
+    lines: list[Line] = []
     if config.lines and known.any():
-        out, painted = continue_lines(out, hole, known)
+        out, painted, lines = continue_lines(out, hole, known)
         hole, known = hole & ~painted, known | painted
         if not hole.any():
             return out
@@ -623,7 +675,8 @@ def inpaint(
         while True:
             rows, cols = slice(box[0], box[2]), slice(box[1], box[3])
             try:
-                filled = _fill_part(image[rows, cols], known[rows, cols], config, device)
+                here = [line.shifted(-cols.start, -rows.start) for line in lines]
+                filled = _fill_part(image[rows, cols], known[rows, cols], config, device, here)
                 break
             except LayerError:
                 # Too little known picture in the part's box: search a wider one, up to the whole picture.

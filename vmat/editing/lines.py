@@ -2,11 +2,14 @@
 
 Exemplar inpainting lays out a hole at a coarse scale, where a line a few pixels wide (a kerb, a tile joint,
 the edge of a step) is less than a pixel: a kerb that runs under a removed person's foot comes out broken,
-with the pavement on one side spilling over it. Here a line is continued only where the picture confirms it:
-a straight segment (OpenCV's LSD) ending at the hole and another, collinear and pointing back at it, ending
-on the hole's far side, with the same colour on at least one side of the line. The hole pixels on the line
-between them take the line's colour profile across it (each segment's, blended along the gap) and become
-known, so the search then fills the rest of the hole around the line instead of through it.
+with the pavement on one side spilling over it; a horizon hidden behind a group is lost, and the ground
+climbs into the buildings. Here a line is continued only where the picture confirms it: a straight segment
+(OpenCV's LSD, on the brightness and on two colour-opponent channels, so a boundary between two colours of
+one brightness counts) ending at the hole and another, collinear and pointing back at it, ending on the
+hole's far side, with the same colour on at least one side of the line. The hole pixels on the line between
+them take the line's colour profile across it (each end's mean, blended along the gap, plus the grain of the
+nearer end's own pixels) and become known; the line is also returned, so that the search keeps each side of
+it to sources from its own side (:func:`vmat.editing.inpaint.inpaint`).
 """
 
 from __future__ import annotations
@@ -24,8 +27,34 @@ _ANGLE = np.deg2rad(4.0)  # two segments of one line point at each other within 
 _OFFSET = 2.0  # pixels: and lie on one line within this distance
 _SIDE_AGREE = 24.0  # 8-bit levels: the colour beside the line that both ends must share (one side at least)
 _GAP_SEEN = 0.3  # at most this share of the gap between the ends is known (else the line would show there)
-_SAMPLES = 9  # points along a segment where its colour profile is read
+_SAMPLES = 9  # points along a segment where its mean colour profile is read
 _SEARCH_MARGIN = 64  # pixels around the hole's box where segments are looked for
+
+
+@dataclass(frozen=True)
+class Line:
+    """A line carried through a hole, in pixel coordinates ``(x, y)``: from ``start`` to ``end`` across the
+    hole, ``normal`` its unit normal."""
+
+    start: np.ndarray
+    end: np.ndarray
+
+    @property
+    def normal(self) -> np.ndarray:
+        step = (self.end - self.start) / np.linalg.norm(self.end - self.start)
+        return np.array([-step[1], step[0]])
+
+    def shifted(self, dx: float, dy: float) -> Line:
+        return Line(self.start + (dx, dy), self.end + (dx, dy))
+
+    def place(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For points ``(xs, ys)``: their signed distance from the line (positive on the side ``normal`` points
+        to), and whether they lie across the hole from it, between the perpendiculars through ``start`` and
+        ``end`` (bool)."""
+        step = self.end - self.start
+        along = ((xs - self.start[0]) * step[0] + (ys - self.start[1]) * step[1]) / float(step @ step)
+        distance = (xs - self.start[0]) * self.normal[0] + (ys - self.start[1]) * self.normal[1]
+        return distance, (along >= 0) & (along <= 1)
 
 
 @dataclass(frozen=True)
@@ -47,51 +76,66 @@ class _Segment:
         return np.array([-u[1], u[0]])
 
 
+def _channels(image: np.ndarray) -> list[np.ndarray]:
+    """Brightness and two colour-opponent channels, 8-bit: a boundary between two colours of one brightness
+    (a teal wall on beige ground) shows in one of the last two."""
+    red, green, blue = (image[..., k].astype(np.float32) for k in range(3))
+    planes = (0.299 * red + 0.587 * green + 0.114 * blue, (red - green) / 2 + 128, (red + green) / 4 - blue / 2 + 128)
+    return [np.clip(plane + 0.5, 0, 255).astype(np.uint8) for plane in planes]
+
+
 def _leading_in(image: np.ndarray, hole: np.ndarray) -> list[_Segment]:
     """The picture's long straight segments with an end near the hole, ``end`` the nearer one. A segment that
     crosses the hole (whatever the hole's pixels hold) counts as its pieces outside it."""
-    found = cv2.createLineSegmentDetector().detect(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
-    if found[0] is None:
-        return []
     to_hole = cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 3)
     height, width = hole.shape
+    detector = cv2.createLineSegmentDetector()
     segments = []
-    for (x1, y1, x2, y2), line_width in zip(found[0][:, 0], found[1][:, 0]):
-        a, b = np.array([x1, y1], float), np.array([x2, y2], float)
-        count = int(np.ceil(np.linalg.norm(b - a))) + 1
-        if count - 1 < _MIN_LENGTH:
+    for channel in _channels(image):
+        found = detector.detect(channel)
+        if found[0] is None:
             continue
-        points = a + np.linspace(0.0, 1.0, count)[:, None] * (b - a)
-        xs = np.clip(np.round(points[:, 0]).astype(int), 0, width - 1)
-        ys = np.clip(np.round(points[:, 1]).astype(int), 0, height - 1)
-        distance = to_hole[ys, xs]
-        outside = np.concatenate([[False], distance > 1.0, [False]])
-        edges = np.flatnonzero(np.diff(outside.astype(np.int8)))
-        for first, stop in zip(edges[::2], edges[1::2]):
-            last = stop - 1
-            if last - first < _MIN_LENGTH or min(distance[first], distance[last]) > _NEAR:
+        for (x1, y1, x2, y2), line_width in zip(found[0][:, 0], found[1][:, 0]):
+            a, b = np.array([x1, y1], float), np.array([x2, y2], float)
+            count = int(np.ceil(np.linalg.norm(b - a))) + 1
+            if count - 1 < _MIN_LENGTH:
                 continue
-            start, end = (first, last) if distance[last] <= distance[first] else (last, first)
-            segments.append(_Segment(points[start], points[end], float(line_width)))
+            points = a + np.linspace(0.0, 1.0, count)[:, None] * (b - a)
+            xs = np.clip(np.round(points[:, 0]).astype(int), 0, width - 1)
+            ys = np.clip(np.round(points[:, 1]).astype(int), 0, height - 1)
+            distance = to_hole[ys, xs]
+            outside = np.concatenate([[False], distance > 1.0, [False]])
+            edges = np.flatnonzero(np.diff(outside.astype(np.int8)))
+            for first, stop in zip(edges[::2], edges[1::2]):
+                last = stop - 1
+                if last - first < _MIN_LENGTH:
+                    continue
+                # A segment between two parts of the hole leads into both.
+                for start, end in ((first, last), (last, first)):
+                    if distance[end] <= _NEAR:
+                        segments.append(_Segment(points[start], points[end], float(line_width)))
     return segments
+
+
+def _samples(segment: _Segment, along: np.ndarray, offsets: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns ``(len(along), len(offsets))`` of the pixels ``along`` pixels back from the segment's
+    end (towards its start) and ``offsets`` across it."""
+    points = segment.end - along[:, None, None] * segment.direction + offsets[None, :, None] * segment.normal
+    xs = np.clip(np.round(points[..., 0]).astype(int), 0, shape[1] - 1)
+    ys = np.clip(np.round(points[..., 1]).astype(int), 0, shape[0] - 1)
+    return ys, xs
 
 
 def _profile(image: np.ndarray, known: np.ndarray, segment: _Segment, offsets: np.ndarray) -> np.ndarray | None:
     """``(len(offsets), 3)``: the segment's mean colour at each signed distance across it (along its
     :attr:`_Segment.normal`), read at known pixels; ``None`` where an offset has too few."""
-    height, width = known.shape
-    along = np.linspace(0.1, 0.9, _SAMPLES)
-    points = segment.start + along[:, None] * (segment.end - segment.start)
-    profile = np.empty((offsets.size, 3), np.float32)
-    for k, offset in enumerate(offsets):
-        at = points + offset * segment.normal
-        xs = np.clip(np.round(at[:, 0]).astype(int), 0, width - 1)
-        ys = np.clip(np.round(at[:, 1]).astype(int), 0, height - 1)
-        ok = known[ys, xs]
-        if ok.sum() < 3:
-            return None
-        profile[k] = image[ys[ok], xs[ok]].astype(np.float32).mean(0)
-    return profile
+    length = float(np.linalg.norm(segment.end - segment.start))
+    ys, xs = _samples(segment, np.linspace(0.1, 0.9, _SAMPLES) * length, offsets, known.shape)
+    ok = known[ys, xs]
+    if (ok.sum(0) < 3).any():
+        return None
+    values = image[ys, xs].astype(np.float32) * ok[..., None]
+    return values.sum(0) / ok.sum(0)[:, None]
 
 
 def _gap_points(a: np.ndarray, b: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -103,7 +147,7 @@ def _gap_points(a: np.ndarray, b: np.ndarray, shape: tuple[int, int]) -> tuple[n
     return ys, xs
 
 
-def continue_lines(image: np.ndarray, hole: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def continue_lines(image: np.ndarray, hole: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Line]]:
     """Carry confirmed straight lines through ``hole`` (see the module docstring).
 
     Args:
@@ -112,24 +156,25 @@ def continue_lines(image: np.ndarray, hole: np.ndarray, known: np.ndarray) -> tu
         known: ``(H, W)`` bool, pixels whose colour is trusted (outside ``hole``).
 
     Returns:
-        ``image`` with the lines painted, and the ``(H, W)`` bool hole pixels painted.
+        ``image`` with the lines painted, the ``(H, W)`` bool hole pixels painted, and the lines.
     """
     painted = np.zeros_like(hole)
     out = image.copy()
     if not hole.any():
-        return out, painted
+        return out, painted, []
     # Only segments reaching within _NEAR of the hole count, so they are looked for in a box around it alone (a
     # moving camera's plate is a canvas up to three frames each way).
     rows, cols = bounding_box(hole, _SEARCH_MARGIN)
-    found, done = _continue(image[rows, cols], hole[rows, cols], known[rows, cols])
+    found, done, lines = _continue(image[rows, cols], hole[rows, cols], known[rows, cols])
     out[rows, cols], painted[rows, cols] = found, done
-    return out, painted
+    return out, painted, [line.shifted(cols.start, rows.start) for line in lines]
 
 
-def _continue(image: np.ndarray, hole: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _continue(image: np.ndarray, hole: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Line]]:
     """:func:`continue_lines` in a box around the hole."""
     painted = np.zeros_like(hole)
     out = image.copy()
+    lines: list[Line] = []
     segments = _leading_in(image, hole)
     for i, near in enumerate(segments):
         for far in segments[i + 1 :]:
@@ -142,6 +187,8 @@ def _continue(image: np.ndarray, hole: np.ndarray, known: np.ndarray) -> tuple[n
             ys, xs = _gap_points(near.end, far.end, hole.shape)
             if not hole[ys, xs].any() or known[ys, xs].mean() > _GAP_SEEN:
                 continue
+            if any(_same(line, near.end, far.end) for line in lines):  # found again, in another channel
+                continue
             # LSD's width spans the edge's ramp; a pixel more on each side takes in the whole of a thin line
             # found as its two edges.
             half = max(near.width, far.width) / 2
@@ -150,49 +197,63 @@ def _continue(image: np.ndarray, hole: np.ndarray, known: np.ndarray) -> tuple[n
             # The far segment points the other way: its normal is the near one's reversed.
             sides_near = _profile(image, known, near, beside)
             sides_far = _profile(image, known, far, -beside)
-            if sides_near is None or sides_far is None or not (np.abs(sides_near - sides_far).max(1) < _SIDE_AGREE).any():
+            if sides_near is None or sides_far is None:
                 continue
-            profile_near = _profile(image, known, near, offsets)
-            profile_far = _profile(image, known, far, -offsets)
-            if profile_near is None or profile_far is None:
+            if not (np.abs(sides_near - sides_far).max(1) < _SIDE_AGREE).any():
                 continue
-            _paint(out, painted, hole, near, far.end, offsets, profile_near, profile_far)
-    return out, painted
+            if _paint(image, known, out, painted, hole, near, far, offsets):
+                lines.append(Line(near.end, far.end))
+    return out, painted, lines
+
+
+def _same(line: Line, start: np.ndarray, end: np.ndarray) -> bool:
+    """Whether the gap from ``start`` to ``end`` lies on ``line`` and mostly across the same stretch of the hole:
+    the same line found again in another channel, from its other end or from another piece of a segment."""
+    distance, _ = line.place(np.array([start[0], end[0]]), np.array([start[1], end[1]]))
+    if np.abs(distance).max() > _OFFSET:
+        return False
+    step = line.end - line.start
+    along = sorted(float((point - line.start) @ step / (step @ step)) for point in (start, end))
+    overlap = min(along[1], 1.0) - max(along[0], 0.0)
+    return overlap > 0.5 * max(along[1] - along[0], 1.0)
 
 
 def _paint(
+    image: np.ndarray,
+    known: np.ndarray,
     out: np.ndarray,
     painted: np.ndarray,
     hole: np.ndarray,
     near: _Segment,
-    far_end: np.ndarray,
+    far: _Segment,
     offsets: np.ndarray,
-    profile_near: np.ndarray,
-    profile_far: np.ndarray,
-) -> None:
-    """Paint the hole pixels within the profile's width of the line from ``near.end`` to ``far_end``: each the
-    profile at its distance across the line, the two ends' blended by where along the gap it lies."""
-    gap = far_end - near.end
+) -> bool:
+    """Paint the hole pixels within the profile's ``offsets`` of the line from ``near.end`` to ``far.end``;
+    whether any were. Each takes the mean profile at its distance across the
+    line (the two ends' blended by where along the gap it lies) plus the grain of the nearer end: its own
+    pixel there, read as far back along that segment as the painted pixel is from its end, minus that
+    segment's mean (where that pixel is known)."""
+    profiles = [_profile(image, known, segment, sign * offsets) for segment, sign in ((near, 1.0), (far, -1.0))]
+    if profiles[0] is None or profiles[1] is None:
+        return False
+    gap = far.end - near.end
     length = float(np.linalg.norm(gap))
-    direction = gap / length
-    normal = np.array([-direction[1], direction[0]])
     reach = int(np.ceil(abs(offsets).max())) + 1
-    corners = np.array([near.end, far_end])
-    x0, y0 = np.floor(corners.min(0)).astype(int) - reach
-    x1, y1 = np.ceil(corners.max(0)).astype(int) + reach + 1
+    corners = np.array([near.end, far.end])
     height, width = hole.shape
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int) - reach, 0)
+    x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int) + reach + 1, (width, height))
     if x0 >= x1 or y0 >= y1:
-        return
+        return False
     ys, xs = np.mgrid[y0:y1, x0:x1]
     relative = np.stack([xs - near.end[0], ys - near.end[1]], -1).astype(np.float32)
-    along = relative @ direction / length
+    normal = np.array([-gap[1], gap[0]]) / length
+    along = relative @ (gap / length) / length
     across = relative @ normal
-    inside = hole[y0:y1, x0:x1] & (along >= 0) & (along <= 1) & (np.abs(across) <= abs(offsets).max())
+    inside = hole[y0:y1, x0:x1] & (along >= 0) & (along <= 1) & (np.abs(across) <= offsets.max())
     if not inside.any():
-        return
-    t = along[inside][:, None]
-    position = np.interp(across[inside], offsets, np.arange(offsets.size))
+        return False
+    t, position = along[inside], np.interp(across[inside], offsets, np.arange(offsets.size))
     low = np.floor(position).astype(int)
     high = np.minimum(low + 1, offsets.size - 1)
     share = (position - low)[:, None]
@@ -200,7 +261,23 @@ def _paint(
     def read(profile: np.ndarray) -> np.ndarray:
         return profile[low] * (1 - share) + profile[high] * share
 
-    colour = read(profile_near) * (1 - t) + read(profile_far) * t
+    colour = read(profiles[0]) * (1 - t[:, None]) + read(profiles[1]) * t[:, None]
+    # Grain: the nearer end's pixel as far back along it as this one is past it, mirrored back and forth along
+    # the segment when the gap is longer.
+    nearer_near = t <= 0.5
+    for segment, sign, mine, profile in ((near, 1.0, nearer_near, profiles[0]), (far, -1.0, ~nearer_near, profiles[1])):
+        if not mine.any():
+            continue
+        distance = (t[mine] if sign > 0 else 1 - t[mine]) * length
+        span = max(float(np.linalg.norm(segment.end - segment.start)), 1.0)
+        back = span - np.abs(np.mod(distance, 2 * span) - span)
+        point = segment.end - back[:, None] * segment.direction + (sign * across[inside][mine])[:, None] * segment.normal
+        sx = np.clip(np.round(point[:, 0]).astype(int), 0, width - 1)
+        sy = np.clip(np.round(point[:, 1]).astype(int), 0, height - 1)
+        ok = known[sy, sx]
+        grain = image[sy, sx].astype(np.float32) - profile[low[mine]] * (1 - share[mine]) - profile[high[mine]] * share[mine]
+        colour[mine] += np.where(ok[:, None], grain, 0.0)
     region = out[y0:y1, x0:x1]
     region[inside] = np.clip(colour + 0.5, 0, 255).astype(np.uint8)
     painted[y0:y1, x0:x1] |= inside
+    return True
