@@ -31,6 +31,25 @@ _SAMPLES = 9  # points along a segment where its mean colour profile is read
 _SEARCH_MARGIN = 64  # pixels around the hole's box where segments are looked for
 
 
+def _normal(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """The unit normal of the line from ``start`` to ``end``, ``(x, y)``: its direction turned a quarter."""
+    step = (end - start) / np.linalg.norm(end - start)
+    return np.array([-step[1], step[0]])
+
+
+def _pixels(points: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the pixels nearest ``points`` (``(..., 2)`` as ``(x, y)``), clipped to ``shape``."""
+    xs = np.clip(np.round(points[..., 0]).astype(int), 0, shape[1] - 1)
+    ys = np.clip(np.round(points[..., 1]).astype(int), 0, shape[0] - 1)
+    return ys, xs
+
+
+def _between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(n, 2)``: points on the straight line from ``a`` to ``b``, one per pixel of its length (two at least)."""
+    count = max(2, int(np.ceil(np.linalg.norm(b - a))) + 1)
+    return a + np.linspace(0.0, 1.0, count)[:, None] * (b - a)
+
+
 @dataclass(frozen=True)
 class Line:
     """A line carried through a hole, in pixel coordinates ``(x, y)``: from ``start`` to ``end`` across the
@@ -41,8 +60,7 @@ class Line:
 
     @property
     def normal(self) -> np.ndarray:
-        step = (self.end - self.start) / np.linalg.norm(self.end - self.start)
-        return np.array([-step[1], step[0]])
+        return _normal(self.start, self.end)
 
     def shifted(self, dx: float, dy: float) -> Line:
         return Line(self.start + (dx, dy), self.end + (dx, dy))
@@ -72,8 +90,7 @@ class _Segment:
 
     @property
     def normal(self) -> np.ndarray:
-        u = self.direction
-        return np.array([-u[1], u[0]])
+        return _normal(self.start, self.end)
 
 
 def _channels(image: np.ndarray) -> list[np.ndarray]:
@@ -88,7 +105,6 @@ def _leading_in(image: np.ndarray, hole: np.ndarray) -> list[_Segment]:
     """The picture's long straight segments with an end near the hole, ``end`` the nearer one. A segment that
     crosses the hole (whatever the hole's pixels hold) counts as its pieces outside it."""
     to_hole = cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 3)
-    height, width = hole.shape
     detector = cv2.createLineSegmentDetector()
     segments = []
     for channel in _channels(image):
@@ -97,13 +113,10 @@ def _leading_in(image: np.ndarray, hole: np.ndarray) -> list[_Segment]:
             continue
         for (x1, y1, x2, y2), line_width in zip(found[0][:, 0], found[1][:, 0]):
             a, b = np.array([x1, y1], float), np.array([x2, y2], float)
-            count = int(np.ceil(np.linalg.norm(b - a))) + 1
-            if count - 1 < _MIN_LENGTH:
+            if np.linalg.norm(b - a) <= _MIN_LENGTH - 1:
                 continue
-            points = a + np.linspace(0.0, 1.0, count)[:, None] * (b - a)
-            xs = np.clip(np.round(points[:, 0]).astype(int), 0, width - 1)
-            ys = np.clip(np.round(points[:, 1]).astype(int), 0, height - 1)
-            distance = to_hole[ys, xs]
+            points = _between(a, b)
+            distance = to_hole[_pixels(points, hole.shape)]
             outside = np.concatenate([[False], distance > 1.0, [False]])
             edges = np.flatnonzero(np.diff(outside.astype(np.int8)))
             for first, stop in zip(edges[::2], edges[1::2]):
@@ -121,9 +134,7 @@ def _samples(segment: _Segment, along: np.ndarray, offsets: np.ndarray, shape: t
     """Rows and columns ``(len(along), len(offsets))`` of the pixels ``along`` pixels back from the segment's
     end (towards its start) and ``offsets`` across it."""
     points = segment.end - along[:, None, None] * segment.direction + offsets[None, :, None] * segment.normal
-    xs = np.clip(np.round(points[..., 0]).astype(int), 0, shape[1] - 1)
-    ys = np.clip(np.round(points[..., 1]).astype(int), 0, shape[0] - 1)
-    return ys, xs
+    return _pixels(points, shape)
 
 
 def _profile(image: np.ndarray, known: np.ndarray, segment: _Segment, offsets: np.ndarray) -> np.ndarray | None:
@@ -136,15 +147,6 @@ def _profile(image: np.ndarray, known: np.ndarray, segment: _Segment, offsets: n
         return None
     values = image[ys, xs].astype(np.float32) * ok[..., None]
     return values.sum(0) / ok.sum(0)[:, None]
-
-
-def _gap_points(a: np.ndarray, b: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """The pixels on the straight line from ``a`` to ``b``, one per pixel of its length."""
-    count = max(2, int(np.ceil(np.linalg.norm(b - a))) + 1)
-    points = a + np.linspace(0.0, 1.0, count)[:, None] * (b - a)
-    xs = np.clip(np.round(points[:, 0]).astype(int), 0, shape[1] - 1)
-    ys = np.clip(np.round(points[:, 1]).astype(int), 0, shape[0] - 1)
-    return ys, xs
 
 
 def continue_lines(image: np.ndarray, hole: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Line]]:
@@ -184,8 +186,8 @@ def _continue(image: np.ndarray, hole: np.ndarray, known: np.ndarray) -> tuple[n
                 continue
             if (far.end - near.end) @ near.direction <= 0:  # the ends must face each other across a gap
                 continue
-            ys, xs = _gap_points(near.end, far.end, hole.shape)
-            if not hole[ys, xs].any() or known[ys, xs].mean() > _GAP_SEEN:
+            gap = _pixels(_between(near.end, far.end), hole.shape)
+            if not hole[gap].any() or known[gap].mean() > _GAP_SEEN:
                 continue
             if any(_same(line, near.end, far.end) for line in lines):  # found again, in another channel
                 continue
@@ -233,8 +235,8 @@ def _paint(
     line (the two ends' blended by where along the gap it lies) plus the grain of the nearer end: its own
     pixel there, read as far back along that segment as the painted pixel is from its end, minus that
     segment's mean (where that pixel is known)."""
-    profiles = [_profile(image, known, segment, sign * offsets) for segment, sign in ((near, 1.0), (far, -1.0))]
-    if profiles[0] is None or profiles[1] is None:
+    near_profile, far_profile = _profile(image, known, near, offsets), _profile(image, known, far, -offsets)
+    if near_profile is None or far_profile is None:
         return False
     gap = far.end - near.end
     length = float(np.linalg.norm(gap))
@@ -247,7 +249,7 @@ def _paint(
         return False
     ys, xs = np.mgrid[y0:y1, x0:x1]
     relative = np.stack([xs - near.end[0], ys - near.end[1]], -1).astype(np.float32)
-    normal = np.array([-gap[1], gap[0]]) / length
+    normal = _normal(near.end, far.end)
     along = relative @ (gap / length) / length
     across = relative @ normal
     inside = hole[y0:y1, x0:x1] & (along >= 0) & (along <= 1) & (np.abs(across) <= offsets.max())
@@ -261,22 +263,20 @@ def _paint(
     def read(profile: np.ndarray) -> np.ndarray:
         return profile[low] * (1 - share) + profile[high] * share
 
-    colour = read(profiles[0]) * (1 - t[:, None]) + read(profiles[1]) * t[:, None]
+    means = [read(near_profile), read(far_profile)]
+    colour = means[0] * (1 - t[:, None]) + means[1] * t[:, None]
     # Grain: the nearer end's pixel as far back along it as this one is past it, mirrored back and forth along
     # the segment when the gap is longer.
     nearer_near = t <= 0.5
-    for segment, sign, mine, profile in ((near, 1.0, nearer_near, profiles[0]), (far, -1.0, ~nearer_near, profiles[1])):
+    for segment, sign, mine, mean in ((near, 1.0, nearer_near, means[0]), (far, -1.0, ~nearer_near, means[1])):
         if not mine.any():
             continue
         distance = (t[mine] if sign > 0 else 1 - t[mine]) * length
         span = max(float(np.linalg.norm(segment.end - segment.start)), 1.0)
         back = span - np.abs(np.mod(distance, 2 * span) - span)
         point = segment.end - back[:, None] * segment.direction + (sign * across[inside][mine])[:, None] * segment.normal
-        sx = np.clip(np.round(point[:, 0]).astype(int), 0, width - 1)
-        sy = np.clip(np.round(point[:, 1]).astype(int), 0, height - 1)
-        ok = known[sy, sx]
-        grain = image[sy, sx].astype(np.float32) - profile[low[mine]] * (1 - share[mine]) - profile[high[mine]] * share[mine]
-        colour[mine] += np.where(ok[:, None], grain, 0.0)
+        source = _pixels(point, hole.shape)
+        colour[mine] += np.where(known[source][:, None], image[source].astype(np.float32) - mean[mine], 0.0)
     region = out[y0:y1, x0:x1]
     region[inside] = np.clip(colour + 0.5, 0, 255).astype(np.uint8)
     painted[y0:y1, x0:x1] |= inside
