@@ -227,7 +227,7 @@ def _tight_box(nonzero: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def _quantise(values: torch.Tensor, scale: float, dtype: torch.dtype) -> torch.Tensor:
-    return (values.clamp(0, 1) * scale).round().to(dtype)
+    return values.clamp(0, 1).mul_(scale).round_().to(dtype)  # in place after the clamp's copy
 
 
 def encode_stack(stack: LayerStack) -> dict[str, np.ndarray]:
