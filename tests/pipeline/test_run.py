@@ -71,6 +71,19 @@ def test_removal_from_saved_layers_takes_the_person_out(tmp_path, clip):
     assert np.abs(edited - before)[~near_people].mean() < 1
 
 
+def test_removal_from_saved_layers_completes_the_people_behind_once_per_frame(tmp_path, clip, monkeypatch):
+    # The background's passes read the layers up to four times; the people behind are completed on the way out.
+    from vmat.editing import amodal
+
+    source, masks, _, ids = clip
+    run_clip(source, tmp_path, RunConfig(masks_folder=str(masks), write_layers=True, write_video=False))
+    pushed = []
+    push = amodal.AmodalPeople.push
+    monkeypatch.setattr(amodal.AmodalPeople, "push", lambda self, stack: pushed.append(stack) or push(self, stack))
+    edit_clip(source, tmp_path / "clip.vlayers", tmp_path / "removed.mp4", EditSpec(remove=(ids[0],)))
+    assert len(pushed) == 6
+
+
 def test_edits_check_ids_and_that_layers_belong_to_the_clip(tmp_path, clip):
     source, masks, _, ids = clip
     run_clip(source, tmp_path, RunConfig(masks_folder=str(masks), write_layers=True, write_video=False, write_preview=False))
