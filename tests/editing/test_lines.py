@@ -30,7 +30,7 @@ def on_band(shape: tuple[int, int], half_width: float) -> np.ndarray:
 def test_a_kerb_seen_on_both_sides_of_a_hole_is_painted_through_it():
     image = kerb()
     hole = disc(image.shape[:2], (60, 80), 14)  # the band's centre passes through (60, 80)
-    out, painted, lines = continue_lines(image, hole, ~hole)
+    out, painted, _ = continue_lines(image, hole, ~hole)
     assert painted.any() and not (painted & ~hole).any()
     assert np.array_equal(out[~painted], image[~painted])
     core = hole & on_band(hole.shape, 1.0)
@@ -50,7 +50,7 @@ def test_a_line_the_far_side_does_not_confirm_is_not_painted(case):
     else:
         image = kerb(shift=7.0)
     hole = disc(image.shape[:2], (60, 80), 14)
-    out, painted, lines = continue_lines(image, hole, ~hole)
+    out, painted, _ = continue_lines(image, hole, ~hole)
     assert not painted.any()
     assert np.array_equal(out, image)
 
