@@ -37,9 +37,7 @@ from vmat.pipeline.edits import EditSpec
 from vmat.pipeline.run import (
     LayerPass,
     RunConfig,
-    completed,
-    completion_shown,
-    edited,
+    finished,
     layer_stacks,
     masking_config,
     render,
@@ -184,9 +182,7 @@ class Clip:
         spec = self._spec(spec, edits)
         config = replace(self.config, edit=spec)
         with torch_threads(config.torch_threads), LayerPass(self.path, config, prompts=self.prompts or None) as layer_pass:
-            pairs = iter(layer_pass)
-            stacks = completed(pairs, spec, layer_pass.clock) if completion_shown(config) else layer_stacks(pairs)
-            for frame, stack in edited(stacks, spec, layer_pass.info, layer_pass.clock):
+            for frame, stack in finished(iter(layer_pass), config, layer_pass.info, layer_pass.clock):
                 yield frame.index, render(stack)
 
     # -- sinks: files written from the iterators ---------------------------------------------------------

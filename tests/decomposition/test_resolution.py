@@ -3,11 +3,13 @@
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from vmat.decomposition import MaskMattingDecomposer
 from vmat.decomposition.resolution import upsample_layers
 from vmat.geometry import shrink_ids, shrink_image
 from vmat.geometry import processing_size
+from vmat.layers import LayerStack
 
 
 def test_shrinking_ids_never_invents_an_id():
@@ -56,3 +58,39 @@ def test_layers_already_at_the_frame_size_are_returned_as_they_are(scene):
     image, alpha = scene
     stack = MaskMattingDecomposer().decompose(image, (alpha > 0.5).astype(np.uint16))
     assert upsample_layers(stack, image) is stack
+
+
+def _small_stack_and_frame():
+    """A 96x128 frame (vertical stripes, one disc 'person') and its layers at 48x64."""
+    height, width = 96, 128
+    ys, xs = np.mgrid[:height, :width]
+    alpha = np.clip(12.5 - np.hypot(xs - 96.3, ys - 30.7), 0, 1)[..., None]
+    ground = np.where((xs // 5) % 2 == 0, 40, 180)[..., None] * np.array([1.0, 0.8, 0.5])
+    image = np.round(alpha * np.array([230.0, 60.0, 20.0]) + (1 - alpha) * ground).astype(np.uint8)
+    size = processing_size(width, height, 64)
+    ids = shrink_ids((alpha[..., 0] > 0.5).astype(np.uint16), size)
+    stack = MaskMattingDecomposer().decompose(shrink_image(image, size), ids)
+    return image, stack
+
+
+def test_ground_that_completion_changed_comes_from_the_layers_not_the_frame():
+    image, stack = _small_stack_and_frame()
+    redrawn, relit = np.zeros((48, 64), bool), np.zeros((48, 64), bool)
+    redrawn[30:42, 4:16] = True  # ground a matte missed, drawn from elsewhere: a flat red here
+    relit[30:42, 24:40] = True  # a lifted shadow: the ground brightened by 0.2
+    changed = stack.colour.clone()
+    changed[0, :, redrawn] = torch.tensor([0.9, 0.1, 0.1])[:, None]
+    changed[0, :, relit] += 0.2
+    changed_stack = LayerStack(changed, stack.alpha, stack.depth, stack.ids)
+    full = image.astype(np.float32) / 255
+    plain = upsample_layers(changed_stack, image).colour[0].permute(1, 2, 0).numpy()
+    # Without the masks the ground the camera saw is the frame's: the change is lost.
+    np.testing.assert_array_equal(plain[56:88, 4:84], full[56:88, 4:84])
+    out = upsample_layers(changed_stack, image, redrawn=redrawn, relit=relit).colour[0].permute(1, 2, 0).numpy()
+    # Inside each region (one small pixel in from its edge, where the blend's ramp ends): the flat colour, and the
+    # frame's own stripes lifted by 0.2 (the layers hold the 8-bit shrunk frame: half a level either way).
+    np.testing.assert_allclose(out[62:82, 10:30], np.broadcast_to([0.9, 0.1, 0.1], (20, 20, 3)), atol=1e-6)
+    np.testing.assert_allclose(out[62:82, 50:78], full[62:82, 50:78] + 0.2, atol=0.5 / 255 + 1e-6)
+    untouched = np.ones((96, 128), bool)
+    untouched[56:88, 4:84] = False
+    np.testing.assert_array_equal(out[untouched], plain[untouched])

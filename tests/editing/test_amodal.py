@@ -14,7 +14,7 @@ from vmat.io import Frame
 from vmat.layers import LayerStack
 from vmat.pipeline.clock import StageClock
 from vmat.pipeline.edits import EditSpec
-from vmat.pipeline.run import people_completed
+from vmat.pipeline.run import Layered, people_completed
 
 HEIGHT, WIDTH = 40, 80
 FRONT, BEHIND = 1, 2
@@ -204,17 +204,18 @@ def test_a_swap_brings_forward_the_whole_person():
 
 def test_the_pipeline_step_hands_back_every_frame_in_order_after_its_look_ahead():
     frames = [scene(30, 40 - 3 * t)[0] for t in range(8)]
-    pairs = []
+    sent = []
     for index, stack in enumerate(frames):
         frame = Frame(index=index, image=np.zeros((HEIGHT, WIDTH, 3), np.uint8), pts=index, time_base=Fraction(1, 30))
-        pairs.append((frame, stack))
-    out = list(people_completed(iter(pairs), EditSpec(remove=(FRONT,)), StageClock()))
-    assert [frame.index for frame, _ in out] == list(range(8))
-    assert all(frame is sent for (frame, _), (sent, _) in zip(out, pairs))
+        sent.append(Layered(frame, stack, np.full((HEIGHT, WIDTH), index, np.uint8)))
+    out = list(people_completed(iter(sent), EditSpec(remove=(FRONT,)), StageClock()))
+    assert [item.frame.index for item in out] == list(range(8))
+    # Each frame keeps its own frame and completion codes through the look-ahead.
+    assert all(item.frame is given.frame and item.source is given.source for item, given in zip(out, sent))
     expected = list(complete_people(frames, {FRONT}, skip={FRONT}))
-    for (_, completed), stack in zip(out, expected):
-        torch.testing.assert_close(completed.alpha, stack.alpha, rtol=0, atol=0)
-    assert any(not torch.equal(completed.alpha, stack.alpha) for (_, completed), stack in zip(out, frames))
+    for item, stack in zip(out, expected):
+        torch.testing.assert_close(item.stack.alpha, stack.alpha, rtol=0, atol=0)
+    assert any(not torch.equal(item.stack.alpha, stack.alpha) for item, stack in zip(out, frames))
 
 
 def test_keep_hidden_leaves_the_people_behind_as_they_were():

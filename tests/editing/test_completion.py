@@ -7,7 +7,7 @@ import torch
 from scipy.ndimage import gaussian_filter
 
 from vmat.editing import CompletionConfig, Filled, complete_background, complete_layers_file, remove
-from vmat.editing.completion import PREVIOUS_DEFAULT, _local_mean, _nearest_agreeing
+from vmat.editing.completion import PREVIOUS_DEFAULT, _local_mean, _nearest_agreeing, changed_ground
 from vmat.errors import ConfigError
 from vmat.layers import LayerError, LayersReader, LayersWriter, LayerStack, tensor_to_image
 from vmat.metrics.matting import gradient_magnitude
@@ -381,3 +381,22 @@ def test_a_donors_local_mean_leaves_out_what_it_did_not_see():
     seen[:, :5] = False
     assert (_local_mean(colour, seen) == 100).all()
     assert (_local_mean(colour, np.ones_like(seen))[:, 5] > 150).all()
+
+
+def test_changed_ground_leaves_out_the_rim_around_the_people_who_stay():
+    alpha = torch.zeros(3, 20, 30)
+    alpha[0] = 1.0
+    alpha[1, 5:15, 3:8] = 1.0  # removed
+    alpha[2, 5:15, 20:25] = 1.0  # stays
+    stack = LayerStack(torch.zeros(3, 3, 20, 30), alpha, torch.tensor([float("inf"), 1.0, 2.0]), (0, 1, 2))
+    source = np.full((20, 30), Filled.SEEN, np.uint8)
+    source[3:17, 1:10] = Filled.NEIGHBOUR  # the removed person, their rim and a missed shoe
+    source[3:17, 18:27] = Filled.NEIGHBOUR  # the other person and the rim completion does not trust
+    source[16:19, 8:14] = Filled.SHADOW
+    redrawn, relit = changed_ground(stack, source, leaving=(1,))
+    np.testing.assert_array_equal(relit, source == Filled.SHADOW)
+    expected = source == Filled.NEIGHBOUR
+    expected[2:18, 17:28] = False  # CompletionConfig.margin (2) and one more around the person who stays
+    np.testing.assert_array_equal(redrawn, expected)
+    everyone, _ = changed_ground(stack, source, leaving=(1, 2))
+    np.testing.assert_array_equal(everyone, source == Filled.NEIGHBOUR)

@@ -175,7 +175,10 @@ def test_a_processing_size_keeps_the_output_at_the_source_size(tmp_path, clip):
     assert edited.shape == before.shape == (80, 128, 3)
     person = truth[0].id_map == ids[0]
     assert np.abs(edited - before)[person].mean() > 20
-    # Away from people the output is the source frame itself, not an enlarged small frame.
+    # Away from people the output is the source frame itself, not an enlarged small frame. Completion redraws
+    # the rim of the removed person's matte it does not trust (CompletionConfig.margin processing pixels, and
+    # one more where it blends in: 6 source pixels here).
     near_people = cv2.dilate((truth[0].id_map > 0).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    near_people |= cv2.dilate(person.astype(np.uint8), np.ones((13, 13), np.uint8)) > 0
     assert np.abs(edited - before)[~near_people].mean() < 1
 

@@ -10,7 +10,11 @@ output:
   frame), and stays exactly 0 or 1 elsewhere;
 - wherever a plane is what the camera saw (its visible weight at least ``opaque_above``), its colour is the
   full-size frame's pixel, so unedited content keeps all its detail; only soft edges and background filled in
-  behind people come from the enlarged small layers.
+  behind people come from the enlarged small layers;
+- except where background completion changed the ground the camera saw (a removed person's lifted shadow,
+  ground a matte missed): there the frame's pixel is what the edit takes away, so the background is the
+  enlarged small one (``redrawn``), or, for a lift (``relit``), that plus the frame's detail finer than the
+  small layers hold, which keeps the ground's full-size grain.
 """
 
 from __future__ import annotations
@@ -49,13 +53,24 @@ def _region(mask: np.ndarray, full_size: tuple[int, int], margin: int) -> tuple[
 
 
 def upsample_layers(
-    stack: LayerStack, image: np.ndarray, config: UpsampleConfig = UpsampleConfig(), discard: Collection[int] = ()
+    stack: LayerStack,
+    image: np.ndarray,
+    config: UpsampleConfig = UpsampleConfig(),
+    discard: Collection[int] = (),
+    *,
+    redrawn: np.ndarray | None = None,
+    relit: np.ndarray | None = None,
 ) -> LayerStack:
     """``stack`` (made at a processing size) at the size of ``image`` ``(H, W, 3)`` uint8, the full-size frame.
 
     Only the boxes around people are resampled; elsewhere the background is the frame itself. The planes of
     the ids in ``discard`` (people an edit removes; 0 for a background it replaces) get no colour, as it would
     not be seen; their alpha is made all the same, as it decides what the other planes show.
+
+    ``redrawn`` and ``relit`` ``(h, w)`` bool, at the stack's size: where the stack's background is no longer the
+    ground the camera saw (completion drew it from elsewhere), and where it is that ground brightened (a lifted
+    shadow). The first takes the enlarged background, the second the same plus the frame's detail finer than the
+    stack holds (the frame less the shrunk frame enlarged); both blend into the frame over one small pixel.
     """
     height, width = image.shape[:2]
     if (stack.height, stack.width) == (height, width):
@@ -103,4 +118,36 @@ def upsample_layers(
         seen = effective_weights(torch.from_numpy(alpha[(slice(None), *region)]), stack.order()).numpy() >= config.opaque_above
         for plane in [plane for plane in range(planes) if stack.ids[plane] not in discard]:
             colour[plane][region][seen[plane]] = full[region][seen[plane]]
+    if BACKGROUND_ID not in discard:
+        _changed_ground(colour[0], small, small_colour[0], full_size, redrawn, relit)
     return LayerStack(torch.from_numpy(colour).permute(0, 3, 1, 2), torch.from_numpy(alpha), stack.depth.clone(), stack.ids)
+
+
+def _changed_ground(
+    colour: np.ndarray,
+    small_frame: np.ndarray,
+    small_background: np.ndarray,
+    full_size: tuple[int, int],
+    redrawn: np.ndarray | None,
+    relit: np.ndarray | None,
+) -> None:
+    """Lay the small background over the full-size one ``colour`` ``(H, W, 3)`` (in place) where completion
+    changed the ground the camera saw: see :func:`upsample_layers`."""
+    masks = [mask if mask is not None else np.zeros(small_frame.shape[:2], bool) for mask in (redrawn, relit)]
+    region = _region(masks[0] | masks[1], full_size, 2)
+    if region is None:
+        return
+    small_size = (small_frame.shape[1], small_frame.shape[0])
+    # Bilinear weights of the two masks: they sum to at most 1, and ramp over the pixels between small ones.
+    redrawn_weight, relit_weight = (enlarge(mask.astype(np.float32), small_size, full_size, *region)[..., None] for mask in masks)
+    background = enlarge(small_background, small_size, full_size, *region)
+    # A lift keeps the frame's detail finer than the small layers hold, added, not multiplied: a ratio to the
+    # shrunk frame would blow a dark thing in the shadow (a boot's edge the matte missed) up to white, and the
+    # lift already gave its ground the lit ground's grain at the small size.
+    detail = colour[region] - enlarge(small_frame, small_size, full_size, *region)
+    here = colour[region]
+    colour[region] = np.clip(
+        here * (1.0 - redrawn_weight - relit_weight) + background * redrawn_weight + (background + detail) * relit_weight,
+        0.0,
+        1.0,
+    )

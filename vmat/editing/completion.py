@@ -46,7 +46,7 @@ from __future__ import annotations
 import math
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Literal, NamedTuple
@@ -233,6 +233,24 @@ class CompletedFrame(NamedTuple):
 
     stack: LayerStack
     source: np.ndarray
+
+
+def changed_ground(
+    stack: LayerStack, source: np.ndarray, leaving: Collection[int], config: CompletionConfig = CompletionConfig()
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where completion changed the ground the camera saw in a frame it completed (``stack`` and its ``source``
+    codes), as ``(redrawn, relit)`` ``(H, W)`` bool: drawn from elsewhere (the rim of a matte, ground a removed
+    person's matte missed, hidden ground), and a lifted shadow kept (:attr:`Filled.SHADOW`). ``leaving``: the
+    people the edit takes away. Completion also redraws the rim it does not trust around the people who stay,
+    to build its plate; they still stand there, so that rim is left out (the frame's own pixels are right)."""
+    relit = source == Filled.SHADOW
+    redrawn = (source != Filled.SEEN) & ~relit
+    staying = [plane for plane, instance in enumerate(stack.ids) if instance != 0 and instance not in leaving]
+    if staying:
+        cover = (stack.alpha[staying].amax(0) > 1.0 - config.seen_above).cpu().numpy().astype(np.uint8)
+        size = 2 * (config.margin + 1) + 1
+        redrawn &= ~cv2.dilate(cover, np.ones((size, size), np.uint8)).astype(bool)
+    return redrawn, relit
 
 
 @dataclass

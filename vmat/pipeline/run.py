@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import partial
 from pathlib import Path
-from typing import Literal, cast
+from typing import Literal, NamedTuple, cast
 
 import numpy as np
 
@@ -33,7 +33,7 @@ from vmat.decomposition.build import check_decomposer
 from vmat.decomposition.resolution import upsample_layers
 from vmat.editing import complete_background
 from vmat.editing.amodal import AmodalPeople, complete_people
-from vmat.editing.completion import CompletionConfig
+from vmat.editing.completion import CompletionConfig, changed_ground
 from vmat.editing.completion_stream import CompletionStream
 from vmat.errors import ConfigError, OutputError
 from vmat.geometry import processing_size
@@ -294,9 +294,18 @@ def completion_shown(config: RunConfig) -> bool:
     return config.write_video and config.complete_background and not config.edit.replaces_background
 
 
-def completed(
-    pairs: Iterable[tuple[Frame, FrameRecord]], edit: EditSpec, clock: StageClock
-) -> Iterator[tuple[Frame, LayerStack]]:
+class Layered(NamedTuple):
+    """A frame on its way to the edits: the decoded frame, its layers, and ``source`` ``(h, w)`` uint8
+    :class:`~vmat.editing.completion.Filled` codes at the layers' size saying where completion filled their
+    background from (``None``: not completed), which bringing the layers up to the frame's size needs (a
+    lifted shadow is no longer what the frame shows)."""
+
+    frame: Frame
+    stack: LayerStack
+    source: np.ndarray | None = None
+
+
+def completed(pairs: Iterable[tuple[Frame, FrameRecord]], edit: EditSpec, clock: StageClock) -> Iterator[Layered]:
     """Each frame with its background completed, through the streaming completion (frames come back after
     its look-ahead, in order)."""
     stream = CompletionStream(CompletionConfig(), removing=edit.vacated_ids, keep_shadows=edit.keep_shadow)
@@ -307,46 +316,58 @@ def completed(
         with clock.measure("completion"):
             done = stream.push(record.layers, record.camera)
         for item in done:
-            yield frames.take(), item.stack
+            yield Layered(frames.take(), item.stack, item.source)
     for item in clock.iterate("completion", stream.drain()):  # one at a time: the look-ahead's floats are not held at once
-        yield frames.take(), item.stack
+        yield Layered(frames.take(), item.stack, item.source)
 
 
-def edited(
-    stacks: Iterator[tuple[Frame, LayerStack]], edit: EditSpec, info: VideoInfo, clock: StageClock
-) -> Iterator[tuple[Frame, LayerStack]]:
-    """Each frame's layers brought to the frame's size (its detail where the source shows; no colour for the
-    planes the edits drop) and edited."""
+def edited(stacks: Iterable[Layered], edit: EditSpec, info: VideoInfo, clock: StageClock) -> Iterator[tuple[Frame, LayerStack]]:
+    """Each frame's layers brought to the frame's size (its detail where the source shows and completion left
+    it; no colour for the planes the edits drop) and edited."""
     frames: Alongside[Frame] = Alongside()
     discarded = edit.discarded_ids
 
     def upsampled() -> Iterator[LayerStack]:
-        for frame, stack in stacks:
+        for frame, stack, source in stacks:
             frames.keep(frame)
-            yield upsample_layers(stack, frame.image, discard=discarded)
+            redrawn, relit = (None, None) if source is None else changed_ground(stack, source, edit.vacated_ids)
+            yield upsample_layers(stack, frame.image, discard=discarded, redrawn=redrawn, relit=relit)
 
     for stack in clock.iterate("edit", apply_edits(clock.iterate("upsample", upsampled()), edit, info.width, info.height)):
         yield frames.take(), stack
 
 
-def people_completed(
-    stacks: Iterable[tuple[Frame, LayerStack]], edit: EditSpec, clock: StageClock
+def finished(
+    pairs: Iterable[tuple[Frame, FrameRecord]], config: RunConfig, info: VideoInfo, clock: StageClock
 ) -> Iterator[tuple[Frame, LayerStack]]:
+    """A :class:`LayerPass`'s frames completed (where it shows), the people behind those the edit takes away
+    completed, brought to the frame's size and edited by ``config.edit``: what :func:`write_video` encodes."""
+    if completion_shown(config):
+        stacks: Iterable[Layered] = completed(pairs, config.edit, clock)
+    else:
+        stacks = (Layered(frame, stack) for frame, stack in layer_stacks(pairs))
+    if config.complete_background and config.edit.uncovering_ids:
+        # After the background, as `vmat remove` does it (edit_clip): see there why the order is free.
+        stacks = people_completed(stacks, config.edit, clock)
+    return edited(stacks, config.edit, info, clock)
+
+
+def people_completed(stacks: Iterable[Layered], edit: EditSpec, clock: StageClock) -> Iterator[Layered]:
     """Each frame with the people behind those ``edit`` takes away from in front of them completed in its
     layers (:mod:`vmat.editing.amodal`; frames come back after its look-ahead, in order), charged to the
     "edit" stage."""
     people = AmodalPeople(edit.uncovering_ids, skip=edit.remove)
-    frames: Alongside[Frame] = Alongside()
-    for frame, stack in stacks:
-        frames.keep(frame)
+    waiting: Alongside[Layered] = Alongside()
+    for item in stacks:
+        waiting.keep(item)
         with clock.measure("edit"):
-            done = people.push(stack)
+            done = people.push(item.stack)
         for completed_stack in done:
-            yield frames.take(), completed_stack
+            yield waiting.take()._replace(stack=completed_stack)
     with clock.measure("edit"):
         done = people.finish()
     for completed_stack in done:
-        yield frames.take(), completed_stack
+        yield waiting.take()._replace(stack=completed_stack)
 
 
 def layer_stacks(pairs: Iterable[tuple[Frame, FrameRecord]]) -> Iterator[tuple[Frame, LayerStack]]:
@@ -364,15 +385,11 @@ def render(stack: LayerStack) -> np.ndarray:
 def write_video(
     pairs: Iterator[tuple[Frame, FrameRecord]], path: str | os.PathLike[str], config: RunConfig, layer_pass: LayerPass
 ) -> WriteSummary:
-    """``layer_pass``'s frames completed (where it shows), upsampled, edited by ``config.edit`` and encoded to
-    ``path`` with the source's timing and audio."""
+    """``layer_pass``'s frames :func:`finished` (completed, edited) and encoded to ``path`` with the source's
+    timing and audio."""
     clock, info = layer_pass.clock, layer_pass.info
     with _video_writer(path, info, layer_pass.source, config.crf, config.preset, not config.fast_encode) as writer:
-        stacks = completed(pairs, config.edit, clock) if completion_shown(config) else layer_stacks(pairs)
-        if config.complete_background and config.edit.uncovering_ids:
-            # After the background, as `vmat remove` does it (edit_clip): see there why the order is free.
-            stacks = people_completed(stacks, config.edit, clock)
-        _encode(edited(stacks, config.edit, info, clock), writer, clock)
+        _encode(finished(pairs, config, info, clock), writer, clock)
     return writer.summary
 
 
@@ -429,15 +446,21 @@ def edit_clip(
     if missing:
         raise ConfigError(f"person id(s) {missing} are not in {str(layers_path)!r}, whose people are {info.instance_ids}")
     stacks: Iterator = clock.iterate("layers file", layers)
+    sources: Alongside[np.ndarray | None] = Alongside()
     if complete:
         completed = complete_background(_ClockedLayers(layers, clock), removing=edit.vacated_ids, keep_shadows=edit.keep_shadow)
-        backgrounds = (frame.stack for frame in completed)
+
+        def backgrounds() -> Iterator[LayerStack]:
+            for frame in completed:
+                sources.keep(frame.source)
+                yield frame.stack
+
         # The people behind those the edit takes away are completed once, on the way out, not on each of the
         # background's passes (four times the work): they change no view of the background (where they are
         # completed, the person in front hides it by more than half), and their completion reads nothing of
         # the background plane. Only a still camera's agreement renders the people: 3 pixels a frame differ
         # on DAVIS schoolgirls, where it now sees what the frame showed rather than what was completed.
-        stacks = clock.iterate("completion", complete_people(backgrounds, edit.uncovering_ids, skip=edit.remove))
+        stacks = clock.iterate("completion", complete_people(backgrounds(), edit.uncovering_ids, skip=edit.remove))
     with open_video(source, backend=backend, start=start, end=end) as reader, _video_writer(
         output, reader.info, source, crf, preset, deterministic
     ) as writer, closing(in_thread(reader)) as decoding:
@@ -446,7 +469,9 @@ def edit_clip(
                 f"{str(layers_path)!r} holds {info.num_frames} frames but {str(source)!r} has {reader.info.num_frames}: "
                 "not its layers"
             )
-        pairs = edited(zip(clock.iterate("decode", decoding), stacks), edit, reader.info, clock)
+        frames = zip(clock.iterate("decode", decoding), stacks)
+        layered = (Layered(frame, stack, sources.take() if complete else None) for frame, stack in frames)
+        pairs = edited(layered, edit, reader.info, clock)
         _encode(progress(pairs, total=info.num_frames, desc="edit + encode"), writer, clock)
     return writer.summary
 
