@@ -118,7 +118,7 @@ def upsample_layers(
         seen = effective_weights(torch.from_numpy(alpha[(slice(None), *region)]), stack.order()).numpy() >= config.opaque_above
         for plane in [plane for plane in range(planes) if stack.ids[plane] not in discard]:
             colour[plane][region][seen[plane]] = full[region][seen[plane]]
-    if BACKGROUND_ID not in discard:
+    if BACKGROUND_ID not in discard and (redrawn is not None or relit is not None):
         _changed_ground(colour[0], small, small_colour[0], full_size, redrawn, relit)
     return LayerStack(torch.from_numpy(colour).permute(0, 3, 1, 2), torch.from_numpy(alpha), stack.depth.clone(), stack.ids)
 
@@ -144,8 +144,8 @@ def _changed_ground(
     # A lift keeps the frame's detail finer than the small layers hold, added, not multiplied: a ratio to the
     # shrunk frame would blow a dark thing in the shadow (a boot's edge the matte missed) up to white, and the
     # lift already gave its ground the lit ground's grain at the small size.
-    detail = colour[region] - enlarge(small_frame, small_size, full_size, *region)
     here = colour[region]
+    detail = here - enlarge(small_frame, small_size, full_size, *region)
     colour[region] = np.clip(
         here * (1.0 - redrawn_weight - relit_weight) + background * redrawn_weight + (background + detail) * relit_weight,
         0.0,

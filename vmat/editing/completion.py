@@ -245,7 +245,7 @@ def changed_ground(
     to build its plate; they still stand there, so that rim is left out (the frame's own pixels are right)."""
     relit = source == Filled.SHADOW
     redrawn = (source != Filled.SEEN) & ~relit
-    staying = [plane for plane, instance in enumerate(stack.ids) if instance != 0 and instance not in leaving]
+    staying = [stack.index_of(instance) for instance in stack.instance_ids if instance not in leaving]
     if staying:
         cover = (stack.alpha[staying].amax(0) > 1.0 - config.seen_above).cpu().numpy().astype(np.uint8)
         size = 2 * (config.margin + 1) + 1

@@ -330,7 +330,9 @@ def edited(stacks: Iterable[Layered], edit: EditSpec, info: VideoInfo, clock: St
     def upsampled() -> Iterator[LayerStack]:
         for frame, stack, source in stacks:
             frames.keep(frame)
-            redrawn, relit = (None, None) if source is None else changed_ground(stack, source, edit.vacated_ids)
+            redrawn = relit = None
+            if source is not None and (stack.height, stack.width) != frame.image.shape[:2]:  # at the frame's size, no upsampling
+                redrawn, relit = changed_ground(stack, source, edit.vacated_ids)
             yield upsample_layers(stack, frame.image, discard=discarded, redrawn=redrawn, relit=relit)
 
     for stack in clock.iterate("edit", apply_edits(clock.iterate("upsample", upsampled()), edit, info.width, info.height)):
