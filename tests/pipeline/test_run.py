@@ -113,6 +113,19 @@ def test_edit_commands_make_layers_once_and_reuse_them(tmp_path, clip, capsys):
     assert "are not in" in capsys.readouterr().err
 
 
+def test_an_edit_naming_someone_the_detector_did_not_find_says_so_and_writes_nothing(tmp_path, capsys):
+    source = tmp_path / "empty.mp4"
+    with VideoWriter(source, fps=12) as writer:
+        for _ in range(3):
+            writer.write(np.full((48, 64, 3), 90, np.uint8))
+    assert main(["-q", "remove", str(source), "--remove", "1", "-o", str(tmp_path / "rm.mp4")]) == 2
+    error = capsys.readouterr().err
+    # The layers were staged under a temporary name; the message names the clip, not that file.
+    assert "person id(s) [1] are not in" in error and "empty.mp4" in error and "nobody was found" in error
+    assert ".vmat.partial" not in error
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["empty.mp4"]
+
+
 def test_run_from_a_first_frame_prompt_propagates_masks(tmp_path, clip):
     source, masks, truth, ids = clip
     summary = run_clip(source, tmp_path, RunConfig(prompt=str(mask_path(masks, 0)), write_masks=True, write_video=False))

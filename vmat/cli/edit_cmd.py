@@ -25,6 +25,7 @@ from vmat.editing import Placement
 from vmat.errors import ConfigError
 from vmat.io import open_video
 from vmat.io.atomic import atomic_outputs, check_new_output
+from vmat.layers import LayersReader
 from vmat.pipeline.edits import DragSpec, EditSpec
 from vmat.pipeline.run import RunConfig, edit_clip, make_layers
 
@@ -137,6 +138,18 @@ def _add_keep_hidden(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _check_found(edit: EditSpec, layers: Path, clip: str) -> None:
+    """The people an edit names, against those in the layers just made for it (the staged file's name means
+    nothing to the user; nobody found means the detector saw no one)."""
+    found = LayersReader(layers).info.instance_ids
+    missing = sorted(set(edit.instance_ids) - set(found))
+    if missing:
+        people = f"only people {list(found)} were" if found else "nobody was"
+        raise ConfigError(
+            f"person id(s) {missing} are not in {clip!r}: {people} found there; name people with --prompt or --masks"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     make_edit: Callable[[argparse.Namespace], EditSpec] = args.make_edit
     edit = make_edit(args)
@@ -169,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
                 end=args.end,
             )
             lines += make_layers(args.clip, layers, config)
+            _check_found(edit, layers, args.clip)
         summary = edit_clip(
             args.clip, layers, staging.folder / output.name, edit, complete=not args.no_completion, crf=args.crf,
             preset=args.preset, backend=args.backend, deterministic=not args.fast_encode, start=args.start, end=args.end,
