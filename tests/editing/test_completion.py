@@ -400,3 +400,36 @@ def test_changed_ground_leaves_out_the_rim_around_the_people_who_stay():
     np.testing.assert_array_equal(redrawn, expected)
     everyone, _ = changed_ground(stack, source, leaving=(1, 2))
     np.testing.assert_array_equal(everyone, source == Filled.NEIGHBOUR)
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_leave_staying_changes_the_background_only_around_the_people_leaving(streamed):
+    """Person 2 stays; a faint spill of their matte (alpha 0.1) lies far from person 1, who is removed. With
+    ``leave_staying`` the plane keeps its decomposed colour (and code ``SEEN``) wherever person 1, grown by
+    their reach (3 px here: the margin and one more), does not show; around person 1 it is completed as
+    without it, so that the frame without person 1 shows the picture as it was away from them."""
+    from vmat.editing import complete_stream
+    from vmat.editing.leftovers import LeftoverConfig, near
+
+    background, stacks = static_clip()
+    spilled = []
+    for stack in stacks:
+        alpha = stack.alpha.clone()
+        alpha[2, 9:11, 14:24] = 0.1
+        spilled.append(stack.replace(alpha=alpha))
+
+    def completed(**options):
+        if streamed:
+            return list(complete_stream(iter(spilled), removing=[1], **options))
+        return list(complete_background(spilled, removing=[1], **options))
+
+    everywhere, kept_only = completed(), completed(leave_staying=True)
+    for original, full, narrow in zip(spilled, everywhere, kept_only):
+        kept = ~near((original.alpha[1] > 0.02).numpy(), LeftoverConfig(least_reach=3))
+        assert (full.source[kept] != Filled.SEEN).any()  # the spill and person 2 were completed before
+        np.testing.assert_array_equal(narrow.source, np.where(kept, Filled.SEEN, full.source))
+        where = torch.from_numpy(kept)
+        assert torch.equal(narrow.stack.colour[0], torch.where(where, original.colour[0], full.stack.colour[0]))
+        shown, before = remove(narrow.stack, 1).render(), remove(original, 1).render()
+        # The stream holds pending frames as the layers file does: alpha in 16 bits.
+        torch.testing.assert_close(shown[:, where], before[:, where], atol=2 / 65535, rtol=0)

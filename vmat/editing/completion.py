@@ -59,7 +59,7 @@ from vmat.camera import CameraTracker, TrackerConfig, corner_shift, estimate_mot
 from vmat.editing.blending import add_inside, apply_gain, gain_between, gain_of, gain_of_samples, held, membrane, seam_difference
 from vmat.editing.fill_memory import FillMemory
 from vmat.editing.inpaint import InpaintConfig, inpaint
-from vmat.editing.leftovers import ClipLeftovers, LeftoverConfig, People
+from vmat.editing.leftovers import ClipLeftovers, LeftoverConfig, People, near
 from vmat.editing.shadows import ShadowConfig, lift_shadows, near_people
 from vmat.editing.warping import accumulate_in, onto_canvas, shifted, warp, warp_masks
 from vmat.errors import ConfigError
@@ -573,9 +573,12 @@ def _fill(
     config: CompletionConfig,
     memory: FillMemory | None = None,
     agreed: tuple[np.ndarray, np.ndarray] | None = None,
+    kept: np.ndarray | None = None,
 ) -> CompletedFrame:
     """Frame ``index`` completed; ``memory`` carries the never-seen fill's decisions from the frame before
-    (frames must then be filled in order); ``agreed``: a static camera's :meth:`_Agreement.result`."""
+    (frames must then be filled in order); ``agreed``: a static camera's :meth:`_Agreement.result`; ``kept``
+    ``(H, W)`` bool: pixels whose background plane stays as it is (:func:`_untouched`), filled all the same
+    (what the fill next to them does with its ring, gain and seam does not change)."""
     view = window[index]
     last = None if memory is None else memory.take(index)
     source = np.where(lifted, Filled.SHADOW, Filled.SEEN).astype(np.uint8)
@@ -744,7 +747,25 @@ def _fill(
             crop_source[shown] = Filled.AGREED
         if memory is not None:
             memory.keep(index, gain, correction, (rows, cols))
+    if kept is not None:
+        crop_source[kept[rows, cols] & (crop_source != Filled.SHADOW)] = Filled.SEEN
     return CompletedFrame(_with_background(stack, filled, crop_source, (rows, cols)), source)
+
+
+def _untouched(stack: LayerStack, leaving: tuple[int, ...], lifted: np.ndarray, config: CompletionConfig) -> np.ndarray:
+    """``(H, W)`` bool: the ground the people ``leaving`` neither hide nor mark, which an edit that takes only
+    them away shows as the frame did: farther than their reach (:func:`~vmat.editing.leftovers.near`, where
+    what their matte missed lies, and at least past their margin) from wherever they show at all, and not
+    their lifted shadow (``lifted`` ``(H, W)`` bool). There the other people's soft edges, and a matte spilling
+    faintly past them, keep the background the frame was decomposed with: completed from other frames, a
+    spill of alpha 0.1 showed their ground, another person's limbs included, as a mottled patch."""
+    reach = config.leftovers or LeftoverConfig()
+    reach = LeftoverConfig(reach=reach.reach, least_reach=max(reach.least_reach, config.margin + 1))
+    marked = lifted.copy()
+    for instance in leaving:
+        if instance in stack.ids:
+            marked |= near((stack.alpha[stack.index_of(instance)] > 1.0 - config.seen_above).cpu().numpy(), reach)
+    return ~marked
 
 
 class _Agreement:
@@ -1135,6 +1156,7 @@ def complete_background(
     *,
     removing: Iterable[int] = (),
     keep_shadows: bool = False,
+    leave_staying: bool = False,
 ) -> Iterator[CompletedFrame]:
     """Complete every frame's background plane where people hid it (streaming passes).
 
@@ -1147,6 +1169,9 @@ def complete_background(
         removing: ids of the people about to be removed or moved: their shadows are lifted from the
             background plane.
         keep_shadows: leave the shadows of ``removing`` where they are.
+        leave_staying: change the plane only where ``removing`` hide or mark it (their matte, what it
+            missed, their shadows): ground only the people who stay hide keeps its decomposed colour (code
+            ``SEEN``), so that an edit taking only ``removing`` away shows it as the frame did.
 
     Yields:
         One :class:`CompletedFrame` per frame, in order.
@@ -1185,7 +1210,8 @@ def complete_background(
             order.append(k)
         while order[0] < index - config.window:
             del window[order.popleft()]
-        yield prepared.lift_lent(index, _fill(index, stack, window, camera, plate, shadow, config, memory, agreed))
+        kept = _untouched(stack, prepared.removing, shadow, config) if leave_staying else None
+        yield prepared.lift_lent(index, _fill(index, stack, window, camera, plate, shadow, config, memory, agreed, kept))
 
 
 def complete_layers_file(

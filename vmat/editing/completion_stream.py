@@ -65,6 +65,7 @@ from vmat.editing.completion import (
     _Plate,
     _PlateSum,
     _unshadowed,
+    _untouched,
     _View,
     _view,
     _without_leftovers,
@@ -335,6 +336,7 @@ class CompletionStream:
         keep_shadows: bool = False,
         lookahead: int | None = None,
         tracker: CameraTracker | None = None,
+        leave_staying: bool = False,
     ) -> None:
         """
         Args:
@@ -345,6 +347,8 @@ class CompletionStream:
             lookahead: frames pushed after a frame before it is completed (default ``config.lookahead``).
             tracker: tracks the camera on each pushed frame's visible background (then ``push`` takes
                 no ``camera``).
+            leave_staying: change the background only where ``removing`` hide or mark it
+                (:func:`~vmat.editing.completion.complete_background`).
         """
         lookahead = config.lookahead if lookahead is None else lookahead
         if config.window < 0 or lookahead < 0:
@@ -356,6 +360,7 @@ class CompletionStream:
         # Leftovers (CompletionConfig.leftovers): the ground summed from every frame pushed, on the frames'
         # grid while the camera is still, on the plate's canvas once it moves.
         self._removing = tuple(removing)
+        self._leave_staying = leave_staying
         self._leftovers = _leftovers(config, removing)
         # Pending frames are finished (shadows lifted, leftovers found) ahead of their turn, as donors.
         self._finishing = bool(self._shadowed) or self._leftovers is not None
@@ -533,7 +538,8 @@ class CompletionStream:
             del self._from_first[k]
         window = {k: self._donors[k] for k in frames}
         agreed = None if self._agreement is None else self._agreement.result(self._plate, self.config.agree_frames or 0)
-        done = _fill(index, lifted, window, camera, plate, shadow, self.config, self._memory, agreed)
+        kept = _untouched(lifted, self._removing, shadow, self.config) if self._leave_staying else None
+        done = _fill(index, lifted, window, camera, plate, shadow, self.config, self._memory, agreed, kept)
         if not self._shadowed or not _lent(done.source).any():
             return done  # the ground seen away, a whole canvas on a moving camera, is not summed for nothing
         # What other frames lent under the removed people may hold their shadow: lifted as the whole clip does
@@ -550,11 +556,14 @@ def complete_stream(
     removing: Iterable[int] = (),
     keep_shadows: bool = False,
     lookahead: int | None = None,
+    leave_staying: bool = False,
 ) -> Iterator[CompletedFrame]:
     """Complete a clip in one pass with a :class:`CompletionStream` that tracks the camera itself (a
     :class:`~vmat.camera.CameraTracker`; none for ``camera="static"``). ``stacks`` may be a generator."""
     tracker = None if config.camera == "static" else CameraTracker(TrackerConfig(max_features=config.max_features))
-    stream = CompletionStream(config, removing=removing, keep_shadows=keep_shadows, lookahead=lookahead, tracker=tracker)
+    stream = CompletionStream(
+        config, removing=removing, keep_shadows=keep_shadows, lookahead=lookahead, tracker=tracker, leave_staying=leave_staying
+    )
     for stack in stacks:
         yield from stream.push(stack)
     yield from stream.drain()

@@ -69,10 +69,23 @@ class EditSpec:
         return () if self.keep_hidden else (*self.vacated_ids, *(self.reorder or ()))
 
     @property
+    def blurs_background(self) -> bool:
+        """Whether the clip's own background is shown blurred (``blur:``), which spreads what lies under people
+        into view around them."""
+        return self.background is not None and self.background.startswith("blur:")
+
+    @property
     def replaces_background(self) -> bool:
         """Whether a new background (a colour, an image or a video) hides the whole background plane (``blur:``
         keeps the clip's own)."""
-        return self.background is not None and not self.background.startswith("blur:")
+        return self.background is not None and not self.blurs_background
+
+    @property
+    def completes_background(self) -> bool:
+        """Whether the edits show ground the frames did not, which completion recovers: where people leave their
+        place, and under everyone when the background is blurred. With no edit, a swap or a new background,
+        completion would change only what other people's soft edges let through, which the frame shows right."""
+        return not self.replaces_background and (bool(self.vacated_ids) or self.blurs_background)
 
     @property
     def discarded_ids(self) -> set[int]:

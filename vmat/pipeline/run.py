@@ -289,9 +289,9 @@ def downstream_stages(config: RunConfig) -> list[str]:
 
 
 def completion_shown(config: RunConfig) -> bool:
-    """Whether the completed background can show in the video: not under a new background (a colour, an image
-    or a video replaces the whole background plane; ``blur:`` keeps the clip's own)."""
-    return config.write_video and config.complete_background and not config.edit.replaces_background
+    """Whether the completed background shows in the video: where the edits take people away, or under everyone
+    when the background is blurred (:attr:`EditSpec.completes_background`)."""
+    return config.write_video and config.complete_background and config.edit.completes_background
 
 
 class Layered(NamedTuple):
@@ -308,7 +308,9 @@ class Layered(NamedTuple):
 def completed(pairs: Iterable[tuple[Frame, FrameRecord]], edit: EditSpec, clock: StageClock) -> Iterator[Layered]:
     """Each frame with its background completed, through the streaming completion (frames come back after
     its look-ahead, in order)."""
-    stream = CompletionStream(CompletionConfig(), removing=edit.vacated_ids, keep_shadows=edit.keep_shadow)
+    stream = CompletionStream(
+        CompletionConfig(), removing=edit.vacated_ids, keep_shadows=edit.keep_shadow, leave_staying=not edit.blurs_background
+    )
     frames: Alongside[Frame] = Alongside()
     for frame, record in pairs:
         frames.keep(frame)
@@ -449,20 +451,28 @@ def edit_clip(
         raise ConfigError(f"person id(s) {missing} are not in {str(layers_path)!r}, whose people are {info.instance_ids}")
     stacks: Iterator = clock.iterate("layers file", layers)
     sources: Alongside[np.ndarray | None] = Alongside()
-    if complete:
-        completed = complete_background(_ClockedLayers(layers, clock), removing=edit.vacated_ids, keep_shadows=edit.keep_shadow)
+    completing = complete and edit.completes_background
+    if completing:
+        completed = complete_background(
+            _ClockedLayers(layers, clock),
+            removing=edit.vacated_ids,
+            keep_shadows=edit.keep_shadow,
+            leave_staying=not edit.blurs_background,
+        )
 
         def backgrounds() -> Iterator[LayerStack]:
             for frame in completed:
                 sources.keep(frame.source)
                 yield frame.stack
 
+        stacks = backgrounds()
+    if complete:
         # The people behind those the edit takes away are completed once, on the way out, not on each of the
         # background's passes (four times the work): they change no view of the background (where they are
         # completed, the person in front hides it by more than half), and their completion reads nothing of
         # the background plane. Only a still camera's agreement renders the people: 3 pixels a frame differ
         # on DAVIS schoolgirls, where it now sees what the frame showed rather than what was completed.
-        stacks = clock.iterate("completion", complete_people(backgrounds(), edit.uncovering_ids, skip=edit.remove))
+        stacks = clock.iterate("completion", complete_people(stacks, edit.uncovering_ids, skip=edit.remove))
     with open_video(source, backend=backend, start=start, end=end) as reader, _video_writer(
         output, reader.info, source, crf, preset, deterministic
     ) as writer, closing(in_thread(reader)) as decoding:
@@ -472,7 +482,7 @@ def edit_clip(
                 "not its layers"
             )
         frames = zip(clock.iterate("decode", decoding), stacks)
-        layered = (Layered(frame, stack, sources.take() if complete else None) for frame, stack in frames)
+        layered = (Layered(frame, stack, sources.take() if completing else None) for frame, stack in frames)
         pairs = edited(layered, edit, reader.info, clock)
         _encode(progress(pairs, total=info.num_frames, desc="edit + encode"), writer, clock)
     return writer.summary
