@@ -7,7 +7,7 @@ import torch
 
 from vmat.decomposition import MaskMattingDecomposer
 from vmat.decomposition.resolution import upsample_layers
-from vmat.geometry import shrink_ids, shrink_image
+from vmat.geometry import enlarge, shrink_ids, shrink_image
 from vmat.geometry import processing_size
 from vmat.layers import LayerStack
 
@@ -94,3 +94,37 @@ def test_ground_that_completion_changed_comes_from_the_layers_not_the_frame():
     untouched = np.ones((96, 128), bool)
     untouched[56:88, 4:84] = False
     np.testing.assert_array_equal(out[untouched], plain[untouched])
+
+
+def test_a_lifted_shadow_keeps_the_grounds_grain_but_not_a_bright_edge_it_took_in():
+    """At the full size a lifted shadow gets back the frame's detail finer than the small layers hold, within
+    the grain of the ground around it: a white sole's edge the shadow took in is not drawn again."""
+    height, width = 96, 128
+    rng = np.random.default_rng(3)
+    image = np.clip(80 + rng.integers(-6, 7, (height, width, 1)) * np.array([1, 1, 1]), 0, 255).astype(np.uint8)
+    image[40:50, 100:110] = (230, 60, 20)  # the person
+    image[70, 60:72] = 250  # a white edge inside the shadow's region
+    size = processing_size(width, height, 64)
+    ids = np.zeros(size[::-1], np.uint16)
+    ids[20:25, 50:55] = 1
+    stack = MaskMattingDecomposer().decompose(shrink_image(image, size), ids)
+    relit = np.zeros((48, 64), bool)
+    relit[30:42, 24:40] = True
+    lifted = stack.colour.clone()
+    lifted[0, :, relit] += 0.1
+    out = upsample_layers(LayerStack(lifted, stack.alpha, stack.depth, stack.ids), image, relit=relit).colour[0]
+    out = out.permute(1, 2, 0).numpy()
+    full = image.astype(np.float32) / 255
+    whole = (slice(0, height), slice(0, width))
+    small_frame = shrink_image(image, size).astype(np.float32) / 255
+    small_background = lifted[0].permute(1, 2, 0).numpy()
+    # Detail kept whole: the small background lifted, plus the frame less the small frame.
+    kept_whole = (
+        enlarge(small_background, size, (width, height), *whole) + full - enlarge(small_frame, size, (width, height), *whole)
+    )
+    ground = np.zeros((height, width), bool)
+    ground[62:82, 50:78] = True  # the shadow one small pixel in from its edge (the blend's ramp) ...
+    ground[66:75, 56:76] = False  # ... 4 px and more from the white edge
+    # The grain is kept (the upsampler shrinks the frame in floats, the test in 8 bits: half a level either way).
+    np.testing.assert_allclose(out[ground], np.clip(kept_whole[ground], 0, 1), atol=0.5 / 255 + 1e-6)
+    assert (np.clip(kept_whole[70, 60:72], 0, 1) - out[70, 60:72]).mean() > 40 / 255  # the white edge is not

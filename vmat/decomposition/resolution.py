@@ -70,7 +70,8 @@ def upsample_layers(
     ``redrawn`` and ``relit`` ``(h, w)`` bool, at the stack's size: where the stack's background is no longer the
     ground the camera saw (completion drew it from elsewhere), and where it is that ground brightened (a lifted
     shadow). The first takes the enlarged background, the second the same plus the frame's detail finer than the
-    stack holds (the frame less the shrunk frame enlarged); both blend into the frame over one small pixel.
+    stack holds (the frame less the shrunk frame enlarged, within the grain of the ground left as it was around
+    it: :func:`_ground_detail`); both blend into the frame over one small pixel.
     """
     height, width = image.shape[:2]
     if (stack.height, stack.width) == (height, width):
@@ -123,6 +124,21 @@ def upsample_layers(
     return LayerStack(torch.from_numpy(colour).permute(0, 3, 1, 2), torch.from_numpy(alpha), stack.depth.clone(), stack.ids)
 
 
+def _ground_detail(detail: np.ndarray, ground: np.ndarray) -> np.ndarray:
+    """The frame's fine ``detail`` ``(h, w, 3)`` within the grain of the ``ground`` ``(h, w)`` bool that completion
+    left as it was around it: each channel clipped to that ground's median plus or minus 4 robust deviations
+    (1.4826 times the median absolute deviation, at least 2 levels). A lift at the small size takes in what the
+    matte missed next to the feet (a white sole's edge): its detail at the full size is far outside the
+    ground's grain (a shadow's own is fainter still), and added back it drew the sole again as a bright
+    sliver."""
+    if ground.sum() < 16:
+        return detail
+    values = detail[ground]
+    middle = np.median(values, axis=0)
+    spread = np.maximum(1.4826 * np.median(np.abs(values - middle), axis=0), 2.0 / 255.0)
+    return np.clip(detail, middle - 4.0 * spread, middle + 4.0 * spread)
+
+
 def _changed_ground(
     colour: np.ndarray,
     small_frame: np.ndarray,
@@ -145,7 +161,8 @@ def _changed_ground(
     # shrunk frame would blow a dark thing in the shadow (a boot's edge the matte missed) up to white, and the
     # lift already gave its ground the lit ground's grain at the small size.
     here = colour[region]
-    detail = here - enlarge(small_frame, small_size, full_size, *region)
+    untouched = (redrawn_weight[..., 0] + relit_weight[..., 0]) == 0
+    detail = _ground_detail(here - enlarge(small_frame, small_size, full_size, *region), untouched)
     colour[region] = np.clip(
         here * (1.0 - redrawn_weight - relit_weight) + background * redrawn_weight + (background + detail) * relit_weight,
         0.0,
