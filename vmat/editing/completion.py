@@ -748,7 +748,7 @@ def _fill(
         if memory is not None:
             memory.keep(index, gain, correction, (rows, cols))
     if kept is not None:
-        crop_source[kept[rows, cols] & (crop_source != Filled.SHADOW)] = Filled.SEEN
+        crop_source[kept[rows, cols]] = Filled.SEEN
     return CompletedFrame(_with_background(stack, filled, crop_source, (rows, cols)), source)
 
 
