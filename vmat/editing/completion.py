@@ -47,7 +47,7 @@ import math
 import os
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import Any, Literal, NamedTuple
 
@@ -759,8 +759,8 @@ def _untouched(stack: LayerStack, leaving: tuple[int, ...], lifted: np.ndarray, 
     their lifted shadow (``lifted`` ``(H, W)`` bool). There the other people's soft edges, and a matte spilling
     faintly past them, keep the background the frame was decomposed with: completed from other frames, a
     spill of alpha 0.1 showed their ground, another person's limbs included, as a mottled patch."""
-    reach = config.leftovers or LeftoverConfig()
-    reach = LeftoverConfig(reach=reach.reach, least_reach=max(reach.least_reach, config.margin + 1))
+    leftovers = config.leftovers or LeftoverConfig()
+    reach = replace(leftovers, least_reach=max(leftovers.least_reach, config.margin + 1))
     marked = lifted.copy()
     for instance in leaving:
         if instance in stack.ids:
