@@ -236,3 +236,28 @@ def test_the_people_behind_change_no_view_of_the_background():
     for one, other in zip(plain, after, strict=True):
         assert torch.equal(one.stack.colour[0], other.stack.colour[0])
         np.testing.assert_array_equal(one.source, other.source)
+
+
+def test_the_rim_the_front_persons_soft_edge_cut_from_the_matte_behind_comes_back():
+    """Along a soft edge of the person in front a decomposition cuts the matte behind short: at the edge's
+    pixel (the front person at 0.4) the person behind has no alpha of their own, at the next one half. Removing
+    the front person would leave a line of background across them there; where an earlier frame saw those
+    pixels they come back whole, and where the earlier frames saw ground beside the person they stay empty."""
+
+    def soft(front_left: int) -> LayerStack:
+        stack, _ = scene(30, front_left)
+        alpha, colour = stack.alpha.numpy().copy(), stack.colour.numpy().copy()
+        edge, cut = front_left + 8, front_left + 9  # the bar's trailing soft edge, then the matte cut by it
+        alpha[1, 2:38, edge] = 0.4
+        colour[1, 0, 2:38, edge] = 1.0
+        alpha[2, :, edge] = 0.0
+        alpha[2, 10:36, cut] = 0.5
+        return stack.replace(alpha=torch.from_numpy(alpha), colour=torch.from_numpy(colour))
+
+    frames = [soft(22 + 3 * t) for t in range(5)]
+    done = list(complete_people(frames, {FRONT}, AmodalConfig(lookahead=0)))[-1]
+    edge, cut = 22 + 12 + 8, 22 + 12 + 9
+    alpha = done.alpha[2].numpy()
+    np.testing.assert_array_equal(alpha[10:36, [edge, cut]], 1.0)
+    np.testing.assert_allclose(done.colour[2].numpy()[:, 10:36, [edge, cut]], true_colour(30)[:, 10:36, [edge, cut]], atol=1e-6)
+    assert not alpha[2:10, edge].any() and not alpha[36:38, edge].any()  # the bar's edge above and below her

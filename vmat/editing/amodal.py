@@ -173,10 +173,19 @@ class AmodalPeople:
                 yield plane, instance
 
     def _hidden(self, alpha: np.ndarray, order: list[int], plane: int, ids: tuple[int, ...]) -> np.ndarray:
-        """Where the uncovering people in front of ``plane`` hide it, its own alpha unknown (0)."""
+        """Where the uncovering people in front of ``plane`` hide it: where they cover it by more than
+        ``revealed_above`` and its own alpha is unknown (0), and the 2 px rim of that where they touch it or its own
+        alpha is partial. The person's matte ends at the edge of the one in front of it, so along that edge it
+        is cut short (a pixel half the front person's is none of its own, the next one half its own): removing
+        the front person would leave a line of background across the person behind."""
         in_front = order[: order.index(plane)]
-        hidden = _coverage(alpha, [p for p in in_front if ids[p] in self.uncovering]) > self.config.revealed_above
-        return hidden & (alpha[plane] <= 0)
+        coverage = _coverage(alpha, [p for p in in_front if ids[p] in self.uncovering])
+        own = alpha[plane]
+        hidden = (coverage > self.config.revealed_above) & (own <= 0)
+        if not hidden.any():
+            return hidden
+        rim = (cv2.dilate(hidden.astype(np.uint8), _SQUARE_5) > 0) & (own < 1) & ((coverage > self.config.seen_below) | (own > 0))
+        return hidden | rim
 
     def _seen(self, alpha: np.ndarray, order: list[int], plane: int) -> np.ndarray:
         """Where nobody stands in front of ``plane``."""
@@ -292,7 +301,8 @@ class AmodalPeople:
                 take &= distance > self.config.contradiction_reach * (y1 - y0)
             values[box][take] = sighting.values[source][take]
             resolved[box] |= take
-        person = resolved & (values[..., 0] > 0)
+        # Along the rim the person's own alpha may be partial: a sighting only adds to it.
+        person = resolved & (values[..., 0] > own)
         solid = resolved & (values[..., 0] >= 0.5)
         if not solid.any():
             return None
