@@ -108,3 +108,58 @@ def test_a_source_across_a_line_costs_the_whole_colour_range():
     assert cost(flat(2, 5), flat(17, 5)).item() == 3 * 7 * 7  # across it
     assert cost(flat(2, 5), flat(8, 5)).item() == 3 * 7 * 7  # on its side, but the patch reaches over it
     assert cost(flat(8, 5), flat(9, 15)).item() == 0.0  # a target whose own patch reaches over may
+
+
+def corner(horizon: int | None = 60, seed: int = 0) -> np.ndarray:
+    """A speckled red wall (columns < 60) beside speckled sky, both above beige ground from row ``horizon``
+    (``None``: wall and sky go on down), 140 rows: a building's edge coming down to the horizon."""
+    rng = np.random.default_rng(seed)
+    image = np.empty((140, 160, 3), np.float32)
+    image[:, :60] = (190, 40, 70)
+    image[:, 60:] = (150, 230, 160)
+    if horizon is not None:
+        image[horizon:] = (200, 180, 120)
+    image += rng.normal(0, 4, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def group(top: int) -> np.ndarray:
+    """The hole: a group in front of the building's lower corner and the horizon, from row ``top`` to 125."""
+    hole = np.zeros((140, 160), bool)
+    hole[top:125, 40:120] = True
+    return hole
+
+
+def test_an_edge_that_goes_down_into_the_hole_ends_on_the_horizon_carried_through_it():
+    image, hole = corner(), group(40)
+    out, painted, lines = continue_lines(image, hole, ~hole)
+    # The horizon (between rows 59 and 60, across the hole) and the wall's edge (between columns 59 and 60)
+    # from where it meets the hole (LSD ends a segment a pixel or two short of it) to the horizon.
+    assert len(lines) == 2
+    [edge] = [line for line in lines if abs(line.end[0] - line.start[0]) < 1.0]
+    top, bottom = sorted((edge.start, edge.end), key=lambda point: point[1])
+    assert abs(top[0] - 59.5) < 1.0 and abs(bottom[0] - 59.5) < 1.0
+    assert 36 <= top[1] <= 40 and abs(bottom[1] - 59.5) < 1.0
+    assert not painted[63:].any()  # nothing is carried past the horizon's own band (rows 57-62)
+    filled = inpaint(image, hole)
+    wall, sky = hole.copy(), hole.copy()
+    wall[:, 58:] = False
+    wall[56:] = False
+    sky[:, :62] = False
+    sky[56:] = False
+    for region, colour in ((wall, (190, 40, 70)), (sky, (150, 230, 160))):
+        assert (np.abs(filled[region].astype(float) - colour).mean(1) < 30).mean() > 0.97
+
+
+@pytest.mark.parametrize("case", ["no line to end on", "farther than it is seen"])
+def test_an_edge_that_ends_in_the_hole_is_left_to_the_search(case):
+    if case == "no line to end on":
+        image, hole = corner(horizon=None), group(40)
+        image[125:] = image[124]  # nothing below the hole confirms the edge going on
+    else:
+        # 38 px of the edge are seen above the hole; the horizon is 62 px further down (a window's side
+        # whose bottom the hole hides would be drawn down the wall).
+        image, hole = corner(horizon=100), group(40)
+    out, painted, lines = continue_lines(image, hole, ~hole)
+    assert not [line for line in lines if abs(line.end[0] - line.start[0]) < 1.0]
+    assert not painted[:, 55:65][:90].any()

@@ -9,7 +9,9 @@ one brightness counts) ending at the hole and another, collinear and pointing ba
 hole's far side, with the same colour on at least one side of the line. The hole pixels on the line between
 them take the line's colour profile across it (each end's mean, blended along the gap, plus the grain of the
 nearer end's own pixels) and become known; the line is also returned, so that the search keeps each side of
-it to sources from its own side (:func:`vmat.editing.inpaint.inpaint`).
+it to sources from its own side (:func:`vmat.editing.inpaint.inpaint`). A segment that only enters the hole is
+then carried on to one of those lines it meets steeply (a T junction, :func:`_meeting`): the edge of a building
+going down behind a group to the horizon carried through it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ _SIDE_AGREE = 24.0  # 8-bit levels: the colour beside the line that both ends mu
 _GAP_SEEN = 0.3  # at most this share of the gap between the ends is known (else the line would show there)
 _SAMPLES = 9  # points along a segment where its mean colour profile is read
 _SEARCH_MARGIN = 64  # pixels around the hole's box where segments are looked for
+_T_ANGLE = np.deg2rad(30.0)  # a segment ending on a carried line meets it at least this steeply
 
 
 def _normal(start: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -205,7 +208,40 @@ def _continue(image: np.ndarray, hole: np.ndarray, known: np.ndarray) -> tuple[n
                 continue
             if _paint(image, known, out, painted, hole, near, far, offsets):
                 lines.append(Line(near.end, far.end))
+    through = list(lines)
+    for near in segments:
+        meeting = _meeting(near, through)
+        if meeting is None or any(_same(line, near.end, meeting) for line in lines):
+            continue
+        gap = _pixels(_between(near.end, meeting), hole.shape)
+        if not hole[gap].any() or known[gap].mean() > _GAP_SEEN:
+            continue
+        half = near.width / 2
+        offsets = np.arange(-np.ceil(half + 1), np.ceil(half + 1) + 1)
+        # The line it ends on stays whole: the edge is painted up to it, not over it.
+        if _paint(image, known, out, painted, hole & ~painted, near, None, offsets, meeting):
+            lines.append(Line(near.end, meeting))
     return out, painted, lines
+
+
+def _meeting(segment: _Segment, lines: list[Line]) -> np.ndarray | None:
+    """Where ``segment``, carried on past its end by at most its own length, first meets one of the ``lines``
+    carried through the hole at least ``_T_ANGLE`` steeply (within that line's span), or ``None``: a wall's edge
+    that goes down into the hole ends on the horizon carried through it (a T junction), where else it would be
+    left to the search. The bound on the length keeps the side of a window whose bottom the hole hides from
+    being drawn down the wall to the ground."""
+    best: np.ndarray | None = None
+    reach = float(np.linalg.norm(segment.end - segment.start))
+    for line in lines:
+        if abs(float(segment.direction @ line.normal)) < np.sin(_T_ANGLE):
+            continue
+        # Solve end + t * direction = start + u * (line's end - start): t the distance past the segment's end,
+        # u the share of the way along the line.
+        matrix = np.array([segment.direction, line.start - line.end]).T
+        t, u = np.linalg.solve(matrix, line.start - segment.end)
+        if 0.0 < t < reach and 0.0 <= u <= 1.0:
+            best, reach = segment.end + t * segment.direction, t
+    return best
 
 
 def _same(line: Line, start: np.ndarray, end: np.ndarray) -> bool:
@@ -227,21 +263,25 @@ def _paint(
     painted: np.ndarray,
     hole: np.ndarray,
     near: _Segment,
-    far: _Segment,
+    far: _Segment | None,
     offsets: np.ndarray,
+    stop: np.ndarray | None = None,
 ) -> bool:
-    """Paint the hole pixels within the profile's ``offsets`` of the line from ``near.end`` to ``far.end``;
-    whether any were. Each takes the mean profile at its distance across the
-    line (the two ends' blended by where along the gap it lies) plus the grain of the nearer end: its own
-    pixel there, read as far back along that segment as the painted pixel is from its end, minus that
-    segment's mean (where that pixel is known)."""
-    near_profile, far_profile = _profile(image, known, near, offsets), _profile(image, known, far, -offsets)
+    """Paint the hole pixels within the profile's ``offsets`` of the line from ``near.end`` to ``far.end``
+    (or, with no ``far`` segment, to the point ``stop``); whether any were. Each takes the mean profile at its
+    distance across the line (the two ends' blended by where along the gap it lies; with no far end, the near
+    one's) plus the grain of the nearer end: its own pixel there, read as far back along that segment as the
+    painted pixel is from its end, minus that segment's mean (where that pixel is known)."""
+    near_profile = _profile(image, known, near, offsets)
+    far_profile = near_profile if far is None else _profile(image, known, far, -offsets)
     if near_profile is None or far_profile is None:
         return False
-    gap = far.end - near.end
+    end = far.end if far is not None else stop
+    assert end is not None, "a line ends at a far segment or at a stop"
+    gap = end - near.end
     length = float(np.linalg.norm(gap))
     reach = int(np.ceil(abs(offsets).max())) + 1
-    corners = np.array([near.end, far.end])
+    corners = np.array([near.end, end])
     height, width = hole.shape
     x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int) - reach, 0)
     x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int) + reach + 1, (width, height))
@@ -249,7 +289,7 @@ def _paint(
         return False
     ys, xs = np.mgrid[y0:y1, x0:x1]
     relative = np.stack([xs - near.end[0], ys - near.end[1]], -1).astype(np.float32)
-    normal = _normal(near.end, far.end)
+    normal = _normal(near.end, end)
     along = relative @ (gap / length) / length
     across = relative @ normal
     inside = hole[y0:y1, x0:x1] & (along >= 0) & (along <= 1) & (np.abs(across) <= offsets.max())
@@ -267,9 +307,9 @@ def _paint(
     colour = means[0] * (1 - t[:, None]) + means[1] * t[:, None]
     # Grain: the nearer end's pixel as far back along it as this one is past it, mirrored back and forth along
     # the segment when the gap is longer.
-    nearer_near = t <= 0.5
+    nearer_near = (t <= 0.5) | (far is None)
     for segment, sign, mine, mean in ((near, 1.0, nearer_near, means[0]), (far, -1.0, ~nearer_near, means[1])):
-        if not mine.any():
+        if segment is None or not mine.any():
             continue
         distance = (t[mine] if sign > 0 else 1 - t[mine]) * length
         span = max(float(np.linalg.norm(segment.end - segment.start)), 1.0)
