@@ -176,8 +176,9 @@ class AmodalPeople:
         """Where the uncovering people in front of ``plane`` hide it: where they cover it by more than
         ``revealed_above`` and its own alpha is unknown (0), and the 2 px rim of that where they touch it or its own
         alpha is partial. The person's matte ends at the edge of the one in front of it, so along that edge it
-        is cut short (a pixel half the front person's is none of its own, the next one half its own): removing
-        the front person would leave a line of background across the person behind."""
+        is cut short (where the front person's alpha is under a half the person behind has none of their own,
+        and on the next pixel about half): removing the front person would leave a line of background across
+        the person behind."""
         in_front = order[: order.index(plane)]
         coverage = _coverage(alpha, [p for p in in_front if ids[p] in self.uncovering])
         own = alpha[plane]
