@@ -7,7 +7,7 @@ import torch
 from scipy.ndimage import gaussian_filter
 
 from vmat.editing import CompletionConfig, Filled, complete_background, complete_layers_file, remove
-from vmat.editing.completion import PREVIOUS_DEFAULT, _local_mean, _nearest_agreeing, changed_ground
+from vmat.editing.completion import PREVIOUS_DEFAULT, _local_mean, _narrowed, _nearest_agreeing, _View, changed_ground
 from vmat.errors import ConfigError
 from vmat.layers import LayerError, LayersReader, LayersWriter, LayerStack, tensor_to_image
 from vmat.metrics.matting import gradient_magnitude
@@ -400,6 +400,27 @@ def test_changed_ground_leaves_out_the_rim_around_the_people_who_stay():
     np.testing.assert_array_equal(redrawn, expected)
     everyone, _ = changed_ground(stack, source, leaving=(1, 2))
     np.testing.assert_array_equal(everyone, source == Filled.NEIGHBOUR)
+
+
+def test_only_the_hidden_ground_that_reaches_the_people_leaving_is_filled():
+    """With ``leave_staying`` a staying person's hidden ground is filled only when it lies within the work box's
+    margin (the gain ring, 12 px, and one more) of what the edit changes: there it is the border of that fill.
+    Farther off it counts as seen, and its fill, which would be thrown away, is skipped."""
+    from vmat.editing.completion import CompletionConfig
+
+    seen = np.ones((60, 120), bool)
+    seen[10:40, 10:20] = False  # the person leaving
+    seen[10:40, 22:30] = False  # a person beside them, apart by 2 px
+    seen[10:40, 80:90] = False  # a person far off
+    kept = np.ones_like(seen)
+    kept[8:42, 8:22] = False  # the leaving person's reach
+    view = _View(np.zeros((60, 120, 3), np.uint8), seen)
+    narrowed = _narrowed(view, kept, CompletionConfig())
+    expected = seen.copy()
+    expected[10:40, 80:90] = True
+    np.testing.assert_array_equal(narrowed.seen, expected)
+    assert narrowed.colour is view.colour
+    assert _narrowed(view, np.zeros_like(kept), CompletionConfig()) is view  # nothing kept: nothing to skip
 
 
 @pytest.mark.parametrize("streamed", [False, True])

@@ -578,8 +578,9 @@ def _fill(
     """Frame ``index`` completed; ``memory`` carries the never-seen fill's decisions from the frame before
     (frames must then be filled in order); ``agreed``: a static camera's :meth:`_Agreement.result`; ``kept``
     ``(H, W)`` bool: pixels whose background plane stays as it is (:func:`_untouched`), filled all the same
-    (what the fill next to them does with its ring, gain and seam does not change)."""
-    view = window[index]
+    where they lie near the rest (what the fill next to them does with its ring, gain and seam does not change)
+    and skipped farther off (:func:`_narrowed`)."""
+    view = window[index] if kept is None else _narrowed(window[index], kept, config)
     last = None if memory is None else memory.take(index)
     source = np.where(lifted, Filled.SHADOW, Filled.SEEN).astype(np.uint8)
     if view.seen.all():
@@ -750,6 +751,24 @@ def _fill(
     if kept is not None:
         crop_source[kept[rows, cols]] = Filled.SEEN
     return CompletedFrame(_with_background(stack, filled, crop_source, (rows, cols)), source)
+
+
+def _narrowed(view: _View, kept: np.ndarray, config: CompletionConfig) -> _View:
+    """``view`` with the hidden ground that lies wholly in ``kept`` (:func:`_untouched`) and farther than the work
+    box's margin from the rest counted as seen: its fill would be thrown away, and it is not the border of what
+    is filled (the gain ring, the seam), so skipping it changes nothing else. Hidden ground that touches the
+    rest is filled whole: its pixels are that border, and as "seen" they would bring the decomposition's guess
+    of the ground under a staying person into it."""
+    hidden = ~view.seen
+    if not (hidden & kept).any():
+        return view
+    changed = hidden & ~kept
+    count, labels = cv2.connectedComponents(hidden.astype(np.uint8), connectivity=8)
+    margin = 2 * (max(config.inpaint_radius, _GAIN_RING) + 1) + 1
+    near = cv2.dilate(changed.astype(np.uint8), np.ones((margin, margin), np.uint8)) > 0
+    filled = np.zeros(count, bool)
+    filled[np.unique(labels[near & hidden])] = True
+    return replace(view, seen=view.seen | (hidden & ~filled[labels]))
 
 
 def _untouched(stack: LayerStack, leaving: tuple[int, ...], lifted: np.ndarray, config: CompletionConfig) -> np.ndarray:
