@@ -754,21 +754,20 @@ def _fill(
 
 
 def _narrowed(view: _View, kept: np.ndarray, config: CompletionConfig) -> _View:
-    """``view`` with the hidden ground that lies wholly in ``kept`` (:func:`_untouched`) and farther than the work
+    """``view`` with each hidden region that lies wholly in ``kept`` (:func:`_untouched`) and farther than the work
     box's margin from the rest counted as seen: its fill would be thrown away, and it is not the border of what
-    is filled (the gain ring, the seam), so skipping it changes nothing else. Hidden ground that touches the
-    rest is filled whole: its pixels are that border, and as "seen" they would bring the decomposition's guess
-    of the ground under a staying person into it."""
+    is filled (the gain ring, the seam). Skipping it changes only the work box, which the seam's coarse grid
+    follows (a few levels). A hidden region within the margin is filled whole: its pixels are that border, and
+    as "seen" they would bring the decomposition's guess of the ground under a staying person into it."""
     hidden = ~view.seen
     if not (hidden & kept).any():
         return view
-    changed = hidden & ~kept
     count, labels = cv2.connectedComponents(hidden.astype(np.uint8), connectivity=8)
     margin = 2 * (max(config.inpaint_radius, _GAIN_RING) + 1) + 1
-    near = cv2.dilate(changed.astype(np.uint8), np.ones((margin, margin), np.uint8)) > 0
-    filled = np.zeros(count, bool)
-    filled[np.unique(labels[near & hidden])] = True
-    return replace(view, seen=view.seen | (hidden & ~filled[labels]))
+    near = cv2.dilate((hidden & ~kept).astype(np.uint8), np.ones((margin, margin), np.uint8)) > 0
+    reached = np.zeros(count, bool)
+    reached[np.unique(labels[near & hidden])] = True
+    return replace(view, seen=view.seen | (hidden & ~reached[labels]))
 
 
 def _untouched(stack: LayerStack, leaving: tuple[int, ...], lifted: np.ndarray, config: CompletionConfig) -> np.ndarray:
