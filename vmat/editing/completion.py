@@ -560,7 +560,12 @@ def _work_box(view: _View, config: CompletionConfig) -> tuple[slice, slice]:
     """Only the hidden region changes: a frame is completed in its box (grown by the inpainting radius, so
     that inpainting sees the same neighbourhood as on the whole frame, and by the ring where gains are
     measured)."""
-    return bounding_box(~view.seen, max(config.inpaint_radius, _GAIN_RING) + 1)
+    return bounding_box(~view.seen, _work_margin(config))
+
+
+def _work_margin(config: CompletionConfig) -> int:
+    """How far a frame's work box reaches past its hidden region (:func:`_work_box`)."""
+    return max(config.inpaint_radius, _GAIN_RING) + 1
 
 
 def _fill(
@@ -763,7 +768,7 @@ def _narrowed(view: _View, kept: np.ndarray, config: CompletionConfig) -> _View:
     if not (hidden & kept).any():
         return view
     count, labels = cv2.connectedComponents(hidden.astype(np.uint8), connectivity=8)
-    margin = 2 * (max(config.inpaint_radius, _GAIN_RING) + 1) + 1
+    margin = 2 * _work_margin(config) + 1
     near = cv2.dilate((hidden & ~kept).astype(np.uint8), np.ones((margin, margin), np.uint8)) > 0
     reached = np.zeros(count, bool)
     reached[np.unique(labels[near & hidden])] = True

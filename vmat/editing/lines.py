@@ -189,15 +189,14 @@ def _continue(image: np.ndarray, hole: np.ndarray, known: np.ndarray) -> tuple[n
                 continue
             if (far.end - near.end) @ near.direction <= 0:  # the ends must face each other across a gap
                 continue
-            gap = _pixels(_between(near.end, far.end), hole.shape)
-            if not hole[gap].any() or known[gap].mean() > _GAP_SEEN:
+            if not _gap_open(hole, known, near.end, far.end):
                 continue
             if any(_same(line, near.end, far.end) for line in lines):  # found again, in another channel
                 continue
             # LSD's width spans the edge's ramp; a pixel more on each side takes in the whole of a thin line
             # found as its two edges.
             half = max(near.width, far.width) / 2
-            offsets = np.arange(-np.ceil(half + 1), np.ceil(half + 1) + 1)
+            offsets = _across(half)
             beside = np.array([-(half + 2), half + 2])
             # The far segment points the other way: its normal is the near one's reversed.
             sides_near = _profile(image, known, near, beside)
@@ -206,22 +205,31 @@ def _continue(image: np.ndarray, hole: np.ndarray, known: np.ndarray) -> tuple[n
                 continue
             if not (np.abs(sides_near - sides_far).max(1) < _SIDE_AGREE).any():
                 continue
-            if _paint(image, known, out, painted, hole, near, far, offsets):
+            if _paint(image, known, out, painted, hole, near, far, far.end, offsets):
                 lines.append(Line(near.end, far.end))
     through = list(lines)
     for near in segments:
         meeting = _meeting(near, through)
         if meeting is None or any(_same(line, near.end, meeting) for line in lines):
             continue
-        gap = _pixels(_between(near.end, meeting), hole.shape)
-        if not hole[gap].any() or known[gap].mean() > _GAP_SEEN:
+        if not _gap_open(hole, known, near.end, meeting):
             continue
-        half = near.width / 2
-        offsets = np.arange(-np.ceil(half + 1), np.ceil(half + 1) + 1)
         # The line it ends on stays whole: the edge is painted up to it, not over it.
-        if _paint(image, known, out, painted, hole & ~painted, near, None, offsets, meeting):
+        if _paint(image, known, out, painted, hole & ~painted, near, None, meeting, _across(near.width / 2)):
             lines.append(Line(near.end, meeting))
     return out, painted, lines
+
+
+def _gap_open(hole: np.ndarray, known: np.ndarray, start: np.ndarray, end: np.ndarray) -> bool:
+    """Whether the straight gap from ``start`` to ``end`` crosses the hole and is at most ``_GAP_SEEN`` known (else
+    the line would show there)."""
+    gap = _pixels(_between(start, end), hole.shape)
+    return bool(hole[gap].any()) and known[gap].mean() <= _GAP_SEEN
+
+
+def _across(half: float) -> np.ndarray:
+    """The offsets across a line ``half`` its width each way, and a pixel more on each side, where it is painted."""
+    return np.arange(-np.ceil(half + 1), np.ceil(half + 1) + 1)
 
 
 def _meeting(segment: _Segment, lines: list[Line]) -> np.ndarray | None:
@@ -264,11 +272,11 @@ def _paint(
     hole: np.ndarray,
     near: _Segment,
     far: _Segment | None,
+    end: np.ndarray,
     offsets: np.ndarray,
-    stop: np.ndarray | None = None,
 ) -> bool:
-    """Paint the hole pixels within the profile's ``offsets`` of the line from ``near.end`` to ``far.end``
-    (or, with no ``far`` segment, to the point ``stop``); whether any were. Each takes the mean profile at its
+    """Paint the hole pixels within the profile's ``offsets`` of the line from ``near.end`` to ``end`` (``far.end``,
+    or with no ``far`` segment the point where the line stops); whether any were. Each takes the mean profile at its
     distance across the line (the two ends' blended by where along the gap it lies; with no far end, the near
     one's) plus the grain of the nearer end: its own pixel there, read as far back along that segment as the
     painted pixel is from its end, minus that segment's mean (where that pixel is known)."""
@@ -276,8 +284,6 @@ def _paint(
     far_profile = near_profile if far is None else _profile(image, known, far, -offsets)
     if near_profile is None or far_profile is None:
         return False
-    end = far.end if far is not None else stop
-    assert end is not None, "a line ends at a far segment or at a stop"
     gap = end - near.end
     length = float(np.linalg.norm(gap))
     reach = int(np.ceil(abs(offsets).max())) + 1
