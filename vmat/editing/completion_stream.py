@@ -64,6 +64,8 @@ from vmat.editing.completion import (
     _lift_lent,
     _Plate,
     _PlateSum,
+    _Trail,
+    _trailed,
     _unshadowed,
     _untouched,
     _View,
@@ -360,6 +362,7 @@ class CompletionStream:
         # Leftovers (CompletionConfig.leftovers): the ground summed from every frame pushed, on the frames'
         # grid while the camera is still, on the plate's canvas once it moves.
         self._removing = tuple(removing)
+        self._trail = _Trail(self._removing, config)
         self._leave_staying = leave_staying
         self._leftovers = _leftovers(config, removing)
         # Pending frames are finished (shadows lifted, leftovers found) ahead of their turn, as donors.
@@ -384,8 +387,6 @@ class CompletionStream:
     def push(self, stack: LayerStack, camera: np.ndarray | None = None) -> list[CompletedFrame]:
         """Add the next frame; the frames finished now, in order."""
         view = _view(stack, self.config)
-        if self._shadowed:
-            view.away = view.seen & ~near_people(stack, self._shadowed, self.config.shadows)
         if self.tracker is not None:
             if camera is not None:
                 raise LayerError("This completion stream tracks the camera itself; push frames without a camera motion.")
@@ -424,6 +425,14 @@ class CompletionStream:
         self._from_first[index] = from_first
         if self._static and self.config.camera == "auto" and corner_shift(from_first, *size) > self.config.static_tolerance:
             self._start_moving()
+        behind = self._trail(stack)
+        if self._static:
+            # The frames pushed before the camera is seen to move keep their trail out of the plate; the
+            # whole-clip completion sums a moving camera's plate with it (they differ only where a fast limb
+            # trailed in those first frames).
+            view = _trailed(view, behind)
+        if self._shadowed:
+            view.away = view.seen & ~near_people(stack, self._shadowed, self.config.shadows)
         self._place(index)
         self._plate.add(view, None if self._static else self._to_canvas(index))
         if self._agreement is not None:
