@@ -1165,10 +1165,10 @@ class _Prepared:
         trail = _Trail(self.removing, self.config)
         for index, stack in enumerate(self.stacks):
             view = _view(stack, self.config)
-            # Until the camera is seen to move (the static plate, agreement and leftovers are dropped then).
-            behind = trail(stack)
+            # Until the camera is seen to move (the static plate, agreement and leftovers are dropped then; it
+            # never stops moving, so the trail sees every frame it is used on and the one before).
             if first and not self.moving:
-                view = _trailed(view, behind)
+                view = _trailed(view, trail(stack))
             if agree and not self.moving:
                 self.agreement = self.agreement or _Agreement(stack.height, stack.width)
                 self.agreement.first(stack, view.seen)
@@ -1195,9 +1195,8 @@ class _Prepared:
             people = [] if self.leftovers is None else self.leftovers.people(stack)
             to_canvas = None if camera is None or camera.static else camera.to_canvas[index]
             view = _view(stack, self.config)
-            behind = trail(stack)
             if camera is None or camera.static:
-                view = _trailed(view, behind)
+                view = _trailed(view, trail(stack))
             yield _unshadowed(_without_leftovers(view, people, shadow, self.leftovers, to_canvas), shadow)
 
 

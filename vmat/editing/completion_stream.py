@@ -425,12 +425,12 @@ class CompletionStream:
         self._from_first[index] = from_first
         if self._static and self.config.camera == "auto" and corner_shift(from_first, *size) > self.config.static_tolerance:
             self._start_moving()
-        behind = self._trail(stack)
         if self._static:
             # The frames pushed before the camera is seen to move keep their trail out of the plate; the
             # whole-clip completion sums a moving camera's plate with it (they differ only where a fast limb
-            # trailed in those first frames).
-            view = _trailed(view, behind)
+            # trailed in those first frames). A stream that moves never stops moving: the trail, no longer
+            # used, is no longer computed.
+            view = _trailed(view, self._trail(stack))
         if self._shadowed:
             view.away = view.seen & ~near_people(stack, self._shadowed, self.config.shadows)
         self._place(index)
