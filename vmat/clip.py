@@ -200,7 +200,9 @@ class Clip:
     def write_layers(self, path: str | os.PathLike[str]) -> Path:
         """The clip's layers file (reusable by ``vmat remove --layers`` and the other edits). Returns its path."""
         with (
-            LayersWriter(path, frame_rate=self.info.frame_rate, source=source_fingerprint(self.path)) as writer,
+            LayersWriter(
+                path, frame_rate=self.info.frame_rate, source=source_fingerprint(self.path, self.config.start)
+            ) as writer,
             torch_threads(self.config.torch_threads),
             LayerPass(self.path, self.config, prompts=self.prompts or None) as layer_pass,
         ):

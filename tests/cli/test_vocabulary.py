@@ -199,9 +199,33 @@ def test_layers_made_from_a_range_are_edited_with_that_range(tmp_path, capsys, s
     ]
     assert main([*run, "--start", "2", "--end", "6", "--keep-layers"]) == 0
     edit = ["remove", str(scene / "clip.mp4"), "--layers", str(out / "clip.vlayers"), "--remove", "1", "--no-completion"]
+    with open_video(scene / "clip.mp4", start=2, end=6) as reader:
+        wanted = [frame.time for frame in reader]
+    # The layers remember their range: given again or not, the edit shows those frames at their times.
+    for index, given in enumerate(([], ["--start", "2", "--end", "6"], ["--end", "6"])):
+        assert main(["-q", *edit, "-o", str(tmp_path / f"e{index}.mp4"), *given]) == 0
+        with open_video(tmp_path / f"e{index}.mp4") as reader:
+            assert [frame.time for frame in reader] == pytest.approx(wanted, abs=1e-3)
+    made = "was made from frames 2 to 5 of"
+    assert "not from frame 0:" in fails_cleanly(capsys, [*edit, "-o", str(tmp_path / "f.mp4"), "--start", "0"], made)
+    assert "not to frame 7:" in fails_cleanly(capsys, [*edit, "-o", str(tmp_path / "f.mp4"), "--end", "8"], made)
+    assert not (tmp_path / "f.mp4").exists()
+
+
+def test_layers_that_do_not_record_their_range_are_edited_from_frame_0(tmp_path, capsys, scene):
+    """Files written before the range was kept: their fingerprint has no start."""
+    out = tmp_path / "o"
+    run = ["-q", "run", str(scene / "clip.mp4"), "--prompt", str(scene / "ids.png"), "-o", str(out), "--no-completion"]
+    assert main([*run, "--start", "2", "--end", "6", "--keep-layers", "--no-preview"]) == 0
+    header = out / "clip.vlayers" / "header.json"
+    fields = json.loads(header.read_text())
+    assert fields["source"].pop("start") == 2
+    header.write_text(json.dumps(fields))
+    edit = ["remove", str(scene / "clip.mp4"), "--layers", str(out / "clip.vlayers"), "--remove", "1", "--no-completion"]
+    line = fails_cleanly(capsys, [*edit, "-o", str(tmp_path / "f.mp4")], "holds 4 frames but")
+    assert "give the --start and --end they were made with" in line
     assert main(["-q", *edit, "-o", str(tmp_path / "e.mp4"), "--start", "2", "--end", "6"]) == 0
     assert probe(tmp_path / "e.mp4").num_frames == 4
-    fails_cleanly(capsys, [*edit, "-o", str(tmp_path / "f.mp4")], "holds 4 frames but")
 
 
 @pytest.mark.parametrize("device, words", [("gpu", "must be cpu, cuda or cuda:N"), ("cuda:99", "cuda"), ("cpu:0", "must be cpu")])

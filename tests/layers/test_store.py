@@ -7,7 +7,7 @@ import torch
 
 from tests.layers.stacks import two_people
 from vmat.layers import LayersFileError, LayersReader, LayersWriter, LayerStack
-from vmat.layers.store import decode_stack, decodes_to, encode_stack, pack_frame, unpack_frame
+from vmat.layers.store import SourceFingerprint, decode_stack, decodes_to, encode_stack, pack_frame, unpack_frame
 
 
 def quantised_stack(seed: int, height: int = 5, width: int = 7) -> LayerStack:
@@ -112,6 +112,25 @@ def test_file_round_trip_streams_frames(tmp_path):
         for expected, got in zip(stacks, reader, strict=True):
             assert torch.equal(got.alpha, expected.alpha) and torch.equal(got.colour, expected.colour)
     assert torch.equal(reader.read(1).alpha, stacks[1].alpha)
+
+
+def test_the_source_fingerprint_keeps_the_frame_the_layers_start_at(tmp_path):
+    path = tmp_path / "clip.vlayers"
+    with LayersWriter(path, source=SourceFingerprint(size=10, duration=2.0, first_frame="ab", start=7)) as writer:
+        writer.write(quantised_stack(0))
+    assert LayersReader(path).info.source == SourceFingerprint(10, 2.0, "ab", 7)
+    header = json.loads((path / "header.json").read_text())
+    for start, expected in ((None, None), ("absent", None), (-1, "error"), (True, "error"), (2.5, "error")):
+        if start == "absent":
+            header["source"].pop("start", None)
+        else:
+            header["source"]["start"] = start
+        (path / "header.json").write_text(json.dumps(header))
+        if expected == "error":
+            with pytest.raises(LayersFileError, match="an object with size, duration, first_frame and start"):
+                LayersReader(path)
+        else:
+            assert LayersReader(path).info.source == SourceFingerprint(10, 2.0, "ab", None)
 
 
 def test_failed_writing_leaves_nothing(tmp_path):

@@ -88,7 +88,12 @@ def _edit_parser(subparsers: argparse._SubParsersAction, name: str, summary: str
     add_output_option(parser, "the edited video, one file (.mp4/.mov/.mkv)", required=True)
     layers = parser.add_argument_group("layers (one of; default: make them, people found by the person detector)")
     given = layers.add_mutually_exclusive_group()
-    given.add_argument("--layers", metavar="PATH", help="the clip's saved layers (CLIP.vlayers): nothing is recomputed")
+    given.add_argument(
+        "--layers",
+        metavar="PATH",
+        help="the clip's saved layers (CLIP.vlayers): nothing is recomputed, and the frames edited are those they "
+        "were made from (--start/--end need not be given again)",
+    )
     given.add_argument(
         "--prompt",
         metavar="FILE",
@@ -107,7 +112,8 @@ def _edit_parser(subparsers: argparse._SubParsersAction, name: str, summary: str
     add_backend_option(parser)
     add_range_options(parser)
     add_overwrite_option(parser)
-    parser.set_defaults(handler=run)
+    # No --start: with --layers, the frames they were made from; without, frame 0.
+    parser.set_defaults(handler=run, start=None)
     return parser
 
 
@@ -161,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
         else [output.with_suffix(".vlayers")] + ([output.with_suffix(".masks")] if args.masks is None else [])
     )
     check_edit_people(edit.instance_ids, prompt=args.prompt, prompt_frame=args.prompt_frame, masks=args.masks)
-    with open_video(args.clip, backend=args.backend, start=args.start, end=args.end):
+    with open_video(args.clip, backend=args.backend, start=args.start or 0, end=args.end):
         pass  # the clip opens, and the frame range lies inside it
     inputs = [args.clip, args.layers, args.prompt, args.masks, getattr(args, "background", None)]
     check_new_output(output, overwrite=args.overwrite, inputs=inputs, is_dir=is_folder_output(args.output))
@@ -178,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
                 prompt=args.prompt,
                 prompt_frame=args.prompt_frame,
                 backend=args.backend,
-                start=args.start,
+                start=args.start or 0,
                 end=args.end,
             )
             lines += make_layers(args.clip, layers, config)

@@ -16,8 +16,10 @@ a folder (conventionally named ``*.vlayers``)::
       depth         "larger is farther"
       metadata      free-form JSON object from the writer's caller
       source        the clip the layers were made from, or null: {"size": bytes, "duration": seconds or
-                    null, "first_frame": SHA-256 of its first decoded RGB frame}; an edit checks that the
-                    clip it is given matches (see :func:`check_source`)
+                    null, "first_frame": SHA-256 of its first decoded RGB frame, "start": the clip's frame
+                    that is the layers' frame 0 (absent from files written before it was kept)}; an edit
+                    checks that the clip it is given matches (see :func:`check_source`) and takes the same
+                    frames of it
     frames/00000000.vlf       one frame: a zstd-compressed, uncompressed-numpy ``.npz`` archive of
       ids      (P,) int64       instance ids, the background (0) first
       depth    (P,) float32     mean plane depth; the background is +inf
@@ -80,6 +82,7 @@ class SourceFingerprint:
     size: int  # bytes of the file (of the images, for a folder)
     duration: float | None  # seconds, as probed
     first_frame: str  # SHA-256 (hex) of the first decoded frame's RGB pixels and its shape
+    start: int | None = None  # the clip's frame that is the layers' frame 0 (None: not recorded)
 
 
 @dataclass(frozen=True)
@@ -103,8 +106,9 @@ _ARRAY_OVERHEAD = 4096
 _DECODED_PIXEL_BYTES = 16
 
 
-def source_fingerprint(source: str | os.PathLike[str]) -> SourceFingerprint:
-    """The fingerprint of a clip (a media file or an image folder): its size, duration and first frame.
+def source_fingerprint(source: str | os.PathLike[str], start: int = 0) -> SourceFingerprint:
+    """The fingerprint of a clip (a media file or an image folder): its size, duration and first frame;
+    ``start``: the clip's frame that layers made from it begin at (:attr:`SourceFingerprint.start`).
 
     Decodes one frame with PyAV (whatever backend made the layers), so the hash depends only on the file.
     """
@@ -118,7 +122,7 @@ def source_fingerprint(source: str | os.PathLike[str]) -> SourceFingerprint:
         digest.update(repr(first.image.shape).encode())
         digest.update(first.image.tobytes())
     return SourceFingerprint(
-        size=int(size), duration=None if duration is None else float(duration), first_frame=digest.hexdigest()
+        size=int(size), duration=None if duration is None else float(duration), first_frame=digest.hexdigest(), start=start
     )
 
 
@@ -534,12 +538,16 @@ def _parse_header(header: object, where: str) -> LayersInfo:
 def _parse_source(source: object, bad: Any) -> SourceFingerprint | None:
     if source is None:
         return None
-    if not isinstance(source, dict) or set(source) != {"size", "duration", "first_frame"}:
-        raise bad("source", "an object with size, duration and first_frame")
-    size, duration, first_frame = source["size"], source["duration"], source["first_frame"]
+    wanted = "an object with size, duration, first_frame and start"
+    # "start" is absent from the files written before it was kept.
+    if not isinstance(source, dict) or set(source) - {"start"} != {"size", "duration", "first_frame"}:
+        raise bad("source", wanted)
+    size, duration, first_frame, start = source["size"], source["duration"], source["first_frame"], source.get("start")
     if not _is_int(size) or size < 0 or not _is_time(duration) or not isinstance(first_frame, str):
-        raise bad("source", "an object with size, duration and first_frame")
-    return SourceFingerprint(size=size, duration=None if duration is None else float(duration), first_frame=first_frame)
+        raise bad("source", wanted)
+    if start is not None and (not _is_int(start) or start < 0):
+        raise bad("source", wanted)
+    return SourceFingerprint(size, None if duration is None else float(duration), first_frame, start)
 
 
 def _is_int(value: object) -> TypeGuard[int]:

@@ -434,18 +434,26 @@ def edit_clip(
     backend: Backend = "pyav",
     clock: StageClock | None = None,
     deterministic: bool = True,
-    start: int = 0,
+    start: int | None = None,
     end: int | None = None,
 ) -> WriteSummary:
     """A clip's saved layers -> background completion -> ``edit`` -> ``output`` video, with each frame's
     source timing and the source audio. Redo it with other edits as often as wanted: the models do not run.
     ``deterministic``: the same edit gives the same bytes on any machine (see :class:`~vmat.io.VideoWriter`).
-    ``start``/``end``: the frame range the layers were made from (:attr:`RunConfig.start`)."""
+    ``start``/``end``: the frame range the layers were made from (:attr:`RunConfig.start`); ``None``: the one
+    the layers file records (files written before it kept one: from frame 0 to the last)."""
     source = Path(source)
     clock = clock or StageClock()
     layers = LayersReader(layers_path)
     info = layers.info
     check_source(layers_path, info, source)
+    made = None if info.source is None else info.source.start
+    made_from = f"{str(layers_path)!r} was made from frames {made} to {(made or 0) + info.num_frames - 1} of {str(source)!r}"
+    leave_out = "leave --start and --end out to edit those frames"
+    if made is not None:
+        if start is not None and start != made:
+            raise ConfigError(f"{made_from}, not from frame {start}: {leave_out}")
+        start, end = made, made + info.num_frames if end is None else end
     missing = sorted(set(edit.instance_ids) - set(info.instance_ids))
     if missing:
         raise ConfigError(f"person id(s) {missing} are not in {str(layers_path)!r}, whose people are {info.instance_ids}")
@@ -473,13 +481,18 @@ def edit_clip(
         # the background plane. Only a still camera's agreement renders the people: 3 pixels a frame differ
         # on DAVIS schoolgirls, where it now sees what the frame showed rather than what was completed.
         stacks = clock.iterate("completion", complete_people(stacks, edit.uncovering_ids, skip=edit.remove))
-    with open_video(source, backend=backend, start=start, end=end) as reader, _video_writer(
+    with open_video(source, backend=backend, start=start or 0, end=end) as reader, _video_writer(
         output, reader.info, source, crf, preset, deterministic
     ) as writer, closing(in_thread(reader)) as decoding:
         if reader.info.num_frames != info.num_frames:
+            if made is not None:  # the clip matched its fingerprint and the start is the layers': --end differs
+                raise ConfigError(f"{made_from}, not to frame {made + (reader.info.num_frames or 0) - 1}: {leave_out}")
+            part = "" if start is None and end is None else f" from frame {start or 0}"
+            part += "" if end is None else f" to {end - 1}"
+            # A file that does not record its range may have been made from a part of the clip.
             raise ConfigError(
-                f"{str(layers_path)!r} holds {info.num_frames} frames but {str(source)!r} has {reader.info.num_frames}: "
-                "not its layers"
+                f"{str(layers_path)!r} holds {info.num_frames} frames but {str(source)!r} has {reader.info.num_frames}{part}: "
+                "not its layers, or give the --start and --end they were made with"
             )
         frames = zip(clock.iterate("decode", decoding), stacks)
         layered = (Layered(frame, stack, sources.take() if completing else None) for frame, stack in frames)
@@ -588,7 +601,11 @@ class _Sinks:
         info = self.layer_pass.info
         if self.layers_path is not None:
             self._layers = self._files.enter_context(
-                LayersWriter(self.layers_path, frame_rate=info.frame_rate, source=source_fingerprint(self.layer_pass.source))
+                LayersWriter(
+                    self.layers_path,
+                    frame_rate=info.frame_rate,
+                    source=source_fingerprint(self.layer_pass.source, self.layer_pass.config.start),
+                )
             )
         return self
 
