@@ -109,6 +109,7 @@ _ALIGN_STEPS = 10  # Gauss-Newton iterations; one that has not settled by then k
 # A static camera's frames are trusted about ground its layers hide only this close (pixels) to ground some
 # frame sees: a mask drawn past a person's outline, not the inside of a person.
 _AGREE_REACH = 8
+_EMPTY = (slice(0, 0), slice(0, 0))
 
 
 @dataclass(frozen=True)
@@ -1130,6 +1131,32 @@ def _lift_lent(
     return CompletedFrame(done.stack.replace(colour=colour), done.source)
 
 
+class _Lift(NamedTuple):
+    """What lifting shadows changed in a frame, all that is kept of it until the frame is completed (the
+    lifted float planes, 28 MB a 720p frame, are made again from the frame as read): ``(H, W)`` bool
+    ``changed`` pixels, and the background's lifted colour ``(3, h, w)`` over their box (``None``: nothing
+    changed)."""
+
+    changed: np.ndarray
+    box: tuple[slice, slice]
+    colour: torch.Tensor | None
+
+    @classmethod
+    def of(cls, lifted: LayerStack, changed: np.ndarray) -> _Lift:
+        if not changed.any():
+            return cls(changed, _EMPTY, None)
+        rows, cols = bounding_box(changed)
+        return cls(changed, (rows, cols), lifted.colour[0][:, rows, cols].clone())
+
+    def applied(self, stack: LayerStack) -> LayerStack:
+        """``stack`` (the frame as read) as lifting left it: outside ``changed`` lifting leaves every value."""
+        if self.colour is None:
+            return stack
+        colour = stack.colour.clone()
+        colour[0][:, self.box[0], self.box[1]] = self.colour
+        return stack.replace(colour=colour)
+
+
 class _Prepared:
     """The clip's layers as completion sees them.
 
@@ -1147,6 +1174,7 @@ class _Prepared:
         self.away: _Plate | None = None
         self.agreement: _Agreement | None = None
         self.removing = removing
+        self.lifts: dict[int, _Lift] = {}  # frames the last pass's views lifted that are not completed yet
         self.moving = config.camera == "moving"
         # A still camera's leftovers' ground is summed in the first pass; a moving camera's, on its canvas,
         # in the second (the canvas is known only after the first).
@@ -1184,14 +1212,19 @@ class _Prepared:
     def lift_lent(self, index: int, done: CompletedFrame) -> CompletedFrame:
         return _lift_lent(done, self.shadowed, self.config, self.away, self.camera, index)
 
-    def lifted(self) -> Iterator[tuple[LayerStack, np.ndarray]]:
-        return (self.lift(index, stack) for index, stack in enumerate(self.stacks))
+    def lifted(self, index: int, stack: LayerStack) -> tuple[LayerStack, np.ndarray]:
+        """Frame ``index`` (``stack``, as read) with the shadows lifted as its view in :meth:`last_views`, which must
+        have reached it, saw it, and the ``(H, W)`` bool pixels that changed: a frame is lifted once."""
+        lift = self.lifts.pop(index)
+        return lift.applied(stack), lift.changed
 
     def last_views(self) -> Iterator[_View]:
         """The views of the last pass: shadows lifted, and leftovers unseen."""
         camera = self.camera
         trail = _Trail(self.removing, self.config)
-        for index, (stack, shadow) in enumerate(self.lifted()):
+        for index, unlifted in enumerate(self.stacks):
+            stack, shadow = self.lift(index, unlifted)
+            self.lifts[index] = _Lift.of(stack, shadow)
             people = [] if self.leftovers is None else self.leftovers.people(stack)
             to_canvas = None if camera is None or camera.static else camera.to_canvas[index]
             view = _view(stack, self.config)
@@ -1287,13 +1320,14 @@ def complete_background(
     window: dict[int, _View] = {}
     order: deque[int] = deque()
     memory = FillMemory()
-    for index, (stack, shadow) in enumerate(prepared.lifted()):
+    for index, unlifted in enumerate(stacks):
         while not order or order[-1] < min(index + config.window, len(camera.to_canvas) - 1):
             k, upcoming = next(ahead)
             window[k] = upcoming
             order.append(k)
         while order[0] < index - config.window:
             del window[order.popleft()]
+        stack, shadow = prepared.lifted(index, unlifted)
         kept = _untouched(stack, prepared.removing, shadow, config) if leave_staying else None
         yield prepared.lift_lent(index, _fill(index, stack, window, camera, plate, shadow, config, memory, agreed, kept))
 

@@ -41,15 +41,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple
 
 import cv2
 import numpy as np
-import torch
 
 from vmat.camera import CameraTracker, TrackerConfig, corner_shift, frame_corners
 from vmat.editing.completion import (
     _AGREE_REACH,
+    _EMPTY,
     _RING_AGREE,
     CompletedFrame,
     _work_box,
@@ -60,6 +59,7 @@ from vmat.editing.completion import (
     _invent,
     _leftovers,
     _lift,
+    _Lift,
     _lent,
     _lift_lent,
     _Plate,
@@ -83,7 +83,6 @@ from vmat.layers.stack import LayerStack
 from vmat.layers.store import decode_stack, encode_stack
 
 
-_EMPTY = (slice(0, 0), slice(0, 0))
 _ALIKE, _ALIKE_SIZE = 12.0, 7  # a fill invented again keeps the old one where they look alike (_keep_alike)
 
 
@@ -93,32 +92,6 @@ def _union(boxes: Iterable[tuple[slice, slice]]) -> tuple[slice, slice]:
         slice(min(r.start for r in rows), max(r.stop for r in rows)),
         slice(min(c.start for c in cols), max(c.stop for c in cols)),
     )
-
-
-class _Lift(NamedTuple):
-    """What lifting shadows changed in a pending frame, all a frame waiting for its turn keeps of it (the
-    lifted float planes, 28 MB a 720p frame, are made again from the held frame when it is completed):
-    ``(H, W)`` bool ``changed`` pixels, and the background's lifted colour ``(3, h, w)`` over their box
-    (``None``: nothing changed)."""
-
-    changed: np.ndarray
-    box: tuple[slice, slice]
-    colour: torch.Tensor | None
-
-    @classmethod
-    def of(cls, lifted: LayerStack, changed: np.ndarray) -> _Lift:
-        if not changed.any():
-            return cls(changed, _EMPTY, None)
-        rows, cols = bounding_box(changed)
-        return cls(changed, (rows, cols), lifted.colour[0][:, rows, cols].clone())
-
-    def applied(self, stack: LayerStack) -> LayerStack:
-        """``stack`` (the frame as held) as lifting left it: outside ``changed`` lifting leaves every value."""
-        if self.colour is None:
-            return stack
-        colour = stack.colour.clone()
-        colour[0][:, self.box[0], self.box[1]] = self.colour
-        return stack.replace(colour=colour)
 
 
 def _relit(view: _View, stack: LayerStack, changed: np.ndarray) -> _View:
