@@ -136,10 +136,11 @@ class PersonModel(nn.Module):
         return next(self.parameters()).device
 
     @torch.no_grad()
-    def detect(self, frames: Tensor) -> list[Detections]:
-        """People in each of ``frames (B, 3, H, W)``: one :class:`Detections` per frame (frame pixels)."""
+    def detect(self, frames: Tensor, tiles: TileConfig | None = None) -> list[Detections]:
+        """People in each of ``frames (B, 3, H, W)``: one :class:`Detections` per frame (frame pixels). ``tiles``:
+        look in these tiles too (default: the config's)."""
         c = self.config
-        return detect_people(self.detector, frames, min_score=c.min_score, nms_threshold=c.nms_threshold, tiles=c.tiles)
+        return detect_people(self.detector, frames, min_score=c.min_score, nms_threshold=c.nms_threshold, tiles=tiles or c.tiles)
 
     @torch.no_grad()
     def segment(

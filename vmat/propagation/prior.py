@@ -31,6 +31,7 @@ State is the flow propagator's state plus one small record per id: it does not g
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -83,6 +84,9 @@ class PriorPropagatorConfig:
     # that part gives a mask of only that part, which the flow then carries on, smaller each frame.
     max_box_growth: float = 2.0
     redetect_every: int = 8
+    # Lost people are looked for in tiles (TileConfig) too, as the automatic finder looks on the first frame: the
+    # full frame alone misses small people (a child on the bedroom pan, 540p, given back 24 frames later).
+    redetect_tiles: bool = True
     pick_up_new: bool = False
     # A detected person is someone already tracked when existing ids cover this share of their mask.
     detection_covered: float = 0.3
@@ -438,28 +442,16 @@ class PriorPropagator:
         and ``ids``: the working copy; ``frames``: the full-size frame the networks look at."""
         cfg = self.config
         state = replace(state, frames_since_detection=0)
-        detections = self.model.detect(frames)[0]
-        if len(detections) == 0:
-            return ids, state
-        from vmat.person.model import rois_from_detections
-
-        result = self.model.segment(frames, rois_from_detections([detections]), mask_size=ids.shape)
-        masks = []
-        for j, probability in enumerate(result.masks.cpu().numpy()):
-            person = probability > 0.5
-            area = np.count_nonzero(person)
-            # Someone already tracked is found again as a person mostly under existing ids: not new.
-            if float(result.presence[j]) < cfg.min_presence or area == 0:
-                continue
-            if np.count_nonzero(person & (ids > 0)) > cfg.detection_covered * area:
-                continue
-            masks.append(person & (ids == 0))
-        if not masks:
+        masks = self._uncovered(frames, ids)
+        # Only lost people are looked for in tiles too: new ones the tiles alone find were as often a goal net or
+        # a red patch in the trees as a spectator (DAVIS hockey, lucia, dance-jump).
+        returning = [k for k in lost if k in state.histograms]
+        tiled = self._uncovered(frames, ids, tiled=True, besides=masks) if returning and cfg.redetect_tiles else []
+        if not masks and not tiled:
             return ids, state
         codes = colour_codes(image, cfg.histogram_bins)
-        candidates = [colour_histogram(codes[mask], cfg.histogram_bins) for mask in masks]
+        candidates = [colour_histogram(codes[mask], cfg.histogram_bins) for mask in masks + tiled]
         assigned: dict[int, int] = {}
-        returning = [k for k in lost if k in state.histograms]
         if returning:
             cost = np.array([[bhattacharyya_distance(c, state.histograms[k]) for k in returning] for c in candidates])
             for row, col in zip(*linear_sum_assignment(cost)):
@@ -475,8 +467,37 @@ class PriorPropagator:
             return ids, state
         ids = ids.copy()
         for row, k in assigned.items():
-            ids[masks[row]] = k
+            ids[(masks + tiled)[row]] = k
         return ids, self._start(frames, image, ids, state)
+
+    def _uncovered(
+        self, frames: torch.Tensor, ids: np.ndarray, tiled: bool = False, besides: Sequence[np.ndarray] = ()
+    ) -> list[np.ndarray]:
+        """The people the detector finds (``tiled``: in the whole frame and in tiles) that no instance of ``ids``
+        covers, as their ``(h, w)`` bool masks' uncovered pixels, leaving out those mostly on a mask of
+        ``besides`` (found already)."""
+        from vmat.person.detector import TileConfig
+        from vmat.person.model import rois_from_detections
+
+        cfg = self.config
+        detections = self.model.detect(frames, TileConfig() if tiled else None)[0]
+        if len(detections) == 0:
+            return []
+        result = self.model.segment(frames, rois_from_detections([detections]), mask_size=ids.shape)
+        masks = []
+        for j, probability in enumerate(result.masks.cpu().numpy()):
+            person = probability > 0.5
+            area = np.count_nonzero(person)
+            # Someone already tracked is found again as a person mostly under existing ids: not new.
+            if float(result.presence[j]) < cfg.min_presence or area == 0:
+                continue
+            if np.count_nonzero(person & (ids > 0)) > cfg.detection_covered * area:
+                continue
+            mask = person & (ids == 0)
+            if any(np.count_nonzero(mask & other) > 0.5 * np.count_nonzero(mask) for other in besides):
+                continue
+            masks.append(mask)
+        return masks
 
 
 def _unused_label(ids: np.ndarray, people: dict[int, PersonTrack]) -> int:
