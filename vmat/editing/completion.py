@@ -747,8 +747,11 @@ def _fill(
             if not missing.any():
                 break
             take_from(*lit_offer(other), Filled.NEIGHBOUR)
-    # A lifted shadow no frame of the window saw lit keeps its lift (the plate is the frames' unlifted mean).
-    missing &= ~lifted[rows, cols]
+    # A lifted shadow no frame of the window saw lit keeps its lift (the plate is the frames' unlifted mean), where
+    # this frame saw the ground: under a person's soft edge the plane holds the decomposition's guess, which a
+    # lift only brightens (under the woman's white shoe on woman_dog, a teal smear).
+    light = _background_weight(stack)[rows, cols]
+    missing &= ~(lifted[rows, cols] & (light >= config.seen_above).cpu().numpy())
     if missing.any():
         take_from(plate_colour, plate_seen, Filled.PLATE)
     if missing.any():
