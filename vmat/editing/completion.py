@@ -750,8 +750,10 @@ def _fill(
     # A lifted shadow no frame of the window saw lit keeps its lift (the plate is the frames' unlifted mean), where
     # this frame saw the ground: under a person's soft edge the plane holds the decomposition's guess, which a
     # lift only brightens (under the woman's white shoe on woman_dog, a teal smear).
-    light = _background_weight(stack)[rows, cols]
-    missing &= ~(lifted[rows, cols] & (light >= config.seen_above).cpu().numpy())
+    kept_lift = lifted[rows, cols]
+    if kept_lift.any():  # the frame's light is worked out only for a frame with a lift
+        kept_lift = kept_lift & (_background_weight(stack)[rows, cols] >= config.seen_above).cpu().numpy()
+        missing &= ~kept_lift
     if missing.any():
         take_from(plate_colour, plate_seen, Filled.PLATE)
     if missing.any():

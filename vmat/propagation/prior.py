@@ -447,10 +447,11 @@ class PriorPropagator:
         # a red patch in the trees as a spectator (DAVIS hockey, lucia, dance-jump).
         returning = [k for k in lost if k in state.histograms]
         tiled = self._uncovered(frames, ids, tiled=True, besides=masks) if returning and cfg.redetect_tiles else []
-        if not masks and not tiled:
+        found = masks + tiled  # only the first len(masks) may be someone new
+        if not found:
             return ids, state
         codes = colour_codes(image, cfg.histogram_bins)
-        candidates = [colour_histogram(codes[mask], cfg.histogram_bins) for mask in masks + tiled]
+        candidates = [colour_histogram(codes[mask], cfg.histogram_bins) for mask in found]
         assigned: dict[int, int] = {}
         if returning:
             cost = np.array([[bhattacharyya_distance(c, state.histograms[k]) for k in returning] for c in candidates])
@@ -467,7 +468,7 @@ class PriorPropagator:
             return ids, state
         ids = ids.copy()
         for row, k in assigned.items():
-            ids[(masks + tiled)[row]] = k
+            ids[found[row]] = k
         return ids, self._start(frames, image, ids, state)
 
     def _uncovered(
