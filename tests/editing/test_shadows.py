@@ -215,6 +215,21 @@ def test_dark_texture_at_the_feet_is_ground_and_a_shadow_on_the_same_texture_is_
     assert false_lifts[0.0] >= 5 and false_lifts[ShadowConfig().texture] <= 1
 
 
+def test_a_dark_region_warmer_than_the_lit_ground_is_not_a_shadow():
+    """A red-brown kerb beside grey asphalt is darker than the ground, with a chroma within the tolerance, and
+    can run from the feet to one side like a shadow; but a shadow is lit by what the sun leaves (the sky's
+    bluer light, or indoors the same light): it is never warmer than the lit ground."""
+    rng = np.random.default_rng(5)
+    grain = cv2.GaussianBlur(rng.random((HEIGHT, WIDTH)).astype(np.float32), (0, 0), 1.0)
+    asphalt = np.array([0.6, 0.6, 0.6], np.float32) * (0.85 + 0.3 * grain[..., None])
+    person, region = person_box(), shadow_from()[..., None]
+    for tint, lifted in ((SHADE, True), (np.array([0.75, 0.68, 0.62], np.float32), False)):
+        stack = stack_of(asphalt * (1 - region * (1 - tint)), person)
+        assert lift_shadows(stack, [1])[1].any() == lifted
+        # The warm region is taken for a shadow without the rule: the rule alone tells it apart.
+        assert lift_shadows(stack, [1], ShadowConfig(warmer=1.0))[1].any()
+
+
 def soft_soled(person: np.ndarray, background: np.ndarray) -> LayerStack:
     """:func:`stack_of` with the matte's soft edge under the soles (alpha 0.3 on the two rows below them),
     where the background plane holds the ground as it is there."""

@@ -78,6 +78,12 @@ class ShadowConfig:
     ground (their contact shadow) is looked for, even inside their matte's soft edge; a dark region there
     counts only when it stays within this reach of the soles (a kerb or a joint crossing under the feet
     runs on far beyond them)."""
+    warmer: float = 0.01
+    """Largest amount by which a cast shadow's blue share of the colour (b/(r+g+b), median) may fall short of
+    the lit ground's. Under the sun, what still reaches a shadow is the sky's light, which is bluer: a shadow
+    on the ground is bluer than the lit ground (DAVIS ``hike``'s gravel by 0.05-0.08, ``kite-walk``'s sand by
+    0.02-0.04), and indoors it keeps the ground's chroma; a dark region warmer than the ground around it (a
+    red-brown kerb beside grey asphalt: 0.02) is a dark thing, not a shadow."""
     min_height: int = 16
     """People shorter than this many pixels are not searched (too few pixels to tell ground from shadow)."""
 
@@ -116,6 +122,7 @@ def _gathered(image: np.ndarray) -> np.ndarray:
 def _is_cast_shadow(
     region: np.ndarray,
     ratio: np.ndarray,
+    warmer: np.ndarray,
     top: int,
     feet_row: int,
     tall: int,
@@ -126,21 +133,24 @@ def _is_cast_shadow(
 ) -> bool:
     """Whether a dark region touching the feet looks like their cast shadow rather than a dark thing.
 
-    ``region`` is the region's mask in its own box, ``ratio`` and ``away`` the same box's, ``top`` the
-    box's top row in the window whose ``feet_row`` is given, ``texture`` the spread of the ground's
-    darkening around it (10th to 90th percentile over the median); ``graded``: a contact shadow, which
-    fades out below the soles, so its darkening may vary more than ``spread`` allows.
+    ``region`` is the region's mask in its own box, ``ratio``, ``warmer`` (:class:`_Darkening`'s) and ``away``
+    the same box's, ``top`` the box's top row in the window whose ``feet_row`` is given, ``texture`` the
+    spread of the ground's darkening around it (10th to 90th percentile over the median); ``graded``: a
+    contact shadow, which fades out below the soles, so its darkening may vary more than ``spread`` allows,
+    and which is too dark and thin for its chroma to be measured.
 
     A shadow on the ground starts at the feet, not well above them (the side of a bed, a dresser); it
     darkens the ground by a similar factor throughout (a dark object next to lit ground varies much more),
-    yet keeps the ground's own variation (a patch of dark texture varies far less); and where other
-    frames saw the same ground with the person away (``away``: its brightness over the lit ground's, and
-    where it was seen), it was lit then.
+    yet keeps the ground's own variation (a patch of dark texture varies far less); it is not warmer than
+    the lit ground (``warmer``); and where other frames saw the same ground with the person away (``away``:
+    its brightness over the lit ground's, and where it was seen), it was lit then.
     """
     if top < feet_row - config.rise * tall:
         return False
     low, middle, high = np.percentile(ratio[region], [10, 50, 90])
     if (not graded and (high - low) > config.spread * middle) or (high - low) < config.texture * texture * middle:
+        return False
+    if not graded and np.median(warmer[region]) > config.warmer:
         return False
     if away is not None:
         brightness, seen = away
@@ -159,6 +169,7 @@ class _Darkening(NamedTuple):
     ratio: np.ndarray  # (h, w): brightness over the lit ground's
     lit_brightness: np.ndarray  # (h, w): the lit ground's brightness
     similar: np.ndarray  # (h, w) bool: the chroma is the lit ground's
+    warmer: np.ndarray  # (h, w): the lit ground's blue share of the colour less this pixel's
 
 
 @dataclass(frozen=True)
@@ -349,7 +360,9 @@ def _darkening(
         off = np.abs(chroma - lit_chroma)
         similar = np.maximum(off[..., 0], off[..., 1]) < config.chroma_tolerance
         shadow = ground & (ratio < config.darker_than) & similar
-    return _Darkening(ratio, lit_brightness, similar)
+    # Blue's share is 1 less red's and green's.
+    warmer = chroma[..., 0] + chroma[..., 1] - lit_chroma[..., 0] - lit_chroma[..., 1]
+    return _Darkening(ratio, lit_brightness, similar, warmer)
 
 
 def _judged(
@@ -384,7 +397,16 @@ def _judged(
             lit_ratio = _channel_sum(seen_colour) / np.float32(3) / np.maximum(darkening.lit_brightness[box], 1e-4)
             region_away = (lit_ratio, window.away[1][box])
         chosen[label] = _is_cast_shadow(
-            labels[box] == label, ratio[box], region_top, window.feet_row, window.tall, config, region_away, texture, graded
+            labels[box] == label,
+            ratio[box],
+            darkening.warmer[box],
+            region_top,
+            window.feet_row,
+            window.tall,
+            config,
+            region_away,
+            texture,
+            graded,
         )
     return chosen[labels]
 
