@@ -10,6 +10,7 @@ from vmat.temporal.fusion import (
     frame_change_map,
     fuse,
     pushed,
+    release_faint,
     soften_change,
 )
 
@@ -160,3 +161,48 @@ def test_fuse_in_the_disagreements_box_is_the_whole_frames():
     fused = fuse(alpha, forward, backward, tolerance=0.1)
     assert np.array_equal(fused, np.where(np.abs(forward[0] - backward[0]) <= 0.1, forward, alpha))
     assert fused is not forward
+
+
+def _held_after(config, frames):
+    """Push ``frames`` (a person's matte per frame) with nothing changing after the first, and return the last output."""
+    fusion = ForwardBackwardFusion(config)
+    still = np.zeros(frames[0].shape[-2:], bool)
+    return [fusion.push({1: frame}, still) for frame in frames][-1][1]
+
+
+def test_a_moving_edges_fading_tail_is_not_held_on_the_ground_it_left():
+    """Eq. 12 alone holds the last value a pixel had at its last change for as long as it stays still: the
+    fading tail of an edge that moved on (alpha 0.05) stays on the still ground, a ghost of the person."""
+    tail = np.zeros((1, 12), np.float32)
+    tail[0, :4] = 1.0  # the person
+    tail[0, 9] = 0.05  # the tail where their edge was when the ground last changed
+    gone = tail.copy()
+    gone[0, 9] = 0.0  # the decomposer sees no one there any more
+    forward = FusionConfig(lookahead=0, tolerance=float("inf"))
+    assert _held_after(FusionConfig(lookahead=0, tolerance=float("inf"), release=None), [tail, gone, gone])[
+        0, 9
+    ] == pytest.approx(0.05)
+    assert _held_after(forward, [tail, gone, gone])[0, 9] == 0.0
+    # Within ``release`` (2) pixels of what the frame covers, it is the held soft edge the fusion is for.
+    near = gone.copy()
+    near[0, 5] = 0.05
+    assert _held_after(forward, [near, gone, gone])[0, 5] == pytest.approx(0.05)
+
+
+def test_a_dropped_still_limb_and_its_soft_edge_are_still_held():
+    """The frame's mask drops a still limb (its own matte 0 there): the held solid part and the soft edge
+    beside it stay, as eq. 12 holds them; only faint values far from both go."""
+    held = np.zeros((1, 12), np.float32)
+    held[0, 2:6] = 1.0
+    held[0, 6] = 0.3
+    held[0, 10] = 0.2
+    own = np.zeros_like(held)
+    released = release_faint(held.copy(), own, 2)
+    assert released[0].tolist() == pytest.approx([0, 0, 1, 1, 1, 1, 0.3, 0, 0, 0, 0, 0])
+
+
+def test_a_released_premultiplied_matte_loses_its_colour_too():
+    held = np.zeros((4, 1, 8), np.float32)
+    held[:, 0, 6] = [0.1, 0.05, 0.04, 0.03]
+    released = release_faint(held, np.zeros_like(held), 2)
+    assert not released.any()

@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from vmat.geometry import bounding_box
+from vmat.temporal.colour import alpha_of
 
 
 def _hold(alpha: np.ndarray, change: np.ndarray, held: np.ndarray) -> np.ndarray:
@@ -60,6 +61,32 @@ def _forward_matte(alpha: np.ndarray, change: np.ndarray, previous: np.ndarray) 
         colour = (slice(1, None), *box)
         out[colour] = forward_fusion(alpha[colour], change[box], previous[colour])
     return out
+
+
+def release_faint(held: np.ndarray, alpha: np.ndarray, reach: int) -> np.ndarray:
+    """Eq. 12's ``held`` state (``(H, W)``, or ``(4, H, W)`` premultiplied) with its faint values (alpha below a
+    half) set to 0 where the frame's own matte ``alpha`` (same shape) is 0 farther than ``reach`` pixels from
+    both its own coverage and the held matte's solid part; ``held`` itself, changed in place, where any is.
+
+    A moving edge's last values before it left a pixel are a fading tail (alpha 0.02-0.3). The ground there
+    stays still once the person is gone, so eq. 12 alone would hold that tail for as long as the ground does:
+    a faint ghost of everywhere the person went. Where the frame's matte is 0 and nowhere near, the decomposer
+    is sure no one is there. A held solid part (a still limb the frame's mask dropped) and the soft edge
+    beside it are what holding is for, and stay."""
+    held_alpha, own = alpha_of(held), alpha_of(alpha)
+    faint = (held_alpha > 0) & (held_alpha < 0.5) & (own <= 0)
+    if not faint.any():
+        return held
+    box = bounding_box(faint, reach)
+    anchored = (own[box] > 0) | (held_alpha[box] >= 0.5)
+    if reach > 0:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)
+        anchored = cv2.dilate(anchored.view(np.uint8), kernel) > 0
+    drop = faint[box] & ~anchored
+    if drop.any():
+        region = held[(..., *box)]
+        region[..., drop] = 0.0
+    return held
 
 
 def backward_fusion(alpha: np.ndarray, change_next: np.ndarray, following: np.ndarray) -> np.ndarray:
@@ -168,6 +195,10 @@ class FusionConfig:
     forget_after: int = 48
     """Frames an id may be missing before its held matte (eq. 12) is dropped: memory stays bounded however
     many people pass through a long clip, and someone back after longer starts afresh."""
+    release: int | None = 2
+    """Pixels: the held matte's faint values are let go where the frame's own matte is 0 farther than this
+    from it and from the held solid part (:func:`release_faint`: a moving edge's fading tail is not held on
+    the still ground it left). ``None``: eq. 12 as written."""
 
 
 class ForwardBackwardFusion:
@@ -217,8 +248,12 @@ class ForwardBackwardFusion:
             previous = self._forward.get(instance)
             if previous is None:
                 self._forward[instance] = alphas[instance]
-            else:
-                self._forward[instance] = _forward_matte(alphas.get(instance, self._zeros(previous)), change, previous)
+                continue
+            own = alphas.get(instance, self._zeros(previous))
+            held = _forward_matte(own, change, previous)
+            if self.config.release is not None:
+                held = release_faint(held, own, self.config.release)
+            self._forward[instance] = held
         fused = {}
         for instance, alpha in alphas.items():
             backward = backward_matte(self._window, instance, alpha)
