@@ -206,3 +206,8 @@ def test_a_released_premultiplied_matte_loses_its_colour_too():
     held[:, 0, 6] = [0.1, 0.05, 0.04, 0.03]
     released = release_faint(held, np.zeros_like(held), 2)
     assert not released.any()
+
+
+def test_a_negative_release_is_refused():
+    with pytest.raises(ValueError, match="release"):
+        ForwardBackwardFusion(FusionConfig(release=-1))

@@ -18,6 +18,10 @@ gets the same window length, so there are no seams, and memory is ``lookahead + 
 clip's length.
 
 The change map of the weight-free path comes from the frames themselves: :func:`frame_change_map`.
+
+One departure from eq. 12 (:attr:`FusionConfig.release`): a held value below a half is let go where the frame's
+own matte is 0 and nowhere near (:func:`release_faint`), so that the fading tail a moving edge leaves on still
+ground is not held there as long as the ground stays still.
 """
 
 from __future__ import annotations
@@ -214,6 +218,8 @@ class ForwardBackwardFusion:
     def __init__(self, config: FusionConfig = FusionConfig()) -> None:
         if config.lookahead < 0:
             raise ValueError(f"lookahead must be 0 or more, not {config.lookahead}")
+        if config.release is not None and config.release < 0:
+            raise ValueError(f"release must be 0 or more pixels (or None), not {config.release}")
         self.config = config
         self._window: deque[Pushed] = deque()
         self._forward: dict[int, np.ndarray] = {}  # A_f of the last frame emitted, per id
