@@ -230,6 +230,27 @@ def test_a_dark_region_warmer_than_the_lit_ground_is_not_a_shadow():
         assert lift_shadows(stack, [1], ShadowConfig(warmer=1.0))[1].any()
 
 
+def test_a_shadow_beginning_a_few_pixels_from_the_feet_is_theirs():
+    """The ground right beside the soles lies under the matte's soft edge (its plane a lighter guess), and a foot
+    just lifted casts its shadow a little below it: a shadow that begins a few pixels off the feet is theirs."""
+    height, width = 240, 320
+    rng = np.random.default_rng(7)
+    grain = cv2.GaussianBlur(rng.random((height, width)).astype(np.float32), (0, 0), 1.0)
+    ground = np.array([0.8, 0.75, 0.6], np.float32) * (0.85 + 0.3 * grain[..., None])  # sand
+    person = np.zeros((height, width), bool)
+    person[20:220, 150:175] = True  # 200 px tall: the gap reaches 6 px
+    shadow = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(shadow, [np.array([[180, 210], [270, 216], [262, 224], [180, 221]])], 1)  # 5 px right of the feet
+    shadow = cv2.GaussianBlur(shadow.astype(np.float32), (0, 0), 1.0)
+    stack = stack_of(ground * (1 - shadow[..., None] * (1 - SHADE)), person)
+    inside = shadow > 0.5
+    lifted, changed = lift_shadows(stack, [1])
+    assert changed[inside].mean() > 0.9
+    assert np.abs(background_of(lifted) - ground)[inside].mean() < 0.3 * np.abs(background_of(stack) - ground)[inside].mean()
+    # Within 3 px only (the reach before), the shadow is not attached to the feet.
+    assert not lift_shadows(stack, [1], ShadowConfig(gap=0.0))[1][inside].any()
+
+
 def soft_soled(person: np.ndarray, background: np.ndarray) -> LayerStack:
     """:func:`stack_of` with the matte's soft edge under the soles (alpha 0.3 on the two rows below them),
     where the background plane holds the ground as it is there."""

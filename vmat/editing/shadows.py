@@ -78,6 +78,11 @@ class ShadowConfig:
     ground (their contact shadow) is looked for, even inside their matte's soft edge; a dark region there
     counts only when it stays within this reach of the soles (a kerb or a joint crossing under the feet
     runs on far beyond them)."""
+    gap: float = 0.03
+    """How far from the feet, as a fraction of the person's height (at least 3 px), a cast shadow may begin: the
+    ground right beside the soles lies under the matte's soft edge, where the plane holds a lighter guess, and a
+    foot just lifted casts its shadow a little below it (DAVIS kite-walk, every other frame: his shadow is
+    taken in 38 of 40 frames, against 31 with a 3 px reach)."""
     warmer: float = 0.01
     """Largest amount by which a cast shadow's blue share of the colour (b/(r+g+b), median) may fall short of
     the lit ground's. Under the sun, what still reaches a shadow is the sky's light, which is bluer: a shadow
@@ -259,8 +264,10 @@ def _attached_shadow(
     feet = np.zeros(here.shape, bool)
     feet[feet_rows] = here[feet_rows]
     soles = _soles(feet, here, people[box], tall, config)
-    # Cast shadows: the regions that touch the feet and stay inside the window (and beyond the soles' reach).
-    touching = np.unique(labels[cv2.dilate(feet.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool) & shadow])
+    # Cast shadows: the regions that touch the feet (within the gap) and stay inside the window (and beyond the
+    # soles' reach).
+    gap = 2 * max(3, int(config.gap * tall)) + 1
+    touching = np.unique(labels[cv2.dilate(feet.astype(np.uint8), np.ones((gap, gap), np.uint8)).astype(bool) & shadow])
     edges = [labels[0, :], labels[:, 0], labels[:, -1]] + ([labels[-1, :]] if y1 < height else [])
     cast = np.setdiff1d(touching[touching > 0], np.concatenate(edges))
     # A shadow starts at the feet and runs away from the light, to one side of them: a dark stripe that
