@@ -14,10 +14,15 @@ HEIGHT, WIDTH = 120, 160
 SHADE = np.array([0.45, 0.5, 0.6], np.float32)  # a shadow lets through less red than blue (skylight)
 
 
-def lawn(seed: int = 0) -> np.ndarray:
+def grained(colour, seed: int, low: float = 0.8, spread: float = 0.4, shape=(HEIGHT, WIDTH)) -> np.ndarray:
+    """Ground of ``colour`` with a fine grain: ``low`` to ``low + spread`` times it."""
     rng = np.random.default_rng(seed)
-    grain = cv2.GaussianBlur(rng.random((HEIGHT, WIDTH)).astype(np.float32), (0, 0), 1.0)
-    return np.array([0.45, 0.55, 0.3], np.float32) * (0.8 + 0.4 * grain[..., None])
+    grain = cv2.GaussianBlur(rng.random(shape).astype(np.float32), (0, 0), 1.0)
+    return np.array(colour, np.float32) * (low + spread * grain[..., None])
+
+
+def lawn(seed: int = 0) -> np.ndarray:
+    return grained([0.45, 0.55, 0.3], seed)
 
 
 def person_box(x: int = 60, width: int = WIDTH) -> np.ndarray:
@@ -219,9 +224,7 @@ def test_a_dark_region_warmer_than_the_lit_ground_is_not_a_shadow():
     """A red-brown kerb beside grey asphalt is darker than the ground, with a chroma within the tolerance, and
     can run from the feet to one side like a shadow; but a shadow is lit by what the sun leaves (the sky's
     bluer light, or indoors the same light): it is never warmer than the lit ground."""
-    rng = np.random.default_rng(5)
-    grain = cv2.GaussianBlur(rng.random((HEIGHT, WIDTH)).astype(np.float32), (0, 0), 1.0)
-    asphalt = np.array([0.6, 0.6, 0.6], np.float32) * (0.85 + 0.3 * grain[..., None])
+    asphalt = grained([0.6, 0.6, 0.6], 5, 0.85, 0.3)
     person, region = person_box(), shadow_from()[..., None]
     for tint, lifted in ((SHADE, True), (np.array([0.75, 0.68, 0.62], np.float32), False)):
         stack = stack_of(asphalt * (1 - region * (1 - tint)), person)
@@ -234,19 +237,17 @@ def test_a_shadow_beginning_a_few_pixels_from_the_feet_is_theirs():
     """The ground right beside the soles lies under the matte's soft edge (its plane a lighter guess), and a foot
     just lifted casts its shadow a little below it: a shadow that begins a few pixels off the feet is theirs."""
     height, width = 240, 320
-    rng = np.random.default_rng(7)
-    grain = cv2.GaussianBlur(rng.random((height, width)).astype(np.float32), (0, 0), 1.0)
-    ground = np.array([0.8, 0.75, 0.6], np.float32) * (0.85 + 0.3 * grain[..., None])  # sand
+    sand = grained([0.8, 0.75, 0.6], 7, 0.85, 0.3, (height, width))
     person = np.zeros((height, width), bool)
     person[20:220, 150:175] = True  # 200 px tall: the gap reaches 6 px
     shadow = np.zeros((height, width), np.uint8)
     cv2.fillPoly(shadow, [np.array([[180, 210], [270, 216], [262, 224], [180, 221]])], 1)  # 5 px right of the feet
     shadow = cv2.GaussianBlur(shadow.astype(np.float32), (0, 0), 1.0)
-    stack = stack_of(ground * (1 - shadow[..., None] * (1 - SHADE)), person)
+    stack = stack_of(sand * (1 - shadow[..., None] * (1 - SHADE)), person)
     inside = shadow > 0.5
     lifted, changed = lift_shadows(stack, [1])
     assert changed[inside].mean() > 0.9
-    assert np.abs(background_of(lifted) - ground)[inside].mean() < 0.3 * np.abs(background_of(stack) - ground)[inside].mean()
+    assert np.abs(background_of(lifted) - sand)[inside].mean() < 0.3 * np.abs(background_of(stack) - sand)[inside].mean()
     # Within 3 px only (the reach before), the shadow is not attached to the feet.
     assert not lift_shadows(stack, [1], ShadowConfig(gap=0.0))[1][inside].any()
 

@@ -266,8 +266,8 @@ def _attached_shadow(
     soles = _soles(feet, here, people[box], tall, config)
     # Cast shadows: the regions that touch the feet (within the gap) and stay inside the window (and beyond the
     # soles' reach).
-    gap = 2 * max(3, int(config.gap * tall)) + 1
-    touching = np.unique(labels[cv2.dilate(feet.astype(np.uint8), np.ones((gap, gap), np.uint8)).astype(bool) & shadow])
+    size = 2 * max(3, int(config.gap * tall)) + 1
+    touching = np.unique(labels[cv2.dilate(feet.astype(np.uint8), np.ones((size, size), np.uint8)).astype(bool) & shadow])
     edges = [labels[0, :], labels[:, 0], labels[:, -1]] + ([labels[-1, :]] if y1 < height else [])
     cast = np.setdiff1d(touching[touching > 0], np.concatenate(edges))
     # A shadow starts at the feet and runs away from the light, to one side of them: a dark stripe that
